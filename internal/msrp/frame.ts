@@ -1,0 +1,60 @@
+// The MSRP frame model (RFC 4975 §7, §9). Shared by parser, serializer, chunker,
+// relay and chat: keep it small, plain and allocation-light.
+//
+// Paths are kept as the raw URI strings of the wire (split on SP); the relay only
+// ever parses the first To-Path URI on the hot path (DESIGN.md §3.3), so parsing
+// every URI of every frame would be wasted work. `uri.ts` parses on demand.
+
+/** End-line continuation flag (RFC 4975 §7.1.1): `$` last chunk, `+` more follow, `#` aborted. */
+export type Continuation = '$' | '+' | '#';
+
+/** One header field other than To-Path and From-Path, in wire order, name as received. */
+export interface MsrpHeader {
+  readonly name: string;
+  readonly value: string;
+}
+
+interface FrameBase {
+  /** RFC 4975 §9 transact-id: 3*31 ident chars (ALPHANUM / "." / "-" / "+" / "%" / "="), first alphanumeric. */
+  readonly transactionId: string;
+  /** To-Path URIs as written on the wire, first one is the next hop. */
+  readonly toPath: readonly string[];
+  /** From-Path URIs as written on the wire, last one is the original sender. */
+  readonly fromPath: readonly string[];
+  /** All other headers in wire order (never To-Path or From-Path). */
+  readonly headers: readonly MsrpHeader[];
+  /** Body as zero-copy slices of the received buffers; empty when the frame has no body. */
+  readonly body: readonly Buffer[];
+  readonly continuation: Continuation;
+}
+
+export interface MsrpRequest extends FrameBase {
+  readonly kind: 'request';
+  /** Method name, case-sensitive upper-case token (SEND, REPORT, AUTH, NICKNAME, ...). */
+  readonly method: string;
+}
+
+export interface MsrpResponse extends FrameBase {
+  readonly kind: 'response';
+  readonly status: number;
+  /** Reason phrase after the status code; may be empty. */
+  readonly comment: string;
+}
+
+export type MsrpFrame = MsrpRequest | MsrpResponse;
+
+/** Case-insensitive header lookup (RFC 4975 §9: header names are case-insensitive). First match wins. */
+export function getHeader(frame: Pick<FrameBase, 'headers'>, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  for (const h of frame.headers) {
+    if (h.name.length === lower.length && h.name.toLowerCase() === lower) return h.value;
+  }
+  return undefined;
+}
+
+/** Total body length in bytes across all slices. */
+export function bodyLength(frame: Pick<FrameBase, 'body'>): number {
+  let n = 0;
+  for (const b of frame.body) n += b.length;
+  return n;
+}
