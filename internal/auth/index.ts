@@ -1,0 +1,7 @@
+// Public surface of internal/auth: pure functions, no I/O (DESIGN.md §2).
+export * from './errors.ts';
+export { parseAuthParams, quote, splitScheme } from './params.ts';
+export * from './digest.ts';
+export * from './nonce.ts';
+export * from './verify.ts';
+export * from './basic.ts';

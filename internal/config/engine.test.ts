@@ -1,0 +1,79 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EngineConfigSchema, loadEngineConfig, tlsFiles } from './engine.ts';
+import { ConfigError } from './errors.ts';
+
+/** Every leaf of a schema, as dotted paths, for the documentation check. */
+function leaves(node: Record<string, unknown>, path: string, out: [string, Record<string, unknown>][]): void {
+  out.push([path, node]);
+  const props = node['properties'] as Record<string, Record<string, unknown>> | undefined;
+  if (props) for (const [k, v] of Object.entries(props)) leaves(v, path ? `${path}.${k}` : k, out);
+  const items = node['items'] as Record<string, unknown> | undefined;
+  if (items?.['properties']) leaves(items, `${path}[]`, out);
+}
+
+describe('engine configuration', () => {
+  it('has safe defaults: TLS on 2855, no plain TCP auth, PGlite in ./data/pglite', () => {
+    const c = loadEngineConfig({ env: {} });
+    assert.deepEqual(c.relay.listen, [{ host: '0.0.0.0', port: 2855, transport: 'tls' }]);
+    assert.equal(c.auth.allowPlainTcp, false);
+    assert.equal(c.auth.basicOverTls, false);
+    assert.equal(c.auth.nonceLifetimeSec, 300);
+    assert.equal(c.auth.maxFailures, 3);
+    assert.equal(c.auth.idleUnauthSec, 30);
+    assert.deepEqual(c.session, { minExpires: 60, maxExpires: 86400, defaultExpires: 3600 });
+    assert.equal(c.limits.maxHeaderBytes, 16384);
+    assert.equal(c.limits.transactionTimeoutSec, 30);
+    assert.deepEqual(c.throttle, { bytesPerSecPerSession: 0, bytesPerSecPerUser: 0, bytesPerSecPerRealm: 0 });
+    assert.equal(c.drain.deadlineSec, 30);
+    assert.deepEqual(c.http, { host: '0.0.0.0', port: 9090, controlPort: 9091 });
+    assert.equal(c.database.url, undefined);
+    assert.equal(c.database.dataDir, './data/pglite');
+    assert.equal(c.log.level, 'info');
+  });
+
+  it('documents every option with a description', () => {
+    const all: [string, Record<string, unknown>][] = [];
+    leaves(EngineConfigSchema as unknown as Record<string, unknown>, '', all);
+    const undocumented = all.filter(([p, n]) => p !== '' && !p.endsWith('[]') && typeof n['description'] !== 'string').map(([p]) => p);
+    // realm items document their own fields; the array itself carries the description
+    assert.deepEqual(undocumented, []);
+    assert.ok(all.length > 40, `only ${all.length} nodes`);
+  });
+
+  it('takes the realm list and the database URL from a file and env', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engine-config-'));
+    const f = join(dir, 'msrpd.yaml');
+    writeFileSync(f, 'auth:\n  realms:\n    - name: example.com\n      hosts: [relay.example.com]\n');
+    const c = loadEngineConfig({ file: f, env: { MSRP_DATABASE__URL: 'postgres://u@db/msrp', MSRP_RELAY__PUBLIC_PORT: '443', MSRP_LOG__LEVEL: 'debug' } });
+    assert.deepEqual(c.auth.realms, [{ name: 'example.com', hosts: ['relay.example.com'] }]);
+    assert.equal(c.database.url, 'postgres://u@db/msrp');
+    assert.equal(c.relay.publicPort, 443);
+    assert.equal(c.log.level, 'debug');
+  });
+
+  it('applies cross-field rules: expiry order, distinct ports, unique realms', () => {
+    try {
+      loadEngineConfig({ env: { MSRP_SESSION__MIN_EXPIRES: '100000', MSRP_HTTP__CONTROL_PORT: '9090', MSRP_AUTH__REALMS: '[{"name":"a"},{"name":"a"}]' } });
+      assert.fail('expected ConfigError');
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      assert.deepEqual(e.issues.map((i) => i.path), ['session.minExpires', 'session.defaultExpires', 'http.controlPort', 'auth.realms[1].name']);
+    }
+  });
+
+  it('rejects a non-postgres database URL and an unknown algorithm', () => {
+    assert.throws(
+      () => loadEngineConfig({ env: { MSRP_DATABASE__URL: 'mysql://x', MSRP_AUTH__ALGORITHMS: 'SHA-256,SHA-1' } }),
+      (e: unknown) => e instanceof ConfigError && e.issues.length === 2 && e.issues.some((i) => i.path === 'auth.algorithms[1]') && e.issues.some((i) => i.path === 'database.url'),
+    );
+  });
+
+  it('derives cert-manager file names from tls.dir unless files are given', () => {
+    assert.deepEqual(tlsFiles({ dir: '/etc/msrp/tls' }), { certFile: '/etc/msrp/tls/tls.crt', keyFile: '/etc/msrp/tls/tls.key', caFile: '/etc/msrp/tls/ca.crt' });
+    assert.equal(tlsFiles({ dir: '/x', certFile: '/y/cert.pem' }).certFile, '/y/cert.pem');
+  });
+});

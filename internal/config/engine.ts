@@ -1,0 +1,155 @@
+// The engine (msrpd) configuration schema. Every option carries a `description`:
+// the docs page is rendered from this schema. Load with
+//   loadConfig(EngineConfigSchema, { file, env: process.env })   // env prefix MSRP_
+import { join } from 'node:path';
+import Type, { type Static } from 'typebox';
+import { ConfigError } from './errors.ts';
+import { loadConfig, type LoadOptions } from './loader.ts';
+
+const strict = { additionalProperties: false } as const;
+const Port = (description: string, defaultPort?: number) =>
+  Type.Integer({ minimum: 1, maximum: 65535, description, ...(defaultPort !== undefined ? { default: defaultPort } : {}) });
+const Seconds = (description: string, def: number, minimum = 0) => Type.Integer({ minimum, description, default: def });
+
+export const ListenerSchema = Type.Object({
+  host: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Address to bind; `0.0.0.0` or `::` for all interfaces.' }),
+  port: Port('TCP port to bind. 2855 is the registered MSRP port (RFC 4975 §15.3).', 2855),
+  transport: Type.Enum(['tls', 'tcp'], {
+    default: 'tls',
+    description: '`tls` for msrps: URIs; `tcp` for msrp: URIs. Clients must use TLS to authenticate unless `auth.allowPlainTcp` (RFC 4976 §5).',
+  }),
+}, { ...strict, description: 'One listening socket.' });
+
+export const EngineConfigSchema = Type.Object({
+  relay: Type.Object({
+    listen: Type.Array(ListenerSchema, {
+      minItems: 1,
+      default: [{ host: '0.0.0.0', port: 2855, transport: 'tls' }],
+      description: 'Sockets the relay accepts MSRP connections on.',
+    }),
+    publicHost: Type.Optional(Type.String({
+      minLength: 1,
+      description: 'Host name the relay puts in its own URI (Use-Path, From-Path; RFC 4976 §5.1, §7.1). Must match the TLS certificate. Default: the machine host name.',
+    })),
+    publicPort: Type.Optional(Port('Port the relay puts in its own URI when it differs from the listener (e.g. behind a LoadBalancer). Default: the first listener port.')),
+  }, { ...strict, default: {}, description: 'MSRP relay sockets and identity.' }),
+
+  tls: Type.Object({
+    dir: Type.String({
+      default: './data/tls',
+      description: 'Folder with a cert-manager style kubernetes.io/tls Secret mounted: tls.crt, tls.key and optionally ca.crt. Files are watched and reloaded.',
+    }),
+    certFile: Type.Optional(Type.String({ description: 'Certificate chain (PEM). Default: `<dir>/tls.crt`.' })),
+    keyFile: Type.Optional(Type.String({ description: 'Private key (PEM). Default: `<dir>/tls.key`.' })),
+    caFile: Type.Optional(Type.String({ description: 'CA bundle for verifying peer relays (PEM). Default: `<dir>/ca.crt` when present.' })),
+  }, { ...strict, default: {}, description: 'TLS certificate and key for msrps listeners and relay-to-relay connections.' }),
+
+  auth: Type.Object({
+    realms: Type.Array(Type.Object({
+      name: Type.String({ minLength: 1, description: 'Digest realm (RFC 7616 §3.3); users live in a realm.' }),
+      hosts: Type.Array(Type.String({ minLength: 1 }), {
+        default: [],
+        description: 'Host names in the AUTH To-Path URI that select this realm (RFC 4976 §5.1). Empty: only the realm name itself.',
+      }),
+    }, strict), { default: [], description: 'Realms this relay authenticates for. The first one is used when no host matches.' }),
+    algorithms: Type.Array(Type.Enum(['SHA-256', 'MD5', 'SHA-256-sess', 'MD5-sess']), {
+      minItems: 1,
+      default: ['SHA-256', 'MD5'],
+      description: 'Digest algorithms offered, in order of preference (RFC 7616 §3.7). MD5 stays for old clients.',
+    }),
+    allowPlainTcp: Type.Boolean({ default: false, description: 'Accept AUTH over unencrypted TCP. RFC 4976 §5 requires TLS for AUTH; for tests and lab use only.' }),
+    basicOverTls: Type.Boolean({ default: false, description: 'Accept Basic credentials (RFC 7617) on TLS connections as well as Digest.' }),
+    nonceLifetimeSec: Seconds('How long a Digest nonce is accepted; older ones get a 401 with stale=true (RFC 7616 §3.3).', 300, 10),
+    nonceSecretFile: Type.Optional(Type.String({
+      description: 'File with the secret (>= 32 bytes) that signs nonces. Replicas sharing it accept each other\'s nonces. Default: a random secret per process.',
+    })),
+    maxFailures: Type.Integer({ minimum: 1, default: 3, description: 'Failed AUTH attempts on one connection before it is closed.' }),
+    idleUnauthSec: Seconds('Close a connection that has not authenticated within this time.', 30, 1),
+  }, { ...strict, default: {}, description: 'Client authentication with AUTH (RFC 4976 §5, §6).' }),
+
+  session: Type.Object({
+    minExpires: Seconds('Shortest AUTH lifetime granted; a shorter Expires request gets 423 with Min-Expires (RFC 4976 §5.1). One minute keeps re-AUTH traffic sane.', 60, 1),
+    maxExpires: Seconds('Longest AUTH lifetime granted; a longer request is lowered to this value (RFC 4976 §5.1). One day.', 86400, 1),
+    defaultExpires: Seconds('AUTH lifetime when the client sends no Expires header. One hour.', 3600, 1),
+  }, { ...strict, default: {}, description: 'Lifetime of relay sessions created by AUTH (the Use-Path URI).' }),
+
+  limits: Type.Object({
+    maxHeaderBytes: Type.Integer({ minimum: 1024, default: 16384, description: 'Largest start line plus headers of one MSRP frame; larger frames close the connection.' }),
+    maxConnectionBufferBytes: Type.Integer({ minimum: 65536, default: 1048576, description: 'Bytes buffered per connection before reading from it pauses (backpressure, DESIGN.md §3.4).' }),
+    transactionTimeoutSec: Seconds('Time to wait for a response before answering 408 (RFC 4975 §7.3, RFC 4976 §7.3 suggest 30 s).', 30, 1),
+    connectionsPerSource: Type.Integer({ minimum: 0, default: 100, description: 'Concurrent connections from one source address; 0 = unlimited.' }),
+    sessionsPerUser: Type.Integer({ minimum: 0, default: 20, description: 'Concurrent relay sessions per authenticated user; 0 = unlimited.' }),
+  }, { ...strict, default: {}, description: 'Resource limits.' }),
+
+  throttle: Type.Object({
+    bytesPerSecPerSession: Type.Integer({ minimum: 0, default: 0, description: 'Forwarded body bytes per second per session; 0 = unlimited.' }),
+    bytesPerSecPerUser: Type.Integer({ minimum: 0, default: 0, description: 'Forwarded body bytes per second per user; 0 = unlimited.' }),
+    bytesPerSecPerRealm: Type.Integer({ minimum: 0, default: 0, description: 'Forwarded body bytes per second per realm; 0 = unlimited.' }),
+  }, { ...strict, default: {}, description: 'Bandwidth throttling (reading pauses; nothing is dropped).' }),
+
+  drain: Type.Object({
+    deadlineSec: Seconds('On SIGTERM, stop accepting and let transfers finish for at most this long, then close. Keep below the pod terminationGracePeriodSeconds.', 30),
+  }, { ...strict, default: {}, description: 'Graceful shutdown (DESIGN.md §4).' }),
+
+  http: Type.Object({
+    host: Type.String({ default: '0.0.0.0', description: 'Address of the metrics and health server.' }),
+    port: Port('Port of /metrics, /healthz and /readyz.', 9090),
+    controlPort: Port('Port of the control endpoint (live sessions, rooms, drain). It always binds 127.0.0.1: only the admin sidecar in the same pod reaches it.', 9091),
+  }, { ...strict, default: {}, description: 'HTTP endpoints of the engine.' }),
+
+  database: Type.Object({
+    url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL connection URL. When absent the embedded PGlite database in `dataDir` is used.' })),
+    dataDir: Type.String({ default: './data/pglite', description: 'PGlite data folder (single-process use: `npm start`, tests).' }),
+    sslCaFile: Type.Optional(Type.String({ description: 'CA bundle to verify the PostgreSQL server certificate; enables TLS.' })),
+    statementTimeoutMs: Type.Integer({ minimum: 0, default: 5000, description: 'PostgreSQL statement_timeout for every connection; 0 = none.' }),
+    poolMax: Type.Integer({ minimum: 1, default: 10, description: 'Largest number of pooled PostgreSQL connections.' }),
+    secretKeyFile: Type.Optional(Type.String({ description: 'File with a 32-byte key (raw, hex or base64) for storing recoverable user secrets (AES-256-GCM). Without it none are stored.' })),
+  }, { ...strict, default: {}, description: 'Where realms and users live.' }),
+
+  log: Type.Object({
+    level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Least severe level written. `LOG_LEVEL` overrides it.' }),
+    pretty: Type.Boolean({ default: false, description: 'Human-readable lines instead of JSON.' }),
+  }, { ...strict, default: {}, description: 'Logging.' }),
+}, { ...strict, description: 'msrpd configuration.' });
+
+export type EngineConfig = Static<typeof EngineConfigSchema>;
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+}
+
+/** The cert-manager layout: explicit files win, else `<dir>/tls.crt`, `tls.key`, `ca.crt`. */
+export function tlsFiles(tls: EngineConfig['tls']): TlsFiles {
+  return {
+    certFile: tls.certFile ?? join(tls.dir, 'tls.crt'),
+    keyFile: tls.keyFile ?? join(tls.dir, 'tls.key'),
+    caFile: tls.caFile ?? join(tls.dir, 'ca.crt'),
+  };
+}
+
+/** Cross-field rules a JSON Schema cannot say; returned as ConfigIssue-shaped messages. */
+export function checkEngineConfig(c: EngineConfig): { path: string; message: string }[] {
+  const issues: { path: string; message: string }[] = [];
+  const s = c.session;
+  if (s.minExpires > s.maxExpires) issues.push({ path: 'session.minExpires', message: `must be <= session.maxExpires (${s.maxExpires})` });
+  if (s.defaultExpires < s.minExpires || s.defaultExpires > s.maxExpires) {
+    issues.push({ path: 'session.defaultExpires', message: `must be between session.minExpires (${s.minExpires}) and session.maxExpires (${s.maxExpires})` });
+  }
+  if (c.http.port === c.http.controlPort) issues.push({ path: 'http.controlPort', message: 'must differ from http.port' });
+  const names = new Set<string>();
+  c.auth.realms.forEach((r, i) => {
+    if (names.has(r.name)) issues.push({ path: `auth.realms[${i}].name`, message: `duplicate realm ${JSON.stringify(r.name)}` });
+    names.add(r.name);
+  });
+  return issues;
+}
+
+/** loadConfig with the engine schema, then the cross-field rules. Throws ConfigError. */
+export function loadEngineConfig(options: Omit<LoadOptions, 'envPrefix'> = {}): EngineConfig {
+  const config = loadConfig(EngineConfigSchema, { ...options, envPrefix: 'MSRP_' });
+  const issues = checkEngineConfig(config);
+  if (issues.length > 0) throw new ConfigError('config-invalid', issues);
+  return config;
+}

@@ -1,0 +1,3 @@
+export * from './errors.ts';
+export { loadConfig, type LoadOptions } from './loader.ts';
+export * from './engine.ts';

@@ -1,0 +1,199 @@
+// The Store: realms and users over PostgreSQL or PGlite (DESIGN.md §2, §4).
+// Passwords are turned into HA1 digests here and never stored (RFC 7616 §3.4.2, §5.2).
+import { ha1 } from '../auth/digest.ts';
+import type { Db } from './db.ts';
+import { StoreError, toStoreError } from './errors.ts';
+import { openSecret, sealSecret } from './secret.ts';
+
+export interface Realm {
+  name: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface UserInfo {
+  realm: string;
+  username: string;
+  disabled: boolean;
+  hasSecret: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface UserCredentials {
+  ha1Md5: string;
+  ha1Sha256: string;
+  disabled: boolean;
+}
+
+/** A row change (from NOTIFY msrp_changes), or `resync` after missed notifications. */
+export type ChangeEvent =
+  | { table: 'realms'; op: 'insert' | 'update' | 'delete'; key: { realm: string } }
+  | { table: 'users'; op: 'insert' | 'update' | 'delete'; key: { realm: string; username: string } }
+  | { table: '*'; op: 'resync' };
+
+export const CHANGES_CHANNEL = 'msrp_changes';
+
+export interface PasswordOptions {
+  /** Also keep the password sealed with the secret key (needs `secretKeyFile`). */
+  storeSecret?: boolean;
+}
+
+export interface Store {
+  readonly kind: 'postgres' | 'pglite';
+  createRealm(name: string): Promise<Realm>;
+  getRealm(name: string): Promise<Realm | undefined>;
+  listRealms(): Promise<Realm[]>;
+  deleteRealm(name: string): Promise<void>;
+  createUser(realm: string, username: string, password: string, options?: PasswordOptions): Promise<UserInfo>;
+  /** Without `storeSecret`, a sealed secret is renewed when the user had one, else none is kept. */
+  setPassword(realm: string, username: string, password: string, options?: PasswordOptions): Promise<void>;
+  disableUser(realm: string, username: string): Promise<void>;
+  enableUser(realm: string, username: string): Promise<void>;
+  deleteUser(realm: string, username: string): Promise<void>;
+  getUserCredentials(realm: string, username: string): Promise<UserCredentials | undefined>;
+  /** The recoverable secret, when one was stored; needs the key. */
+  getUserSecret(realm: string, username: string): Promise<string | undefined>;
+  listUsers(realm: string): Promise<UserInfo[]>;
+  /** Subscribes to the change feed; resolves to an unsubscribe function. */
+  listen(onChange: (event: ChangeEvent) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+interface RealmRow { name: string; created_at: Date; updated_at: Date }
+interface UserRow { realm: string; username: string; disabled: boolean; has_secret: boolean; created_at: Date; updated_at: Date }
+
+const realmOf = (r: RealmRow): Realm => ({ name: r.name, createdAt: r.created_at, updatedAt: r.updated_at });
+const userOf = (r: UserRow): UserInfo => ({
+  realm: r.realm, username: r.username, disabled: r.disabled, hasSecret: r.has_secret, createdAt: r.created_at, updatedAt: r.updated_at,
+});
+
+const USER_COLUMNS = `r.name AS realm, u.username, u.disabled, (u.secret_enc IS NOT NULL) AS has_secret, u.created_at, u.updated_at`;
+
+function checkName(kind: string, value: string): void {
+  if (value.length === 0 || /[\x00-\x1f\x7f]/.test(value)) throw new StoreError('invalid', `${kind} must be non-empty text without control characters`);
+  // RFC 7616 §3.4.2 joins username:realm:password with ":"; RFC 7617 §2 forbids ":" in a user-id.
+  if (kind === 'username' && value.includes(':')) throw new StoreError('invalid', 'username must not contain ":"');
+}
+
+export function createSqlStore(db: Db, secretKey: Buffer | undefined, onClose: () => Promise<void> = () => db.close()): Store {
+  const run = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      throw toStoreError(e, what);
+    }
+  };
+  const seal = (realm: string, username: string, password: string, wanted: boolean): Buffer | null => {
+    if (!wanted) return null;
+    if (!secretKey) throw new StoreError('invalid', 'storeSecret needs a secret key file (database.secretKeyFile)');
+    return sealSecret(secretKey, realm, username, password);
+  };
+  const mustTouch = (rowCount: number, what: string): void => {
+    if (rowCount === 0) throw new StoreError('not-found', `${what}: not found`);
+  };
+  const userWhere = `realm_id = (SELECT id FROM realms WHERE name = $1) AND username = $2`;
+
+  return {
+    kind: db.kind,
+
+    createRealm: (name) => run(`realm ${name}`, async () => {
+      checkName('realm', name);
+      const r = await db.query<RealmRow>('INSERT INTO realms (name) VALUES ($1) RETURNING name, created_at, updated_at', [name]);
+      return realmOf(r.rows[0]!);
+    }),
+
+    getRealm: (name) => run(`realm ${name}`, async () => {
+      const r = await db.query<RealmRow>('SELECT name, created_at, updated_at FROM realms WHERE name = $1', [name]);
+      return r.rows[0] ? realmOf(r.rows[0]) : undefined;
+    }),
+
+    listRealms: () => run('realms', async () => {
+      const r = await db.query<RealmRow>('SELECT name, created_at, updated_at FROM realms ORDER BY name');
+      return r.rows.map(realmOf);
+    }),
+
+    deleteRealm: (name) => run(`realm ${name}`, async () => {
+      mustTouch((await db.query('DELETE FROM realms WHERE name = $1', [name])).rowCount, `realm ${name}`);
+    }),
+
+    createUser: (realm, username, password, options = {}) => run(`user ${username}@${realm}`, async () => {
+      checkName('username', username);
+      const sealed = seal(realm, username, password, options.storeSecret === true);
+      const r = await db.query<UserRow>(
+        `WITH ins AS (
+           INSERT INTO users (realm_id, username, ha1_md5, ha1_sha256, secret_enc)
+           SELECT id, $2, $3, $4, $5 FROM realms WHERE name = $1
+           RETURNING *)
+         SELECT ${USER_COLUMNS} FROM ins u JOIN realms r ON r.id = u.realm_id`,
+        [realm, username, ha1('MD5', username, realm, password), ha1('SHA-256', username, realm, password), sealed],
+      );
+      if (!r.rows[0]) throw new StoreError('not-found', `realm ${realm}: not found`);
+      return userOf(r.rows[0]);
+    }),
+
+    setPassword: (realm, username, password, options = {}) => run(`user ${username}@${realm}`, async () => {
+      await db.transaction(async (tx) => {
+        const cur = await tx.query<{ has_secret: boolean }>(`SELECT (secret_enc IS NOT NULL) AS has_secret FROM users WHERE ${userWhere} FOR UPDATE`, [realm, username]);
+        if (!cur.rows[0]) throw new StoreError('not-found', `user ${username}@${realm}: not found`);
+        const wanted = options.storeSecret ?? (cur.rows[0].has_secret && secretKey !== undefined);
+        await tx.query(
+          `UPDATE users SET ha1_md5 = $3, ha1_sha256 = $4, secret_enc = $5, updated_at = now() WHERE ${userWhere}`,
+          [realm, username, ha1('MD5', username, realm, password), ha1('SHA-256', username, realm, password), seal(realm, username, password, wanted)],
+        );
+      });
+    }),
+
+    disableUser: (realm, username) => run(`user ${username}@${realm}`, async () => {
+      mustTouch((await db.query(`UPDATE users SET disabled = true, updated_at = now() WHERE ${userWhere}`, [realm, username])).rowCount, `user ${username}@${realm}`);
+    }),
+
+    enableUser: (realm, username) => run(`user ${username}@${realm}`, async () => {
+      mustTouch((await db.query(`UPDATE users SET disabled = false, updated_at = now() WHERE ${userWhere}`, [realm, username])).rowCount, `user ${username}@${realm}`);
+    }),
+
+    deleteUser: (realm, username) => run(`user ${username}@${realm}`, async () => {
+      mustTouch((await db.query(`DELETE FROM users WHERE ${userWhere}`, [realm, username])).rowCount, `user ${username}@${realm}`);
+    }),
+
+    getUserCredentials: (realm, username) => run(`user ${username}@${realm}`, async () => {
+      const r = await db.query<{ ha1_md5: string; ha1_sha256: string; disabled: boolean }>(
+        `SELECT ha1_md5, ha1_sha256, disabled FROM users WHERE ${userWhere}`, [realm, username]);
+      const row = r.rows[0];
+      return row ? { ha1Md5: row.ha1_md5, ha1Sha256: row.ha1_sha256, disabled: row.disabled } : undefined;
+    }),
+
+    getUserSecret: (realm, username) => run(`user ${username}@${realm}`, async () => {
+      const r = await db.query<{ secret_enc: Uint8Array | null }>(`SELECT secret_enc FROM users WHERE ${userWhere}`, [realm, username]);
+      if (!r.rows[0]) throw new StoreError('not-found', `user ${username}@${realm}: not found`);
+      const sealed = r.rows[0].secret_enc;
+      if (sealed === null) return undefined;
+      if (!secretKey) throw new StoreError('invalid', 'a secret is stored but no secret key file is configured');
+      return openSecret(secretKey, realm, username, sealed);
+    }),
+
+    listUsers: (realm) => run(`realm ${realm}`, async () => {
+      const r = await db.query<UserRow & { realm: string | null }>(
+        `SELECT r.name AS realm, u.username, u.disabled, (u.secret_enc IS NOT NULL) AS has_secret, u.created_at, u.updated_at
+           FROM realms r LEFT JOIN users u ON u.realm_id = r.id WHERE r.name = $1 ORDER BY u.username`, [realm]);
+      if (r.rows.length === 0) throw new StoreError('not-found', `realm ${realm}: not found`);
+      return r.rows.filter((row) => row.username !== null).map(userOf);
+    }),
+
+    listen: (onChange) => run('listen', () => db.listen(
+      CHANGES_CHANNEL,
+      (payload) => {
+        let event: ChangeEvent;
+        try {
+          event = JSON.parse(payload) as ChangeEvent;
+        } catch {
+          return; // not ours: someone else NOTIFYing on the channel
+        }
+        onChange(event);
+      },
+      () => onChange({ table: '*', op: 'resync' }),
+    )),
+
+    close: onClose,
+  };
+}
