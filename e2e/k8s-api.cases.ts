@@ -1,0 +1,173 @@
+// Objects the msrp.dev CRDs must reject, each with the message the API server gives.
+// Used by e2e/k8s-api.test.ts; every case starts from a valid object and breaks one thing.
+
+export type Obj = Record<string, unknown>;
+
+export interface InvalidCase {
+  name: string;
+  object: Obj;
+  /** Expected in kubectl's stderr (the server's message). */
+  message: RegExp;
+}
+
+export function relay(name: string, spec: Obj = {}): Obj {
+  return {
+    apiVersion: 'msrp.dev/v1alpha1',
+    kind: 'MsrpRelay',
+    metadata: { name },
+    spec: { publicHost: 'msrp.example.com', tls: { secretName: 'relay-tls' }, ...spec },
+  };
+}
+
+export function room(name: string, spec: Obj = {}): Obj {
+  return {
+    apiVersion: 'msrp.dev/v1alpha1',
+    kind: 'ChatRoom',
+    metadata: { name },
+    spec: { relayRef: { name: 'relay' }, ...spec },
+  };
+}
+
+function without(obj: Obj, field: string): Obj {
+  const spec = { ...(obj.spec as Obj) };
+  delete spec[field];
+  return { ...obj, spec };
+}
+
+export const INVALID: InvalidCase[] = [
+  {
+    name: 'three replicas without a database',
+    object: relay('bad-replicas', { replicas: 3 }),
+    message: /spec\.replicas: Invalid value: .*more than one replica requires spec\.database\.secretRef/,
+  },
+  {
+    name: 'both tls.secretName and tls.issuerRef',
+    object: relay('bad-tls-both', { tls: { secretName: 's', issuerRef: { name: 'ca' } } }),
+    message: /spec\.tls: Invalid value: .*exactly one of tls\.secretName or tls\.issuerRef must be set/,
+  },
+  {
+    name: 'neither tls.secretName nor tls.issuerRef',
+    object: relay('bad-tls-neither', { tls: {} }),
+    message: /spec\.tls: Invalid value: .*exactly one of tls\.secretName or tls\.issuerRef must be set/,
+  },
+  {
+    name: 'no tls at all',
+    object: without(relay('bad-tls-missing'), 'tls'),
+    message: /spec\.tls: Required value/,
+  },
+  {
+    name: 'tls.dnsNames with a secretName',
+    object: relay('bad-dnsnames', { tls: { secretName: 's', dnsNames: ['a.example.com'] } }),
+    message: /spec\.tls\.dnsNames: Invalid value: .*tls\.dnsNames is only used with tls\.issuerRef/,
+  },
+  {
+    name: 'issuerRef kind that is not Issuer or ClusterIssuer',
+    object: relay('bad-issuer-kind', { tls: { issuerRef: { name: 'ca', kind: 'Vault' } } }),
+    message: /spec\.tls\.issuerRef\.kind: Unsupported value: "Vault": supported values: "Issuer", "ClusterIssuer"/,
+  },
+  {
+    name: 'missing publicHost',
+    object: without(relay('bad-no-host'), 'publicHost'),
+    message: /spec\.publicHost: Required value/,
+  },
+  {
+    name: 'publicHost that is not a domain name',
+    object: relay('bad-host', { publicHost: 'Not A Host!' }),
+    message: /spec\.publicHost: Invalid value: "Not A Host!": spec\.publicHost in body should match/,
+  },
+  {
+    name: 'port 70000',
+    object: relay('bad-port', { ports: { msrpTls: 70000 } }),
+    message: /spec\.ports\.msrpTls: Invalid value: 70000: spec\.ports\.msrpTls in body should be less than or equal to 65535/,
+  },
+  {
+    name: 'two TCP listeners on one port',
+    object: relay('bad-port-clash', { ports: { msrpTcp: 5061 } }),
+    message: /spec\.ports: Invalid value: .*ports msrpTls, msrpTcp, sipTcp and sipTls must be distinct/,
+  },
+  {
+    name: 'service type External',
+    object: relay('bad-service-type', { service: { type: 'External' } }),
+    message: /spec\.service\.type: Unsupported value: "External": supported values: "LoadBalancer", "NodePort", "ClusterIP"/,
+  },
+  {
+    name: 'loadBalancerClass on a ClusterIP service',
+    object: relay('bad-lb-class', { service: { type: 'ClusterIP', loadBalancerClass: 'example.com/lb' } }),
+    message: /spec\.service: Invalid value: .*service\.loadBalancerClass requires service\.type LoadBalancer/,
+  },
+  {
+    name: 'an unknown field (strict field validation)',
+    object: relay('bad-unknown-field', { replica: 2 }),
+    message: /unknown field "spec\.replica"/,
+  },
+  {
+    name: 'minExpires greater than maxExpires',
+    object: relay('bad-expires', { limits: { minExpires: 7200, maxExpires: 3600 } }),
+    message: /spec\.limits: Invalid value: .*limits\.minExpires must not be greater than limits\.maxExpires/,
+  },
+  {
+    name: 'duplicate realm names',
+    object: relay('bad-realms', { realms: [{ name: 'example.com' }, { name: 'example.com', hosts: ['a.example.com'] }] }),
+    message: /spec\.realms\[1\]: Duplicate value: .*"name":"example\.com"/,
+  },
+  {
+    name: 'a throttle that is not a quantity',
+    object: relay('bad-throttle', { throttling: { bytesPerSecondPerSession: 'fast' } }),
+    message: /spec\.throttling\.bytesPerSecondPerSession: Invalid value: "fast": spec\.throttling\.bytesPerSecondPerSession in body should match/,
+  },
+  {
+    name: 'both minAvailable and maxUnavailable',
+    object: relay('bad-pdb', { podDisruptionBudget: { minAvailable: 1, maxUnavailable: 1 } }),
+    message: /spec\.podDisruptionBudget: Invalid value: .*set at most one of podDisruptionBudget\.minAvailable and podDisruptionBudget\.maxUnavailable/,
+  },
+  {
+    name: 'minAvailable that is neither a count nor a percentage',
+    object: relay('bad-pdb-value', { podDisruptionBudget: { minAvailable: 'half' } }),
+    message: /spec\.podDisruptionBudget\.minAvailable: Invalid value: .*must be a non-negative integer or a percentage/,
+  },
+  {
+    name: 'pull policy Sometimes',
+    object: relay('bad-pull-policy', { image: { pullPolicy: 'Sometimes' } }),
+    message: /spec\.image\.pullPolicy: Unsupported value: "Sometimes"/,
+  },
+  {
+    name: 'a relay name too long for its StatefulSet pods',
+    object: relay('r'.repeat(53)),
+    message: /metadata\.name: Too long: may not be (longer|more) than 52/,
+  },
+  {
+    name: 'room uri http://x',
+    object: room('bad-uri', { uri: 'http://x' }),
+    message: /spec\.uri: Invalid value: .*must be a sip: or sips: URI such as sips:lobby@chat\.example\.com/,
+  },
+  {
+    name: 'room with both name and uri',
+    object: room('bad-name-and-uri', { name: 'lobby', uri: 'sips:lobby@chat.example.com' }),
+    message: /spec: Invalid value: .*set at most one of spec\.name and spec\.uri/,
+  },
+  {
+    name: 'negative maxParticipants',
+    object: room('bad-max', { policy: { maxParticipants: -1 } }),
+    message: /spec\.policy\.maxParticipants: Invalid value: -1: spec\.policy\.maxParticipants in body should be greater than or equal to 1/,
+  },
+  {
+    name: 'room without relayRef',
+    object: without(room('bad-no-relay'), 'relayRef'),
+    message: /spec\.relayRef: Required value/,
+  },
+  {
+    name: 'a moderator that is not a SIP URI',
+    object: room('bad-moderator', { policy: { moderators: ['alice'] } }),
+    message: /spec\.policy\.moderators\[0\]: Invalid value: .*must be a sip: or sips: URI/,
+  },
+  {
+    name: 'a deny pattern that is not a SIP URI pattern',
+    object: room('bad-deny', { policy: { deny: ['*'] } }),
+    message: /spec\.policy\.deny\[0\]: Invalid value: .*must be a sip: or sips: URI pattern/,
+  },
+  {
+    name: 'negative history size',
+    object: room('bad-history', { policy: { history: { size: -5 } } }),
+    message: /spec\.policy\.history\.size: Invalid value: -5: .*greater than or equal to 0/,
+  },
+];

@@ -1,0 +1,367 @@
+// MsrpRelay (msrp.dev/v1alpha1): one MSRP relay (RFC 4976) and chat focus (RFC 7701)
+// deployment, rendered by the operator into a StatefulSet, Services, a ConfigMap and friends.
+import { Type } from 'typebox';
+import type { Static } from 'typebox';
+import {
+  AGE_COLUMN,
+  cel,
+  Conditions,
+  Hostname,
+  IntOrPercent,
+  ObjectMeta,
+  ObjectName,
+  ObservedGeneration,
+  OpaqueObject,
+  Port,
+  Quantity,
+  READY_COLUMN,
+  SecretKeySelector,
+  StringEnum,
+  StringMap,
+} from './common.ts';
+import type { KindDefinition } from './common.ts';
+
+/** Chart appVersion; the default relay image tag follows it. */
+export const APP_VERSION = '0.1.0';
+export const DEFAULT_IMAGE_REPOSITORY = 'ghcr.io/msrp-k8s/msrpd';
+
+const Image = Type.Object(
+  {
+    repository: Type.String({ minLength: 1, maxLength: 512, default: DEFAULT_IMAGE_REPOSITORY }),
+    tag: Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\w][\\w.@:-]*$', default: APP_VERSION }),
+    pullPolicy: StringEnum(['Always', 'IfNotPresent', 'Never'] as const, { default: 'IfNotPresent' }),
+  },
+  {
+    default: {},
+    description:
+      'Container image of the relay. The engine (cmd/msrpd.ts) and the admin sidecar (cmd/admin.ts) both run from it.',
+  },
+);
+
+const Ports = Type.Object(
+  {
+    msrpTls: Port({ default: 2855, description: 'MSRP over TLS (msrps: URIs, RFC 4976 default 2855).' }),
+    msrpTcp: Type.Optional(Port({ description: 'MSRP over plain TCP; disabled when unset.' })),
+    sipUdp: Port({ default: 5060, description: 'SIP over UDP for room joins.' }),
+    sipTcp: Port({ default: 5060, description: 'SIP over TCP.' }),
+    sipTls: Port({ default: 5061, description: 'SIP over TLS.' }),
+  },
+  {
+    default: {},
+    description: 'Ports the relay listens on and publishes through its Service.',
+    ...cel({
+      // UDP and TCP are separate port spaces, so only the TCP listeners must differ.
+      rule:
+        'self.msrpTls != self.sipTcp && self.msrpTls != self.sipTls && self.sipTcp != self.sipTls && ' +
+        '(!has(self.msrpTcp) || (self.msrpTcp != self.msrpTls && self.msrpTcp != self.sipTcp && self.msrpTcp != self.sipTls))',
+      message: 'ports msrpTls, msrpTcp, sipTcp and sipTls must be distinct (they are all TCP listeners)',
+    }),
+  },
+);
+
+const Service = Type.Object(
+  {
+    type: StringEnum(['LoadBalancer', 'NodePort', 'ClusterIP'] as const, { default: 'LoadBalancer' }),
+    annotations: Type.Optional(StringMap({ description: 'Annotations of the public Service (cloud load balancer settings).' })),
+    loadBalancerClass: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
+    externalTrafficPolicy: Type.Optional(
+      StringEnum(['Cluster', 'Local'] as const, {
+        description: 'Local keeps client source addresses, which limits.connectionsPerSource relies on.',
+      }),
+    ),
+  },
+  {
+    default: {},
+    description: 'The public Service in front of the relay pods.',
+    ...cel(
+      {
+        rule: "!has(self.loadBalancerClass) || self.type == 'LoadBalancer'",
+        message: 'service.loadBalancerClass requires service.type LoadBalancer',
+      },
+      {
+        rule: "!has(self.externalTrafficPolicy) || self.type != 'ClusterIP'",
+        message: 'service.externalTrafficPolicy requires service.type LoadBalancer or NodePort',
+      },
+    ),
+  },
+);
+
+const IssuerRef = Type.Object(
+  {
+    name: ObjectName({ description: 'Name of the cert-manager Issuer or ClusterIssuer.' }),
+    kind: StringEnum(['Issuer', 'ClusterIssuer'] as const, { default: 'Issuer' }),
+    group: Type.String({ minLength: 1, maxLength: 253, default: 'cert-manager.io' }),
+  },
+  { description: 'The operator creates a cert-manager Certificate for publicHost signed by this issuer.' },
+);
+
+const Tls = Type.Object(
+  {
+    secretName: Type.Optional(
+      ObjectName({ description: 'A kubernetes.io/tls Secret in the same namespace holding the certificate and key.' }),
+    ),
+    issuerRef: Type.Optional(IssuerRef),
+    dnsNames: Type.Optional(
+      Type.Array(Hostname(), {
+        maxItems: 32,
+        description: 'Extra DNS names for the Certificate, besides publicHost (issuerRef only).',
+      }),
+    ),
+  },
+  {
+    description: 'Certificate of the TLS listeners. The engine reloads it without dropping connections.',
+    ...cel(
+      {
+        rule: 'has(self.secretName) != has(self.issuerRef)',
+        message: 'exactly one of tls.secretName or tls.issuerRef must be set',
+      },
+      {
+        rule: '!has(self.dnsNames) || has(self.issuerRef)',
+        message: 'tls.dnsNames is only used with tls.issuerRef (a secretName Secret already carries its names)',
+        fieldPath: '.dnsNames',
+      },
+    ),
+  },
+);
+
+const Database = Type.Object(
+  {
+    secretRef: SecretKeySelector('url', 'Secret key holding a PostgreSQL connection URL (postgres://...).'),
+  },
+  {
+    description:
+      'PostgreSQL shared by all replicas. Without it a single replica keeps its state in an embedded database on its data volume.',
+  },
+);
+
+const Realm = Type.Object({
+  name: Type.String({
+    minLength: 1,
+    maxLength: 253,
+    description: 'Realm name used in Digest authentication (RFC 4976 §6), usually a domain.',
+  }),
+  hosts: Type.Optional(
+    Type.Array(Hostname(), {
+      maxItems: 32,
+      description: 'Host names whose AUTH requests belong to this realm.',
+    }),
+  ),
+});
+
+const Limits = Type.Object(
+  {
+    maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1048576, default: 16384 }),
+    maxConnectionBufferBytes: Type.Integer({
+      minimum: 65536,
+      maximum: 1073741824,
+      default: 4194304,
+      description: 'Bytes buffered per connection before reading from the sender pauses.',
+    }),
+    connectionsPerSource: Type.Integer({ minimum: 1, maximum: 1000000, default: 256 }),
+    sessionsPerUser: Type.Integer({ minimum: 1, maximum: 1000000, default: 64 }),
+    minExpires: Type.Integer({
+      minimum: 1,
+      maximum: 31536000,
+      default: 300,
+      description: 'Smallest AUTH Expires accepted, in seconds (423 Interval Out-of-Bounds below it).',
+    }),
+    maxExpires: Type.Integer({
+      minimum: 1,
+      maximum: 31536000,
+      default: 86400,
+      description: 'Largest AUTH Expires granted, in seconds.',
+    }),
+    transactionTimeoutSeconds: Type.Integer({
+      minimum: 1,
+      maximum: 600,
+      default: 30,
+      description: 'Seconds to wait for a transaction response before a 408 (RFC 4975 §7.3).',
+    }),
+  },
+  {
+    default: {},
+    ...cel({
+      rule: 'self.minExpires <= self.maxExpires',
+      message: 'limits.minExpires must not be greater than limits.maxExpires',
+    }),
+  },
+);
+
+const Throttling = Type.Object(
+  {
+    bytesPerSecondPerSession: Type.Optional(Quantity({ description: 'e.g. 1Mi; unlimited when unset.' })),
+    bytesPerSecondPerUser: Type.Optional(Quantity()),
+    bytesPerSecondPerRealm: Type.Optional(Quantity()),
+  },
+  { description: 'Forwarding rate limits, as Kubernetes quantities of bytes per second.' },
+);
+
+const Chat = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    domain: Type.Optional(Hostname({ description: 'Domain of room URIs (sip:room@domain); publicHost when unset.' })),
+  },
+  { default: {}, description: 'The RFC 7701 chat focus.' },
+);
+
+const Drain = Type.Object(
+  {
+    deadlineSeconds: Type.Integer({
+      minimum: 0,
+      maximum: 86400,
+      default: 30,
+      description: 'How long a terminating replica finishes transfers before it closes connections.',
+    }),
+  },
+  { default: {} },
+);
+
+const ResourceList = Type.Record(Type.String(), Quantity(), { maxProperties: 16 });
+const Resources = Type.Object(
+  {
+    limits: Type.Optional(ResourceList),
+    requests: Type.Optional(ResourceList),
+  },
+  { description: 'core/v1 ResourceRequirements of the engine container.' },
+);
+
+const Scheduling = Type.Object(
+  {
+    nodeSelector: Type.Optional(StringMap()),
+    affinity: Type.Optional(OpaqueObject({ description: 'core/v1 Affinity.' })),
+    tolerations: Type.Optional(Type.Array(OpaqueObject({ description: 'core/v1 Toleration.' }), { maxItems: 64 })),
+    topologySpreadConstraints: Type.Optional(
+      Type.Array(OpaqueObject({ description: 'core/v1 TopologySpreadConstraint.' }), { maxItems: 16 }),
+    ),
+    priorityClassName: Type.Optional(Type.String({ maxLength: 253 })),
+  },
+  { description: 'Pod placement, passed to the StatefulSet pod template as given.' },
+);
+
+const PodDisruptionBudget = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    minAvailable: Type.Optional(IntOrPercent()),
+    maxUnavailable: Type.Optional(IntOrPercent()),
+  },
+  {
+    default: {},
+    description: 'PodDisruptionBudget of the relay pods; maxUnavailable 1 when neither bound is set.',
+    ...cel({
+      rule: '!(has(self.minAvailable) && has(self.maxUnavailable))',
+      message: 'set at most one of podDisruptionBudget.minAvailable and podDisruptionBudget.maxUnavailable',
+    }),
+  },
+);
+
+const Monitoring = Type.Object(
+  {
+    serviceMonitor: Type.Object(
+      {
+        enabled: Type.Boolean({ default: false }),
+        interval: Type.Optional(Type.String({ pattern: '^[0-9]+(ms|s|m|h)$', maxLength: 16 })),
+        labels: Type.Optional(StringMap()),
+      },
+      { default: {}, description: 'A prometheus-operator ServiceMonitor for the admin /metrics endpoint.' },
+    ),
+  },
+  { default: {} },
+);
+
+export const MsrpRelaySpec = Type.Object(
+  {
+    replicas: Type.Integer({
+      minimum: 0,
+      maximum: 64,
+      default: 1,
+      description: 'Number of relay pods (StatefulSet replicas). More than one needs spec.database.',
+    }),
+    image: Image,
+    publicHost: Hostname({
+      description: 'Public FQDN of the relay, used in its msrps:// URI (Use-Path) and in the certificate.',
+    }),
+    ports: Ports,
+    service: Service,
+    tls: Tls,
+    database: Type.Optional(Database),
+    realms: Type.Optional(
+      Type.Array(Realm, {
+        maxItems: 64,
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+        description: 'Authentication realms; names are unique.',
+      }),
+    ),
+    limits: Limits,
+    throttling: Type.Optional(Throttling),
+    chat: Chat,
+    drain: Drain,
+    resources: Type.Optional(Resources),
+    scheduling: Type.Optional(Scheduling),
+    podDisruptionBudget: PodDisruptionBudget,
+    monitoring: Monitoring,
+  },
+  {
+    description: 'Desired state of the relay.',
+    ...cel({
+      rule: 'self.replicas <= 1 || has(self.database)',
+      message: 'more than one replica requires spec.database.secretRef (replicas share state through PostgreSQL)',
+      fieldPath: '.replicas',
+    }),
+  },
+);
+export type MsrpRelaySpec = Static<typeof MsrpRelaySpec>;
+
+export const MsrpRelayStatus = Type.Object(
+  {
+    conditions: Type.Optional(Conditions()),
+    observedGeneration: Type.Optional(ObservedGeneration()),
+    replicas: Type.Optional(Type.Integer({ minimum: 0, description: 'Pods of the StatefulSet.' })),
+    readyReplicas: Type.Optional(Type.Integer({ minimum: 0, description: 'Pods ready to relay.' })),
+    selector: Type.Optional(Type.String({ description: 'Label selector of the pods (for the scale subresource).' })),
+    publicUris: Type.Optional(
+      Type.Array(Type.String(), { maxItems: 16, description: 'msrps:// (and msrp://) URIs clients put in their paths.' }),
+    ),
+  },
+  { description: 'Observed state of the relay.' },
+);
+export type MsrpRelayStatus = Static<typeof MsrpRelayStatus>;
+
+export const MsrpRelay = Type.Object({
+  apiVersion: Type.Literal('msrp.dev/v1alpha1'),
+  kind: Type.Literal('MsrpRelay'),
+  metadata: ObjectMeta,
+  spec: MsrpRelaySpec,
+  status: Type.Optional(MsrpRelayStatus),
+});
+export type MsrpRelay = Static<typeof MsrpRelay>;
+
+export const msrpRelayKind: KindDefinition = {
+  kind: 'MsrpRelay',
+  listKind: 'MsrpRelayList',
+  plural: 'msrprelays',
+  singular: 'msrprelay',
+  shortNames: ['mrl'],
+  categories: ['msrp'],
+  description: 'MsrpRelay runs an MSRP relay (RFC 4976) and chat focus (RFC 7701) as a StatefulSet.',
+  spec: MsrpRelaySpec,
+  status: MsrpRelayStatus,
+  printerColumns: [
+    READY_COLUMN,
+    { name: 'Replicas', type: 'integer', jsonPath: '.spec.replicas', description: 'Desired replicas.' },
+    {
+      name: 'Available',
+      type: 'integer',
+      jsonPath: '.status.readyReplicas',
+      description: 'Ready replicas.',
+      priority: 1,
+    },
+    { name: 'Public URI', type: 'string', jsonPath: '.status.publicUris[0]', description: 'First public URI.' },
+    AGE_COLUMN,
+  ],
+  scale: {
+    specReplicasPath: '.spec.replicas',
+    statusReplicasPath: '.status.replicas',
+    labelSelectorPath: '.status.selector',
+  },
+};
