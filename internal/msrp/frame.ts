@@ -15,7 +15,7 @@ export interface MsrpHeader {
 }
 
 interface FrameBase {
-  /** RFC 4975 §9 transact-id: 3*31 ident chars (ALPHANUM / "." / "-" / "+" / "%" / "="), first alphanumeric. */
+  /** RFC 4975 §9 transact-id = ident = ALPHANUM 3*31ident-char (4 to 32 chars of ALPHANUM / "." / "-" / "+" / "%" / "="). */
   readonly transactionId: string;
   /** To-Path URIs as written on the wire, first one is the next hop. */
   readonly toPath: readonly string[];
@@ -42,6 +42,13 @@ export interface MsrpResponse extends FrameBase {
 }
 
 export type MsrpFrame = MsrpRequest | MsrpResponse;
+
+/** A request without its body and end-line: what a streaming parser emits before the body segments. */
+export type MsrpRequestHead = Omit<MsrpRequest, 'body' | 'continuation'>;
+/** A response head (responses never carry a body; present for symmetry). */
+export type MsrpResponseHead = Omit<MsrpResponse, 'body' | 'continuation'>;
+/** Start line and headers of a frame, as emitted by `MsrpParser` `onHead` and written by `serializeHead`. */
+export type MsrpHead = MsrpRequestHead | MsrpResponseHead;
 
 /** Case-insensitive header lookup (RFC 4975 §9: header names are case-insensitive). First match wins. */
 export function getHeader(frame: Pick<FrameBase, 'headers'>, name: string): string | undefined {
