@@ -1,0 +1,200 @@
+// AUTH (RFC 4976 §5.1, §6.3, §9.1): Digest challenge, verification, Use-Path and Expires.
+//
+// - No Authorization: 401 with one WWW-Authenticate per algorithm we accept (SHA-256
+//   first, then MD5 for older clients; RFC 7616 §3.7 lets the client pick the first it
+//   supports), nonces bound to the connection id.
+// - Wrong credentials: 403, and the connection is closed after `maxAuthFailures` of them.
+// - Expires outside our bounds: 423 with Min-Expires or Max-Expires (RFC 4976 §5.1).
+// - Success: 200 with Use-Path (our URI with a fresh session id of >= 80 random bits),
+//   Expires and Authentication-Info. A new AUTH on the same connection by the same user
+//   refreshes that session (same URI, new expiry): it must pass Digest again.
+// - AUTH over plain TCP is refused (403) unless allowPlainTcp (development only): RFC 4976
+//   §9.2 requires TLS between a client and its relay.
+import { authenticationInfo, digestChallenge, parseDigestCredentials, verifyDigest, type NonceManager } from '../auth/index.ts';
+import { basicChallenge, parseBasicCredentials, verifyBasic } from '../auth/basic.ts';
+import type { MsrpHeader, MsrpRequest, MsrpResponse } from '../msrp/frame.ts';
+import { getHeader } from '../msrp/frame.ts';
+import { parseExpires } from '../msrp/headers.ts';
+import { buildResponse, newSessionId } from '../msrp/transaction.ts';
+import type { MsrpUri } from '../msrp/uri.ts';
+import type { Connection } from '../transport/connection.ts';
+import type { RelayMetrics } from './metrics.ts';
+import type { RelayOptions } from './options.ts';
+import type { RelaySession, SessionTable } from './sessions.ts';
+
+/** Where user credentials come from; internal/store implements it. */
+export interface CredentialSource {
+  lookup(realm: string, username: string): Promise<{ ha1Md5: string; ha1Sha256: string; disabled: boolean } | undefined>;
+}
+
+export interface AuthOutcome {
+  response: MsrpResponse;
+  /** Close the connection once the response is written (too many failures). */
+  close: boolean;
+  session?: RelaySession;
+}
+
+interface ConnAuthState {
+  failures: number;
+}
+
+export class AuthHandler {
+  readonly #o: RelayOptions;
+  readonly #sessions: SessionTable;
+  readonly #credentials: CredentialSource;
+  readonly #nonces: NonceManager;
+  readonly #metrics: RelayMetrics;
+  readonly #state = new WeakMap<Connection, ConnAuthState>();
+  readonly #publicPort: () => number;
+
+  constructor(o: RelayOptions, sessions: SessionTable, credentials: CredentialSource, nonces: NonceManager, metrics: RelayMetrics, publicPort: () => number) {
+    this.#o = o;
+    this.#sessions = sessions;
+    this.#credentials = credentials;
+    this.#nonces = nonces;
+    this.#metrics = metrics;
+    this.#publicPort = publicPort;
+  }
+
+  /** The realm for an AUTH addressed to `target` (RFC 4976 §5.1: the To-Path URI names the relay). */
+  realmFor(target: MsrpUri): string {
+    const host = target.host.toLowerCase();
+    return this.#o.realms.byHost.find((m) => m.host === host)?.realm ?? this.#o.realms.default;
+  }
+
+  async handle(conn: Connection, req: MsrpRequest, target: MsrpUri): Promise<AuthOutcome> {
+    const state = this.#state.get(conn) ?? { failures: 0 };
+    this.#state.set(conn, state);
+    const reply = (status: number, headers: MsrpHeader[] = [], comment?: string): MsrpResponse => ({
+      ...buildResponse(req, status, comment),
+      headers,
+    });
+    const fail = (reason: string, status: number, headers: MsrpHeader[] = [], comment?: string): AuthOutcome => {
+      this.#metrics.authResults.inc({ result: reason });
+      if (status === 403 || status === 400) state.failures++;
+      const close = state.failures >= this.#o.maxAuthFailures;
+      return { response: reply(status, headers, comment), close };
+    };
+
+    if (!conn.secure && !this.#o.allowPlainTcp) return fail('plain-tcp', 403, [], 'AUTH requires TLS');
+    const realm = this.realmFor(target);
+    const uri = req.toPath[0]!;
+    const authorization = getHeader(req, 'Authorization');
+    if (authorization === undefined) {
+      this.#metrics.authResults.inc({ result: 'challenged' });
+      return { response: reply(401, this.#challenges(conn, realm, false)), close: false };
+    }
+
+    let username: string;
+    let authInfo: MsrpHeader | undefined;
+    if (/^basic\s/i.test(authorization)) {
+      if (!this.#o.allowBasic || !conn.secure) return fail('basic-refused', 403, [], 'Basic is not accepted');
+      const basic = parseBasicCredentials(authorization);
+      if (!basic.ok) return fail('malformed', 400);
+      const stored = await this.#credentials.lookup(realm, basic.value.username);
+      const ok = verifyBasic(basic.value, realm, stored && !stored.disabled ? stored.ha1Sha256 : undefined);
+      if (!ok) return fail('wrong-password', 403);
+      username = basic.value.username;
+    } else {
+      const parsed = parseDigestCredentials(authorization);
+      if (!parsed.ok) return fail(parsed.code, 400, [], parsed.message);
+      const stored = await this.#credentials.lookup(realm, parsed.value.username);
+      const verified = verifyDigest({
+        credentials: parsed.value,
+        realm,
+        uri,
+        stored: stored && !stored.disabled ? stored : undefined,
+        nonces: this.#nonces,
+        binding: conn.id,
+      });
+      if (!verified.ok) {
+        switch (verified.code) {
+          case 'stale-nonce':
+            this.#metrics.authResults.inc({ result: 'stale-nonce' });
+            return { response: reply(401, this.#challenges(conn, realm, true)), close: false };
+          case 'invalid-nonce':
+          case 'realm-mismatch':
+            state.failures++;
+            this.#metrics.authResults.inc({ result: verified.code });
+            return { response: reply(401, this.#challenges(conn, realm, false)), close: state.failures >= this.#o.maxAuthFailures };
+          case 'wrong-response':
+            return fail('wrong-password', 403);
+          default:
+            return fail(verified.code, 400, [], verified.message);
+        }
+      }
+      username = verified.value.username;
+      authInfo = {
+        name: 'Authentication-Info',
+        value: authenticationInfo({
+          algorithm: verified.value.algorithm, ha1: verified.value.ha1, nonce: parsed.value.nonce,
+          cnonce: parsed.value.cnonce, nc: parsed.value.nc, uri: parsed.value.uri ?? uri,
+        }),
+      };
+    }
+
+    // RFC 4976 §5.1: Expires in AUTH is the lifetime the client asks for; outside our
+    // bounds we answer 423 naming the bound it crossed.
+    let expires = this.#o.expires.default;
+    const asked = getHeader(req, 'Expires');
+    if (asked !== undefined) {
+      const p = parseExpires(asked);
+      if (!p.ok) return fail('bad-expires', 400);
+      if (p.value < this.#o.expires.min) {
+        this.#metrics.authResults.inc({ result: 'expires-out-of-bounds' });
+        return { response: reply(423, [{ name: 'Min-Expires', value: String(this.#o.expires.min) }]), close: false };
+      }
+      if (p.value > this.#o.expires.max) {
+        this.#metrics.authResults.inc({ result: 'expires-out-of-bounds' });
+        return { response: reply(423, [{ name: 'Max-Expires', value: String(this.#o.expires.max) }]), close: false };
+      }
+      expires = p.value;
+    }
+
+    state.failures = 0;
+    const expiresAt = Date.now() + expires * 1000;
+    let session = [...this.#sessions.forConnection(conn)].find((s) => s.user === username && s.realm === realm);
+    if (session !== undefined) {
+      this.#sessions.refresh(session, expiresAt);
+      this.#metrics.authResults.inc({ result: 'refreshed' });
+    } else {
+      // Policy: a user over the session cap is refused with 403 (Action-not-allowed): the
+      // limit is an authorisation decision; 423 is reserved for out-of-bounds parameters.
+      if (this.#o.maxSessionsPerUser > 0 && this.#sessions.countForUser(realm, username) >= this.#o.maxSessionsPerUser) {
+        this.#metrics.limitRejections.inc({ limit: 'sessions-per-user' });
+        this.#metrics.authResults.inc({ result: 'session-limit' });
+        return { response: reply(403, [], 'too many sessions for this user'), close: false };
+      }
+      const id = newSessionId(this.#o.sessionIdPrefix);
+      session = {
+        id, connection: conn, user: username, realm,
+        uri: `msrps://${formatHost(this.#o.publicHost)}:${this.#publicPort()}/${id};tcp`,
+        clientUri: req.fromPath[req.fromPath.length - 1]!,
+        createdAt: Date.now(), expiresAt, bytesForwarded: 0,
+      };
+      this.#sessions.add(session);
+      this.#metrics.authResults.inc({ result: 'ok' });
+    }
+    const headers: MsrpHeader[] = [
+      { name: 'Use-Path', value: session.uri },
+      { name: 'Expires', value: String(expires) },
+    ];
+    if (authInfo !== undefined) headers.push(authInfo);
+    return { response: reply(200, headers), close: false, session };
+  }
+
+  #challenges(conn: Connection, realm: string, stale: boolean): MsrpHeader[] {
+    const out: MsrpHeader[] = [];
+    for (const algorithm of ['SHA-256', 'MD5'] as const) {
+      const nonce = this.#nonces.issue(realm, conn.id);
+      out.push({ name: 'WWW-Authenticate', value: digestChallenge({ realm, nonce, algorithm, stale }) });
+    }
+    if (this.#o.allowBasic && conn.secure) out.push({ name: 'WWW-Authenticate', value: basicChallenge(realm) });
+    return out;
+  }
+}
+
+/** IPv6 literals need brackets in a URI authority (RFC 3986 §3.2.2). */
+export function formatHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}

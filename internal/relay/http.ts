@@ -1,0 +1,77 @@
+// Two small HTTP servers (node:http, no framework on the engine's side):
+//  - the probe/metrics port: GET /healthz (process up), /readyz (accepting and not
+//    draining), /metrics (Prometheus text);
+//  - the control endpoint, bound to 127.0.0.1 only, for the admin sidecar in the same pod:
+//    GET /sessions (JSON list), DELETE /sessions/:id (removes a session and closes nothing
+//    else; the client's next request through it gets 481).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { SessionTable } from './sessions.ts';
+
+export interface ProbeState {
+  ready(): boolean;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server.address() as AddressInfo;
+}
+
+export async function startProbeServer(host: string, port: number, state: ProbeState, metrics: Metrics): Promise<{ server: Server; address: AddressInfo }> {
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') return json(res, 405, { error: 'method not allowed' });
+    if (path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (path === '/readyz') return state.ready() ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'not ready' });
+    if (path === '/metrics') {
+      metrics.render().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.contentType });
+          res.end(text);
+        },
+        () => json(res, 500, { error: 'metrics unavailable' }),
+      );
+      return;
+    }
+    json(res, 404, { error: 'not found' });
+  });
+  return { server, address: await listen(server, host, port) };
+}
+
+export async function startControlServer(host: string, port: number, sessions: SessionTable): Promise<{ server: Server; address: AddressInfo }> {
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/sessions' && req.method === 'GET') {
+      const list = [...sessions.all()].map((s) => ({
+        id: s.id, uri: s.uri, user: s.user, realm: s.realm, connection: s.connection.id,
+        peer: `${s.connection.remoteAddress}:${s.connection.remotePort}`,
+        createdAt: new Date(s.createdAt).toISOString(), expiresAt: new Date(s.expiresAt).toISOString(),
+        bytesForwarded: s.bytesForwarded,
+      }));
+      return json(res, 200, { sessions: list });
+    }
+    const m = /^\/sessions\/([^/]+)$/.exec(path);
+    if (m !== null && req.method === 'DELETE') {
+      const removed = sessions.remove(decodeURIComponent(m[1]!), 'deleted');
+      if (removed === undefined) return json(res, 404, { error: 'no such session' });
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    json(res, 404, { error: 'not found' });
+  });
+  return { server, address: await listen(server, host, port) };
+}

@@ -1,0 +1,202 @@
+// Outbound connections to next hops (other relays, endpoints), one per peer authority,
+// reused by every session that goes there (RFC 4976 §6: relays SHOULD reuse connections).
+//
+// Resolution (RFC 4976 §8): for a URI without an explicit port, SRV `_msrps._tcp.<host>`
+// (or `_msrp._tcp` for msrp:) first; otherwise, or when there is no SRV record, the
+// host's A/AAAA records via the system resolver with the URI's port (default 2855).
+//
+// Policy, so this is never an open relay:
+//  - a peer must match `nextHops.allow` (exact host, `*.suffix`, or `*`, optional port);
+//    our own sessions never get here (they are delivered locally);
+//  - after resolution, private, loopback, link-local, CGNAT and unique-local addresses are
+//    refused unless `nextHops.allowPrivate` (a name in the allow-list must not be a way
+//    to reach the pod network by DNS rebinding);
+//  - msrps: peers get TLS 1.2+, with the peer certificate verified against the URI host
+//    using ca.crt, presenting our own certificate (mutual TLS, RFC 4976 §9.2).
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from 'node:tls';
+import { promises as dns } from 'node:dns';
+import type { Logger } from 'pino';
+import { effectivePort, type MsrpUri } from '../msrp/uri.ts';
+import type { Connection } from '../transport/connection.ts';
+import { MIN_TLS_VERSION, type TlsMaterial } from '../transport/tls-files.ts';
+import type { RelayOptions } from './options.ts';
+
+export class NextHopError extends Error {
+  readonly code: 'not-allowed' | 'unresolvable' | 'unreachable' | 'tls';
+  constructor(code: NextHopError['code'], message: string) {
+    super(message);
+    this.name = 'NextHopError';
+    this.code = code;
+  }
+}
+
+export interface NextHopDeps {
+  options: RelayOptions;
+  tls: () => TlsMaterial | undefined;
+  /** Wraps a connected socket into a relay Connection (handlers attached). */
+  adopt(socket: Socket, key: string): Connection;
+  log: Logger;
+}
+
+export function peerKey(uri: MsrpUri): string {
+  return `${uri.scheme}://${uri.host.toLowerCase()}:${effectivePort(uri)}`;
+}
+
+export class NextHops {
+  readonly #d: NextHopDeps;
+  readonly #open = new Map<string, Connection>();
+  readonly #pending = new Map<string, Promise<Connection>>();
+
+  constructor(deps: NextHopDeps) {
+    this.#d = deps;
+  }
+
+  get size(): number {
+    return this.#open.size;
+  }
+
+  /** An open connection to the peer named by `uri`, connecting when needed. */
+  get(uri: MsrpUri): Promise<Connection> {
+    const key = peerKey(uri);
+    const open = this.#open.get(key);
+    if (open !== undefined && !open.closed) return Promise.resolve(open);
+    let p = this.#pending.get(key);
+    if (p === undefined) {
+      p = this.#connect(uri, key).finally(() => this.#pending.delete(key));
+      this.#pending.set(key, p);
+    }
+    return p;
+  }
+
+  /** Registers an existing connection as the way to reach `key` (e.g. an inbound relay connection). */
+  forget(conn: Connection): void {
+    for (const [k, c] of this.#open) if (c === conn) this.#open.delete(k);
+  }
+
+  all(): Connection[] {
+    return [...this.#open.values()];
+  }
+
+  allowed(uri: MsrpUri): boolean {
+    const host = uri.host.toLowerCase();
+    const port = effectivePort(uri);
+    return this.#d.options.nextHops.allow.some((r) => {
+      if (r.port !== undefined && r.port !== port) return false;
+      if (r.host === '*') return true;
+      if (r.host.startsWith('*.')) return host.endsWith(r.host.slice(1));
+      return r.host.toLowerCase() === host;
+    });
+  }
+
+  async #connect(uri: MsrpUri, key: string): Promise<Connection> {
+    if (!this.allowed(uri)) throw new NextHopError('not-allowed', `next hop ${key} is not in nextHops.allow`);
+    const targets = await this.#resolve(uri);
+    let last: Error | undefined;
+    for (const t of targets) {
+      if (!this.#d.options.nextHops.allowPrivate && isPrivateAddress(t.address)) {
+        last = new NextHopError('not-allowed', `next hop ${key} resolves to private address ${t.address}`);
+        continue;
+      }
+      try {
+        const socket = await this.#open1(uri, t.address, t.port);
+        const conn = this.#d.adopt(socket, key);
+        this.#open.set(key, conn);
+        socket.once('close', () => {
+          if (this.#open.get(key) === conn) this.#open.delete(key);
+        });
+        return conn;
+      } catch (err) {
+        last = err as Error;
+      }
+    }
+    throw last ?? new NextHopError('unresolvable', `no address for ${key}`);
+  }
+
+  async #resolve(uri: MsrpUri): Promise<{ address: string; port: number }[]> {
+    const statics = this.#d.options.nextHops.staticHosts?.[uri.host.toLowerCase()];
+    if (statics !== undefined) return [{ address: statics.address, port: statics.port ?? effectivePort(uri) }];
+    if (isIP(uri.host) !== 0) return [{ address: uri.host, port: effectivePort(uri) }];
+    const out: { address: string; port: number }[] = [];
+    if (uri.port === undefined) {
+      try {
+        const srv = await dns.resolveSrv(`_${uri.scheme}._tcp.${uri.host}`);
+        srv.sort((a, b) => a.priority - b.priority || b.weight - a.weight);
+        for (const r of srv) {
+          for (const a of await dns.lookup(r.name, { all: true }).catch(() => [])) out.push({ address: a.address, port: r.port });
+        }
+      } catch {
+        // no SRV record: fall through to A/AAAA
+      }
+    }
+    if (out.length === 0) {
+      try {
+        for (const a of await dns.lookup(uri.host, { all: true })) out.push({ address: a.address, port: effectivePort(uri) });
+      } catch (err) {
+        throw new NextHopError('unresolvable', `cannot resolve ${uri.host}: ${(err as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  #open1(uri: MsrpUri, address: string, port: number): Promise<Socket> {
+    const o = this.#d.options;
+    return new Promise<Socket>((resolve, reject) => {
+      let socket: Socket;
+      const onError = (err: Error): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(new NextHopError(uri.scheme === 'msrps' ? 'tls' : 'unreachable', `${address}:${port}: ${err.message}`));
+      };
+      const timer = setTimeout(() => onError(new Error('connect timeout')), o.nextHops.connectTimeoutMs);
+      if (uri.scheme === 'msrps') {
+        const m = this.#d.tls();
+        socket = tlsConnect({
+          host: address,
+          port,
+          // Verify against the URI host (RFC 4976 §9.2), not the address we resolved.
+          ...(isIP(uri.host) === 0 ? { servername: uri.host } : {}),
+          checkServerIdentity: (_h, cert) => checkIdentity(uri.host, cert),
+          ...(m?.ca !== undefined ? { ca: m.ca } : {}),
+          ...(o.mutualTls && m !== undefined ? { cert: m.cert, key: m.key } : {}),
+          minVersion: MIN_TLS_VERSION,
+          rejectUnauthorized: true,
+        });
+        socket.once('secureConnect', () => {
+          clearTimeout(timer);
+          socket.off('error', onError);
+          resolve(socket);
+        });
+      } else {
+        socket = netConnect({ host: address, port });
+        socket.once('connect', () => {
+          clearTimeout(timer);
+          socket.off('error', onError);
+          resolve(socket);
+        });
+      }
+      socket.once('error', onError);
+    });
+  }
+
+  closeAll(): void {
+    for (const c of this.#open.values()) c.destroy();
+    this.#open.clear();
+  }
+}
+
+function checkIdentity(host: string, cert: PeerCertificate): Error | undefined {
+  return checkServerIdentity(host, cert);
+}
+
+/** RFC 1918, loopback, link-local, CGNAT (RFC 6598), unspecified; IPv6 loopback, ULA, link-local, mapped. */
+export function isPrivateAddress(address: string): boolean {
+  if (isIP(address) === 4) {
+    const [a, b] = address.split('.').map(Number) as [number, number];
+    return a === 10 || a === 127 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
+      (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127);
+  }
+  const v = address.toLowerCase();
+  if (v.startsWith('::ffff:')) return isPrivateAddress(v.slice(7));
+  return v === '::1' || v === '::' || v.startsWith('fc') || v.startsWith('fd') || v.startsWith('fe80');
+}

@@ -1,0 +1,128 @@
+// The relay's own view of its configuration: plain values with defaults, so the engine
+// can be started from a test or from cmd/msrpd.ts (which maps the validated engine config
+// from internal/config onto this shape).
+
+export interface ListenerOptions {
+  /** Addresses to bind; e.g. ['0.0.0.0', '::'] for IPv4 and IPv6, ['127.0.0.1'] in tests. */
+  hosts: string[];
+  /** 0 = any free port (tests); several hosts with port 0 share the first one's port. */
+  port: number;
+  tls: boolean;
+}
+
+export interface RealmMapping {
+  /** A host name clients put in the To-Path of AUTH (RFC 4976 §5.1), lower-case. */
+  host: string;
+  realm: string;
+}
+
+export interface NextHopRule {
+  /** Host name or IP literal, exact match (lower-case), or "*.example.com" suffix match. */
+  host: string;
+  /** Port, or undefined for any port. */
+  port?: number;
+}
+
+export interface RateLimit {
+  /** Sustained bytes per second; 0 disables the bucket. */
+  bytesPerSec: number;
+  /** Bucket size in bytes (burst). */
+  burstBytes: number;
+}
+
+export interface RelayOptions {
+  /** The host name (or IP) put in Use-Path and matched as "us" in To-Path (RFC 4976 §5.1). */
+  publicHost: string;
+  /** Port advertised in Use-Path; defaults to the first TLS listener's bound port. */
+  publicPort?: number;
+  /** Other host names/IPs that also mean "this relay" in a To-Path. */
+  aliases: string[];
+  listeners: ListenerOptions[];
+  /** Directory with tls.crt, tls.key, ca.crt (cert-manager layout). Required when a TLS listener exists. */
+  tlsDir?: string;
+  tlsPollIntervalMs: number;
+  /** Relay-to-relay: present our certificate and verify the peer's against its URI host with ca.crt (RFC 4976 §9.2). */
+  mutualTls: boolean;
+  /** Development only: accept AUTH over plain TCP (RFC 4976 §9.2 requires TLS between client and relay). */
+  allowPlainTcp: boolean;
+  /** Basic credentials over TLS (RFC 7617); off by default. */
+  allowBasic: boolean;
+
+  realms: { default: string; byHost: RealmMapping[] };
+  /** Secret for stateless Digest nonces (>= 32 bytes); shared by replicas. */
+  nonceSecret: Buffer;
+  nonceLifetimeSec: number;
+  /** RFC 4976 §5.1 Expires bounds and default for AUTH. */
+  expires: { min: number; max: number; default: number };
+  maxAuthFailures: number;
+  /** A connection that has not authenticated and is idle this long is closed. */
+  unauthenticatedIdleSec: number;
+
+  /** RFC 4975 §7.1: a transaction with no response after this long fails with 408. */
+  transactionTimeoutSec: number;
+  /** Bodies of non-SEND requests larger than this are refused with 413. */
+  maxNonSendBody: number;
+  /** Request methods refused with 501 instead of being forwarded. */
+  blockedMethods: string[];
+  maxHeaderBytes: number;
+  /** Bodies up to this size are delivered whole; larger ones are streamed in segments. */
+  streamThreshold: number;
+  /** Per connection: bytes queued for writing past this mean the peer does not read; close. */
+  maxBufferedBytes: number;
+  /** 0 = unlimited. */
+  maxConnectionsPerAddress: number;
+  /** 0 = unlimited. */
+  maxSessionsPerUser: number;
+  throttle: { session: RateLimit; user: RateLimit; realm: RateLimit };
+
+  nextHops: {
+    /** Peers (other relays, endpoints) we may open connections to; our own sessions are always allowed. */
+    allow: NextHopRule[];
+    /** Allow connecting to private, loopback and link-local addresses (off in production). */
+    allowPrivate: boolean;
+    /** Use plain TCP for msrp: URIs; msrps: always uses TLS. */
+    connectTimeoutMs: number;
+    /** Replace DNS for tests or static setups: host -> [address, port]. */
+    staticHosts?: Record<string, { address: string; port?: number }>;
+  };
+
+  http?: { host: string; port: number };
+  control?: { host: string; port: number };
+  /** SIGTERM: time to let transfers finish before closing everything. */
+  drainTimeoutSec: number;
+  /** Session-id prefix (DESIGN.md §4: replica k encodes ownership). */
+  sessionIdPrefix: string;
+}
+
+export function defaultRelayOptions(overrides: Partial<RelayOptions> & Pick<RelayOptions, 'publicHost' | 'nonceSecret'>): RelayOptions {
+  return {
+    aliases: [],
+    listeners: [{ hosts: ['0.0.0.0', '::'], port: 2855, tls: true }],
+    tlsPollIntervalMs: 10_000,
+    mutualTls: true,
+    allowPlainTcp: false,
+    allowBasic: false,
+    realms: { default: overrides.publicHost, byHost: [] },
+    nonceLifetimeSec: 300,
+    expires: { min: 60, max: 3600, default: 600 },
+    maxAuthFailures: 3,
+    unauthenticatedIdleSec: 30,
+    transactionTimeoutSec: 30,
+    maxNonSendBody: 10 * 1024,
+    blockedMethods: [],
+    maxHeaderBytes: 16 * 1024,
+    streamThreshold: 64 * 1024,
+    maxBufferedBytes: 4 * 1024 * 1024,
+    maxConnectionsPerAddress: 64,
+    maxSessionsPerUser: 16,
+    throttle: {
+      session: { bytesPerSec: 0, burstBytes: 0 },
+      user: { bytesPerSec: 0, burstBytes: 0 },
+      realm: { bytesPerSec: 0, burstBytes: 0 },
+    },
+    nextHops: { allow: [], allowPrivate: false, connectTimeoutMs: 5000 },
+    drainTimeoutSec: 25,
+    sessionIdPrefix: '',
+    ...overrides,
+  };
+}

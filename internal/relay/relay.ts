@@ -1,0 +1,268 @@
+// startRelay: wires listeners, connections, the session table, AUTH, the router, the
+// forwarder, next hops, throttling, probes/metrics, the control endpoint and drain.
+import type { Server as HttpServer } from 'node:http';
+import { isIP, type AddressInfo, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { NonceManager } from '../auth/nonce.ts';
+import type { MsrpFrame, MsrpHead } from '../msrp/frame.ts';
+import { comparableHost, effectivePort, parseMsrpUri, type MsrpUri } from '../msrp/uri.ts';
+import { Connection, nextConnectionId, type FrameHandler } from '../transport/connection.ts';
+import { listen, type Listener } from '../transport/listeners.ts';
+import { secureContextOptions, watchTlsMaterial, type TlsWatcher } from '../transport/tls-files.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { AuthHandler, type CredentialSource } from './auth-handler.ts';
+import { waitForDrain } from './drain.ts';
+import { Forwarder, type Inbound } from './forwarder.ts';
+import { startControlServer, startProbeServer } from './http.ts';
+import { createRelayMetrics, type RelayMetrics } from './metrics.ts';
+import { NextHops } from './next-hops.ts';
+import type { RelayOptions } from './options.ts';
+import { outletOf } from './outlet.ts';
+import { Router } from './router.ts';
+import { SessionTable } from './sessions.ts';
+import { Throttle } from './throttle.ts';
+
+export interface RelayDeps {
+  credentials: CredentialSource;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface RunningRelay {
+  /** Bound MSRP listener addresses, in the order of options.listeners. */
+  readonly addresses: { secure: boolean; address: string; port: number }[];
+  /** Our relay URI, e.g. msrps://relay.example.com:2855;tcp (put it in AUTH To-Path). */
+  readonly uri: string;
+  readonly http?: AddressInfo;
+  readonly control?: AddressInfo;
+  readonly sessions: SessionTable;
+  readonly metrics: RelayMetrics;
+  readonly connections: ReadonlySet<Connection>;
+  /** Re-reads the TLS files now (the watcher also does this by itself). */
+  reloadTls(): Promise<boolean>;
+  ready(): boolean;
+  /** Graceful: not ready, stop accepting, wait for transfers (up to drainTimeoutSec), then stop(). */
+  drain(): Promise<void>;
+  /** Immediate: close listeners and every connection. */
+  stop(): Promise<void>;
+}
+
+export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<RunningRelay> {
+  const log = deps.logger;
+  const metrics = createRelayMetrics(deps.metrics);
+  const connections = new Set<Connection>();
+  const perAddress = new Map<string, number>();
+  const inbound = new WeakMap<Connection, Inbound>();
+  let tls: TlsWatcher | undefined;
+  const listeners: Listener[] = [];
+  let draining = false;
+  let stopped = false;
+
+  const sessions = new SessionTable({
+    onRemoved(s, reason) {
+      metrics.sessions.set(sessions.size);
+      throttle.forgetSession(s);
+      s.connection.log.info({ session: s.id, reason }, 'relay session removed');
+    },
+  });
+  const throttle = new Throttle(o.throttle, metrics);
+  const nonces = new NonceManager({ secret: o.nonceSecret, lifetimeSec: o.nonceLifetimeSec });
+
+  if (o.tlsDir !== undefined) {
+    tls = await watchTlsMaterial({
+      dir: o.tlsDir,
+      pollIntervalMs: o.tlsPollIntervalMs,
+      onReload(m) {
+        for (const l of listeners) if (l.secure) l.setSecureContext(secureContextOptions(m));
+        log.info({ dir: o.tlsDir }, 'TLS certificate reloaded');
+      },
+      onError(err) {
+        log.warn({ err, dir: o.tlsDir }, 'TLS material not reloaded');
+      },
+    });
+  } else if (o.listeners.some((l) => l.tls)) {
+    throw new Error('a TLS listener needs tlsDir');
+  }
+
+  const publicPort = (): number => o.publicPort ?? (listeners.find((l) => l.secure) ?? listeners[0])?.port ?? 2855;
+  const localHosts = (): Set<string> => {
+    const hosts = new Set<string>();
+    // Hosts mapped to realms name this relay too (RFC 4976 §5.1: the AUTH To-Path names the relay).
+    for (const h of [o.publicHost, ...o.aliases, ...o.realms.byHost.map((m) => m.host)]) {
+      const u = parseMsrpUri(`msrps://${h.includes(':') && !h.startsWith('[') ? `[${h}]` : h};tcp`);
+      if (u.ok) hosts.add(comparableHost(u.uri));
+    }
+    return hosts;
+  };
+  const ours = localHosts();
+  const router = new Router(sessions, {
+    isLocal(uri: MsrpUri) {
+      if (!ours.has(comparableHost(uri))) return false;
+      const port = effectivePort(uri);
+      return port === publicPort() || listeners.some((l) => l.port === port);
+    },
+  });
+
+  const handler: FrameHandler = {
+    onFrame(conn, frame: MsrpFrame) {
+      if (frame.kind === 'response') forwarder.onResponse(conn, frame);
+      else forwarder.begin(conn, frame, frame);
+    },
+    onHead(conn, head: MsrpHead) {
+      if (head.kind !== 'request') return;
+      inbound.set(conn, forwarder.begin(conn, head));
+    },
+    onBody(conn, segment) {
+      inbound.get(conn)?.body(segment);
+    },
+    onEnd(conn, flag) {
+      inbound.get(conn)?.end(flag);
+      inbound.delete(conn);
+    },
+    onParseError(conn, err) {
+      const current = inbound.get(conn);
+      inbound.delete(conn);
+      current?.abort();
+      metrics.drops.inc({ reason: `parse-${err.code}` });
+      conn.log.debug({ code: err.code, msg: err.message }, 'parse error');
+      if (err.fatal) conn.destroy();
+    },
+    onClose(conn) {
+      inbound.get(conn)?.abort();
+      inbound.delete(conn);
+      connections.delete(conn);
+      metrics.connections.dec({ direction: conn.direction });
+      const key = conn.remoteAddress;
+      if (conn.direction === 'inbound') {
+        const n = (perAddress.get(key) ?? 1) - 1;
+        if (n <= 0) perAddress.delete(key);
+        else perAddress.set(key, n);
+      }
+      sessions.removeConnection(conn);
+      forwarder.connectionClosed(conn);
+      nextHops.forget(conn);
+      throttle.forgetConnection(conn);
+      conn.log.debug({ bytesIn: conn.bytesIn, bytesOut: conn.bytesOut }, 'connection closed');
+    },
+  };
+
+  // Streamed bodies are always larger than the non-SEND limit, so the forwarder can refuse a streamed non-SEND at once.
+  const limits = { maxHeaderBytes: o.maxHeaderBytes, streamThreshold: Math.max(o.streamThreshold, o.maxNonSendBody) };
+  const adopt = (socket: Socket, direction: 'inbound' | 'outbound', peer?: string): Connection => {
+    const id = nextConnectionId(direction === 'inbound' ? 'i' : 'o');
+    const conn = new Connection({
+      id, socket, direction, limits, handler, maxBufferedBytes: o.maxBufferedBytes,
+      logger: log.child({ conn: id, peer: peer ?? `${socket.remoteAddress}:${socket.remotePort}` }),
+    });
+    connections.add(conn);
+    metrics.connections.inc({ direction });
+    return conn;
+  };
+
+  const nextHops = new NextHops({ options: o, tls: () => tls?.current, adopt: (s, key) => adopt(s, 'outbound', key), log });
+  const authHandler = new AuthHandler(o, sessions, deps.credentials, nonces, metrics, publicPort);
+  const forwarder = new Forwarder({
+    options: o, metrics, router, nextHops, throttle,
+    auth(source, request, target) {
+      authHandler.handle(source, request, target).then(
+        (out) => {
+          metrics.sessions.set(sessions.size);
+          if (out.session !== undefined) source.socket.setTimeout(0);
+          forwarder.send(source, out.response);
+          if (out.close) {
+            metrics.drops.inc({ reason: 'auth-failures' });
+            outletOf(source).writeFrame([], undefined, () => source.end());
+          }
+        },
+        (err: Error) => {
+          source.log.error({ err }, 'AUTH failed internally');
+          source.destroy();
+        },
+      );
+    },
+  });
+
+  const onInbound = (socket: Socket): void => {
+    const addr = socket.remoteAddress ?? '';
+    const n = (perAddress.get(addr) ?? 0) + 1;
+    if (draining || (o.maxConnectionsPerAddress > 0 && n > o.maxConnectionsPerAddress)) {
+      metrics.limitRejections.inc({ limit: draining ? 'draining' : 'connections-per-address' });
+      socket.destroy();
+      return;
+    }
+    perAddress.set(addr, n);
+    const conn = adopt(socket, 'inbound');
+    // A connection that never authenticates and stays idle is closed (brief: 30 s).
+    socket.setTimeout(o.unauthenticatedIdleSec * 1000);
+    socket.on('timeout', () => {
+      if (sessions.forConnection(conn).size === 0) {
+        metrics.drops.inc({ reason: 'idle-unauthenticated' });
+        conn.destroy();
+      }
+    });
+  };
+
+  for (const spec of o.listeners) {
+    const l = await listen({
+      hosts: spec.hosts,
+      port: spec.port,
+      ...(spec.tls && tls !== undefined ? { tls: secureContextOptions(tls.current), requestCert: o.mutualTls } : {}),
+      onSocket: onInbound,
+    });
+    listeners.push(l);
+  }
+
+  let http: AddressInfo | undefined;
+  let control: AddressInfo | undefined;
+  const httpServers: HttpServer[] = [];
+  const ready = (): boolean => !draining && !stopped;
+  if (o.http !== undefined) {
+    const p = await startProbeServer(o.http.host, o.http.port, { ready }, deps.metrics);
+    httpServers.push(p.server);
+    http = p.address;
+  }
+  if (o.control !== undefined) {
+    const c = await startControlServer(o.control.host, o.control.port, sessions);
+    httpServers.push(c.server);
+    control = c.address;
+  }
+
+  const uriHost = isIP(o.publicHost) === 6 ? `[${o.publicHost}]` : o.publicHost;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    for (const l of listeners) l.close();
+    tls?.close();
+    sessions.clear();
+    for (const c of connections) c.destroy();
+    nextHops.closeAll();
+    for (const s of httpServers) s.closeAllConnections();
+    await Promise.all(httpServers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  };
+
+  log.info({ addresses: listeners.flatMap((l) => l.addresses), publicHost: o.publicHost, port: publicPort() }, 'relay listening');
+  return {
+    addresses: listeners.flatMap((l) => l.addresses.map((a) => ({ secure: l.secure, address: a.address, port: a.port }))),
+    uri: `msrps://${uriHost}:${publicPort()};tcp`,
+    ...(http !== undefined ? { http } : {}),
+    ...(control !== undefined ? { control } : {}),
+    sessions,
+    metrics,
+    connections,
+    reloadTls: () => tls?.check() ?? Promise.resolve(false),
+    ready,
+    async drain() {
+      if (draining) return;
+      draining = true;
+      for (const l of listeners) l.close();
+      log.info({ inFlight: forwarder.inFlight.size }, 'draining');
+      const finished = await waitForDrain(() => forwarder.inFlight.size === 0, o.drainTimeoutSec * 1000);
+      // Close politely (FIN after pending writes, so the last 200s and REPORTs get out), then hard.
+      for (const c of connections) outletOf(c).writeFrame([], undefined, () => c.end());
+      await waitForDrain(() => connections.size === 0, 1000);
+      log.info({ finished }, 'drained');
+      await stop();
+    },
+    stop,
+  };
+}

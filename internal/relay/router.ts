@@ -1,0 +1,116 @@
+// The router (DESIGN.md §3.3): it looks at the first To-Path URI only, and decides
+// whether a request is a local AUTH, traffic for one of our relay sessions (and where it
+// goes next), or unknown. It never touches the body.
+//
+// RFC 4976 §6.4 forwarding rules, as applied here:
+//  - the first To-Path URI must be ours (host and port of our public URI, an alias or a
+//    local address) and carry one of our session ids; else 481;
+//  - a request arriving on the connection that authenticated the session is the client
+//    sending out: it may go to any next hop the policy allows;
+//  - a request arriving on any other connection is traffic for the client: it is
+//    delivered on the client's connection, and only when the rest of the To-Path is the
+//    client itself (one URI left, or the URI the client gave in its AUTH From-Path).
+//    Anything else would let a third party use the client's session URI as a stepping
+//    stone to elsewhere (RFC 4976 §6.3: the URI is only honoured for the client that
+//    authenticated it): 403;
+//  - rewriting (RFC 4976 §6.4, see the §7.1 example): our URI is removed from the front
+//    of To-Path and put at the front of From-Path, and the request gets a new transaction
+//    id (responses are hop-by-hop, RFC 4975 §7.2).
+//  When the next hop is another session of ours (both clients on this relay), both hops
+//  are applied in memory and the request goes straight to the second client.
+import type { MsrpRequestHead } from '../msrp/frame.ts';
+import { newTransactionId } from '../msrp/transaction.ts';
+import { effectivePort, parseMsrpUri, type MsrpUri } from '../msrp/uri.ts';
+import type { Connection } from '../transport/connection.ts';
+import type { RelaySession, SessionTable } from './sessions.ts';
+
+export type Route =
+  | { kind: 'auth'; target: MsrpUri }
+  | { kind: 'reject'; status: number; comment: string; reason: string }
+  | {
+      kind: 'forward';
+      /** The head to write downstream (paths rewritten, new transaction id). */
+      head: MsrpRequestHead;
+      /** The session the request entered by (for throttling and accounting). */
+      session: RelaySession;
+      /** Deliver on this client's connection, or connect to `uri`. */
+      next: { kind: 'session'; session: RelaySession } | { kind: 'remote'; uri: MsrpUri };
+    };
+
+export interface LocalIdentity {
+  /** True when `uri` names this relay (any session id). */
+  isLocal(uri: MsrpUri): boolean;
+}
+
+const MAX_LOCAL_HOPS = 4;
+
+export class Router {
+  readonly #sessions: SessionTable;
+  readonly #self: LocalIdentity;
+
+  constructor(sessions: SessionTable, self: LocalIdentity) {
+    this.#sessions = sessions;
+    this.#self = self;
+  }
+
+  route(source: Connection | undefined, head: MsrpRequestHead): Route {
+    let toPath = head.toPath;
+    let fromPath = head.fromPath;
+    let arrival = source;
+    let entered: RelaySession | undefined;
+    for (let hop = 0; hop < MAX_LOCAL_HOPS; hop++) {
+      const first = parseMsrpUri(toPath[0] ?? '');
+      if (!first.ok) return reject(400, 'first To-Path URI is not an MSRP URI', 'bad-uri');
+      const target = first.uri;
+      if (!this.#self.isLocal(target)) {
+        if (hop === 0) return reject(481, 'To-Path does not start with this relay', 'not-for-us');
+        // The previous hop was ours; this is a remote next hop.
+        return { kind: 'forward', head: rewrite(head, toPath, fromPath), session: entered!, next: { kind: 'remote', uri: target } };
+      }
+      if (hop === 0 && head.method === 'AUTH' && target.sessionId === undefined) {
+        if (toPath.length !== 1) return reject(403, 'AUTH through this relay needs a session URI first', 'auth-path');
+        return { kind: 'auth', target };
+      }
+      if (target.sessionId === undefined) return reject(481, 'no session in the To-Path URI', 'no-session-id');
+      const session = this.#sessions.get(target.sessionId);
+      if (session === undefined) return reject(481, 'unknown or expired session', 'unknown-session');
+      entered ??= session;
+      const rest = toPath.slice(1);
+      if (rest.length === 0) return reject(481, 'To-Path ends at this relay', 'path-ends-here');
+      const fromClient = arrival === session.connection;
+      if (!fromClient && !towardsClient(session, rest)) {
+        return reject(403, 'session URI used from another connection', 'foreign-connection');
+      }
+      // RFC 4976 §6.4: remove our URI from To-Path, add it at the front of From-Path.
+      fromPath = [toPath[0]!, ...fromPath];
+      toPath = rest;
+      if (!fromClient) {
+        return { kind: 'forward', head: rewrite(head, toPath, fromPath), session: entered, next: { kind: 'session', session } };
+      }
+      const next = parseMsrpUri(toPath[0]!);
+      if (!next.ok) return reject(400, 'next To-Path URI is not an MSRP URI', 'bad-uri');
+      if (!this.#self.isLocal(next.uri)) {
+        return { kind: 'forward', head: rewrite(head, toPath, fromPath), session: entered, next: { kind: 'remote', uri: next.uri } };
+      }
+      arrival = undefined; // the next hop is us again: process it as arriving from outside
+    }
+    return reject(403, 'too many hops through this relay', 'loop');
+  }
+}
+
+function towardsClient(session: RelaySession, rest: readonly string[]): boolean {
+  if (rest.length === 1) return true;
+  const next = parseMsrpUri(rest[0]!);
+  const client = parseMsrpUri(session.clientUri);
+  return next.ok && client.ok && next.uri.host.toLowerCase() === client.uri.host.toLowerCase() &&
+    effectivePort(next.uri) === effectivePort(client.uri);
+}
+
+function rewrite(head: MsrpRequestHead, toPath: readonly string[], fromPath: readonly string[]): MsrpRequestHead {
+  return { ...head, transactionId: newTransactionId(), toPath, fromPath };
+}
+
+function reject(status: number, comment: string, reason: string): Route {
+  return { kind: 'reject', status, comment, reason };
+}
+

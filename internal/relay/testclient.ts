@@ -1,0 +1,144 @@
+// A minimal MSRP client for tests: a real TCP/TLS socket, the project's parser and
+// serializer, and a Digest computation written out here from RFC 7616 §3.4.1 (so the
+// relay's verifier is checked against an independent implementation).
+import { createHash, randomBytes } from 'node:crypto';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { MsrpFrame, MsrpHeader, MsrpRequest, MsrpResponse } from '../msrp/frame.ts';
+import { getHeader } from '../msrp/frame.ts';
+import { MsrpParser } from '../msrp/parser.ts';
+import { toBuffers } from '../msrp/serializer.ts';
+import { newMessageId, newTransactionId } from '../msrp/transaction.ts';
+
+export interface TestClientOptions {
+  host?: string;
+  port: number;
+  /** PEM CA for TLS; plain TCP when absent. */
+  ca?: string;
+  /** Our own URI (From-Path). */
+  uri?: string;
+}
+
+export class TestClient {
+  readonly socket: Socket;
+  readonly uri: string;
+  readonly frames: MsrpFrame[] = [];
+  readonly #waiters: { match: (f: MsrpFrame) => boolean; resolve: (f: MsrpFrame) => void }[] = [];
+  readonly closed: Promise<void>;
+  #nc = 0;
+
+  private constructor(socket: Socket, uri: string) {
+    this.socket = socket;
+    this.uri = uri;
+    const parser = new MsrpParser({
+      onFrame: (f) => {
+        // Copy the body so it stays valid after further pushes.
+        const frame = { ...f, body: f.body.length > 0 ? [Buffer.concat(f.body)] : [] } as MsrpFrame;
+        const i = this.#waiters.findIndex((w) => w.match(frame));
+        if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(frame);
+        else this.frames.push(frame);
+      },
+    }, { maxBufferedBody: 64 * 1024 * 1024 });
+    socket.on('data', (c: Buffer) => parser.push(c));
+    socket.on('error', () => {});
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+  }
+
+  static async connect(o: TestClientOptions): Promise<TestClient> {
+    const host = o.host ?? '127.0.0.1';
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s: Socket = o.ca !== undefined
+        ? tlsConnect({ host, port: o.port, ca: o.ca, servername: 'localhost' }, () => resolve(s))
+        : netConnect({ host, port: o.port }, () => resolve(s));
+      s.once('error', reject);
+    });
+    const uri = o.uri ?? `msrps://client-${randomBytes(3).toString('hex')}.invalid:9/${randomBytes(6).toString('hex')};tcp`;
+    return new TestClient(socket, uri);
+  }
+
+  /** Waits for the next received frame matching `match` (default: any). */
+  next(match: (f: MsrpFrame) => boolean = () => true, timeoutMs = 5000): Promise<MsrpFrame> {
+    const i = this.frames.findIndex(match);
+    if (i >= 0) return Promise.resolve(this.frames.splice(i, 1)[0]!);
+    return new Promise((resolve, reject) => {
+      const w = { match, resolve: (f: MsrpFrame) => { clearTimeout(t); resolve(f); } };
+      const t = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(w), 1);
+        reject(new Error(`no matching frame within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiters.push(w);
+    });
+  }
+
+  response(tid: string, timeoutMs?: number): Promise<MsrpResponse> {
+    return this.next((f) => f.kind === 'response' && f.transactionId === tid, timeoutMs) as Promise<MsrpResponse>;
+  }
+
+  request(method: string, timeoutMs?: number): Promise<MsrpRequest> {
+    return this.next((f) => f.kind === 'request' && f.method === method, timeoutMs) as Promise<MsrpRequest>;
+  }
+
+  write(frame: MsrpFrame): boolean {
+    return this.socket.write(Buffer.concat(toBuffers(frame)));
+  }
+
+  /** Sends a request and returns it (its transaction id identifies the response). */
+  send(method: string, toPath: string[], headers: MsrpHeader[] = [], body?: Buffer | string, fromPath = [this.uri], continuation: '$' | '+' | '#' = '$'): MsrpRequest {
+    const req: MsrpRequest = {
+      kind: 'request', method, transactionId: newTransactionId(), toPath, fromPath, headers,
+      body: body === undefined ? [] : [Buffer.isBuffer(body) ? body : Buffer.from(body)], continuation,
+    };
+    this.write(req);
+    return req;
+  }
+
+  /** A SEND with Message-ID, Byte-Range and Content-Type. */
+  sendMessage(toPath: string[], text: string | Buffer, extra: MsrpHeader[] = []): MsrpRequest {
+    const body = Buffer.isBuffer(text) ? text : Buffer.from(text);
+    return this.send('SEND', toPath, [
+      { name: 'Message-ID', value: newMessageId() },
+      { name: 'Byte-Range', value: `1-${body.length}/${body.length}` },
+      ...extra,
+      { name: 'Content-Type', value: 'text/plain' },
+    ], body);
+  }
+
+  /** AUTH with a Digest answer to the relay's challenge (RFC 4976 §5.1); returns the final response. */
+  async auth(relayUri: string, user: string, password: string, o: { expires?: number; algorithm?: 'MD5' | 'SHA-256'; wrongPassword?: boolean } = {}): Promise<MsrpResponse> {
+    const first = this.send('AUTH', [relayUri]);
+    const challenge = await this.response(first.transactionId);
+    if (challenge.status !== 401) return challenge;
+    return this.answer(challenge, relayUri, user, o.wrongPassword === true ? password + 'x' : password, o);
+  }
+
+  /** Answers a 401 challenge. */
+  async answer(challenge: MsrpResponse, relayUri: string, user: string, password: string, o: { expires?: number; algorithm?: 'MD5' | 'SHA-256' } = {}): Promise<MsrpResponse> {
+    const algorithm = o.algorithm ?? 'SHA-256';
+    const www = challenge.headers.filter((h) => h.name.toLowerCase() === 'www-authenticate').map((h) => h.value)
+      .find((v) => new RegExp(`algorithm=${algorithm}(,|$)`).test(v));
+    if (www === undefined) throw new Error(`no ${algorithm} challenge`);
+    const realm = /realm="([^"]*)"/.exec(www)![1]!;
+    const nonce = /nonce="([^"]*)"/.exec(www)![1]!;
+    const hash = (s: string): string => createHash(algorithm === 'MD5' ? 'md5' : 'sha256').update(s).digest('hex');
+    const cnonce = randomBytes(8).toString('hex');
+    const nc = (++this.#nc).toString(16).padStart(8, '0');
+    const ha1 = hash(`${user}:${realm}:${password}`);
+    const ha2 = hash(`AUTH:${relayUri}`);
+    const response = hash(`${ha1}:${nonce}:${nc}:${cnonce}:auth:${ha2}`);
+    const authz = `Digest username="${user}", realm="${realm}", nonce="${nonce}", uri="${relayUri}", response="${response}", algorithm=${algorithm}, cnonce="${cnonce}", qop=auth, nc=${nc}`;
+    const headers: MsrpHeader[] = [{ name: 'Authorization', value: authz }];
+    if (o.expires !== undefined) headers.push({ name: 'Expires', value: String(o.expires) });
+    const req = this.send('AUTH', [relayUri], headers);
+    return this.response(req.transactionId);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+export function usePathOf(res: MsrpResponse): string {
+  const v = getHeader(res, 'Use-Path');
+  if (v === undefined) throw new Error(`no Use-Path in ${res.status}`);
+  return v;
+}

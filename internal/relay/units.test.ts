@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseMsrpUri } from '../msrp/uri.ts';
+import { isPrivateAddress, NextHops } from './next-hops.ts';
+import { defaultRelayOptions } from './options.ts';
+import { TokenBucket } from './throttle.ts';
+
+describe('relay policies', () => {
+  it('classifies private, loopback, link-local, CGNAT and ULA addresses as private', () => {
+    for (const a of ['10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '127.0.0.1', '169.254.1.1', '100.64.0.1', '::1', 'fd00::1', 'fe80::1', '::ffff:10.0.0.1']) {
+      assert.equal(isPrivateAddress(a), true, a);
+    }
+    for (const a of ['8.8.8.8', '172.32.0.1', '100.128.0.1', '2001:db8::1', '::ffff:8.8.8.8']) assert.equal(isPrivateAddress(a), false, a);
+  });
+
+  it('allows next hops only by the allow-list: exact host, *.suffix, port', () => {
+    const o = defaultRelayOptions({
+      publicHost: 'relay.example.com', nonceSecret: Buffer.alloc(32),
+      nextHops: { allow: [{ host: 'peer.example.net', port: 2855 }, { host: '*.mesh.local' }], allowPrivate: false, connectTimeoutMs: 100 },
+    });
+    const hops = new NextHops({ options: o, tls: () => undefined, adopt: () => { throw new Error('no'); }, log: undefined as never });
+    const allowed = (u: string) => hops.allowed((parseMsrpUri(u) as { ok: true; uri: never }).uri);
+    assert.equal(allowed('msrps://peer.example.net:2855/x;tcp'), true);
+    assert.equal(allowed('msrps://peer.example.net/x;tcp'), true, 'default port 2855');
+    assert.equal(allowed('msrps://peer.example.net:2856/x;tcp'), false);
+    assert.equal(allowed('msrps://a.mesh.local:9999/x;tcp'), true);
+    assert.equal(allowed('msrps://evil.example.org/x;tcp'), false);
+  });
+
+  it('token bucket: a burst passes, then the deficit says how long to wait', () => {
+    const b = new TokenBucket({ bytesPerSec: 1000, burstBytes: 500 }, 0);
+    assert.equal(b.take(500, 0), 0);
+    assert.equal(b.take(250, 0), 250);
+    assert.equal(b.take(0, 250), 0);
+    assert.equal(b.take(100, 1000), 0, 'refilled, capped at the burst');
+  });
+});

@@ -1,0 +1,175 @@
+// One MSRP connection: a socket, a frame reader feeding the relay, and a writer that
+// puts a frame on the wire with one cork/uncork (head + body slices + end-line, so the
+// kernel sees one writev), plus the two flow-control duties of DESIGN.md §3.4:
+//  - pausing: reading from this socket stops while any reason to pause is held
+//    (a full downstream socket, a throttle), and resumes when all are released;
+//  - bounding: bytes queued for writing on this socket past `maxBufferedBytes`
+//    mean the peer does not read; the connection is destroyed rather than let
+//    memory grow (the sources feeding it are paused long before that point).
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import type { Continuation, MsrpFrame, MsrpHead } from '../msrp/frame.ts';
+import type { MsrpParseError } from '../msrp/errors.ts';
+import { createFrameReader, type FrameReader, type FrameReaderLimits } from './framing.ts';
+import { toBuffers } from './framing.ts';
+
+export interface FrameHandler {
+  /** A complete frame (small bodies arrive whole, as slices). */
+  onFrame(conn: Connection, frame: MsrpFrame): void;
+  /** A streamed request starts: body segments and then the end follow. */
+  onHead(conn: Connection, head: MsrpHead): void;
+  onBody(conn: Connection, segment: Buffer): void;
+  onEnd(conn: Connection, continuation: Continuation): void;
+  onParseError(conn: Connection, error: MsrpParseError): void;
+  onClose(conn: Connection): void;
+}
+
+export interface ConnectionOptions {
+  id: string;
+  socket: Socket | TLSSocket;
+  direction: 'inbound' | 'outbound';
+  logger: Logger;
+  limits: FrameReaderLimits;
+  /** Hard cap on bytes queued for writing (socket.writableLength). */
+  maxBufferedBytes: number;
+  handler: FrameHandler;
+}
+
+let counter = 0;
+/** Short, process-unique connection ids for logs (`conn` field). */
+export function nextConnectionId(prefix: string): string {
+  counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${prefix}${counter.toString(36)}`;
+}
+
+export class Connection {
+  readonly id: string;
+  readonly socket: Socket | TLSSocket;
+  readonly direction: 'inbound' | 'outbound';
+  readonly log: Logger;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly secure: boolean;
+  readonly openedAt = Date.now();
+  readonly #maxBuffered: number;
+  readonly #reader: FrameReader;
+  readonly #pauses = new Set<string>();
+  #handler: FrameHandler;
+  #closed = false;
+  bytesIn = 0;
+  bytesOut = 0;
+
+  constructor(o: ConnectionOptions) {
+    this.id = o.id;
+    this.socket = o.socket;
+    this.direction = o.direction;
+    this.log = o.logger;
+    this.remoteAddress = o.socket.remoteAddress ?? '';
+    this.remotePort = o.socket.remotePort ?? 0;
+    this.secure = 'encrypted' in o.socket && o.socket.encrypted === true;
+    this.#maxBuffered = o.maxBufferedBytes;
+    this.#handler = o.handler;
+    this.#reader = createFrameReader(o.limits, {
+      onFrame: (f) => this.#handler.onFrame(this, f),
+      onHead: (h) => this.#handler.onHead(this, h),
+      onBody: (b) => this.#handler.onBody(this, b),
+      onEnd: (c) => this.#handler.onEnd(this, c),
+      onError: (e) => this.#handler.onParseError(this, e),
+    });
+    o.socket.setNoDelay(true);
+    o.socket.on('data', (chunk: Buffer) => {
+      this.bytesIn += chunk.length;
+      this.#reader.push(chunk);
+    });
+    o.socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
+    o.socket.on('close', () => {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.#handler.onClose(this);
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closed || this.socket.destroyed;
+  }
+
+  /** Bytes accepted by write() but not yet handed to the kernel. */
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  /** True when the socket asks writers to wait for 'drain'. */
+  get congested(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  setHandler(handler: FrameHandler): void {
+    this.#handler = handler;
+  }
+
+  /** Writes a complete frame with a single cork/uncork. Returns false when the caller should wait for drain. */
+  writeFrame(frame: MsrpFrame): boolean {
+    return this.writeBuffers(toBuffers(frame));
+  }
+
+  /** Writes raw pieces (a streamed head, segments, an end-line) in one cork/uncork. */
+  writeBuffers(bufs: readonly Buffer[]): boolean {
+    if (this.closed) return false;
+    const s = this.socket;
+    s.cork();
+    for (const b of bufs) {
+      this.bytesOut += b.length;
+      s.write(b);
+    }
+    s.uncork();
+    if (s.writableLength > this.#maxBuffered) {
+      this.log.warn({ buffered: s.writableLength, limit: this.#maxBuffered }, 'peer does not read: write buffer over limit, closing');
+      this.destroy();
+      return false;
+    }
+    return !s.writableNeedDrain;
+  }
+
+  /** Calls `fn` once the socket drains (or closes). */
+  onceDrained(fn: () => void): void {
+    if (!this.socket.writableNeedDrain || this.closed) {
+      queueMicrotask(fn);
+      return;
+    }
+    let done = false;
+    const once = (): void => {
+      if (done) return;
+      done = true;
+      this.socket.off('drain', once);
+      this.socket.off('close', once);
+      fn();
+    };
+    this.socket.on('drain', once);
+    this.socket.on('close', once);
+  }
+
+  /** Stops reading for `reason` until `resume(reason)`; reasons nest independently. */
+  pause(reason: string): void {
+    this.#pauses.add(reason);
+    this.socket.pause();
+  }
+
+  resume(reason: string): void {
+    if (!this.#pauses.delete(reason)) return;
+    if (this.#pauses.size === 0 && !this.closed) this.socket.resume();
+  }
+
+  get paused(): boolean {
+    return this.#pauses.size > 0;
+  }
+
+  /** Half-closes after pending writes (FIN); the peer's close completes it. */
+  end(): void {
+    if (!this.closed) this.socket.end();
+  }
+
+  destroy(): void {
+    if (!this.socket.destroyed) this.socket.destroy();
+  }
+}

@@ -1,0 +1,42 @@
+// Framing of a byte stream into MSRP frames and back, for connections: a thin seam over
+// internal/msrp's parser and serializer so the connection code does not depend on
+// their option names.
+import type { Continuation, MsrpFrame, MsrpHead } from '../msrp/frame.ts';
+import type { MsrpParseError } from '../msrp/errors.ts';
+import { MsrpParser } from '../msrp/parser.ts';
+
+export interface FrameReaderLimits {
+  maxHeaderBytes: number;
+  /** Bodies up to this size arrive whole (onFrame); larger ones are streamed. */
+  streamThreshold: number;
+}
+
+export interface FrameSink {
+  onFrame(frame: MsrpFrame): void;
+  onHead(head: MsrpHead): void;
+  onBody(segment: Buffer): void;
+  onEnd(continuation: Continuation): void;
+  onError(error: MsrpParseError): void;
+}
+
+export interface FrameReader {
+  push(chunk: Buffer): boolean;
+  readonly bufferedBytes: number;
+}
+
+export function createFrameReader(limits: FrameReaderLimits, sink: FrameSink): FrameReader {
+  return new MsrpParser(
+    {
+      onFrame: (f) => sink.onFrame(f),
+      onHead: (h) => sink.onHead(h),
+      onBody: (b) => sink.onBody(b),
+      onEnd: (c) => sink.onEnd(c),
+      onError: (e) => sink.onError(e),
+    },
+    // The non-SEND body limit (RFC 4975 §7.1, 413) is the relay's to enforce: it needs the
+    // head to answer, which the parser does not hand over with the error.
+    { maxHeaderBytes: limits.maxHeaderBytes, maxNonSendBody: Number.MAX_SAFE_INTEGER, maxBufferedBody: limits.streamThreshold },
+  );
+}
+
+export { serializeHead as encodeHead, endLine as encodeEndLine, toBuffers } from '../msrp/serializer.ts';

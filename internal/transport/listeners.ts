@@ -1,0 +1,61 @@
+// TCP and TLS listeners on one or more addresses (IPv4 and IPv6), with hot TLS context
+// replacement: `setSecureContext` affects new handshakes only, established connections
+// keep the context they were made with (DESIGN.md §5, cert-manager rotation).
+import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type SecureContextOptions } from 'node:tls';
+import { MIN_TLS_VERSION } from './tls-files.ts';
+
+export interface ListenSpec {
+  hosts: string[];
+  port: number;
+  /** TLS context options; absent for plain TCP. */
+  tls?: SecureContextOptions;
+  /** Ask clients for a certificate (relay-to-relay mutual TLS); never required, clients have none. */
+  requestCert?: boolean;
+  onSocket(socket: Socket): void;
+}
+
+export interface Listener {
+  readonly secure: boolean;
+  readonly addresses: AddressInfo[];
+  readonly port: number;
+  setSecureContext(options: SecureContextOptions): void;
+  /** Stops accepting; established connections stay (net.Server#close only waits for them in its callback). */
+  close(): void;
+}
+
+export async function listen(spec: ListenSpec): Promise<Listener> {
+  const servers: (Server | TlsServer)[] = [];
+  const addresses: AddressInfo[] = [];
+  let port = spec.port;
+  for (const host of spec.hosts) {
+    const server = spec.tls
+      ? createTlsServer({ ...spec.tls, minVersion: MIN_TLS_VERSION, requestCert: spec.requestCert ?? false, rejectUnauthorized: false })
+      : createTcpServer();
+    server.on(spec.tls ? 'secureConnection' : 'connection', (s: Socket) => spec.onSocket(s));
+    if (spec.tls) server.on('tlsClientError', (_err, s: Socket) => s.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      // ipv6Only so that "::" and "0.0.0.0" can be bound side by side.
+      server.listen({ host, port, ipv6Only: host.includes(':') }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const a = server.address() as AddressInfo;
+    if (port === 0) port = a.port;
+    servers.push(server);
+    addresses.push(a);
+  }
+  return {
+    secure: spec.tls !== undefined,
+    addresses,
+    port,
+    setSecureContext(options) {
+      for (const s of servers) if ('setSecureContext' in s) s.setSecureContext({ ...options, minVersion: MIN_TLS_VERSION });
+    },
+    close() {
+      for (const s of servers) s.close();
+    },
+  };
+}
