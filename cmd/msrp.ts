@@ -1,0 +1,14 @@
+// msrp: the command-line MSRP client (DESIGN.md §1). Wiring only; see internal/client/cli/.
+import { main } from '../internal/client/cli/main.ts';
+
+const ac = new AbortController();
+let interrupted = 0;
+process.on('SIGINT', () => {
+  // First Ctrl-C: stop cleanly (abort the transfer with "#", close the session); second: exit now.
+  if (++interrupted > 1) process.exit(130);
+  ac.abort();
+});
+process.on('SIGTERM', () => ac.abort());
+
+const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: ac.signal });
+process.exitCode = interrupted > 0 && code === 0 ? 130 : code;
