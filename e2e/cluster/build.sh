@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds real kube-apiserver, kubectl, etcd and helm with the Go toolchain from the
+# Go module proxy and caches them. Idempotent: a second run with the same go.sum,
+# Go version and helm version rebuilds nothing.
+#
+#   bash e2e/cluster/build.sh              build if needed; last stdout line = bin dir
+#   bash e2e/cluster/build.sh --print-dir  print the bin dir for this key, build nothing
+#
+# Cache: ${MSRP_CLUSTER_CACHE:-$HOME/.cache/msrp-k8s/cluster}/<key>/bin/{kube-apiserver,etcd,kubectl,helm}
+# where <key> = sha256(go.sum, `go env GOVERSION GOOS GOARCH`, helm version, recipe revision), 32 hex.
+# Progress and timings go to stderr; stdout carries only the bin dir.
+set -euo pipefail
+
+HELM_VERSION=v3.22.0
+# kube-apiserver / kubectl report this through /version (helm and kubectl check it);
+# keep it equal to the k8s.io/kubernetes requirement in go.mod.
+KUBE_VERSION=v1.34.4
+# Bump when the build recipe (flags below) changes, to invalidate cached binaries.
+RECIPE=2
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache_root=${MSRP_CLUSTER_CACHE:-$HOME/.cache/msrp-k8s/cluster}
+export GOTOOLCHAIN=local CGO_ENABLED=0
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false"
+
+command -v go >/dev/null || { echo "build.sh: go is not on PATH" >&2; exit 1; }
+grep -q "k8s.io/kubernetes $KUBE_VERSION" "$here/go.mod" || {
+  echo "build.sh: KUBE_VERSION=$KUBE_VERSION does not match go.mod" >&2; exit 1; }
+
+key=$( { cat "$here/go.sum"; go env GOVERSION GOOS GOARCH; echo "helm $HELM_VERSION recipe $RECIPE"; } \
+  | sha256sum | cut -c1-32)
+dir="$cache_root/$key"
+bin="$dir/bin"
+
+if [ "${1:-}" = "--print-dir" ]; then
+  echo "$bin"
+  exit 0
+fi
+
+log() { printf '[build.sh %4ss] %s\n' "$SECONDS" "$*" >&2; }
+have_all() {
+  local b
+  for b in kube-apiserver etcd kubectl helm; do [ -x "$bin/$b" ] || return 1; done
+}
+
+mkdir -p "$bin"
+# One builder at a time per key (parallel CI jobs or test runs on one machine).
+exec 9>"$dir/.lock"
+if command -v flock >/dev/null; then flock 9; fi
+
+if have_all; then
+  log "cached: $bin"
+  echo "$bin"
+  exit 0
+fi
+
+log "$(go version); cache key $key"
+ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ldflags+=" -X $pkg.gitVersion=$KUBE_VERSION"
+  ldflags+=" -X $pkg.gitMajor=$(echo "$KUBE_VERSION" | sed -E 's/^v([0-9]+)\..*/\1/')"
+  ldflags+=" -X $pkg.gitMinor=$(echo "$KUBE_VERSION" | sed -E 's/^v[0-9]+\.([0-9]+)\..*/\1/')"
+  ldflags+=" -X $pkg.gitTreeState=clean"
+done
+
+tmp="$dir/tmp.$$"
+rm -rf "$tmp"; mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+
+t0=$SECONDS
+log "go mod download (module proxy)"
+(cd "$here" && go mod download)
+log "modules ready in $((SECONDS - t0))s"
+
+t=$SECONDS
+if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/kubectl" ]; then
+  log "go build kube-apiserver kubectl ($KUBE_VERSION)"
+  (cd "$here" && go build -trimpath -ldflags="$ldflags" -o "$tmp/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
+  mv -f "$tmp/kube-apiserver" "$tmp/kubectl" "$bin/"
+  log "kube-apiserver + kubectl built in $((SECONDS - t))s"
+fi
+
+t=$SECONDS
+if [ ! -x "$bin/etcd" ]; then
+  etcd_version=$(cd "$here" && go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
+  log "go build etcd (go.etcd.io/etcd/server/v3 $etcd_version)"
+  (cd "$here" && go build -trimpath -ldflags="-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
+  mv -f "$tmp/etcd" "$bin/"
+  log "etcd built in $((SECONDS - t))s"
+fi
+
+t=$SECONDS
+if [ ! -x "$bin/helm" ]; then
+  log "go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  # Same -X flags as helm's Makefile: without them `helm version` says "v3.22" and
+  # `helm template`/`helm lint` assume Kubernetes v1.20 for .Capabilities/kubeVersion.
+  helm_gomod=$(cd "$tmp" && go mod download -json "helm.sh/helm/v3@$HELM_VERSION" \
+    | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  k8s_mod=$(awk '$1 == "k8s.io/client-go" { print $2; exit }' "$helm_gomod")  # e.g. v0.37.0
+  k8s_major=$(( $(echo "$k8s_mod" | sed -E 's/^v([0-9]+)\..*/\1/') + 1 ))
+  k8s_minor=$(echo "$k8s_mod" | sed -E 's/^v[0-9]+\.([0-9]+)\..*/\1/')
+  helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  helm_ldflags+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    helm_ldflags+=" -X $pkg.k8sVersionMajor=$k8s_major -X $pkg.k8sVersionMinor=$k8s_minor"
+  done
+  # Outside the wrapper module: helm has its own (replace-free) module graph.
+  (cd "$tmp" && GOFLAGS=-buildvcs=false GOBIN="$tmp" \
+    go install -trimpath -ldflags="$helm_ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION")
+  mv -f "$tmp/helm" "$bin/"
+  log "helm built in $((SECONDS - t))s"
+fi
+
+have_all || { log "missing binaries in $bin"; exit 1; }
+log "done in ${SECONDS}s; sizes:"
+(cd "$bin" && du -h kube-apiserver etcd kubectl helm >&2)
+echo "$bin"

@@ -1,0 +1,359 @@
+// A real, local Kubernetes control plane for tests: etcd + kube-apiserver on loopback,
+// no kubelet, no controller-manager, no scheduler. Binaries come from e2e/cluster/build.sh.
+//
+//   const c = await startCluster();       // ~3-6 s
+//   ... kubectl --kubeconfig c.kubeconfigPath ...
+//   await c.stop();
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REQUIRED_BINARIES = ['kube-apiserver', 'etcd', 'kubectl'] as const;
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const BUILD_SCRIPT = path.join(HERE, 'build.sh');
+
+export type Cluster = {
+  /** https://127.0.0.1:<port> */
+  server: string;
+  /** kubeconfig (JSON, valid YAML) with the CA of the self-signed serving cert and the admin token. */
+  kubeconfigPath: string;
+  /** Static token of user `admin` in group `system:masters`. */
+  adminToken: string;
+  /** Static token of user `alice` (groups: only system:authenticated); RBAC grants it nothing. */
+  userToken: string;
+  /** PEM of the CA that signed the API server's serving certificate. */
+  caPem: string;
+  /** Service-account issuer configured on the API server. */
+  serviceAccountIssuer: string;
+  ports: { apiserver: number; etcdClient: number; etcdPeer: number };
+  binDir: string;
+  /** Temp dir holding etcd data, certs, token file, kubeconfig and the logs (etcd.log, kube-apiserver.log). */
+  dir: string;
+  /** SIGTERM both processes, wait for them to exit, remove `dir`. Safe to call twice. */
+  stop(): Promise<void>;
+};
+
+export type StartOptions = {
+  binDir?: string;
+  /** Milliseconds to wait for /readyz (default 90 s: first start on a loaded 2-core CI box). */
+  readyTimeoutMs?: number;
+  /** Extra kube-apiserver flags, e.g. ['--feature-gates=...']. */
+  apiserverArgs?: string[];
+  /** Keep `dir` after stop() (also MSRP_CLUSTER_KEEP=1). */
+  keepDir?: boolean;
+};
+
+function hasBinaries(dir: string): boolean {
+  return REQUIRED_BINARIES.every((b) => existsSync(path.join(dir, b)));
+}
+
+/**
+ * Directory with cached kube-apiserver/etcd/kubectl(/helm), or undefined when not built.
+ * Never builds: `KUBE_BIN_DIR` first, else the cache layout of build.sh (`build.sh --print-dir`).
+ */
+export function clusterBinDir(): string | undefined {
+  const fromEnv = process.env.KUBE_BIN_DIR;
+  if (fromEnv) return hasBinaries(fromEnv) ? fromEnv : undefined;
+  try {
+    const out = execFileSync('bash', [BUILD_SCRIPT, '--print-dir'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 20_000,
+    });
+    const dir = out.trim().split('\n').at(-1);
+    return dir && hasBinaries(dir) ? dir : undefined;
+  } catch {
+    return undefined; // no go on PATH, or no bash
+  }
+}
+
+/** Distinct free loopback TCP ports (all held open until every one is chosen). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const srv = net.createServer();
+      servers.push(srv);
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(0, '127.0.0.1', () => resolve());
+      });
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function tail(file: string, lines = 40): Promise<string> {
+  try {
+    const text = await readFile(file, 'utf8');
+    return text.split('\n').slice(-lines - 1).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+type Proc = { name: string; child: ChildProcess; exited: Promise<void>; logPath: string; isRunning(): boolean };
+
+function launch(name: string, bin: string, args: string[], logPath: string): Proc {
+  const fd = openSync(logPath, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
+  let running = true;
+  // 'exit' is emitted after Node has reaped the child (waitpid), so its ports are closed.
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      running = false;
+      resolve();
+    });
+    child.once('error', () => {
+      running = false;
+      resolve();
+    });
+  });
+  return { name, child, exited, logPath, isRunning: () => running };
+}
+
+async function terminate(p: Proc, graceMs = 15_000): Promise<void> {
+  if (!p.isRunning()) return;
+  p.child.kill('SIGTERM');
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+  await p.exited;
+  clearTimeout(timer);
+}
+
+type Reply = { status: number; body: string };
+
+function httpGet(url: string, opts: { token?: string; ca?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const headers: Record<string, string> = {};
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    const mod = u.protocol === 'https:' ? https : http;
+    const req = mod.get(
+      u,
+      {
+        headers,
+        timeout: 5_000,
+        ...(u.protocol === 'https:' ? (opts.ca ? { ca: opts.ca } : { rejectUnauthorized: false }) : {}),
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** GET on the API server with the cluster's CA; token defaults to the admin token. */
+export function apiGet(cluster: Cluster, urlPath: string, token = cluster.adminToken): Promise<Reply> {
+  return httpGet(cluster.server + urlPath, { token, ca: cluster.caPem });
+}
+
+/** Last certificate of a PEM bundle (kube-apiserver's self-signed apiserver.crt is "cert, CA"). */
+function lastCertificate(pem: string): string {
+  const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const last = certs.at(-1);
+  if (!last) throw new Error('no certificate in apiserver.crt');
+  const x = new X509Certificate(last);
+  if (!x.ca) throw new Error(`last certificate in apiserver.crt is not a CA: ${x.subject}`);
+  return last + '\n';
+}
+
+const live = new Set<Proc>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Last resort when a test process dies without stop(): do not leave etcd/apiserver behind.
+  process.once('exit', () => {
+    for (const p of live) if (p.isRunning()) p.child.kill('SIGKILL');
+  });
+}
+
+export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
+  // Ports are picked free and then released, so another process can take one in between:
+  // retry on "address already in use" (the error carries the log tails).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use/i.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startOnce(opts: StartOptions): Promise<Cluster> {
+  const binDir = opts.binDir ?? clusterBinDir();
+  if (!binDir || !hasBinaries(binDir)) {
+    throw new Error(
+      `kube-apiserver/etcd/kubectl not found (${binDir ?? 'KUBE_BIN_DIR unset, nothing cached'}): run e2e/cluster/build.sh`,
+    );
+  }
+  installExitHook();
+  const keepDir = opts.keepDir ?? process.env.MSRP_CLUSTER_KEEP === '1';
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'msrp-kube-'));
+  const [etcdClient, etcdPeer, apiserver] = (await freePorts(3)) as [number, number, number];
+
+  const adminToken = randomBytes(24).toString('hex');
+  const userToken = randomBytes(24).toString('hex');
+  // token,user,uid,"group1,group2"
+  await writeFile(
+    path.join(dir, 'tokens.csv'),
+    `${adminToken},admin,admin-uid,"system:masters"\n${userToken},alice,alice-uid\n`,
+    { mode: 0o600 },
+  );
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const saKey = path.join(dir, 'sa.key');
+  await writeFile(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+
+  const procs: Proc[] = [];
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      // API server first (it holds etcd connections), then etcd.
+      for (const p of [...procs].reverse()) {
+        await terminate(p);
+        live.delete(p);
+      }
+      if (!keepDir) await rm(dir, { recursive: true, force: true });
+    })();
+    return stopped;
+  };
+
+  const fail = async (why: string): Promise<never> => {
+    const logs = await Promise.all(procs.map(async (p) => `--- ${p.name} (${p.logPath}) ---\n${await tail(p.logPath)}`));
+    await stop();
+    throw new Error(`startCluster: ${why}\n${logs.join('\n')}`);
+  };
+
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 90_000);
+  const etcdUrl = `http://127.0.0.1:${etcdClient}`;
+  const peerUrl = `http://127.0.0.1:${etcdPeer}`;
+  const etcd = launch(
+    'etcd',
+    path.join(binDir, 'etcd'),
+    [
+      '--name=msrp-e2e',
+      `--data-dir=${path.join(dir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=msrp-e2e=${peerUrl}`,
+      '--initial-cluster-state=new',
+      '--unsafe-no-fsync', // test data only; much faster on slow disks
+      '--log-level=warn',
+    ],
+    path.join(dir, 'etcd.log'),
+  );
+  procs.push(etcd);
+  live.add(etcd);
+
+  for (;;) {
+    if (!etcd.isRunning()) return fail(`etcd exited (code ${etcd.child.exitCode})`);
+    if (Date.now() > deadline) return fail('etcd not healthy in time');
+    const r = await httpGet(`${etcdUrl}/health`).catch(() => undefined);
+    if (r?.status === 200 && r.body.includes('"health":"true"')) break;
+    await sleep(100);
+  }
+
+  const certDir = path.join(dir, 'pki');
+  const serviceAccountIssuer = 'https://kubernetes.default.svc.cluster.local';
+  const api = launch(
+    'kube-apiserver',
+    path.join(binDir, 'kube-apiserver'),
+    [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiserver}`,
+      `--cert-dir=${certDir}`, // self-signed serving cert + CA: pki/apiserver.crt
+      `--token-auth-file=${path.join(dir, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      `--service-account-key-file=${saKey}`,
+      `--service-account-signing-key-file=${saKey}`,
+      `--service-account-issuer=${serviceAccountIssuer}`,
+      '--disable-admission-plugins=ServiceAccount', // no token controller / no default SA (as envtest)
+      '--service-cluster-ip-range=10.0.0.0/24',
+      // No Endpoints for the default/kubernetes Service: 127.0.0.1 is invalid there and no pod
+      // could reach it anyway (otherwise the apiserver logs a sync error every 10 s).
+      '--endpoint-reconciler-type=none',
+      '--allow-privileged=true',
+      '--profiling=false',
+      ...(opts.apiserverArgs ?? []),
+    ],
+    path.join(dir, 'kube-apiserver.log'),
+  );
+  procs.push(api);
+  live.add(api);
+
+  const server = `https://127.0.0.1:${apiserver}`;
+  let last = '';
+  for (;;) {
+    if (!api.isRunning()) return fail(`kube-apiserver exited (code ${api.child.exitCode})`);
+    if (!etcd.isRunning()) return fail(`etcd exited (code ${etcd.child.exitCode})`);
+    if (Date.now() > deadline) return fail(`kube-apiserver not ready in time; last /readyz: ${last}`);
+    const r = await httpGet(`${server}/readyz`, { token: adminToken }).catch((e: Error) => ({ status: 0, body: e.message }));
+    last = `${r.status} ${r.body.slice(0, 300)}`;
+    if (r.status === 200 && r.body.trim() === 'ok') break;
+    await sleep(200);
+  }
+
+  let caPem: string;
+  try {
+    caPem = lastCertificate(readFileSync(path.join(certDir, 'apiserver.crt'), 'utf8'));
+  } catch (e) {
+    return fail(`serving CA: ${(e as Error).message}`);
+  }
+  const check = await httpGet(`${server}/readyz`, { token: adminToken, ca: caPem }).catch((e: Error) => ({
+    status: 0,
+    body: e.message,
+  }));
+  if (check.status !== 200) return fail(`/readyz verified with the serving CA: ${check.status} ${check.body}`);
+
+  const kubeconfigPath = path.join(dir, 'kubeconfig');
+  const kubeconfig = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'msrp-e2e', cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
+    users: [{ name: 'admin', user: { token: adminToken } }],
+    contexts: [{ name: 'msrp-e2e', context: { cluster: 'msrp-e2e', user: 'admin', namespace: 'default' } }],
+    'current-context': 'msrp-e2e',
+  };
+  await writeFile(kubeconfigPath, JSON.stringify(kubeconfig, null, 2) + '\n', { mode: 0o600 });
+
+  return {
+    server,
+    kubeconfigPath,
+    adminToken,
+    userToken,
+    caPem,
+    serviceAccountIssuer,
+    ports: { apiserver, etcdClient, etcdPeer },
+    binDir,
+    dir,
+    stop,
+  };
+}
