@@ -1,0 +1,157 @@
+// SIP over UDP, TCP and TLS (RFC 3261 §18): the only file of internal/sip that touches
+// sockets. It sits here rather than in internal/transport because this change may only
+// touch internal/sip; it depends on nothing else in the folder but the pure parser,
+// serializer and routing rules, so it can move to internal/transport/sip.ts unchanged.
+//
+// Receiving: UDP datagrams go through parseDatagram, byte streams through one
+// SipStreamFramer per connection; the top Via of each request is stamped with
+// received/rport (§18.2.1, RFC 3581). Sending: responses follow §18.2.2 (the request's
+// connection, else received/rport), requests reuse a connection when given one and
+// otherwise open a new one (TCP/TLS) or send a datagram.
+
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions, type SecureContextOptions } from 'node:tls';
+import { listen, type Listener } from '../transport/listeners.ts';
+import type { SipParseError } from './errors.ts';
+import type { SipMessage } from './message.ts';
+import { parseDatagram, SipStreamFramer, type SipParserOptions } from './parser.ts';
+import { responseDestination, stampReceived } from './routing.ts';
+import { serialize } from './serializer.ts';
+import type { Destination } from './timers.ts';
+
+export interface SipTransportOptions {
+  /** Addresses to bind, e.g. ["127.0.0.1"] (default) or ["0.0.0.0", "::"]. */
+  readonly hosts?: readonly string[];
+  /** Ports; 0 picks a free one, absent disables the transport. */
+  readonly udpPort?: number;
+  readonly tcpPort?: number;
+  readonly tlsPort?: number;
+  readonly tls?: SecureContextOptions;
+  /** Options for outbound TLS connections (CA, servername...). */
+  readonly tlsClient?: ConnectionOptions;
+  readonly limits?: SipParserOptions;
+  onMessage(message: SipMessage, source: Destination): void;
+  onError?(error: SipParseError, source: Destination): void;
+}
+
+export interface SipTransport {
+  readonly udpPort: number | undefined;
+  readonly tcpPort: number | undefined;
+  readonly tlsPort: number | undefined;
+  /** Sends a message; responses are routed per §18.2.2 from their Via and the request's source. */
+  send(message: SipMessage, destination: Destination): void;
+  /** Open TCP/TLS connections (accepted and opened). */
+  readonly connectionCount: number;
+  setSecureContext(options: SecureContextOptions): void;
+  close(): Promise<void>;
+}
+
+export async function startSipTransport(options: SipTransportOptions): Promise<SipTransport> {
+  const hosts = options.hosts ?? ['127.0.0.1'];
+  const connections = new Map<string, Socket>();
+  const udpSockets: UdpSocket[] = [];
+  let nextId = 0;
+
+  const deliver = (message: SipMessage, source: Destination) => {
+    options.onMessage(message.kind === 'request' ? stampReceived(message, source.address, source.port) : message, source);
+  };
+
+  const attach = (socket: Socket, transport: 'TCP' | 'TLS'): string => {
+    const id = `${transport.toLowerCase()}-${++nextId}`;
+    connections.set(id, socket);
+    const source = (): Destination => ({ transport, address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, connectionId: id });
+    const framer = new SipStreamFramer({
+      onMessage: (m) => deliver(m, source()),
+      onError: (e) => {
+        options.onError?.(e, source());
+        if (e.fatal) socket.destroy();
+      },
+      // RFC 5626 §3.5.1: a CRLF CRLF ping is answered with a CRLF pong.
+      onKeepAlive: () => socket.write('\r\n'),
+    }, options.limits);
+    socket.on('data', (chunk: Buffer) => framer.push(chunk));
+    socket.on('end', () => {
+      framer.end();
+      socket.end();
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => connections.delete(id));
+    return id;
+  };
+
+  let tcp: Listener | undefined;
+  let tls: Listener | undefined;
+  if (options.tcpPort !== undefined) {
+    tcp = await listen({ hosts: [...hosts], port: options.tcpPort, onSocket: (s) => attach(s, 'TCP') });
+  }
+  if (options.tlsPort !== undefined) {
+    if (!options.tls) throw new Error('tlsPort needs tls options');
+    tls = await listen({ hosts: [...hosts], port: options.tlsPort, tls: options.tls, onSocket: (s) => attach(s, 'TLS') });
+  }
+  let udpPort = options.udpPort;
+  if (udpPort !== undefined) {
+    for (const host of hosts) {
+      const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', ipv6Only: host.includes(':') });
+      socket.on('message', (datagram, rinfo) => {
+        const source: Destination = { transport: 'UDP', address: rinfo.address, port: rinfo.port };
+        const r = parseDatagram(datagram, options.limits);
+        if (r === undefined) return; // keep-alive
+        if (r.ok) deliver(r.value, source);
+        else options.onError?.(r.error, source);
+      });
+      socket.on('error', () => undefined);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(udpPort, host, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      if (udpPort === 0) udpPort = socket.address().port;
+      udpSockets.push(socket);
+    }
+  }
+
+  const udpFor = (address: string) => udpSockets.find((s) => (s.address().family === 'IPv6') === address.includes(':')) ?? udpSockets[0];
+
+  const openConnection = (destination: Destination): Socket => {
+    const transport = destination.transport.toUpperCase() === 'TLS' ? 'TLS' : 'TCP';
+    const socket = transport === 'TLS'
+      ? tlsConnect({ ...options.tlsClient, host: destination.address, port: destination.port })
+      : tcpConnect({ host: destination.address, port: destination.port });
+    attach(socket, transport);
+    return socket;
+  };
+
+  return {
+    udpPort: udpSockets.length > 0 ? udpPort : undefined,
+    tcpPort: tcp?.port,
+    tlsPort: tls?.port,
+    get connectionCount() {
+      return connections.size;
+    },
+    send(message, destination) {
+      const target = message.kind === 'response' ? responseDestination(message, destination) : destination;
+      const bytes = serialize(message);
+      if (target.transport.toUpperCase() === 'UDP') {
+        const socket = udpFor(target.address);
+        if (!socket) throw new Error('no UDP socket');
+        socket.send(bytes, target.port, target.address);
+        return;
+      }
+      const existing = target.connectionId === undefined ? undefined : connections.get(target.connectionId);
+      const socket = existing && !existing.destroyed ? existing : openConnection(target);
+      socket.write(bytes);
+    },
+    setSecureContext(context) {
+      tls?.setSecureContext(context);
+    },
+    async close() {
+      tcp?.close();
+      tls?.close();
+      for (const s of connections.values()) s.destroy();
+      await Promise.all(udpSockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    },
+  };
+}
