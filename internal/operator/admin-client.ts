@@ -1,0 +1,120 @@
+// The relay's admin API as the operator uses it: declarative, idempotent room sync.
+//   PUT    /v1/rooms/{name}               full desired room, with the ChatRoom generation
+//   DELETE /v1/rooms/{name}               404 counts as done
+//   GET    /v1/rooms/{name}/participants  for status.participants
+// Authenticated with a bearer token read at every request (projected tokens rotate).
+import { readFile } from 'node:fs/promises';
+import { Agent, request } from 'undici';
+
+export interface AdminRoom {
+  uri: string;
+  generation: number;
+  subject?: string;
+  policy: Record<string, unknown>;
+}
+
+/** The admin API could not be reached or answered 5xx: a condition and a retry, not a crash. */
+export class AdminUnreachableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AdminUnreachableError';
+  }
+}
+
+/** The admin API answered 4xx: the request is wrong (bad spec, bad token). */
+export class AdminRejectedError extends Error {
+  readonly statusCode: number;
+  constructor(statusCode: number, message: string) {
+    super(message);
+    this.name = 'AdminRejectedError';
+    this.statusCode = statusCode;
+  }
+}
+
+export type TokenSource = () => Promise<string | undefined>;
+
+export function tokenFromFile(file: string): TokenSource {
+  return async () => (await readFile(file, 'utf8')).trim();
+}
+
+/** `{name}` and `{namespace}` substituted, e.g. `http://{name}-admin.{namespace}.svc:8080`. */
+export function adminBaseUrl(template: string, relay: { name: string; namespace: string }): string {
+  return template.replaceAll('{name}', relay.name).replaceAll('{namespace}', relay.namespace).replace(/\/+$/, '');
+}
+
+export class AdminClient {
+  private readonly dispatcher: Agent;
+  private readonly token: TokenSource;
+  private readonly timeoutMs: number;
+
+  constructor(options: { token: TokenSource; timeoutMs?: number }) {
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.dispatcher = new Agent({ connectTimeout: this.timeoutMs, keepAliveTimeout: 30_000 });
+  }
+
+  private async call(method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    const token = await this.token();
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res;
+    try {
+      res = await request(url, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        dispatcher: this.dispatcher,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+    } catch (e) {
+      throw new AdminUnreachableError(`${method} ${url}: ${(e as Error).message}`, { cause: e });
+    }
+    const text = await res.body.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = text;
+    }
+    if (res.statusCode >= 500) throw new AdminUnreachableError(`${method} ${url}: ${res.statusCode} ${text.slice(0, 300)}`);
+    return { status: res.statusCode, json };
+  }
+
+  private static detail(json: unknown): string {
+    if (json && typeof json === 'object') {
+      const p = json as { detail?: string; title?: string; message?: string };
+      return p.detail ?? p.title ?? p.message ?? JSON.stringify(json).slice(0, 300);
+    }
+    return typeof json === 'string' ? json.slice(0, 300) : '';
+  }
+
+  async putRoom(baseUrl: string, name: string, room: AdminRoom): Promise<void> {
+    const { status, json } = await this.call('PUT', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}`, room);
+    if (status < 200 || status > 299) throw new AdminRejectedError(status, `PUT room ${name}: ${status} ${AdminClient.detail(json)}`);
+  }
+
+  /** true when deleted, false when it was not there. */
+  async deleteRoom(baseUrl: string, name: string): Promise<boolean> {
+    const { status, json } = await this.call('DELETE', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}`);
+    if (status === 404) return false;
+    if (status < 200 || status > 299) throw new AdminRejectedError(status, `DELETE room ${name}: ${status} ${AdminClient.detail(json)}`);
+    return true;
+  }
+
+  /** The number of participants; accepts a list, `{ participants: [...] }`, `{ items: [...] }` or `{ count }`. */
+  async participantCount(baseUrl: string, name: string): Promise<number> {
+    const { status, json } = await this.call('GET', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}/participants`);
+    if (status < 200 || status > 299) throw new AdminRejectedError(status, `GET participants of ${name}: ${status} ${AdminClient.detail(json)}`);
+    if (Array.isArray(json)) return json.length;
+    const o = (json ?? {}) as { participants?: unknown[]; items?: unknown[]; count?: number; total?: number };
+    if (typeof o.count === 'number') return o.count;
+    if (typeof o.total === 'number') return o.total;
+    return (o.participants ?? o.items ?? []).length;
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}

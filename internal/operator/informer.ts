@@ -1,0 +1,178 @@
+// A client-node informer (makeInformer: list, then watch, with a local cache) that keeps
+// running: client-node re-lists on 410 Gone but stops for good on any other error (a
+// network failure, a 5xx, an expired token). This wrapper restarts it with exponential
+// backoff, and restarts it when it has been silent for too long (a watch that hangs without
+// an error): every watch reconnects at least every 30 s (client-node's inactivity timeout),
+// so silence for minutes means something is stuck.
+import { makeInformer } from '@kubernetes/client-node';
+import type { Informer, KubeConfig, KubernetesObject, ObjectCache } from '@kubernetes/client-node';
+import type { Logger } from '../telemetry/logger.ts';
+import type { KubeClient, KubeObject } from './kube/client.ts';
+import { collectionPath } from './kube/resources.ts';
+import type { ResourceType } from './kube/resources.ts';
+
+export type EventHandler<T> = (obj: T) => void;
+
+export interface InformerOptions {
+  kubeConfig: KubeConfig;
+  client: KubeClient;
+  type: ResourceType;
+  /** One namespace, or all when undefined. */
+  namespace?: string;
+  labelSelector?: string;
+  logger: Logger;
+  /** Restart when no event or (re)connect for this long (default 5 min). */
+  staleAfterMs?: number;
+  /** First restart delay after an error (default 1 s), doubling up to maxBackoffMs (default 60 s). */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  onRestart?: (reason: 'error' | 'stale') => void;
+}
+
+export class ResilientInformer<T extends KubeObject> {
+  readonly name: string;
+  private readonly inner: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+  private readonly options: InformerOptions;
+  private readonly log: Logger;
+  private readonly handlers = { add: [] as EventHandler<T>[], update: [] as EventHandler<T>[], delete: [] as EventHandler<T>[] };
+  private stopped = true;
+  private synced = false;
+  private failures = 0;
+  private lastActivity = Date.now();
+  private restartTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private erroredDuringStart = false;
+  private syncWaiters: (() => void)[] = [];
+
+  constructor(options: InformerOptions) {
+    this.options = options;
+    const { type, namespace, labelSelector, client } = options;
+    this.name = `${type.plural}${type.group ? '.' + type.group : ''}${namespace ? ' in ' + namespace : ''}`;
+    this.log = options.logger.child({ informer: this.name });
+    const path = collectionPath(type, namespace);
+    const list = async () => {
+      const query: Record<string, string> = labelSelector ? { labelSelector } : {};
+      const l = await client.list<KubeObject>(type, namespace, query);
+      // Items of a list carry no apiVersion/kind; the cache and handlers expect them.
+      for (const item of l.items) {
+        item.apiVersion ??= type.group ? `${type.group}/${type.version}` : type.version;
+        item.kind ??= type.kind;
+      }
+      return l as never;
+    };
+    this.inner = makeInformer<KubernetesObject>(options.kubeConfig, path, list, labelSelector);
+    this.inner.on('add', (o) => this.dispatch('add', o));
+    this.inner.on('update', (o) => this.dispatch('update', o));
+    this.inner.on('delete', (o) => this.dispatch('delete', o));
+    this.inner.on('connect', () => {
+      this.lastActivity = Date.now();
+    });
+    this.inner.on('error', (err: unknown) => this.onError(err));
+  }
+
+  on(verb: 'add' | 'update' | 'delete', handler: EventHandler<T>): void {
+    this.handlers[verb].push(handler);
+  }
+
+  /** Every add, update and delete. */
+  onChange(handler: EventHandler<T>): void {
+    this.on('add', handler);
+    this.on('update', handler);
+    this.on('delete', handler);
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.inner.get(name, namespace) as T | undefined;
+  }
+
+  list(namespace?: string): readonly T[] {
+    return this.inner.list(namespace) as readonly T[];
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Start; resolves once the first list has filled the cache (retrying until it does or stop()). */
+  async start(): Promise<void> {
+    this.stopped = false;
+    const stale = this.options.staleAfterMs ?? 5 * 60_000;
+    this.watchdog = setInterval(() => this.checkStale(stale), Math.max(10, Math.floor(stale / 4)));
+    this.watchdog.unref();
+    await this.run();
+    if (!this.synced && !this.stopped) await new Promise<void>((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    clearInterval(this.watchdog);
+    for (const w of this.syncWaiters.splice(0)) w();
+    await this.inner.stop();
+  }
+
+  private async run(): Promise<void> {
+    this.erroredDuringStart = false;
+    this.lastActivity = Date.now();
+    try {
+      await this.inner.start();
+    } catch (e) {
+      this.onError(e);
+      return;
+    }
+    if (!this.erroredDuringStart && !this.stopped) {
+      this.failures = 0;
+      if (!this.synced) {
+        this.synced = true;
+        this.log.debug('synced');
+        for (const w of this.syncWaiters.splice(0)) w();
+      }
+    }
+  }
+
+  private dispatch(verb: 'add' | 'update' | 'delete', obj: KubernetesObject): void {
+    this.lastActivity = Date.now();
+    for (const h of this.handlers[verb]) {
+      try {
+        h(obj as T);
+      } catch (e) {
+        this.log.error({ err: e }, 'event handler failed');
+      }
+    }
+  }
+
+  private onError(err: unknown): void {
+    this.erroredDuringStart = true;
+    if (this.stopped) return;
+    const base = this.options.baseBackoffMs ?? 1000;
+    const max = this.options.maxBackoffMs ?? 60_000;
+    const delay = Math.min(base * 2 ** this.failures, max);
+    this.failures++;
+    this.log.warn({ err: errorSummary(err), retryInMs: delay }, 'watch failed; restarting');
+    this.options.onRestart?.('error');
+    this.scheduleRestart(delay);
+  }
+
+  private checkStale(staleAfterMs: number): void {
+    if (this.stopped || this.restartTimer) return;
+    if (Date.now() - this.lastActivity < staleAfterMs) return;
+    this.log.warn({ silentMs: Date.now() - this.lastActivity }, 'no watch activity; restarting');
+    this.options.onRestart?.('stale');
+    this.lastActivity = Date.now();
+    void this.inner.stop().then(() => this.scheduleRestart(0));
+  }
+
+  private scheduleRestart(delayMs: number): void {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (!this.stopped) void this.run();
+    }, delayMs);
+    this.restartTimer.unref();
+  }
+}
+
+function errorSummary(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}

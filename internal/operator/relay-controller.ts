@@ -1,0 +1,108 @@
+// MsrpRelay reconciler: render the owned objects, server-side apply them, remove the
+// optional ones that are switched off, then write status from what is observed.
+import { isDeepStrictEqual } from 'node:util';
+import type { V1StatefulSet } from '@kubernetes/client-node';
+import type { Logger } from '../telemetry/logger.ts';
+import type { MsrpRelay, MsrpRelayStatus } from './api/msrprelay.ts';
+import { conditionChanged, findCondition, nowTime } from './conditions.ts';
+import type { ApiDiscovery } from './discovery.ts';
+import type { EventRecorder } from './events.ts';
+import { isNotFound } from './kube/client.ts';
+import type { KubeClient, KubeObject } from './kube/client.ts';
+import { RESOURCES } from './kube/resources.ts';
+import type { Cache, ReconcileResult } from './reconcile.ts';
+import { splitKey } from './reconcile.ts';
+import { FIELD_MANAGER, tlsSecretName } from './render/common.ts';
+import { renderRelay } from './render/index.ts';
+import { computeRelayStatus } from './relay-status.ts';
+import type { SecretObservation } from './relay-status.ts';
+
+export interface RelayControllerDeps {
+  client: KubeClient;
+  relays: Cache<MsrpRelay>;
+  secrets: Cache<KubeObject>;
+  discovery: ApiDiscovery;
+  events: EventRecorder;
+  logger: Logger;
+  /** While an optional API is missing, look again this often (installing it sends no event we watch). */
+  apiRecheckMs: number;
+}
+
+function observeSecret(secrets: Cache<KubeObject>, namespace: string, name: string, key?: string): SecretObservation {
+  const s = secrets.get(name, namespace) as { data?: Record<string, string> } | undefined;
+  if (!s) return { name, problem: 'missing' };
+  if (key !== undefined && !(s.data && key in s.data)) return { name, problem: 'key-missing', key };
+  return { name };
+}
+
+export function createRelayReconciler(deps: RelayControllerDeps): (key: string) => Promise<ReconcileResult> {
+  const { client, relays, secrets, discovery, events } = deps;
+
+  return async function reconcileRelay(key: string): Promise<ReconcileResult> {
+    const { namespace, name } = splitKey(key);
+    const relay = relays.get(name, namespace);
+    const log = deps.logger.child({ relay: key });
+    // Gone: the garbage collector removes what it owned (ownerReferences).
+    if (!relay || relay.metadata.deletionTimestamp) return {};
+
+    const caps = await discovery.capabilities();
+    const rendered = renderRelay(relay, caps);
+    const applyErrors: string[] = [];
+    let statefulSet: V1StatefulSet | undefined;
+    for (const { type, object } of rendered.apply) {
+      try {
+        const applied = await client.apply(type, object, { fieldManager: FIELD_MANAGER, force: true });
+        if (type === RESOURCES.statefulSet) statefulSet = applied as V1StatefulSet;
+      } catch (e) {
+        log.warn({ kind: type.kind, object: object.metadata?.name, err: (e as Error).message }, 'apply failed');
+        applyErrors.push(`apply ${type.kind} ${object.metadata?.name ?? ''}: ${(e as Error).message}`);
+      }
+    }
+    for (const { type, name: objName } of rendered.absent) {
+      try {
+        const existing = await client.getOptional(type, namespace, objName);
+        const owned = existing?.metadata?.ownerReferences?.some((o) => o.controller && o.uid === relay.metadata.uid);
+        if (owned && (await client.delete(type, namespace, objName))) log.info({ kind: type.kind, object: objName }, 'deleted (disabled in spec)');
+      } catch (e) {
+        if (!isNotFound(e)) applyErrors.push(`delete ${type.kind} ${objName}: ${(e as Error).message}`);
+      }
+    }
+    if (!statefulSet && applyErrors.length > 0) {
+      statefulSet = await client.getOptional<V1StatefulSet & KubeObject>(RESOURCES.statefulSet, namespace, name).catch(() => undefined);
+    }
+
+    const dbRef = relay.spec.database?.secretRef;
+    const status = computeRelayStatus(
+      relay,
+      {
+        tlsSecret: observeSecret(secrets, namespace, tlsSecretName(relay)),
+        ...(dbRef ? { databaseSecret: observeSecret(secrets, namespace, dbRef.name, dbRef.key) } : {}),
+        statefulSet,
+        missingApis: rendered.missingApis,
+        applyErrors,
+      },
+      nowTime(),
+    );
+    await writeRelayStatus(client, relay, status, events);
+    if (applyErrors.length > 0) throw new Error(applyErrors.join('; '));
+    return rendered.missingApis.length > 0 ? { requeueAfterMs: deps.apiRecheckMs } : {};
+  };
+}
+
+async function writeRelayStatus(client: KubeClient, relay: MsrpRelay, status: MsrpRelayStatus, events: EventRecorder): Promise<void> {
+  if (isDeepStrictEqual(relay.status ?? {}, status)) return;
+  await client.apply(
+    RESOURCES.msrpRelay,
+    { apiVersion: relay.apiVersion, kind: relay.kind, metadata: { name: relay.metadata.name, namespace: relay.metadata.namespace }, status },
+    { fieldManager: FIELD_MANAGER, force: true, subresource: 'status' },
+  );
+  const before = findCondition(relay.status?.conditions, 'Ready');
+  const after = findCondition(status.conditions, 'Ready');
+  if (after && conditionChanged(before, after)) {
+    events.record(relay, after.status === 'True' ? 'Normal' : 'Warning', after.reason, 'Reconcile', after.message);
+  }
+  const degraded = findCondition(status.conditions, 'Degraded');
+  if (degraded?.status === 'True' && conditionChanged(findCondition(relay.status?.conditions, 'Degraded'), degraded)) {
+    events.record(relay, 'Warning', degraded.reason, 'Reconcile', degraded.message);
+  }
+}

@@ -1,0 +1,88 @@
+// Names, labels and owner references shared by every object rendered for one MsrpRelay.
+// Everything in render/ is pure: (relay, options) -> desired object, no I/O.
+import { API_VERSION } from '../api/common.ts';
+import type { MsrpRelay } from '../api/msrprelay.ts';
+import type { OwnerReference } from '../kube/client.ts';
+
+export const FIELD_MANAGER = 'msrp-operator';
+export const APP_NAME = 'msrp-relay';
+
+/** Container ports of the engine's HTTP servers and of the admin sidecar (fixed, not in the CRD). */
+export const ENGINE_HTTP_PORT = 9090;
+export const ENGINE_CONTROL_PORT = 9091;
+export const ADMIN_PORT = 8080;
+
+/** Where things are mounted in the relay pod. */
+export const PATHS = {
+  config: '/etc/msrp/config',
+  configFile: '/etc/msrp/config/msrpd.yaml',
+  tls: '/etc/msrp/tls',
+  data: '/data',
+  tmp: '/tmp',
+} as const;
+
+/** Annotation on the pod template: changes with the rendered config, so a config change rolls the pods. */
+export const CONFIG_HASH_ANNOTATION = 'msrp.dev/config-hash';
+
+export const names = {
+  serviceAccount: (r: MsrpRelay) => r.metadata.name,
+  configMap: (r: MsrpRelay) => `${r.metadata.name}-config`,
+  statefulSet: (r: MsrpRelay) => r.metadata.name,
+  publicService: (r: MsrpRelay) => r.metadata.name,
+  /** Headless: stable pod DNS names for replica-to-replica (mesh) connections. */
+  meshService: (r: MsrpRelay) => `${r.metadata.name}-mesh`,
+  adminService: (r: MsrpRelay) => `${r.metadata.name}-admin`,
+  podDisruptionBudget: (r: MsrpRelay) => r.metadata.name,
+  networkPolicy: (r: MsrpRelay) => r.metadata.name,
+  certificate: (r: MsrpRelay) => r.metadata.name,
+  serviceMonitor: (r: MsrpRelay) => r.metadata.name,
+};
+
+/** The TLS Secret the pods mount: the named one, or the one the operator's Certificate fills. */
+export function tlsSecretName(r: MsrpRelay): string {
+  return r.spec.tls.secretName ?? `${r.metadata.name}-tls`;
+}
+
+/** Labels that select the relay's pods (immutable in a StatefulSet: never add to them). */
+export function selectorLabels(r: MsrpRelay): Record<string, string> {
+  return { 'app.kubernetes.io/name': APP_NAME, 'app.kubernetes.io/instance': r.metadata.name };
+}
+
+export function labels(r: MsrpRelay, component = 'relay'): Record<string, string> {
+  return {
+    ...selectorLabels(r),
+    'app.kubernetes.io/component': component,
+    'app.kubernetes.io/managed-by': FIELD_MANAGER,
+    'app.kubernetes.io/part-of': 'msrp',
+  };
+}
+
+/** `a=b,c=d`, the form of status.selector (scale subresource). */
+export function selectorString(r: MsrpRelay): string {
+  return Object.entries(selectorLabels(r))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+export function ownerReference(r: MsrpRelay): OwnerReference {
+  if (!r.metadata.uid) throw new Error(`MsrpRelay ${r.metadata.name} has no uid (not read from the API server?)`);
+  return {
+    apiVersion: API_VERSION,
+    kind: 'MsrpRelay',
+    name: r.metadata.name,
+    uid: r.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** metadata for an owned object. */
+export function objectMeta(r: MsrpRelay, name: string, component = 'relay', annotations?: Record<string, string>) {
+  return {
+    name,
+    namespace: r.metadata.namespace,
+    labels: labels(r, component),
+    ...(annotations && Object.keys(annotations).length > 0 ? { annotations } : {}),
+    ownerReferences: [ownerReference(r)],
+  };
+}

@@ -1,0 +1,15 @@
+// Test support: an MsrpRelay as the API server hands it back (schema defaults filled in).
+import Value from 'typebox/value';
+import { MsrpRelaySpec } from '../api/msrprelay.ts';
+import type { MsrpRelay } from '../api/msrprelay.ts';
+
+export function relayFixture(spec: Record<string, unknown> = {}, name = 'relay', namespace = 'chat'): MsrpRelay {
+  const s = structuredClone({ publicHost: 'msrp.example.com', tls: { secretName: 'relay-tls' }, ...spec });
+  Value.Default(MsrpRelaySpec, s);
+  return {
+    apiVersion: 'msrp.dev/v1alpha1',
+    kind: 'MsrpRelay',
+    metadata: { name, namespace, uid: '0b6f3c1e-0000-4000-8000-000000000001', generation: 1 },
+    spec: s as MsrpRelay['spec'],
+  };
+}

@@ -1,0 +1,345 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { loadEngineConfig } from '../../config/engine.ts';
+import { renderCertificate, renderServiceMonitor } from './certificate.ts';
+import { CONFIG_HASH_ANNOTATION, ownerReference, selectorString, tlsSecretName } from './common.ts';
+import { CONFIG_KEY, configHash, renderConfigMap, renderEngineConfig } from './config.ts';
+import { relayFixture } from './fixtures.test-support.ts';
+import { renderRelay } from './index.ts';
+import { renderNetworkPolicy, renderPodDisruptionBudget } from './policy.ts';
+import { parseQuantity, quantityToBytes } from './quantity.ts';
+import { renderAdminService, renderMeshService, renderPublicService } from './services.ts';
+import { renderAffinity, renderServiceAccount, renderStatefulSet } from './statefulset.ts';
+
+const OWNER = {
+  apiVersion: 'msrp.dev/v1alpha1',
+  kind: 'MsrpRelay',
+  name: 'relay',
+  uid: '0b6f3c1e-0000-4000-8000-000000000001',
+  controller: true,
+  blockOwnerDeletion: true,
+};
+
+/** Loads a rendered config the way the engine does: file plus environment. */
+function loadRendered(yamlText: string, env: NodeJS.ProcessEnv = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'msrp-render-'));
+  try {
+    const file = join(dir, CONFIG_KEY);
+    writeFileSync(file, yamlText);
+    return loadEngineConfig({ file, env });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('quantities', () => {
+  it('parses binary, decimal and exponent suffixes', () => {
+    assert.equal(parseQuantity('2Mi'), 2 * 1024 * 1024);
+    assert.equal(parseQuantity('1Gi'), 2 ** 30);
+    assert.equal(parseQuantity('1.5k'), 1500);
+    assert.equal(parseQuantity('1e6'), 1_000_000);
+    assert.equal(parseQuantity(4096), 4096);
+    assert.equal(quantityToBytes('500m'), 1, 'a positive rate never rounds down to 0 (= unlimited)');
+    assert.throws(() => parseQuantity('2 MB'));
+  });
+});
+
+describe('engine ConfigMap', () => {
+  it('is a valid engine config for the defaults, loaded as msrpd loads it', () => {
+    const cm = renderConfigMap(relayFixture());
+    assert.equal(cm.metadata?.name, 'relay-config');
+    assert.equal(cm.metadata?.namespace, 'chat');
+    assert.deepEqual(cm.metadata?.ownerReferences, [OWNER]);
+    const c = loadRendered(cm.data![CONFIG_KEY]!);
+    assert.deepEqual(c.relay.listen, [{ host: '0.0.0.0', port: 2855, transport: 'tls' }]);
+    assert.equal(c.relay.publicHost, 'msrp.example.com');
+    assert.equal(c.tls.dir, '/etc/msrp/tls');
+    assert.equal(c.database.url, undefined);
+    assert.equal(c.database.dataDir, '/data/pglite');
+    assert.equal(c.http.port, 9090);
+  });
+
+  it('carries every mapped spec field, and the database URL comes from MSRP_DATABASE__URL', () => {
+    const r = relayFixture({
+      replicas: 3,
+      database: { secretRef: { name: 'db', key: 'url' } },
+      ports: { msrpTls: 2855, msrpTcp: 2856 },
+      realms: [{ name: 'example.net' }, { name: 'partners.example.org', hosts: ['partners.example.org'] }],
+      limits: { sessionsPerUser: 16, minExpires: 600, maxExpires: 7200, transactionTimeoutSeconds: 12 },
+      throttling: { bytesPerSecondPerSession: '2Mi', bytesPerSecondPerRealm: '1G' },
+      drain: { deadlineSeconds: 120 },
+    });
+    const c = loadRendered(renderConfigMap(r).data![CONFIG_KEY]!, { MSRP_DATABASE__URL: 'postgres://u:p@db:5432/msrp' });
+    assert.deepEqual(c.relay.listen, [
+      { host: '0.0.0.0', port: 2855, transport: 'tls' },
+      { host: '0.0.0.0', port: 2856, transport: 'tcp' },
+    ]);
+    assert.deepEqual(c.auth.realms, [
+      { name: 'example.net', hosts: [] },
+      { name: 'partners.example.org', hosts: ['partners.example.org'] },
+    ]);
+    assert.deepEqual(c.session, { minExpires: 600, maxExpires: 7200, defaultExpires: 3600 });
+    assert.equal(c.limits.sessionsPerUser, 16);
+    assert.equal(c.limits.transactionTimeoutSec, 12);
+    assert.deepEqual(c.throttle, { bytesPerSecPerSession: 2097152, bytesPerSecPerUser: 0, bytesPerSecPerRealm: 1e9 });
+    assert.equal(c.drain.deadlineSec, 120);
+    assert.equal(c.database.url, 'postgres://u:p@db:5432/msrp');
+  });
+
+  it('keeps the default AUTH lifetime inside a narrow [minExpires, maxExpires]', () => {
+    const low = renderEngineConfig(relayFixture({ limits: { minExpires: 60, maxExpires: 600 } }));
+    assert.equal(low.session?.defaultExpires, 600);
+    const high = renderEngineConfig(relayFixture({ limits: { minExpires: 7200, maxExpires: 9000 } }));
+    assert.equal(high.session?.defaultExpires, 7200);
+    loadRendered(renderConfigMap(relayFixture({ limits: { minExpires: 7200, maxExpires: 9000 } })).data![CONFIG_KEY]!);
+  });
+
+  it('renders deterministically (sorted keys), so the hash only moves when the config does', () => {
+    const a = renderConfigMap(relayFixture());
+    const b = renderConfigMap(relayFixture());
+    assert.equal(a.data![CONFIG_KEY], b.data![CONFIG_KEY]);
+    assert.equal(configHash(a), configHash(b));
+    assert.deepEqual(Object.keys(parse(a.data![CONFIG_KEY]!) as object), [...Object.keys(parse(a.data![CONFIG_KEY]!) as object)].sort());
+  });
+});
+
+describe('StatefulSet', () => {
+  const hash = 'abc123';
+
+  it('runs the engine and the admin sidecar from the relay image, hardened', () => {
+    const sts = renderStatefulSet(relayFixture(), hash);
+    assert.equal(sts.metadata?.name, 'relay');
+    assert.deepEqual(sts.metadata?.ownerReferences, [OWNER]);
+    const spec = sts.spec!;
+    assert.equal(spec.replicas, 1);
+    assert.equal(spec.serviceName, 'relay-mesh');
+    assert.deepEqual(spec.selector.matchLabels, { 'app.kubernetes.io/name': 'msrp-relay', 'app.kubernetes.io/instance': 'relay' });
+    const pod = spec.template.spec!;
+    assert.equal(pod.enableServiceLinks, false);
+    assert.equal(pod.automountServiceAccountToken, false);
+    assert.equal(pod.serviceAccountName, 'relay');
+    assert.equal(pod.terminationGracePeriodSeconds, 30 + 15);
+    assert.deepEqual(pod.securityContext, {
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      fsGroup: 65532,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    const [engine, admin] = pod.containers;
+    assert.equal(engine?.name, 'engine');
+    assert.equal(engine.image, 'ghcr.io/msrp-k8s/msrpd:0.1.0');
+    assert.deepEqual(engine.command, ['node', 'cmd/msrpd.ts']);
+    assert.deepEqual(engine.args, ['--config', '/etc/msrp/config/msrpd.yaml']);
+    assert.equal(admin?.name, 'admin');
+    assert.equal(admin.image, engine.image);
+    assert.deepEqual(admin.command, ['node', 'cmd/admin.ts']);
+    for (const c of [engine, admin]) {
+      assert.deepEqual(c.securityContext, {
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        runAsNonRoot: true,
+        capabilities: { drop: ['ALL'] },
+      });
+      assert.ok(c.volumeMounts?.some((m) => m.name === 'tmp' && m.mountPath === '/tmp'), `${c.name} has a writable /tmp`);
+    }
+    assert.deepEqual(engine.readinessProbe?.httpGet, { path: '/readyz', port: 'http' });
+    assert.deepEqual(engine.livenessProbe?.httpGet, { path: '/healthz', port: 'http' });
+    assert.deepEqual(
+      engine.ports?.map((p) => [p.name, p.containerPort, p.protocol]),
+      [['msrps', 2855, 'TCP'], ['sip-udp', 5060, 'UDP'], ['sip-tcp', 5060, 'TCP'], ['sip-tls', 5061, 'TCP'], ['http', 9090, 'TCP']],
+    );
+    assert.deepEqual(engine.volumeMounts?.find((m) => m.name === 'tls'), { name: 'tls', mountPath: '/etc/msrp/tls', readOnly: true });
+    assert.deepEqual(pod.volumes?.find((v) => v.name === 'tls')?.secret, { secretName: 'relay-tls', defaultMode: 0o440 });
+    assert.deepEqual(pod.volumes?.find((v) => v.name === 'tmp')?.emptyDir, { sizeLimit: '64Mi' });
+    assert.equal(spec.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION], hash);
+  });
+
+  it('without a database: a data volume per replica and no database env', () => {
+    const sts = renderStatefulSet(relayFixture(), hash);
+    assert.deepEqual(sts.spec?.volumeClaimTemplates?.map((v) => [v.metadata?.name, v.spec?.resources?.requests?.storage]), [['data', '1Gi']]);
+    assert.equal(sts.spec?.template.spec?.volumes?.some((v) => v.name === 'data'), false);
+    assert.deepEqual(sts.spec?.template.spec?.containers[0]?.env, []);
+  });
+
+  it('with a database: MSRP_DATABASE__URL from the secretKeyRef in both containers, an emptyDir data volume', () => {
+    const r = relayFixture({ replicas: 3, database: { secretRef: { name: 'relay-db', key: 'dsn' } } });
+    const sts = renderStatefulSet(r, hash);
+    assert.equal(sts.spec?.replicas, 3);
+    assert.deepEqual(sts.spec?.volumeClaimTemplates, []);
+    for (const c of sts.spec.template.spec!.containers) {
+      assert.deepEqual(c.env?.find((e) => e.name === 'MSRP_DATABASE__URL'), {
+        name: 'MSRP_DATABASE__URL',
+        valueFrom: { secretKeyRef: { name: 'relay-db', key: 'dsn' } },
+      });
+    }
+    assert.ok(sts.spec?.template.spec?.volumes?.some((v) => v.name === 'data' && v.emptyDir));
+  });
+
+  it('grace period is the drain deadline plus a margin', () => {
+    const sts = renderStatefulSet(relayFixture({ drain: { deadlineSeconds: 120 } }), hash);
+    assert.equal(sts.spec?.template.spec?.terminationGracePeriodSeconds, 135);
+  });
+
+  it('spreads replicas over nodes by default and merges the user scheduling', () => {
+    const def = renderAffinity(relayFixture());
+    assert.deepEqual(def.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm.topologyKey, 'kubernetes.io/hostname');
+    const nodeAffinity = { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['msrp'] }] }] } };
+    const r = relayFixture({
+      scheduling: {
+        affinity: { nodeAffinity },
+        nodeSelector: { 'kubernetes.io/os': 'linux' },
+        tolerations: [{ key: 'dedicated', operator: 'Exists' }],
+        priorityClassName: 'high',
+      },
+    });
+    const pod = renderStatefulSet(r, hash).spec!.template.spec!;
+    assert.deepEqual(pod.affinity?.nodeAffinity, nodeAffinity, 'user node affinity kept');
+    assert.ok(pod.affinity?.podAntiAffinity, 'default anti-affinity added');
+    assert.deepEqual(pod.nodeSelector, { 'kubernetes.io/os': 'linux' });
+    assert.deepEqual(pod.tolerations, [{ key: 'dedicated', operator: 'Exists' }]);
+    assert.equal(pod.priorityClassName, 'high');
+    const own = { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'zone', labelSelector: {} }] };
+    assert.deepEqual(renderAffinity(relayFixture({ scheduling: { affinity: { podAntiAffinity: own } } })).podAntiAffinity, own, 'user anti-affinity wins');
+  });
+
+  it('allows ports below 1024 for the non-root user with the safe sysctl only when needed', () => {
+    assert.equal(renderStatefulSet(relayFixture(), hash).spec?.template.spec?.securityContext?.sysctls, undefined);
+    const low = renderStatefulSet(relayFixture({ ports: { msrpTls: 443 } }), hash);
+    assert.deepEqual(low.spec?.template.spec?.securityContext?.sysctls, [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }]);
+  });
+
+  it('a config change rolls the pods; a replica change or a certificate rotation does not touch the template', () => {
+    const base = relayFixture();
+    const tpl = (r: ReturnType<typeof relayFixture>) => {
+      const rendered = renderRelay(r, { certManager: false, serviceMonitor: false });
+      const sts = rendered.apply.find((d) => d.object.kind === 'StatefulSet')!.object as ReturnType<typeof renderStatefulSet>;
+      return sts.spec!.template;
+    };
+    const t0 = tpl(base);
+    assert.deepEqual(tpl(relayFixture({ replicas: 0 })), t0);
+    // A rotated certificate changes the Secret's data, which nothing rendered depends on.
+    assert.deepEqual(tpl(relayFixture()), t0);
+    const changed = tpl(relayFixture({ limits: { sessionsPerUser: 5 } }));
+    assert.notEqual(changed.metadata?.annotations?.[CONFIG_HASH_ANNOTATION], t0.metadata?.annotations?.[CONFIG_HASH_ANNOTATION]);
+  });
+
+  it('the ServiceAccount mounts no API token', () => {
+    const sa = renderServiceAccount(relayFixture());
+    assert.equal(sa.automountServiceAccountToken, false);
+    assert.deepEqual(sa.metadata?.ownerReferences, [OWNER]);
+  });
+});
+
+describe('Services', () => {
+  it('public: the chosen type, annotations, MSRP and SIP ports by name', () => {
+    const r = relayFixture({
+      ports: { msrpTls: 2855, msrpTcp: 2856 },
+      service: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', loadBalancerClass: 'x/y', annotations: { 'lb.example/type': 'nlb' } },
+    });
+    const svc = renderPublicService(r);
+    assert.equal(svc.metadata?.name, 'relay');
+    assert.deepEqual(svc.metadata?.annotations, { 'lb.example/type': 'nlb' });
+    assert.equal(svc.spec?.type, 'LoadBalancer');
+    assert.equal(svc.spec?.externalTrafficPolicy, 'Local');
+    assert.equal(svc.spec?.loadBalancerClass, 'x/y');
+    assert.deepEqual(svc.spec?.ports?.map((p) => [p.name, p.port, p.targetPort, p.protocol]), [
+      ['msrps', 2855, 'msrps', 'TCP'],
+      ['msrp', 2856, 'msrp', 'TCP'],
+      ['sip-udp', 5060, 'sip-udp', 'UDP'],
+      ['sip-tcp', 5060, 'sip-tcp', 'TCP'],
+      ['sip-tls', 5061, 'sip-tls', 'TCP'],
+    ]);
+    const cluster = renderPublicService(relayFixture({ service: { type: 'ClusterIP' } }));
+    assert.equal(cluster.spec?.type, 'ClusterIP');
+    assert.equal(cluster.metadata?.annotations, undefined);
+    assert.equal(cluster.spec?.externalTrafficPolicy, undefined);
+  });
+
+  it('mesh: headless, publishes not-ready replicas', () => {
+    const svc = renderMeshService(relayFixture());
+    assert.equal(svc.metadata?.name, 'relay-mesh');
+    assert.equal(svc.spec?.clusterIP, 'None');
+    assert.equal(svc.spec?.publishNotReadyAddresses, true);
+  });
+
+  it('admin: ClusterIP with the admin API on 8080 and the engine metrics', () => {
+    const svc = renderAdminService(relayFixture());
+    assert.equal(svc.metadata?.name, 'relay-admin');
+    assert.equal(svc.spec?.type, 'ClusterIP');
+    assert.deepEqual(svc.spec?.ports?.map((p) => [p.name, p.port, p.targetPort]), [['admin', 8080, 'admin'], ['metrics', 9090, 'http']]);
+    assert.equal(svc.metadata?.labels?.['app.kubernetes.io/component'], 'admin');
+  });
+});
+
+describe('PodDisruptionBudget and NetworkPolicy', () => {
+  it('PDB: maxUnavailable 1 by default, else the bound given, none when disabled', () => {
+    assert.equal(renderPodDisruptionBudget(relayFixture())?.spec?.maxUnavailable, 1);
+    const min = renderPodDisruptionBudget(relayFixture({ podDisruptionBudget: { minAvailable: '50%' } }));
+    assert.deepEqual([min?.spec?.minAvailable, min?.spec?.maxUnavailable], ['50%', undefined]);
+    assert.equal(renderPodDisruptionBudget(relayFixture({ podDisruptionBudget: { enabled: false } })), undefined);
+  });
+
+  it('NetworkPolicy: public ports open, admin and metrics only from inside the cluster', () => {
+    const np = renderNetworkPolicy(relayFixture()) as { spec: { policyTypes: string[]; ingress: { from?: unknown[]; ports: { port: number }[] }[] } };
+    assert.deepEqual(np.spec.policyTypes, ['Ingress']);
+    assert.deepEqual(np.spec.ingress[0]?.from, undefined);
+    assert.deepEqual(np.spec.ingress[0]?.ports.map((p) => p.port), [2855, 5060, 5060, 5061]);
+    assert.deepEqual(np.spec.ingress[1]?.from, [{ namespaceSelector: {} }]);
+    assert.deepEqual(np.spec.ingress[1]?.ports.map((p) => p.port), [8080, 9090]);
+  });
+});
+
+describe('cert-manager Certificate and ServiceMonitor', () => {
+  it('Certificate only with an issuerRef, for publicHost, chat domain and dnsNames, into <relay>-tls', () => {
+    assert.equal(renderCertificate(relayFixture()), undefined);
+    const r = relayFixture({
+      tls: { issuerRef: { name: 'le', kind: 'ClusterIssuer' }, dnsNames: ['alt.example.com'] },
+      chat: { domain: 'chat.example.com' },
+    });
+    assert.equal(tlsSecretName(r), 'relay-tls');
+    const cert = renderCertificate(r) as { spec: Record<string, unknown> };
+    assert.deepEqual(cert.spec.dnsNames, ['msrp.example.com', 'chat.example.com', 'alt.example.com']);
+    assert.deepEqual(cert.spec.issuerRef, { name: 'le', kind: 'ClusterIssuer', group: 'cert-manager.io' });
+    assert.equal(cert.spec.secretName, 'relay-tls');
+    assert.ok((cert.spec.usages as string[]).includes('client auth'));
+  });
+
+  it('ServiceMonitor only when enabled, selecting the admin Service', () => {
+    assert.equal(renderServiceMonitor(relayFixture()), undefined);
+    const sm = renderServiceMonitor(relayFixture({ monitoring: { serviceMonitor: { enabled: true, interval: '15s', labels: { release: 'prom' } } } })) as {
+      metadata: { labels: Record<string, string> };
+      spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; interval?: string }[] };
+    };
+    assert.equal(sm.metadata.labels.release, 'prom');
+    assert.equal(sm.spec.selector.matchLabels['app.kubernetes.io/component'], 'admin');
+    assert.deepEqual(sm.spec.endpoints.map((e) => [e.port, e.interval]), [['metrics', '15s'], ['admin', '15s']]);
+  });
+
+  it('renderRelay reports a wanted but missing API and lists disabled kinds for removal', () => {
+    const withIssuer = relayFixture({ tls: { issuerRef: { name: 'le' } }, monitoring: { serviceMonitor: { enabled: true } } });
+    const none = renderRelay(withIssuer, { certManager: false, serviceMonitor: false });
+    assert.deepEqual(none.missingApis, ['cert-manager', 'prometheus-operator']);
+    const all = renderRelay(withIssuer, { certManager: true, serviceMonitor: true });
+    assert.deepEqual(all.missingApis, []);
+    assert.ok(all.apply.some((d) => d.object.kind === 'Certificate'));
+    assert.ok(all.apply.some((d) => d.object.kind === 'ServiceMonitor'));
+    const plain = renderRelay(relayFixture({ podDisruptionBudget: { enabled: false } }), { certManager: true, serviceMonitor: true });
+    assert.deepEqual(plain.absent.map((a) => a.type.kind).sort(), ['Certificate', 'PodDisruptionBudget', 'ServiceMonitor']);
+    assert.equal(plain.apply.at(-1)?.object.kind, 'StatefulSet', 'the StatefulSet goes last');
+  });
+});
+
+describe('owner reference and selector', () => {
+  it('controller owner reference with blockOwnerDeletion; refuses an object without uid', () => {
+    assert.deepEqual(ownerReference(relayFixture()), OWNER);
+    const r = relayFixture();
+    delete r.metadata.uid;
+    assert.throws(() => ownerReference(r), /no uid/);
+    assert.equal(selectorString(relayFixture()), 'app.kubernetes.io/name=msrp-relay,app.kubernetes.io/instance=relay');
+  });
+});

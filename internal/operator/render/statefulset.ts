@@ -1,0 +1,215 @@
+// The relay StatefulSet (DESIGN.md §4: replica k owns the sessions it mints) and its
+// ServiceAccount. Two containers from one image: the engine (cmd/msrpd.ts) and the admin
+// sidecar (cmd/admin.ts), which reaches the engine's control endpoint on 127.0.0.1.
+import type {
+  V1Affinity,
+  V1Container,
+  V1EnvVar,
+  V1PersistentVolumeClaim,
+  V1PodSpec,
+  V1ServiceAccount,
+  V1StatefulSet,
+  V1Volume,
+} from '@kubernetes/client-node';
+import type { MsrpRelay } from '../api/msrprelay.ts';
+import {
+  ADMIN_PORT,
+  CONFIG_HASH_ANNOTATION,
+  ENGINE_CONTROL_PORT,
+  ENGINE_HTTP_PORT,
+  labels,
+  names,
+  objectMeta,
+  PATHS,
+  selectorLabels,
+  tlsSecretName,
+} from './common.ts';
+
+/** Seconds the kubelet waits after SIGTERM beyond the engine's drain deadline before SIGKILL. */
+export const GRACE_MARGIN_SECONDS = 15;
+export const RUN_AS = 65532;
+export const DATA_VOLUME_SIZE = '1Gi';
+
+export function renderServiceAccount(r: MsrpRelay): V1ServiceAccount {
+  return {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: objectMeta(r, names.serviceAccount(r)),
+    // The pods talk to PostgreSQL and to each other, never to the Kubernetes API.
+    automountServiceAccountToken: false,
+  };
+}
+
+function containerSecurityContext() {
+  return {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ['ALL'] },
+  };
+}
+
+/** Every TCP/UDP port of the engine that the public Service exposes. */
+export function publicPorts(r: MsrpRelay): { name: string; port: number; protocol: 'TCP' | 'UDP' }[] {
+  const p = r.spec.ports;
+  return [
+    { name: 'msrps', port: p.msrpTls, protocol: 'TCP' as const },
+    ...(p.msrpTcp !== undefined ? [{ name: 'msrp', port: p.msrpTcp, protocol: 'TCP' as const }] : []),
+    { name: 'sip-udp', port: p.sipUdp, protocol: 'UDP' as const },
+    { name: 'sip-tcp', port: p.sipTcp, protocol: 'TCP' as const },
+    { name: 'sip-tls', port: p.sipTls, protocol: 'TCP' as const },
+  ];
+}
+
+function databaseEnv(r: MsrpRelay): V1EnvVar[] {
+  const ref = r.spec.database?.secretRef;
+  if (!ref) return [];
+  return [{ name: 'MSRP_DATABASE__URL', valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } }];
+}
+
+/** Spread the replicas over nodes unless the user said otherwise about pod anti-affinity. */
+export function renderAffinity(r: MsrpRelay): V1Affinity {
+  const given = (r.spec.scheduling?.affinity ?? {}) as V1Affinity;
+  if (given.podAntiAffinity) return given;
+  return {
+    ...given,
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 100,
+          podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selectorLabels(r) } },
+        },
+      ],
+    },
+  };
+}
+
+function engineContainer(r: MsrpRelay): V1Container {
+  const image = `${r.spec.image.repository}:${r.spec.image.tag}`;
+  return {
+    name: 'engine',
+    image,
+    imagePullPolicy: r.spec.image.pullPolicy,
+    command: ['node', 'cmd/msrpd.ts'],
+    args: ['--config', PATHS.configFile],
+    env: databaseEnv(r),
+    ports: [
+      ...publicPorts(r).map((p) => ({ name: p.name, containerPort: p.port, protocol: p.protocol })),
+      { name: 'http', containerPort: ENGINE_HTTP_PORT, protocol: 'TCP' },
+    ],
+    startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 60 },
+    livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
+    // /readyz fails while draining, so a terminating replica leaves the Service endpoints.
+    readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
+    ...(r.spec.resources ? { resources: r.spec.resources as V1Container['resources'] } : {}),
+    securityContext: containerSecurityContext(),
+    volumeMounts: [
+      { name: 'config', mountPath: PATHS.config, readOnly: true },
+      { name: 'tls', mountPath: PATHS.tls, readOnly: true },
+      { name: 'data', mountPath: PATHS.data },
+      { name: 'tmp', mountPath: PATHS.tmp },
+    ],
+  };
+}
+
+function adminContainer(r: MsrpRelay): V1Container {
+  const image = `${r.spec.image.repository}:${r.spec.image.tag}`;
+  return {
+    name: 'admin',
+    image,
+    imagePullPolicy: r.spec.image.pullPolicy,
+    command: ['node', 'cmd/admin.ts'],
+    args: ['--config', PATHS.configFile],
+    env: [
+      ...databaseEnv(r),
+      { name: 'MSRP_ADMIN_PORT', value: String(ADMIN_PORT) },
+      { name: 'MSRP_ENGINE_CONTROL_URL', value: `http://127.0.0.1:${ENGINE_CONTROL_PORT}` },
+    ],
+    ports: [{ name: 'admin', containerPort: ADMIN_PORT, protocol: 'TCP' }],
+    livenessProbe: { tcpSocket: { port: 'admin' }, periodSeconds: 10 },
+    readinessProbe: { tcpSocket: { port: 'admin' }, periodSeconds: 5 },
+    resources: { requests: { cpu: '20m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+    securityContext: containerSecurityContext(),
+    volumeMounts: [
+      { name: 'config', mountPath: PATHS.config, readOnly: true },
+      { name: 'data', mountPath: PATHS.data },
+      { name: 'tmp', mountPath: PATHS.tmp },
+    ],
+  };
+}
+
+/** Without spec.database the embedded database lives on a per-replica volume. */
+function dataVolumeClaim(r: MsrpRelay): V1PersistentVolumeClaim[] {
+  if (r.spec.database) return [];
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'data', labels: selectorLabels(r) },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: DATA_VOLUME_SIZE } } },
+    },
+  ];
+}
+
+function volumes(r: MsrpRelay): V1Volume[] {
+  return [
+    { name: 'config', configMap: { name: names.configMap(r) } },
+    // Mounted as a directory (not subPath) so the kubelet's atomic symlink swap reaches the
+    // engine when cert-manager rotates the certificate.
+    { name: 'tls', secret: { secretName: tlsSecretName(r), defaultMode: 0o440 } },
+    { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+    ...(r.spec.database ? [{ name: 'data', emptyDir: { sizeLimit: '256Mi' } }] : []),
+  ];
+}
+
+export function renderStatefulSet(r: MsrpRelay, configHash: string): V1StatefulSet {
+  const s = r.spec;
+  const anyPrivilegedPort = [s.ports.msrpTls, s.ports.msrpTcp, s.ports.sipUdp, s.ports.sipTcp, s.ports.sipTls].some(
+    (p) => p !== undefined && p < 1024,
+  );
+  const scheduling = s.scheduling ?? {};
+  const podSpec: V1PodSpec = {
+    serviceAccountName: names.serviceAccount(r),
+    automountServiceAccountToken: false,
+    // Service links would inject MSRP_* variables into the engine's environment.
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: s.drain.deadlineSeconds + GRACE_MARGIN_SECONDS,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: RUN_AS,
+      runAsGroup: RUN_AS,
+      fsGroup: RUN_AS,
+      seccompProfile: { type: 'RuntimeDefault' },
+      // A non-root process binds ports below 1024 only through this (safe) sysctl.
+      ...(anyPrivilegedPort ? { sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }] } : {}),
+    },
+    containers: [engineContainer(r), adminContainer(r)],
+    volumes: volumes(r),
+    affinity: renderAffinity(r),
+    ...(scheduling.nodeSelector ? { nodeSelector: scheduling.nodeSelector } : {}),
+    ...(scheduling.tolerations ? { tolerations: scheduling.tolerations } : {}),
+    ...(scheduling.topologySpreadConstraints
+      ? { topologySpreadConstraints: scheduling.topologySpreadConstraints as unknown as V1PodSpec['topologySpreadConstraints'] }
+      : {}),
+    ...(scheduling.priorityClassName ? { priorityClassName: scheduling.priorityClassName } : {}),
+  };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: objectMeta(r, names.statefulSet(r)),
+    spec: {
+      replicas: s.replicas,
+      serviceName: names.meshService(r),
+      // Replicas are independent (no quorum): start and stop them in parallel.
+      podManagementPolicy: 'Parallel',
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+      selector: { matchLabels: selectorLabels(r) },
+      template: {
+        metadata: { labels: labels(r), annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
+        spec: podSpec,
+      },
+      volumeClaimTemplates: dataVolumeClaim(r),
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+    },
+  };
+}
