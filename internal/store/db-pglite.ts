@@ -37,6 +37,7 @@ export async function openPglite(dataDir: string): Promise<Db> {
       const unlisten = await pg.listen(channel, onPayload);
       return () => unlisten();
     },
+    poolStats: () => undefined,
     close: () => pg.close(),
   };
   return db;

@@ -128,6 +128,7 @@ export function openPostgres(o: PostgresOptions): Db {
       stoppers.add(stop);
       return stop;
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       closed = true;
       await Promise.all([...stoppers].map((s) => s()));

@@ -14,6 +14,13 @@ export interface Session {
   transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T>;
 }
 
+/** node-postgres Pool counters (pg.Pool totalCount / idleCount / waitingCount). */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
 export interface Db extends Session {
   readonly kind: 'postgres' | 'pglite';
   /** Runs fn on one dedicated connection (needed for session-level advisory locks). */
@@ -23,5 +30,7 @@ export interface Db extends Session {
    * re-established: notifications sent meanwhile are gone, so caches must reload.
    */
   listen(channel: string, onPayload: (payload: string) => void, onResync: () => void): Promise<() => Promise<void>>;
+  /** Pool counters; undefined for PGlite (one in-process connection, no pool). */
+  poolStats(): PoolStats | undefined;
   close(): Promise<void>;
 }

@@ -1,7 +1,8 @@
 // Store errors carry stable codes; the admin API maps them to problem+json types
-// (conflict -> 409, not-found -> 404, invalid -> 400, unavailable -> 503).
+// (conflict -> 409, not-found -> 404, invalid -> 400, precondition -> 412, unavailable -> 503).
 
-export type StoreErrorCode = 'conflict' | 'not-found' | 'invalid' | 'unavailable' | 'migration';
+/** `precondition`: a conditional write (If-Match) found another version of the row. */
+export type StoreErrorCode = 'conflict' | 'not-found' | 'invalid' | 'precondition' | 'unavailable' | 'migration';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

@@ -3,6 +3,7 @@
 // floating-promise rule applies: node:test awaits `it` itself, hence `void it(...)`.
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { ha1 } from '../auth/digest.ts';
 import type { Db } from './db.ts';
 import { StoreError } from './errors.ts';
@@ -158,7 +159,7 @@ export function storeContract(subject: () => Subject): void {
     await store.deleteUser(realm, 'fay');
     await db.query('UPDATE realms SET updated_at = now() WHERE name = $1', [realm]);
     await store.deleteRealm(realm);
-    const events = (await feed.waitFor(6)).filter((e) => e.table === '*' || e.key.realm === realm);
+    const events = (await feed.waitFor(6)).filter((e) => e.table === '*' || ('realm' in e.key && e.key.realm === realm));
     assert.deepEqual(events, [
       { table: 'realms', op: 'insert', key: { realm } },
       { table: 'users', op: 'insert', key: { realm, username: 'fay' } },
@@ -172,6 +173,31 @@ export function storeContract(subject: () => Subject): void {
     await store.createRealm(uniqueRealm());
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(feed.events.length, before, 'no events after unlisten');
+  });
+
+  void it('notifies room and token writes, and nothing for a room written again unchanged', async () => {
+    const { store } = subject();
+    const feed = collect(store);
+    const unlisten = await feed.ready;
+    const room = `room-${uniqueRealm().replace(/[^a-z0-9]/g, '').slice(-40)}`;
+    await store.rooms.put(room, { uri: `sip:${room}@example.com` });
+    await store.rooms.put(room, { uri: `sip:${room}@example.com` });
+    await store.rooms.put(room, { uri: `sip:${room}@example.com`, subject: 'hi' });
+    await store.rooms.delete(room);
+    const id = randomBytes(8).toString('hex');
+    await store.tokens.create({ id, name: 't', role: 'read-only', hash: randomBytes(32), createdBy: 'test' });
+    await store.tokens.revoke(id);
+    const mine = (e: ChangeEvent): boolean => (e.table === 'rooms' && e.key.room === room) || (e.table === 'tokens' && e.key.id === id);
+    const deadline = Date.now() + 5000;
+    while (feed.events.filter(mine).length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(feed.events.filter(mine), [
+      { table: 'rooms', op: 'insert', key: { room }, generation: 1 },
+      { table: 'rooms', op: 'update', key: { room }, generation: 2 },
+      { table: 'rooms', op: 'delete', key: { room }, generation: 2 },
+      { table: 'tokens', op: 'insert', key: { id } },
+      { table: 'tokens', op: 'update', key: { id } },
+    ]);
+    await unlisten();
   });
 
   void it('applies each migration once and refuses an applied migration that changed', async () => {

@@ -1,8 +1,12 @@
 // The Store: realms and users over PostgreSQL or PGlite (DESIGN.md §2, §4).
 // Passwords are turned into HA1 digests here and never stored (RFC 7616 §3.4.2, §5.2).
 import { ha1 } from '../auth/digest.ts';
-import type { Db } from './db.ts';
+import { createAccounts, type Accounts } from './accounts.ts';
+import { createAuditLog, type AuditLog } from './audit.ts';
+import type { Db, PoolStats } from './db.ts';
 import { StoreError, toStoreError } from './errors.ts';
+import { createRooms, type Rooms } from './rooms.ts';
+import { createTokens, type Tokens } from './tokens.ts';
 import { openSecret, sealSecret } from './secret.ts';
 
 export interface Realm {
@@ -30,6 +34,8 @@ export interface UserCredentials {
 export type ChangeEvent =
   | { table: 'realms'; op: 'insert' | 'update' | 'delete'; key: { realm: string } }
   | { table: 'users'; op: 'insert' | 'update' | 'delete'; key: { realm: string; username: string } }
+  | { table: 'rooms'; op: 'insert' | 'update' | 'delete'; key: { room: string }; generation: number }
+  | { table: 'tokens'; op: 'insert' | 'update' | 'delete'; key: { id: string } }
   | { table: '*'; op: 'resync' };
 
 export const CHANGES_CHANNEL = 'msrp_changes';
@@ -55,6 +61,15 @@ export interface Store {
   /** The recoverable secret, when one was stored; needs the key. */
   getUserSecret(realm: string, username: string): Promise<string | undefined>;
   listUsers(realm: string): Promise<UserInfo[]>;
+  /** Realms and users with versions, paged lists, guarded deletion (admin API). */
+  readonly accounts: Accounts;
+  readonly rooms: Rooms;
+  readonly tokens: Tokens;
+  readonly audit: AuditLog;
+  /** One round trip to the database (readiness); rejects with `unavailable`. */
+  ping(): Promise<void>;
+  /** Connection pool counters; undefined for PGlite. */
+  poolStats(): PoolStats | undefined;
   /** Subscribes to the change feed; resolves to an unsubscribe function. */
   listen(onChange: (event: ChangeEvent) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
@@ -96,6 +111,14 @@ export function createSqlStore(db: Db, secretKey: Buffer | undefined, onClose: (
 
   return {
     kind: db.kind,
+    accounts: createAccounts(db, run),
+    rooms: createRooms(db, run),
+    tokens: createTokens(db, run),
+    audit: createAuditLog(db, run),
+    ping: () => run('ping', async () => {
+      await db.query('SELECT 1');
+    }),
+    poolStats: () => db.poolStats(),
 
     createRealm: (name) => run(`realm ${name}`, async () => {
       checkName('realm', name);

@@ -1,0 +1,54 @@
+// admin: the Fastify sidecar (DESIGN.md §1). Wiring only: config, store, app, signals.
+//
+//   admin [--config FILE]        environment: MSRP_ADMIN_<SECTION>__<KEY> (internal/config/admin.ts)
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { buildAdminApp } from '../internal/admin/app.ts';
+import { createTokenReviewer } from '../internal/admin/tokenreview.ts';
+import { loadAdminConfig } from '../internal/config/index.ts';
+import { openStore } from '../internal/store/index.ts';
+import { createLogger } from '../internal/telemetry/logger.ts';
+import { createMetrics } from '../internal/telemetry/metrics.ts';
+
+async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } } });
+  const c = loadAdminConfig({ file: values.config, env: process.env });
+  const logger = createLogger({ name: 'admin', level: c.log.level, pretty: c.log.pretty });
+  const store = await openStore({
+    url: c.database.url, dataDir: c.database.dataDir, secretKeyFile: c.database.secretKeyFile, sslCaFile: c.database.sslCaFile,
+    statementTimeoutMs: c.database.statementTimeoutMs, poolMax: c.database.poolMax, logger,
+  });
+  const bootstrapToken = c.auth.bootstrapTokenFile !== undefined ? readFileSync(c.auth.bootstrapTokenFile, 'utf8').trim() : undefined;
+  if (bootstrapToken === undefined) logger.warn('no auth.bootstrapTokenFile: only tokens already in the database are accepted');
+  const tr = c.auth.tokenReview;
+  const tokenReview = tr.enabled
+    ? createTokenReviewer({
+      apiServer: tr.apiServer, tokenFile: tr.tokenFile, audiences: tr.audiences, serviceAccounts: tr.serviceAccounts,
+      caPem: existsSync(tr.caFile) ? readFileSync(tr.caFile, 'utf8') : undefined,
+    })
+    : undefined;
+  const app = await buildAdminApp({
+    store, logger, metrics: createMetrics(), bootstrapToken, tokenReview, engineUrl: c.engine.controlUrl,
+    engineTimeoutMs: c.engine.timeoutMs, bodyLimit: c.http.bodyLimitBytes, tokenCacheTtlMs: c.auth.tokenCacheTtlMs,
+  });
+  const address = await app.listen({ host: c.http.host, port: c.http.port });
+  logger.info({ address, database: store.kind }, 'admin API listening');
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    void app.close().then(() => store.close()).then(() => process.exit(0), (err: unknown) => {
+      logger.error({ err }, 'stop failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`admin: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
