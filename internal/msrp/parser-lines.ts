@@ -1,6 +1,6 @@
 // Line reading for the head of an MSRP frame (start line and header lines, RFC 4975 §9).
 //
-// Decoding a string per line costs more than parsing it, so lines are sliced out of a
+// Decoding a string per line costs more than parsing it, so lines are located in a
 // latin1 window decoded once over the first buffer and shared by the heads of the
 // following frames. One sticky regex pass vouches for all plain-ASCII lines of a head at
 // once, so only unusual lines are validated character by character. A line spanning
@@ -9,8 +9,11 @@
 
 import type { BufferList } from './buffer-list.ts';
 
-/** Non-empty lines of HTAB and printable ASCII, each ending in CRLF: need no further validation. */
-const CLEAN_LINES = /(?:[\t\x20-\x7e]+\r\n)*/y;
+/**
+ * Non-empty lines of printable ASCII, each ending in CRLF: need no further validation. HTAB, though
+ * legal, is left to the careful path, so a clean path value splits on SP alone.
+ */
+const CLEAN_LINES = /(?:[\x20-\x7e]+\r\n)*/y;
 const LF = 10;
 
 export const LINE = 1;
@@ -19,19 +22,26 @@ export const OVERFLOW = -1;
 export const BARE_LF = -2;
 
 export class LineReader {
-  /** The line read last, latin1-decoded (char codes are bytes), without CRLF. */
-  line = '';
-  /** Where its bytes are, for UTF-8 decoding of values. */
-  lineBuf: Buffer = Buffer.alloc(0);
-  lineStart = 0;
-  /** The line holds only HTAB and printable ASCII. */
-  lineClean = false;
+  /**
+   * The line read last is text[start, end), without CRLF; `text` is latin1-decoded (char codes
+   * are bytes) and text[end] is its CR. Lines are located, not sliced: the head parser creates
+   * only the strings the frame keeps.
+   */
+  text = '';
+  start = 0;
+  end = 0;
+  /** Where its bytes are, for UTF-8 decoding of values: text[i] is buf[i + bufDelta]. */
+  buf: Buffer = Buffer.alloc(0);
+  bufDelta = 0;
+  /** The line holds only printable ASCII (no HTAB). */
+  clean = false;
   /** Bytes consumed by the last successful read, CRLF included. */
   consumed = 0;
 
-  private win = '';
-  private winBuf: Buffer | undefined = undefined;
-  private winStart = 0;
+  /** The window: latin1 of winBuf[winStart, winStart + win.length). MsrpParser searches small bodies in it too. */
+  win = '';
+  winBuf: Buffer | undefined = undefined;
+  winStart = 0;
   /** win[.., cleanUntil) is known to be clean lines. */
   private cleanUntil = 0;
   /** A line spanning buffers: chunks[1, scanIdx) hold no LF; `scanned` bytes seen so far. */
@@ -75,13 +85,14 @@ export class LineReader {
           CLEAN_LINES.test(this.win);
           this.cleanUntil = CLEAN_LINES.lastIndex;
         }
-        this.lineClean = lf < this.cleanUntil;
-        this.line = this.win.slice(rel, lf);
-        this.lineBuf = c0;
-        this.lineStart = o;
+        this.clean = lf < this.cleanUntil;
+        this.text = this.win;
+        this.start = rel;
+        this.buf = c0;
+        this.bufDelta = this.winStart;
         this.consumed = n;
         list.advance(n);
-        return this.stripCr();
+        return this.lineEnd(lf);
       }
       if (this.winStart + this.win.length < c0.length || this.win.length - rel >= allowance) return OVERFLOW;
     }
@@ -110,22 +121,25 @@ export class LineReader {
       for (let k = 1; k < i; k++) parts.push(chunks[k]!);
       parts.push(c.subarray(0, lf + 1));
       const joined = Buffer.concat(parts, total);
-      this.line = joined.toString('latin1', 0, total - 1);
-      this.lineClean = false;
-      this.lineBuf = joined;
-      this.lineStart = 0;
+      this.text = joined.toString('latin1');
+      this.clean = false;
+      this.start = 0;
+      this.buf = joined;
+      this.bufDelta = 0;
       this.consumed = total;
       list.advance(total);
-      return this.stripCr();
+      return this.lineEnd(total - 1);
     }
     return MORE;
   }
 
-  /** RFC 4975 §9: lines end with CRLF; a bare LF is not a line ending. */
-  private stripCr(): number {
-    const line = this.line;
-    if (line.length === 0 || line.charCodeAt(line.length - 1) !== 13) return BARE_LF;
-    this.line = line.slice(0, -1);
+  /** RFC 4975 §9: lines end with CRLF; a bare LF (text[lf]) is not a line ending. */
+  private lineEnd(lf: number): number {
+    if (lf === this.start || this.text.charCodeAt(lf - 1) !== 13) {
+      this.end = lf;
+      return BARE_LF;
+    }
+    this.end = lf - 1;
     return LINE;
   }
 }

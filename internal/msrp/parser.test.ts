@@ -6,6 +6,7 @@ import { serializeToBuffer } from './serializer.ts';
 import { getHeader } from './frame.ts';
 import type { MsrpFrame } from './frame.ts';
 import { everyByte, flatten, parse } from './testdata/harness.ts';
+import type { ParseEvent } from './testdata/harness.ts';
 import * as rfc4975 from './testdata/rfc4975.ts';
 import * as rfc4976 from './testdata/rfc4976.ts';
 import * as rfc7977 from './testdata/rfc7977.ts';
@@ -304,6 +305,127 @@ describe('zero-copy bodies and streaming', () => {
     assert.equal(bytes, chunk.length);
     assert.equal(ends, 1);
     assert.equal(p.bufferedBytes, 0);
+  });
+});
+
+describe('reentrant push from a callback', () => {
+  // A loopback connection or a test harness may push from inside a callback: the bytes must be
+  // parsed before the outer push() returns, never left waiting for the next push.
+  it('parses bytes pushed from onBody while the end-line was incomplete', () => {
+    const wire = Buffer.from(send('hello'));
+    const cut = wire.length - 10; // inside "-------abcd1234$\r\n"
+    const events: string[] = [];
+    let pushed = false;
+    const p = new MsrpParser({
+      onHead: () => events.push('head'),
+      onBody: (b) => {
+        events.push(`body:${b.toString()}`);
+        if (!pushed) {
+          pushed = true;
+          p.push(wire.subarray(cut));
+        }
+      },
+      onEnd: (c) => events.push(`end:${c}`),
+      onError: (e) => events.push(`error:${e.code}`),
+    }, { streamBodies: true });
+    p.push(wire.subarray(0, cut));
+    assert.deepEqual(events, ['head', 'body:hello', 'end:$']);
+    assert.equal(p.bufferedBytes, 0);
+  });
+
+  it('parses a frame pushed from onFrame (loopback) before push() returns', () => {
+    const wire = Buffer.from(send('ping'));
+    const bodies: string[] = [];
+    const p = new MsrpParser({
+      onFrame: (f) => {
+        bodies.push(Buffer.concat(f.body).toString());
+        if (bodies.length < 3) p.push(wire);
+      },
+    });
+    p.push(wire);
+    assert.deepEqual(bodies, ['ping', 'ping', 'ping']);
+    assert.equal(p.bufferedBytes, 0);
+  });
+
+  it('parses bytes pushed from onError before push() returns', () => {
+    const bad = Buffer.from(`${SEND_HEAD}Content-Type: text/plain\r\nBad Header\r\n\r\nx\r\n-------abcd1234$\r\n`);
+    const good = Buffer.from(send('after'));
+    const seen: string[] = [];
+    const p = new MsrpParser({
+      onFrame: (f) => seen.push(Buffer.concat(f.body).toString()),
+      onError: (e) => {
+        seen.push(e.code);
+        p.push(good);
+      },
+    });
+    p.push(bad);
+    assert.deepEqual(seen, ['bad-header-line', 'after']);
+  });
+
+  it('lets onFrame end the parser at a frame boundary without reporting a missing end-line', () => {
+    const errors: string[] = [];
+    let frames = 0;
+    const p = new MsrpParser({
+      onFrame: () => {
+        frames++;
+        p.end();
+      },
+      onError: (e) => errors.push(e.code),
+    });
+    assert.equal(p.push(Buffer.from(send('bye'))), false);
+    assert.equal(frames, 1);
+    assert.deepEqual(errors, []);
+    assert.ok(p.closed);
+    assert.equal(p.push(Buffer.from(send('late'))), false);
+  });
+
+  it('gives the same events when every callback pushes the next piece, for any split', () => {
+    fc.assert(
+      fc.property(fc.array(frameArb, { minLength: 1, maxLength: 3 }), fc.array(fc.nat(), { maxLength: 8 }), fc.boolean(), (frames, rawCuts, stream) => {
+        const wire = Buffer.concat(frames.map(serializeToBuffer));
+        const cuts = [0, ...new Set(rawCuts.map((c) => c % (wire.length + 1))), wire.length].sort((a, b) => a - b);
+        const pieces = cuts.slice(1).map((c, i) => wire.subarray(cuts[i], c)).filter((b) => b.length > 0);
+        const options = { byteRangeCheck: 'off' as const, maxNonSendBody: 1 << 20, streamBodies: stream };
+        const events: ParseEvent[] = [];
+        let next = 0;
+        const feed = (): void => void (next < pieces.length && p.push(pieces[next++]!));
+        const p: MsrpParser = new MsrpParser({
+          onFrame: (frame) => (events.push({ type: 'frame', frame: flatten(frame) }), feed()),
+          onError: (error) => (events.push({ type: 'error', error }), feed()),
+          onHead: (head) => (events.push({ type: 'head', head }), feed()),
+          onBody: (data) => {
+            const last = events[events.length - 1];
+            if (last?.type === 'body') last.data = Buffer.concat([last.data, data]);
+            else events.push({ type: 'body', data: Buffer.from(data) });
+            feed();
+          },
+          onEnd: (continuation) => (events.push({ type: 'end', continuation }), feed()),
+        }, options);
+        while (next < pieces.length) feed();
+        p.end();
+        assert.deepEqual(events, parse(wire, [], options).events);
+      }),
+      { seed: 7, numRuns: 150 },
+    );
+  });
+
+  it('stops cleanly when a callback ends the parser mid-chunk', () => {
+    const wire = Buffer.from(send('a'.repeat(50)) + send('b'));
+    const errors: string[] = [];
+    let bodies = 0;
+    const p = new MsrpParser({
+      onHead: () => {},
+      onBody: () => {
+        bodies++;
+        p.end();
+      },
+      onEnd: () => {},
+      onError: (e) => errors.push(e.code),
+    }, { streamBodies: true });
+    assert.equal(p.push(wire), false);
+    assert.equal(bodies, 1);
+    assert.deepEqual(errors, ['missing-end-line']);
+    assert.ok(p.closed);
   });
 });
 

@@ -7,10 +7,12 @@
 //   fatal error ─► CLOSED (refuses input)
 //
 // Bodies are never copied: a frame's body is a list of slices of the pushed buffers.
-// The end of a body is found with Buffer#indexOf on the constant needle CRLF "-------"
-// followed by a byte-wise check of transact-id, flag and CRLF, so body bytes that merely
-// look like an end-line are kept. A candidate that straddles two pushes is checked
-// across the buffer list without concatenating them.
+// The end of a body is found by searching for the constant needle CRLF "-------", then
+// checking transact-id, flag and CRLF byte by byte (parser-endline.ts).
+//
+// Callbacks may call back into the parser: push() from a callback only appends, and the
+// running loop picks the bytes up before the outer push() returns; a callback always runs
+// after the parser has consumed what it reports, so end() or a push from it is consistent.
 //
 // Memory is bounded: the head by `maxHeaderBytes`; a buffered body by `maxBufferedBody`
 // (beyond it the frame is streamed when onHead/onBody/onEnd are given, or rejected with
@@ -22,6 +24,7 @@ import type { Continuation, MsrpFrame, MsrpHead } from './frame.ts';
 import { BufferList } from './buffer-list.ts';
 import { HeadBuilder } from './parser-head.ts';
 import { BARE_LF, LINE, LineReader, OVERFLOW } from './parser-lines.ts';
+import { endLineAt, findNeedle, matchAt, NEEDLE_LEN } from './parser-endline.ts';
 
 export type { MsrpParseError, ParseErrorCode } from './errors.ts';
 
@@ -67,10 +70,6 @@ const SKIP = 3;
 const CLOSED = 4;
 
 const CR = 13;
-const LF = 10;
-// RFC 4975 §7.1: the end-line is preceded by a CRLF that is not part of the body.
-const NEEDLE = Buffer.from('\r\n-------', 'latin1');
-const NEEDLE_LEN = NEEDLE.length;
 /** Consecutive tiny body slices are merged (copied) below this size to keep slice counts sane on tiny pushes. */
 const SMALL_SLICE = 1024;
 
@@ -85,7 +84,9 @@ export class MsrpParser {
 
   private state = START_LINE;
   private readonly list = new BufferList();
+  /** run() is on the stack; push() then only appends and sets `pushed` (the `ws` Receiver's `_loop`). */
   private running = false;
+  private pushed = false;
   private readonly lines: LineReader;
   private headBytes = 0;
 
@@ -124,7 +125,11 @@ export class MsrpParser {
     if (this.state === CLOSED) return false;
     if (chunk.length === 0) return true;
     this.list.push(chunk);
-    if (!this.running) this.run();
+    // A callback pushing (loopback, test harness) must not start a second loop over the same
+    // state: the running loop re-checks after every step and parses these bytes before the
+    // outer push() returns.
+    if (this.running) this.pushed = true;
+    else this.run();
     return this.state !== CLOSED;
   }
 
@@ -133,14 +138,23 @@ export class MsrpParser {
     if (this.state === CLOSED) return;
     if (this.state !== START_LINE || this.list.length > 0) {
       this.fail('missing-end-line', this.state === BODY || this.state === SKIP ? 'stream ended inside the body' : 'stream ended inside the head', true);
+    } else {
+      this.close();
     }
-    this.close();
   }
 
+  /**
+   * The state machine loop. Every step either makes progress (true) or needs more data (false);
+   * a step that ran a callback which pushed is run again, since what it saw before the callback
+   * ("need more data") may no longer hold. Callbacks run only after the parser's own state is
+   * consistent (bytes consumed, frame boundary reached), so they may push, end() or read
+   * bufferedBytes.
+   */
   private run(): void {
     this.running = true;
     try {
       for (;;) {
+        this.pushed = false;
         let more: boolean;
         switch (this.state) {
           case START_LINE:
@@ -156,7 +170,7 @@ export class MsrpParser {
           default:
             return;
         }
-        if (!more) break;
+        if (!more && !this.pushed) break;
       }
       this.list.compact(this.maxHeaderBytes);
     } finally {
@@ -169,41 +183,40 @@ export class MsrpParser {
   private getStartLine(): boolean {
     if (!this.readLine()) return this.state === SKIP;
     const l = this.lines;
-    const error = this.head.startLine(l.line, l.lineBuf, l.lineStart, l.lineClean);
+    const error = this.head.startLine(l.text, l.start, l.end, l.buf, l.bufDelta, l.clean);
     if (error !== undefined) return this.reject(error);
     this.state = HEADERS;
-    return true;
+    return this.getHeaderLine();
   }
 
+  /** Reads header lines up to the blank line or end-line; no callback runs before that unless on error. */
   private getHeaderLine(): boolean {
-    // false: more data needed, or an error moved the parser to SKIP or CLOSED.
-    if (!this.readLine()) return this.state === SKIP;
     const l = this.lines;
-    const line = l.line;
-    if (line.length === 0) return this.blankLine();
-    if (line.startsWith('-------')) return this.headEndLine(line);
-    const error = this.head.headerLine(line, l.lineBuf, l.lineStart, l.lineClean);
-    if (error !== undefined) return this.reject(error);
-    return true;
+    for (;;) {
+      // false: more data needed, or an error moved the parser to SKIP or CLOSED.
+      if (!this.readLine()) return this.state === SKIP;
+      if (l.end === l.start) return this.blankLine();
+      // hname starts with ALPHA, so "-" can only begin an end-line (or a bad line); t[end] is CR.
+      if (l.buf[l.bufDelta + l.start] === 0x2d && l.text.startsWith('-------', l.start)) return this.headEndLine(l.text, l.start, l.end);
+      const error = this.head.headerLine(l.text, l.start, l.end, l.buf, l.bufDelta, l.clean);
+      if (error !== undefined) return this.reject(error);
+    }
   }
 
   /** An end-line right after the headers: a frame without body (RFC 4975 §9 msrp-response, bodiless request). */
-  private headEndLine(line: string): boolean {
+  private headEndLine(t: string, s: number, e: number): boolean {
     const tid = this.head.transactionId;
-    const flag = line.charCodeAt(line.length - 1);
-    if (line.length !== 8 + tid.length || !line.startsWith(tid, 7) || (flag !== 0x24 && flag !== 0x2b && flag !== 0x23)) {
+    const flag = t.charCodeAt(e - 1);
+    if (e - s !== 8 + tid.length || !t.startsWith(tid, s + 7) || (flag !== 0x24 && flag !== 0x2b && flag !== 0x23)) {
       // The frame's own end-line is broken: where the next frame starts is unknown.
-      this.fail('bad-end-line', JSON.stringify(line.slice(0, 64)), true);
-      this.close();
+      this.fail('bad-end-line', JSON.stringify(t.slice(s, Math.min(e, s + 64))), true);
       return false;
     }
     const error = this.head.finish();
-    if (error !== undefined) {
-      this.report(error);
-    } else if (this.cb.onFrame) {
-      this.cb.onFrame(this.head.frame([], String.fromCharCode(flag) as Continuation));
-    }
+    const frame = error === undefined && this.cb.onFrame ? this.head.frame([], String.fromCharCode(flag) as Continuation) : undefined;
     this.nextFrame();
+    if (error !== undefined) this.report(error);
+    else if (frame !== undefined) this.cb.onFrame!(frame);
     return true;
   }
 
@@ -224,23 +237,15 @@ export class MsrpParser {
       this.headBytes += this.lines.consumed;
       return true;
     }
+    // RFC 4975 §9: lines end with CRLF. Without a transaction id there is no end-line to skip to.
     if (r === OVERFLOW) this.overflowHead();
-    else if (r === BARE_LF) {
-      // RFC 4975 §9: lines end with CRLF.
-      const tid = this.head.transactionId || undefined;
-      this.fail('bad-line-ending', 'LF without CR', tid === undefined);
-      if (tid === undefined) this.close();
-      else this.enterSkip(true);
-    }
+    else if (r === BARE_LF) this.fail('bad-line-ending', 'LF without CR', this.head.transactionId === '');
     return false;
   }
 
   private overflowHead(): void {
-    const tid = this.head.transactionId || undefined;
-    this.fail('header-too-large', `more than ${this.maxHeaderBytes} bytes`, tid === undefined);
     this.lines.reset();
-    if (tid === undefined) this.close();
-    else this.enterSkip(true);
+    this.fail('header-too-large', `more than ${this.maxHeaderBytes} bytes`, this.head.transactionId === '');
   }
 
   // ---- BODY / SKIP ---------------------------------------------------------------------
@@ -255,7 +260,7 @@ export class MsrpParser {
     const markLen = NEEDLE_LEN + tid.length + 3;
     if (this.atLineStart) {
       // An end-line directly after the blank line (empty body) or after a rejected header line.
-      const m = this.matchAt(0, this.list.offset, 2);
+      const m = matchAt(this.list.chunks, 0, this.list.offset, 2, tid);
       if (m < 0) return false;
       this.atLineStart = false;
       if (m > 0) {
@@ -268,12 +273,12 @@ export class MsrpParser {
     const len = c0.length;
     let from = o;
     for (;;) {
-      const idx = c0.indexOf(NEEDLE, from);
+      const idx = findNeedle(c0, from, this.lines);
       if (idx < 0 || idx > len - markLen) break;
-      const m = this.matchAt(0, idx, 0);
+      const m = endLineAt(c0, idx + NEEDLE_LEN, tid);
       if (m > 0) {
-        this.bodyData(c0, o, idx);
         this.list.advance(idx - o + markLen);
+        this.bodyData(c0, o, idx);
         return this.bodyEnd(m);
       }
       from = idx + 1;
@@ -282,51 +287,17 @@ export class MsrpParser {
     const tailStart = Math.max(o, len - (markLen - 1));
     for (let q = tailStart; q < len; q++) {
       if (c0[q] !== CR) continue;
-      const m = this.matchAt(0, q, 0);
+      const m = matchAt(this.list.chunks, 0, q, 0, tid);
       if (m === 0) continue;
+      // Consume first, then emit: a callback sees (and may push onto) a consistent list.
+      // On m < 0 ("need more data") the run loop retries if the callback pushed.
+      this.list.advance(m < 0 ? q - o : q - o + markLen);
       this.bodyData(c0, o, q);
-      this.list.advance(q - o);
-      if (m < 0) return false;
-      this.list.advance(markLen);
-      return this.bodyEnd(m);
+      return m < 0 ? false : this.bodyEnd(m);
     }
-    this.bodyData(c0, o, len);
     this.list.advance(len - o);
-    return this.state === BODY || this.state === SKIP ? this.list.length > 0 : true;
-  }
-
-  /**
-   * Compares the data at (chunk ci, position pos) with the end-line CRLF "-------" tid flag CRLF,
-   * skipping the first `skip` bytes of the pattern. Returns the flag byte on a match, 0 on a
-   * mismatch, -1 when more data is needed to decide.
-   */
-  private matchAt(ci: number, pos: number, skip: number): number {
-    const tid = this.head.transactionId;
-    const tl = tid.length;
-    const total = NEEDLE_LEN + tl + 3;
-    const chunks = this.list.chunks;
-    let buf = chunks[ci]!;
-    let flag = 0;
-    for (let k = skip; k < total; k++) {
-      while (pos >= buf.length) {
-        if (++ci >= chunks.length) return -1;
-        buf = chunks[ci]!;
-        pos = 0;
-      }
-      const b = buf[pos++]!;
-      if (k < NEEDLE_LEN) {
-        if (b !== NEEDLE[k]) return 0;
-      } else if (k < NEEDLE_LEN + tl) {
-        if (b !== tid.charCodeAt(k - NEEDLE_LEN)) return 0;
-      } else if (k === NEEDLE_LEN + tl) {
-        // RFC 4975 §9 continuation-flag = "+" / "$" / "#"
-        if (b !== 0x24 && b !== 0x2b && b !== 0x23) return 0;
-        flag = b;
-      } else if (b !== (k === total - 2 ? CR : LF)) {
-        return 0;
-      }
-    }
-    return flag;
+    this.bodyData(c0, o, len);
+    return this.list.length > 0;
   }
 
   /** Accounts body bytes buf[s, e): limits first, then emit, buffer or discard. */
@@ -352,7 +323,7 @@ export class MsrpParser {
       this.startStreaming();
     }
     if (this.streaming) {
-      this.cb.onBody!(buf.subarray(s, e));
+      if (this.state === BODY) this.cb.onBody!(buf.subarray(s, e));
       return;
     }
     const slices = this.bodySlices;
@@ -368,12 +339,14 @@ export class MsrpParser {
     const slices = this.bodySlices;
     this.bodySlices = [];
     this.bodyBufferedLen = 0;
-    for (const s of slices) this.cb.onBody!(s);
+    for (const s of slices) if (this.state === BODY) this.cb.onBody!(s);
   }
 
   /** The end-line was consumed: check Byte-Range against what was received, then emit. */
   private bodyEnd(flag: number): boolean {
-    if (this.state === SKIP) {
+    if (this.state !== BODY) {
+      // SKIP: the rejected transaction is over. CLOSED: a callback ended the parser.
+      if (this.state === CLOSED) return false;
       this.nextFrame();
       return true;
     }
@@ -382,14 +355,18 @@ export class MsrpParser {
     if (this.rangeCheck === 2 && h.rangeEnd >= 0 && continuation === '$') {
       const expected = h.rangeEnd - h.rangeStart + 1;
       if (this.bodyLen !== expected || (h.rangeTotal >= 0 && h.rangeEnd !== h.rangeTotal)) {
-        this.report(parseError('byte-range-mismatch', `${this.bodyLen} body bytes for Byte-Range ${h.rangeStart}-${h.rangeEnd}/${h.rangeTotal}`, h.transactionId));
+        const error = parseError('byte-range-mismatch', `${this.bodyLen} body bytes for Byte-Range ${h.rangeStart}-${h.rangeEnd}/${h.rangeTotal}`, h.transactionId);
         this.nextFrame();
+        this.report(error);
         return true;
       }
     }
-    if (this.streaming) this.cb.onEnd!(continuation);
-    else if (this.cb.onFrame) this.cb.onFrame(h.frame(this.bodySlices, continuation));
+    // The frame boundary is reached before the callback runs, so it may push or end().
+    const streaming = this.streaming;
+    const frame = !streaming && this.cb.onFrame ? h.frame(this.bodySlices, continuation) : undefined;
     this.nextFrame();
+    if (streaming) this.cb.onEnd!(continuation);
+    else if (frame !== undefined) this.cb.onFrame!(frame);
     return true;
   }
 
@@ -399,15 +376,19 @@ export class MsrpParser {
     this.cb.onError?.(error);
   }
 
+  /** Reports an error once the parser is CLOSED (fatal) or skipping to this transaction's end-line. */
   private fail(code: ParseErrorCode, detail: string, fatal: boolean): void {
-    this.report(parseError(code, detail, this.head.transactionId || undefined, fatal));
+    const error = parseError(code, detail, this.head.transactionId || undefined, fatal);
+    if (fatal) this.close();
+    else this.enterSkip(true);
+    this.report(error);
   }
 
   /** Reports an error; a fatal one closes the parser, others skip to this transaction's end-line. */
   private reject(error: MsrpParseError): boolean {
     if (error.fatal) {
-      this.report(error);
       this.close();
+      this.report(error);
       return false;
     }
     const inHead = this.state === START_LINE || this.state === HEADERS;
