@@ -1,5 +1,6 @@
 // msrp: the command-line MSRP client (DESIGN.md §1). Wiring only; see internal/client/cli/.
 import { main } from '../internal/client/cli/main.ts';
+import { chatCommand } from '../internal/client/cli/chat.ts';
 
 const ac = new AbortController();
 let interrupted = 0;
@@ -10,5 +11,6 @@ process.on('SIGINT', () => {
 });
 process.on('SIGTERM', () => ac.abort());
 
-const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: ac.signal });
+const io = { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: ac.signal };
+const code = process.argv[2] === 'chat' ? await chatCommand(process.argv.slice(3), io) : await main(process.argv.slice(2), io);
 process.exitCode = interrupted > 0 && code === 0 ? 130 : code;

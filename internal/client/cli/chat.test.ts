@@ -1,0 +1,72 @@
+// `msrp chat` end to end: three CLI processes join one room of the real focus (SIP over UDP
+// and TCP, MSRP direct to the switch), take nicknames, and exchange public and private
+// messages through the switch, driven by --script files.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startChatServer, type RunningChatServer } from '../../focus/server.ts';
+import { createLogger } from '../../telemetry/logger.ts';
+
+const MSRP = join(import.meta.dirname, '..', '..', '..', 'cmd', 'msrp.ts');
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MSRP, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('close', (code) => {
+      clearTimeout(kill);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('msrp chat', { timeout: 60_000 }, () => {
+  let chat: RunningChatServer;
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'msrp-chat-'));
+    chat = await startChatServer({
+      enabled: true, domain: 'chat.test', publicHost: '127.0.0.1',
+      sip: { host: '127.0.0.1', udpPort: 0, tcpPort: 0 },
+      msrp: { host: '127.0.0.1', port: 0, transport: 'tcp' },
+      autoCreate: false,
+      media: { privateAddresses: 'allow', foreignAddresses: 'allow', trustedHosts: [] },
+      subscriptions: { minExpires: 60, maxExpires: 3600 },
+      rooms: [{ name: 'lobby', policy: { history: { enabled: false } } }],
+    }, { logger: createLogger({ name: 'chat-cli', level: 'silent', env: {} }) });
+  });
+  after(async () => {
+    await chat.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('lets three participants talk in public and in private through the switch', async () => {
+    const scripts: Record<string, string[]> = {
+      alice: ['/nick Alice', 'wait:1500', 'hello everyone', 'expect:^\\[private\\] <sip:bob@localhost> psst alice$', 'expect:^<sip:carol@localhost> hi from carol$', '/who', 'expect:in the room: .*Alice', 'wait:300'],
+      bob: ['/nick Bob', 'expect:^<sip:alice@localhost> hello everyone$', '/msg Alice psst alice', 'expect:hi from carol', 'wait:300'],
+      carol: ['/nick Carol', 'expect:^<sip:alice@localhost> hello everyone$', 'wait:300', 'hi from carol', 'wait:800'],
+    };
+    const runs = Object.entries(scripts).map(async ([user, lines], i) => {
+      const file = join(dir, `${user}.txt`);
+      await writeFile(file, lines.join('\n') + '\n');
+      const transport = i === 1 ? 'tcp' : 'udp';
+      const port = transport === 'tcp' ? chat.focus.tcpPort! : chat.focus.udpPort!;
+      return [user, await run(['chat', 'sip:lobby@chat.test', '--focus', `127.0.0.1:${port}`, '--transport', transport, '--user', user, '--script', file, '--expect-timeout', '8000'])] as const;
+    });
+    const results = Object.fromEntries(await Promise.all(runs));
+    for (const [user, r] of Object.entries(results)) {
+      assert.equal(r.code, 0, `${user} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    }
+    assert.doesNotMatch(results['carol']!.stdout, /psst/, 'a private message reaches only its recipient');
+    assert.match(results['alice']!.stdout, /in the room: .*Bob .*Carol|in the room: .*Carol .*Bob|in the room: .*Alice/);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(chat.switch.room('sip:lobby@chat.test')?.participants().length ?? 0, 0, 'everyone left with BYE');
+  });
+});

@@ -1,0 +1,154 @@
+// The chat server as one unit for cmd/ wiring: the MSRP switch (internal/chat) with its
+// listener, the room directory (the store's rooms, or rooms from the config), and the SIP
+// focus. cmd/msrpd.ts (and cmd/start.ts) call startChatServer(config.chat, deps) and
+// close() it on shutdown.
+//
+// MSRP path: direct. The answer's a=path is [switch session URI] on the switch's own
+// listener (see internal/chat/switch.ts for why not the relay's); clients behind a relay
+// reach it through their relay's Use-Path as for any peer. Putting our relay in front
+// (path = [relay, switch]) waits for the relay → switch hand-over hook (ChatSwitch.claims/adopt).
+import { hostname } from 'node:os';
+import type { SecureContextOptions } from 'node:tls';
+import Type, { type Static } from 'typebox';
+import type { Logger } from 'pino';
+import { makePolicy } from '../chat/policy.ts';
+import { ChatSwitch, startChatMsrpListener, type ChatListener } from '../chat/switch.ts';
+import type { SipDigestOptions } from '../sip/digest.ts';
+import type { Store } from '../store/index.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { ChatPort, ChatRoomPort } from './chat-port.ts';
+import { MemoryRoomDirectory, roomEntryFromSpec, StoreRoomDirectory, type RoomDirectory, type RoomEntry } from './directory.ts';
+import { startFocus, type RunningFocus } from './focus.ts';
+
+const strict = { additionalProperties: false } as const;
+const Port = (description: string, def?: number) => Type.Integer({ minimum: 0, maximum: 65535, description, ...(def === undefined ? {} : { default: def }) });
+
+/** The `chat` section of the engine config (to be embedded in EngineConfigSchema). */
+export const ChatConfigSchema = Type.Object({
+  enabled: Type.Boolean({ default: false, description: 'Run the chat server (SIP focus + MSRP switch, RFC 7701).' }),
+  domain: Type.Optional(Type.String({ minLength: 1, description: 'Host part of room URIs (sip:<room>@<domain>). Default: the machine host name.' })),
+  publicHost: Type.Optional(Type.String({ minLength: 1, description: 'Host written in SIP Contact/Via, SDP and MSRP session URIs. Default: the SIP bind address, or the host name for a wildcard bind.' })),
+  sip: Type.Object({
+    host: Type.String({ default: '0.0.0.0', description: 'Address the SIP focus binds.' }),
+    udpPort: Type.Optional(Port('SIP over UDP (RFC 3261 §18); 0 = any free port; absent = off.', 5060)),
+    tcpPort: Type.Optional(Port('SIP over TCP; 0 = any free port; absent = off.', 5060)),
+    tlsPort: Type.Optional(Port('SIP over TLS (sips:) with the engine certificate; absent = off.')),
+  }, { ...strict, default: {}, description: 'SIP listeners of the focus.' }),
+  msrp: Type.Object({
+    host: Type.String({ default: '0.0.0.0', description: 'Address the MSRP switch binds.' }),
+    port: Port('MSRP port of the switch (participants connect here; a=path of the answer).', 2856),
+    transport: Type.Enum(['tcp', 'tls'], { default: 'tls', description: '`tls` gives msrps: session URIs (engine certificate).' }),
+  }, { ...strict, default: {}, description: 'MSRP listener of the switch.' }),
+  autoCreate: Type.Boolean({ default: false, description: 'An INVITE to an unknown room on our domain creates it with the default policy (else 404).' }),
+  media: Type.Object({
+    privateAddresses: Type.Enum(['allow', 'deny'], { default: 'allow', description: 'Offers whose a=path first hop is a private/loopback address: `deny` answers 488.' }),
+    foreignAddresses: Type.Enum(['allow', 'deny'], { default: 'allow', description: 'Offers whose a=path first hop is not the SIP source address: `deny` answers 488.' }),
+    trustedHosts: Type.Array(Type.String(), { default: [], description: 'Relay hosts accepted as a=path first hop whatever the two rules say.' }),
+  }, { ...strict, default: {}, description: 'Checks of the MSRP path in offers (RFC 4975 §8.2).' }),
+  subscriptions: Type.Object({
+    minExpires: Type.Integer({ minimum: 1, default: 60, description: 'Shorter conference subscriptions get 423 (RFC 6665 §4.2.1.1).' }),
+    maxExpires: Type.Integer({ minimum: 1, default: 3600, description: 'Longer subscriptions are lowered to this.' }),
+  }, { ...strict, default: {}, description: 'Conference event package (RFC 4575).' }),
+  rooms: Type.Array(Type.Object({
+    name: Type.String({ minLength: 1 }),
+    uri: Type.Optional(Type.String()),
+    subject: Type.Optional(Type.String()),
+    policy: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  }), { default: [], description: 'Rooms from the config, used when there is no store (ChatRoom spec shape).' }),
+}, { ...strict, default: {}, description: 'Chat rooms: SIP focus and MSRP switch (RFC 7701).' });
+
+export type ChatConfig = Static<typeof ChatConfigSchema>;
+
+export interface ChatServerDeps {
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  /** Rooms come from the store's rooms table (kept fresh by its change feed) when given. */
+  readonly store?: Store;
+  /** Certificate for msrps and SIP over TLS. */
+  readonly tls?: SecureContextOptions;
+  /** For rooms whose policy sets requireAuth. */
+  readonly digest?: SipDigestOptions;
+  /** Session id prefix of this replica (DESIGN.md §4). */
+  readonly sessionIdPrefix?: string;
+}
+
+export interface RunningChatServer {
+  readonly focus: RunningFocus;
+  readonly switch: ChatSwitch;
+  readonly msrp: ChatListener;
+  readonly rooms: RoomDirectory;
+  close(): Promise<void>;
+}
+
+/** internal/chat's switch as the focus's ChatPort: rooms created on first use, policies re-applied when the generation moves. */
+export function switchChatPort(sw: ChatSwitch): ChatPort {
+  const generations = new Map<string, number>();
+  return {
+    room(entry: RoomEntry): ChatRoomPort {
+      let room = sw.room(entry.uri);
+      if (room === undefined || room.closed) {
+        room = sw.createRoom({ uri: entry.uri, policy: entry.policy, ...(entry.subject === undefined ? {} : { subject: entry.subject }) });
+      } else if (generations.get(entry.uri) !== entry.generation) {
+        room.updatePolicy(entry.policy);
+        if (entry.subject !== undefined && entry.subject !== room.subject) room.setSubject(entry.subject);
+      }
+      generations.set(entry.uri, entry.generation);
+      return room;
+    },
+  };
+}
+
+export async function startChatServer(config: ChatConfig, deps: ChatServerDeps): Promise<RunningChatServer> {
+  const log = deps.logger.child({ component: 'chat' });
+  const wildcard = (h: string) => h === '0.0.0.0' || h === '::';
+  const publicHost = config.publicHost ?? (wildcard(config.sip.host) ? hostname() : config.sip.host);
+  const domain = config.domain ?? publicHost;
+  const msrpTls = config.msrp.transport === 'tls';
+  if (msrpTls && deps.tls === undefined) throw new Error('chat.msrp.transport is tls but no certificate was given');
+
+  const sw = new ChatSwitch({ publicHost, logger: log, ...(deps.sessionIdPrefix === undefined ? {} : { sessionIdPrefix: deps.sessionIdPrefix }) });
+  const msrp = await startChatMsrpListener(sw, { hosts: [config.msrp.host], port: config.msrp.port, ...(msrpTls ? { tls: deps.tls } : {}) });
+
+  let rooms: RoomDirectory;
+  let unlisten: (() => Promise<void>) | undefined;
+  if (deps.store) {
+    const dir = new StoreRoomDirectory(deps.store.rooms, { domain, onError: (err) => log.warn({ err }, 'room directory refresh failed') });
+    await dir.start();
+    unlisten = await deps.store.listen((e) => {
+      if (e.table !== 'rooms' || e.op !== 'delete') return dir.onChange(e);
+      // A deleted room closes: its participants leave (the switch emits device-left → BYE).
+      void dir.byName(e.key.room).then((entry) => {
+        if (entry) sw.deleteRoom(entry.uri);
+        dir.onChange(e);
+      });
+    });
+    rooms = dir;
+  } else {
+    rooms = new MemoryRoomDirectory(config.rooms.map((r, i) => roomEntryFromSpec(r.name, { ...r }, i + 1, domain)), {
+      domain, ...(config.autoCreate ? { autoCreatePolicy: makePolicy() } : {}),
+    });
+  }
+
+  const focus = await startFocus({
+    sip: {
+      host: config.sip.host, publicHost,
+      ...(config.sip.udpPort === undefined ? {} : { udpPort: config.sip.udpPort }),
+      ...(config.sip.tcpPort === undefined ? {} : { tcpPort: config.sip.tcpPort }),
+      ...(config.sip.tlsPort === undefined ? {} : { tlsPort: config.sip.tlsPort, tls: deps.tls }),
+    },
+    rooms, chat: switchChatPort(sw), logger: log, autoCreate: config.autoCreate, domains: [domain],
+    media: config.media, subscriptions: config.subscriptions,
+    ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
+    ...(deps.digest === undefined ? {} : { digest: deps.digest }),
+  });
+
+  return {
+    focus, switch: sw, msrp, rooms,
+    async close() {
+      await focus.close();
+      await unlisten?.();
+      sw.close();
+      msrp.close();
+    },
+  };
+}
