@@ -11,56 +11,11 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadEngineConfig, type EngineConfig } from '../internal/config/index.ts';
 import { CachedCredentials } from '../internal/relay/credential-cache.ts';
-import { defaultRelayOptions, type RelayOptions } from '../internal/relay/options.ts';
+import { relayOptionsFromConfig } from '../internal/relay/engine-options.ts';
 import { startRelay } from '../internal/relay/relay.ts';
 import { openStore, type Store } from '../internal/store/index.ts';
 import { createLogger, type Logger } from '../internal/telemetry/logger.ts';
 import { createMetrics } from '../internal/telemetry/metrics.ts';
-
-function relayOptions(c: EngineConfig): RelayOptions {
-  const realms = c.auth.realms;
-  const publicHost = c.relay.publicHost ?? hostname();
-  return defaultRelayOptions({
-    publicHost,
-    ...(c.relay.publicPort !== undefined ? { publicPort: c.relay.publicPort } : {}),
-    listeners: c.relay.listen.map((l) => ({ hosts: [l.host], port: l.port, tls: l.transport === 'tls' })),
-    tlsDir: c.tls.dir,
-    allowPlainTcp: c.auth.allowPlainTcp,
-    allowBasic: c.auth.basicOverTls,
-    realms: {
-      default: realms[0]?.name ?? publicHost,
-      byHost: realms.flatMap((r) => [r.name, ...r.hosts].map((host) => ({ host: host.toLowerCase(), realm: r.name }))),
-    },
-    nonceSecret: c.auth.nonceSecretFile !== undefined ? readFileSync(c.auth.nonceSecretFile) : randomBytes(32),
-    nonceLifetimeSec: c.auth.nonceLifetimeSec,
-    maxAuthFailures: c.auth.maxFailures,
-    unauthenticatedIdleSec: c.auth.idleUnauthSec,
-    expires: { min: c.session.minExpires, max: c.session.maxExpires, default: c.session.defaultExpires },
-    maxHeaderBytes: c.limits.maxHeaderBytes,
-    maxBufferedBytes: c.limits.maxConnectionBufferBytes,
-    transactionTimeoutSec: c.limits.transactionTimeoutSec,
-    maxConnectionsPerAddress: c.limits.connectionsPerSource,
-    maxSessionsPerUser: c.limits.sessionsPerUser,
-    throttle: {
-      session: { bytesPerSec: c.throttle.bytesPerSecPerSession, burstBytes: c.throttle.bytesPerSecPerSession },
-      user: { bytesPerSec: c.throttle.bytesPerSecPerUser, burstBytes: c.throttle.bytesPerSecPerUser },
-      realm: { bytesPerSec: c.throttle.bytesPerSecPerRealm, burstBytes: c.throttle.bytesPerSecPerRealm },
-    },
-    drainTimeoutSec: c.drain.deadlineSec,
-    http: { host: c.http.host, port: c.http.port },
-    control: { host: '127.0.0.1', port: c.http.controlPort },
-    // The engine schema has no next-hop allow-list yet: only our own sessions are reachable.
-    nextHops: { allow: [], allowPrivate: false, connectTimeoutMs: 5000 },
-    // DESIGN.md §4: replica k of the StatefulSet mints session ids that say k owns them.
-    sessionIdPrefix: replicaPrefix(hostname()),
-  });
-}
-
-/** `msrp-relay-2` (a StatefulSet pod name) → `r2-`; anything else → no prefix. */
-function replicaPrefix(host: string): string {
-  const ordinal = /-(\d+)$/.exec(host)?.[1];
-  return ordinal === undefined ? '' : `r${ordinal}-`;
-}
 
 function openStoreFrom(c: EngineConfig, logger: Logger): Promise<Store> {
   return openStore({
@@ -72,8 +27,13 @@ function openStoreFrom(c: EngineConfig, logger: Logger): Promise<Store> {
 async function serve(c: EngineConfig, logger: Logger): Promise<void> {
   const store = await openStoreFrom(c, logger);
   const credentials = new CachedCredentials({ lookup: (realm, user) => store.getUserCredentials(realm, user) });
-  const unlisten = await store.listen((e) => credentials.invalidate(e.table === '*' ? { table: '*' } : e));
-  const relay = await startRelay(relayOptions(c), { credentials, logger, metrics: createMetrics() });
+  const unlisten = await store.listen((e) => {
+    if (e.table === 'rooms' || e.table === 'tokens') return; // not credentials
+    credentials.invalidate(e.table === '*' ? { table: '*' } : e);
+  });
+  const nonceSecret = c.auth.nonceSecretFile !== undefined ? readFileSync(c.auth.nonceSecretFile) : randomBytes(32);
+  const options = relayOptionsFromConfig(c, { hostname: hostname(), nonceSecret });
+  const relay = await startRelay(options, { credentials, logger, metrics: createMetrics() });
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

@@ -44,6 +44,56 @@ describe('engine configuration', () => {
     assert.ok(all.length > 40, `only ${all.length} nodes`);
   });
 
+  it('gives every option a default, or says in its description what absence means', () => {
+    const missing: string[] = [];
+    const walk = (node: Record<string, unknown>, path: string): void => {
+      const props = node['properties'] as Record<string, Record<string, unknown>> | undefined;
+      const required = new Set((node['required'] as string[] | undefined) ?? []);
+      for (const [k, v] of Object.entries(props ?? {})) {
+        const p = path ? `${path}.${k}` : k;
+        const optionalDocumented = !required.has(k) && /default|absent|any port/i.test(String(v['description']));
+        if (!('default' in v) && !optionalDocumented && !path.endsWith('[]')) missing.push(p);
+        if (v['properties']) walk(v, p);
+      }
+    };
+    walk(EngineConfigSchema as unknown as Record<string, unknown>, '');
+    assert.deepEqual(missing, []);
+  });
+
+  it('has the relay defaults the relay author asked for: next hops closed, mutual TLS, 10 KB non-SEND bodies', () => {
+    const c = loadEngineConfig({ env: {} });
+    assert.deepEqual(c.nextHops, { allow: [], allowPrivate: false, connectTimeoutMs: 5000 });
+    assert.equal(c.tls.mutual, true);
+    assert.equal(c.tls.pollIntervalMs, 10000);
+    assert.deepEqual(c.relay.aliases, []);
+    assert.deepEqual(c.relay.blockedMethods, []);
+    assert.equal(c.limits.maxNonSendBodyBytes, 10240);
+    assert.equal(c.limits.streamThresholdBytes, 65536);
+    assert.deepEqual(c.auth.algorithms, ['SHA-256', 'MD5']);
+    const doc = (section: string, key: string): string => {
+      const root = EngineConfigSchema as unknown as { properties: Record<string, { properties: Record<string, { description?: string }> }> };
+      return root.properties[section]?.properties[key]?.description ?? '';
+    };
+    assert.match(doc('session', 'maxExpires'), /423 with Max-Expires/);
+    assert.match(doc('limits', 'maxConnectionBufferBytes'), /closed/);
+  });
+
+  it('takes next hops, aliases and blocked methods from the environment', () => {
+    const c = loadEngineConfig({ env: {
+      MSRP_NEXT_HOPS__ALLOW: '[{"host":"*.example.net","port":2855},{"host":"relay.example.org"}]',
+      MSRP_NEXT_HOPS__ALLOW_PRIVATE: 'true',
+      MSRP_RELAY__ALIASES: 'msrp.default.svc,10.0.0.7',
+      MSRP_RELAY__BLOCKED_METHODS: 'NICKNAME',
+      MSRP_TLS__MUTUAL: 'false',
+    } });
+    assert.deepEqual(c.nextHops.allow, [{ host: '*.example.net', port: 2855 }, { host: 'relay.example.org' }]);
+    assert.equal(c.nextHops.allowPrivate, true);
+    assert.deepEqual(c.relay.aliases, ['msrp.default.svc', '10.0.0.7']);
+    assert.deepEqual(c.relay.blockedMethods, ['NICKNAME']);
+    assert.equal(c.tls.mutual, false);
+    assert.throws(() => loadEngineConfig({ env: { MSRP_RELAY__BLOCKED_METHODS: 'send' } }), ConfigError);
+  });
+
   it('takes the realm list and the database URL from a file and env', () => {
     const dir = mkdtempSync(join(tmpdir(), 'engine-config-'));
     const f = join(dir, 'msrpd.yaml');

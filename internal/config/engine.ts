@@ -32,7 +32,30 @@ export const EngineConfigSchema = Type.Object({
       description: 'Host name the relay puts in its own URI (Use-Path, From-Path; RFC 4976 §5.1, §7.1). Must match the TLS certificate. Default: the machine host name.',
     })),
     publicPort: Type.Optional(Port('Port the relay puts in its own URI when it differs from the listener (e.g. behind a LoadBalancer). Default: the first listener port.')),
+    aliases: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'Other host names or IP addresses that also mean this relay when they head a To-Path (e.g. the Service name, the pod IP). Realm host names count as aliases too.',
+    }),
+    blockedMethods: Type.Array(Type.String({ pattern: '^[A-Z]+$' }), {
+      default: [],
+      description: 'Request methods the relay refuses to forward (answered with 403), e.g. `[NICKNAME]`. AUTH addressed to this relay is never blocked.',
+    }),
   }, { ...strict, default: {}, description: 'MSRP relay sockets and identity.' }),
+
+  nextHops: Type.Object({
+    allow: Type.Array(Type.Object({
+      host: Type.String({ minLength: 1, description: 'Host name or IP literal (exact, case-insensitive), `*.example.com` for a suffix, or `*` for any host.' }),
+      port: Type.Optional(Port('Only this port; any port when absent.')),
+    }, strict), {
+      default: [],
+      description: 'Peers (other relays, endpoints) this relay may open connections to. Our own sessions are always reachable; anything else not listed gets 403, so the relay is never an open relay.',
+    }),
+    allowPrivate: Type.Boolean({
+      default: false,
+      description: 'Allow next hops that resolve to private, loopback, link-local, CGNAT or unique-local addresses. Off in production: an allowed name must not lead into the pod network (DNS rebinding).',
+    }),
+    connectTimeoutMs: Type.Integer({ minimum: 100, default: 5000, description: 'Connect (and TLS handshake) timeout towards a next hop; on failure the request gets 481.' }),
+  }, { ...strict, default: {}, description: 'Where the relay may forward to beyond its own sessions (relay-to-relay, RFC 4976 §6).' }),
 
   tls: Type.Object({
     dir: Type.String({
@@ -42,6 +65,11 @@ export const EngineConfigSchema = Type.Object({
     certFile: Type.Optional(Type.String({ description: 'Certificate chain (PEM). Default: `<dir>/tls.crt`.' })),
     keyFile: Type.Optional(Type.String({ description: 'Private key (PEM). Default: `<dir>/tls.key`.' })),
     caFile: Type.Optional(Type.String({ description: 'CA bundle for verifying peer relays (PEM). Default: `<dir>/ca.crt` when present.' })),
+    mutual: Type.Boolean({
+      default: true,
+      description: 'Mutual TLS between relays (RFC 4976 §9.2): request a client certificate on msrps listeners and present our certificate when connecting to a next hop. Peers are always verified against ca.crt.',
+    }),
+    pollIntervalMs: Type.Integer({ minimum: 100, default: 10000, description: 'How often the certificate files are checked for a change (a renewed Secret); a change is loaded without dropping connections.' }),
   }, { ...strict, default: {}, description: 'TLS certificate and key for msrps listeners and relay-to-relay connections.' }),
 
   auth: Type.Object({
@@ -55,7 +83,7 @@ export const EngineConfigSchema = Type.Object({
     algorithms: Type.Array(Type.Enum(['SHA-256', 'MD5', 'SHA-256-sess', 'MD5-sess']), {
       minItems: 1,
       default: ['SHA-256', 'MD5'],
-      description: 'Digest algorithms offered, in order of preference (RFC 7616 §3.7). MD5 stays for old clients.',
+      description: 'Digest algorithms challenged with in a 401, in order of preference (RFC 7616 §3.7); credentials using any other algorithm get 400. MD5 stays for old clients.',
     }),
     allowPlainTcp: Type.Boolean({ default: false, description: 'Accept AUTH over unencrypted TCP. RFC 4976 §5 requires TLS for AUTH; for tests and lab use only.' }),
     basicOverTls: Type.Boolean({ default: false, description: 'Accept Basic credentials (RFC 7617) on TLS connections as well as Digest.' }),
@@ -63,29 +91,39 @@ export const EngineConfigSchema = Type.Object({
     nonceSecretFile: Type.Optional(Type.String({
       description: 'File with the secret (>= 32 bytes) that signs nonces. Replicas sharing it accept each other\'s nonces. Default: a random secret per process.',
     })),
-    maxFailures: Type.Integer({ minimum: 1, default: 3, description: 'Failed AUTH attempts on one connection before it is closed.' }),
-    idleUnauthSec: Seconds('Close a connection that has not authenticated within this time.', 30, 1),
+    maxFailures: Type.Integer({ minimum: 1, default: 3, description: 'Failed AUTH attempts (403, or 401 with a bad nonce) on one connection before it is closed.' }),
+    idleUnauthSec: Seconds('Close a connection that holds no relay session and has been idle (no bytes in or out) this long; a successful AUTH lifts the timer.', 30, 1),
   }, { ...strict, default: {}, description: 'Client authentication with AUTH (RFC 4976 §5, §6).' }),
 
   session: Type.Object({
     minExpires: Seconds('Shortest AUTH lifetime granted; a shorter Expires request gets 423 with Min-Expires (RFC 4976 §5.1). One minute keeps re-AUTH traffic sane.', 60, 1),
-    maxExpires: Seconds('Longest AUTH lifetime granted; a longer request is lowered to this value (RFC 4976 §5.1). One day.', 86400, 1),
+    maxExpires: Seconds('Longest AUTH lifetime granted; a longer Expires request gets 423 with Max-Expires (RFC 4976 §5.1), and the client retries within the bound. One day.', 86400, 1),
     defaultExpires: Seconds('AUTH lifetime when the client sends no Expires header. One hour.', 3600, 1),
   }, { ...strict, default: {}, description: 'Lifetime of relay sessions created by AUTH (the Use-Path URI).' }),
 
   limits: Type.Object({
     maxHeaderBytes: Type.Integer({ minimum: 1024, default: 16384, description: 'Largest start line plus headers of one MSRP frame; larger frames close the connection.' }),
-    maxConnectionBufferBytes: Type.Integer({ minimum: 65536, default: 1048576, description: 'Bytes buffered per connection before reading from it pauses (backpressure, DESIGN.md §3.4).' }),
-    transactionTimeoutSec: Seconds('Time to wait for a response before answering 408 (RFC 4975 §7.3, RFC 4976 §7.3 suggest 30 s).', 30, 1),
-    connectionsPerSource: Type.Integer({ minimum: 0, default: 100, description: 'Concurrent connections from one source address; 0 = unlimited.' }),
-    sessionsPerUser: Type.Integer({ minimum: 0, default: 20, description: 'Concurrent relay sessions per authenticated user; 0 = unlimited.' }),
+    maxConnectionBufferBytes: Type.Integer({
+      minimum: 65536,
+      default: 1048576,
+      description: 'Hard cap on bytes queued for writing to one connection: past it the peer is not reading and the connection is closed. Backpressure starts much earlier: sources feeding a connection pause at the socket high-water mark (DESIGN.md §3.4).',
+    }),
+    maxNonSendBodyBytes: Type.Integer({ minimum: 0, default: 10240, description: 'Largest body of a request other than SEND; larger ones get 413 (RFC 4975 §7.1 suggests 10 KB).' }),
+    streamThresholdBytes: Type.Integer({
+      minimum: 1024,
+      default: 65536,
+      description: 'Chunk bodies up to this size are forwarded as one write; larger ones are streamed through in segments as they arrive, never held whole (DESIGN.md §3.2).',
+    }),
+    transactionTimeoutSec: Seconds('Time to wait for the next hop\'s response to a forwarded SEND; after it the sender gets a failure REPORT with status 408 (RFC 4975 §7.1.2: 408 is never sent as a response).', 30, 1),
+    connectionsPerSource: Type.Integer({ minimum: 0, default: 100, description: 'Concurrent connections from one source address; one more is closed at once (counted in relay_limit_rejections_total). 0 = unlimited.' }),
+    sessionsPerUser: Type.Integer({ minimum: 0, default: 20, description: 'Concurrent relay sessions per authenticated user; an AUTH past it gets 403. 0 = unlimited.' }),
   }, { ...strict, default: {}, description: 'Resource limits.' }),
 
   throttle: Type.Object({
-    bytesPerSecPerSession: Type.Integer({ minimum: 0, default: 0, description: 'Forwarded body bytes per second per session; 0 = unlimited.' }),
-    bytesPerSecPerUser: Type.Integer({ minimum: 0, default: 0, description: 'Forwarded body bytes per second per user; 0 = unlimited.' }),
-    bytesPerSecPerRealm: Type.Integer({ minimum: 0, default: 0, description: 'Forwarded body bytes per second per realm; 0 = unlimited.' }),
-  }, { ...strict, default: {}, description: 'Bandwidth throttling (reading pauses; nothing is dropped).' }),
+    bytesPerSecPerSession: Type.Integer({ minimum: 0, default: 0, description: 'Forwarded body bytes per second per session (burst: one second worth); 0 = unlimited.' }),
+    bytesPerSecPerUser: Type.Integer({ minimum: 0, default: 0, description: 'Forwarded body bytes per second per user, over all their sessions (burst: one second worth); 0 = unlimited.' }),
+    bytesPerSecPerRealm: Type.Integer({ minimum: 0, default: 0, description: 'Forwarded body bytes per second per realm (burst: one second worth); 0 = unlimited.' }),
+  }, { ...strict, default: {}, description: 'Bandwidth throttling: over the rate, reading from the sender pauses (TCP backpressure paces it); nothing is dropped or refused.' }),
 
   drain: Type.Object({
     deadlineSec: Seconds('On SIGTERM, stop accepting and let transfers finish for at most this long, then close. Keep below the pod terminationGracePeriodSeconds.', 30),
@@ -100,10 +138,10 @@ export const EngineConfigSchema = Type.Object({
   database: Type.Object({
     url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL connection URL. When absent the embedded PGlite database in `dataDir` is used.' })),
     dataDir: Type.String({ default: './data/pglite', description: 'PGlite data folder (single-process use: `npm start`, tests).' }),
-    sslCaFile: Type.Optional(Type.String({ description: 'CA bundle to verify the PostgreSQL server certificate; enables TLS.' })),
+    sslCaFile: Type.Optional(Type.String({ description: 'CA bundle to verify the PostgreSQL server certificate; enables TLS. Default: absent, the connection URL decides.' })),
     statementTimeoutMs: Type.Integer({ minimum: 0, default: 5000, description: 'PostgreSQL statement_timeout for every connection; 0 = none.' }),
     poolMax: Type.Integer({ minimum: 1, default: 10, description: 'Largest number of pooled PostgreSQL connections.' }),
-    secretKeyFile: Type.Optional(Type.String({ description: 'File with a 32-byte key (raw, hex or base64) for storing recoverable user secrets (AES-256-GCM). Without it none are stored.' })),
+    secretKeyFile: Type.Optional(Type.String({ description: 'File with a 32-byte key (raw, hex or base64) for storing recoverable user secrets (AES-256-GCM). Default: absent, and no secrets are stored.' })),
   }, { ...strict, default: {}, description: 'Where realms and users live.' }),
 
   log: Type.Object({
@@ -121,7 +159,7 @@ export interface TlsFiles {
 }
 
 /** The cert-manager layout: explicit files win, else `<dir>/tls.crt`, `tls.key`, `ca.crt`. */
-export function tlsFiles(tls: EngineConfig['tls']): TlsFiles {
+export function tlsFiles(tls: Pick<EngineConfig['tls'], 'dir' | 'certFile' | 'keyFile' | 'caFile'>): TlsFiles {
   return {
     certFile: tls.certFile ?? join(tls.dir, 'tls.crt'),
     keyFile: tls.keyFile ?? join(tls.dir, 'tls.key'),

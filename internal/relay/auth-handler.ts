@@ -106,6 +106,7 @@ export class AuthHandler {
         stored: stored && !stored.disabled ? stored : undefined,
         nonces: this.#nonces,
         binding: conn.id,
+        algorithms: this.#o.algorithms,
       });
       if (!verified.ok) {
         switch (verified.code) {
@@ -185,7 +186,7 @@ export class AuthHandler {
 
   #challenges(conn: Connection, realm: string, stale: boolean): MsrpHeader[] {
     const out: MsrpHeader[] = [];
-    for (const algorithm of ['SHA-256', 'MD5'] as const) {
+    for (const algorithm of this.#o.algorithms) {
       const nonce = this.#nonces.issue(realm, conn.id);
       out.push({ name: 'WWW-Authenticate', value: digestChallenge({ realm, nonce, algorithm, stale }) });
     }

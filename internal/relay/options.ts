@@ -1,6 +1,7 @@
 // The relay's own view of its configuration: plain values with defaults, so the engine
 // can be started from a test or from cmd/msrpd.ts (which maps the validated engine config
 // from internal/config onto this shape).
+import type { DigestAlgorithm } from '../auth/digest.ts';
 
 export interface ListenerOptions {
   /** Addresses to bind; e.g. ['0.0.0.0', '::'] for IPv4 and IPv6, ['127.0.0.1'] in tests. */
@@ -49,6 +50,8 @@ export interface RelayOptions {
   allowBasic: boolean;
 
   realms: { default: string; byHost: RealmMapping[] };
+  /** Digest algorithms challenged with, in order of preference (RFC 7616 §3.7); others get 400. */
+  algorithms: DigestAlgorithm[];
   /** Secret for stateless Digest nonces (>= 32 bytes); shared by replicas. */
   nonceSecret: Buffer;
   nonceLifetimeSec: number;
@@ -62,7 +65,7 @@ export interface RelayOptions {
   transactionTimeoutSec: number;
   /** Bodies of non-SEND requests larger than this are refused with 413. */
   maxNonSendBody: number;
-  /** Request methods refused with 501 instead of being forwarded. */
+  /** Request methods refused with 403 instead of being forwarded. */
   blockedMethods: string[];
   maxHeaderBytes: number;
   /** Bodies up to this size are delivered whole; larger ones are streamed in segments. */
@@ -103,6 +106,7 @@ export function defaultRelayOptions(overrides: Partial<RelayOptions> & Pick<Rela
     allowPlainTcp: false,
     allowBasic: false,
     realms: { default: overrides.publicHost, byHost: [] },
+    algorithms: ['SHA-256', 'MD5'],
     nonceLifetimeSec: 300,
     expires: { min: 60, max: 3600, default: 600 },
     maxAuthFailures: 3,

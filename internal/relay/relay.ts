@@ -53,6 +53,8 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const connections = new Set<Connection>();
   const perAddress = new Map<string, number>();
   const inbound = new WeakMap<Connection, Inbound>();
+  /** Connections that sent malformed input: closing, and whatever else they send is ignored. */
+  const broken = new WeakSet<Connection>();
   let tls: TlsWatcher | undefined;
   const listeners: Listener[] = [];
   let draining = false;
@@ -105,11 +107,12 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
 
   const handler: FrameHandler = {
     onFrame(conn, frame: MsrpFrame) {
+      if (broken.has(conn)) return;
       if (frame.kind === 'response') forwarder.onResponse(conn, frame);
       else forwarder.begin(conn, frame, frame);
     },
     onHead(conn, head: MsrpHead) {
-      if (head.kind !== 'request') return;
+      if (head.kind !== 'request' || broken.has(conn)) return;
       inbound.set(conn, forwarder.begin(conn, head));
     },
     onBody(conn, segment) {
@@ -120,12 +123,27 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       inbound.delete(conn);
     },
     onParseError(conn, err) {
+      if (broken.has(conn)) return;
+      broken.add(conn);
       const current = inbound.get(conn);
       inbound.delete(conn);
       current?.abort();
       metrics.drops.inc({ reason: `parse-${err.code}` });
-      conn.log.debug({ code: err.code, msg: err.message }, 'parse error');
-      if (err.fatal) conn.destroy();
+      metrics.parseErrors.inc({ code: err.code });
+      conn.log.info({ code: err.code, status: err.status, fatal: err.fatal, tid: err.transactionId, detail: err.message }, 'malformed MSRP input, closing the connection');
+      if (err.fatal) {
+        conn.destroy();
+        return;
+      }
+      // The parser could go on with the next frame, but the bad request cannot be answered:
+      // the error carries no To-Path/From-Path to address a 400 with (RFC 4975 §7.2), and a
+      // silent drop would leave the sender waiting. Stop reading, let what we already owe
+      // this peer go out, then close.
+      conn.pause('parse-error');
+      outletOf(conn).writeFrame([], undefined, () => {
+        conn.end();
+        setTimeout(() => conn.destroy(), 1000).unref();
+      });
     },
     onClose(conn) {
       inbound.get(conn)?.abort();
@@ -167,6 +185,9 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       authHandler.handle(source, request, target).then(
         (out) => {
           metrics.sessions.set(sessions.size);
+          // Pipelined AUTHs may still be answered after we decided to close: writing after
+          // end() would destroy the socket and lose the answers already queued.
+          if (source.closed || source.socket.writableEnded) return;
           if (out.session !== undefined) source.socket.setTimeout(0);
           forwarder.send(source, out.response);
           if (out.close) {

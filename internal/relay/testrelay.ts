@@ -1,7 +1,7 @@
 // Test support: a relay on loopback with TLS from testcerts.ts and an in-memory
 // CredentialSource holding real HA1 digests (the same interface the store implements).
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { ha1 } from '../auth/digest.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { testPki, type TestCertDir } from '../transport/testcerts.ts';
@@ -35,7 +35,7 @@ export interface TestRelay {
   credentials: MemoryCredentials;
 }
 
-export async function startTestRelay(overrides: Partial<RelayOptions> = {}, certs?: TestCertDir): Promise<TestRelay> {
+export async function startTestRelay(overrides: Partial<RelayOptions> = {}, certs?: TestCertDir, deps: { logger?: Logger } = {}): Promise<TestRelay> {
   const pki = await testPki();
   const credentials = new MemoryCredentials().add('example.test', 'alice', 'alice-pw').add('example.test', 'bob', 'bob-pw');
   const o = defaultRelayOptions({
@@ -47,7 +47,7 @@ export async function startTestRelay(overrides: Partial<RelayOptions> = {}, cert
     nextHops: { allow: [{ host: '127.0.0.1' }, { host: 'localhost' }], allowPrivate: true, connectTimeoutMs: 2000 },
     ...overrides,
   });
-  const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
+  const logger = deps.logger ?? pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
   const relay = await startRelay(o, { credentials, logger, metrics: createMetrics({ defaultMetrics: false }) });
   return { relay, port: relay.addresses[0]!.port, ca: pki.caPem, credentials };
 }

@@ -1,0 +1,126 @@
+// `npm start` as a user runs it: a child process with its own data folder and free ports,
+// the quick start on stdout, AUTH as the printed demo user over TLS with the generated CA,
+// a clean exit on SIGTERM, and the same credentials after a restart (persistence).
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestClient, usePathOf } from '../internal/relay/testclient.ts';
+
+const START = new URL('./start.ts', import.meta.url).pathname;
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+interface Started {
+  child: ChildProcess;
+  stdout: string;
+  users: Map<string, string>;
+  token: string;
+}
+
+function start(dataDir: string, ports: { relay: number; http: number; control: number; admin: number }): Promise<Started> {
+  const child = spawn(process.execPath, [START], {
+    cwd: dataDir,
+    env: {
+      PATH: process.env['PATH'],
+      MSRP_DATA_DIR: join(dataDir, 'data'),
+      MSRP_RELAY__LISTEN__0__PORT: String(ports.relay),
+      MSRP_HTTP__PORT: String(ports.http),
+      MSRP_HTTP__CONTROL_PORT: String(ports.control),
+      MSRP_ADMIN_HTTP__PORT: String(ports.admin),
+      MSRP_LOG__LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no quick start within 90 s; stderr:\n${stderr}`)), 90_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`npm start exited with ${code}; stderr:\n${stderr}`));
+    });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      if (!stdout.includes('Ctrl-C stops the relay')) return;
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      const users = new Map([...stdout.matchAll(/^ {2}user +(\w+) \/ (\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+      const token = /bootstrap token: (\S+)/.exec(stdout)?.[1] ?? '';
+      resolve({ child, stdout, users, token });
+    });
+  });
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
+  });
+}
+
+describe('npm start (cmd/start.ts)', { timeout: 240_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'msrp-start-'));
+  const children: ChildProcess[] = [];
+  after(() => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts on an empty data folder, lets alice authenticate over TLS, stops cleanly on SIGTERM, and keeps her credentials', async () => {
+    const ports = { relay: await freePort(), http: await freePort(), control: await freePort(), admin: await freePort() };
+    const first = await start(dir, ports);
+    children.push(first.child);
+    assert.match(first.stdout, new RegExp(`relay URI +msrps://localhost:${ports.relay};tcp`));
+    assert.match(first.stdout, /cmd\/msrp\.ts listen --relay msrps:\/\/localhost:\d+ --user bob --password \S+ --ca data\/tls\/ca\.crt/);
+    assert.match(first.stdout, /cmd\/msrp\.ts send .*--to "<path printed by listen>" --file/);
+    const password = first.users.get('alice');
+    assert.ok(password !== undefined && first.users.has('bob'), first.stdout);
+
+    // cert-manager layout, private files private.
+    const data = join(dir, 'data');
+    for (const f of ['tls.crt', 'tls.key', 'ca.crt']) statSync(join(data, 'tls', f));
+    assert.equal(statSync(join(data, 'tls', 'tls.key')).mode & 0o077, 0);
+    assert.equal(statSync(join(data, 'demo-credentials.json')).mode & 0o077, 0);
+
+    const ca = readFileSync(join(data, 'tls', 'ca.crt'), 'utf8');
+    const client = await TestClient.connect({ port: ports.relay, ca });
+    const relayUri = `msrps://localhost:${ports.relay};tcp`;
+    const ok = await client.auth(relayUri, 'alice', password);
+    assert.equal(ok.status, 200);
+    assert.match(usePathOf(ok), new RegExp(`^msrps://localhost:${ports.relay}/\\S+;tcp$`));
+    const wrong = await client.auth(relayUri, 'alice', password, { wrongPassword: true });
+    assert.equal(wrong.status, 403);
+
+    // The admin API answers with the printed bootstrap token, when it is part of this tree.
+    if (first.stdout.includes('bootstrap token:')) {
+      const res = await fetch(`http://127.0.0.1:${ports.admin}/v1/realms`, { headers: { authorization: `Bearer ${first.token}` } });
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /"localhost"/);
+    }
+    const metrics = await fetch(`http://127.0.0.1:${ports.http}/metrics`);
+    assert.match(await metrics.text(), /msrp_relay_auth_total\{result="ok"\} 1/);
+
+    assert.equal(await stop(first.child), 0);
+    await client.closed;
+
+    const second = await start(dir, ports);
+    children.push(second.child);
+    assert.deepEqual(second.users, first.users);
+    assert.equal(second.token, first.token);
+    const again = await TestClient.connect({ port: ports.relay, ca });
+    assert.equal((await again.auth(relayUri, 'bob', second.users.get('bob')!)).status, 200);
+    again.close();
+    assert.equal(await stop(second.child), 0);
+  });
+});

@@ -1,0 +1,231 @@
+// npm start: everything in one process on the embedded default (DESIGN.md §1) — the relay
+// engine and the admin API on one PGlite database in ./data, a self-signed certificate
+// made on first start, demo users, and a printed quick start. No Kubernetes, no Postgres.
+//
+//   node cmd/start.ts [--data-dir DIR] [--plain-tcp] [--config FILE]
+//
+// Environment: MSRP_DATA_DIR (the data folder, default ./data), MSRP_START_PLAIN_TCP=1
+// (also listen on plain TCP, port 2856, with AUTH over TCP allowed: development only), and
+// every engine setting as MSRP_<SECTION>__<KEY> (e.g. MSRP_RELAY__LISTEN__0__PORT=3855,
+// MSRP_HTTP__PORT), admin settings as MSRP_ADMIN_<SECTION>__<KEY> (MSRP_ADMIN_HTTP__PORT).
+// Logs go to stderr; the quick start goes to stdout.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { parseArgs } from 'node:util';
+import { loadAdminConfig, loadEngineConfig } from '../internal/config/index.ts';
+import { CachedCredentials } from '../internal/relay/credential-cache.ts';
+import { relayOptionsFromConfig } from '../internal/relay/engine-options.ts';
+import { startRelay } from '../internal/relay/relay.ts';
+import { openStore, type Store } from '../internal/store/index.ts';
+import { createLogger, type Logger } from '../internal/telemetry/logger.ts';
+import { createMetrics } from '../internal/telemetry/metrics.ts';
+import { ensureSelfSignedTls } from '../internal/transport/self-signed.ts';
+import type * as AdminModuleNs from '../internal/admin/app.ts';
+
+type AdminModule = typeof AdminModuleNs;
+
+const DEMO_REALM = 'localhost';
+const DEMO_USERS = ['alice', 'bob'] as const;
+
+interface DemoCredentials {
+  note: string;
+  realm: string;
+  users: { username: string; password: string }[];
+  adminToken: string;
+}
+
+/** The defaults of `npm start`, as an environment underlay: the caller's MSRP_* win. */
+function startDefaults(dataDir: string, plainTcp: boolean): Record<string, string> {
+  const listen = [{ host: '127.0.0.1', port: 2855, transport: 'tls' }];
+  if (plainTcp) listen.push({ host: '127.0.0.1', port: 2856, transport: 'tcp' });
+  return {
+    MSRP_RELAY__LISTEN: JSON.stringify(listen),
+    MSRP_RELAY__PUBLIC_HOST: 'localhost',
+    MSRP_RELAY__ALIASES: '127.0.0.1',
+    MSRP_AUTH__REALMS: JSON.stringify([{ name: DEMO_REALM, hosts: ['127.0.0.1'] }]),
+    MSRP_AUTH__ALLOW_PLAIN_TCP: String(plainTcp),
+    MSRP_TLS__DIR: join(dataDir, 'tls'),
+    MSRP_DATABASE__DATA_DIR: join(dataDir, 'pglite'),
+    MSRP_HTTP__HOST: '127.0.0.1',
+    MSRP_LOG__PRETTY: 'true',
+    // Everything is local: a short drain is enough.
+    MSRP_DRAIN__DEADLINE_SEC: '5',
+    MSRP_ADMIN_HTTP__HOST: '127.0.0.1',
+    MSRP_ADMIN_HTTP__PORT: '8080',
+  };
+}
+
+async function writePrivate(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, text, { mode: 0o600 });
+  await rename(tmp, file);
+}
+
+/**
+ * Demo accounts, for this demo only: generated once, kept in `<data>/demo-credentials.json`
+ * (mode 0600) so a restart prints the same ones, and created in the store when missing.
+ */
+async function ensureDemo(store: Store, file: string): Promise<DemoCredentials> {
+  let demo: DemoCredentials | undefined;
+  if (existsSync(file)) demo = JSON.parse(readFileSync(file, 'utf8')) as DemoCredentials;
+  const fresh = demo === undefined;
+  demo ??= {
+    note: 'Demo credentials written by `npm start` for local use only. Delete this file and the data folder to start over.',
+    realm: DEMO_REALM,
+    users: DEMO_USERS.map((username) => ({ username, password: randomBytes(12).toString('base64url') })),
+    adminToken: randomBytes(32).toString('base64url'),
+  };
+  if ((await store.getRealm(demo.realm)) === undefined) await store.createRealm(demo.realm);
+  for (const u of demo.users) {
+    const existing = await store.getUserCredentials(demo.realm, u.username);
+    if (existing === undefined) await store.createUser(demo.realm, u.username, u.password);
+    else if (fresh) await store.setPassword(demo.realm, u.username, u.password);
+  }
+  if (fresh) await writePrivate(file, JSON.stringify(demo, null, 2) + '\n');
+  return demo;
+}
+
+interface AdminHandle {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The admin API on the same store, when the admin application is present in this tree. */
+async function startAdmin(store: Store, logger: Logger, env: NodeJS.ProcessEnv, token: string, controlUrl: string): Promise<AdminHandle | string> {
+  // Loaded lazily: the relay must come up even when the admin application does not load.
+  let mod: AdminModule;
+  try {
+    mod = await import('../internal/admin/app.ts');
+  } catch (err) {
+    return `admin API not started: ${(err as Error).message}`;
+  }
+  const c = loadAdminConfig({ env });
+  const app = await mod.buildAdminApp({
+    store, logger, metrics: createMetrics(), bootstrapToken: token, engineUrl: controlUrl,
+    engineTimeoutMs: c.engine.timeoutMs, bodyLimit: c.http.bodyLimitBytes, tokenCacheTtlMs: c.auth.tokenCacheTtlMs,
+  });
+  await app.listen({ host: c.http.host, port: c.http.port });
+  const a = app.server.address();
+  const port = typeof a === 'object' && a !== null ? a.port : c.http.port;
+  return { url: `http://${c.http.host}:${port}`, close: () => app.close() };
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { 'data-dir': { type: 'string' }, 'plain-tcp': { type: 'boolean' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help === true) {
+    process.stdout.write('usage: npm start [-- --data-dir DIR] [--plain-tcp] [--config FILE]\n');
+    return;
+  }
+  const dataDir = resolve(values['data-dir'] ?? process.env['MSRP_DATA_DIR'] ?? './data');
+  const plainTcp = values['plain-tcp'] === true || /^(1|true|yes|on)$/i.test(process.env['MSRP_START_PLAIN_TCP'] ?? '');
+  const env: NodeJS.ProcessEnv = { ...startDefaults(dataDir, plainTcp), ...process.env };
+  // MSRP_ADMIN_* belong to the admin API; the engine's loader would take them for typos.
+  const engineEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('MSRP_ADMIN_')));
+  const config = loadEngineConfig({ file: values.config, env: engineEnv });
+  const logger = createLogger({ name: 'msrp', level: config.log.level, pretty: config.log.pretty, destination: pino.destination({ dest: 2, sync: false }) });
+
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  if (await ensureSelfSignedTls({ dir: config.tls.dir, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] })) {
+    logger.info({ dir: config.tls.dir }, 'generated a self-signed CA and server certificate');
+  }
+
+  const store = await openStore({ dataDir: config.database.dataDir, logger });
+  const demo = await ensureDemo(store, join(dataDir, 'demo-credentials.json'));
+  const credentials = new CachedCredentials({ lookup: (realm, user) => store.getUserCredentials(realm, user) });
+  const unlisten = await store.listen((e) => {
+    if (e.table === 'rooms' || e.table === 'tokens') return; // not credentials
+    credentials.invalidate(e.table === '*' ? { table: '*' } : e);
+  });
+  const relay = await startRelay(relayOptionsFromConfig(config, { hostname: 'localhost', nonceSecret: randomBytes(32) }), {
+    credentials, logger, metrics: createMetrics(),
+  });
+  const admin = await startAdmin(store, logger, env, demo.adminToken, `http://127.0.0.1:${relay.control!.port}`);
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining');
+    const close = async (): Promise<void> => {
+      await relay.drain();
+      if (typeof admin !== 'string') await admin.close();
+      await unlisten();
+      await store.close();
+    };
+    close().then(() => {
+      logger.info('stopped');
+      logger.flush();
+      process.exitCode = 0;
+      setImmediate(() => process.exit(0));
+    }, (err: unknown) => {
+      logger.error({ err }, 'stop failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  process.stdout.write(quickStart({ dataDir, relayUri: relay.uri, demo, admin, plainTcp, metrics: relay.http, ports: relay.addresses }));
+}
+
+function quickStart(o: {
+  dataDir: string;
+  relayUri: string;
+  demo: DemoCredentials;
+  admin: AdminHandle | string;
+  plainTcp: boolean;
+  metrics: { port: number; address: string } | undefined;
+  ports: { secure: boolean; address: string; port: number }[];
+}): string {
+  // Paths as short as they can be from here: relative below the working folder, else absolute.
+  const shown = (p: string): string => {
+    const r = relative(process.cwd(), p);
+    return r === '' ? '.' : r.startsWith('..') ? p : r;
+  };
+  const rel = shown(o.dataDir);
+  // The same Node that runs us (npm puts Node 24 from node_modules first on PATH; the
+  // machine's own `node` may be older), and msrp.ts next to this file.
+  const node = process.execPath.startsWith(process.cwd() + sep) ? shown(process.execPath) : 'node';
+  const msrp = `${node} ${shown(fileURLToPath(new URL('./msrp.ts', import.meta.url)))}`;
+  const ca = join(rel, 'tls', 'ca.crt');
+  const relay = o.relayUri.replace(/;tcp$/, '');
+  const [alice, bob] = o.demo.users;
+  const tcp = o.ports.find((p) => !p.secure);
+  const lines = [
+    '',
+    'MSRP relay is running (npm start).',
+    '',
+    `  relay URI   ${o.relayUri}   (TLS; trust ${ca})`,
+    ...(o.plainTcp && tcp !== undefined ? [`  plain TCP   msrp://localhost:${tcp.port};tcp   (development only, AUTH allowed over TCP)`] : []),
+    `  realm       ${o.demo.realm}`,
+    ...o.demo.users.map((u) => `  user        ${u.username} / ${u.password}`),
+    typeof o.admin === 'string' ? `  admin API   ${o.admin}` : `  admin API   ${o.admin.url}/docs   bootstrap token: ${o.demo.adminToken}`,
+    ...(o.metrics !== undefined ? [`  metrics     http://${o.metrics.address}:${o.metrics.port}/metrics   (/healthz, /readyz)`] : []),
+    `  data        ${rel}   (demo credentials in ${join(rel, 'demo-credentials.json')}, for this demo only)`,
+    '',
+    'Send a file from one terminal to another through the relay:',
+    '',
+    `  terminal 1:  ${msrp} listen --relay ${relay} --user ${bob!.username} --password ${shellQuote(bob!.password)} --ca ${ca} --out ./inbox --count 1`,
+    `  terminal 2:  ${msrp} send --relay ${relay} --user ${alice!.username} --password ${shellQuote(alice!.password)} --ca ${ca} --to "<path printed by listen>" --file README.md`,
+    '',
+    'Ctrl-C stops the relay (in-flight transfers finish first).',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`npm start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

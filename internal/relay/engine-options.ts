@@ -1,0 +1,67 @@
+// The validated engine configuration (internal/config/engine.ts) mapped onto the relay's
+// own options. Pure, so cmd/msrpd.ts and cmd/start.ts share it and a test can check that
+// every configured value reaches the relay.
+import type { EngineConfig } from '../config/engine.ts';
+import { defaultRelayOptions, type RelayOptions } from './options.ts';
+
+export interface EngineEnvironment {
+  /** The machine (pod) host name: the default public host and the replica ordinal. */
+  hostname: string;
+  /** The secret that signs Digest nonces (read from auth.nonceSecretFile, or random). */
+  nonceSecret: Buffer;
+}
+
+export function relayOptionsFromConfig(c: EngineConfig, env: EngineEnvironment): RelayOptions {
+  const realms = c.auth.realms;
+  const publicHost = c.relay.publicHost ?? env.hostname;
+  return defaultRelayOptions({
+    publicHost,
+    ...(c.relay.publicPort !== undefined ? { publicPort: c.relay.publicPort } : {}),
+    aliases: c.relay.aliases.map((a) => a.toLowerCase()),
+    listeners: c.relay.listen.map((l) => ({ hosts: [l.host], port: l.port, tls: l.transport === 'tls' })),
+    tlsDir: c.tls.dir,
+    tlsPollIntervalMs: c.tls.pollIntervalMs,
+    mutualTls: c.tls.mutual,
+    allowPlainTcp: c.auth.allowPlainTcp,
+    allowBasic: c.auth.basicOverTls,
+    realms: {
+      default: realms[0]?.name ?? publicHost,
+      byHost: realms.flatMap((r) => [r.name, ...r.hosts].map((host) => ({ host: host.toLowerCase(), realm: r.name }))),
+    },
+    algorithms: [...c.auth.algorithms],
+    nonceSecret: env.nonceSecret,
+    nonceLifetimeSec: c.auth.nonceLifetimeSec,
+    maxAuthFailures: c.auth.maxFailures,
+    unauthenticatedIdleSec: c.auth.idleUnauthSec,
+    expires: { min: c.session.minExpires, max: c.session.maxExpires, default: c.session.defaultExpires },
+    maxHeaderBytes: c.limits.maxHeaderBytes,
+    maxBufferedBytes: c.limits.maxConnectionBufferBytes,
+    maxNonSendBody: c.limits.maxNonSendBodyBytes,
+    streamThreshold: c.limits.streamThresholdBytes,
+    blockedMethods: [...c.relay.blockedMethods],
+    transactionTimeoutSec: c.limits.transactionTimeoutSec,
+    maxConnectionsPerAddress: c.limits.connectionsPerSource,
+    maxSessionsPerUser: c.limits.sessionsPerUser,
+    throttle: {
+      session: { bytesPerSec: c.throttle.bytesPerSecPerSession, burstBytes: c.throttle.bytesPerSecPerSession },
+      user: { bytesPerSec: c.throttle.bytesPerSecPerUser, burstBytes: c.throttle.bytesPerSecPerUser },
+      realm: { bytesPerSec: c.throttle.bytesPerSecPerRealm, burstBytes: c.throttle.bytesPerSecPerRealm },
+    },
+    drainTimeoutSec: c.drain.deadlineSec,
+    http: { host: c.http.host, port: c.http.port },
+    control: { host: '127.0.0.1', port: c.http.controlPort },
+    nextHops: {
+      allow: c.nextHops.allow.map((r) => ({ host: r.host.toLowerCase(), ...(r.port !== undefined ? { port: r.port } : {}) })),
+      allowPrivate: c.nextHops.allowPrivate,
+      connectTimeoutMs: c.nextHops.connectTimeoutMs,
+    },
+    // DESIGN.md §4: replica k of the StatefulSet mints session ids that say k owns them.
+    sessionIdPrefix: replicaPrefix(env.hostname),
+  });
+}
+
+/** `msrp-relay-2` (a StatefulSet pod name) → `r2-`; anything else → no prefix. */
+export function replicaPrefix(host: string): string {
+  const ordinal = /-(\d+)$/.exec(host)?.[1];
+  return ordinal === undefined ? '' : `r${ordinal}-`;
+}
