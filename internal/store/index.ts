@@ -8,3 +8,4 @@ export type { Accounts, RealmRecord, UserRecord, RealmFilter, UserFilter } from 
 export type { Rooms, Room, PutResult, JsonObject } from './rooms.ts';
 export type { Tokens, TokenInfo, TokenRecord, TokenRole } from './tokens.ts';
 export type { AuditLog, AuditEntry, AuditFilter } from './audit.ts';
+export type { ChatHistory, HistoryRecord, NewHistoryRecord } from './history.ts';

@@ -13,6 +13,7 @@ import type { Db } from './db.ts';
 import { migrate } from './migrate.ts';
 import { openStore } from './open.ts';
 import { createSqlStore, type Store } from './store.ts';
+import { historyContract } from './history.contract.ts';
 import { quietLogger, storeContract, uniqueRealm, type Subject } from './store.contract.ts';
 
 describe('Store on PGlite', () => {
@@ -33,6 +34,7 @@ describe('Store on PGlite', () => {
   });
 
   storeContract(() => subject);
+  historyContract(() => subject);
 
   it('runs the advisory lock round on PGlite as on PostgreSQL', async () => {
     const r = await db.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(1) AS locked');

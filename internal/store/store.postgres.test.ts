@@ -13,6 +13,7 @@ import { toStoreError } from './errors.ts';
 import { migrate, readMigrations } from './migrate.ts';
 import { openStore } from './open.ts';
 import { createSqlStore, type ChangeEvent } from './store.ts';
+import { historyContract } from './history.contract.ts';
 import { quietLogger, rejectsWith, storeContract, uniqueRealm, type Subject } from './store.contract.ts';
 
 const adminUrl = process.env['DATABASE_URL'];
@@ -60,6 +61,7 @@ describe('Store on PostgreSQL', { skip }, () => {
   });
 
   storeContract(() => subject);
+  historyContract(() => subject);
 
   it('sets statement_timeout on pooled connections', async () => {
     const r = await subject.db.query<{ statement_timeout: string }>('SHOW statement_timeout');

@@ -5,6 +5,7 @@ import { createAccounts, type Accounts } from './accounts.ts';
 import { createAuditLog, type AuditLog } from './audit.ts';
 import type { Db, PoolStats } from './db.ts';
 import { StoreError, toStoreError } from './errors.ts';
+import { createChatHistory, type ChatHistory } from './history.ts';
 import { createRooms, type Rooms } from './rooms.ts';
 import { createTokens, type Tokens } from './tokens.ts';
 import { openSecret, sealSecret } from './secret.ts';
@@ -66,6 +67,8 @@ export interface Store {
   readonly rooms: Rooms;
   readonly tokens: Tokens;
   readonly audit: AuditLog;
+  /** Chat room history (last N public messages per room). */
+  readonly history: ChatHistory;
   /** One round trip to the database (readiness); rejects with `unavailable`. */
   ping(): Promise<void>;
   /** Connection pool counters; undefined for PGlite. */
@@ -115,6 +118,7 @@ export function createSqlStore(db: Db, secretKey: Buffer | undefined, onClose: (
     rooms: createRooms(db, run),
     tokens: createTokens(db, run),
     audit: createAuditLog(db, run),
+    history: createChatHistory(db, run),
     ping: () => run('ping', async () => {
       await db.query('SELECT 1');
     }),
