@@ -65,9 +65,11 @@ function storeBackedChat(subject: () => Subject): void {
       assert.equal((await alice.sendAndWait(body)).status, 200);
       assert.ok((await bob.next()).body.equals(body));
     }
-    // Restart: flush and detach the durable history, then close the switch (which closes every room).
-    await history1.close();
+    // Restart: flush the durable history, close the switch first (a shutdown must keep the
+    // history: only deleting a room drops it), then detach the history.
+    await history1.flush(2000);
     first.sw.close();
+    await history1.close();
     first.listener.close();
     const rows = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM chat_messages WHERE room = $1', [uri]);
     assert.equal(rows.rows[0]!.n, 2, 'trimmed to the room history size, and kept across the switch closing');

@@ -110,12 +110,18 @@ export class ChatSwitch implements RoomHost, FanoutHost {
     return [...this.#rooms.values()];
   }
 
-  deleteRoom(uri: string): boolean {
+  /**
+   * Removes a room. Its stored history goes with it only when the room itself was deleted
+   * (`dropHistory`, the default); shutting the switch down keeps history for the next start.
+   */
+  deleteRoom(uri: string, dropHistory = true): boolean {
     const room = this.#rooms.get(uriKey(uri));
     if (room === undefined) return false;
     room.close();
     this.#rooms.delete(room.key);
-    this.history.drop(room.uri).catch((err: Error) => this.log.warn({ err }, 'history not dropped'));
+    if (dropHistory) {
+      this.history.drop(room.uri).catch((err: Error) => this.log.warn({ err }, 'history not dropped'));
+    }
     return true;
   }
 
@@ -284,9 +290,9 @@ export class ChatSwitch implements RoomHost, FanoutHost {
     },
   };
 
-  /** Closes every room and connection. */
+  /** Closes every room and connection; durable history is kept for the next start. */
   close(): void {
-    for (const r of [...this.#rooms.values()]) this.deleteRoom(r.uri);
+    for (const r of [...this.#rooms.values()]) this.deleteRoom(r.uri, false);
     for (const c of this.connections) c.destroy();
   }
 
