@@ -1,0 +1,46 @@
+// Our relay (internal/relay startRelay) as a child process for bench/relay.bench.ts, so its
+// RSS and CPU profile are its own:
+//   node [--cpu-prof] bench/ours.ts '{"certDir": "/path/with/tls.crt+tls.key+ca.crt"}'
+// TCP and TLS listeners on 127.0.0.1 (free ports, in the ready line); Digest AUTH against an
+// in-memory credential source (real HA1s) for user `bench` in realm `bench.test`; limits per
+// address and per user off (the benchmark opens thousands of sessions from one address for
+// one user); plain TCP AUTH allowed (the TCP figures need it); logs silent.
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { defaultRelayOptions } from '../internal/relay/options.ts';
+import { startRelay } from '../internal/relay/relay.ts';
+import { MemoryCredentials } from '../internal/relay/testrelay.ts';
+import { createMetrics } from '../internal/telemetry/metrics.ts';
+import { BENCH_PASSWORD, BENCH_REALM, BENCH_USER, serveControl } from './common.ts';
+
+const args = JSON.parse(process.argv[2] ?? '{}') as { certDir: string; mutualTls?: boolean };
+const credentials = new MemoryCredentials().add(BENCH_REALM, BENCH_USER, BENCH_PASSWORD);
+const o = defaultRelayOptions({
+  publicHost: '127.0.0.1',
+  nonceSecret: randomBytes(32),
+  listeners: [{ hosts: ['127.0.0.1'], port: 0, tls: true }, { hosts: ['127.0.0.1'], port: 0, tls: false }],
+  tlsDir: args.certDir,
+  allowPlainTcp: true,
+  // Production default (ask peers for a certificate); `"mutualTls": false` for experiments.
+  mutualTls: args.mutualTls ?? true,
+  realms: { default: BENCH_REALM, byHost: [] },
+  maxConnectionsPerAddress: 0,
+  maxSessionsPerUser: 0,
+  expires: { min: 60, max: 3600, default: 3600 },
+  nextHops: { allow: [], allowPrivate: false, connectTimeoutMs: 2000 },
+});
+const relay = await startRelay(o, {
+  credentials,
+  logger: pino({ level: process.env['BENCH_LOG_LEVEL'] ?? 'silent' }),
+  metrics: createMetrics({ defaultMetrics: false }),
+});
+const tls = relay.addresses.find((a) => a.secure)!;
+const tcp = relay.addresses.find((a) => !a.secure)!;
+serveControl({
+  tcpPort: tcp.port, tlsPort: tls.port,
+  uriTcp: `msrp://127.0.0.1:${tcp.port};tcp`, uriTls: `msrps://127.0.0.1:${tls.port};tcp`,
+}, (cmd) => {
+  if (cmd !== 'stats') return false;
+  process.stdout.write(`${JSON.stringify({ stats: { sessions: relay.sessions.size, connections: relay.connections.size } })}\n`);
+  return true;
+});
