@@ -9,8 +9,11 @@
 //    what the StatefulSet controller would write), and says so.
 //  - no kube-controller-manager, so no garbage collector: deleting an MsrpRelay does not
 //    cascade. The tests assert the ownerReferences the collector would follow instead.
-//  - the relay admin API (internal/admin room routes) has not landed yet: ChatRoom tests
-//    talk to a stand-in HTTP server on loopback (operator.admin-standin.ts), TEMPORARILY.
+//  - no relay pods: the ChatRoom tests run one real admin sidecar (`node cmd/admin.ts`) on
+//    loopback for every relay (--admin-url-template points at it), on its own database of
+//    the DATABASE_URL server (PGlite when DATABASE_URL is unset outside CI), with a
+//    bootstrap token that the operator reads through --admin-token-file. The engine's
+//    control endpoint behind it (participants) is internal/admin/fake-engine.ts.
 // Deep JSON read back from the API server is asserted field by field; typing every shape
 // would add nothing a failing assertion does not already say.
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument */
@@ -25,8 +28,10 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { clusterBinDir, freePorts, startCluster } from './cluster/cluster.ts';
 import type { Cluster } from './cluster/cluster.ts';
-import { startAdminStandIn } from './operator.admin-standin.ts';
-import type { AdminStandIn } from './operator.admin-standin.ts';
+import { freshDatabase, startAdmin } from './operator-harness.ts';
+import type { AdminProc } from './operator-harness.ts';
+import { startFakeEngine } from '../internal/admin/fake-engine.ts';
+import type { FakeEngine } from '../internal/admin/fake-engine.ts';
 import { KubeClient } from '../internal/operator/kube/client.ts';
 import type { KubeObject } from '../internal/operator/kube/client.ts';
 import { RESOURCES } from '../internal/operator/kube/resources.ts';
@@ -89,7 +94,9 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
   let kubectl: (args: string[], input?: string) => Promise<Run>;
   let operatorKubeconfig: string;
   let tokenFile: string;
-  let admin: AdminStandIn;
+  let admin: AdminProc;
+  let engine: FakeEngine;
+  let db: { url: string; drop: () => Promise<void> } | undefined;
   const operators: OperatorProc[] = [];
 
   async function startOperatorProcess(name: string): Promise<OperatorProc> {
@@ -106,7 +113,7 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
         '--leader-elect=true',
         '--leader-election-namespace=msrp-system',
         '--leader-election-id=msrp-operator',
-        `--admin-url-template=${admin.url}/{namespace}/{name}`,
+        `--admin-url-template=${admin.url}`,
         `--admin-token-file=${tokenFile}`,
         '--api-recheck-interval=1s',
         '--room-status-interval=1s',
@@ -192,13 +199,18 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     );
     tokenFile = path.join(cluster.dir, 'admin-token');
     await writeFile(tokenFile, ADMIN_TOKEN + '\n', { mode: 0o600 });
-    admin = await startAdminStandIn(ADMIN_TOKEN);
+    if (process.env.DATABASE_URL) db = await freshDatabase(process.env.DATABASE_URL);
+    else assert.notEqual(process.env.CI, 'true', 'CI=true but DATABASE_URL is not set');
+    engine = await startFakeEngine();
+    admin = await startAdmin({ dir: cluster.dir, tokenFile, databaseUrl: db?.url, engineUrl: engine.url, logPath: path.join(cluster.dir, 'admin.log') });
   });
 
   after(async () => {
     for (const op of operators) if (op.child.exitCode === null && op.child.signalCode === null) op.child.kill('SIGKILL');
     await Promise.all(operators.map((o) => o.exited));
-    await admin?.close();
+    await admin?.stop();
+    await engine?.close();
+    await db?.drop();
     await kube?.close();
     if (process.env.MSRP_E2E_DUMP_LOGS === '1') for (const o of operators) process.stderr.write(readFileSync(o.logPath, 'utf8'));
     await cluster?.stop();
@@ -300,6 +312,14 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     const tls = await kubectl(['create', 'secret', 'generic', 'relay-tls', '-n', NS, '--type=kubernetes.io/tls',
       '--from-literal=tls.crt=dummy', '--from-literal=tls.key=dummy']);
     assert.equal(tls.code, 0, tls.stderr);
+    // The pods also mount the admin API's bootstrap token.
+    relay = await eventually('AdminTokenSecretMissing', async () => {
+      const o = await getRelay('relay');
+      return cond(o, 'Ready')?.reason === 'AdminTokenSecretMissing' ? o : undefined;
+    });
+    assert.match(cond(relay, 'Ready')!.message, /admin token secret "relay-admin-token" not found/);
+    const token = await kubectl(['create', 'secret', 'generic', 'relay-admin-token', '-n', NS, `--from-literal=token=${ADMIN_TOKEN}`]);
+    assert.equal(token.code, 0, token.stderr);
     relay = await eventually('RolloutInProgress', async () => {
       const o = await getRelay('relay');
       return cond(o, 'Ready')?.reason === 'RolloutInProgress' ? o : undefined;
@@ -408,8 +428,15 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     assert.equal(cond(after, 'Degraded')?.status, 'False');
   });
 
-  it('ChatRoom: finalizer, PUT of the full spec to the admin API, status with URI and participants', async () => {
-    admin.participants = 3;
+  /** The admin API as any client sees it, with the bootstrap token. */
+  async function adminGet(p: string): Promise<{ status: number; json: any }> {
+    const res = await fetch(`${admin.url}${p}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    return { status: res.status, json: await res.json().catch(() => undefined) };
+  }
+  const participants = (n: number) => new Map(Array.from({ length: n }, (_, i) => [`p${i}`, { id: `p${i}`, uri: `sip:user${i}@example.com` }]));
+
+  it('ChatRoom: finalizer, PUT of the full spec to the real admin API, the room in its database, status with URI and participants', async () => {
+    engine.rooms.set('lobby', participants(3));
     const r = await kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify({
       apiVersion: 'msrp.dev/v1alpha1', kind: 'ChatRoom', metadata: { name: 'lobby', namespace: NS },
       spec: { relayRef: { name: 'relay' }, subject: 'Welcome', policy: { maxParticipants: 10, moderators: ['sips:alice@example.com'] } },
@@ -421,49 +448,73 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     });
     assert.deepEqual(room.metadata?.finalizers, ['msrp.dev/room-cleanup']);
     assert.equal(room.status?.uri, 'sips:lobby@msrp.example.com');
-    assert.equal(room.status?.participants, 3);
     assert.equal(cond(room, 'Ready')?.reason, 'Synced');
-    const put = admin.requests.find((q) => q.method === 'PUT' && q.path === `/${NS}/relay/v1/rooms/lobby`)!;
-    assert.equal(put.authorization, `Bearer ${ADMIN_TOKEN}`);
-    assert.deepEqual(put.body, {
+    await eventually('participants from the engine', async () => (await kube.get<WithStatus>(RESOURCES.chatRoom, NS, 'lobby')).status?.participants === 3);
+
+    // The room as the admin API stores it (PostgreSQL), defaults of the admin schema filled in.
+    const stored = await adminGet('/v1/rooms/lobby');
+    assert.equal(stored.status, 200, JSON.stringify(stored.json));
+    const { createdAt, updatedAt, ...rest } = stored.json;
+    assert.deepEqual(rest, {
+      name: 'lobby',
       uri: 'sips:lobby@msrp.example.com',
-      generation: room.metadata?.generation,
       subject: 'Welcome',
       policy: {
-        nicknames: true, privateMessages: true, maxParticipants: 10, history: { enabled: true, size: 50 }, moderators: ['sips:alice@example.com'],
+        nicknames: true, privateMessages: true, maxParticipants: 10, history: { enabled: true, size: 50 },
+        allow: [], deny: [], moderators: ['sips:alice@example.com'], welcome: '',
       },
+      generation: 1,
     });
-    admin.participants = 5;
+    assert.ok(createdAt && updatedAt);
+
+    // The operator re-PUTs every --room-status-interval (1 s): idempotent, the generation stays.
+    const puts = async () => (await adminGet('/v1/audit?limit=500&resource=/v1/rooms/lobby')).json?.items?.length as number;
+    const auditBefore = await puts();
+    await sleep(2500);
+    const again = await adminGet('/v1/rooms/lobby');
+    assert.equal(again.json.generation, 1, 'same spec, same generation');
+    assert.equal(again.json.updatedAt, updatedAt);
+    assert.equal(await puts(), auditBefore, 'no change recorded for a repeated PUT');
+
+    // A spec change bumps it once.
+    const p = await kubectl(['patch', 'chatroom', 'lobby', '-n', NS, '--type=merge', '-p', '{"spec":{"subject":"Welcome back"}}']);
+    assert.equal(p.code, 0, p.stderr);
+    const changed = await eventually('new subject stored', async () => {
+      const g = await adminGet('/v1/rooms/lobby');
+      return g.json?.subject === 'Welcome back' ? g.json : undefined;
+    });
+    assert.equal(changed.generation, 2);
+    await sleep(1500);
+    assert.equal((await adminGet('/v1/rooms/lobby')).json.generation, 2);
+
+    engine.rooms.set('lobby', participants(5));
     await eventually('participant count refreshed', async () => (await kube.get<WithStatus>(RESOURCES.chatRoom, NS, 'lobby')).status?.participants === 5);
   });
 
   it('ChatRoom: an unreachable admin API is Ready=False AdminUnreachable with retries, then recovers', async () => {
-    admin.failing = true;
+    await admin.stop();
     const room = await eventually('AdminUnreachable', async () => {
       const o = await kube.getOptional<WithStatus>(RESOURCES.chatRoom, NS, 'lobby');
       return cond(o, 'Ready')?.reason === 'AdminUnreachable' ? o : undefined;
     });
     assert.equal(cond(room, 'Ready')?.status, 'False');
-    const failedBefore = admin.requests.length;
-    await sleep(1500);
-    assert.ok(admin.requests.length > failedBefore, 'still retrying');
     assert.ok(leader.child.exitCode === null, 'no crash');
-    admin.failing = false;
+    await admin.restart();
     await eventually('Ready again', async () => cond(await kube.getOptional<WithStatus>(RESOURCES.chatRoom, NS, 'lobby'), 'Ready')?.status === 'True');
+    assert.equal((await adminGet('/v1/rooms/lobby')).json.generation, 2, 'recovery re-PUT the same spec');
   });
 
   it('ChatRoom: deleting it removes the room from the relay (finalizer) before the object goes', async () => {
-    assert.ok(admin.rooms.has(`${NS}/relay/lobby`));
-    admin.failing = true; // the DELETE must wait for the admin API
+    assert.equal((await adminGet('/v1/rooms/lobby')).status, 200);
+    await admin.stop(); // the DELETE must wait for the admin API
     const d = await kubectl(['delete', 'chatroom', 'lobby', '-n', NS, '--wait=false']);
     assert.equal(d.code, 0, d.stderr);
     await sleep(1500);
     const pending = await kube.getOptional<WithStatus>(RESOURCES.chatRoom, NS, 'lobby');
-    assert.ok(pending?.metadata?.deletionTimestamp, 'held by the finalizer while the admin API fails');
-    admin.failing = false;
+    assert.ok(pending?.metadata?.deletionTimestamp, 'held by the finalizer while the admin API is down');
+    await admin.restart();
     await eventually('ChatRoom gone', async () => (await kube.getOptional(RESOURCES.chatRoom, NS, 'lobby')) === undefined);
-    assert.equal(admin.rooms.has(`${NS}/relay/lobby`), false);
-    assert.ok(admin.requests.some((q) => q.method === 'DELETE' && q.path === `/${NS}/relay/v1/rooms/lobby`));
+    assert.equal((await adminGet('/v1/rooms/lobby')).status, 404, 'the room is gone from the database');
   });
 
   it('ChatRoom of a missing relay: Ready=False RelayNotFound; deleting it does not hang', async () => {

@@ -1,16 +1,26 @@
-// The relay's admin API as the operator uses it: declarative, idempotent room sync.
-//   PUT    /v1/rooms/{name}               full desired room, with the ChatRoom generation
+// The relay's admin API (internal/admin/routes/rooms.ts, live.ts) as the operator uses it:
+// declarative, idempotent room sync.
+//   PUT    /v1/rooms/{name}               the full desired room {uri, subject, policy}: the
+//                                         admin's RoomSpec is strict, and it keeps its own
+//                                         generation (bumped only when the spec changes)
 //   DELETE /v1/rooms/{name}               404 counts as done
-//   GET    /v1/rooms/{name}/participants  for status.participants
+//   GET    /v1/rooms/{name}/participants  { items: [...] } for status.participants; 503 while
+//                                         the engine's control endpoint does not answer
 // Authenticated with a bearer token read at every request (projected tokens rotate).
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 
+/** The body of PUT /v1/rooms/{name} (the admin's RoomSpec). */
 export interface AdminRoom {
   uri: string;
-  generation: number;
   subject?: string;
   policy: Record<string, unknown>;
+}
+
+/** What PUT answers (the admin's Room); 201 on creation, 200 otherwise. */
+export interface StoredAdminRoom extends AdminRoom {
+  name: string;
+  generation: number;
 }
 
 /** The admin API could not be reached or answered 5xx: a condition and a retry, not a crash. */
@@ -90,9 +100,10 @@ export class AdminClient {
     return typeof json === 'string' ? json.slice(0, 300) : '';
   }
 
-  async putRoom(baseUrl: string, name: string, room: AdminRoom): Promise<void> {
+  async putRoom(baseUrl: string, name: string, room: AdminRoom): Promise<StoredAdminRoom> {
     const { status, json } = await this.call('PUT', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}`, room);
     if (status < 200 || status > 299) throw new AdminRejectedError(status, `PUT room ${name}: ${status} ${AdminClient.detail(json)}`);
+    return json as StoredAdminRoom;
   }
 
   /** true when deleted, false when it was not there. */

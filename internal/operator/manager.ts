@@ -18,7 +18,7 @@ import type { ResourceType } from './kube/resources.ts';
 import { objectKey } from './reconcile.ts';
 import type { Cache, Reconcile } from './reconcile.ts';
 import { createRelayReconciler } from './relay-controller.ts';
-import { FIELD_MANAGER } from './render/common.ts';
+import { FIELD_MANAGER, names as objectNames, tlsSecretName } from './render/common.ts';
 import { createRoomReconciler } from './room-controller.ts';
 import { WorkQueue } from './workqueue.ts';
 
@@ -165,7 +165,7 @@ export class Manager {
     this.secrets.onChange((s) => {
       const ns = s.metadata?.namespace;
       for (const r of this.relays.list(ns)) {
-        const names = [r.spec.tls.secretName ?? `${r.metadata.name}-tls`, r.spec.database?.secretRef.name];
+        const names = [tlsSecretName(r), r.spec.database?.secretRef.name, objectNames.adminTokenSecret(r)];
         if (names.includes(s.metadata?.name)) this.relayQueue.add(objectKey(r));
       }
     });

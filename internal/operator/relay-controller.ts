@@ -12,7 +12,7 @@ import type { KubeClient, KubeObject } from './kube/client.ts';
 import { RESOURCES } from './kube/resources.ts';
 import type { Cache, ReconcileResult } from './reconcile.ts';
 import { splitKey } from './reconcile.ts';
-import { FIELD_MANAGER, tlsSecretName } from './render/common.ts';
+import { FIELD_MANAGER, names, tlsSecretName } from './render/common.ts';
 import { renderRelay } from './render/index.ts';
 import { computeRelayStatus } from './relay-status.ts';
 import type { SecretObservation } from './relay-status.ts';
@@ -77,6 +77,7 @@ export function createRelayReconciler(deps: RelayControllerDeps): (key: string) 
       {
         tlsSecret: observeSecret(secrets, namespace, tlsSecretName(relay)),
         ...(dbRef ? { databaseSecret: observeSecret(secrets, namespace, dbRef.name, dbRef.key) } : {}),
+        adminTokenSecret: observeSecret(secrets, namespace, names.adminTokenSecret(relay), 'token'),
         statefulSet,
         missingApis: rendered.missingApis,
         applyErrors,

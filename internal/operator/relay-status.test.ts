@@ -34,7 +34,16 @@ describe('relay conditions', () => {
     assert.match(ready!.message, /has no key "url"/);
   });
 
-  it('issuerRef: CertManagerMissing (Degraded) without cert-manager, CertificatePending with it', () => {
+  it('a missing admin token Secret is AdminTokenSecretMissing (the pods mount it), after TLS and database', () => {
+    const missing = { name: 'relay-admin-token', problem: 'missing' as const };
+    const [ready] = relayConditions(relayFixture(), { ...ok, adminTokenSecret: missing });
+    assert.equal(ready?.reason, 'AdminTokenSecretMissing');
+    assert.match(ready.message, /admin token secret "relay-admin-token" not found/);
+    assert.equal(byType({ ...ok, adminTokenSecret: missing, tlsSecret: { name: 'relay-tls', problem: 'missing' } }).Ready, 'False TLSSecretMissing');
+    assert.equal(byType({ ...ok, adminTokenSecret: { name: 'relay-admin-token' } }).Ready, 'True Available');
+  });
+
+    it('issuerRef: CertManagerMissing (Degraded) without cert-manager, CertificatePending with it', () => {
     const spec = { tls: { issuerRef: { name: 'le' } } };
     const missing = byType({ ...ok, tlsSecret: { name: 'relay-tls', problem: 'missing' }, missingApis: ['cert-manager'] }, spec);
     assert.equal(missing.Ready, 'False CertManagerMissing');

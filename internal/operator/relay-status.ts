@@ -16,6 +16,8 @@ export interface SecretObservation {
 export interface RelayObservations {
   tlsSecret: SecretObservation;
   databaseSecret?: SecretObservation;
+  /** The admin sidecar's bootstrap token (`<relay>-admin-token`, key `token`): the pods mount it. */
+  adminTokenSecret?: SecretObservation;
   statefulSet: V1StatefulSet | undefined;
   missingApis: readonly ('cert-manager' | 'prometheus-operator')[];
   /** Apply or delete failures of owned objects, as messages. */
@@ -77,6 +79,13 @@ export function relayConditions(r: MsrpRelay, o: RelayObservations): ConditionIn
     };
   } else if (o.databaseSecret?.problem) {
     readyCond = { type: 'Ready', status: 'False', reason: 'DatabaseSecretMissing', message: secretMessage(o.databaseSecret, 'database') };
+  } else if (o.adminTokenSecret?.problem) {
+    readyCond = {
+      type: 'Ready',
+      status: 'False',
+      reason: 'AdminTokenSecretMissing',
+      message: `${secretMessage(o.adminTokenSecret, 'admin token')}: the pods mount it (the admin API's bootstrap token, the one the operator uses)`,
+    };
   } else if (desired === 0) {
     readyCond = { type: 'Ready', status: 'False', reason: 'ScaledToZero', message: 'spec.replicas is 0' };
   } else if (ready < desired) {

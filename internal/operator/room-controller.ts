@@ -42,11 +42,10 @@ export function roomUri(room: ChatRoom, relay: MsrpRelay): string {
   return room.spec.uri ?? `sips:${roomName(room)}@${relay.spec.chat.domain ?? relay.spec.publicHost}`;
 }
 
-/** The body of PUT /v1/rooms/{name}: the full desired room. */
+/** The body of PUT /v1/rooms/{name}: the full desired room (no generation: the admin keeps its own). */
 export function renderAdminRoom(room: ChatRoom, relay: MsrpRelay): AdminRoom {
   return {
     uri: roomUri(room, relay),
-    generation: room.metadata.generation ?? 0,
     ...(room.spec.subject !== undefined ? { subject: room.spec.subject } : {}),
     policy: room.spec.policy,
   };
@@ -132,11 +131,21 @@ export function createRoomReconciler(deps: RoomControllerDeps): (key: string) =>
 
     const uri = roomUri(room, relay);
     try {
-      await admin.putRoom(baseUrl, roomName(room), renderAdminRoom(room, relay));
-      const participants = await admin.participantCount(baseUrl, roomName(room));
+      const stored = await admin.putRoom(baseUrl, roomName(room), renderAdminRoom(room, relay));
+      log.debug({ generation: stored.generation }, 'room synced');
+      // The room is in the relay's database: that is Ready. The count is a live view from
+      // the engine (503 while its control endpoint does not answer, 404 before the focus
+      // has loaded the room): best effort, the last known count stays.
+      let participants = room.status?.participants;
+      try {
+        participants = await admin.participantCount(baseUrl, roomName(room));
+      } catch (e) {
+        if (!(e instanceof AdminUnreachableError) && !(e instanceof AdminRejectedError && e.statusCode === 404)) throw e;
+        log.debug({ err: e.message }, 'participant count unavailable');
+      }
       await writeStatus(room, { type: 'Ready', status: 'True', reason: 'Synced', message: `room is served by MsrpRelay "${relay.metadata.name}"` }, {
         uri,
-        participants,
+        ...(participants !== undefined ? { participants } : {}),
       });
       return { requeueAfterMs: deps.statusIntervalMs };
     } catch (e) {

@@ -16,6 +16,10 @@ export const ADMIN_PORT = 8080;
 export const PATHS = {
   config: '/etc/msrp/config',
   configFile: '/etc/msrp/config/msrpd.yaml',
+  adminConfigFile: '/etc/msrp/config/admin.yaml',
+  /** The admin API's bootstrap token (Secret `<relay>-admin-token`, key `token`). */
+  adminToken: '/etc/msrp/admin-token',
+  adminTokenFile: '/etc/msrp/admin-token/token',
   tls: '/etc/msrp/tls',
   data: '/data',
   tmp: '/tmp',
@@ -27,6 +31,8 @@ export const CONFIG_HASH_ANNOTATION = 'msrp.dev/config-hash';
 export const names = {
   serviceAccount: (r: MsrpRelay) => r.metadata.name,
   configMap: (r: MsrpRelay) => `${r.metadata.name}-config`,
+  /** Not rendered: created by whoever installs the relay, holding the token the operator uses too. */
+  adminTokenSecret: (r: MsrpRelay) => `${r.metadata.name}-admin-token`,
   statefulSet: (r: MsrpRelay) => r.metadata.name,
   publicService: (r: MsrpRelay) => r.metadata.name,
   /** Headless: stable pod DNS names for replica-to-replica (mesh) connections. */

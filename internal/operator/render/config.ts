@@ -1,21 +1,34 @@
-// The engine configuration (internal/config/engine.ts) rendered from an MsrpRelay spec,
-// and the ConfigMap holding it. Secrets never go in here: the database URL reaches the
-// engine as MSRP_DATABASE__URL from a secretKeyRef, the certificate as mounted files.
+// The engine configuration (internal/config/engine.ts) and the admin sidecar's
+// (internal/config/admin.ts) rendered from an MsrpRelay spec, and the ConfigMap holding
+// both. Secrets never go in here: the database URL reaches the engine as
+// MSRP_DATABASE__URL and the admin as MSRP_ADMIN_DATABASE__URL from a secretKeyRef, the
+// certificate and the admin bootstrap token as mounted files.
 import { createHash } from 'node:crypto';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import type { AdminConfig } from '../../config/admin.ts';
 import type { EngineConfig } from '../../config/engine.ts';
 import type { MsrpRelay } from '../api/msrprelay.ts';
-import { ENGINE_CONTROL_PORT, ENGINE_HTTP_PORT, names, objectMeta, PATHS } from './common.ts';
+import { ADMIN_PORT, ENGINE_CONTROL_PORT, ENGINE_HTTP_PORT, names, objectMeta, PATHS } from './common.ts';
 import { quantityToBytes } from './quantity.ts';
 
 export const CONFIG_KEY = 'msrpd.yaml';
+export const ADMIN_CONFIG_KEY = 'admin.yaml';
 
 /** The config file may leave out anything the engine schema defaults. */
 export type DeepPartial<T> = T extends (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
 /** The engine's AUTH lifetime default (1 h), kept inside the relay's [min, max]. */
 const DEFAULT_EXPIRES = 3600;
+
+/**
+ * Other names of this relay in a To-Path (engine relay.aliases): its Service's DNS names.
+ * The pod's own IP is added at start from the downward API.
+ */
+export function serviceAliases(r: MsrpRelay): string[] {
+  const svc = `${names.publicService(r)}.${r.metadata.namespace}.svc`;
+  return [svc, `${svc}.cluster.local`];
+}
 
 /**
  * The engine config as a plain object. Fields the engine defaults well (auth algorithms,
@@ -30,7 +43,8 @@ export function renderEngineConfig(r: MsrpRelay): DeepPartial<EngineConfig> {
   const throttling = s.throttling ?? {};
   const rate = (q: number | string | undefined) => (q === undefined ? 0 : quantityToBytes(q));
   return {
-    relay: { listen, publicHost: s.publicHost, publicPort: s.ports.msrpTls },
+    // The pod IP is appended from the environment (podIpAliasEnv in statefulset.ts).
+    relay: { listen, publicHost: s.publicHost, publicPort: s.ports.msrpTls, aliases: serviceAliases(r) },
     tls: { dir: PATHS.tls },
     auth: { realms: (s.realms ?? []).map((realm) => ({ name: realm.name, hosts: realm.hosts ?? [] })) },
     session: {
@@ -58,12 +72,30 @@ export function renderEngineConfig(r: MsrpRelay): DeepPartial<EngineConfig> {
   };
 }
 
+/**
+ * The admin sidecar's config. Its schema is not the engine's (both are strict), so it is a
+ * file of its own. The control URL is the engine's loopback port in the same pod.
+ */
+export function renderAdminConfig(_r: MsrpRelay): DeepPartial<AdminConfig> {
+  return {
+    http: { host: '0.0.0.0', port: ADMIN_PORT },
+    engine: { controlUrl: `http://127.0.0.1:${ENGINE_CONTROL_PORT}` },
+    auth: { bootstrapTokenFile: PATHS.adminTokenFile },
+    // database.url comes from the environment (a Secret); without it, PGlite on the data volume.
+    database: { dataDir: `${PATHS.data}/pglite` },
+    log: { level: 'info' },
+  };
+}
+
 export function renderConfigMap(r: MsrpRelay): V1ConfigMap {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: objectMeta(r, names.configMap(r)),
-    data: { [CONFIG_KEY]: stringify(renderEngineConfig(r), { sortMapEntries: true }) },
+    data: {
+      [CONFIG_KEY]: stringify(renderEngineConfig(r), { sortMapEntries: true }),
+      [ADMIN_CONFIG_KEY]: stringify(renderAdminConfig(r), { sortMapEntries: true }),
+    },
   };
 }
 

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { loadAdminConfig } from '../../config/admin.ts';
 import { loadEngineConfig } from '../../config/engine.ts';
 import { renderCertificate, renderServiceMonitor } from './certificate.ts';
 import { CONFIG_HASH_ANNOTATION, ownerReference, selectorString, tlsSecretName } from './common.ts';
-import { CONFIG_KEY, configHash, renderConfigMap, renderEngineConfig } from './config.ts';
+import { ADMIN_CONFIG_KEY, CONFIG_KEY, configHash, renderConfigMap, renderEngineConfig } from './config.ts';
 import { relayFixture } from './fixtures.test-support.ts';
 import { renderRelay } from './index.ts';
 import { renderNetworkPolicy, renderPodDisruptionBudget } from './policy.ts';
@@ -31,6 +32,18 @@ function loadRendered(yamlText: string, env: NodeJS.ProcessEnv = {}) {
     const file = join(dir, CONFIG_KEY);
     writeFileSync(file, yamlText);
     return loadEngineConfig({ file, env });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Loads the rendered admin config the way cmd/admin.ts does. */
+function loadRenderedAdmin(yamlText: string, env: NodeJS.ProcessEnv = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'msrp-render-'));
+  try {
+    const file = join(dir, ADMIN_CONFIG_KEY);
+    writeFileSync(file, yamlText);
+    return loadAdminConfig({ file, env });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -90,6 +103,30 @@ describe('engine ConfigMap', () => {
     assert.equal(c.database.url, 'postgres://u:p@db:5432/msrp');
   });
 
+  it('names the relay by its Service DNS names, and by the pod IP from the environment', () => {
+    const r = relayFixture();
+    const sts = renderStatefulSet(r, 'h');
+    const engineEnv = sts.spec!.template.spec!.containers[0]!.env!;
+    assert.deepEqual(engineEnv.slice(0, 2), [
+      { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      { name: 'MSRP_RELAY__ALIASES__2', value: '$(POD_IP)' },
+    ]);
+    // What the kubelet hands the engine after $(POD_IP) expansion.
+    const c = loadRendered(renderConfigMap(r).data![CONFIG_KEY]!, { POD_IP: '10.1.2.3', MSRP_RELAY__ALIASES__2: '10.1.2.3' });
+    assert.deepEqual(c.relay.aliases, ['relay.chat.svc', 'relay.chat.svc.cluster.local', '10.1.2.3']);
+  });
+
+  it('holds a valid admin sidecar config next to it, loaded as cmd/admin.ts loads it', () => {
+    const cm = renderConfigMap(relayFixture());
+    const a = loadRenderedAdmin(cm.data![ADMIN_CONFIG_KEY]!, { MSRP_ADMIN_DATABASE__URL: 'postgres://u:p@db:5432/msrp' });
+    assert.deepEqual(a.http, { host: '0.0.0.0', port: 8080, bodyLimitBytes: 65536 });
+    assert.equal(a.engine.controlUrl, 'http://127.0.0.1:9091', 'the engine control port of the same pod');
+    assert.equal(a.auth.bootstrapTokenFile, '/etc/msrp/admin-token/token');
+    assert.equal(a.database.url, 'postgres://u:p@db:5432/msrp');
+    assert.equal(a.database.dataDir, '/data/pglite');
+    assert.throws(() => loadRenderedAdmin(cm.data![CONFIG_KEY]!), /relay: is not a known setting/, 'the engine file is not an admin config (the render used to pass it)');
+  });
+
   it('keeps the default AUTH lifetime inside a narrow [minExpires, maxExpires]', () => {
     const low = renderEngineConfig(relayFixture({ limits: { minExpires: 60, maxExpires: 600 } }));
     assert.equal(low.session?.defaultExpires, 600);
@@ -138,6 +175,12 @@ describe('StatefulSet', () => {
     assert.equal(admin?.name, 'admin');
     assert.equal(admin.image, engine.image);
     assert.deepEqual(admin.command, ['node', 'cmd/admin.ts']);
+    assert.deepEqual(admin.args, ['--config', '/etc/msrp/config/admin.yaml']);
+    assert.deepEqual(admin.readinessProbe?.httpGet, { path: '/healthz', port: 'admin' }, 'a database outage must not unready the relay pod');
+    assert.deepEqual(admin.livenessProbe?.httpGet, { path: '/healthz', port: 'admin' });
+    assert.deepEqual(admin.volumeMounts?.find((m) => m.name === 'admin-token'), { name: 'admin-token', mountPath: '/etc/msrp/admin-token', readOnly: true });
+    assert.deepEqual(pod.volumes?.find((v) => v.name === 'admin-token')?.secret, { secretName: 'relay-admin-token', defaultMode: 0o440 });
+    assert.equal(engine.volumeMounts?.some((m) => m.name === 'admin-token'), false, 'the engine never sees the admin token');
     for (const c of [engine, admin]) {
       assert.deepEqual(c.securityContext, {
         allowPrivilegeEscalation: false,
@@ -163,20 +206,20 @@ describe('StatefulSet', () => {
     const sts = renderStatefulSet(relayFixture(), hash);
     assert.deepEqual(sts.spec?.volumeClaimTemplates?.map((v) => [v.metadata?.name, v.spec?.resources?.requests?.storage]), [['data', '1Gi']]);
     assert.equal(sts.spec?.template.spec?.volumes?.some((v) => v.name === 'data'), false);
-    assert.deepEqual(sts.spec?.template.spec?.containers[0]?.env, []);
+    assert.equal(sts.spec?.template.spec?.containers[0]?.env?.some((e) => e.name.includes('DATABASE')), false);
+    assert.deepEqual(sts.spec?.template.spec?.containers[1]?.env, []);
   });
 
-  it('with a database: MSRP_DATABASE__URL from the secretKeyRef in both containers, an emptyDir data volume', () => {
+  it('with a database: the URL from the secretKeyRef under each container\'s config prefix, an emptyDir data volume', () => {
     const r = relayFixture({ replicas: 3, database: { secretRef: { name: 'relay-db', key: 'dsn' } } });
     const sts = renderStatefulSet(r, hash);
     assert.equal(sts.spec?.replicas, 3);
     assert.deepEqual(sts.spec?.volumeClaimTemplates, []);
-    for (const c of sts.spec.template.spec!.containers) {
-      assert.deepEqual(c.env?.find((e) => e.name === 'MSRP_DATABASE__URL'), {
-        name: 'MSRP_DATABASE__URL',
-        valueFrom: { secretKeyRef: { name: 'relay-db', key: 'dsn' } },
-      });
-    }
+    const [engine, admin] = sts.spec.template.spec!.containers;
+    const ref = { secretKeyRef: { name: 'relay-db', key: 'dsn' } };
+    // internal/config: the engine reads MSRP_<SECTION>__<KEY>, the admin MSRP_ADMIN_<SECTION>__<KEY>.
+    assert.deepEqual(engine?.env?.filter((e) => e.name.includes('DATABASE')), [{ name: 'MSRP_DATABASE__URL', valueFrom: ref }]);
+    assert.deepEqual(admin?.env, [{ name: 'MSRP_ADMIN_DATABASE__URL', valueFrom: ref }]);
     assert.ok(sts.spec?.template.spec?.volumes?.some((v) => v.name === 'data' && v.emptyDir));
   });
 

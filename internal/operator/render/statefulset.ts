@@ -12,10 +12,10 @@ import type {
   V1Volume,
 } from '@kubernetes/client-node';
 import type { MsrpRelay } from '../api/msrprelay.ts';
+import { serviceAliases } from './config.ts';
 import {
   ADMIN_PORT,
   CONFIG_HASH_ANNOTATION,
-  ENGINE_CONTROL_PORT,
   ENGINE_HTTP_PORT,
   labels,
   names,
@@ -61,10 +61,22 @@ export function publicPorts(r: MsrpRelay): { name: string; port: number; protoco
   ];
 }
 
-function databaseEnv(r: MsrpRelay): V1EnvVar[] {
+/** database.url from the Secret: `MSRP_DATABASE__URL` for the engine, `MSRP_ADMIN_DATABASE__URL` for the admin. */
+function databaseEnv(r: MsrpRelay, prefix: 'MSRP_' | 'MSRP_ADMIN_'): V1EnvVar[] {
   const ref = r.spec.database?.secretRef;
   if (!ref) return [];
-  return [{ name: 'MSRP_DATABASE__URL', valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } }];
+  return [{ name: `${prefix}DATABASE__URL`, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } }];
+}
+
+/**
+ * The pod IP as one more engine alias (relay.aliases[n], after the rendered Service names),
+ * so a To-Path naming the pod directly (mesh, or a client given the pod address) is local.
+ */
+function podIpAliasEnv(r: MsrpRelay): V1EnvVar[] {
+  return [
+    { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    { name: `MSRP_RELAY__ALIASES__${serviceAliases(r).length}`, value: '$(POD_IP)' },
+  ];
 }
 
 /** Spread the replicas over nodes unless the user said otherwise about pod anti-affinity. */
@@ -92,7 +104,7 @@ function engineContainer(r: MsrpRelay): V1Container {
     imagePullPolicy: r.spec.image.pullPolicy,
     command: ['node', 'cmd/msrpd.ts'],
     args: ['--config', PATHS.configFile],
-    env: databaseEnv(r),
+    env: [...podIpAliasEnv(r), ...databaseEnv(r, 'MSRP_')],
     ports: [
       ...publicPorts(r).map((p) => ({ name: p.name, containerPort: p.port, protocol: p.protocol })),
       { name: 'http', containerPort: ENGINE_HTTP_PORT, protocol: 'TCP' },
@@ -119,19 +131,21 @@ function adminContainer(r: MsrpRelay): V1Container {
     image,
     imagePullPolicy: r.spec.image.pullPolicy,
     command: ['node', 'cmd/admin.ts'],
-    args: ['--config', PATHS.configFile],
-    env: [
-      ...databaseEnv(r),
-      { name: 'MSRP_ADMIN_PORT', value: String(ADMIN_PORT) },
-      { name: 'MSRP_ENGINE_CONTROL_URL', value: `http://127.0.0.1:${ENGINE_CONTROL_PORT}` },
-    ],
+    // Its own file (admin.yaml in the same ConfigMap): the admin schema is not the engine's.
+    args: ['--config', PATHS.adminConfigFile],
+    env: databaseEnv(r, 'MSRP_ADMIN_'),
     ports: [{ name: 'admin', containerPort: ADMIN_PORT, protocol: 'TCP' }],
-    livenessProbe: { tcpSocket: { port: 'admin' }, periodSeconds: 10 },
-    readinessProbe: { tcpSocket: { port: 'admin' }, periodSeconds: 5 },
+    startupProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 2, failureThreshold: 60 },
+    livenessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 10, failureThreshold: 3 },
+    // /healthz, not the admin's /readyz (database reachable): pod readiness is all containers,
+    // and the engine keeps relaying from its cache while PostgreSQL is briefly down (DESIGN.md
+    // §4), so a database outage must not take the pod out of the public Service.
+    readinessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 5, failureThreshold: 2 },
     resources: { requests: { cpu: '20m', memory: '96Mi' }, limits: { memory: '256Mi' } },
     securityContext: containerSecurityContext(),
     volumeMounts: [
       { name: 'config', mountPath: PATHS.config, readOnly: true },
+      { name: 'admin-token', mountPath: PATHS.adminToken, readOnly: true },
       { name: 'data', mountPath: PATHS.data },
       { name: 'tmp', mountPath: PATHS.tmp },
     ],
@@ -157,6 +171,9 @@ function volumes(r: MsrpRelay): V1Volume[] {
     // Mounted as a directory (not subPath) so the kubelet's atomic symlink swap reaches the
     // engine when cert-manager rotates the certificate.
     { name: 'tls', secret: { secretName: tlsSecretName(r), defaultMode: 0o440 } },
+    // The admin API's bootstrap token; the operator calls the admin API with the same token
+    // (--admin-token-file / --admin-token-secret). Required: without it nobody can call the API.
+    { name: 'admin-token', secret: { secretName: names.adminTokenSecret(r), defaultMode: 0o440 } },
     { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
     ...(r.spec.database ? [{ name: 'data', emptyDir: { sizeLimit: '256Mi' } }] : []),
   ];

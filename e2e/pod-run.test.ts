@@ -1,0 +1,181 @@
+// Proof that what the operator renders runs: an MsrpRelay applied to a real API server
+// with the operator running becomes a StatefulSet; its pod template (ordinal 0) is
+// materialised on this machine by e2e/podrun/materialize.ts (ConfigMap and Secret volumes
+// read back from the API server, env resolved, `command` + `args` started from the repo
+// root, probes awaited; see that file for the exact rewrites: mount path prefixes, ports,
+// bind addresses). Then a user is created through the pod's own admin API with the
+// bootstrap token from the relay's admin-token Secret, and a file goes through the pod's
+// relay with the real `msrp` CLI (listen + send), byte for byte.
+// No kubelet here: the materialiser is the kubelet. Needs DATABASE_URL (a real PostgreSQL:
+// spec.database points the pod at it) and the cluster binaries.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { V1StatefulSet } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
+import { clusterBinDir } from './cluster/cluster.ts';
+import { eventually, freshDatabase, ROOT, skipReason, startOperatorCluster } from './operator-harness.ts';
+import type { OperatorCluster } from './operator-harness.ts';
+import { materializePod } from './podrun/materialize.ts';
+import type { MaterializedPod } from './podrun/materialize.ts';
+import type { KubeObject } from '../internal/operator/kube/client.ts';
+import { RESOURCES } from '../internal/operator/kube/resources.ts';
+import { ENGINE_CONTROL_PORT } from '../internal/operator/render/common.ts';
+import { testPki } from '../internal/transport/testcerts.ts';
+
+const binDir = clusterBinDir();
+const skip = skipReason({ binDir, database: true });
+const NS = 'podrun';
+const RELAY = 'relay';
+const MSRP_CLI = path.join(ROOT, 'cmd', 'msrp.ts');
+
+interface CliRun {
+  stdout: string;
+  stderr: string;
+  exited: Promise<number | null>;
+  kill(): void;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): CliRun {
+  const child = spawn(process.execPath, [MSRP_CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r: CliRun = {
+    stdout: '', stderr: '',
+    exited: new Promise((res) => child.once('exit', (code) => res(code))),
+    kill: () => child.kill('SIGKILL'),
+  };
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (r.stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (r.stderr += d));
+  return r;
+}
+
+describe('apply YAML -> a working relay: the rendered pod runs', { skip, timeout: 300_000 }, () => {
+  let env: OperatorCluster;
+  let pod: MaterializedPod | undefined;
+  let work: string;
+  let db: { url: string; drop: () => Promise<void> } | undefined;
+  const adminToken = randomBytes(24).toString('hex');
+  const realm = 'example.com';
+
+  before(async () => {
+    assert.ok(binDir, 'kube-apiserver/etcd/kubectl not built: run e2e/cluster/build.sh');
+    assert.ok(process.env.DATABASE_URL, 'DATABASE_URL is required (a real PostgreSQL)');
+    db = await freshDatabase(process.env.DATABASE_URL);
+    env = await startOperatorCluster(binDir, [NS]);
+    work = await mkdtemp(path.join(tmpdir(), 'podrun-test-'));
+    await env.startOperator('a', []);
+  });
+
+  after(async () => {
+    await pod?.stop();
+    await env?.stop();
+    await db?.drop();
+    if (work && process.env.MSRP_E2E_KEEP !== '1') await rm(work, { recursive: true, force: true });
+  });
+
+  it('materialises the StatefulSet pod, which passes its probes and relays a file for users made through its admin API', async () => {
+    // The Secrets a user creates before applying the relay (see manifests/samples).
+    const pki = await testPki();
+    const secrets = [
+      { metadata: { name: 'relay-tls' }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': pki.server.cert, 'tls.key': pki.server.key, 'ca.crt': pki.caPem } },
+      { metadata: { name: 'relay-db' }, type: 'Opaque', stringData: { url: db!.url } },
+      { metadata: { name: 'relay-admin-token' }, type: 'Opaque', stringData: { token: adminToken } },
+    ];
+    for (const s of secrets) {
+      const r = await env.kubectl(['apply', '--server-side', '-n', NS, '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Secret', ...s }));
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const relayYaml = {
+      apiVersion: 'msrp.dev/v1alpha1', kind: 'MsrpRelay', metadata: { name: RELAY, namespace: NS },
+      spec: {
+        publicHost: 'msrp.example.com',
+        tls: { secretName: 'relay-tls' },
+        database: { secretRef: { name: 'relay-db', key: 'url' } },
+        realms: [{ name: realm }],
+      },
+    };
+    const applied = await env.kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify(relayYaml));
+    assert.equal(applied.code, 0, applied.stderr);
+
+    const sts = await eventually('the operator\'s StatefulSet', () => env.kube.getOptional<KubeObject>(RESOURCES.statefulSet, NS, RELAY), 30_000);
+    pod = await materializePod({ kube: env.kube, statefulSet: sts as V1StatefulSet, workdir: ROOT, readyTimeoutMs: 90_000, logDir: work,
+      // The engine's control endpoint binds 127.0.0.1 inside the pod: not a containerPort.
+      internalPorts: [ENGINE_CONTROL_PORT],
+    });
+
+    // What ran, and what the materialiser changed to run it here.
+    const engine = pod.containers.find((c) => c.name === 'engine')!;
+    const admin = pod.containers.find((c) => c.name === 'admin')!;
+    assert.deepEqual(engine.argv, ['node', 'cmd/msrpd.ts', '--config', pod.hostPath('/etc/msrp/config/msrpd.yaml')]);
+    assert.deepEqual(admin.argv, ['node', 'cmd/admin.ts', '--config', pod.hostPath('/etc/msrp/config/admin.yaml')]);
+    assert.equal(engine.env.MSRP_DATABASE__URL, db!.url);
+    assert.equal(admin.env.MSRP_ADMIN_DATABASE__URL, db!.url);
+    assert.equal(engine.env.MSRP_RELAY__ALIASES__2, '127.0.0.1', '$(POD_IP) expanded');
+    const engineConfig = parseYaml(await readFile(pod.hostPath('/etc/msrp/config/msrpd.yaml'), 'utf8'));
+    assert.equal(engineConfig.tls.dir, pod.hostPath('/etc/msrp/tls'));
+    assert.equal(engineConfig.relay.listen[0].port, pod.port('engine', 'msrps'));
+    const rewrites = pod.rewrites.map((r) => r.where);
+    process.stderr.write(`# materialiser rewrites:\n${pod.rewrites.map((r) => `#   ${r.where}: ${r.from} -> ${r.to}`).join('\n')}\n`);
+    assert.ok(rewrites.every((w) => /^(containerPort|internalPort|engine |admin |msrpd\.yaml|admin\.yaml)/.test(w)), rewrites.join(', '));
+    const adminConfig = parseYaml(await readFile(pod.hostPath('/etc/msrp/config/admin.yaml'), 'utf8'));
+    assert.equal(adminConfig.engine.controlUrl, `http://127.0.0.1:${pod.ports.get(ENGINE_CONTROL_PORT)}`);
+    assert.equal(engineConfig.http.controlPort, pod.ports.get(ENGINE_CONTROL_PORT), 'the admin reaches the engine it runs next to');
+
+    // The admin API of the pod, with the bootstrap token the relay's Secret holds.
+    const adminUrl = `http://127.0.0.1:${pod.port('admin', 'admin')}`;
+    const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+    let res = await fetch(`${adminUrl}/v1/realms`, { method: 'POST', headers, body: JSON.stringify({ name: realm }) });
+    assert.equal(res.status, 201, await res.text());
+    for (const [username, password] of [['alice', 'alice-password'], ['bob', 'bob-password']]) {
+      res = await fetch(`${adminUrl}/v1/realms/${realm}/users`, { method: 'POST', headers, body: JSON.stringify({ username, password }) });
+      assert.equal(res.status, 201, await res.text());
+    }
+    res = await fetch(`${adminUrl}/v1/realms`, { headers: { authorization: 'Bearer wrong-token' } });
+    assert.equal(res.status, 401, 'only the Secret\'s token opens the admin API');
+
+    // A file through the pod's relay with the real CLI, over TLS, authenticated.
+    const relayUri = `msrps://127.0.0.1:${pod.port('engine', 'msrps')}`;
+    const ca = path.join(work, 'ca.crt');
+    await writeFile(ca, pki.caPem);
+    await writeFile(path.join(work, 'bob.pw'), 'bob-password\n');
+    const src = path.join(work, 'payload.bin');
+    const body = randomBytes(3 * 1024 * 1024 + 17);
+    await writeFile(src, body);
+    const out = path.join(work, 'out');
+    const listen = cli(['listen', '--relay', relayUri, '--user', 'bob', '--password-file', path.join(work, 'bob.pw'), '--ca', ca, '--out', out, '--count', '1']);
+    try {
+      const to = await eventually('listen to print its path', async () => {
+        if (await Promise.race([listen.exited.then(() => true), Promise.resolve(false)])) throw new Error(`listen exited: ${listen.stderr}`);
+        return listen.stdout.split('\n').find((l) => l.startsWith('path:'))?.slice('path:'.length).trim();
+      }, 20_000);
+      assert.match(to, /^msrps:\/\/msrp\.example\.com:\d+\/\S+;tcp /, 'Use-Path names the relay by its publicHost');
+      // The admin's live view comes from the engine's control endpoint in the same pod.
+      const sessions = await (await fetch(`${adminUrl}/v1/sessions`, { headers })).json() as { items: { user?: string; realm?: string }[] };
+      assert.ok(sessions.items.some((s) => s.user === 'bob'), JSON.stringify(sessions));
+      const send = cli(['send', '--relay', relayUri, '--user', 'alice', '--ca', ca, '--to', to, '--file', src], { MSRP_PASSWORD: 'alice-password' });
+      assert.equal(await send.exited, 0, send.stderr);
+      assert.equal(await listen.exited, 0, listen.stderr);
+      assert.match(send.stdout, new RegExp(`^delivered payload\\.bin: ${body.length} bytes`));
+      const received = await readFile(path.join(out, 'payload.bin'));
+      assert.equal(createHash('sha256').update(received).digest('hex'), createHash('sha256').update(body).digest('hex'));
+      assert.equal(received.length, body.length);
+    } finally {
+      listen.kill();
+    }
+
+    // The engine's metrics saw it (the probe port serves /metrics too).
+    const metrics = await (await fetch(`http://127.0.0.1:${pod.port('engine', 'http')}/metrics`)).text();
+    const forwarded = /^msrp_relay_bytes_forwarded_total\{method="SEND"\} (\d+)$/m.exec(metrics)?.[1];
+    assert.ok(Number(forwarded) >= 3 * 1024 * 1024, `SEND bytes forwarded: ${forwarded}`);
+
+    // A clean stop: SIGTERM drains both containers, which exit 0.
+    const p = pod;
+    pod = undefined;
+    const codes = Promise.all(p.containers.map((c) => c.exited));
+    await p.stop();
+    assert.deepEqual(await codes, [0, 0], `exit codes; logs in ${work}`);
+  });
+});
