@@ -60,7 +60,8 @@ describe('admin API while the database goes away and comes back', { skip, timeou
     await store?.close();
     if (dir) {
       try {
-        process.kill(Number(readFileSync(join(dir, 'postgres.pid'), 'utf8').trim()), 'SIGINT');
+        // The postmaster's own pid file: after the restart in the test, postgres.pid is stale.
+        process.kill(Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]), 'SIGINT');
       } catch {
         // already stopped
       }

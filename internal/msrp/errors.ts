@@ -38,6 +38,19 @@ export type ParseErrorCode =
   | 'bad-end-line'
   | 'missing-end-line';
 
+/**
+ * What the parser had read of the offending frame's head: its start line and both paths.
+ * Enough to address a hop-by-hop response (RFC 4975 §7.2: To-Path = the first From-Path URI,
+ * From-Path = the first To-Path URI).
+ */
+export interface ParseErrorHead {
+  readonly kind: 'request' | 'response';
+  /** The request method; absent for a response. */
+  readonly method?: string;
+  readonly toPath: readonly string[];
+  readonly fromPath: readonly string[];
+}
+
 /** A parse error as a value. `status` is the MSRP status code to answer with (when the frame is a request). */
 export interface MsrpParseError {
   readonly code: ParseErrorCode;
@@ -45,6 +58,12 @@ export interface MsrpParseError {
   readonly message: string;
   /** Transaction id of the offending frame when it was read before the error, so the relay can answer it. */
   readonly transactionId?: string;
+  /**
+   * The frame's start line and paths, present only when the start line and both To-Path and
+   * From-Path were parsed before the error (a bad Byte-Range, a body over a limit, a bad
+   * header after the paths...). Never present for start-line errors.
+   */
+  readonly head?: ParseErrorHead;
   /** True when the byte stream cannot be re-synchronised: the connection must be closed. */
   readonly fatal: boolean;
 }

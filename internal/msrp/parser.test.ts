@@ -455,3 +455,45 @@ describe('properties', () => {
     );
   });
 });
+
+describe('the head of a rejected frame', () => {
+  const TO = 'msrp://a.example.com:1/s;tcp';
+  const FROM = 'msrp://b.example.com:2/t;tcp';
+
+  it('carries method and paths for an error after both paths, multi-hop paths in order', () => {
+    const input = `MSRP abcd1234 NICKNAME\r\nFrom-Path: msrp://r.example.com:9/x;tcp ${FROM}\r\nTo-Path: ${TO} msrp://c.example.com:3/u;tcp\r\nExpires: soon\r\n-------abcd1234$\r\n`;
+    for (const cuts of [[], everyByte(input.length)]) {
+      const [e] = parse(input, cuts).errors;
+      assert.equal(e?.code, 'bad-expires');
+      assert.deepEqual(e.head, { kind: 'request', method: 'NICKNAME', toPath: [TO, 'msrp://c.example.com:3/u;tcp'], fromPath: ['msrp://r.example.com:9/x;tcp', FROM] });
+    }
+  });
+
+  it('carries the head of a streamed body that overruns its Byte-Range after onHead', () => {
+    const run = parse(send('0123456789', '$', 'Byte-Range: 1-5/5\r\n'), [], { streamBodies: true });
+    assert.deepEqual(run.errors.map((e) => [e.code, e.fatal, e.head]), [['byte-range-mismatch', false, { kind: 'request', method: 'SEND', toPath: [TO], fromPath: [FROM] }]]);
+  });
+
+  it('carries the head of a body refused with 413 when it cannot stream', () => {
+    const run = parse(send('z'.repeat(300)), [], { maxBufferedBody: 100 }, true, false);
+    assert.equal(run.errors[0]?.status, 413);
+    assert.deepEqual(run.errors[0]?.head, { kind: 'request', method: 'SEND', toPath: [TO], fromPath: [FROM] });
+  });
+
+  it('carries no head when only one path was read, or the start line was bad', () => {
+    for (const input of [
+      `MSRP abcd1234 SEND\r\nTo-Path: ${TO}\r\nByte-Range: x\r\nFrom-Path: ${FROM}\r\n-------abcd1234$\r\n`,
+      `MSRP abcd1234 send\r\nTo-Path: ${TO}\r\nFrom-Path: ${FROM}\r\n-------abcd1234$\r\n`,
+      `MSRP abcd1234 20 OK\r\nTo-Path: ${TO}\r\nFrom-Path: ${FROM}\r\n-------abcd1234$\r\n`,
+    ]) {
+      const [e] = parse(input).errors;
+      assert.ok(e !== undefined && e.fatal === false, input);
+      assert.equal(e.head, undefined, input);
+    }
+  });
+
+  it('does not leak a head into the error of the next frame', () => {
+    const run = parse(`${send('x', '$', 'Expires: soon\r\n')}MSRP abcd1235 send\r\nTo-Path: ${TO}\r\nFrom-Path: ${FROM}\r\n-------abcd1235$\r\n`);
+    assert.deepEqual(run.errors.map((e) => [e.code, e.head !== undefined]), [['bad-expires', true], ['bad-method', false]]);
+  });
+});

@@ -19,14 +19,14 @@
 // 413); a streamed or skipped body by the end-line tail (at most 44 bytes).
 
 import { parseError } from './errors.ts';
-import type { MsrpParseError, ParseErrorCode } from './errors.ts';
+import type { MsrpParseError, ParseErrorCode, ParseErrorHead } from './errors.ts';
 import type { Continuation, MsrpFrame, MsrpHead } from './frame.ts';
 import { BufferList } from './buffer-list.ts';
 import { HeadBuilder } from './parser-head.ts';
 import { BARE_LF, LINE, LineReader, OVERFLOW } from './parser-lines.ts';
 import { endLineAt, findNeedle, matchAt, NEEDLE_LEN } from './parser-endline.ts';
 
-export type { MsrpParseError, ParseErrorCode } from './errors.ts';
+export type { MsrpParseError, ParseErrorCode, ParseErrorHead } from './errors.ts';
 
 export interface MsrpParserCallbacks {
   /** A complete frame; its body slices stay valid as long as the pushed buffers are not reused. */
@@ -355,7 +355,7 @@ export class MsrpParser {
     if (this.rangeCheck === 2 && h.rangeEnd >= 0 && continuation === '$') {
       const expected = h.rangeEnd - h.rangeStart + 1;
       if (this.bodyLen !== expected || (h.rangeTotal >= 0 && h.rangeEnd !== h.rangeTotal)) {
-        const error = parseError('byte-range-mismatch', `${this.bodyLen} body bytes for Byte-Range ${h.rangeStart}-${h.rangeEnd}/${h.rangeTotal}`, h.transactionId);
+        const error = this.withHead(parseError('byte-range-mismatch', `${this.bodyLen} body bytes for Byte-Range ${h.rangeStart}-${h.rangeEnd}/${h.rangeTotal}`, h.transactionId));
         this.nextFrame();
         this.report(error);
         return true;
@@ -373,7 +373,21 @@ export class MsrpParser {
   // ---- errors and frame boundaries ---------------------------------------------------------
 
   private report(error: MsrpParseError): void {
-    this.cb.onError?.(error);
+    this.cb.onError?.(this.withHead(error));
+  }
+
+  /**
+   * The error with what is known of the frame's head (start line and both paths), so the
+   * receiver can address a response. Runs on the error path only; call it before nextFrame()
+   * resets the head.
+   */
+  private withHead(error: MsrpParseError): MsrpParseError {
+    const h = this.head;
+    if (error.head !== undefined || h.toPath === undefined || h.fromPath === undefined || h.transactionId === '') return error;
+    // Paths are only read in HEADERS, after a valid start line, so kind and method are set.
+    const head: ParseErrorHead =
+      h.kind === 'request' ? { kind: 'request', method: h.method, toPath: h.toPath, fromPath: h.fromPath } : { kind: 'response', toPath: h.toPath, fromPath: h.fromPath };
+    return { ...error, head };
   }
 
   /** Reports an error once the parser is CLOSED (fatal) or skipping to this transaction's end-line. */

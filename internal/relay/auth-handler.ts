@@ -4,6 +4,9 @@
 //   first, then MD5 for older clients; RFC 7616 §3.7 lets the client pick the first it
 //   supports), nonces bound to the connection id.
 // - Wrong credentials: 403, and the connection is closed after `maxAuthFailures` of them.
+// - Credentials that cannot be looked up (database down, user not cached): 403 with the
+//   comment "credentials unavailable", not counted as a failure (MSRP has no "try again
+//   later" code; see docs/relay.md, "Database outages").
 // - Expires outside our bounds: 423 with Min-Expires or Max-Expires (RFC 4976 §5.1).
 // - Success: 200 with Use-Path (our URI with a fresh session id of >= 80 random bits),
 //   Expires and Authentication-Info. A new AUTH on the same connection by the same user
@@ -33,6 +36,8 @@ export interface AuthOutcome {
   close: boolean;
   session?: RelaySession;
 }
+
+const UNAVAILABLE = Symbol('credentials unavailable');
 
 interface ConnAuthState {
   failures: number;
@@ -76,6 +81,11 @@ export class AuthHandler {
       return { response: reply(status, headers, comment), close };
     };
 
+    const unavailable = (): AuthOutcome => {
+      this.#metrics.authResults.inc({ result: 'credentials-unavailable' });
+      return { response: reply(403, [], 'credentials unavailable, try again later'), close: false };
+    };
+
     if (!conn.secure && !this.#o.allowPlainTcp) return fail('plain-tcp', 403, [], 'AUTH requires TLS');
     const realm = this.realmFor(target);
     const uri = req.toPath[0]!;
@@ -91,14 +101,16 @@ export class AuthHandler {
       if (!this.#o.allowBasic || !conn.secure) return fail('basic-refused', 403, [], 'Basic is not accepted');
       const basic = parseBasicCredentials(authorization);
       if (!basic.ok) return fail('malformed', 400);
-      const stored = await this.#credentials.lookup(realm, basic.value.username);
+      const stored = await this.#lookup(conn, realm, basic.value.username);
+      if (stored === UNAVAILABLE) return unavailable();
       const ok = verifyBasic(basic.value, realm, stored && !stored.disabled ? stored.ha1Sha256 : undefined);
       if (!ok) return fail('wrong-password', 403);
       username = basic.value.username;
     } else {
       const parsed = parseDigestCredentials(authorization);
       if (!parsed.ok) return fail(parsed.code, 400, [], parsed.message);
-      const stored = await this.#credentials.lookup(realm, parsed.value.username);
+      const stored = await this.#lookup(conn, realm, parsed.value.username);
+      if (stored === UNAVAILABLE) return unavailable();
       const verified = verifyDigest({
         credentials: parsed.value,
         realm,
@@ -182,6 +194,16 @@ export class AuthHandler {
     ];
     if (authInfo !== undefined) headers.push(authInfo);
     return { response: reply(200, headers), close: false, session };
+  }
+
+  /** The stored credentials, or UNAVAILABLE when they cannot be looked up (logged). */
+  async #lookup(conn: Connection, realm: string, username: string): Promise<Awaited<ReturnType<CredentialSource['lookup']>> | typeof UNAVAILABLE> {
+    try {
+      return await this.#credentials.lookup(realm, username);
+    } catch (err) {
+      conn.log.warn({ err, realm, username }, 'AUTH: credentials unavailable');
+      return UNAVAILABLE;
+    }
   }
 
   #challenges(conn: Connection, realm: string, stale: boolean): MsrpHeader[] {

@@ -1,17 +1,18 @@
 // Bad input over real sockets: every case of the parser's malformed corpus, sent over TLS
-// and over plain TCP to one relay, must end in the right MSRP status (when the transaction
-// id and paths are known) or a clean close, with a log line and a metric — while a second,
-// well-behaved session on the same relay keeps working (a SEND round-trips after every
-// case). Then floods, idle connections and the policy refusals (403, 413, no open relay).
+// and over plain TCP to one relay. A malformed request whose transaction id and paths were
+// read gets its exact status (400/413) hop-by-hop on the same connection, which stays usable
+// (a following SEND on it is delivered); other recoverable errors are skipped; a frame that
+// loses the framing closes the connection cleanly. Every one is logged and counted, and a
+// second, well-behaved session on the same relay keeps working (a SEND round-trips after
+// every case). Then floods, idle connections and the policy refusals (403, 413, no open relay).
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import type { Counter } from 'prom-client';
-import type { MsrpResponse } from '../msrp/frame.ts';
 import { buildResponse } from '../msrp/transaction.ts';
-import { MALFORMED_CASES, TID } from '../msrp/testdata/malformed.ts';
+import { MALFORMED_CASES, TID, type MalformedCase } from '../msrp/testdata/malformed.ts';
 import { TestClient, usePathOf } from './testclient.ts';
 import { startTestRelay, type TestRelay } from './testrelay.ts';
 
@@ -48,17 +49,6 @@ async function roundTrip(label: string): Promise<void> {
   bob.write(buildResponse(got, 200));
 }
 
-/** Writes raw bytes on a new connection; resolves with the response for TID, or 'closed'. */
-async function sendRaw(secure: boolean, input: Buffer, timeoutMs = 5000): Promise<{ outcome: MsrpResponse | 'closed'; client: TestClient }> {
-  const client = await TestClient.connect(secure ? { port: tlsPort, ca: t.ca } : { port: tcpPort });
-  client.socket.write(input);
-  const outcome = await Promise.race([
-    client.closed.then(() => 'closed' as const),
-    client.next((f) => f.kind === 'response' && f.transactionId === TID, timeoutMs) as Promise<MsrpResponse>,
-  ]);
-  return { outcome, client };
-}
-
 before(async () => {
   t = await startTestRelay({
     listeners: [{ hosts: ['127.0.0.1'], port: 0, tls: true }, { hosts: ['127.0.0.1'], port: 0, tls: false }],
@@ -86,8 +76,37 @@ after(async () => {
 // 100-byte AUTH body limit, exact Byte-Range checking) say nothing about the relay.
 const relayCases = MALFORMED_CASES.filter((c) => c.options === undefined);
 
+/** The first To-Path and From-Path URIs of every corpus frame. */
+const CORPUS_TO = 'msrp://a.example.com:1/s;tcp';
+const CORPUS_FROM = 'msrp://b.example.com:2/t;tcp';
+
+/** The relay answers a recovered error when it knows the request's paths and it is not a REPORT (RFC 4975 §7.1.2). */
+function answered(c: MalformedCase): boolean {
+  return !c.fatal && c.unterminated !== true && c.head !== undefined && c.head !== 'REPORT' && c.head !== 'response';
+}
+
+/** Waits until the relay has closed every connection but alice's and bob's (so later counts are not disturbed). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 200 && t.relay.connections.size > 2; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(t.relay.connections.size, 2, 'only the well-behaved connections are left');
+}
+
+/** A SEND from `client` to bob's session (traffic for a session is delivered from any connection, RFC 4976 §6.4). */
+async function sendToBob(client: TestClient, text: string): Promise<void> {
+  const sent = client.sendMessage([sb, bob.uri], text);
+  assert.equal((await client.response(sent.transactionId)).status, 200, `200 for "${text}"`);
+  const got = await bob.request('SEND');
+  assert.equal(Buffer.concat(got.body).toString(), text);
+  bob.write(buildResponse(got, 200));
+}
+
 describe('malformed corpus over real sockets', { timeout: 180_000 }, () => {
   it('covers the corpus', () => assert.ok(relayCases.length >= 75, String(relayCases.length)));
+  it('has answered, skipped and fatal cases', () => {
+    assert.ok(relayCases.filter(answered).length >= 30);
+    assert.ok(relayCases.filter((c) => !c.fatal && !answered(c)).length >= 15);
+    assert.ok(relayCases.filter((c) => c.fatal && c.unterminated !== true).length >= 15);
+  });
 
   for (const secure of [true, false]) {
     const transport = secure ? 'TLS' : 'TCP';
@@ -96,40 +115,79 @@ describe('malformed corpus over real sockets', { timeout: 180_000 }, () => {
         const input = typeof c.input === 'string' ? Buffer.from(c.input, 'latin1') : c.input;
         const parseErrorsBefore = await count(t.relay.metrics.parseErrors, { code: c.code });
         const logsBefore = logLines.length;
-        const { outcome, client } = await sendRaw(secure, input, IDLE_SEC * 1000 + 4000);
-        if (c.code === 'body-too-large') {
-          // The relay, not the parser, enforces the non-SEND body limit: it has the head
-          // then. This one is a REPORT, which is never answered (RFC 4975 §7.1.2): it is
-          // dropped and counted, and the idle connection is closed later. (The 413 answer
-          // to other methods is tested under "policy refusals".)
-          assert.equal(outcome, 'closed');
-          assert.ok(await count(t.relay.metrics.drops, { reason: 'non-send-too-large' }) >= 1);
-          client.close();
-        } else if (c.unterminated === true && c.code === 'missing-end-line') {
+        const client = await TestClient.connect(secure ? { port: tlsPort, ca: t.ca } : { port: tcpPort });
+        let ended = false;
+        client.socket.once('end', () => (ended = true));
+        client.socket.write(input);
+        const logLine = (): Record<string, unknown> | undefined => logLines.slice(logsBefore).find((l) => l['code'] === c.code);
+        if (c.unterminated === true) {
           // The frame never ends: the relay waits for the rest, then the idle timer closes it.
-          assert.equal(outcome, 'closed');
+          await client.closed;
           assert.ok(await count(t.relay.metrics.drops, { reason: 'idle-unauthenticated' }) >= 1);
-        } else {
-          // The error carries no To-Path/From-Path, so a 400/413 cannot be addressed:
-          // the connection is closed cleanly instead, counted and logged.
-          assert.equal(outcome, 'closed', `expected a close, got ${typeof outcome === 'string' ? outcome : outcome.status}`);
+          if (c.code !== 'missing-end-line') assert.equal(await count(t.relay.metrics.parseErrors, { code: c.code }), parseErrorsBefore + 1);
+        } else if (c.fatal) {
+          // Framing is lost: a clean close (FIN after what we owe), counted and logged, no answer.
+          await client.closed;
+          assert.ok(ended, 'the relay ended the connection cleanly');
+          assert.equal(client.frames.length, 0);
           assert.equal(await count(t.relay.metrics.parseErrors, { code: c.code }), parseErrorsBefore + 1);
-          const line = logLines.slice(logsBefore).find((l) => l['code'] === c.code);
-          assert.ok(line !== undefined, 'a log line names the error code');
-          assert.equal(line['msg'], 'malformed MSRP input, closing the connection');
+          assert.equal(logLine()?.['msg'], 'malformed MSRP input, closing the connection');
+        } else {
+          if (answered(c)) {
+            // The exact status, hop-by-hop (RFC 4975 §7.2), on the same connection.
+            const res = await client.response(TID);
+            assert.equal(res.status, c.status ?? 400);
+            assert.deepEqual([res.toPath, res.fromPath], [[CORPUS_FROM], [CORPUS_TO]]);
+            assert.match(res.comment, new RegExp(`\\(${c.code}\\)$`));
+          }
+          // The parser resynchronised at the end-line: the next SEND on the same connection works.
+          await sendToBob(client, `${transport} ${c.name}: same connection`);
+          assert.equal(client.frames.filter((f) => f.kind === 'response' && f.transactionId === TID).length, 0, 'no (other) answer to the bad frame');
+          if (c.code === 'body-too-large') {
+            // The relay, not the parser, enforces the non-SEND body limit: this one is a REPORT,
+            // which is never answered (RFC 4975 §7.1.2): dropped and counted.
+            assert.ok(await count(t.relay.metrics.drops, { reason: 'non-send-too-large' }) >= 1);
+          } else {
+            assert.equal(await count(t.relay.metrics.parseErrors, { code: c.code }), parseErrorsBefore + 1);
+            assert.equal(logLine()?.['msg'], answered(c) ? 'malformed MSRP request answered' : 'malformed MSRP frame skipped');
+          }
+          assert.equal(ended, false, 'the connection stays open');
+          client.close();
         }
+        await settle();
         await roundTrip(`${transport} ${c.name}`);
       });
     }
   }
 
-  it('ignores whatever follows a bad frame in the same packet', async () => {
+  it('answers a bad frame and treats the frame after it in the same packet on its own merits', async () => {
     const bad = Buffer.from(`MSRP ${TID} SEND\r\nTo-Path: ${sa}\r\nFrom-Path: ${sa}\r\nX y\r\n-------${TID}$\r\n`);
     const follow = Buffer.from(`MSRP zz99 SEND\r\nTo-Path: ${sa} ${sb} ${bob.uri}\r\nFrom-Path: msrps://x.invalid:9/x;tcp\r\nContent-Type: text/plain\r\n\r\nsneaky\r\n-------zz99$\r\n`);
-    const { outcome } = await sendRaw(true, Buffer.concat([bad, follow]));
-    assert.equal(outcome, 'closed');
+    const client = await TestClient.connect({ port: tlsPort, ca: t.ca });
+    client.socket.write(Buffer.concat([bad, follow]));
+    assert.equal((await client.response(TID)).status, 400);
+    // Unauthenticated, through alice's session URI to somewhere else: refused (no stepping stone).
+    assert.equal((await client.response('zz99')).status, 403);
+    client.close();
+    await settle();
     await roundTrip('bad frame + follower');
     assert.equal(bob.frames.filter((f) => f.kind === 'request' && Buffer.concat(f.body).toString() === 'sneaky').length, 0);
+  });
+
+  it('closes a connection after more recovered parse errors than its budget', async () => {
+    const budget = 10; // the default parseErrorBudget: 10 per 60 s
+    const client = await TestClient.connect({ port: tcpPort });
+    const before = await count(t.relay.metrics.drops, { reason: 'parse-errors' });
+    const logsBefore = logLines.length;
+    const bad = (i: number): string => `MSRP bad${i}xx SEND\r\nTo-Path: ${sb}\r\nFrom-Path: ${client.uri}\r\nExpires: soon\r\n-------bad${i}xx$\r\n`;
+    client.socket.write(Array.from({ length: budget + 5 }, (_, i) => bad(i)).join(''));
+    await client.closed;
+    const answers = client.frames.filter((f) => f.kind === 'response');
+    assert.deepEqual(answers.map((f) => f.kind === 'response' && f.status), Array.from({ length: budget }, () => 400));
+    assert.equal(await count(t.relay.metrics.drops, { reason: 'parse-errors' }), before + 1);
+    assert.ok(logLines.slice(logsBefore).some((l) => l['msg'] === 'too many malformed MSRP frames, closing the connection'));
+    await settle();
+    await roundTrip('parse error flood');
   });
 });
 

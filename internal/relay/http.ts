@@ -1,6 +1,7 @@
 // Two small HTTP servers (node:http, no framework on the engine's side):
 //  - the probe/metrics port: GET /healthz (process up), /readyz (accepting and not
-//    draining), /metrics (Prometheus text);
+//    draining; the body also says whether the database is reachable, which does not
+//    fail readiness: docs/relay.md, "Database outages"), /metrics (Prometheus text);
 //  - the control endpoint, bound to 127.0.0.1 only, for the admin sidecar in the same pod:
 //    GET /sessions (JSON list), DELETE /sessions/:id (removes a session and closes nothing
 //    else; the client's next request through it gets 481).
@@ -8,9 +9,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { SessionTable } from './sessions.ts';
+import type { StoreHealthSnapshot } from './store-health.ts';
 
 export interface ProbeState {
   ready(): boolean;
+  /** Database reachability, reported in the /readyz body (absent: no store wired). */
+  store?(): StoreHealthSnapshot;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -35,7 +39,11 @@ export async function startProbeServer(host: string, port: number, state: ProbeS
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') return json(res, 405, { error: 'method not allowed' });
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
-    if (path === '/readyz') return state.ready() ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'not ready' });
+    if (path === '/readyz') {
+      const store = state.store?.();
+      const extra = store !== undefined ? { store } : {};
+      return state.ready() ? json(res, 200, { status: 'ready', ...extra }) : json(res, 503, { status: 'not ready', ...extra });
+    }
     if (path === '/metrics') {
       metrics.render().then(
         (text) => {

@@ -58,6 +58,12 @@ export interface RelayOptions {
   /** RFC 4976 §5.1 Expires bounds and default for AUTH. */
   expires: { min: number; max: number; default: number };
   maxAuthFailures: number;
+  /**
+   * Malformed frames the parser recovered from that one connection may send within
+   * `windowSec` (each is answered 400/413 when it can be addressed); one more closes the
+   * connection (`relay_drops_total{reason="parse-errors"}`).
+   */
+  parseErrorBudget: { count: number; windowSec: number };
   /** A connection that has not authenticated and is idle this long is closed. */
   unauthenticatedIdleSec: number;
 
@@ -110,6 +116,7 @@ export function defaultRelayOptions(overrides: Partial<RelayOptions> & Pick<Rela
     nonceLifetimeSec: 300,
     expires: { min: 60, max: 3600, default: 600 },
     maxAuthFailures: 3,
+    parseErrorBudget: { count: 10, windowSec: 60 },
     unauthenticatedIdleSec: 30,
     transactionTimeoutSec: 30,
     maxNonSendBody: 10 * 1024,

@@ -4,7 +4,9 @@ import type { Server as HttpServer } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { NonceManager } from '../auth/nonce.ts';
-import type { MsrpFrame, MsrpHead } from '../msrp/frame.ts';
+import type { MsrpFrame, MsrpHead, MsrpRequest } from '../msrp/frame.ts';
+import { reasonPhrase } from '../msrp/status.ts';
+import { buildResponse } from '../msrp/transaction.ts';
 import { comparableHost, effectivePort, parseMsrpUri, type MsrpUri } from '../msrp/uri.ts';
 import { Connection, nextConnectionId, type FrameHandler } from '../transport/connection.ts';
 import { listen, type Listener } from '../transport/listeners.ts';
@@ -20,12 +22,15 @@ import type { RelayOptions } from './options.ts';
 import { outletOf } from './outlet.ts';
 import { Router } from './router.ts';
 import { SessionTable } from './sessions.ts';
+import type { StoreHealthSnapshot } from './store-health.ts';
 import { Throttle } from './throttle.ts';
 
 export interface RelayDeps {
   credentials: CredentialSource;
   logger: Logger;
   metrics: Metrics;
+  /** Database reachability for the /readyz body (connectStoreCredentials().health). */
+  storeHealth?: { snapshot(): StoreHealthSnapshot };
 }
 
 export interface RunningRelay {
@@ -53,7 +58,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const connections = new Set<Connection>();
   const perAddress = new Map<string, number>();
   const inbound = new WeakMap<Connection, Inbound>();
-  /** Connections that sent malformed input: closing, and whatever else they send is ignored. */
+  /** Connections closing because of malformed input: whatever else they send is ignored. */
   const broken = new WeakSet<Connection>();
   let tls: TlsWatcher | undefined;
   const listeners: Listener[] = [];
@@ -105,6 +110,27 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     },
   });
 
+  /** Recent recovered parse errors per connection (timestamps, ms), for `o.parseErrorBudget`. */
+  const parseErrorTimes = new WeakMap<Connection, number[]>();
+  const withinParseErrorBudget = (conn: Connection): boolean => {
+    const now = performance.now();
+    const since = now - o.parseErrorBudget.windowSec * 1000;
+    let times = parseErrorTimes.get(conn);
+    if (times === undefined) parseErrorTimes.set(conn, (times = []));
+    while (times.length > 0 && times[0]! <= since) times.shift();
+    times.push(now);
+    return times.length <= o.parseErrorBudget.count;
+  };
+  /** Stops reading, lets what we already owe this peer go out, then closes (hard after 1 s). */
+  const closeAfterWrites = (conn: Connection): void => {
+    broken.add(conn);
+    conn.pause('parse-error');
+    outletOf(conn).writeFrame([], undefined, () => {
+      conn.end();
+      setTimeout(() => conn.destroy(), 1000).unref();
+    });
+  };
+
   const handler: FrameHandler = {
     onFrame(conn, frame: MsrpFrame) {
       if (broken.has(conn)) return;
@@ -124,26 +150,40 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     },
     onParseError(conn, err) {
       if (broken.has(conn)) return;
-      broken.add(conn);
       const current = inbound.get(conn);
       inbound.delete(conn);
       current?.abort();
-      metrics.drops.inc({ reason: `parse-${err.code}` });
       metrics.parseErrors.inc({ code: err.code });
-      conn.log.info({ code: err.code, status: err.status, fatal: err.fatal, tid: err.transactionId, detail: err.message }, 'malformed MSRP input, closing the connection');
+      const fields = { code: err.code, status: err.status, fatal: err.fatal, tid: err.transactionId, method: err.head?.method, detail: err.message };
       if (err.fatal) {
-        conn.destroy();
+        // Framing is lost: nothing more can be read from this connection.
+        metrics.drops.inc({ reason: `parse-${err.code}` });
+        conn.log.info(fields, 'malformed MSRP input, closing the connection');
+        closeAfterWrites(conn);
         return;
       }
-      // The parser could go on with the next frame, but the bad request cannot be answered:
-      // the error carries no To-Path/From-Path to address a 400 with (RFC 4975 §7.2), and a
-      // silent drop would leave the sender waiting. Stop reading, let what we already owe
-      // this peer go out, then close.
-      conn.pause('parse-error');
-      outletOf(conn).writeFrame([], undefined, () => {
-        conn.end();
-        setTimeout(() => conn.destroy(), 1000).unref();
-      });
+      if (!withinParseErrorBudget(conn)) {
+        metrics.drops.inc({ reason: 'parse-errors' });
+        conn.log.info({ ...fields, budget: o.parseErrorBudget }, 'too many malformed MSRP frames, closing the connection');
+        closeAfterWrites(conn);
+        return;
+      }
+      // The parser has skipped to the bad transaction's end-line and goes on with the next
+      // frame. Answer the bad request hop-by-hop when it can be addressed (RFC 4975 §7.2);
+      // REPORTs are never answered (§7.1.2), nor are responses. Otherwise the transaction
+      // is lost and the sender's own timeout tells it so.
+      const h = err.head;
+      const answer = h?.kind === 'request' && h.method !== 'REPORT' && err.transactionId !== undefined;
+      if (answer) {
+        const request: MsrpRequest = {
+          kind: 'request', transactionId: err.transactionId, method: h.method ?? '', toPath: h.toPath, fromPath: h.fromPath,
+          headers: [], body: [], continuation: '$',
+        };
+        forwarder.send(conn, buildResponse(request, err.status, `${reasonPhrase(err.status)} (${err.code})`));
+      } else {
+        metrics.drops.inc({ reason: `parse-${err.code}` });
+      }
+      conn.log.info({ ...fields, answered: answer }, answer ? 'malformed MSRP request answered' : 'malformed MSRP frame skipped');
     },
     onClose(conn) {
       inbound.get(conn)?.abort();
@@ -238,7 +278,9 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const httpServers: HttpServer[] = [];
   const ready = (): boolean => !draining && !stopped;
   if (o.http !== undefined) {
-    const p = await startProbeServer(o.http.host, o.http.port, { ready }, deps.metrics);
+    const storeHealth = deps.storeHealth;
+    const probes = storeHealth !== undefined ? { ready, store: () => storeHealth.snapshot() } : { ready };
+    const p = await startProbeServer(o.http.host, o.http.port, probes, deps.metrics);
     httpServers.push(p.server);
     http = p.address;
   }

@@ -33,8 +33,8 @@ export function createFrameReader(limits: FrameReaderLimits, sink: FrameSink): F
       onEnd: (c) => sink.onEnd(c),
       onError: (e) => sink.onError(e),
     },
-    // The non-SEND body limit (RFC 4975 §7.1, 413) is the relay's to enforce: it needs the
-    // head to answer, which the parser does not hand over with the error.
+    // The non-SEND body limit (RFC 4975 §7.1, 413) is the relay's to enforce: it routes the
+    // head first and answers (or, for REPORT, drops) the request with its own metrics.
     { maxHeaderBytes: limits.maxHeaderBytes, maxNonSendBody: Number.MAX_SAFE_INTEGER, maxBufferedBody: limits.streamThreshold },
   );
 }

@@ -2,9 +2,7 @@
 // parser's own corpus test and the relay's bad-input test over real sockets
 // (internal/relay/badinput.test.ts). Each case names the error code and MSRP status the
 // parser must report and whether the stream is lost (fatal).
-//
-// NOTE: internal/msrp/corpus.test.ts still holds its own inline copy of this table (it is
-// being worked on); it should import MALFORMED_CASES from here instead.
+// This is the only copy of the table: internal/msrp/corpus.test.ts imports it too.
 import type { MsrpParserOptions } from '../parser.ts';
 import type { ParseErrorCode } from '../errors.ts';
 
@@ -34,6 +32,11 @@ export interface MalformedCase {
   readonly unterminated?: boolean;
   /** The error comes before the transaction id could be read. */
   readonly noTid?: boolean;
+  /**
+   * The start line and both paths were read before the error, so the error carries `head`:
+   * the request's method, or 'response'. Absent: the error must carry no head.
+   */
+  readonly head?: string;
 }
 
 export const BEFORE_TID: readonly ParseErrorCode[] = ['bad-start-line', 'bad-transaction-id', 'control-char', 'bad-line-ending', 'header-too-large'];
@@ -72,32 +75,32 @@ export const MALFORMED_CASES: readonly MalformedCase[] = [
   { name: 'transaction id starting with "-"', input: line('MSRP -abcd SEND'), code: 'bad-transaction-id', fatal: true },
   { name: 'transaction id with "/"', input: line('MSRP abc/d SEND'), code: 'bad-transaction-id', fatal: true },
   // header lines
-  { name: 'header line without colon', input: req('Foo bar\r\n'), code: 'bad-header-line', fatal: false },
-  { name: 'header name with a space', input: req('Foo Bar: x\r\n'), code: 'bad-header-name', fatal: false },
-  { name: 'space before the colon', input: req('Foo : x\r\n'), code: 'bad-header-name', fatal: false },
-  { name: 'header name starting with a digit', input: req('1Foo: x\r\n'), code: 'bad-header-name', fatal: false },
-  { name: 'empty header name', input: req(': x\r\n'), code: 'bad-header-name', fatal: false },
-  { name: 'header line starting with "-"', input: req('-X: y\r\n'), code: 'bad-header-name', fatal: false },
-  { name: 'NUL in a header value', input: req('X: a\x00b\r\n'), code: 'control-char', fatal: false },
-  { name: 'ESC in a header value', input: req('X: a\x1bb\r\n'), code: 'control-char', fatal: false },
-  { name: 'DEL in a header name', input: req('Fo\x7fo: x\r\n'), code: 'control-char', fatal: false },
-  { name: 'truncated UTF-8 sequence in a value', input: bin(`MSRP ${TID} SEND\r\n${TO}${FROM}X: `, [0xc3, 0x28], `\r\n${END}`), code: 'invalid-utf8', fatal: false },
-  { name: 'overlong UTF-8 in a value', input: bin(`MSRP ${TID} SEND\r\n${TO}${FROM}X: `, [0xc0, 0xaf], `\r\n${END}`), code: 'invalid-utf8', fatal: false },
-  { name: 'UTF-8 encoded surrogate in a value', input: bin(`MSRP ${TID} SEND\r\n${TO}${FROM}X: `, [0xed, 0xa0, 0x80], `\r\n${END}`), code: 'invalid-utf8', fatal: false },
-  { name: 'five-byte legacy UTF-8 in a value', input: bin(`MSRP ${TID} SEND\r\n${TO}${FROM}X: `, [0xf8, 0x88, 0x80, 0x80, 0x80], `\r\n${END}`), code: 'invalid-utf8', fatal: false },
-  { name: 'CR without LF in a header value', input: req('X: a\rb\r\n'), code: 'bad-line-ending', fatal: false },
-  { name: 'LF-only header line', input: req('X: a\nY: b\r\n'), code: 'bad-line-ending', fatal: false },
+  { name: 'header line without colon', input: req('Foo bar\r\n'), code: 'bad-header-line', fatal: false, head: 'SEND' },
+  { name: 'header name with a space', input: req('Foo Bar: x\r\n'), code: 'bad-header-name', fatal: false, head: 'SEND' },
+  { name: 'space before the colon', input: req('Foo : x\r\n'), code: 'bad-header-name', fatal: false, head: 'SEND' },
+  { name: 'header name starting with a digit', input: req('1Foo: x\r\n'), code: 'bad-header-name', fatal: false, head: 'SEND' },
+  { name: 'empty header name', input: req(': x\r\n'), code: 'bad-header-name', fatal: false, head: 'SEND' },
+  { name: 'header line starting with "-"', input: req('-X: y\r\n'), code: 'bad-header-name', fatal: false, head: 'SEND' },
+  { name: 'NUL in a header value', input: req('X: a\x00b\r\n'), code: 'control-char', fatal: false, head: 'SEND' },
+  { name: 'ESC in a header value', input: req('X: a\x1bb\r\n'), code: 'control-char', fatal: false, head: 'SEND' },
+  { name: 'DEL in a header name', input: req('Fo\x7fo: x\r\n'), code: 'control-char', fatal: false, head: 'SEND' },
+  { name: 'truncated UTF-8 sequence in a value', input: bin(`MSRP ${TID} SEND\r\n${TO}${FROM}X: `, [0xc3, 0x28], `\r\n${END}`), code: 'invalid-utf8', fatal: false, head: 'SEND' },
+  { name: 'overlong UTF-8 in a value', input: bin(`MSRP ${TID} SEND\r\n${TO}${FROM}X: `, [0xc0, 0xaf], `\r\n${END}`), code: 'invalid-utf8', fatal: false, head: 'SEND' },
+  { name: 'UTF-8 encoded surrogate in a value', input: bin(`MSRP ${TID} SEND\r\n${TO}${FROM}X: `, [0xed, 0xa0, 0x80], `\r\n${END}`), code: 'invalid-utf8', fatal: false, head: 'SEND' },
+  { name: 'five-byte legacy UTF-8 in a value', input: bin(`MSRP ${TID} SEND\r\n${TO}${FROM}X: `, [0xf8, 0x88, 0x80, 0x80, 0x80], `\r\n${END}`), code: 'invalid-utf8', fatal: false, head: 'SEND' },
+  { name: 'CR without LF in a header value', input: req('X: a\rb\r\n'), code: 'bad-line-ending', fatal: false, head: 'SEND' },
+  { name: 'LF-only header line', input: req('X: a\nY: b\r\n'), code: 'bad-line-ending', fatal: false, head: 'SEND' },
   // limits
-  { name: 'header section too large', input: req(`X: ${'v'.repeat(200)}\r\n`.repeat(100)), code: 'header-too-large', status: 413, fatal: false },
+  { name: 'header section too large', input: req(`X: ${'v'.repeat(200)}\r\n`.repeat(100)), code: 'header-too-large', status: 413, fatal: false, head: 'SEND' },
   { name: 'header line that never ends', input: `MSRP ${TID} SEND\r\n${TO}X: ${'v'.repeat(20000)}`, code: 'header-too-large', status: 413, fatal: false, unterminated: true },
   { name: 'start line that never ends', input: `MSRP ${'A'.repeat(20000)}`, code: 'header-too-large', status: 413, fatal: true },
-  { name: 'header section over a small maxHeaderBytes', input: req('X: 0123456789012345678901234567890123456789\r\n'), options: { maxHeaderBytes: 130 }, code: 'header-too-large', status: 413, fatal: false },
-  { name: 'non-SEND request with an 11 KB body', input: req('', 'r'.repeat(11 * 1024), 'REPORT'), code: 'body-too-large', status: 413, fatal: false },
-  { name: 'AUTH body over a custom maxNonSendBody', input: req('', 'r'.repeat(101), 'AUTH'), options: { maxNonSendBody: 100 }, code: 'body-too-large', status: 413, fatal: false },
+  { name: 'header section over a small maxHeaderBytes', input: req('X: 0123456789012345678901234567890123456789\r\n'), options: { maxHeaderBytes: 130 }, code: 'header-too-large', status: 413, fatal: false, head: 'SEND' },
+  { name: 'non-SEND request with an 11 KB body', input: req('', 'r'.repeat(11 * 1024), 'REPORT'), code: 'body-too-large', status: 413, fatal: false, head: 'REPORT' },
+  { name: 'AUTH body over a custom maxNonSendBody', input: req('', 'r'.repeat(101), 'AUTH'), options: { maxNonSendBody: 100 }, code: 'body-too-large', status: 413, fatal: false, head: 'AUTH' },
   // paths
-  { name: 'duplicate To-Path', input: req(TO), code: 'duplicate-to-path', fatal: false },
-  { name: 'duplicate From-Path', input: req(FROM), code: 'duplicate-from-path', fatal: false },
-  { name: 'duplicate To-Path in another case', input: req('to-path: msrp://c.example.com:3/u;tcp\r\n'), code: 'duplicate-to-path', fatal: false },
+  { name: 'duplicate To-Path', input: req(TO), code: 'duplicate-to-path', fatal: false, head: 'SEND' },
+  { name: 'duplicate From-Path', input: req(FROM), code: 'duplicate-from-path', fatal: false, head: 'SEND' },
+  { name: 'duplicate To-Path in another case', input: req('to-path: msrp://c.example.com:3/u;tcp\r\n'), code: 'duplicate-to-path', fatal: false, head: 'SEND' },
   { name: 'missing To-Path', input: `MSRP ${TID} SEND\r\n${FROM}${END}`, code: 'missing-to-path', fatal: false },
   { name: 'missing From-Path', input: `MSRP ${TID} SEND\r\n${TO}${END}`, code: 'missing-from-path', fatal: false },
   { name: 'missing both paths', input: `MSRP ${TID} SEND\r\nX: y\r\n${END}`, code: 'missing-to-path', fatal: false },
@@ -106,29 +109,29 @@ export const MALFORMED_CASES: readonly MalformedCase[] = [
   { name: 'blank From-Path', input: `MSRP ${TID} SEND\r\n${TO}From-Path:   \r\n${END}`, code: 'empty-from-path', fatal: false },
   { name: 'To-Path with an http URI', input: `MSRP ${TID} SEND\r\nTo-Path: http://a.example.com/\r\n${FROM}${END}`, code: 'bad-path-uri', fatal: false },
   // Byte-Range and numbers
-  { name: 'Byte-Range with letters', input: req('Byte-Range: a-b/c\r\n'), code: 'bad-byte-range', fatal: false },
-  { name: 'Byte-Range start after end', input: req('Byte-Range: 5-3/10\r\n'), code: 'bad-byte-range', fatal: false },
-  { name: 'Byte-Range start 0', input: req('Byte-Range: 0-5/5\r\n'), code: 'bad-byte-range', fatal: false },
-  { name: 'negative Byte-Range', input: req('Byte-Range: -1-5/5\r\n'), code: 'bad-byte-range', fatal: false },
-  { name: 'Byte-Range end beyond total', input: req('Byte-Range: 1-10/5\r\n'), code: 'bad-byte-range', fatal: false },
-  { name: 'Byte-Range without total', input: req('Byte-Range: 1-5\r\n'), code: 'bad-byte-range', fatal: false },
-  { name: 'Byte-Range number overflow', input: req('Byte-Range: 1-99999999999999999999/*\r\n'), code: 'number-overflow', fatal: false },
-  { name: '$ chunk longer than its Byte-Range', input: req('Byte-Range: 1-5/5\r\n', '0123456789'), code: 'byte-range-mismatch', fatal: false },
-  { name: '+ chunk longer than its Byte-Range', input: req('Byte-Range: 1-3/*\r\n', 'abcd').replace(END, `-------${TID}+\r\n`), code: 'byte-range-mismatch', fatal: false },
-  { name: '$ chunk shorter than its Byte-Range in exact mode', input: req('Byte-Range: 1-10/10\r\n', '01234'), options: { byteRangeCheck: 'exact' }, code: 'byte-range-mismatch', fatal: false },
-  { name: 'Expires that overflows', input: req('Expires: 99999999999999999999\r\n'), code: 'number-overflow', fatal: false },
-  { name: 'Max-Expires of 2^53', input: req('Max-Expires: 9007199254740992\r\n'), code: 'number-overflow', fatal: false },
-  { name: 'Expires that is a word', input: req('Expires: soon\r\n'), code: 'bad-expires', fatal: false },
-  { name: 'negative Min-Expires', input: req('Min-Expires: -5\r\n'), code: 'bad-expires', fatal: false },
-  { name: 'Status with a four-digit code', input: req('Status: 000 2000 OK\r\n', undefined, 'REPORT'), code: 'bad-status-header', fatal: false },
-  { name: 'Status without namespace', input: req('Status: 200 OK\r\n', undefined, 'REPORT'), code: 'bad-status-header', fatal: false },
+  { name: 'Byte-Range with letters', input: req('Byte-Range: a-b/c\r\n'), code: 'bad-byte-range', fatal: false, head: 'SEND' },
+  { name: 'Byte-Range start after end', input: req('Byte-Range: 5-3/10\r\n'), code: 'bad-byte-range', fatal: false, head: 'SEND' },
+  { name: 'Byte-Range start 0', input: req('Byte-Range: 0-5/5\r\n'), code: 'bad-byte-range', fatal: false, head: 'SEND' },
+  { name: 'negative Byte-Range', input: req('Byte-Range: -1-5/5\r\n'), code: 'bad-byte-range', fatal: false, head: 'SEND' },
+  { name: 'Byte-Range end beyond total', input: req('Byte-Range: 1-10/5\r\n'), code: 'bad-byte-range', fatal: false, head: 'SEND' },
+  { name: 'Byte-Range without total', input: req('Byte-Range: 1-5\r\n'), code: 'bad-byte-range', fatal: false, head: 'SEND' },
+  { name: 'Byte-Range number overflow', input: req('Byte-Range: 1-99999999999999999999/*\r\n'), code: 'number-overflow', fatal: false, head: 'SEND' },
+  { name: '$ chunk longer than its Byte-Range', input: req('Byte-Range: 1-5/5\r\n', '0123456789'), code: 'byte-range-mismatch', fatal: false, head: 'SEND' },
+  { name: '+ chunk longer than its Byte-Range', input: req('Byte-Range: 1-3/*\r\n', 'abcd').replace(END, `-------${TID}+\r\n`), code: 'byte-range-mismatch', fatal: false, head: 'SEND' },
+  { name: '$ chunk shorter than its Byte-Range in exact mode', input: req('Byte-Range: 1-10/10\r\n', '01234'), options: { byteRangeCheck: 'exact' }, code: 'byte-range-mismatch', fatal: false, head: 'SEND' },
+  { name: 'Expires that overflows', input: req('Expires: 99999999999999999999\r\n'), code: 'number-overflow', fatal: false, head: 'SEND' },
+  { name: 'Max-Expires of 2^53', input: req('Max-Expires: 9007199254740992\r\n'), code: 'number-overflow', fatal: false, head: 'SEND' },
+  { name: 'Expires that is a word', input: req('Expires: soon\r\n'), code: 'bad-expires', fatal: false, head: 'SEND' },
+  { name: 'negative Min-Expires', input: req('Min-Expires: -5\r\n'), code: 'bad-expires', fatal: false, head: 'SEND' },
+  { name: 'Status with a four-digit code', input: req('Status: 000 2000 OK\r\n', undefined, 'REPORT'), code: 'bad-status-header', fatal: false, head: 'REPORT' },
+  { name: 'Status without namespace', input: req('Status: 200 OK\r\n', undefined, 'REPORT'), code: 'bad-status-header', fatal: false, head: 'REPORT' },
   // framing
-  { name: 'stream ends inside the body', input: `MSRP ${TID} SEND\r\n${TO}${FROM}Content-Type: text/plain\r\n\r\nhello`, code: 'missing-end-line', fatal: true, unterminated: true },
+  { name: 'stream ends inside the body', input: `MSRP ${TID} SEND\r\n${TO}${FROM}Content-Type: text/plain\r\n\r\nhello`, code: 'missing-end-line', fatal: true, unterminated: true, head: 'SEND' },
   { name: 'stream ends inside the headers', input: `MSRP ${TID} SEND\r\n${TO}`, code: 'missing-end-line', fatal: true, unterminated: true },
   { name: 'stream ends inside the start line', input: `MSRP ${TID} SE`, code: 'missing-end-line', fatal: true, unterminated: true, noTid: true },
-  { name: 'next frame starts where the end-line should be', input: `MSRP ${TID} SEND\r\n${TO}${FROM}Content-Type: text/plain\r\n\r\nhello\r\n${VALID}`, code: 'missing-end-line', fatal: true, unterminated: true },
-  { name: 'end-line with the wrong transaction id', input: `MSRP ${TID} SEND\r\n${TO}${FROM}-------zzzz9999$\r\n`, code: 'bad-end-line', fatal: true },
-  { name: 'end-line with a bad flag', input: `MSRP ${TID} SEND\r\n${TO}${FROM}-------${TID}!\r\n`, code: 'bad-end-line', fatal: true },
-  { name: 'end-line without flag', input: `MSRP ${TID} SEND\r\n${TO}${FROM}-------${TID}\r\n`, code: 'bad-end-line', fatal: true },
-  { name: 'response with a body', input: `MSRP ${TID} 200 OK\r\n${TO}${FROM}\r\nbody\r\n${END}`, code: 'response-with-body', fatal: false },
+  { name: 'next frame starts where the end-line should be', input: `MSRP ${TID} SEND\r\n${TO}${FROM}Content-Type: text/plain\r\n\r\nhello\r\n${VALID}`, code: 'missing-end-line', fatal: true, unterminated: true, head: 'SEND' },
+  { name: 'end-line with the wrong transaction id', input: `MSRP ${TID} SEND\r\n${TO}${FROM}-------zzzz9999$\r\n`, code: 'bad-end-line', fatal: true, head: 'SEND' },
+  { name: 'end-line with a bad flag', input: `MSRP ${TID} SEND\r\n${TO}${FROM}-------${TID}!\r\n`, code: 'bad-end-line', fatal: true, head: 'SEND' },
+  { name: 'end-line without flag', input: `MSRP ${TID} SEND\r\n${TO}${FROM}-------${TID}\r\n`, code: 'bad-end-line', fatal: true, head: 'SEND' },
+  { name: 'response with a body', input: `MSRP ${TID} 200 OK\r\n${TO}${FROM}\r\nbody\r\n${END}`, code: 'response-with-body', fatal: false, head: 'response' },
 ];

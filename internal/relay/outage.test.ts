@@ -1,0 +1,154 @@
+// The database stops in the middle (admin-API issue, requirements b and c): the engine
+// keeps authenticating the users it has cached and says the database is down in /readyz
+// (still 200: see docs/relay.md, "Database outages") and in metrics; a user it has no copy
+// of gets 403 "credentials unavailable" (MSRP has no 5xx), without counting as a failed
+// attempt; the admin app on the same database answers 503 problem+json. After the server
+// is back, both recover by themselves, and a password change applies within 1 s again
+// through the re-established LISTEN. Runs its own throwaway PostgreSQL
+// (e2e/postgres/start.sh), the approach of internal/admin/outage.test.ts.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { openStore } from '../store/open.ts';
+import type { Store } from '../store/store.ts';
+import { createLogger } from '../telemetry/logger.ts';
+import { TestClient } from './testclient.ts';
+import { pollUntil, startStoreRelay, type StoreRelay } from './teststore.ts';
+
+const PG_BIN = process.env['PG_BIN'] ?? '/usr/lib/postgresql/15/bin';
+const ROOT = join(import.meta.dirname, '..', '..');
+const hasPostgres = existsSync(join(PG_BIN, 'initdb'));
+const skip = hasPostgres ? false : `no ${PG_BIN}/initdb: install PostgreSQL 15 (apt-get install postgresql) to run the outage test`;
+if (!hasPostgres && process.env['CI'] === 'true') {
+  it('has PostgreSQL binaries under CI', () => assert.fail(`CI=true but ${PG_BIN}/initdb is missing`));
+}
+
+const logger = createLogger({ name: 'relay-outage-test', level: 'silent', env: {} });
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const portOpen = (port: number) => new Promise<boolean>((resolve) => {
+  const s = connect(port, '127.0.0.1');
+  s.once('connect', () => { s.destroy(); resolve(true); });
+  s.once('error', () => resolve(false));
+});
+const asOwner = (cmd: string, args: string[]) => (process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] as const : [cmd, args] as const);
+/** The running postmaster's pid (it changes with the restart). */
+const postmasterPid = (dir: string): number => Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+const metric = (text: string, name: string): number => {
+  const m = new RegExp(`^${name.replace(/[{}"=]/g, '\\$&')} (\\S+)$`, 'm').exec(text);
+  return m === null ? 0 : Number(m[1]);
+};
+
+// The cache TTL is short (1.5 s) so that the AUTH during the outage takes the fallback path
+// (entry expired, database unreachable); the change after the restart still has to apply
+// faster than the TTL, which only the change feed can do.
+const TTL_MS = 1500;
+
+describe('relay AUTH while the database goes away and comes back', { skip, timeout: 120_000 }, () => {
+  let dir = '';
+  let port = 0;
+  let store: Store;
+  let r: StoreRelay;
+  const realm = 'outage.test';
+
+  before(async () => {
+    const s = spawnSync('bash', [join(ROOT, 'e2e/postgres/start.sh')], { encoding: 'utf8' });
+    assert.equal(s.status, 0, s.stderr);
+    const url = s.stdout.trim();
+    dir = /dir (\S+)/.exec(s.stderr)![1]!;
+    port = Number(new URL(url).port);
+    store = await openStore({ url, logger, statementTimeoutMs: 2000 });
+    await store.createRealm(realm);
+    await store.createUser(realm, 'alice', 'alice-password');
+    await store.createUser(realm, 'dave', 'dave-password');
+    r = await startStoreRelay(store, realm, { ttlMs: TTL_MS, pingIntervalMs: 200 });
+  });
+  after(async () => {
+    await r?.close();
+    await store?.close();
+    if (dir) {
+      try {
+        process.kill(postmasterPid(dir), 'SIGINT');
+      } catch {
+        // already stopped
+      }
+      for (let i = 0; i < 50 && port && (await portOpen(port)); i++) await sleep(100);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps authenticating cached users, reports the outage, and recovers without a restart', async () => {
+    assert.equal(await r.authStatus('alice', 'alice-password'), 200);
+    const cachedAt = performance.now();
+
+    process.kill(postmasterPid(dir), 'SIGINT');
+    for (let i = 0; i < 100 && (await portOpen(port)); i++) await sleep(100);
+    assert.equal(await portOpen(port), false, 'postgres stopped');
+
+    // Readiness stays 200 (the relay still serves), its body and msrp_store_up say the database is down.
+    const down = await pollUntil(async () => metric((await r.probe('/metrics')).body, 'msrp_store_up'), 0, 5000, 100);
+    assert.equal(down.last, 0, 'msrp_store_up 0 during the outage');
+    const ready = await r.probe('/readyz');
+    assert.equal(ready.status, 200, ready.body);
+    const body = JSON.parse(ready.body) as { status: string; store: { up: boolean; error?: string } };
+    assert.equal(body.status, 'ready');
+    assert.equal(body.store.up, false);
+    assert.ok(body.store.error !== undefined && body.store.error.length > 0);
+
+    // alice's entry has expired: the database is asked no more, the last known answer is used.
+    await sleep(Math.max(0, TTL_MS + 100 - (performance.now() - cachedAt)));
+    const t0 = performance.now();
+    assert.equal(await r.authStatus('alice', 'alice-password'), 200, 'cached user still authenticates');
+    assert.equal(await r.authStatus('alice', 'wrong-password'), 403, 'and a wrong password is still refused');
+    assert.ok(performance.now() - t0 < 2000, 'without waiting for the database');
+
+    // dave was never looked up: 403 "credentials unavailable", not counted as a failure
+    // (maxAuthFailures is 3: four on one connection and it is still open).
+    const c = await TestClient.connect({ port: r.port, ca: r.ca });
+    for (let i = 0; i < 4; i++) {
+      const res = await c.auth(r.relay.uri, 'dave', 'dave-password');
+      assert.equal(res.status, 403);
+      assert.match(res.comment ?? '', /credentials unavailable/);
+    }
+    assert.equal((await c.auth(r.relay.uri, 'alice', 'alice-password')).status, 200, 'the connection stayed open');
+    c.close();
+
+    const metrics = (await r.probe('/metrics')).body;
+    assert.ok(metric(metrics, 'msrp_auth_cache_fallback_total') >= 2, metrics);
+    assert.equal(metric(metrics, 'msrp_relay_auth_total{result="credentials-unavailable"}'), 4);
+
+    // The admin app on the same database: 503 problem+json.
+    for (const [method, url] of [['GET', `/v1/realms/${realm}/users/alice`], ['PUT', `/v1/realms/${realm}/users/alice/password`]] as const) {
+      const a = await r.adminCall(method, url, method === 'PUT' ? { password: 'during-outage' } : undefined);
+      assert.equal(a.status, 503, `${method} ${url}: ${a.body}`);
+      assert.match(String(a.headers['content-type']), /^application\/problem\+json/);
+      assert.equal((JSON.parse(a.body) as { type: string }).type, 'https://msrp.dev/problems/database-unavailable');
+    }
+
+    // Restart the same server (same data folder and port).
+    const [cmd, args] = asOwner(join(PG_BIN, 'pg_ctl'), ['-D', join(dir, 'data'), '-l', join(dir, 'server.log'), '-w', '-t', '30', '-o',
+      `-c listen_addresses=127.0.0.1 -p ${port} -k ${join(dir, 'sock')} -c fsync=off`, 'start']);
+    execFileSync(cmd, args, { stdio: 'ignore' });
+
+    const up = await pollUntil(async () => metric((await r.probe('/metrics')).body, 'msrp_store_up'), 1, 10_000, 100);
+    assert.equal(up.last, 1, 'msrp_store_up 1 after the restart');
+    assert.equal((JSON.parse((await r.probe('/readyz')).body) as { store: { up: boolean } }).store.up, true);
+    const admin = await pollUntil(async () => (await r.adminCall('GET', `/v1/realms/${realm}/users/alice`)).status, 200, 10_000, 100);
+    assert.equal(admin.last, 200, 'admin API serves again');
+    assert.equal(await r.authStatus('dave', 'dave-password'), 200, 'uncached users authenticate again');
+
+    // The LISTEN connection comes back by itself (backoff up to 10 s) and resyncs...
+    const resynced = await pollUntil(() => Promise.resolve(r.wiring.health.snapshot().resyncs >= 1), true, 20_000, 100);
+    assert.equal(resynced.last, true, 'the change feed resynced');
+    // ...so a password change applies within 1 s again (faster than the cache TTL).
+    assert.equal(await r.authStatus('alice', 'alice-password'), 200);
+    const changed = performance.now();
+    assert.equal((await r.adminCall('PUT', `/v1/realms/${realm}/users/alice/password`, { password: 'alice-after-outage' })).status, 204);
+    const old = await pollUntil(() => r.authStatus('alice', 'alice-password'), 403, 1000);
+    assert.equal(old.last, 403, `old password still accepted after ${Math.round(old.ms)} ms`);
+    assert.equal(await r.authStatus('alice', 'alice-after-outage'), 200);
+    assert.ok(performance.now() - changed < 1000, `applied in ${Math.round(performance.now() - changed)} ms`);
+  });
+});
