@@ -8,11 +8,13 @@
 // Line mode (stdin): text → a public message; /nick NAME (NICKNAME, RFC 7701 §7); /msg NICK
 // text (private, RFC 7701 §6.2: CPIM To names the participant; the switch also takes a
 // nickname as the display name); /file PATH; /who (the room's conference-info, RFC 4575);
-// /quit. Received messages print as "<from> text" ("[private] " in front when private).
+// /quit. Received messages print as "<from> text" ("[private] " in front when private); a
+// file as "<from> [file NAME SIZE bytes sha256 HEX]", saved into --save-dir DIR when given.
 // --script FILE runs lines from a file instead: `wait:<ms>`, `expect:<regex>` (waits up to
 // --expect-timeout for a printed line to match, exit 1 otherwise), anything else as typed.
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { uriKey } from '../../chat/policy.ts';
@@ -21,11 +23,12 @@ import { newSessionId, newTransactionId } from '../../msrp/transaction.ts';
 import { headerValue } from '../../sip/message.ts';
 import { parseSdp } from '../../sip/sdp.ts';
 import { findMsrpMedia } from '../../sip/sdp-msrp.ts';
-import { connectTo, uriHost } from '../connect.ts';
+import { connectTo, normalizeMsrpUri, uriHost } from '../connect.ts';
+import { parseDisposition, safeFileName } from '../file-meta.ts';
 import { listenEndpoint, MsrpEndpoint, type ReceivedMessage } from '../endpoint.ts';
 import type { Link } from '../link.ts';
 import { offerSdp, SipUac, type UacDialog } from '../sip-uac.ts';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, RELAY_HELP, RELAY_OPTIONS, resolvePassword, tlsOptions, UsageError, type CliIo, type RelayValues } from './common.ts';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parseCount, RELAY_HELP, RELAY_OPTIONS, resolvePassword, tlsOptions, UsageError, type CliIo, type RelayValues } from './common.ts';
 
 export const CHAT_HELP = `Usage: msrp chat sip:room@domain --focus HOST:PORT [options]
 
@@ -38,6 +41,7 @@ Options:
   --nick NAME            take this nickname on joining
   --script FILE          read lines from FILE instead of stdin (wait:<ms>, expect:<regex>)
   --expect-timeout MS    how long an expect: line waits (default 5000)
+  --save-dir DIR         save files sent to the room into DIR (never overwriting)
 Without --relay the MSRP session goes straight to the room's switch.
 ${RELAY_HELP}
 In the room:  text · /nick NAME · /msg NICK text · /file PATH · /who · /quit
@@ -119,7 +123,22 @@ class ChatSession {
   }
 }
 
-function describe(m: ReceivedMessage, room: string): string {
+/** Writes `data` into `dir` as `name`, or "name (n).ext" when that exists; returns the path. */
+async function saveNew(dir: string, name: string, data: Buffer): Promise<string> {
+  const ext = extname(name);
+  const stem = name.slice(0, name.length - ext.length);
+  for (let n = 0; ; n++) {
+    const path = join(dir, n === 0 ? name : `${stem} (${n})${ext}`);
+    try {
+      await writeFile(path, data, { flag: 'wx' });
+      return path;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n > 1000) throw err;
+    }
+  }
+}
+
+async function describe(m: ReceivedMessage, room: string, saveDir: string | undefined): Promise<string> {
   if (m.body === undefined) return m.file ? `[file] ${m.file.name}` : '[message]';
   const c = parseCpim(m.body);
   if (!c.ok) return m.body.toString('utf8');
@@ -127,8 +146,18 @@ function describe(m: ReceivedMessage, room: string): string {
   const who = from?.displayName ?? from?.uri ?? '?';
   const to = c.message.to[0]?.uri;
   const priv = to !== undefined && uriKey(to) !== uriKey(room) ? '[private] ' : '';
-  const text = /^text\//i.test(c.message.contentType ?? 'text/plain') ? c.message.content.toString('utf8') : `[${c.message.contentType ?? 'data'} ${c.message.content.length} bytes]`;
-  return `${priv}<${who}> ${text}`;
+  const content = c.message.content;
+  if (/^text\//i.test(c.message.contentType ?? 'text/plain')) return `${priv}<${who}> ${content.toString('utf8')}`;
+  const cd = c.message.contentHeaders.find((h) => h.name.toLowerCase() === 'content-disposition')?.value;
+  const filename = cd === undefined ? undefined : parseDisposition(cd)?.filename;
+  if (filename === undefined) return `${priv}<${who}> [${c.message.contentType ?? 'data'} ${content.length} bytes]`;
+  const name = safeFileName(filename, 'file');
+  const sha = createHash('sha256').update(content).digest('hex');
+  let saved = '';
+  if (saveDir !== undefined) {
+    saved = await saveNew(saveDir, name, content).then((p) => ` saved to ${p}`, (err: Error) => ` not saved: ${err.message}`);
+  }
+  return `${priv}<${who}> [file ${name} ${content.length} bytes sha256 ${sha}]${saved}`;
 }
 
 /** Runs `msrp chat`; usage mistakes print a hint and give exit status 2. */
@@ -152,7 +181,7 @@ async function chat(argv: string[], ctx: ChatContext): Promise<number> {
     options: {
       ...RELAY_OPTIONS,
       focus: { type: 'string' }, transport: { type: 'string' }, from: { type: 'string' }, nick: { type: 'string' },
-      script: { type: 'string' }, 'expect-timeout': { type: 'string' },
+      script: { type: 'string' }, 'expect-timeout': { type: 'string' }, 'save-dir': { type: 'string' },
     },
   });
   if (values.help === true) {
@@ -180,13 +209,17 @@ async function chat(argv: string[], ctx: ChatContext): Promise<number> {
   // MSRP side first: our path must be in the offer.
   let ep: MsrpEndpoint;
   let link: Link | undefined;
+  // Lines print in arrival order even when saving a file takes a while.
+  let printing = Promise.resolve();
+  const saveDir = values['save-dir'];
   const onMessage = (m: ReceivedMessage) => {
-    if (m.size > 0) print(describe(m, room));
+    if (m.size > 0) printing = printing.then(async () => print(await describe(m, room, saveDir)));
   };
   if (values.relay !== undefined) {
     const rv = values as RelayValues;
-    const relayUri = /^msrps?:\/\//.test(rv.relay!) ? rv.relay! : `msrps://${rv.relay!}`;
-    const c = await connectTo(relayUri.includes(';') ? relayUri : `${relayUri};tcp`, tlsOptions(rv));
+    // The same URI (with ";tcp") in the connection, our endpoint and AUTH's To-Path (RFC 4975 §9).
+    const relayUri = normalizeMsrpUri(rv.relay!);
+    const c = await connectTo(relayUri, tlsOptions(rv));
     if (!c.ok) {
       ctx.stderr.write(`msrp chat: cannot connect to ${relayUri}: ${c.message}\n`);
       return EXIT_FAILED;
@@ -195,7 +228,11 @@ async function chat(argv: string[], ctx: ChatContext): Promise<number> {
     const localUri = `${c.uri.scheme}://${uriHost(c.socket.localAddress ?? '127.0.0.1')}:${c.socket.localPort ?? 0}/${sessionId};tcp`;
     ep = new MsrpEndpoint({ localUri, sessionId, remoteUri: relayUri }, { onMessage });
     link = ep.attach(c.socket);
-    const auth = await ep.auth({ username: user, password: await resolvePassword(rv, ctx.env), ...(rv.realm === undefined ? {} : { realm: rv.realm }) });
+    const expires = parseCount(rv.expires, 'expires');
+    const auth = await ep.auth({
+      username: user, password: await resolvePassword(rv, ctx.env),
+      ...(rv.realm === undefined ? {} : { realm: rv.realm }), ...(expires === undefined ? {} : { expires }),
+    });
     if (!auth.ok) {
       ctx.stderr.write(`msrp chat: AUTH failed: ${auth.message}\n`);
       await ep.close();
@@ -337,5 +374,6 @@ async function chat(argv: string[], ctx: ChatContext): Promise<number> {
     await ep.close();
     uac.close();
   }
+  await printing;
   return code;
 }
