@@ -15,7 +15,7 @@ export function relay(name: string, spec: Obj = {}): Obj {
     apiVersion: 'msrp.dev/v1alpha1',
     kind: 'MsrpRelay',
     metadata: { name },
-    spec: { publicHost: 'msrp.example.com', tls: { secretName: 'relay-tls' }, ...spec },
+    spec: { publicHost: 'msrp.example.com', tls: { secretName: 'relay-tls' }, database: { secretRef: { name: 'relay-db' } }, ...spec },
   };
 }
 
@@ -36,9 +36,15 @@ function without(obj: Obj, field: string): Obj {
 
 export const INVALID: InvalidCase[] = [
   {
+    // The engine and the admin sidecar are two processes; PGlite is single-process.
+    name: 'no database',
+    object: without(relay('bad-no-database'), 'database'),
+    message: /spec\.database: Invalid value: .*spec\.database\.secretRef is required: .*PGlite.*a relay pod needs PostgreSQL/,
+  },
+  {
     name: 'three replicas without a database',
-    object: relay('bad-replicas', { replicas: 3 }),
-    message: /spec\.replicas: Invalid value: .*more than one replica requires spec\.database\.secretRef/,
+    object: without(relay('bad-replicas', { replicas: 3 }), 'database'),
+    message: /spec\.database: Invalid value: .*spec\.database\.secretRef is required/,
   },
   {
     name: 'both tls.secretName and tls.issuerRef',

@@ -216,7 +216,7 @@ describe('Kubernetes API surface (CRDs, chart, RBAC)', { skip: skipCluster, time
       assert.equal(r.code, 0, r.stderr);
     });
 
-    it('accepts the boundaries: replicas 1 without a database, ports 1 and 65535, equal expiries', async () => {
+    it('accepts the boundaries: replicas 1, ports 1 and 65535, equal expiries', async () => {
       const ok = relay('edge', {
         ports: { msrpTls: 1, msrpTcp: 65535 },
         limits: { minExpires: 600, maxExpires: 600 },

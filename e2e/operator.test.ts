@@ -12,7 +12,8 @@
 //  - no relay pods: the ChatRoom tests run one real admin sidecar (`node cmd/admin.ts`) on
 //    loopback for every relay (--admin-url-template points at it), on its own database of
 //    the DATABASE_URL server (PGlite when DATABASE_URL is unset outside CI), with a
-//    bootstrap token that the operator reads through --admin-token-file. The engine's
+//    bootstrap token that the operator reads from the relay's `relay-admin-token` Secret
+//    (no --admin-token-file: each relay's own Secret is the default). The engine's
 //    control endpoint behind it (participants) is internal/admin/fake-engine.ts.
 // Deep JSON read back from the API server is asserted field by field; typing every shape
 // would add nothing a failing assertion does not already say.
@@ -114,7 +115,6 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
         '--leader-election-namespace=msrp-system',
         '--leader-election-id=msrp-operator',
         `--admin-url-template=${admin.url}`,
-        `--admin-token-file=${tokenFile}`,
         '--api-recheck-interval=1s',
         '--room-status-interval=1s',
         '--log-level=debug',
@@ -236,6 +236,7 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     const r = await kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify(relayManifest('relay', {
       publicHost: 'msrp.example.com',
       tls: { secretName: 'relay-tls' },
+      database: { secretRef: { name: 'relay-db', key: 'url' } },
       ports: { msrpTls: 2855, msrpTcp: 2856 },
       service: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', annotations: { 'lb.example.com/type': 'nlb' } },
       realms: [{ name: 'example.com', hosts: ['msrp.example.com'] }],
@@ -274,7 +275,9 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     assert.equal(pod.containers[0].securityContext.readOnlyRootFilesystem, true);
     assert.deepEqual(pod.volumes.find((v: any) => v.name === 'tls').secret, { secretName: 'relay-tls', defaultMode: 0o440 });
     assert.match(spec.template.metadata.annotations['msrp.dev/config-hash'], /^[0-9a-f]{16}$/);
-    assert.equal(spec.volumeClaimTemplates[0].metadata.name, 'data');
+    // State is in PostgreSQL (spec.database is required): no per-replica volume, scratch only.
+    assert.deepEqual(spec.volumeClaimTemplates ?? [], []);
+    assert.deepEqual(pod.volumes.find((v: any) => v.name === 'data').emptyDir, { sizeLimit: '256Mi' });
 
     const svc = (await get(RESOURCES.service, 'relay'))!.spec as any;
     assert.equal(svc.type, 'LoadBalancer');
@@ -312,6 +315,13 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     const tls = await kubectl(['create', 'secret', 'generic', 'relay-tls', '-n', NS, '--type=kubernetes.io/tls',
       '--from-literal=tls.crt=dummy', '--from-literal=tls.key=dummy']);
     assert.equal(tls.code, 0, tls.stderr);
+    relay = await eventually('DatabaseSecretMissing', async () => {
+      const o = await getRelay('relay');
+      return cond(o, 'Ready')?.reason === 'DatabaseSecretMissing' ? o : undefined;
+    });
+    assert.match(cond(relay, 'Ready')!.message, /database secret "relay-db" not found/);
+    const dbSecret = await kubectl(['create', 'secret', 'generic', 'relay-db', '-n', NS, '--from-literal=url=postgres://msrp@postgres:5432/msrp']);
+    assert.equal(dbSecret.code, 0, dbSecret.stderr);
     // The pods also mount the admin API's bootstrap token.
     relay = await eventually('AdminTokenSecretMissing', async () => {
       const o = await getRelay('relay');
@@ -394,6 +404,7 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     let r = await kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify(relayManifest('certs', {
       publicHost: 'certs.example.com',
       tls: { issuerRef: { name: 'letsencrypt', kind: 'ClusterIssuer' }, dnsNames: ['alt.example.com'] },
+      database: { secretRef: { name: 'relay-db', key: 'url' } },
     })));
     assert.equal(r.code, 0, r.stderr);
     const relay = await eventually('CertManagerMissing', async () => {
@@ -437,10 +448,22 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
 
   it('ChatRoom: finalizer, PUT of the full spec to the real admin API, the room in its database, status with URI and participants', async () => {
     engine.rooms.set('lobby', participants(3));
-    const r = await kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify({
+    // The operator authenticates with the relay's own relay-admin-token Secret (no flag): without
+    // it the room waits, Ready=False AdminTokenMissing; the Secret's creation brings it back.
+    let r = await kubectl(['delete', 'secret', 'relay-admin-token', '-n', NS]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify({
       apiVersion: 'msrp.dev/v1alpha1', kind: 'ChatRoom', metadata: { name: 'lobby', namespace: NS },
       spec: { relayRef: { name: 'relay' }, subject: 'Welcome', policy: { maxParticipants: 10, moderators: ['sips:alice@example.com'] } },
     }));
+    assert.equal(r.code, 0, r.stderr);
+    const waiting = await eventually('room AdminTokenMissing', async () => {
+      const o = await kube.getOptional<WithStatus>(RESOURCES.chatRoom, NS, 'lobby');
+      return cond(o, 'Ready')?.reason === 'AdminTokenMissing' ? o : undefined;
+    });
+    assert.equal(cond(waiting, 'Ready')?.status, 'False');
+    assert.match(cond(waiting, 'Ready')!.message, /admin token secret "relay-admin-token" not found in namespace relays/);
+    r = await kubectl(['create', 'secret', 'generic', 'relay-admin-token', '-n', NS, `--from-literal=token=${ADMIN_TOKEN}`]);
     assert.equal(r.code, 0, r.stderr);
     const room = await eventually('room Ready', async () => {
       const o = await kube.getOptional<WithStatus>(RESOURCES.chatRoom, NS, 'lobby');

@@ -55,7 +55,8 @@ describe('manifests/samples with the operator running', { skip, timeout: 300_000
     const tokenFile = path.join(env.cluster.dir, 'admin-token');
     await writeFile(tokenFile, token + '\n', { mode: 0o600 });
     admin = await startAdmin({ dir: env.cluster.dir, tokenFile, databaseUrl: db?.url, logPath: path.join(env.cluster.dir, 'admin.log') });
-    await env.startOperator('a', [`--admin-url-template=${admin.url}`, `--admin-token-file=${tokenFile}`, '--room-status-interval=1s']);
+    // No --admin-token-file: the operator presents each relay's <relay>-admin-token Secret.
+    await env.startOperator('a', [`--admin-url-template=${admin.url}`, '--room-status-interval=1s']);
   });
 
   after(async () => {
@@ -68,7 +69,9 @@ describe('manifests/samples with the operator running', { skip, timeout: 300_000
     // The Secrets the samples' comments ask for, with their commands.
     const pki = await testPki();
     await kubectlOk(['create', 'secret', 'tls', 'relay-ha-tls', '-n', NS, `--cert=${pki.server.dir}/tls.crt`, `--key=${pki.server.dir}/tls.key`]);
-    await kubectlOk(['create', 'secret', 'generic', 'relay-ha-db', '-n', NS, `--from-literal=url=${db?.url ?? 'postgres://msrp@postgres:5432/msrp'}`]);
+    for (const relay of ['relay', 'relay-ha']) {
+      await kubectlOk(['create', 'secret', 'generic', `${relay}-db`, '-n', NS, `--from-literal=url=${db?.url ?? 'postgres://msrp@postgres:5432/msrp'}`]);
+    }
     for (const relay of ['relay', 'relay-ha']) {
       await kubectlOk(['create', 'secret', 'generic', `${relay}-admin-token`, '-n', NS, `--from-literal=token=${token}`]);
     }

@@ -6,7 +6,8 @@
 //   DELETE /v1/rooms/{name}               404 counts as done
 //   GET    /v1/rooms/{name}/participants  { items: [...] } for status.participants; 503 while
 //                                         the engine's control endpoint does not answer
-// Authenticated with a bearer token read at every request (projected tokens rotate).
+// Authenticated with a bearer token per relay, resolved at every reconcile (admin-token.ts):
+// by default the relay's own `<relay>-admin-token` Secret, the admin's bootstrap token.
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 
@@ -41,6 +42,14 @@ export class AdminRejectedError extends Error {
   }
 }
 
+/** The relay's admin API has no token the operator could present (its token Secret is missing). */
+export class AdminTokenMissingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AdminTokenMissingError';
+  }
+}
+
 export type TokenSource = () => Promise<string | undefined>;
 
 export function tokenFromFile(file: string): TokenSource {
@@ -54,17 +63,14 @@ export function adminBaseUrl(template: string, relay: { name: string; namespace:
 
 export class AdminClient {
   private readonly dispatcher: Agent;
-  private readonly token: TokenSource;
   private readonly timeoutMs: number;
 
-  constructor(options: { token: TokenSource; timeoutMs?: number }) {
-    this.token = options.token;
+  constructor(options: { timeoutMs?: number } = {}) {
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.dispatcher = new Agent({ connectTimeout: this.timeoutMs, keepAliveTimeout: 30_000 });
   }
 
-  private async call(method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    const token = await this.token();
+  private async call(method: 'GET' | 'PUT' | 'DELETE', url: string, token: string | undefined, body?: unknown): Promise<{ status: number; json: unknown }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -100,23 +106,23 @@ export class AdminClient {
     return typeof json === 'string' ? json.slice(0, 300) : '';
   }
 
-  async putRoom(baseUrl: string, name: string, room: AdminRoom): Promise<StoredAdminRoom> {
-    const { status, json } = await this.call('PUT', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}`, room);
+  async putRoom(baseUrl: string, token: string | undefined, name: string, room: AdminRoom): Promise<StoredAdminRoom> {
+    const { status, json } = await this.call('PUT', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}`, token, room);
     if (status < 200 || status > 299) throw new AdminRejectedError(status, `PUT room ${name}: ${status} ${AdminClient.detail(json)}`);
     return json as StoredAdminRoom;
   }
 
   /** true when deleted, false when it was not there. */
-  async deleteRoom(baseUrl: string, name: string): Promise<boolean> {
-    const { status, json } = await this.call('DELETE', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}`);
+  async deleteRoom(baseUrl: string, token: string | undefined, name: string): Promise<boolean> {
+    const { status, json } = await this.call('DELETE', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}`, token);
     if (status === 404) return false;
     if (status < 200 || status > 299) throw new AdminRejectedError(status, `DELETE room ${name}: ${status} ${AdminClient.detail(json)}`);
     return true;
   }
 
   /** The number of participants; accepts a list, `{ participants: [...] }`, `{ items: [...] }` or `{ count }`. */
-  async participantCount(baseUrl: string, name: string): Promise<number> {
-    const { status, json } = await this.call('GET', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}/participants`);
+  async participantCount(baseUrl: string, token: string | undefined, name: string): Promise<number> {
+    const { status, json } = await this.call('GET', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}/participants`, token);
     if (status < 200 || status > 299) throw new AdminRejectedError(status, `GET participants of ${name}: ${status} ${AdminClient.detail(json)}`);
     if (Array.isArray(json)) return json.length;
     const o = (json ?? {}) as { participants?: unknown[]; items?: unknown[]; count?: number; total?: number };

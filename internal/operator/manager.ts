@@ -7,6 +7,8 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { AdminClient } from './admin-client.ts';
 import type { TokenSource } from './admin-client.ts';
+import { relaySecretTokens } from './admin-token.ts';
+import type { RelayTokenSource } from './admin-token.ts';
 import type { ChatRoom } from './api/chatroom.ts';
 import type { MsrpRelay } from './api/msrprelay.ts';
 import { ApiDiscovery } from './discovery.ts';
@@ -31,7 +33,11 @@ export interface ManagerOptions {
   namespaces: string[];
   identity: string;
   adminUrlTemplate: string;
-  adminToken: TokenSource;
+  /**
+   * Used only for a relay whose `<relay>-admin-token` Secret is missing or empty
+   * (--admin-token-file / --admin-token-secret); the relay's own Secret comes first.
+   */
+  adminTokenFallback?: TokenSource;
   workers: number;
   resyncPeriodMs: number;
   roomStatusIntervalMs: number;
@@ -85,6 +91,7 @@ export class Manager {
   private readonly secrets: NamespacedCache<KubeObject>;
   private readonly owned: NamespacedCache<KubeObject>[];
   private readonly admin: AdminClient;
+  private readonly tokens: RelayTokenSource;
   private workers: Promise<void>[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
   private started = false;
@@ -165,12 +172,19 @@ export class Manager {
     this.secrets.onChange((s) => {
       const ns = s.metadata?.namespace;
       for (const r of this.relays.list(ns)) {
-        const names = [tlsSecretName(r), r.spec.database?.secretRef.name, objectNames.adminTokenSecret(r)];
-        if (names.includes(s.metadata?.name)) this.relayQueue.add(objectKey(r));
+        const names = [tlsSecretName(r), r.spec.database.secretRef.name, objectNames.adminTokenSecret(r)];
+        if (names.includes(s.metadata?.name ?? '')) this.relayQueue.add(objectKey(r));
+        // The rooms authenticate with the relay's admin token: a new or rotated one retries them now.
+        if (s.metadata?.name === objectNames.adminTokenSecret(r)) {
+          for (const room of this.rooms.list(ns)) {
+            if (room.spec.relayRef.name === r.metadata.name) this.roomQueue.add(objectKey(room));
+          }
+        }
       }
     });
 
-    this.admin = new AdminClient({ token: options.adminToken });
+    this.admin = new AdminClient();
+    this.tokens = relaySecretTokens(this.secrets, options.adminTokenFallback);
   }
 
   get isStarted(): boolean {
@@ -201,6 +215,7 @@ export class Manager {
       rooms: this.rooms,
       relays: this.relays,
       admin: this.admin,
+      tokens: this.tokens,
       adminUrlTemplate: o.adminUrlTemplate,
       statusIntervalMs: o.roomStatusIntervalMs,
       events,

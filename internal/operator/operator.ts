@@ -1,6 +1,5 @@
 // The operator process, assembled: probes, metrics, leader election, controllers.
 // cmd/operator.ts parses flags and signals; everything else is here, so it can be tested.
-import { existsSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
@@ -11,7 +10,7 @@ import { KubeClient } from './kube/client.ts';
 import { RESOURCES } from './kube/resources.ts';
 import { defaultIdentity, LeaderElector } from './leader.ts';
 import { Manager } from './manager.ts';
-import { parseBindAddress, SERVICE_ACCOUNT_TOKEN } from './options.ts';
+import { parseBindAddress } from './options.ts';
 import type { OperatorOptions } from './options.ts';
 
 export interface RunningOperator {
@@ -31,7 +30,11 @@ export function loadKubeConfig(file: string | undefined): KubeConfig {
   return kc;
 }
 
-function adminTokenSource(o: OperatorOptions, client: KubeClient): TokenSource {
+/**
+ * The token from --admin-token-file / --admin-token-secret, when given: a fallback for relays
+ * without a `<relay>-admin-token` Secret (admin-token.ts), which is what the operator uses first.
+ */
+function adminTokenFallback(o: OperatorOptions, client: KubeClient): TokenSource | undefined {
   if (o.adminTokenFile) return tokenFromFile(o.adminTokenFile);
   if (o.adminTokenSecret) {
     const [namespace, name, key = 'token'] = o.adminTokenSecret.split('/');
@@ -46,8 +49,7 @@ function adminTokenSource(o: OperatorOptions, client: KubeClient): TokenSource {
       return cached.token;
     };
   }
-  if (existsSync(SERVICE_ACCOUNT_TOKEN)) return tokenFromFile(SERVICE_ACCOUNT_TOKEN);
-  return () => Promise.resolve(undefined);
+  return undefined;
 }
 
 export async function startOperator(o: OperatorOptions, logger: Logger): Promise<RunningOperator> {
@@ -58,6 +60,7 @@ export async function startOperator(o: OperatorOptions, logger: Logger): Promise
   const log = logger.child({ identity });
   const leaderGauge = metrics.gauge({ name: 'operator_leader', help: '1 while this process holds the leader lease.' });
 
+  const fallback = adminTokenFallback(o, client);
   const manager = new Manager({
     kubeConfig,
     client,
@@ -66,7 +69,7 @@ export async function startOperator(o: OperatorOptions, logger: Logger): Promise
     namespaces: o.watchNamespaces,
     identity,
     adminUrlTemplate: o.adminUrlTemplate,
-    adminToken: adminTokenSource(o, client),
+    ...(fallback ? { adminTokenFallback: fallback } : {}),
     workers: o.workers,
     resyncPeriodMs: o.resyncPeriodMs,
     roomStatusIntervalMs: o.roomStatusIntervalMs,

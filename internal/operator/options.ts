@@ -4,7 +4,6 @@
 import { parseArgs } from 'node:util';
 
 export const DEFAULT_ADMIN_URL_TEMPLATE = 'http://{name}-admin.{namespace}.svc:8080';
-export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export interface OperatorOptions {
   kubeconfig: string | undefined;
@@ -19,9 +18,12 @@ export interface OperatorOptions {
   watchNamespaces: string[];
   logLevel: string | undefined;
   adminUrlTemplate: string;
-  /** File with the bearer token for the relays' admin APIs. */
+  /**
+   * File with a bearer token for the relays' admin APIs, used only for a relay without a
+   * `<relay>-admin-token` Secret (each relay's own Secret is the default).
+   */
   adminTokenFile: string | undefined;
-  /** `namespace/name[/key]` of a Secret holding that token (key `token` by default). */
+  /** `namespace/name[/key]` of a Secret holding that fallback token (key `token` by default). */
   adminTokenSecret: string | undefined;
   workers: number;
   resyncPeriodMs: number;
@@ -67,8 +69,10 @@ export const USAGE = `msrp-operator: reconciles MsrpRelay and ChatRoom objects (
   --log-level LEVEL                    fatal|error|warn|info|debug|trace (default $LOG_LEVEL or info)
   --admin-url-template URL             relay admin API base; {name} and {namespace} are the MsrpRelay's
                                        (default ${DEFAULT_ADMIN_URL_TEMPLATE})
-  --admin-token-file FILE              bearer token for the admin APIs (default: the ServiceAccount token)
-  --admin-token-secret NS/NAME[/KEY]   ... or read it from this Secret (key "token")
+  --admin-token-file FILE              fallback bearer token for the admin APIs; by default the operator
+                                       presents each relay's own Secret <relay>-admin-token (key "token"),
+                                       the admin's bootstrap token, and uses this only when that is missing
+  --admin-token-secret NS/NAME[/KEY]   ... or read that fallback from this Secret (key "token")
   --workers N                          concurrent reconciles per kind (default 2)
   --resync-period D                    look at every object again this often (default 10m)
   --room-status-interval D             refresh room participant counts (default 30s)

@@ -71,12 +71,12 @@ export function createRelayReconciler(deps: RelayControllerDeps): (key: string) 
       statefulSet = await client.getOptional<V1StatefulSet & KubeObject>(RESOURCES.statefulSet, namespace, name).catch(() => undefined);
     }
 
-    const dbRef = relay.spec.database?.secretRef;
+    const dbRef = relay.spec.database.secretRef;
     const status = computeRelayStatus(
       relay,
       {
         tlsSecret: observeSecret(secrets, namespace, tlsSecretName(relay)),
-        ...(dbRef ? { databaseSecret: observeSecret(secrets, namespace, dbRef.name, dbRef.key) } : {}),
+        databaseSecret: observeSecret(secrets, namespace, dbRef.name, dbRef.key),
         adminTokenSecret: observeSecret(secrets, namespace, names.adminTokenSecret(relay), 'token'),
         statefulSet,
         missingApis: rendered.missingApis,

@@ -5,8 +5,9 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../telemetry/logger.ts';
 import type { ChatRoom, ChatRoomStatus } from './api/chatroom.ts';
 import type { MsrpRelay } from './api/msrprelay.ts';
-import { AdminRejectedError, AdminUnreachableError, adminBaseUrl } from './admin-client.ts';
+import { AdminRejectedError, AdminTokenMissingError, AdminUnreachableError, adminBaseUrl } from './admin-client.ts';
 import type { AdminClient, AdminRoom } from './admin-client.ts';
+import type { RelayTokenSource } from './admin-token.ts';
 import { conditionChanged, findCondition, mergeConditions, nowTime } from './conditions.ts';
 import type { ConditionInput } from './conditions.ts';
 import type { EventRecorder } from './events.ts';
@@ -23,6 +24,8 @@ export interface RoomControllerDeps {
   rooms: Cache<ChatRoom>;
   relays: Cache<MsrpRelay>;
   admin: AdminClient;
+  /** The bearer token for a relay's admin API (by default its `<relay>-admin-token` Secret). */
+  tokens: RelayTokenSource;
   /** `{name}`/`{namespace}` of the MsrpRelay, e.g. `http://{name}-admin.{namespace}.svc:8080`. */
   adminUrlTemplate: string;
   /** Refresh the participant count this often. */
@@ -52,7 +55,7 @@ export function renderAdminRoom(room: ChatRoom, relay: MsrpRelay): AdminRoom {
 }
 
 export function createRoomReconciler(deps: RoomControllerDeps): (key: string) => Promise<ReconcileResult> {
-  const { client, rooms, relays, admin, events } = deps;
+  const { client, rooms, relays, admin, events, tokens } = deps;
 
   async function setFinalizers(room: ChatRoom, finalizers: string[]): Promise<void> {
     // resourceVersion makes this a compare-and-swap: a concurrent change gets 409 and a retry.
@@ -94,9 +97,15 @@ export function createRoomReconciler(deps: RoomControllerDeps): (key: string) =>
       if (!finalizers.includes(ROOM_FINALIZER)) return {};
       if (relay && baseUrl && !relay.metadata.deletionTimestamp) {
         try {
-          const deleted = await admin.deleteRoom(baseUrl, roomName(room));
+          const deleted = await admin.deleteRoom(baseUrl, await tokens(relay), roomName(room));
           log.info({ deleted }, 'room removed from the relay');
         } catch (e) {
+          if (e instanceof AdminTokenMissingError) {
+            await writeStatus(room, { type: 'Ready', status: 'False', reason: 'AdminTokenMissing', message: `cannot delete the room: ${e.message}` }, {
+              ...(room.status?.uri ? { uri: room.status.uri } : {}),
+            });
+            return { retry: true };
+          }
           if (!(e instanceof AdminUnreachableError)) throw e;
           await writeStatus(room, { type: 'Ready', status: 'False', reason: 'AdminUnreachable', message: `cannot delete the room: ${e.message}` }, {
             ...(room.status?.uri ? { uri: room.status.uri } : {}),
@@ -130,15 +139,24 @@ export function createRoomReconciler(deps: RoomControllerDeps): (key: string) =>
     }
 
     const uri = roomUri(room, relay);
+    let token: string;
     try {
-      const stored = await admin.putRoom(baseUrl, roomName(room), renderAdminRoom(room, relay));
+      token = await tokens(relay);
+    } catch (e) {
+      if (!(e instanceof AdminTokenMissingError)) throw e;
+      log.warn({ err: e.message }, 'no admin token for the relay');
+      await writeStatus(room, { type: 'Ready', status: 'False', reason: 'AdminTokenMissing', message: e.message }, { uri });
+      return { retry: true }; // backoff; the Secret's creation also enqueues the room (manager.ts)
+    }
+    try {
+      const stored = await admin.putRoom(baseUrl, token, roomName(room), renderAdminRoom(room, relay));
       log.debug({ generation: stored.generation }, 'room synced');
       // The room is in the relay's database: that is Ready. The count is a live view from
       // the engine (503 while its control endpoint does not answer, 404 before the focus
       // has loaded the room): best effort, the last known count stays.
       let participants = room.status?.participants;
       try {
-        participants = await admin.participantCount(baseUrl, roomName(room));
+        participants = await admin.participantCount(baseUrl, token, roomName(room));
       } catch (e) {
         if (!(e instanceof AdminUnreachableError) && !(e instanceof AdminRejectedError && e.statusCode === 404)) throw e;
         log.debug({ err: e.message }, 'participant count unavailable');

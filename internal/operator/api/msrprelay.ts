@@ -130,7 +130,8 @@ const Database = Type.Object(
   },
   {
     description:
-      'PostgreSQL shared by all replicas. Without it a single replica keeps its state in an embedded database on its data volume.',
+      'PostgreSQL shared by all replicas; required. The engine and the admin sidecar are two processes, and the embedded ' +
+      'database (PGlite) is single-process, so it is for `npm start` only.',
   },
 );
 
@@ -274,7 +275,7 @@ export const MsrpRelaySpec = Type.Object(
       minimum: 0,
       maximum: 64,
       default: 1,
-      description: 'Number of relay pods (StatefulSet replicas). More than one needs spec.database.',
+      description: 'Number of relay pods (StatefulSet replicas). They share state through spec.database.',
     }),
     image: Image,
     publicHost: Hostname({
@@ -283,6 +284,8 @@ export const MsrpRelaySpec = Type.Object(
     ports: Ports,
     service: Service,
     tls: Tls,
+    // Required, but through the CEL rule below rather than the schema's `required`: a missing
+    // required field stops the API server before any CEL rule runs, with a bare "Required value".
     database: Type.Optional(Database),
     realms: Type.Optional(
       Type.Array(Realm, {
@@ -304,13 +307,16 @@ export const MsrpRelaySpec = Type.Object(
   {
     description: 'Desired state of the relay.',
     ...cel({
-      rule: 'self.replicas <= 1 || has(self.database)',
-      message: 'more than one replica requires spec.database.secretRef (replicas share state through PostgreSQL)',
-      fieldPath: '.replicas',
+      rule: 'has(self.database)',
+      message:
+        'spec.database.secretRef is required: a relay pod runs the engine and the admin sidecar as two processes, ' +
+        'which cannot share the embedded PGlite database (it is for `npm start` only); a relay pod needs PostgreSQL',
+      fieldPath: '.database',
     }),
   },
 );
-export type MsrpRelaySpec = Static<typeof MsrpRelaySpec>;
+/** As the API server admits it: spec.database is always there (the CEL rule above). */
+export type MsrpRelaySpec = Omit<Static<typeof MsrpRelaySpec>, 'database'> & { database: Static<typeof Database> };
 
 export const MsrpRelayStatus = Type.Object(
   {
@@ -334,7 +340,7 @@ export const MsrpRelay = Type.Object({
   spec: MsrpRelaySpec,
   status: Type.Optional(MsrpRelayStatus),
 });
-export type MsrpRelay = Static<typeof MsrpRelay>;
+export type MsrpRelay = Omit<Static<typeof MsrpRelay>, 'spec'> & { spec: MsrpRelaySpec };
 
 export const msrpRelayKind: KindDefinition = {
   kind: 'MsrpRelay',

@@ -66,7 +66,7 @@ export function renderEngineConfig(r: MsrpRelay): DeepPartial<EngineConfig> {
     },
     drain: { deadlineSec: s.drain.deadlineSeconds },
     http: { host: '0.0.0.0', port: ENGINE_HTTP_PORT, controlPort: ENGINE_CONTROL_PORT },
-    // database.url comes from the environment (a Secret); without it, PGlite on the data volume.
+    // database.url comes from the environment (a Secret, spec.database is required); dataDir is unused then.
     database: { dataDir: `${PATHS.data}/pglite` },
     log: { level: 'info' },
   };
@@ -81,7 +81,7 @@ export function renderAdminConfig(_r: MsrpRelay): DeepPartial<AdminConfig> {
     http: { host: '0.0.0.0', port: ADMIN_PORT },
     engine: { controlUrl: `http://127.0.0.1:${ENGINE_CONTROL_PORT}` },
     auth: { bootstrapTokenFile: PATHS.adminTokenFile },
-    // database.url comes from the environment (a Secret); without it, PGlite on the data volume.
+    // database.url comes from the environment (a Secret, spec.database is required); dataDir is unused then.
     database: { dataDir: `${PATHS.data}/pglite` },
     log: { level: 'info' },
   };

@@ -4,7 +4,8 @@ import { MsrpRelaySpec } from '../api/msrprelay.ts';
 import type { MsrpRelay } from '../api/msrprelay.ts';
 
 export function relayFixture(spec: Record<string, unknown> = {}, name = 'relay', namespace = 'chat'): MsrpRelay {
-  const s = structuredClone({ publicHost: 'msrp.example.com', tls: { secretName: 'relay-tls' }, ...spec });
+  // spec.database is required (a CEL rule: the relay pod is two processes, PGlite is one).
+  const s = structuredClone({ publicHost: 'msrp.example.com', tls: { secretName: 'relay-tls' }, database: { secretRef: { name: 'relay-db', key: 'url' } }, ...spec });
   Value.Default(MsrpRelaySpec, s);
   return {
     apiVersion: 'msrp.dev/v1alpha1',

@@ -202,15 +202,7 @@ describe('StatefulSet', () => {
     assert.equal(spec.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION], hash);
   });
 
-  it('without a database: a data volume per replica and no database env', () => {
-    const sts = renderStatefulSet(relayFixture(), hash);
-    assert.deepEqual(sts.spec?.volumeClaimTemplates?.map((v) => [v.metadata?.name, v.spec?.resources?.requests?.storage]), [['data', '1Gi']]);
-    assert.equal(sts.spec?.template.spec?.volumes?.some((v) => v.name === 'data'), false);
-    assert.equal(sts.spec?.template.spec?.containers[0]?.env?.some((e) => e.name.includes('DATABASE')), false);
-    assert.deepEqual(sts.spec?.template.spec?.containers[1]?.env, []);
-  });
-
-  it('with a database: the URL from the secretKeyRef under each container\'s config prefix, an emptyDir data volume', () => {
+  it('the database URL from the secretKeyRef under each container\'s config prefix, an emptyDir data volume, no PVC', () => {
     const r = relayFixture({ replicas: 3, database: { secretRef: { name: 'relay-db', key: 'dsn' } } });
     const sts = renderStatefulSet(r, hash);
     assert.equal(sts.spec?.replicas, 3);

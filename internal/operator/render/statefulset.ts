@@ -5,7 +5,6 @@ import type {
   V1Affinity,
   V1Container,
   V1EnvVar,
-  V1PersistentVolumeClaim,
   V1PodSpec,
   V1ServiceAccount,
   V1StatefulSet,
@@ -28,7 +27,6 @@ import {
 /** Seconds the kubelet waits after SIGTERM beyond the engine's drain deadline before SIGKILL. */
 export const GRACE_MARGIN_SECONDS = 15;
 export const RUN_AS = 65532;
-export const DATA_VOLUME_SIZE = '1Gi';
 
 export function renderServiceAccount(r: MsrpRelay): V1ServiceAccount {
   return {
@@ -63,8 +61,7 @@ export function publicPorts(r: MsrpRelay): { name: string; port: number; protoco
 
 /** database.url from the Secret: `MSRP_DATABASE__URL` for the engine, `MSRP_ADMIN_DATABASE__URL` for the admin. */
 function databaseEnv(r: MsrpRelay, prefix: 'MSRP_' | 'MSRP_ADMIN_'): V1EnvVar[] {
-  const ref = r.spec.database?.secretRef;
-  if (!ref) return [];
+  const ref = r.spec.database.secretRef;
   return [{ name: `${prefix}DATABASE__URL`, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } }];
 }
 
@@ -152,19 +149,6 @@ function adminContainer(r: MsrpRelay): V1Container {
   };
 }
 
-/** Without spec.database the embedded database lives on a per-replica volume. */
-function dataVolumeClaim(r: MsrpRelay): V1PersistentVolumeClaim[] {
-  if (r.spec.database) return [];
-  return [
-    {
-      apiVersion: 'v1',
-      kind: 'PersistentVolumeClaim',
-      metadata: { name: 'data', labels: selectorLabels(r) },
-      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: DATA_VOLUME_SIZE } } },
-    },
-  ];
-}
-
 function volumes(r: MsrpRelay): V1Volume[] {
   return [
     { name: 'config', configMap: { name: names.configMap(r) } },
@@ -172,10 +156,12 @@ function volumes(r: MsrpRelay): V1Volume[] {
     // engine when cert-manager rotates the certificate.
     { name: 'tls', secret: { secretName: tlsSecretName(r), defaultMode: 0o440 } },
     // The admin API's bootstrap token; the operator calls the admin API with the same token
-    // (--admin-token-file / --admin-token-secret). Required: without it nobody can call the API.
+    // (it reads this Secret, admin-token.ts). Required: without it nobody can call the API.
     { name: 'admin-token', secret: { secretName: names.adminTokenSecret(r), defaultMode: 0o440 } },
     { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
-    ...(r.spec.database ? [{ name: 'data', emptyDir: { sizeLimit: '256Mi' } }] : []),
+    // Scratch only: state is in PostgreSQL (spec.database is required; PGlite is single-process
+    // and the engine and the admin are two).
+    { name: 'data', emptyDir: { sizeLimit: '256Mi' } },
   ];
 }
 
@@ -225,7 +211,7 @@ export function renderStatefulSet(r: MsrpRelay, configHash: string): V1StatefulS
         metadata: { labels: labels(r), annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
         spec: podSpec,
       },
-      volumeClaimTemplates: dataVolumeClaim(r),
+      volumeClaimTemplates: [],
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
     },
   };

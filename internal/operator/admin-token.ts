@@ -1,0 +1,37 @@
+// Which bearer token the operator presents to a relay's admin API. By default the relay's
+// own `<relay>-admin-token` Secret (key `token`): the very file its admin sidecar mounts as
+// the bootstrap token (render/statefulset.ts), read from the operator's Secret cache. An
+// explicit --admin-token-file / --admin-token-secret is only a fallback for a relay whose
+// Secret is missing or empty.
+import type { MsrpRelay } from './api/msrprelay.ts';
+import { AdminTokenMissingError } from './admin-client.ts';
+import type { TokenSource } from './admin-client.ts';
+import type { KubeObject } from './kube/client.ts';
+import type { Cache } from './reconcile.ts';
+import { names } from './render/common.ts';
+
+export const ADMIN_TOKEN_KEY = 'token';
+
+/** The bearer token for one relay's admin API; throws AdminTokenMissingError when there is none. */
+export type RelayTokenSource = (relay: MsrpRelay) => Promise<string>;
+
+export function relaySecretTokens(secrets: Cache<KubeObject>, fallback?: TokenSource): RelayTokenSource {
+  return async (relay) => {
+    const name = names.adminTokenSecret(relay);
+    const namespace = relay.metadata.namespace;
+    const secret = secrets.get(name, namespace) as { data?: Record<string, string> } | undefined;
+    const b64 = secret?.data?.[ADMIN_TOKEN_KEY];
+    const token = b64 === undefined ? '' : Buffer.from(b64, 'base64').toString('utf8').trim();
+    if (token) return token;
+    if (fallback) {
+      const t = await fallback();
+      if (t) return t;
+    }
+    const problem = !secret
+      ? `admin token secret "${name}" not found in namespace ${namespace}`
+      : `admin token secret "${name}" has no non-empty key "${ADMIN_TOKEN_KEY}"`;
+    throw new AdminTokenMissingError(
+      `${problem}: create it (key "${ADMIN_TOKEN_KEY}", the admin API's bootstrap token the relay pods mount); the operator authenticates with it`,
+    );
+  };
+}
