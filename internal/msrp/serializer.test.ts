@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { endLine, serializeFrame, serializeHead, serializeToBuffer, toBuffers } from './serializer.ts';
-import type { MsrpFrame } from './frame.ts';
+import { endLine, forwardedEndLine, serializeForwarded, serializeForwardedEmpty, serializeForwardedHead, serializeFrame, serializeHead, serializeToBuffer, toBuffers } from './serializer.ts';
+import type { MsrpFrame, MsrpHead } from './frame.ts';
 import { parse } from './testdata/harness.ts';
 import * as rfc4975 from './testdata/rfc4975.ts';
 import * as rfc4976 from './testdata/rfc4976.ts';
@@ -85,5 +85,56 @@ describe('serializer', () => {
     assert.throws(() => toBuffers({ ...send, toPath: [] }), TypeError);
     assert.throws(() => toBuffers({ ...send, fromPath: ['http://x'] }), TypeError);
     assert.throws(() => toBuffers({ kind: 'response', transactionId: 'abcd', status: 200, comment: 'OK', toPath: ['msrp://a:1/b;tcp'], fromPath: ['msrp://c:2/d;tcp'], headers: [], body: [Buffer.from('x')], continuation: '$' }), TypeError);
+  });
+
+  describe('trusted fast path for forwarded frames', () => {
+    const headOf = (f: MsrpFrame): MsrpHead => {
+      const { body: _b, continuation: _c, ...head } = f;
+      return head;
+    };
+    const vectors = [rfc4975.fig2Send, rfc4975.fig2Response, rfc4975.basicSessionAliceSend, rfc4975.successReport, rfc4975.cpimFirstChunk, rfc4976.auth200, rfc4976.sendToRelayA, rfc7977.wsAuth401, rfc7977.wsSend];
+    const parsed = vectors.flatMap((wire) => parse(wire).frames.map((f) => ({ ...f, body: f.body.length > 0 ? [f.body] : [] })));
+    // Relay rewrites: several path URIs, a big body (passed through as slices), no body, every flag.
+    const extra: MsrpFrame[] = [
+      { ...send, toPath: ['msrp://b.example.com:1/x;tcp', 'msrps://c.example.com/y;tcp'], fromPath: ['msrps://r.example.com:2855/s1;tcp', ...send.fromPath] },
+      { ...send, body: [Buffer.alloc(5000, 0x61), Buffer.alloc(0), Buffer.from('é')], continuation: '+' },
+      { ...send, body: [], continuation: '#' },
+      { ...send, body: [Buffer.alloc(0)], continuation: '$' },
+      { ...send, headers: [{ name: 'Content-Type', value: 'text/plain; charset=utf-8 ünïcode' }], body: [Buffer.from('x')] },
+      { kind: 'response', transactionId: 'abcd', status: 99, comment: '', toPath: ['msrp://a:1/b;tcp'], fromPath: ['msrp://c:2/d;tcp'], headers: [], body: [], continuation: '$' },
+    ];
+    const frames = [...parsed, ...extra];
+
+    it('serializeForwarded() is byte-identical to toBuffers()', () => {
+      assert.ok(parsed.length >= vectors.length);
+      for (const f of frames) {
+        const want = serializeToBuffer(f);
+        assert.deepEqual(Buffer.concat(serializeForwarded(headOf(f), f.body, f.continuation)), want);
+      }
+    });
+
+    it('serializeForwardedHead() and forwardedEndLine() match serializeHead() and endLine()', () => {
+      for (const f of frames) {
+        for (const hasBody of f.kind === 'request' ? [true, false] : [false]) {
+          assert.deepEqual(serializeForwardedHead(headOf(f), hasBody), serializeHead(headOf(f), hasBody));
+          assert.deepEqual(forwardedEndLine(f.transactionId, f.continuation, hasBody), endLine(f.transactionId, f.continuation, hasBody));
+        }
+      }
+    });
+
+    it('serializeForwardedEmpty() matches a body-less frame, in one Buffer', () => {
+      for (const f of frames) {
+        const empty = { ...f, body: [] };
+        assert.deepEqual(serializeForwardedEmpty(headOf(f), f.continuation), serializeToBuffer(empty));
+      }
+    });
+
+    it('copies small bodies into one Buffer and passes large ones through as the same slices', () => {
+      assert.equal(serializeForwarded(headOf(send), send.body, '$').length, 1);
+      const big = Buffer.alloc(5000, 0x62);
+      const parts = serializeForwarded(headOf(send), [big], '$');
+      assert.equal(parts.length, 3);
+      assert.equal(parts[1], big);
+    });
   });
 });

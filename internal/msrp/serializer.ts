@@ -38,6 +38,31 @@ function pathValue(uris: readonly string[], name: string): string {
   return uris.join(' ');
 }
 
+/**
+ * The head as a string without any checks: only for heads that came out of our parser
+ * (every field already validated there) with paths and transaction id set by us.
+ * Same output as headText() for every head headText() accepts.
+ */
+function trustedHeadText(head: MsrpHead, hasBody: boolean): string {
+  let s: string;
+  if (head.kind === 'request') s = 'MSRP ' + head.transactionId + ' ' + head.method + '\r\nTo-Path: ';
+  else {
+    const code = head.status < 100 ? String(head.status).padStart(3, '0') : String(head.status);
+    s = 'MSRP ' + head.transactionId + ' ' + code + (head.comment.length > 0 ? ' ' + head.comment : '') + '\r\nTo-Path: ';
+  }
+  const to = head.toPath;
+  s += to[0];
+  for (let i = 1; i < to.length; i++) s += ' ' + to[i]!;
+  s += '\r\nFrom-Path: ';
+  const from = head.fromPath;
+  s += from[0];
+  for (let i = 1; i < from.length; i++) s += ' ' + from[i]!;
+  s += '\r\n';
+  const hs = head.headers;
+  for (let i = 0; i < hs.length; i++) s += hs[i]!.name + ': ' + hs[i]!.value + '\r\n';
+  return hasBody ? s + '\r\n' : s;
+}
+
 /** The head as a string (RFC 4975 §9 req-start/resp-start, To-Path, From-Path, headers). */
 function headText(head: MsrpHead, hasBody: boolean): string {
   check(isIdent(head.transactionId), `transaction id ${JSON.stringify(head.transactionId)} is not an ident`);
@@ -67,6 +92,61 @@ function headText(head: MsrpHead, hasBody: boolean): string {
  */
 export function serializeHead(head: MsrpHead, hasBody = true): Buffer {
   return Buffer.from(headText(head, hasBody), 'utf8');
+}
+
+/**
+ * The trusted fast path for forwarders: the head of a frame that came out of our parser
+ * (start line, paths and headers validated there) with only the transaction id and the
+ * paths rewritten by us (ids we minted, URIs taken from validated paths). Skips the
+ * checks of serializeHead(), which stays the entry point for anything else (frames built
+ * by applications, tests, anything not parsed). Output is byte-identical to serializeHead().
+ */
+export function serializeForwardedHead(head: MsrpHead, hasBody: boolean): Buffer {
+  return Buffer.from(trustedHeadText(head, hasBody), 'utf8');
+}
+
+/**
+ * A forwarded frame without body (trusted, see serializeForwardedHead): head and end-line
+ * in one Buffer, byte-identical to `Buffer.concat(toBuffers(frame))` for a body-less frame.
+ */
+export function serializeForwardedEmpty(head: MsrpHead, continuation: Continuation): Buffer {
+  return Buffer.from(trustedHeadText(head, false) + '-------' + head.transactionId + continuation + '\r\n', 'utf8');
+}
+
+/** Bodies up to this size are copied next to head and end-line: one Buffer, one write. */
+const COALESCE_BODY_BYTES = 4096;
+
+/**
+ * A whole forwarded frame (trusted, see serializeForwardedHead) as buffers for one write:
+ * head, body slices and end-line. Small bodies are copied into a single Buffer with head and
+ * end-line (cheaper than three socket writes); larger ones are passed through as slices.
+ * The concatenation is byte-identical to `toBuffers()` of the same frame.
+ */
+export function serializeForwarded(head: MsrpHead, body: readonly Buffer[], continuation: Continuation): Buffer[] {
+  let n = 0;
+  for (const b of body) n += b.length;
+  if (n === 0) return [serializeForwardedEmpty(head, continuation)];
+  const text = trustedHeadText(head, true);
+  const tail = END_PREFIX_BODY + head.transactionId + continuation + '\r\n';
+  if (n > COALESCE_BODY_BYTES) {
+    const out: Buffer[] = [Buffer.from(text, 'utf8')];
+    for (const b of body) if (b.length > 0) out.push(b);
+    out.push(Buffer.from(tail, 'latin1'));
+    return out;
+  }
+  const headLen = Buffer.byteLength(text, 'utf8');
+  const buf = Buffer.allocUnsafe(headLen + n + tail.length);
+  let off = buf.write(text, 0, 'utf8');
+  for (const b of body) off += b.copy(buf, off);
+  buf.write(tail, off, 'latin1');
+  return [buf];
+}
+
+const END_PREFIX_BODY = '\r\n-------';
+
+/** The end-line after a body for a forwarded frame (trusted: tid minted by us, flag from our parser). */
+export function forwardedEndLine(transactionId: string, continuation: Continuation, afterBody: boolean): Buffer {
+  return Buffer.from((afterBody ? END_PREFIX_BODY : '-------') + transactionId + continuation + '\r\n', 'latin1');
 }
 
 /** RFC 4975 §9 end-line = "-------" transact-id continuation-flag CRLF, preceded by CRLF after a body. */

@@ -15,7 +15,7 @@
 import { getHeader, type Continuation, type MsrpFrame, type MsrpRequest, type MsrpRequestHead, type MsrpResponse } from '../msrp/frame.ts';
 import { parseByteRange, type ByteRange } from '../msrp/headers.ts';
 import { buildReport, failureReportOf, reportPolicy, type Outcome } from '../msrp/reports.ts';
-import { endLine, serializeHead, toBuffers } from '../msrp/serializer.ts';
+import { forwardedEndLine, serializeForwarded, serializeForwardedEmpty, serializeForwardedHead, toBuffers } from '../msrp/serializer.ts';
 import { buildResponse } from '../msrp/transaction.ts';
 import type { Connection } from '../transport/connection.ts';
 import type { RelayMetrics } from './metrics.ts';
@@ -38,23 +38,101 @@ export interface ForwarderDeps {
   auth(source: Connection, request: MsrpRequest, target: Extract<Route, { kind: 'auth' }>['target']): void;
 }
 
-interface Pending {
-  readonly request: Inbound;
-  readonly downstream: Connection;
+/**
+ * The transactions we opened on one next-hop connection: by our transaction id (to match
+ * responses), and in the order their timers were armed (all with the same timeout, so that
+ * is deadline order) for one timer per connection instead of one per transaction.
+ */
+class Downstream {
+  readonly pending = new Map<string, Inbound>();
+  /** Armed transactions, oldest first from `head`; entries answered meanwhile are skipped. */
+  queue: (Inbound | undefined)[] = [];
+  head = 0;
   timer: NodeJS.Timeout | undefined;
-  /** A failure seen before our end-line went out; answered when the source's chunk ends. */
-  failed: number | undefined;
+
+  /** Drops answered entries from the front (answers mostly come in order, so this stays short). */
+  trim(): void {
+    const q = this.queue;
+    let h = this.head;
+    while (h < q.length && q[h]!.deadline === 0) q[h++] = undefined;
+    if (h === q.length) {
+      q.length = 0;
+      h = 0;
+    } else if (h > 1024 && h * 2 > q.length) {
+      this.queue = q.slice(h);
+      h = 0;
+    }
+    this.head = h;
+  }
 }
 
-/** The in-progress transactions we opened on each next-hop connection, by our transaction id. */
-const pendingByConn = new WeakMap<Connection, Map<string, Pending>>();
+/** The in-progress transactions we opened on each next-hop connection. */
+const downstreams = new WeakMap<Connection, Downstream>();
+
+/** Per-method metric deltas, added to prom-client once per event-loop turn (its calls hash labels every time). */
+interface MethodStats {
+  frames: number;
+  bytes: number;
+  /** One latency sample per method and flush (seconds), -1 when none yet. */
+  latency: number;
+}
 
 export class Forwarder {
   readonly d: ForwarderDeps;
   /** Requests between head and end-line (graceful drain waits for these). */
   readonly inFlight = new Set<Inbound>();
+  readonly #timeoutMs: number;
+  readonly #stats = new Map<string, MethodStats>();
+  readonly #responseCounts = new Map<number, number>();
+  #flushScheduled = false;
+  /** reportPolicy() for an accepted SEND, by Failure-Report value: does it get a 200? */
+  readonly #acceptedSendResponse = new Map<string, boolean>();
+
   constructor(deps: ForwarderDeps) {
     this.d = deps;
+    this.#timeoutMs = deps.options.transactionTimeoutSec * 1000;
+  }
+
+  /** Counts a forwarded request (batched, see MethodStats). */
+  countForwarded(method: string, bytes: number, startedAt: number): void {
+    let st = this.#stats.get(method);
+    if (st === undefined) this.#stats.set(method, (st = { frames: 0, bytes: 0, latency: -1 }));
+    st.frames++;
+    st.bytes += bytes;
+    if (st.latency < 0) st.latency = (performance.now() - startedAt) / 1000;
+    this.#scheduleFlush();
+  }
+
+  #countResponse(status: number): void {
+    this.#responseCounts.set(status, (this.#responseCounts.get(status) ?? 0) + 1);
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.flushMetrics());
+  }
+
+  /**
+   * Adds the batched deltas to the Prometheus metrics. The latency histogram gets one
+   * sample per method per event-loop turn (the first request forwarded in it), not one
+   * per request: observing every frame cost more than the rest of the bookkeeping.
+   */
+  flushMetrics(): void {
+    this.#flushScheduled = false;
+    const { metrics } = this.d;
+    for (const [method, st] of this.#stats) {
+      if (st.frames === 0) continue;
+      metrics.framesForwarded.inc({ method }, st.frames);
+      metrics.bytesForwarded.inc({ method }, st.bytes);
+      if (st.latency >= 0) metrics.forwardLatency.observe({ method }, st.latency);
+      st.frames = 0;
+      st.bytes = 0;
+      st.latency = -1;
+    }
+    for (const [status, n] of this.#responseCounts) metrics.responses.inc({ status: String(status) }, n);
+    this.#responseCounts.clear();
   }
 
   /** A request head arrived on `source`; `whole` carries the complete frame when it was not streamed. */
@@ -73,20 +151,22 @@ export class Forwarder {
 
   /** A response arrived on a next-hop connection. */
   onResponse(conn: Connection, res: MsrpResponse): void {
-    const map = pendingByConn.get(conn);
-    const p = map?.get(res.transactionId);
-    if (p === undefined || map === undefined) {
+    const ds = downstreams.get(conn);
+    const req = ds?.pending.get(res.transactionId);
+    if (req === undefined || ds === undefined) {
       this.d.metrics.drops.inc({ reason: 'unmatched-response' });
       return;
     }
-    const req = p.request;
     if (!req.completed) {
       // The next hop answered before the end-line (e.g. 413 "stop sending").
-      if (res.status >= 300) p.failed = res.status;
+      if (res.status >= 300) req.downstreamFailed = res.status;
       return;
     }
-    map.delete(res.transactionId);
-    clearTimeout(p.timer);
+    ds.pending.delete(res.transactionId);
+    if (req.deadline !== 0) {
+      req.deadline = 0;
+      ds.trim();
+    }
     if (req.head.method !== 'SEND') {
       // Non-SEND requests (AUTH to an outer relay, extensions): the answer goes back to the
       // sender, under the sender's transaction id (RFC 4976 §6.4).
@@ -99,32 +179,74 @@ export class Forwarder {
 
   /** A connection closed: as a next hop, its open transactions fail (reported like a timeout). */
   connectionClosed(conn: Connection): void {
-    const map = pendingByConn.get(conn);
-    if (map === undefined) return;
-    pendingByConn.delete(conn);
-    for (const p of map.values()) {
-      clearTimeout(p.timer);
-      if (!p.request.completed) p.failed = 408;
-      else if (p.request.head.method === 'SEND') this.failed(p.request, 408, 'downstream-failed');
+    const ds = downstreams.get(conn);
+    if (ds === undefined) return;
+    downstreams.delete(conn);
+    clearTimeout(ds.timer);
+    ds.timer = undefined;
+    ds.queue = [];
+    ds.head = 0;
+    for (const req of ds.pending.values()) {
+      req.deadline = 0;
+      if (!req.completed) req.downstreamFailed = 408;
+      else if (req.head.method === 'SEND') this.failed(req, 408, 'downstream-failed');
     }
   }
 
-  register(req: Inbound, downstream: Connection, tid: string): Pending {
-    let map = pendingByConn.get(downstream);
-    if (map === undefined) pendingByConn.set(downstream, (map = new Map<string, Pending>()));
-    const p: Pending = { request: req, downstream, timer: undefined, failed: downstream.closed ? 408 : undefined };
-    map.set(tid, p);
-    return p;
+  /** `req` goes out on `downstream` under our transaction id `tid`: its response is expected there. */
+  register(req: Inbound, downstream: Connection, tid: string): void {
+    let ds = downstreams.get(downstream);
+    if (ds === undefined) downstreams.set(downstream, (ds = new Downstream()));
+    if (downstream.closed) req.downstreamFailed = 408;
+    ds.pending.set(tid, req);
   }
 
-  armTimer(p: Pending, tid: string): void {
-    p.timer = setTimeout(() => {
-      pendingByConn.get(p.downstream)?.delete(tid);
+  /** `req` is completely written to `downstream`: its response is due within the transaction timeout. */
+  armTimer(req: Inbound, downstream: Connection): void {
+    const ds = downstreams.get(downstream);
+    if (ds === undefined) return; // closed meanwhile: connectionClosed() has answered it
+    req.deadline = performance.now() + this.#timeoutMs;
+    ds.queue.push(req);
+    if (ds.timer === undefined) this.#schedule(ds, this.#timeoutMs);
+  }
+
+  /** Forgets `req` on `downstream` without an answer (a failure seen before our end-line). */
+  unregister(req: Inbound, downstream: Connection, tid: string): void {
+    const ds = downstreams.get(downstream);
+    if (ds === undefined) return;
+    ds.pending.delete(tid);
+    if (req.deadline !== 0) {
+      req.deadline = 0;
+      ds.trim();
+    }
+  }
+
+  #schedule(ds: Downstream, delayMs: number): void {
+    ds.timer = setTimeout(() => this.#expire(ds), Math.max(0, delayMs));
+    ds.timer.unref();
+  }
+
+  /** The per-connection timer: fails every transaction past its deadline, re-arms for the next. */
+  #expire(ds: Downstream): void {
+    ds.timer = undefined;
+    const now = performance.now();
+    const q = ds.queue;
+    while (ds.head < q.length) {
+      const req = q[ds.head]!;
+      if (req.deadline === 0) {
+        q[ds.head++] = undefined;
+        continue;
+      }
+      if (req.deadline > now) break;
+      q[ds.head++] = undefined;
+      req.deadline = 0;
+      ds.pending.delete(req.outTid);
       this.d.metrics.drops.inc({ reason: 'transaction-timeout' });
       // RFC 4975 §7.1.2: 408 is never a response on the wire; the sender learns it by REPORT.
-      if (p.request.head.method === 'SEND') this.failed(p.request, 408, 'downstream-failed');
-    }, this.d.options.transactionTimeoutSec * 1000);
-    p.timer.unref();
+      if (req.head.method === 'SEND') this.failed(req, 408, 'downstream-failed');
+    }
+    ds.trim();
+    if (ds.head < ds.queue.length) this.#schedule(ds, ds.queue[ds.head]!.deadline - now);
   }
 
   /** Tells the source about a failure: error response if not yet answered, else a failure REPORT. */
@@ -142,15 +264,24 @@ export class Forwarder {
   }
 
   succeeded(req: Inbound): void {
+    if (req.head.method !== 'SEND') return;
     const fr = failureReportOf(req.head);
-    const decision = reportPolicy({ method: req.head.method, failureReport: fr === 'invalid' ? 'yes' : fr, outcome: 'accepted' });
-    if (decision.sendResponse && req.head.method === 'SEND') this.send(req.source, buildResponse(req.head as MsrpRequest, 200));
+    let respond = this.#acceptedSendResponse.get(fr);
+    if (respond === undefined) {
+      respond = reportPolicy({ method: 'SEND', failureReport: fr === 'invalid' ? 'yes' : fr, outcome: 'accepted' }).sendResponse;
+      this.#acceptedSendResponse.set(fr, respond);
+    }
+    if (!respond || req.source.closed) return;
+    // Built from the parsed request's paths and id with a fixed status: the trusted serializer applies.
+    const res = buildResponse(req.head as MsrpRequest, 200);
+    this.#countResponse(200);
+    outletOf(req.source).writeFrame([serializeForwardedEmpty(res, '$')]);
   }
 
   /** Writes a frame we generated to `conn`, behind any stream in progress there. */
   send(conn: Connection, frame: MsrpFrame): void {
     if (conn.closed) return;
-    if (frame.kind === 'response') this.d.metrics.responses.inc({ status: String(frame.status) });
+    if (frame.kind === 'response') this.#countResponse(frame.status);
     outletOf(conn).writeFrame(toBuffers(frame));
   }
 }
@@ -166,13 +297,19 @@ export class Inbound {
   readonly id = ++inboundSeq;
   readonly startedAt = performance.now();
   completed = false;
+  /** Where our copy went and its transaction id there, when a response is expected (not REPORT). */
+  downstream: Connection | undefined;
+  outTid = '';
+  /** A failure seen before our end-line went out; answered when the source's chunk ends. */
+  downstreamFailed: number | undefined;
+  /** When the next hop's response is due (performance.now() ms); 0 when not waiting for it. */
+  deadline = 0;
   #route: Route | undefined;
   #state: 'routing' | 'waiting' | 'active' | 'discard' | 'done' = 'routing';
-  #held: Buffer[] = [];
+  #held: Buffer[] | undefined;
   #end: Continuation | undefined;
   #bodyBytes = 0;
   #outlet: Outlet | undefined;
-  #pending: Pending | undefined;
   #rejectStatus = 0;
   #rejectComment: string | undefined;
   #hasBody = true;
@@ -242,10 +379,9 @@ export class Inbound {
     }
     if (this.#state === 'active') {
       this.#bodyBytes = n;
-      this.#account(n);
+      if (n > 0) this.#account(n);
       this.#end = flag;
-      this.#outlet!.write([serializeHead(this.#outHead(), this.#hasBody), ...body.filter((b) => b.length > 0),
-        endLine(this.#outHead().transactionId, flag, this.#hasBody)], this.source);
+      this.#outlet!.write(serializeForwarded(this.#outHead(), body, flag), this.source);
       this.#complete();
       return;
     }
@@ -259,14 +395,14 @@ export class Inbound {
       this.#account(segment.length);
       this.#outlet!.write([segment], this.source);
     } else if (this.#state === 'waiting' || this.#state === 'routing') {
-      this.#held.push(segment);
+      (this.#held ??= []).push(segment);
     }
   }
 
   end(flag: Continuation): void {
     this.#end = flag;
     if (this.#state === 'active') {
-      this.#outlet!.write([endLine(this.#outHead().transactionId, flag, this.#hasBody)], this.source);
+      this.#outlet!.write([forwardedEndLine(this.#outHead().transactionId, flag, this.#hasBody)], this.source);
       this.#complete();
     } else if (this.#state === 'discard') {
       this.#finishRejected();
@@ -276,7 +412,7 @@ export class Inbound {
   /** The source went away (or its frame broke) mid-chunk. */
   abort(): void {
     if (this.#state === 'active' && !this.completed) {
-      this.#outlet!.write([endLine(this.#outHead().transactionId, '#', this.#hasBody)]);
+      this.#outlet!.write([forwardedEndLine(this.#outHead().transactionId, '#', this.#hasBody)]);
       this.completed = true;
       this.#outlet!.release();
     }
@@ -297,11 +433,20 @@ export class Inbound {
   #activate(conn: Connection, route: Forward): void {
     const outlet = outletOf(conn);
     this.#outlet = outlet;
-    if (this.head.method !== 'REPORT') this.#pending = this.f.register(this, conn, route.head.transactionId);
+    if (this.head.method !== 'REPORT') {
+      this.downstream = conn;
+      this.outTid = route.head.transactionId;
+      this.f.register(this, conn, this.outTid);
+    }
+    if (outlet.tryAcquire()) {
+      // The common case: the next hop's connection is free, no closure or pause needed.
+      this.#state = 'active';
+      if (this.streamed || this.#end !== undefined) this.#flushHeld();
+      return;
+    }
     const key = `wait:${this.id}`;
-    let queued = false;
-    const ran = outlet.acquire(() => {
-      if (queued) this.source.resume(key);
+    outlet.acquire(() => {
+      this.source.resume(key);
       if (this.#state === 'done') {
         outlet.release();
         return;
@@ -309,22 +454,24 @@ export class Inbound {
       this.#state = 'active';
       if (this.streamed || this.#end !== undefined) this.#flushHeld();
     });
-    if (!ran) {
-      queued = true;
-      this.#state = 'waiting';
-      this.source.pause(key);
-    }
+    this.#state = 'waiting';
+    this.source.pause(key);
   }
 
   #flushHeld(): void {
-    const bufs = [serializeHead(this.#outHead(), this.#hasBody)];
-    for (const b of this.#held) bufs.push(b);
+    const bufs = [serializeForwardedHead(this.#outHead(), this.#hasBody)];
     let n = 0;
-    for (const b of this.#held) n += b.length;
-    this.#held = [];
+    const held = this.#held;
+    if (held !== undefined) {
+      for (const b of held) {
+        bufs.push(b);
+        n += b.length;
+      }
+      this.#held = undefined;
+    }
     if (n > 0) this.#account(n);
     const flag = this.#end;
-    if (flag !== undefined) bufs.push(endLine(this.#outHead().transactionId, flag, this.#hasBody));
+    if (flag !== undefined) bufs.push(forwardedEndLine(this.#outHead().transactionId, flag, this.#hasBody));
     this.#outlet!.write(bufs, this.source);
     if (flag !== undefined) this.#complete();
   }
@@ -334,27 +481,23 @@ export class Inbound {
     this.completed = true;
     this.#state = 'done';
     this.#outlet!.release();
-    const { metrics } = this.f.d;
-    const method = this.head.method;
-    metrics.framesForwarded.inc({ method });
-    metrics.bytesForwarded.inc({ method }, this.#bodyBytes);
-    metrics.forwardLatency.observe({ method }, (performance.now() - this.startedAt) / 1000);
-    const p = this.#pending;
-    if (p === undefined) return; // REPORT: no response expected (RFC 4975 §7.1.2)
-    if (p.failed !== undefined) {
-      pendingByConn.get(p.downstream)?.delete(this.#outHead().transactionId);
-      this.f.failed(this, p.failed, 'rejected');
+    this.f.countForwarded(this.head.method, this.#bodyBytes, this.startedAt);
+    const downstream = this.downstream;
+    if (downstream === undefined) return; // REPORT: no response expected (RFC 4975 §7.1.2)
+    if (this.downstreamFailed !== undefined) {
+      this.f.unregister(this, downstream, this.outTid);
+      this.f.failed(this, this.downstreamFailed, 'rejected');
       return;
     }
     this.f.succeeded(this);
-    this.f.armTimer(p, this.#outHead().transactionId);
+    this.f.armTimer(this, downstream);
   }
 
   #reject(status: number, reason: string, comment?: string): void {
     this.#state = 'discard';
     this.#rejectStatus = status;
     this.#rejectComment = comment;
-    this.#held = [];
+    this.#held = undefined;
     this.f.d.metrics.drops.inc({ reason });
   }
 

@@ -10,7 +10,8 @@ import type { Connection } from '../transport/connection.ts';
 export class Outlet {
   readonly conn: Connection;
   #busy = false;
-  readonly #waiting: (() => void)[] = [];
+  /** Writers waiting their turn; allocated when the first one has to wait. */
+  #waiting: (() => void)[] | undefined;
 
   constructor(conn: Connection) {
     this.conn = conn;
@@ -23,12 +24,19 @@ export class Outlet {
       fn();
       return true;
     }
-    this.#waiting.push(fn);
+    (this.#waiting ??= []).push(fn);
     return false;
   }
 
+  /** Takes the outlet when it is free (then the caller must `release()`); false when busy. */
+  tryAcquire(): boolean {
+    if (this.#busy) return false;
+    this.#busy = true;
+    return true;
+  }
+
   release(): void {
-    const next = this.#waiting.shift();
+    const next = this.#waiting?.shift();
     if (next === undefined) {
       this.#busy = false;
       return;
@@ -49,18 +57,20 @@ export class Outlet {
 
   /** A complete frame queued behind any stream in progress; `source` is paused while it waits. */
   writeFrame(bufs: readonly Buffer[], source?: Connection, after?: () => void): void {
-    const key = `queued:${this.conn.id}:${++queuedSeq}`;
-    let queued = false;
-    const ran = this.acquire(() => {
+    if (!this.#busy) {
+      // Free: written at once (a synchronous write cannot be interleaved), no closure needed.
       this.write(bufs, source);
-      if (queued) source?.resume(key);
+      after?.();
+      return;
+    }
+    const key = `queued:${this.conn.id}:${++queuedSeq}`;
+    (this.#waiting ??= []).push(() => {
+      this.write(bufs, source);
+      source?.resume(key);
       this.release();
       after?.();
     });
-    if (!ran) {
-      queued = true;
-      source?.pause(key);
-    }
+    source?.pause(key);
   }
 }
 

@@ -20,7 +20,7 @@
 //  are applied in memory and the request goes straight to the second client.
 import type { MsrpRequestHead } from '../msrp/frame.ts';
 import { newTransactionId } from '../msrp/transaction.ts';
-import { effectivePort, parseMsrpUri, type MsrpUri } from '../msrp/uri.ts';
+import { effectivePort, parseMsrpUri, type MsrpUri, type UriResult } from '../msrp/uri.ts';
 import type { Connection } from '../transport/connection.ts';
 import type { RelaySession, SessionTable } from './sessions.ts';
 
@@ -44,13 +44,40 @@ export interface LocalIdentity {
 
 const MAX_LOCAL_HOPS = 4;
 
+/** Parsed To-Path URIs kept by raw text (our session URIs and clients' URIs repeat on every frame). */
+const URI_CACHE_MAX = 4096;
+
+interface CachedUri {
+  readonly result: UriResult;
+  /** isLocal() once true: listeners are only added, never removed, so "ours" never changes back. */
+  local: boolean;
+}
+
 export class Router {
   readonly #sessions: SessionTable;
   readonly #self: LocalIdentity;
 
+  /** Bounded parse cache (cleared when full: an attacker sending ever-new URIs only costs the parse). */
+  readonly #uris = new Map<string, CachedUri>();
+
   constructor(sessions: SessionTable, self: LocalIdentity) {
     this.#sessions = sessions;
     this.#self = self;
+  }
+
+  #parse(raw: string): CachedUri {
+    let c = this.#uris.get(raw);
+    if (c === undefined) {
+      if (this.#uris.size >= URI_CACHE_MAX) this.#uris.clear();
+      c = { result: parseMsrpUri(raw), local: false };
+      this.#uris.set(raw, c);
+    }
+    return c;
+  }
+
+  #isLocal(c: CachedUri & { result: { ok: true } }): boolean {
+    if (c.local) return true;
+    return (c.local = this.#self.isLocal(c.result.uri));
   }
 
   route(source: Connection | undefined, head: MsrpRequestHead): Route {
@@ -59,10 +86,10 @@ export class Router {
     let arrival = source;
     let entered: RelaySession | undefined;
     for (let hop = 0; hop < MAX_LOCAL_HOPS; hop++) {
-      const first = parseMsrpUri(toPath[0] ?? '');
-      if (!first.ok) return reject(400, 'first To-Path URI is not an MSRP URI', 'bad-uri');
-      const target = first.uri;
-      if (!this.#self.isLocal(target)) {
+      const first = this.#parse(toPath[0] ?? '');
+      if (!first.result.ok) return reject(400, 'first To-Path URI is not an MSRP URI', 'bad-uri');
+      const target = first.result.uri;
+      if (!this.#isLocal(first as CachedUri & { result: { ok: true } })) {
         if (hop === 0) return reject(481, 'To-Path does not start with this relay', 'not-for-us');
         // The previous hop was ours; this is a remote next hop.
         return { kind: 'forward', head: rewrite(head, toPath, fromPath), session: entered!, next: { kind: 'remote', uri: target } };
@@ -78,7 +105,7 @@ export class Router {
       const rest = toPath.slice(1);
       if (rest.length === 0) return reject(481, 'To-Path ends at this relay', 'path-ends-here');
       const fromClient = arrival === session.connection;
-      if (!fromClient && !towardsClient(session, rest)) {
+      if (!fromClient && !this.#towardsClient(session, rest)) {
         return reject(403, 'session URI used from another connection', 'foreign-connection');
       }
       // RFC 4976 §6.4: remove our URI from To-Path, add it at the front of From-Path.
@@ -87,23 +114,25 @@ export class Router {
       if (!fromClient) {
         return { kind: 'forward', head: rewrite(head, toPath, fromPath), session: entered, next: { kind: 'session', session } };
       }
-      const next = parseMsrpUri(toPath[0]!);
-      if (!next.ok) return reject(400, 'next To-Path URI is not an MSRP URI', 'bad-uri');
-      if (!this.#self.isLocal(next.uri)) {
-        return { kind: 'forward', head: rewrite(head, toPath, fromPath), session: entered, next: { kind: 'remote', uri: next.uri } };
+      const next = this.#parse(toPath[0]!);
+      if (!next.result.ok) return reject(400, 'next To-Path URI is not an MSRP URI', 'bad-uri');
+      if (!this.#isLocal(next as CachedUri & { result: { ok: true } })) {
+        return { kind: 'forward', head: rewrite(head, toPath, fromPath), session: entered, next: { kind: 'remote', uri: next.result.uri } };
       }
       arrival = undefined; // the next hop is us again: process it as arriving from outside
     }
     return reject(403, 'too many hops through this relay', 'loop');
   }
-}
 
-function towardsClient(session: RelaySession, rest: readonly string[]): boolean {
-  if (rest.length === 1) return true;
-  const next = parseMsrpUri(rest[0]!);
-  const client = parseMsrpUri(session.clientUri);
-  return next.ok && client.ok && next.uri.host.toLowerCase() === client.uri.host.toLowerCase() &&
-    effectivePort(next.uri) === effectivePort(client.uri);
+  #towardsClient(session: RelaySession, rest: readonly string[]): boolean {
+    if (rest.length === 1) return true;
+    const raw = rest[0]!;
+    if (raw === session.clientUri) return true;
+    const next = this.#parse(raw).result;
+    const client = this.#parse(session.clientUri).result;
+    return next.ok && client.ok && next.uri.host.toLowerCase() === client.uri.host.toLowerCase() &&
+      effectivePort(next.uri) === effectivePort(client.uri);
+  }
 }
 
 function rewrite(head: MsrpRequestHead, toPath: readonly string[], fromPath: readonly string[]): MsrpRequestHead {

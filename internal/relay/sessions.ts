@@ -22,13 +22,20 @@ export interface SessionTableEvents {
   onRemoved(session: RelaySession, reason: 'expired' | 'closed' | 'deleted' | 'replaced'): void;
 }
 
+/** How often expired sessions are swept out (lookups check the expiry themselves, exactly). */
+const SWEEP_INTERVAL_MS = 1000;
+
 export class SessionTable {
   readonly #byId = new Map<string, RelaySession>();
-  readonly #byConnection = new Map<Connection, Set<RelaySession>>();
+  /** One session per connection is the rule: a Set only when a connection holds more. */
+  readonly #byConnection = new Map<Connection, RelaySession | Set<RelaySession>>();
   readonly #byUser = new Map<string, Set<RelaySession>>();
-  readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #events: SessionTableEvents;
   readonly #now: () => number;
+  /** One sweep timer for the whole table (not one per session), running while it is not empty. */
+  #sweeper: NodeJS.Timeout | undefined;
+  /** The earliest expiresAt in the table, or a lower bound of it: the sweep skips the scan before then. */
+  #nextExpiry = Infinity;
 
   constructor(events: SessionTableEvents, now: () => number = Date.now) {
     this.#events = events;
@@ -53,7 +60,9 @@ export class SessionTable {
   }
 
   forConnection(conn: Connection): ReadonlySet<RelaySession> {
-    return this.#byConnection.get(conn) ?? new Set();
+    const v = this.#byConnection.get(conn);
+    if (v === undefined) return new Set();
+    return v instanceof Set ? v : new Set([v]);
   }
 
   countForUser(realm: string, user: string): number {
@@ -62,9 +71,10 @@ export class SessionTable {
 
   add(session: RelaySession): void {
     this.#byId.set(session.id, session);
-    let set = this.#byConnection.get(session.connection);
-    if (set === undefined) this.#byConnection.set(session.connection, (set = new Set()));
-    set.add(session);
+    const held = this.#byConnection.get(session.connection);
+    if (held === undefined) this.#byConnection.set(session.connection, session);
+    else if (held instanceof Set) held.add(session);
+    else if (held !== session) this.#byConnection.set(session.connection, new Set([held, session]));
     const key = `${session.realm}\u0000${session.user}`;
     let u = this.#byUser.get(key);
     if (u === undefined) this.#byUser.set(key, (u = new Set()));
@@ -82,11 +92,14 @@ export class SessionTable {
     const s = this.#byId.get(id);
     if (s === undefined) return undefined;
     this.#byId.delete(id);
-    clearTimeout(this.#timers.get(id));
-    this.#timers.delete(id);
-    const set = this.#byConnection.get(s.connection);
-    set?.delete(s);
-    if (set?.size === 0) this.#byConnection.delete(s.connection);
+    if (this.#byId.size === 0) this.#stopSweep();
+    const held = this.#byConnection.get(s.connection);
+    if (held === s) this.#byConnection.delete(s.connection);
+    else if (held instanceof Set) {
+      held.delete(s);
+      if (held.size === 1) this.#byConnection.set(s.connection, held.values().next().value!);
+      else if (held.size === 0) this.#byConnection.delete(s.connection);
+    }
     const key = `${s.realm}\u0000${s.user}`;
     const u = this.#byUser.get(key);
     u?.delete(s);
@@ -96,7 +109,9 @@ export class SessionTable {
   }
 
   removeConnection(conn: Connection): void {
-    for (const s of [...(this.#byConnection.get(conn) ?? [])]) this.remove(s.id, 'closed');
+    const held = this.#byConnection.get(conn);
+    if (held === undefined) return;
+    for (const s of held instanceof Set ? [...held] : [held]) this.remove(s.id, 'closed');
   }
 
   clear(): void {
@@ -104,11 +119,29 @@ export class SessionTable {
   }
 
   #arm(session: RelaySession): void {
-    clearTimeout(this.#timers.get(session.id));
-    // setTimeout is limited to 2^31-1 ms; expiries are bounded by config (hours at most).
-    const delay = Math.max(0, Math.min(session.expiresAt - this.#now(), 2 ** 31 - 1));
-    const t = setTimeout(() => this.remove(session.id, 'expired'), delay);
-    t.unref();
-    this.#timers.set(session.id, t);
+    if (session.expiresAt < this.#nextExpiry) this.#nextExpiry = session.expiresAt;
+    if (this.#sweeper === undefined) {
+      this.#sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+      this.#sweeper.unref();
+    }
+  }
+
+  #stopSweep(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    this.#nextExpiry = Infinity;
+  }
+
+  /** Removes every expired session (run by the sweep timer; at most SWEEP_INTERVAL_MS late). */
+  sweep(): void {
+    const now = this.#now();
+    if (now < this.#nextExpiry) return;
+    let next = Infinity;
+    // Deleting the entry being visited is safe while iterating a Map.
+    for (const s of this.#byId.values()) {
+      if (s.expiresAt <= now) this.remove(s.id, 'expired');
+      else if (s.expiresAt < next) next = s.expiresAt;
+    }
+    if (this.#byId.size > 0) this.#nextExpiry = next;
   }
 }

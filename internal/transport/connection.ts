@@ -11,7 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Continuation, MsrpFrame, MsrpHead } from '../msrp/frame.ts';
 import type { MsrpParseError } from '../msrp/errors.ts';
-import { createFrameReader, type FrameReader, type FrameReaderLimits } from './framing.ts';
+import { createFrameReader, type FrameReader, type FrameReaderLimits, type FrameSink } from './framing.ts';
 import { toBuffers } from './framing.ts';
 
 export interface FrameHandler {
@@ -48,6 +48,47 @@ function uncorkAll(): void {
   corkedDuringRead.clear();
 }
 
+/** The Connection behind a socket, for the shared listeners below (no closures per connection). */
+const kConnection = Symbol('msrp.connection');
+type OwnedSocket = (Socket | TLSSocket) & { [kConnection]?: Connection };
+
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[kConnection]?.received(chunk);
+}
+
+function onSocketError(this: OwnedSocket, err: Error): void {
+  this[kConnection]?.log.debug({ err }, 'socket error');
+}
+
+function onSocketClose(this: OwnedSocket): void {
+  this[kConnection]?.socketClosed();
+}
+
+/** Feeds parser events to the connection's handler (methods on a prototype, not closures). */
+class ReaderSink implements FrameSink {
+  readonly conn: Connection;
+  handler: FrameHandler;
+  constructor(conn: Connection, handler: FrameHandler) {
+    this.conn = conn;
+    this.handler = handler;
+  }
+  onFrame(f: MsrpFrame): void {
+    this.handler.onFrame(this.conn, f);
+  }
+  onHead(h: MsrpHead): void {
+    this.handler.onHead(this.conn, h);
+  }
+  onBody(b: Buffer): void {
+    this.handler.onBody(this.conn, b);
+  }
+  onEnd(c: Continuation): void {
+    this.handler.onEnd(this.conn, c);
+  }
+  onError(e: MsrpParseError): void {
+    this.handler.onParseError(this.conn, e);
+  }
+}
+
 let counter = 0;
 /** Short, process-unique connection ids for logs (`conn` field). */
 export function nextConnectionId(prefix: string): string {
@@ -66,8 +107,9 @@ export class Connection {
   readonly openedAt = Date.now();
   readonly #maxBuffered: number;
   readonly #reader: FrameReader;
-  readonly #pauses = new Set<string>();
-  #handler: FrameHandler;
+  readonly #sink: ReaderSink;
+  /** Reasons reading is paused; allocated on the first pause (most connections never pause). */
+  #pauses: Set<string> | undefined;
   #closed = false;
   bytesIn = 0;
   bytesOut = 0;
@@ -81,30 +123,32 @@ export class Connection {
     this.remotePort = o.socket.remotePort ?? 0;
     this.secure = 'encrypted' in o.socket && o.socket.encrypted === true;
     this.#maxBuffered = o.maxBufferedBytes;
-    this.#handler = o.handler;
-    this.#reader = createFrameReader(o.limits, {
-      onFrame: (f) => this.#handler.onFrame(this, f),
-      onHead: (h) => this.#handler.onHead(this, h),
-      onBody: (b) => this.#handler.onBody(this, b),
-      onEnd: (c) => this.#handler.onEnd(this, c),
-      onError: (e) => this.#handler.onParseError(this, e),
-    });
+    this.#sink = new ReaderSink(this, o.handler);
+    this.#reader = createFrameReader(o.limits, this.#sink);
     o.socket.setNoDelay(true);
-    o.socket.on('data', (chunk: Buffer) => {
-      this.bytesIn += chunk.length;
-      dispatching++;
-      try {
-        this.#reader.push(chunk);
-      } finally {
-        if (--dispatching === 0) uncorkAll();
-      }
-    });
-    o.socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
-    o.socket.on('close', () => {
-      if (this.#closed) return;
-      this.#closed = true;
-      this.#handler.onClose(this);
-    });
+    const owned = o.socket as OwnedSocket;
+    owned[kConnection] = this;
+    owned.on('data', onSocketData);
+    owned.on('error', onSocketError);
+    owned.on('close', onSocketClose);
+  }
+
+  /** Bytes read from the socket (internal: the shared 'data' listener). */
+  received(chunk: Buffer): void {
+    this.bytesIn += chunk.length;
+    dispatching++;
+    try {
+      this.#reader.push(chunk);
+    } finally {
+      if (--dispatching === 0) uncorkAll();
+    }
+  }
+
+  /** The socket closed (internal: the shared 'close' listener). */
+  socketClosed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sink.handler.onClose(this);
   }
 
   get closed(): boolean {
@@ -122,7 +166,7 @@ export class Connection {
   }
 
   setHandler(handler: FrameHandler): void {
-    this.#handler = handler;
+    this.#sink.handler = handler;
   }
 
   /** Writes a complete frame with a single cork/uncork. Returns false when the caller should wait for drain. */
@@ -173,17 +217,17 @@ export class Connection {
 
   /** Stops reading for `reason` until `resume(reason)`; reasons nest independently. */
   pause(reason: string): void {
-    this.#pauses.add(reason);
+    (this.#pauses ??= new Set()).add(reason);
     this.socket.pause();
   }
 
   resume(reason: string): void {
-    if (!this.#pauses.delete(reason)) return;
+    if (this.#pauses?.delete(reason) !== true) return;
     if (this.#pauses.size === 0 && !this.closed) this.socket.resume();
   }
 
   get paused(): boolean {
-    return this.#pauses.size > 0;
+    return this.#pauses !== undefined && this.#pauses.size > 0;
   }
 
   /** Half-closes after pending writes (FIN); the peer's close completes it. */
