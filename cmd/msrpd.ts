@@ -1,6 +1,7 @@
-// msrpd: the engine. Thin wiring only (DESIGN.md §1): config, store, relay, signals.
+// msrpd: the engine. Thin wiring only (DESIGN.md §1): config, store, relay, the chat
+// server when `chat.enabled` (SIP focus + MSRP switch, internal/focus/server.ts), signals.
 //
-//   msrpd [--config FILE]                      run the relay
+//   msrpd [--config FILE]                      run the relay (and the chat server)
 //   msrpd users add|passwd --realm R --user U [--password P]   (prompts when --password is absent)
 //   msrpd users disable|enable|delete --realm R --user U
 //   msrpd users list --realm R
@@ -10,6 +11,8 @@ import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadEngineConfig, type EngineConfig } from '../internal/config/index.ts';
+import { startChatFromConfig } from '../internal/focus/from-config.ts';
+import type { RunningChatServer } from '../internal/focus/server.ts';
 import { CachedCredentials } from '../internal/relay/credential-cache.ts';
 import { relayOptionsFromConfig } from '../internal/relay/engine-options.ts';
 import { startRelay } from '../internal/relay/relay.ts';
@@ -33,13 +36,25 @@ async function serve(c: EngineConfig, logger: Logger): Promise<void> {
   });
   const nonceSecret = c.auth.nonceSecretFile !== undefined ? readFileSync(c.auth.nonceSecretFile) : randomBytes(32);
   const options = relayOptionsFromConfig(c, { hostname: hostname(), nonceSecret });
-  const relay = await startRelay(options, { credentials, logger, metrics: createMetrics() });
+  const metrics = createMetrics();
+  const relay = await startRelay(options, { credentials, logger, metrics });
+  let chat: RunningChatServer | undefined;
+  try {
+    chat = await startChatFromConfig(c, { logger, metrics, store, hostname: hostname() });
+  } catch (err) {
+    await relay.stop();
+    throw err;
+  }
+  if (chat !== undefined) {
+    logger.info({ sipUdp: chat.focus.udpPort, sipTcp: chat.focus.tcpPort, msrp: chat.msrp.port }, 'chat server listening');
+  }
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining');
     void relay.drain().then(async () => {
+      await chat?.close();
       await unlisten();
       await store.close();
       logger.info('stopped');

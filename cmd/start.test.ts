@@ -1,16 +1,18 @@
 // `npm start` as a user runs it: a child process with its own data folder and free ports,
 // the quick start on stdout, AUTH as the printed demo user over TLS with the generated CA,
-// a clean exit on SIGTERM, and the same credentials after a restart (persistence).
+// two `msrp chat` participants talking in the demo room through the SIP focus and the
+// switch, a clean exit on SIGTERM, and the same credentials after a restart (persistence).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestClient, usePathOf } from '../internal/relay/testclient.ts';
 
 const START = new URL('./start.ts', import.meta.url).pathname;
+const MSRP = new URL('./msrp.ts', import.meta.url).pathname;
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -27,7 +29,9 @@ interface Started {
   token: string;
 }
 
-function start(dataDir: string, ports: { relay: number; http: number; control: number; admin: number }): Promise<Started> {
+interface Ports { relay: number; http: number; control: number; admin: number; sip: number; chat: number }
+
+function start(dataDir: string, ports: Ports): Promise<Started> {
   const child = spawn(process.execPath, [START], {
     cwd: dataDir,
     env: {
@@ -37,6 +41,10 @@ function start(dataDir: string, ports: { relay: number; http: number; control: n
       MSRP_HTTP__PORT: String(ports.http),
       MSRP_HTTP__CONTROL_PORT: String(ports.control),
       MSRP_ADMIN_HTTP__PORT: String(ports.admin),
+      // A free TCP port for SIP over UDP too: it is almost always free on UDP as well.
+      MSRP_CHAT__SIP__UDP_PORT: String(ports.sip),
+      MSRP_CHAT__SIP__TCP_PORT: String(ports.sip),
+      MSRP_CHAT__MSRP__PORT: String(ports.chat),
       MSRP_LOG__LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -62,6 +70,21 @@ function start(dataDir: string, ports: { relay: number; http: number; control: n
   });
 }
 
+/** `msrp chat` as printed in the quick start (argv after `node cmd/msrp.ts`), with a --script. */
+function chat(cwd: string, args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MSRP, ...args], { cwd, env: { PATH: process.env['PATH'] }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const kill = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.once('close', (code) => {
+      clearTimeout(kill);
+      resolve({ code, out });
+    });
+  });
+}
+
 function stop(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
     child.once('exit', (code) => resolve(code));
@@ -77,8 +100,8 @@ describe('npm start (cmd/start.ts)', { timeout: 240_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('starts on an empty data folder, lets alice authenticate over TLS, stops cleanly on SIGTERM, and keeps her credentials', async () => {
-    const ports = { relay: await freePort(), http: await freePort(), control: await freePort(), admin: await freePort() };
+  it('starts on an empty data folder, lets alice authenticate over TLS, lets alice and bob chat in the demo room, stops cleanly on SIGTERM, and keeps her credentials and the room history', async () => {
+    const ports = { relay: await freePort(), http: await freePort(), control: await freePort(), admin: await freePort(), sip: await freePort(), chat: await freePort() };
     const first = await start(dir, ports);
     children.push(first.child);
     assert.match(first.stdout, new RegExp(`relay URI +msrps://localhost:${ports.relay};tcp`));
@@ -111,6 +134,26 @@ describe('npm start (cmd/start.ts)', { timeout: 240_000 }, () => {
     const metrics = await fetch(`http://127.0.0.1:${ports.http}/metrics`);
     assert.match(await metrics.text(), /msrp_relay_auth_total\{result="ok"\} 1/);
 
+    // The demo room: the quick start's chat lines, run with scripts. The focus answers the
+    // INVITE for sip:lobby@localhost (created in the store at first start), the switch
+    // welcomes, and messages go between alice (SIP over UDP) and bob (SIP over TCP). Bob
+    // gets alice's message live or, when he joins after she sent it, from the room history.
+    assert.match(first.stdout, new RegExp(`chat +sip:lobby@localhost +\\(SIP focus 127\\.0\\.0\\.1:${ports.sip} UDP\\+TCP, MSRP switch msrps://127\\.0\\.0\\.1:${ports.chat}\\)`));
+    const printed = [...first.stdout.matchAll(/^ {2}terminal \d: {2}\S+ \S+msrp\.ts (chat .*)$/gm)].map((m) => m[1]!.split(' '));
+    assert.deepEqual(printed.map((a) => a[a.indexOf('--nick') + 1]), ['alice', 'bob', 'carol'], first.stdout);
+    assert.deepEqual(printed[0], ['chat', 'sip:lobby@localhost', '--focus', `127.0.0.1:${ports.sip}`, '--from', 'sip:alice@localhost', '--nick', 'alice', '--ca', 'data/tls/ca.crt']);
+    writeFileSync(join(dir, 'alice.txt'), 'hello from alice\nexpect:^<sip:bob@localhost> hi alice$\nwait:200\n');
+    writeFileSync(join(dir, 'bob.txt'), 'expect:^<sip:alice@localhost> hello from alice$\nhi alice\nwait:500\n');
+    const script = (who: string) => ['--script', `${who}.txt`, '--expect-timeout', '10000'];
+    const alice = chat(dir, [...printed[0], ...script('alice')]);
+    await new Promise((r) => setTimeout(r, 300));
+    const bob = chat(dir, [...printed[1]!, '--transport', 'tcp', ...script('bob')]);
+    const [a, b] = await Promise.all([alice, bob]);
+    assert.equal(a.code, 0, `alice:\n${a.out}`);
+    assert.equal(b.code, 0, `bob:\n${b.out}`);
+    assert.match(a.out, /^\* you are alice$/m);
+    assert.match(b.out, /^\[private\] <room> Welcome to the lobby\./m);
+
     assert.equal(await stop(first.child), 0);
     await client.closed;
 
@@ -121,6 +164,10 @@ describe('npm start (cmd/start.ts)', { timeout: 240_000 }, () => {
     const again = await TestClient.connect({ port: ports.relay, ca });
     assert.equal((await again.auth(relayUri, 'bob', second.users.get('bob')!)).status, 200);
     again.close();
+    // The room's history is in the store: carol, joining after the restart, gets it replayed.
+    writeFileSync(join(dir, 'carol.txt'), 'expect:^<sip:alice@localhost> hello from alice$\nexpect:^<sip:bob@localhost> hi alice$\n');
+    const carol = await chat(dir, [...printed[2]!, ...script('carol')]);
+    assert.equal(carol.code, 0, `carol:\n${carol.out}`);
     assert.equal(await stop(second.child), 0);
   });
 });

@@ -1,13 +1,16 @@
 // npm start: everything in one process on the embedded default (DESIGN.md §1) — the relay
-// engine and the admin API on one PGlite database in ./data, a self-signed certificate
-// made on first start, demo users, and a printed quick start. No Kubernetes, no Postgres.
+// engine, the chat server (SIP focus on 127.0.0.1:5060 UDP+TCP, MSRP switch on 2857) and the
+// admin API on one PGlite database in ./data, a self-signed certificate made on first start,
+// demo users, a demo room sip:lobby@localhost, and a printed quick start. No Kubernetes, no
+// Postgres.
 //
 //   node cmd/start.ts [--data-dir DIR] [--plain-tcp] [--config FILE]
 //
 // Environment: MSRP_DATA_DIR (the data folder, default ./data), MSRP_START_PLAIN_TCP=1
 // (also listen on plain TCP, port 2856, with AUTH over TCP allowed: development only), and
 // every engine setting as MSRP_<SECTION>__<KEY> (e.g. MSRP_RELAY__LISTEN__0__PORT=3855,
-// MSRP_HTTP__PORT), admin settings as MSRP_ADMIN_<SECTION>__<KEY> (MSRP_ADMIN_HTTP__PORT).
+// MSRP_HTTP__PORT, MSRP_CHAT__SIP__UDP_PORT, MSRP_CHAT__ENABLED=false), admin settings as
+// MSRP_ADMIN_<SECTION>__<KEY> (MSRP_ADMIN_HTTP__PORT).
 // Logs go to stderr; the quick start goes to stdout.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -17,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { parseArgs } from 'node:util';
 import { loadAdminConfig, loadEngineConfig } from '../internal/config/index.ts';
+import { startChatFromConfig } from '../internal/focus/from-config.ts';
+import type { RunningChatServer } from '../internal/focus/server.ts';
 import { CachedCredentials } from '../internal/relay/credential-cache.ts';
 import { relayOptionsFromConfig } from '../internal/relay/engine-options.ts';
 import { startRelay } from '../internal/relay/relay.ts';
@@ -30,6 +35,10 @@ type AdminModule = typeof AdminModuleNs;
 
 const DEMO_REALM = 'localhost';
 const DEMO_USERS = ['alice', 'bob'] as const;
+const DEMO_ROOM = 'lobby';
+const DEMO_ROOM_URI = `sip:${DEMO_ROOM}@${DEMO_REALM}`;
+/** Who the quick start shows joining the demo room (no account needed: the room is open). */
+const CHATTERS = ['alice', 'bob', 'carol'] as const;
 
 interface DemoCredentials {
   note: string;
@@ -54,6 +63,15 @@ function startDefaults(dataDir: string, plainTcp: boolean): Record<string, strin
     MSRP_LOG__PRETTY: 'true',
     // Everything is local: a short drain is enough.
     MSRP_DRAIN__DEADLINE_SEC: '5',
+    // Chat: the focus on the standard SIP port, the switch next to the relay (2856 is the
+    // --plain-tcp relay listener), both on loopback; room URIs sip:<room>@localhost.
+    MSRP_CHAT__ENABLED: 'true',
+    MSRP_CHAT__DOMAIN: DEMO_REALM,
+    MSRP_CHAT__SIP__HOST: '127.0.0.1',
+    MSRP_CHAT__SIP__UDP_PORT: '5060',
+    MSRP_CHAT__SIP__TCP_PORT: '5060',
+    MSRP_CHAT__MSRP__HOST: '127.0.0.1',
+    MSRP_CHAT__MSRP__PORT: '2857',
     MSRP_ADMIN_HTTP__HOST: '127.0.0.1',
     MSRP_ADMIN_HTTP__PORT: '8080',
   };
@@ -87,6 +105,22 @@ async function ensureDemo(store: Store, file: string): Promise<DemoCredentials> 
   }
   if (fresh) await writePrivate(file, JSON.stringify(demo, null, 2) + '\n');
   return demo;
+}
+
+/**
+ * The demo room, through the store's rooms API (as the admin API writes it), when missing:
+ * created on the first start, and again on a start after someone deleted it.
+ */
+async function ensureLobby(store: Store): Promise<void> {
+  if ((await store.rooms.get(DEMO_ROOM)) !== undefined) return;
+  await store.rooms.put(DEMO_ROOM, {
+    uri: DEMO_ROOM_URI,
+    subject: 'Lobby of the npm start demo',
+    policy: {
+      nicknames: true, privateMessages: true, maxParticipants: 100, history: { enabled: true, size: 50 },
+      allow: [], deny: [], moderators: [], welcome: 'Welcome to the lobby. /who lists who is here, /msg NICK text whispers, /quit leaves.',
+    },
+  });
 }
 
 interface AdminHandle {
@@ -142,14 +176,27 @@ async function main(argv: string[]): Promise<void> {
 
   const store = await openStore({ dataDir: config.database.dataDir, logger });
   const demo = await ensureDemo(store, join(dataDir, 'demo-credentials.json'));
+  if (config.chat.enabled) await ensureLobby(store);
   const credentials = new CachedCredentials({ lookup: (realm, user) => store.getUserCredentials(realm, user) });
   const unlisten = await store.listen((e) => {
     if (e.table === 'rooms' || e.table === 'tokens') return; // not credentials
     credentials.invalidate(e.table === '*' ? { table: '*' } : e);
   });
+  const metrics = createMetrics();
   const relay = await startRelay(relayOptionsFromConfig(config, { hostname: 'localhost', nonceSecret: randomBytes(32) }), {
-    credentials, logger, metrics: createMetrics(),
+    credentials, logger, metrics,
   });
+  let chat: RunningChatServer | undefined;
+  try {
+    chat = await startChatFromConfig(config, { logger, metrics, store, hostname: 'localhost' });
+  } catch (err) {
+    await relay.stop();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') {
+      throw new Error(`chat server: ${e.message} (another SIP server on the port? set MSRP_CHAT__SIP__UDP_PORT / MSRP_CHAT__SIP__TCP_PORT, or MSRP_CHAT__ENABLED=false)`, { cause: err });
+    }
+    throw err;
+  }
   const admin = await startAdmin(store, logger, env, demo.adminToken, `http://127.0.0.1:${relay.control!.port}`);
 
   let stopping = false;
@@ -159,6 +206,7 @@ async function main(argv: string[]): Promise<void> {
     logger.info({ signal }, 'draining');
     const close = async (): Promise<void> => {
       await relay.drain();
+      await chat?.close();
       if (typeof admin !== 'string') await admin.close();
       await unlisten();
       await store.close();
@@ -176,7 +224,8 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
-  process.stdout.write(quickStart({ dataDir, relayUri: relay.uri, demo, admin, plainTcp, metrics: relay.http, ports: relay.addresses }));
+  const chatPorts = chat === undefined ? undefined : { sip: chat.focus.udpPort ?? chat.focus.tcpPort ?? 5060, tcp: chat.focus.tcpPort !== undefined, msrp: chat.msrp.port };
+  process.stdout.write(quickStart({ dataDir, relayUri: relay.uri, demo, admin, plainTcp, metrics: relay.http, ports: relay.addresses, chat: chatPorts }));
 }
 
 function quickStart(o: {
@@ -187,6 +236,7 @@ function quickStart(o: {
   plainTcp: boolean;
   metrics: { port: number; address: string } | undefined;
   ports: { secure: boolean; address: string; port: number }[];
+  chat: { sip: number; tcp: boolean; msrp: number } | undefined;
 }): string {
   // Paths as short as they can be from here: relative below the working folder, else absolute.
   const shown = (p: string): string => {
@@ -212,12 +262,19 @@ function quickStart(o: {
     ...o.demo.users.map((u) => `  user        ${u.username} / ${u.password}`),
     typeof o.admin === 'string' ? `  admin API   ${o.admin}` : `  admin API   ${o.admin.url}/docs   bootstrap token: ${o.demo.adminToken}`,
     ...(o.metrics !== undefined ? [`  metrics     http://${o.metrics.address}:${o.metrics.port}/metrics   (/healthz, /readyz)`] : []),
+    ...(o.chat !== undefined ? [`  chat        ${DEMO_ROOM_URI}   (SIP focus 127.0.0.1:${o.chat.sip} UDP${o.chat.tcp ? '+TCP' : ''}, MSRP switch msrps://127.0.0.1:${o.chat.msrp})`] : []),
     `  data        ${rel}   (demo credentials in ${join(rel, 'demo-credentials.json')}, for this demo only)`,
     '',
     'Send a file from one terminal to another through the relay:',
     '',
     `  terminal 1:  ${msrp} listen --relay ${relay} --user ${bob!.username} --password ${shellQuote(bob!.password)} --ca ${ca} --out ./inbox --count 1`,
     `  terminal 2:  ${msrp} send --relay ${relay} --user ${alice!.username} --password ${shellQuote(alice!.password)} --ca ${ca} --to "<path printed by listen>" --file README.md`,
+    ...(o.chat !== undefined ? [
+      '',
+      `Chat in the demo room ${DEMO_ROOM_URI}, one terminal per person (type to talk; /msg NICK text, /who, /quit):`,
+      '',
+      ...CHATTERS.map((who, i) => `  terminal ${i + 1}:  ${msrp} chat ${DEMO_ROOM_URI} --focus 127.0.0.1:${o.chat!.sip} --from sip:${who}@localhost --nick ${who} --ca ${ca}`),
+    ] : []),
     '',
     'Ctrl-C stops the relay (in-flight transfers finish first).',
     '',

@@ -3,6 +3,7 @@
 //   loadConfig(EngineConfigSchema, { file, env: process.env })   // env prefix MSRP_
 import { join } from 'node:path';
 import Type, { type Static } from 'typebox';
+import { ChatConfigSchema } from '../focus/server.ts';
 import { ConfigError } from './errors.ts';
 import { loadConfig, type LoadOptions } from './loader.ts';
 
@@ -148,6 +149,10 @@ export const EngineConfigSchema = Type.Object({
     level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Least severe level written. `LOG_LEVEL` overrides it.' }),
     pretty: Type.Boolean({ default: false, description: 'Human-readable lines instead of JSON.' }),
   }, { ...strict, default: {}, description: 'Logging.' }),
+
+  // Off by default in msrpd: every engine would otherwise bind SIP on 0.0.0.0:5060 and the
+  // switch on 2856 whether or not it serves rooms. `npm start` turns it on (cmd/start.ts).
+  chat: ChatConfigSchema,
 }, { ...strict, description: 'msrpd configuration.' });
 
 export type EngineConfig = Static<typeof EngineConfigSchema>;
@@ -176,6 +181,9 @@ export function checkEngineConfig(c: EngineConfig): { path: string; message: str
     issues.push({ path: 'session.defaultExpires', message: `must be between session.minExpires (${s.minExpires}) and session.maxExpires (${s.maxExpires})` });
   }
   if (c.http.port === c.http.controlPort) issues.push({ path: 'http.controlPort', message: 'must differ from http.port' });
+  if (c.chat.enabled && c.chat.msrp.port !== 0 && c.relay.listen.some((l) => l.port === c.chat.msrp.port)) {
+    issues.push({ path: 'chat.msrp.port', message: `must differ from the relay listener ports (${c.relay.listen.map((l) => l.port).join(', ')})` });
+  }
   const names = new Set<string>();
   c.auth.realms.forEach((r, i) => {
     if (names.has(r.name)) issues.push({ path: `auth.realms[${i}].name`, message: `duplicate realm ${JSON.stringify(r.name)}` });

@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import type { SecureContextOptions } from 'node:tls';
 import Type, { type Static } from 'typebox';
 import type { Logger } from 'pino';
+import type { HistoryStore } from '../chat/history.ts';
 import { makePolicy } from '../chat/policy.ts';
 import { ChatSwitch, startChatMsrpListener, type ChatListener } from '../chat/switch.ts';
 import type { SipDigestOptions } from '../sip/digest.ts';
@@ -50,11 +51,11 @@ export const ChatConfigSchema = Type.Object({
     maxExpires: Type.Integer({ minimum: 1, default: 3600, description: 'Longer subscriptions are lowered to this.' }),
   }, { ...strict, default: {}, description: 'Conference event package (RFC 4575).' }),
   rooms: Type.Array(Type.Object({
-    name: Type.String({ minLength: 1 }),
-    uri: Type.Optional(Type.String()),
-    subject: Type.Optional(Type.String()),
-    policy: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-  }), { default: [], description: 'Rooms from the config, used when there is no store (ChatRoom spec shape).' }),
+    name: Type.String({ minLength: 1, description: 'Room name; the local part of its URI unless `uri` is given.' }),
+    uri: Type.Optional(Type.String({ description: 'Room URI. Default: sip:<name>@<domain>.' })),
+    subject: Type.Optional(Type.String({ description: 'Room subject. Default: none.' })),
+    policy: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Room policy (the admin API room policy shape). Default: the default policy.' })),
+  }), { default: [], description: 'Rooms from the config, used only when the chat server runs without a store: msrpd and `npm start` always have one and serve the rooms of the admin API (/v1/rooms) instead.' }),
 }, { ...strict, default: {}, description: 'Chat rooms: SIP focus and MSRP switch (RFC 7701).' });
 
 export type ChatConfig = Static<typeof ChatConfigSchema>;
@@ -70,6 +71,8 @@ export interface ChatServerDeps {
   readonly digest?: SipDigestOptions;
   /** Session id prefix of this replica (DESIGN.md §4). */
   readonly sessionIdPrefix?: string;
+  /** Room history (internal/chat/history-store.ts DurableHistory over the store); default in memory. The caller closes it after close(). */
+  readonly history?: HistoryStore;
 }
 
 export interface RunningChatServer {
@@ -106,7 +109,11 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
   const msrpTls = config.msrp.transport === 'tls';
   if (msrpTls && deps.tls === undefined) throw new Error('chat.msrp.transport is tls but no certificate was given');
 
-  const sw = new ChatSwitch({ publicHost, logger: log, ...(deps.sessionIdPrefix === undefined ? {} : { sessionIdPrefix: deps.sessionIdPrefix }) });
+  const sw = new ChatSwitch({
+    publicHost, logger: log,
+    ...(deps.sessionIdPrefix === undefined ? {} : { sessionIdPrefix: deps.sessionIdPrefix }),
+    ...(deps.history === undefined ? {} : { history: deps.history }),
+  });
   const msrp = await startChatMsrpListener(sw, { hosts: [config.msrp.host], port: config.msrp.port, ...(msrpTls ? { tls: deps.tls } : {}) });
 
   let rooms: RoomDirectory;
@@ -129,6 +136,25 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
     });
   }
 
+  // A room is created in the switch when the focus first sees an INVITE for it, and admits at
+  // once; with durable history its past messages load asynchronously (Room#ready, bounded by
+  // the history read timeout). Creating it and waiting for that at lookup, before the focus
+  // answers, lets the first joiner after a restart get the history replayed as well.
+  const chat = switchChatPort(sw);
+  const loaded = async (entry: RoomEntry | undefined): Promise<RoomEntry | undefined> => {
+    if (entry !== undefined) {
+      chat.room(entry);
+      await sw.room(entry.uri)?.ready;
+    }
+    return entry;
+  };
+  const base = rooms;
+  const directory: RoomDirectory = {
+    lookup: async (requestUri, localHost) => loaded(await base.lookup(requestUri, localHost)),
+    byName: (name) => base.byName(name),
+    ...(base.create === undefined ? {} : { create: async (name: string, uri: string) => loaded(await base.create!(name, uri)) }),
+  };
+
   const focus = await startFocus({
     sip: {
       host: config.sip.host, publicHost,
@@ -136,7 +162,7 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
       ...(config.sip.tcpPort === undefined ? {} : { tcpPort: config.sip.tcpPort }),
       ...(config.sip.tlsPort === undefined ? {} : { tlsPort: config.sip.tlsPort, tls: deps.tls }),
     },
-    rooms, chat: switchChatPort(sw), logger: log, autoCreate: config.autoCreate, domains: [domain],
+    rooms: directory, chat, logger: log, autoCreate: config.autoCreate, domains: [domain],
     media: config.media, subscriptions: config.subscriptions,
     ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
     ...(deps.digest === undefined ? {} : { digest: deps.digest }),
