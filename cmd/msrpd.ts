@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { loadEngineConfig, type EngineConfig } from '../internal/config/index.ts';
 import { startChatFromConfig } from '../internal/focus/from-config.ts';
 import type { RunningChatServer } from '../internal/focus/server.ts';
-import { CachedCredentials } from '../internal/relay/credential-cache.ts';
+import { connectStoreCredentials } from '../internal/relay/credential-cache.ts';
 import { relayOptionsFromConfig } from '../internal/relay/engine-options.ts';
 import { startRelay } from '../internal/relay/relay.ts';
 import { openStore, type Store } from '../internal/store/index.ts';
@@ -29,15 +29,14 @@ function openStoreFrom(c: EngineConfig, logger: Logger): Promise<Store> {
 
 async function serve(c: EngineConfig, logger: Logger): Promise<void> {
   const store = await openStoreFrom(c, logger);
-  const credentials = new CachedCredentials({ lookup: (realm, user) => store.getUserCredentials(realm, user) });
-  const unlisten = await store.listen((e) => {
-    if (e.table === 'rooms' || e.table === 'tokens') return; // not credentials
-    credentials.invalidate(e.table === '*' ? { table: '*' } : e);
-  });
   const nonceSecret = c.auth.nonceSecretFile !== undefined ? readFileSync(c.auth.nonceSecretFile) : randomBytes(32);
   const options = relayOptionsFromConfig(c, { hostname: hostname(), nonceSecret });
   const metrics = createMetrics();
-  const relay = await startRelay(options, { credentials, logger, metrics });
+  // Cache over the store, invalidated by its change feed, answering from cache while the
+  // database is down; its health shows in /readyz and msrp_store_up.
+  const sc = await connectStoreCredentials(store, { metrics, logger });
+  const credentials = sc.credentials;
+  const relay = await startRelay(options, { credentials, logger, metrics, storeHealth: sc.health });
   let chat: RunningChatServer | undefined;
   try {
     chat = await startChatFromConfig(c, { logger, metrics, store, hostname: hostname() });
@@ -55,7 +54,7 @@ async function serve(c: EngineConfig, logger: Logger): Promise<void> {
     logger.info({ signal }, 'draining');
     void relay.drain().then(async () => {
       await chat?.close();
-      await unlisten();
+      await sc.close();
       await store.close();
       logger.info('stopped');
       process.exit(0);

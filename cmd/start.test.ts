@@ -141,7 +141,10 @@ describe('npm start (cmd/start.ts)', { timeout: 240_000 }, () => {
     assert.match(first.stdout, new RegExp(`chat +sip:lobby@localhost +\\(SIP focus 127\\.0\\.0\\.1:${ports.sip} UDP\\+TCP, MSRP switch msrps://127\\.0\\.0\\.1:${ports.chat}\\)`));
     const printed = [...first.stdout.matchAll(/^ {2}terminal \d: {2}\S+ \S+msrp\.ts (chat .*)$/gm)].map((m) => m[1]!.split(' '));
     assert.deepEqual(printed.map((a) => a[a.indexOf('--nick') + 1]), ['alice', 'bob', 'carol'], first.stdout);
-    assert.deepEqual(printed[0], ['chat', 'sip:lobby@localhost', '--focus', `127.0.0.1:${ports.sip}`, '--from', 'sip:alice@localhost', '--nick', 'alice', '--ca', 'data/tls/ca.crt']);
+    // Through the relay: each participant authenticates with its demo account, and the
+    // relay (allowed to reach only the switch) carries the MSRP session.
+    assert.deepEqual(printed[0], ['chat', 'sip:lobby@localhost', '--focus', `127.0.0.1:${ports.sip}`, '--relay', `msrps://localhost:${ports.relay}`,
+      '--user', 'alice', '--password', first.users.get('alice')!, '--ca', 'data/tls/ca.crt', '--from', 'sip:alice@localhost', '--nick', 'alice']);
     writeFileSync(join(dir, 'alice.txt'), 'hello from alice\nexpect:^<sip:bob@localhost> hi alice$\nwait:200\n');
     writeFileSync(join(dir, 'bob.txt'), 'expect:^<sip:alice@localhost> hello from alice$\nhi alice\nwait:500\n');
     const script = (who: string) => ['--script', `${who}.txt`, '--expect-timeout', '10000'];

@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { loadAdminConfig, loadEngineConfig } from '../internal/config/index.ts';
 import { startChatFromConfig } from '../internal/focus/from-config.ts';
 import type { RunningChatServer } from '../internal/focus/server.ts';
-import { CachedCredentials } from '../internal/relay/credential-cache.ts';
+import { connectStoreCredentials } from '../internal/relay/credential-cache.ts';
 import { relayOptionsFromConfig } from '../internal/relay/engine-options.ts';
 import { startRelay } from '../internal/relay/relay.ts';
 import { openStore, type Store } from '../internal/store/index.ts';
@@ -34,11 +34,9 @@ import type * as AdminModuleNs from '../internal/admin/app.ts';
 type AdminModule = typeof AdminModuleNs;
 
 const DEMO_REALM = 'localhost';
-const DEMO_USERS = ['alice', 'bob'] as const;
+const DEMO_USERS = ['alice', 'bob', 'carol'] as const;
 const DEMO_ROOM = 'lobby';
 const DEMO_ROOM_URI = `sip:${DEMO_ROOM}@${DEMO_REALM}`;
-/** Who the quick start shows joining the demo room (no account needed: the room is open). */
-const CHATTERS = ['alice', 'bob', 'carol'] as const;
 
 interface DemoCredentials {
   note: string;
@@ -97,13 +95,16 @@ async function ensureDemo(store: Store, file: string): Promise<DemoCredentials> 
     users: DEMO_USERS.map((username) => ({ username, password: randomBytes(12).toString('base64url') })),
     adminToken: randomBytes(32).toString('base64url'),
   };
+  // A demo file from an older version may lack some of today's demo users: add them.
+  const missing = DEMO_USERS.filter((name) => !demo.users.some((u) => u.username === name));
+  for (const username of missing) demo.users.push({ username, password: randomBytes(12).toString('base64url') });
   if ((await store.getRealm(demo.realm)) === undefined) await store.createRealm(demo.realm);
   for (const u of demo.users) {
     const existing = await store.getUserCredentials(demo.realm, u.username);
     if (existing === undefined) await store.createUser(demo.realm, u.username, u.password);
     else if (fresh) await store.setPassword(demo.realm, u.username, u.password);
   }
-  if (fresh) await writePrivate(file, JSON.stringify(demo, null, 2) + '\n');
+  if (fresh || missing.length > 0) await writePrivate(file, JSON.stringify(demo, null, 2) + '\n');
   return demo;
 }
 
@@ -164,6 +165,11 @@ async function main(argv: string[]): Promise<void> {
   const dataDir = resolve(values['data-dir'] ?? process.env['MSRP_DATA_DIR'] ?? './data');
   const plainTcp = values['plain-tcp'] === true || /^(1|true|yes|on)$/i.test(process.env['MSRP_START_PLAIN_TCP'] ?? '');
   const env: NodeJS.ProcessEnv = { ...startDefaults(dataDir, plainTcp), ...process.env };
+  // Chat participants reach the room's switch through the relay (RFC 4976: a=path is the
+  // relay's Use-Path then the client), so the relay must be allowed to forward to the switch,
+  // and only to it: loopback is private, and the relay is no open relay.
+  env['MSRP_NEXT_HOPS__ALLOW'] ??= JSON.stringify([{ host: '127.0.0.1', port: Number(env['MSRP_CHAT__MSRP__PORT'] ?? '2857') }]);
+  env['MSRP_NEXT_HOPS__ALLOW_PRIVATE'] ??= 'true';
   // MSRP_ADMIN_* belong to the admin API; the engine's loader would take them for typos.
   const engineEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('MSRP_ADMIN_')));
   const config = loadEngineConfig({ file: values.config, env: engineEnv });
@@ -177,14 +183,13 @@ async function main(argv: string[]): Promise<void> {
   const store = await openStore({ dataDir: config.database.dataDir, logger });
   const demo = await ensureDemo(store, join(dataDir, 'demo-credentials.json'));
   if (config.chat.enabled) await ensureLobby(store);
-  const credentials = new CachedCredentials({ lookup: (realm, user) => store.getUserCredentials(realm, user) });
-  const unlisten = await store.listen((e) => {
-    if (e.table === 'rooms' || e.table === 'tokens') return; // not credentials
-    credentials.invalidate(e.table === '*' ? { table: '*' } : e);
-  });
   const metrics = createMetrics();
+  // Cache over the store, invalidated by its change feed, answering from cache while the
+  // database is down; its health shows in /readyz and msrp_store_up.
+  const sc = await connectStoreCredentials(store, { metrics, logger });
+  const credentials = sc.credentials;
   const relay = await startRelay(relayOptionsFromConfig(config, { hostname: 'localhost', nonceSecret: randomBytes(32) }), {
-    credentials, logger, metrics,
+    credentials, logger, metrics, storeHealth: sc.health,
   });
   let chat: RunningChatServer | undefined;
   try {
@@ -208,7 +213,7 @@ async function main(argv: string[]): Promise<void> {
       await relay.drain();
       await chat?.close();
       if (typeof admin !== 'string') await admin.close();
-      await unlisten();
+      await sc.close();
       await store.close();
     };
     close().then(() => {
@@ -271,9 +276,9 @@ function quickStart(o: {
     `  terminal 2:  ${msrp} send --relay ${relay} --user ${alice!.username} --password ${shellQuote(alice!.password)} --ca ${ca} --to "<path printed by listen>" --file README.md`,
     ...(o.chat !== undefined ? [
       '',
-      `Chat in the demo room ${DEMO_ROOM_URI}, one terminal per person (type to talk; /msg NICK text, /who, /quit):`,
+      `Chat in the demo room ${DEMO_ROOM_URI} through the relay, one terminal per person (type to talk; /nick NAME, /msg NICK text, /file PATH, /who, /quit):`,
       '',
-      ...CHATTERS.map((who, i) => `  terminal ${i + 1}:  ${msrp} chat ${DEMO_ROOM_URI} --focus 127.0.0.1:${o.chat!.sip} --from sip:${who}@localhost --nick ${who} --ca ${ca}`),
+      ...o.demo.users.map((u, i) => `  terminal ${i + 1}:  ${msrp} chat ${DEMO_ROOM_URI} --focus 127.0.0.1:${o.chat!.sip} --relay ${relay} --user ${u.username} --password ${shellQuote(u.password)} --ca ${ca} --from sip:${u.username}@localhost --nick ${u.username}`),
     ] : []),
     '',
     'Ctrl-C stops the relay (in-flight transfers finish first).',
