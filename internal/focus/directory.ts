@@ -122,11 +122,14 @@ export class StoreRoomDirectory implements RoomDirectory {
   readonly #domain: string;
   readonly #cache = new MemoryRoomDirectory();
   readonly #onError: (err: unknown) => void;
+  readonly #onUpdated: (entry: RoomEntry) => void;
 
-  constructor(rooms: Rooms, o: { domain: string; onError?: (err: unknown) => void }) {
+  /** `onUpdated` sees every room (re)loaded from the store, so live rooms can apply a new policy at once. */
+  constructor(rooms: Rooms, o: { domain: string; onError?: (err: unknown) => void; onUpdated?: (entry: RoomEntry) => void }) {
     this.#rooms = rooms;
     this.#domain = o.domain;
     this.#onError = o.onError ?? (() => undefined);
+    this.#onUpdated = o.onUpdated ?? (() => undefined);
   }
 
   /** Loads every room; call once before serving. */
@@ -134,7 +137,7 @@ export class StoreRoomDirectory implements RoomDirectory {
     let after: string | undefined;
     for (;;) {
       const page = await this.#rooms.list({}, { after, limit: 500 });
-      for (const r of page.items) this.#cache.put(roomEntryFromSpec(r.name, r.spec, r.generation, this.#domain));
+      for (const r of page.items) this.#put(roomEntryFromSpec(r.name, r.spec, r.generation, this.#domain));
       if (page.next === undefined) break;
       after = page.next;
     }
@@ -153,9 +156,14 @@ export class StoreRoomDirectory implements RoomDirectory {
       return;
     }
     void this.#rooms.get(name).then((r) => {
-      if (r) this.#cache.put(roomEntryFromSpec(r.name, r.spec, r.generation, this.#domain));
+      if (r) this.#put(roomEntryFromSpec(r.name, r.spec, r.generation, this.#domain));
       else this.#cache.delete(name);
     }).catch(this.#onError);
+  }
+
+  #put(entry: RoomEntry): void {
+    this.#cache.put(entry);
+    this.#onUpdated(entry);
   }
 
   lookup(requestUri: string, localHost: (host: string) => boolean): Promise<RoomEntry | undefined> {

@@ -116,10 +116,19 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
   });
   const msrp = await startChatMsrpListener(sw, { hosts: [config.msrp.host], port: config.msrp.port, ...(msrpTls ? { tls: deps.tls } : {}) });
 
+  const live: { apply?: (entry: RoomEntry) => void } = {};
   let rooms: RoomDirectory;
   let unlisten: (() => Promise<void>) | undefined;
   if (deps.store) {
-    const dir = new StoreRoomDirectory(deps.store.rooms, { domain, onError: (err) => log.warn({ err }, 'room directory refresh failed') });
+    // A policy or subject change in the store applies to the live room at once, not only at
+    // the next INVITE: rooms that exist in the switch are re-applied through the chat port.
+    const dir = new StoreRoomDirectory(deps.store.rooms, {
+      domain,
+      onError: (err) => log.warn({ err }, 'room directory refresh failed'),
+      onUpdated: (entry) => {
+        if (sw.room(entry.uri) !== undefined) live.apply?.(entry);
+      },
+    });
     await dir.start();
     unlisten = await deps.store.listen((e) => {
       if (e.table !== 'rooms' || e.op !== 'delete') return dir.onChange(e);
@@ -141,6 +150,9 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
   // the history read timeout). Creating it and waiting for that at lookup, before the focus
   // answers, lets the first joiner after a restart get the history replayed as well.
   const chat = switchChatPort(sw);
+  live.apply = (entry) => {
+    chat.room(entry);
+  };
   const loaded = async (entry: RoomEntry | undefined): Promise<RoomEntry | undefined> => {
     if (entry !== undefined) {
       chat.room(entry);

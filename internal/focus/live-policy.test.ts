@@ -1,0 +1,67 @@
+// Room policy from the store applies to a LIVE room: a change written to the store (as the
+// admin API writes it) reaches the room within 1 s through the change feed, without waiting
+// for the next INVITE. Real PGlite store, real focus over UDP, real switch.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { offerSdp, SipUac } from '../client/sip-uac.ts';
+import { openStore } from '../store/open.ts';
+import type { Store } from '../store/index.ts';
+import { createLogger } from '../telemetry/logger.ts';
+import { startChatServer, type RunningChatServer } from './server.ts';
+
+const logger = createLogger({ name: 'live-policy-test', level: 'silent', env: {} });
+const URI = 'sip:live@chat.test';
+
+describe('room policy from the store', { timeout: 120_000 }, () => {
+  let dir: string;
+  let store: Store;
+  let chat: RunningChatServer;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'focus-live-'));
+    store = await openStore({ dataDir: join(dir, 'pglite'), logger });
+    await store.rooms.put('live', { uri: URI, subject: 'before', policy: { privateMessages: true, maxParticipants: 10 } });
+    chat = await startChatServer({
+      enabled: true, domain: 'chat.test', publicHost: '127.0.0.1',
+      sip: { host: '127.0.0.1', udpPort: 0, tcpPort: 0 },
+      msrp: { host: '127.0.0.1', port: 0, transport: 'tcp' },
+      autoCreate: false,
+      media: { privateAddresses: 'allow', foreignAddresses: 'allow', trustedHosts: [] },
+      subscriptions: { minExpires: 1, maxExpires: 3600 },
+      rooms: [],
+    }, { logger, store });
+  });
+  after(async () => {
+    await chat?.close();
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('applies a policy and subject change to the live room within 1 s, with no new INVITE', async () => {
+    const uac = await SipUac.open('UDP', chat.focus.udpPort!, 'alice');
+    try {
+      const d = uac.newDialog(URI);
+      const res = await uac.send(d, 'INVITE', { body: offerSdp('msrp://127.0.0.1:7654/alice;tcp') });
+      assert.equal(res.status, 200);
+      await uac.send(d, 'ACK');
+      const room = chat.switch.room(URI);
+      assert.ok(room, 'the room is live');
+      assert.equal(room.policy.privateMessages, true);
+      assert.equal(room.subject, 'before');
+
+      const changed = Date.now();
+      await store.rooms.put('live', { uri: URI, subject: 'after', policy: { privateMessages: false, maxParticipants: 3 } });
+      while (room.policy.privateMessages && Date.now() - changed < 1000) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(room.policy.privateMessages, false, 'private messages turned off within 1 s');
+      assert.equal(room.policy.maxParticipants, 3);
+      assert.equal(room.subject, 'after');
+      assert.ok(Date.now() - changed < 1000, `applied after ${Date.now() - changed} ms`);
+      assert.equal(room.participants().length, 1, 'the participant stays in the room');
+      await uac.send(d, 'BYE', { inDialog: true });
+    } finally {
+      uac.close();
+    }
+  });
+});
