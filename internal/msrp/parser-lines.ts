@@ -15,6 +15,7 @@ import type { BufferList } from './buffer-list.ts';
  */
 const CLEAN_LINES = /(?:[\x20-\x7e]+\r\n)*/y;
 const LF = 10;
+const EMPTY = Buffer.alloc(0);
 
 export const LINE = 1;
 export const MORE = 0;
@@ -31,7 +32,7 @@ export class LineReader {
   start = 0;
   end = 0;
   /** Where its bytes are, for UTF-8 decoding of values: text[i] is buf[i + bufDelta]. */
-  buf: Buffer = Buffer.alloc(0);
+  buf: Buffer = EMPTY;
   bufDelta = 0;
   /** The line holds only printable ASCII (no HTAB). */
   clean = false;
@@ -56,6 +57,23 @@ export class LineReader {
 
   /** Forgets a partial scan (after an error or at a frame boundary). */
   reset(): void {
+    this.scanIdx = 0;
+    this.scanned = 0;
+  }
+
+  /**
+   * Drops the references to the last chunk and its decoded window (call between frames with
+   * nothing buffered), so an idle connection does not keep its last read alive.
+   */
+  release(): void {
+    if (this.winBuf === undefined && this.buf.length === 0) return;
+    this.text = '';
+    this.buf = EMPTY;
+    this.bufDelta = 0;
+    this.win = '';
+    this.winBuf = undefined;
+    this.winStart = 0;
+    this.cleanUntil = 0;
     this.scanIdx = 0;
     this.scanned = 0;
   }

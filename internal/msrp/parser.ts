@@ -172,7 +172,9 @@ export class MsrpParser {
         }
         if (!more && !this.pushed) break;
       }
-      this.list.compact(this.maxHeaderBytes);
+      // Between frames with nothing buffered: let the last chunk (and its window) be collected.
+      if (this.state === START_LINE && this.list.length === 0) this.lines.release();
+      else this.list.compact(this.maxHeaderBytes);
     } finally {
       this.running = false;
     }
@@ -433,6 +435,7 @@ export class MsrpParser {
   private close(): void {
     this.state = CLOSED;
     this.list.clear();
+    this.lines.release();
     this.bodySlices = [];
     this.bodyBufferedLen = 0;
   }

@@ -102,11 +102,28 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     return hosts;
   };
   const ours = localHosts();
+  /** isLocal answers by host (as given) and port; both sets only grow while listeners are added. */
+  const localHostCache = new Map<string, boolean>();
+  let localPorts: Set<number> | undefined;
+  let localPortsFor = -1;
+  const isLocalPort = (port: number): boolean => {
+    if (localPorts === undefined || localPortsFor !== listeners.length) {
+      localPorts = new Set(listeners.map((l) => l.port));
+      localPorts.add(publicPort());
+      localPortsFor = listeners.length;
+    }
+    return localPorts.has(port);
+  };
   const router = new Router(sessions, {
     isLocal(uri: MsrpUri) {
-      if (!ours.has(comparableHost(uri))) return false;
-      const port = effectivePort(uri);
-      return port === publicPort() || listeners.some((l) => l.port === port);
+      const key = uri.hostKind + ' ' + uri.host;
+      let local = localHostCache.get(key);
+      if (local === undefined) {
+        if (localHostCache.size >= 1024) localHostCache.clear();
+        local = ours.has(comparableHost(uri));
+        localHostCache.set(key, local);
+      }
+      return local && isLocalPort(effectivePort(uri));
     },
   });
 
@@ -186,6 +203,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       conn.log.info({ ...fields, answered: answer }, answer ? 'malformed MSRP request answered' : 'malformed MSRP frame skipped');
     },
     onClose(conn) {
+      unauthenticated.delete(conn);
       inbound.get(conn)?.abort();
       inbound.delete(conn);
       connections.delete(conn);
@@ -208,9 +226,11 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const limits = { maxHeaderBytes: o.maxHeaderBytes, streamThreshold: Math.max(o.streamThreshold, o.maxNonSendBody) };
   const adopt = (socket: Socket, direction: 'inbound' | 'outbound', peer?: string): Connection => {
     const id = nextConnectionId(direction === 'inbound' ? 'i' : 'o');
+    // The child logger is created on first use, with the peer as it was at adoption.
+    const peerField = peer ?? `${socket.remoteAddress}:${socket.remotePort}`;
     const conn = new Connection({
       id, socket, direction, limits, handler, maxBufferedBytes: o.maxBufferedBytes,
-      logger: log.child({ conn: id, peer: peer ?? `${socket.remoteAddress}:${socket.remotePort}` }),
+      logger: () => log.child({ conn: id, peer: peerField }),
     });
     connections.add(conn);
     metrics.connections.inc({ direction });
@@ -228,7 +248,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
           // Pipelined AUTHs may still be answered after we decided to close: writing after
           // end() would destroy the socket and lose the answers already queued.
           if (source.closed || source.socket.writableEnded) return;
-          if (out.session !== undefined) source.socket.setTimeout(0);
+          if (out.session !== undefined) unauthenticated.delete(source);
           forwarder.send(source, out.response);
           if (out.close) {
             metrics.drops.inc({ reason: 'auth-failures' });
@@ -243,6 +263,44 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     },
   });
 
+  // A connection that never authenticates and stays idle is closed (brief: 30 s). One shared
+  // sweep watches the unauthenticated connections (no timer or listener per socket): a
+  // connection idles from its last byte read or written.
+  const idleMs = o.unauthenticatedIdleSec * 1000;
+  const sweepMs = Math.min(Math.max(idleMs / 4, 20), 5000);
+  const unauthenticated = new Map<Connection, { bytes: number; since: number }>();
+  let sweepTimer: NodeJS.Timeout | undefined;
+  const sweepIdle = (): void => {
+    const now = performance.now();
+    for (const [conn, w] of unauthenticated) {
+      if (conn.closed || sessions.forConnection(conn).size > 0) {
+        unauthenticated.delete(conn);
+        continue;
+      }
+      const bytes = conn.bytesIn + conn.bytesOut;
+      if (bytes !== w.bytes) {
+        w.bytes = bytes;
+        w.since = now;
+      } else if (now - w.since >= idleMs) {
+        unauthenticated.delete(conn);
+        metrics.drops.inc({ reason: 'idle-unauthenticated' });
+        conn.destroy();
+      }
+    }
+    if (unauthenticated.size === 0 && sweepTimer !== undefined) {
+      clearInterval(sweepTimer);
+      sweepTimer = undefined;
+    }
+  };
+  const watchUnauthenticated = (conn: Connection): void => {
+    if (!(idleMs > 0)) return;
+    unauthenticated.set(conn, { bytes: conn.bytesIn + conn.bytesOut, since: performance.now() });
+    if (sweepTimer === undefined) {
+      sweepTimer = setInterval(sweepIdle, sweepMs);
+      sweepTimer.unref();
+    }
+  };
+
   const onInbound = (socket: Socket): void => {
     const addr = socket.remoteAddress ?? '';
     const n = (perAddress.get(addr) ?? 0) + 1;
@@ -253,14 +311,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     }
     perAddress.set(addr, n);
     const conn = adopt(socket, 'inbound');
-    // A connection that never authenticates and stays idle is closed (brief: 30 s).
-    socket.setTimeout(o.unauthenticatedIdleSec * 1000);
-    socket.on('timeout', () => {
-      if (sessions.forConnection(conn).size === 0) {
-        metrics.drops.inc({ reason: 'idle-unauthenticated' });
-        conn.destroy();
-      }
-    });
+    watchUnauthenticated(conn);
   };
 
   for (const spec of o.listeners) {
@@ -294,6 +345,9 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    if (sweepTimer !== undefined) clearInterval(sweepTimer);
+    sweepTimer = undefined;
+    unauthenticated.clear();
     for (const l of listeners) l.close();
     tls?.close();
     sessions.clear();

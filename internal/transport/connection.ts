@@ -29,7 +29,8 @@ export interface ConnectionOptions {
   id: string;
   socket: Socket | TLSSocket;
   direction: 'inbound' | 'outbound';
-  logger: Logger;
+  /** The connection's logger, or a function creating it on first use (most connections never log). */
+  logger: Logger | (() => Logger);
   limits: FrameReaderLimits;
   /** Hard cap on bytes queued for writing (socket.writableLength). */
   maxBufferedBytes: number;
@@ -100,7 +101,7 @@ export class Connection {
   readonly id: string;
   readonly socket: Socket | TLSSocket;
   readonly direction: 'inbound' | 'outbound';
-  readonly log: Logger;
+  #log: Logger | (() => Logger);
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly secure: boolean;
@@ -118,7 +119,7 @@ export class Connection {
     this.id = o.id;
     this.socket = o.socket;
     this.direction = o.direction;
-    this.log = o.logger;
+    this.#log = o.logger;
     this.remoteAddress = o.socket.remoteAddress ?? '';
     this.remotePort = o.socket.remotePort ?? 0;
     this.secure = 'encrypted' in o.socket && o.socket.encrypted === true;
@@ -131,6 +132,13 @@ export class Connection {
     owned.on('data', onSocketData);
     owned.on('error', onSocketError);
     owned.on('close', onSocketClose);
+  }
+
+  /** The connection's logger (created on first use when given as a function). */
+  get log(): Logger {
+    const l = this.#log;
+    if (typeof l !== 'function') return l;
+    return (this.#log = l());
   }
 
   /** Bytes read from the socket (internal: the shared 'data' listener). */

@@ -25,14 +25,9 @@ export interface FrameReader {
 }
 
 export function createFrameReader(limits: FrameReaderLimits, sink: FrameSink): FrameReader {
+  // The sink goes to the parser as is (it calls the methods on it): no wrapper closures per connection.
   return new MsrpParser(
-    {
-      onFrame: (f) => sink.onFrame(f),
-      onHead: (h) => sink.onHead(h),
-      onBody: (b) => sink.onBody(b),
-      onEnd: (c) => sink.onEnd(c),
-      onError: (e) => sink.onError(e),
-    },
+    sink,
     // The non-SEND body limit (RFC 4975 §7.1, 413) is the relay's to enforce: it routes the
     // head first and answers (or, for REPORT, drops) the request with its own metrics.
     { maxHeaderBytes: limits.maxHeaderBytes, maxNonSendBody: Number.MAX_SAFE_INTEGER, maxBufferedBody: limits.streamThreshold },
