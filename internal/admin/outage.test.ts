@@ -4,10 +4,7 @@
 // (e2e/postgres/start.sh) so that stopping it disturbs nobody.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
-import { join } from 'node:path';
+import { portOpen, sleep, startThrowawayPostgres, throwawayPostgresSkip, type ThrowawayPostgres } from '../../e2e/postgres/throwaway.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { createLogger } from '../telemetry/logger.ts';
@@ -16,26 +13,11 @@ import { client, type AdminSubject } from './admin.contract.ts';
 import { buildAdminApp, type AdminApp } from './app.ts';
 import { startFakeEngine, type FakeEngine } from './fake-engine.ts';
 
-const PG_BIN = process.env['PG_BIN'] ?? '/usr/lib/postgresql/15/bin';
-const ROOT = join(import.meta.dirname, '..', '..');
-const hasPostgres = existsSync(join(PG_BIN, 'initdb'));
-const skip = hasPostgres ? false : `no ${PG_BIN}/initdb: install PostgreSQL 15 (apt-get install postgresql) to run the outage test`;
-if (!hasPostgres && process.env['CI'] === 'true') {
-  it('has PostgreSQL binaries under CI', () => assert.fail(`CI=true but ${PG_BIN}/initdb is missing`));
-}
-
+const skip = throwawayPostgresSkip();
 const logger = createLogger({ name: 'outage-test', level: 'silent', env: {} });
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const portOpen = (port: number) => new Promise<boolean>((resolve) => {
-  const s = connect(port, '127.0.0.1');
-  s.once('connect', () => { s.destroy(); resolve(true); });
-  s.once('error', () => resolve(false));
-});
-const asOwner = (cmd: string, args: string[]) => (process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] as const : [cmd, args] as const);
 
 describe('admin API while the database goes away and comes back', { skip, timeout: 120_000 }, () => {
-  let dir = '';
-  let port = 0;
+  let pg: ThrowawayPostgres | undefined;
   let store: Store;
   let app: AdminApp;
   let engine: FakeEngine;
@@ -43,12 +25,8 @@ describe('admin API while the database goes away and comes back', { skip, timeou
   const call = client(() => subject);
 
   before(async () => {
-    const r = spawnSync('bash', [join(ROOT, 'e2e/postgres/start.sh')], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    const url = r.stdout.trim();
-    dir = /dir (\S+)/.exec(r.stderr)![1]!;
-    port = Number(new URL(url).port);
-    store = await openStore({ url, logger, statementTimeoutMs: 2000 });
+    pg = startThrowawayPostgres();
+    store = await openStore({ url: pg.url, logger, statementTimeoutMs: 2000 });
     engine = await startFakeEngine();
     app = await buildAdminApp({ store, logger, metrics: createMetrics({ defaultMetrics: false }), bootstrapToken: 'outage', engineUrl: engine.url });
     await app.ready();
@@ -58,24 +36,14 @@ describe('admin API while the database goes away and comes back', { skip, timeou
     await app?.close();
     await engine?.close();
     await store?.close();
-    if (dir) {
-      try {
-        // The postmaster's own pid file: after the restart in the test, postgres.pid is stale.
-        process.kill(Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]), 'SIGINT');
-      } catch {
-        // already stopped
-      }
-      for (let i = 0; i < 50 && port && (await portOpen(port)); i++) await sleep(100);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await pg?.remove();
   });
 
   it('answers 503 database-unavailable during the outage and recovers without a restart', async () => {
     assert.equal((await call('PUT', '/v1/rooms/before', { body: { uri: 'sip:before@example.com' } })).status, 201);
 
-    process.kill(Number(readFileSync(join(dir, 'postgres.pid'), 'utf8').trim()), 'SIGINT');
-    for (let i = 0; i < 100 && (await portOpen(port)); i++) await sleep(100);
-    assert.equal(await portOpen(port), false, 'postgres stopped');
+    await pg!.stop();
+    assert.equal(await portOpen(pg!.port), false, 'postgres stopped');
 
     const started = Date.now();
     for (const [method, url, body] of [['GET', '/v1/rooms/before'], ['PUT', '/v1/rooms/during', { uri: 'sip:during@example.com' }], ['GET', '/v1/realms'], ['GET', '/readyz']] as const) {
@@ -90,9 +58,7 @@ describe('admin API while the database goes away and comes back', { skip, timeou
     // The bootstrap token needs no database: the live view still works.
     assert.equal((await call('GET', '/v1/sessions')).status, 200);
 
-    const [cmd, args] = asOwner(join(PG_BIN, 'pg_ctl'), ['-D', join(dir, 'data'), '-l', join(dir, 'server.log'), '-w', '-t', '30', '-o',
-      `-c listen_addresses=127.0.0.1 -p ${port} -k ${join(dir, 'sock')} -c fsync=off`, 'start']);
-    execFileSync(cmd, args, { stdio: 'ignore' });
+    pg!.restart();
 
     let ready = 0;
     for (let i = 0; i < 100 && ready !== 200; i++) {

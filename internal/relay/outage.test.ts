@@ -8,34 +8,15 @@
 // (e2e/postgres/start.sh), the approach of internal/admin/outage.test.ts.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
-import { join } from 'node:path';
+import { portOpen, sleep, startThrowawayPostgres, throwawayPostgresSkip, type ThrowawayPostgres } from '../../e2e/postgres/throwaway.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { TestClient } from './testclient.ts';
 import { pollUntil, startStoreRelay, type StoreRelay } from './teststore.ts';
 
-const PG_BIN = process.env['PG_BIN'] ?? '/usr/lib/postgresql/15/bin';
-const ROOT = join(import.meta.dirname, '..', '..');
-const hasPostgres = existsSync(join(PG_BIN, 'initdb'));
-const skip = hasPostgres ? false : `no ${PG_BIN}/initdb: install PostgreSQL 15 (apt-get install postgresql) to run the outage test`;
-if (!hasPostgres && process.env['CI'] === 'true') {
-  it('has PostgreSQL binaries under CI', () => assert.fail(`CI=true but ${PG_BIN}/initdb is missing`));
-}
-
+const skip = throwawayPostgresSkip();
 const logger = createLogger({ name: 'relay-outage-test', level: 'silent', env: {} });
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const portOpen = (port: number) => new Promise<boolean>((resolve) => {
-  const s = connect(port, '127.0.0.1');
-  s.once('connect', () => { s.destroy(); resolve(true); });
-  s.once('error', () => resolve(false));
-});
-const asOwner = (cmd: string, args: string[]) => (process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] as const : [cmd, args] as const);
-/** The running postmaster's pid (it changes with the restart). */
-const postmasterPid = (dir: string): number => Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
 const metric = (text: string, name: string): number => {
   const m = new RegExp(`^${name.replace(/[{}"=]/g, '\\$&')} (\\S+)$`, 'm').exec(text);
   return m === null ? 0 : Number(m[1]);
@@ -47,19 +28,14 @@ const metric = (text: string, name: string): number => {
 const TTL_MS = 1500;
 
 describe('relay AUTH while the database goes away and comes back', { skip, timeout: 120_000 }, () => {
-  let dir = '';
-  let port = 0;
+  let pg: ThrowawayPostgres | undefined;
   let store: Store;
   let r: StoreRelay;
   const realm = 'outage.test';
 
   before(async () => {
-    const s = spawnSync('bash', [join(ROOT, 'e2e/postgres/start.sh')], { encoding: 'utf8' });
-    assert.equal(s.status, 0, s.stderr);
-    const url = s.stdout.trim();
-    dir = /dir (\S+)/.exec(s.stderr)![1]!;
-    port = Number(new URL(url).port);
-    store = await openStore({ url, logger, statementTimeoutMs: 2000 });
+    pg = startThrowawayPostgres();
+    store = await openStore({ url: pg.url, logger, statementTimeoutMs: 2000 });
     await store.createRealm(realm);
     await store.createUser(realm, 'alice', 'alice-password');
     await store.createUser(realm, 'dave', 'dave-password');
@@ -68,24 +44,15 @@ describe('relay AUTH while the database goes away and comes back', { skip, timeo
   after(async () => {
     await r?.close();
     await store?.close();
-    if (dir) {
-      try {
-        process.kill(postmasterPid(dir), 'SIGINT');
-      } catch {
-        // already stopped
-      }
-      for (let i = 0; i < 50 && port && (await portOpen(port)); i++) await sleep(100);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await pg?.remove();
   });
 
   it('keeps authenticating cached users, reports the outage, and recovers without a restart', async () => {
     assert.equal(await r.authStatus('alice', 'alice-password'), 200);
     const cachedAt = performance.now();
 
-    process.kill(postmasterPid(dir), 'SIGINT');
-    for (let i = 0; i < 100 && (await portOpen(port)); i++) await sleep(100);
-    assert.equal(await portOpen(port), false, 'postgres stopped');
+    await pg!.stop();
+    assert.equal(await portOpen(pg!.port), false, 'postgres stopped');
 
     // Readiness stays 200 (the relay still serves), its body and msrp_store_up say the database is down.
     const down = await pollUntil(async () => metric((await r.probe('/metrics')).body, 'msrp_store_up'), 0, 5000, 100);
@@ -128,9 +95,7 @@ describe('relay AUTH while the database goes away and comes back', { skip, timeo
     }
 
     // Restart the same server (same data folder and port).
-    const [cmd, args] = asOwner(join(PG_BIN, 'pg_ctl'), ['-D', join(dir, 'data'), '-l', join(dir, 'server.log'), '-w', '-t', '30', '-o',
-      `-c listen_addresses=127.0.0.1 -p ${port} -k ${join(dir, 'sock')} -c fsync=off`, 'start']);
-    execFileSync(cmd, args, { stdio: 'ignore' });
+    pg!.restart();
 
     const up = await pollUntil(async () => metric((await r.probe('/metrics')).body, 'msrp_store_up'), 1, 10_000, 100);
     assert.equal(up.last, 1, 'msrp_store_up 1 after the restart');
