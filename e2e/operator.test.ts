@@ -25,11 +25,10 @@ import { openSync, closeSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { clusterBinDir, freePorts, startCluster } from './cluster/cluster.ts';
 import type { Cluster } from './cluster/cluster.ts';
-import { freshDatabase, startAdmin } from './operator-harness.ts';
+import { eventually, freshDatabase, ROOT, sleep, startAdmin } from './operator-harness.ts';
 import type { AdminProc } from './operator-harness.ts';
 import { startFakeEngine } from '../internal/admin/fake-engine.ts';
 import type { FakeEngine } from '../internal/admin/fake-engine.ts';
@@ -38,7 +37,6 @@ import type { KubeObject } from '../internal/operator/kube/client.ts';
 import { RESOURCES } from '../internal/operator/kube/resources.ts';
 import { loadKubeConfig } from '../internal/operator/operator.ts';
 
-const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const binDir = clusterBinDir();
 const skip = binDir === undefined && process.env.CI !== 'true' ? 'kube-apiserver/etcd/kubectl not built: run e2e/cluster/build.sh' : false;
 
@@ -58,23 +56,6 @@ function run(bin: string, args: string[], input = ''): Promise<Run> {
   });
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Poll until `fn` returns a value (not undefined/false) or throw with the last reason. */
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await sleep(200);
-  }
-}
 
 type OperatorProc = { name: string; child: ChildProcess; metricsPort: number; probePort: number; logPath: string; exited: Promise<number | null> };
 
