@@ -52,11 +52,26 @@ export type MsrpHead = MsrpRequestHead | MsrpResponseHead;
 
 /** Case-insensitive header lookup (RFC 4975 §9: header names are case-insensitive). First match wins. */
 export function getHeader(frame: Pick<FrameBase, 'headers'>, name: string): string | undefined {
-  const lower = name.toLowerCase();
-  for (const h of frame.headers) {
-    if (h.name.length === lower.length && h.name.toLowerCase() === lower) return h.value;
+  // No allocation on the hot path: the parser shares the canonical spellings, so most names
+  // match exactly or differ in length; only same-length names are compared ignoring case.
+  const hs = frame.headers;
+  for (let i = 0; i < hs.length; i++) {
+    const h = hs[i]!;
+    if (h.name === name || (h.name.length === name.length && sameIgnoringAsciiCase(h.name, name))) return h.value;
   }
   return undefined;
+}
+
+function sameIgnoringAsciiCase(a: string, b: string): boolean {
+  for (let i = 0; i < a.length; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0x41 && x <= 0x5a) x += 0x20;
+    if (y >= 0x41 && y <= 0x5a) y += 0x20;
+    if (x !== y) return false;
+  }
+  return true;
 }
 
 /** Total body length in bytes across all slices. */

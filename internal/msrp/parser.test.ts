@@ -6,7 +6,7 @@ import { serializeToBuffer } from './serializer.ts';
 import { getHeader } from './frame.ts';
 import type { MsrpFrame } from './frame.ts';
 import { everyByte, flatten, parse } from './testdata/harness.ts';
-import type { ParseEvent } from './testdata/harness.ts';
+import type { FlatFrame, ParseEvent } from './testdata/harness.ts';
 import * as rfc4975 from './testdata/rfc4975.ts';
 import * as rfc4976 from './testdata/rfc4976.ts';
 import * as rfc7977 from './testdata/rfc7977.ts';
@@ -495,5 +495,98 @@ describe('the head of a rejected frame', () => {
   it('does not leak a head into the error of the next frame', () => {
     const run = parse(`${send('x', '$', 'Expires: soon\r\n')}MSRP abcd1235 send\r\nTo-Path: ${TO}\r\nFrom-Path: ${FROM}\r\n-------abcd1235$\r\n`);
     assert.deepEqual(run.errors.map((e) => [e.code, e.head !== undefined]), [['bad-expires', true], ['bad-method', false]]);
+  });
+});
+
+describe('rest: the wire bytes after the paths, for forwarders', () => {
+  /** What a relay writes: its own start line and paths, then `rest`, then its end-line. */
+  function rebuild(f: FlatFrame, rest: Buffer): Buffer {
+    const start = f.kind === 'request' ? `MSRP ${f.transactionId} ${f.method}` : `MSRP ${f.transactionId} ${String(f.status).padStart(3, '0')}${f.comment === '' ? '' : ` ${f.comment}`}`;
+    return Buffer.concat([
+      Buffer.from(`${start}\r\nTo-Path: ${f.toPath.join(' ')}\r\nFrom-Path: ${f.fromPath.join(' ')}\r\n`, 'utf8'),
+      rest,
+      Buffer.from(`-------${f.transactionId}${f.continuation}\r\n`, 'latin1'),
+    ]);
+  }
+
+  /** Parses `pieces` and returns, per frame, the rest seen inside onFrame (copied) or undefined. */
+  function rests(pieces: Buffer[]): { frames: FlatFrame[]; rests: (Buffer | undefined)[]; errors: string[] } {
+    const out = { frames: [] as FlatFrame[], rests: [] as (Buffer | undefined)[], errors: [] as string[] };
+    const p: MsrpParser = new MsrpParser({
+      onFrame: (f) => {
+        out.frames.push(flatten(f));
+        const r = p.rest;
+        out.rests.push(r === undefined ? undefined : Buffer.from(r));
+      },
+      onError: (e) => out.errors.push(e.code),
+    }, { byteRangeCheck: 'off', maxNonSendBody: 1 << 20 });
+    for (const piece of pieces) p.push(piece);
+    assert.equal(p.rest, undefined, 'rest is only there during onFrame');
+    return out;
+  }
+
+  const ascii = (f: FlatFrame): boolean => [...f.toPath, ...f.fromPath].every((u) => /^[\x21-\x7e]+$/.test(u));
+
+  it('is the exact bytes between the From-Path line and the end-line of a whole frame', () => {
+    fc.assert(
+      fc.property(fc.array(frameArb, { minLength: 1, maxLength: 4 }), (frames) => {
+        const wires = frames.map(serializeToBuffer);
+        const run = rests([Buffer.concat(wires)]);
+        assert.deepEqual(run.errors, []);
+        assert.equal(run.rests.length, frames.length);
+        run.rests.forEach((rest, i) => {
+          // serializeToBuffer writes the paths first: only non-ASCII paths keep the parser from giving it.
+          assert.equal(rest !== undefined, ascii(run.frames[i]!), `frame ${i}`);
+          if (rest !== undefined) assert.deepEqual(rebuild(run.frames[i]!, rest), wires[i]);
+        });
+      }),
+      { seed: 4977, numRuns: 300 },
+    );
+  });
+
+  it('is either absent or exact for any split of the input', () => {
+    fc.assert(
+      fc.property(fc.array(frameArb, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { maxLength: 12 }), (frames, rawCuts) => {
+        const wires = frames.map(serializeToBuffer);
+        const wire = Buffer.concat(wires);
+        const cuts = [0, ...new Set(rawCuts.map((c) => c % (wire.length + 1))), wire.length].sort((a, b) => a - b);
+        const run = rests(cuts.slice(1).map((c, i) => wire.subarray(cuts[i], c)).filter((b) => b.length > 0));
+        assert.equal(run.rests.length, frames.length);
+        run.rests.forEach((rest, i) => {
+          if (rest !== undefined) assert.deepEqual(rebuild(run.frames[i]!, rest), wires[i]);
+        });
+      }),
+      { seed: 4978, numRuns: 300 },
+    );
+  });
+
+  const TO = 'msrp://relay.example.com:2855/s1;tcp msrp://b.example.com:7777/b;tcp';
+  const FROM = 'msrp://a.example.com:7777/a;tcp';
+  const cases: [string, string, boolean][] = [
+    ['a SEND with body', `MSRP t1234 SEND\r\nTo-Path: ${TO}\r\nFrom-Path: ${FROM}\r\nMessage-ID: m1\r\nContent-Type: text/plain\r\n\r\nhi\r\n-------t1234$\r\n`, true],
+    ['an empty body right after the blank line', `MSRP t1234 SEND\r\nTo-Path: ${TO}\r\nFrom-Path: ${FROM}\r\nMessage-ID: m1\r\n\r\n-------t1234$\r\n`, true],
+    ['a frame without body', `MSRP t1234 SEND\r\nTo-Path: ${TO}\r\nFrom-Path: ${FROM}\r\nMessage-ID: m1\r\n-------t1234+\r\n`, true],
+    ['a response', `MSRP t1234 200 OK\r\nTo-Path: ${FROM}\r\nFrom-Path: ${TO}\r\n-------t1234$\r\n`, true],
+    ['From-Path first', `MSRP t1234 SEND\r\nFrom-Path: ${FROM}\r\nTo-Path: ${TO}\r\nMessage-ID: m1\r\n\r\nhi\r\n-------t1234$\r\n`, true],
+    ['another header before the paths', `MSRP t1234 SEND\r\nMessage-ID: m1\r\nTo-Path: ${TO}\r\nFrom-Path: ${FROM}\r\n\r\nhi\r\n-------t1234$\r\n`, false],
+    ['a header between the paths', `MSRP t1234 SEND\r\nTo-Path: ${TO}\r\nMessage-ID: m1\r\nFrom-Path: ${FROM}\r\n\r\nhi\r\n-------t1234$\r\n`, false],
+    ['HTAB between path URIs', `MSRP t1234 SEND\r\nTo-Path: ${TO.replace(' ', '\t')}\r\nFrom-Path: ${FROM}\r\n\r\nhi\r\n-------t1234$\r\n`, false],
+    ['a body with bytes >= 0x80', `MSRP t1234 SEND\r\nTo-Path: ${TO}\r\nFrom-Path: ${FROM}\r\nContent-Type: text/plain\r\n\r\nh\u00e9\u00e9\r\n-------t1234$\r\n`, true],
+  ];
+  for (const [name, text, expected] of cases) {
+    it(`${expected ? 'is given' : 'is absent'} for ${name}`, () => {
+      const wire = Buffer.from(text, 'utf8');
+      const run = rests([wire]);
+      assert.deepEqual(run.errors, []);
+      assert.equal(run.rests.length, 1);
+      assert.equal(run.rests[0] !== undefined, expected);
+      if (expected && !name.startsWith('From-Path first')) assert.deepEqual(rebuild(run.frames[0]!, run.rests[0]!), wire);
+    });
+  }
+
+  it('is absent when a frame arrives in two pieces, given again for the next whole frame', () => {
+    const one = Buffer.from(cases[0]![1], 'latin1');
+    const run = rests([one.subarray(0, 100), Buffer.concat([one.subarray(100), one])]);
+    assert.deepEqual(run.rests.map((r) => r !== undefined), [false, true]);
   });
 });

@@ -98,6 +98,33 @@ export class MsrpParser {
   private bodySlices: Buffer[] = [];
   private bodyBufferedLen = 0;
 
+  /**
+   * The wire bytes of the current frame after its From-Path line, for forwarders (see `rest`):
+   * tracked while every line and the body lie back to back in one received buffer and the first
+   * two header lines are To-Path and From-Path in printable ASCII. `rawPos` is where the next
+   * byte of the frame must be for the run to continue.
+   */
+  private rawBuf: Buffer | undefined = undefined;
+  private rawPos = 0;
+  private rawStart = 0;
+  private rawLines = 0;
+
+  /**
+   * During onFrame only (undefined otherwise): the frame's exact bytes between the end of its
+   * From-Path line and the "-------" of its end-line (the other header lines, the blank line,
+   * the body and the CRLF before the end-line), when To-Path and From-Path are its first two
+   * header lines (printable ASCII) and the whole frame came in one buffer. A relay writes its
+   * own start line and paths followed by these bytes instead of serializing the headers again.
+   * A slice of the received buffer: valid as long as the frame's body slices are.
+   */
+  get rest(): Buffer | undefined {
+    return this.restBuf?.subarray(this.restStart, this.restEnd);
+  }
+
+  private restBuf: Buffer | undefined = undefined;
+  private restStart = 0;
+  private restEnd = 0;
+
   constructor(callbacks: MsrpParserCallbacks, options: MsrpParserOptions = {}) {
     this.cb = callbacks;
     this.maxHeaderBytes = options.maxHeaderBytes ?? 16384;
@@ -188,6 +215,9 @@ export class MsrpParser {
     const error = this.head.startLine(l.text, l.start, l.end, l.buf, l.bufDelta, l.clean);
     if (error !== undefined) return this.reject(error);
     this.state = HEADERS;
+    this.rawBuf = l.buf === l.winBuf ? l.buf : undefined;
+    this.rawPos = l.bufDelta + l.start + l.consumed;
+    this.rawLines = 0;
     return this.getHeaderLine();
   }
 
@@ -197,12 +227,48 @@ export class MsrpParser {
     for (;;) {
       // false: more data needed, or an error moved the parser to SKIP or CLOSED.
       if (!this.readLine()) return this.state === SKIP;
-      if (l.end === l.start) return this.blankLine();
+      if (l.end === l.start) {
+        if (this.rawBuf !== undefined) this.rawLine(false);
+        return this.blankLine();
+      }
       // hname starts with ALPHA, so "-" can only begin an end-line (or a bad line); t[end] is CR.
-      if (l.buf[l.bufDelta + l.start] === 0x2d && l.text.startsWith('-------', l.start)) return this.headEndLine(l.text, l.start, l.end);
+      if (l.buf[l.bufDelta + l.start] === 0x2d && l.text.startsWith('-------', l.start)) {
+        // The end-line is not part of the rest: it starts where the run must have got to.
+        if (this.rawBuf !== undefined && (l.buf !== this.rawBuf || l.bufDelta + l.start !== this.rawPos || this.rawLines < 2)) this.rawBuf = undefined;
+        return this.headEndLine(l.text, l.start, l.end);
+      }
       const error = this.head.headerLine(l.text, l.start, l.end, l.buf, l.bufDelta, l.clean);
       if (error !== undefined) return this.reject(error);
+      if (this.rawBuf !== undefined) this.rawLine(true);
     }
+  }
+
+  /** Continues (or ends) the run of contiguous wire bytes with the line just read (see `rest`). */
+  private rawLine(header: boolean): void {
+    const l = this.lines;
+    const p = l.bufDelta + l.start;
+    if (l.buf !== this.rawBuf || p !== this.rawPos) {
+      this.rawBuf = undefined;
+      return;
+    }
+    this.rawPos = p + l.consumed;
+    if (!header) {
+      if (this.rawLines < 2) this.rawBuf = undefined;
+      return;
+    }
+    if (++this.rawLines > 2) return;
+    // The first two header lines must be the paths, in printable ASCII (written again by the forwarder).
+    if (!l.clean) this.rawBuf = undefined;
+    else if (this.rawLines === 2) {
+      if (this.head.toPath === undefined || this.head.fromPath === undefined) this.rawBuf = undefined;
+      else this.rawStart = this.rawPos;
+    }
+  }
+
+  /** The body ended at buf[bodyEnd] and its end-line's "-------" starts at buf[dashAt]: closes the run. */
+  private rawEnd(buf: Buffer, bodyEnd: number, dashAt: number): void {
+    if (this.rawBuf !== buf || bodyEnd !== this.rawPos || dashAt > buf.length) this.rawBuf = undefined;
+    else this.rawPos = dashAt;
   }
 
   /** An end-line right after the headers: a frame without body (RFC 4975 §9 msrp-response, bodiless request). */
@@ -216,10 +282,23 @@ export class MsrpParser {
     }
     const error = this.head.finish();
     const frame = error === undefined && this.cb.onFrame ? this.head.frame([], String.fromCharCode(flag) as Continuation) : undefined;
+    const rest = this.rawBuf;
+    this.restStart = this.rawStart;
+    this.restEnd = this.rawPos;
     this.nextFrame();
     if (error !== undefined) this.report(error);
-    else if (frame !== undefined) this.cb.onFrame!(frame);
+    else if (frame !== undefined) this.emitFrame(frame, rest);
     return true;
+  }
+
+  /** onFrame, with `rest` available for its duration (`buf` holds it at restStart..restEnd). */
+  private emitFrame(frame: MsrpFrame, buf: Buffer | undefined): void {
+    this.restBuf = buf;
+    try {
+      this.cb.onFrame!(frame);
+    } finally {
+      this.restBuf = undefined;
+    }
   }
 
   private blankLine(): boolean {
@@ -266,6 +345,7 @@ export class MsrpParser {
       if (m < 0) return false;
       this.atLineStart = false;
       if (m > 0) {
+        if (this.rawBuf !== undefined) this.rawEnd(this.list.chunks[0]!, this.list.offset, this.list.offset);
         this.list.advance(markLen - 2);
         return this.bodyEnd(m);
       }
@@ -281,6 +361,7 @@ export class MsrpParser {
       if (m > 0) {
         this.list.advance(idx - o + markLen);
         this.bodyData(c0, o, idx);
+        if (this.rawBuf !== undefined) this.rawEnd(c0, idx, idx + 2);
         return this.bodyEnd(m);
       }
       from = idx + 1;
@@ -295,7 +376,9 @@ export class MsrpParser {
       // On m < 0 ("need more data") the run loop retries if the callback pushed.
       this.list.advance(m < 0 ? q - o : q - o + markLen);
       this.bodyData(c0, o, q);
-      return m < 0 ? false : this.bodyEnd(m);
+      if (m < 0) return false;
+      if (this.rawBuf !== undefined) this.rawEnd(c0, q, q + 2);
+      return this.bodyEnd(m);
     }
     this.list.advance(len - o);
     this.bodyData(c0, o, len);
@@ -328,6 +411,10 @@ export class MsrpParser {
       if (this.state === BODY) this.cb.onBody!(buf.subarray(s, e));
       return;
     }
+    if (this.rawBuf !== undefined) {
+      if (buf === this.rawBuf && s === this.rawPos) this.rawPos = e;
+      else this.rawBuf = undefined;
+    }
     const slices = this.bodySlices;
     const last = slices.length > 0 ? slices[slices.length - 1]! : undefined;
     if (last !== undefined && last.length + n <= SMALL_SLICE) slices[slices.length - 1] = Buffer.concat([last, buf.subarray(s, e)]);
@@ -337,6 +424,7 @@ export class MsrpParser {
 
   private startStreaming(): void {
     this.streaming = true;
+    this.rawBuf = undefined;
     this.cb.onHead!(this.head.head());
     const slices = this.bodySlices;
     this.bodySlices = [];
@@ -366,9 +454,12 @@ export class MsrpParser {
     // The frame boundary is reached before the callback runs, so it may push or end().
     const streaming = this.streaming;
     const frame = !streaming && this.cb.onFrame ? h.frame(this.bodySlices, continuation) : undefined;
+    const rest = this.rawBuf;
+    this.restStart = this.rawStart;
+    this.restEnd = this.rawPos;
     this.nextFrame();
     if (streaming) this.cb.onEnd!(continuation);
-    else if (frame !== undefined) this.cb.onFrame!(frame);
+    else if (frame !== undefined) this.emitFrame(frame, rest);
     return true;
   }
 
@@ -422,6 +513,7 @@ export class MsrpParser {
 
   private nextFrame(): void {
     this.state = START_LINE;
+    this.rawBuf = undefined;
     this.head.reset();
     this.headBytes = 0;
     this.lines.reset();
@@ -434,6 +526,7 @@ export class MsrpParser {
 
   private close(): void {
     this.state = CLOSED;
+    this.rawBuf = undefined;
     this.list.clear();
     this.lines.release();
     this.bodySlices = [];

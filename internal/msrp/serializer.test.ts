@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { endLine, forwardedEndLine, serializeForwarded, serializeForwardedEmpty, serializeForwardedHead, serializeFrame, serializeHead, serializeToBuffer, toBuffers } from './serializer.ts';
+import { endLine, forwardedEndLine, serializeForwarded, serializeForwardedEmpty, serializeForwardedHead, serializeForwardedRest, serializeFrame, serializeHead, serializeOk, serializeToBuffer, toBuffers } from './serializer.ts';
+import { MsrpParser } from './parser.ts';
+import { buildResponse } from './transaction.ts';
 import type { MsrpFrame, MsrpHead } from './frame.ts';
 import { parse } from './testdata/harness.ts';
 import * as rfc4975 from './testdata/rfc4975.ts';
@@ -126,6 +128,35 @@ describe('serializer', () => {
       for (const f of frames) {
         const empty = { ...f, body: [] };
         assert.deepEqual(serializeForwardedEmpty(headOf(f), f.continuation), serializeToBuffer(empty));
+      }
+    });
+
+    it('serializeForwardedRest() with the parser\'s rest is byte-identical to serializing the rewritten request', () => {
+      let checked = 0;
+      for (const f of frames) {
+        if (f.kind !== 'request') continue;
+        const wire = serializeToBuffer(f);
+        let rest: Buffer | undefined;
+        const p: MsrpParser = new MsrpParser({ onFrame: () => (rest = p.rest && Buffer.from(p.rest)) }, { byteRangeCheck: 'off' });
+        p.push(wire);
+        if (rest === undefined) continue;
+        // What the relay does: a new transaction id, its URI moved from To-Path to From-Path.
+        const head = { ...f, transactionId: 'Relay0123456789x', toPath: ['msrps://next.example.com:2855/n;tcp'], fromPath: ['msrps://r.example.com:2855/r;tcp', ...f.fromPath] };
+        const out = serializeForwardedRest(head, rest, f.continuation);
+        assert.deepEqual(Buffer.concat(out), serializeToBuffer(head));
+        assert.equal(out.length, rest.length > 4096 ? 3 : 1);
+        checked++;
+      }
+      assert.ok(checked >= 8, `${checked} requests checked`);
+    });
+
+    it('serializeOk() is buildResponse(request, 200) serialized', () => {
+      for (const f of frames) {
+        if (f.kind !== 'request') continue;
+        const ascii = [f.toPath[0], f.fromPath[0]].every((u) => /^[\x20-\x7e]*$/.test(u!));
+        const want = serializeToBuffer(buildResponse(f, 200));
+        assert.deepEqual(serializeOk(f.transactionId, f.fromPath[0]!, f.toPath[0]!, ascii), want);
+        assert.deepEqual(serializeOk(f.transactionId, f.fromPath[0]!, f.toPath[0]!, false), want);
       }
     });
 

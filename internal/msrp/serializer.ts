@@ -10,7 +10,7 @@
 // that would break the framing (CR, LF, other control characters, a bad tid): those
 // are programming errors and are thrown as TypeError.
 
-import type { Continuation, MsrpFrame, MsrpHead } from './frame.ts';
+import type { Continuation, MsrpFrame, MsrpHead, MsrpRequestHead } from './frame.ts';
 import { isIdent } from './headers.ts';
 
 export interface SerializedFrame {
@@ -143,6 +143,43 @@ export function serializeForwarded(head: MsrpHead, body: readonly Buffer[], cont
 }
 
 const END_PREFIX_BODY = '\r\n-------';
+
+/**
+ * A forwarded frame from its rewritten head and `rest`, the received frame's wire bytes after
+ * its From-Path line up to its end-line (MsrpParser#rest: other headers, blank line, body,
+ * CRLF), unchanged. Only the start line, the two paths and the end-line are written anew, as
+ * latin1: the transaction id is ours, the method UPALPHA, and the paths were printable ASCII
+ * on the wire (`rest` exists only then). Small frames come back as one Buffer; above
+ * COALESCE_BODY_BYTES `rest` is passed through, not copied.
+ */
+export function serializeForwardedRest(head: MsrpRequestHead, rest: Buffer, continuation: Continuation): Buffer[] {
+  let s = 'MSRP ' + head.transactionId + ' ' + head.method + '\r\nTo-Path: ';
+  const to = head.toPath;
+  s += to[0];
+  for (let i = 1; i < to.length; i++) s += ' ' + to[i]!;
+  s += '\r\nFrom-Path: ';
+  const from = head.fromPath;
+  s += from[0];
+  for (let i = 1; i < from.length; i++) s += ' ' + from[i]!;
+  s += '\r\n';
+  const tail = '-------' + head.transactionId + continuation + '\r\n';
+  if (rest.length > COALESCE_BODY_BYTES) return [Buffer.from(s, 'latin1'), rest, Buffer.from(tail, 'latin1')];
+  const buf = Buffer.allocUnsafe(s.length + rest.length + tail.length);
+  buf.write(s, 0, 'latin1');
+  rest.copy(buf, s.length);
+  buf.write(tail, s.length + rest.length, 'latin1');
+  return [buf];
+}
+
+/**
+ * The hop-by-hop 200 to a request (RFC 4975 §7.2; same frame as serializing
+ * buildResponse(request, 200)): To-Path the previous hop, From-Path the URI it addressed us by.
+ * `ascii` when both URIs are known to be printable ASCII (latin1 is then the same bytes, faster).
+ */
+export function serializeOk(transactionId: string, previousHop: string, self: string, ascii: boolean): Buffer {
+  const s = 'MSRP ' + transactionId + ' 200 OK\r\nTo-Path: ' + previousHop + '\r\nFrom-Path: ' + self + '\r\n-------' + transactionId + '$\r\n';
+  return Buffer.from(s, ascii ? 'latin1' : 'utf8');
+}
 
 /** The end-line after a body for a forwarded frame (trusted: tid minted by us, flag from our parser). */
 export function forwardedEndLine(transactionId: string, continuation: Continuation, afterBody: boolean): Buffer {

@@ -17,22 +17,24 @@ const POOL_SIZE = 4096;
 const pool = Buffer.allocUnsafe(POOL_SIZE);
 let poolOffset = POOL_SIZE;
 
-function randomByte(): number {
-  if (poolOffset === POOL_SIZE) {
-    randomFillSync(pool);
-    poolOffset = 0;
-  }
-  return pool[poolOffset++] ?? 0;
-}
+/** Character codes of BASE62, indexed by a random byte below REJECT_FROM (byte % 62). */
+const BASE62_BY_BYTE = Uint8Array.from({ length: REJECT_FROM }, (_, b) => BASE62.charCodeAt(b % 62));
+/** Scratch space for one id: the string is made in one step (no per-character concatenation). */
+const scratch = Buffer.allocUnsafe(64);
 
 /** `length` uniformly random base62 characters (5.95 bits each). */
 export function randomBase62(length: number): string {
-  let s = '';
-  while (s.length < length) {
-    const b = randomByte();
-    if (b < REJECT_FROM) s += BASE62.charAt(b % 62);
+  const out = length <= scratch.length ? scratch : Buffer.allocUnsafe(length);
+  let n = 0;
+  while (n < length) {
+    if (poolOffset === POOL_SIZE) {
+      randomFillSync(pool);
+      poolOffset = 0;
+    }
+    const b = pool[poolOffset++]!;
+    if (b < REJECT_FROM) out[n++] = BASE62_BY_BYTE[b]!;
   }
-  return s;
+  return out.toString('latin1', 0, length);
 }
 
 /** 16 base62 characters = 95 bits, above the 64 of RFC 4975 §7.1. */

@@ -15,7 +15,7 @@
 import { getHeader, type Continuation, type MsrpFrame, type MsrpRequest, type MsrpRequestHead, type MsrpResponse } from '../msrp/frame.ts';
 import { parseByteRange, type ByteRange } from '../msrp/headers.ts';
 import { buildReport, failureReportOf, reportPolicy, type Outcome } from '../msrp/reports.ts';
-import { forwardedEndLine, serializeForwarded, serializeForwardedEmpty, serializeForwardedHead, toBuffers } from '../msrp/serializer.ts';
+import { forwardedEndLine, serializeForwarded, serializeForwardedHead, serializeForwardedRest, serializeOk, toBuffers } from '../msrp/serializer.ts';
 import { buildResponse } from '../msrp/transaction.ts';
 import type { Connection } from '../transport/connection.ts';
 import type { RelayMetrics } from './metrics.ts';
@@ -145,7 +145,8 @@ export class Forwarder {
     // over 10 KB. A streamed body is always over the threshold (>= the limit).
     const tooLarge = head.method !== 'SEND' && (whole === undefined || size > this.d.options.maxNonSendBody);
     req.start(tooLarge);
-    if (whole !== undefined) req.whole(whole.body, whole.continuation);
+    // The wire bytes after the paths, when the parser has them (read before anything can push).
+    if (whole !== undefined) req.whole(whole.body, whole.continuation, source.frameRest);
     return req;
   }
 
@@ -272,10 +273,10 @@ export class Forwarder {
       this.#acceptedSendResponse.set(fr, respond);
     }
     if (!respond || req.source.closed) return;
-    // Built from the parsed request's paths and id with a fixed status: the trusted serializer applies.
-    const res = buildResponse(req.head as MsrpRequest, 200);
+    // buildResponse(request, 200) serialized, straight from the parsed request's id and paths.
+    const h = req.head;
     this.#countResponse(200);
-    outletOf(req.source).writeFrame([serializeForwardedEmpty(res, '$')]);
+    outletOf(req.source).writeFrame([serializeOk(h.transactionId, h.fromPath[0]!, h.toPath[0]!, req.asciiPaths)]);
   }
 
   /** Writes a frame we generated to `conn`, behind any stream in progress there. */
@@ -300,6 +301,8 @@ export class Inbound {
   /** Where our copy went and its transaction id there, when a response is expected (not REPORT). */
   downstream: Connection | undefined;
   outTid = '';
+  /** The paths were printable ASCII on the wire (the parser gave the frame's raw rest). */
+  asciiPaths = false;
   /** A failure seen before our end-line went out; answered when the source's chunk ends. */
   downstreamFailed: number | undefined;
   /** When the next hop's response is due (performance.now() ms); 0 when not waiting for it. */
@@ -367,9 +370,10 @@ export class Inbound {
   }
 
   /** The complete frame (not streamed): body slices and flag at once. */
-  whole(body: readonly Buffer[], flag: Continuation): void {
+  whole(body: readonly Buffer[], flag: Continuation, rest?: Buffer): void {
     let n = 0;
     for (const b of body) n += b.length;
+    if (rest !== undefined) this.asciiPaths = true;
     this.#hasBody = n > 0;
     if (this.#route?.kind === 'auth') {
       this.#state = 'done';
@@ -381,7 +385,8 @@ export class Inbound {
       this.#bodyBytes = n;
       if (n > 0) this.#account(n);
       this.#end = flag;
-      this.#outlet!.write(serializeForwarded(this.#outHead(), body, flag), this.source);
+      const out = rest !== undefined ? serializeForwardedRest(this.#outHead(), rest, flag) : serializeForwarded(this.#outHead(), body, flag);
+      this.#outlet!.write(out, this.source);
       this.#complete();
       return;
     }

@@ -152,6 +152,14 @@ export class Connection {
     }
   }
 
+  /**
+   * Inside onFrame only: the frame's exact wire bytes after its From-Path line up to its
+   * end-line (MsrpParser#rest), or undefined. Lets a forwarder write them on unchanged.
+   */
+  get frameRest(): Buffer | undefined {
+    return this.#reader.rest;
+  }
+
   /** The socket closed (internal: the shared 'close' listener). */
   socketClosed(): void {
     if (this.#closed) return;

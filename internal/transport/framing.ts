@@ -22,6 +22,8 @@ export interface FrameSink {
 export interface FrameReader {
   push(chunk: Buffer): boolean;
   readonly bufferedBytes: number;
+  /** During onFrame: the frame's wire bytes after its From-Path line, when available (MsrpParser#rest). */
+  readonly rest: Buffer | undefined;
 }
 
 export function createFrameReader(limits: FrameReaderLimits, sink: FrameSink): FrameReader {
