@@ -118,19 +118,41 @@ function msrpScheme(buf: Buffer, p: number): boolean {
  */
 function pathAt(t: string, s: number, e: number, buf: Buffer, delta: number): string[] | { readonly badUri: string } | undefined {
   if (s >= e) return undefined;
-  const out: string[] = [];
+  // Collected in a scratch array and copied at its exact size: an array grown by push() from
+  // empty reserves 17 slots, and most paths hold one to three URIs.
+  const out = pathScratch;
+  let n = 0;
   let i = s;
   for (;;) {
     let j = t.indexOf(' ', i);
     if (j < 0 || j > e) j = e;
     const uri = t.slice(i, j);
     if (!msrpScheme(buf, delta + i) && !hasMsrpScheme(uri)) return { badUri: uri };
-    out.push(uri);
-    if (j === e) return out;
+    if (j === e) {
+      if (n === 0) return [uri];
+      let all: string[];
+      if (n === 1) all = [out[0]!, uri];
+      else if (n === 2) all = [out[0]!, out[1]!, uri];
+      else {
+        all = new Array<string>(n + 1);
+        for (let k = 0; k < n; k++) all[k] = out[k]!;
+        all[n] = uri;
+      }
+      // The scratch must not keep this frame's strings (and the buffer text they point into) alive.
+      for (let k = 0; k < n; k++) out[k] = '';
+      return all;
+    }
+    out[n++] = uri;
     // The value is trimmed, so a run of SP is followed by another URI.
     for (i = j + 1; buf[delta + i] === 0x20; i++);
   }
 }
+
+const pathScratch: string[] = [];
+
+/** Shared empty lists for frames without headers or body (frames are read-only). */
+const NO_HEADERS: readonly MsrpHeader[] = Object.freeze([]);
+const NO_HEADER: MsrpHeader = Object.freeze({ name: '', value: '' });
 
 /** 1*DIGIT in buf[p, q) as a number, -1 when empty, not digits or beyond 2^53 (left to headers.ts to explain). */
 function digitsAt(buf: Buffer, p: number, q: number): number {
@@ -152,7 +174,9 @@ export class HeadBuilder {
   comment = '';
   toPath: string[] | undefined = undefined;
   fromPath: string[] | undefined = undefined;
-  headers: MsrpHeader[] = [];
+  /** Headers of the frame being read: headers[0, headerCount) (reused; frames get an exact-size copy). */
+  private readonly headers: MsrpHeader[] = [];
+  private headerCount = 0;
   /** Byte-Range start and end when the end is numeric, else rangeEnd = -1. */
   rangeStart = 0;
   rangeEnd = -1;
@@ -168,7 +192,9 @@ export class HeadBuilder {
     this.comment = '';
     this.toPath = undefined;
     this.fromPath = undefined;
-    this.headers = [];
+    // Cleared so a reused slot does not keep an old frame's strings (and their buffers) alive.
+    for (let i = 0; i < this.headerCount; i++) this.headers[i] = NO_HEADER;
+    this.headerCount = 0;
     this.rangeStart = 0;
     this.rangeEnd = -1;
     this.rangeTotal = -1;
@@ -290,13 +316,13 @@ export class HeadBuilder {
       return this.path(splitPath(kind === 1 ? buf.toString('utf8', delta + i, delta + ve) : t.slice(i, ve)), to);
     }
     if (which === BYTE_RANGE && kind === 0 && this.rangeAt(buf, delta + i, delta + ve)) {
-      this.headers.push({ name, value: t.slice(i, ve) });
+      this.headers[this.headerCount++] = { name, value: t.slice(i, ve) };
       return undefined;
     }
     const value = kind === 1 ? buf.toString('utf8', delta + i, delta + ve) : (commonValue(buf, delta + i, delta + ve) ?? t.slice(i, ve));
     const checked = which === OTHER ? undefined : this.checkKnown(which, value);
     if (checked) return checked;
-    this.headers.push({ name, value });
+    this.headers[this.headerCount++] = { name, value };
     return undefined;
   }
 
@@ -358,19 +384,32 @@ export class HeadBuilder {
     return undefined;
   }
 
+  /** The headers for a frame: an exact-size copy of the reused list, or the shared empty one. */
+  private takeHeaders(): readonly MsrpHeader[] {
+    const n = this.headerCount;
+    if (n === 0) return NO_HEADERS;
+    const hs = this.headers;
+    if (n === 1) return [hs[0]!];
+    if (n === 2) return [hs[0]!, hs[1]!];
+    if (n === 3) return [hs[0]!, hs[1]!, hs[2]!];
+    return hs.slice(0, n);
+  }
+
   head(): MsrpHead {
     const toPath = this.toPath ?? [];
     const fromPath = this.fromPath ?? [];
+    const headers = this.takeHeaders();
     return this.kind === 'request'
-      ? { kind: 'request', transactionId: this.transactionId, method: this.method, toPath, fromPath, headers: this.headers }
-      : { kind: 'response', transactionId: this.transactionId, status: this.status, comment: this.comment, toPath, fromPath, headers: this.headers };
+      ? { kind: 'request', transactionId: this.transactionId, method: this.method, toPath, fromPath, headers }
+      : { kind: 'response', transactionId: this.transactionId, status: this.status, comment: this.comment, toPath, fromPath, headers };
   }
 
   frame(body: readonly Buffer[], continuation: Continuation): MsrpFrame {
     const toPath = this.toPath ?? [];
     const fromPath = this.fromPath ?? [];
+    const headers = this.takeHeaders();
     return this.kind === 'request'
-      ? { kind: 'request', transactionId: this.transactionId, method: this.method, toPath, fromPath, headers: this.headers, body, continuation }
-      : { kind: 'response', transactionId: this.transactionId, status: this.status, comment: this.comment, toPath, fromPath, headers: this.headers, body, continuation };
+      ? { kind: 'request', transactionId: this.transactionId, method: this.method, toPath, fromPath, headers, body, continuation }
+      : { kind: 'response', transactionId: this.transactionId, status: this.status, comment: this.comment, toPath, fromPath, headers, body, continuation };
   }
 }

@@ -70,6 +70,8 @@ const SKIP = 3;
 const CLOSED = 4;
 
 const CR = 13;
+/** Shared empty body of frames without one (frames are read-only). */
+const NO_BODY: readonly Buffer[] = Object.freeze([]);
 /** Consecutive tiny body slices are merged (copied) below this size to keep slice counts sane on tiny pushes. */
 const SMALL_SLICE = 1024;
 
@@ -95,7 +97,12 @@ export class MsrpParser {
   private atLineStart = false;
   private streaming = false;
   private bodyLen = 0;
-  private bodySlices: Buffer[] = [];
+  /**
+   * Body slices of the frame being buffered: the first, then any others (most bodies are one
+   * slice; an array grown from empty by push() would reserve 17 slots for it).
+   */
+  private bodyFirst: Buffer | undefined = undefined;
+  private bodyMore: Buffer[] | undefined = undefined;
   private bodyBufferedLen = 0;
 
   /**
@@ -281,7 +288,7 @@ export class MsrpParser {
       return false;
     }
     const error = this.head.finish();
-    const frame = error === undefined && this.cb.onFrame ? this.head.frame([], String.fromCharCode(flag) as Continuation) : undefined;
+    const frame = error === undefined && this.cb.onFrame ? this.head.frame(NO_BODY, String.fromCharCode(flag) as Continuation) : undefined;
     const rest = this.rawBuf;
     this.restStart = this.rawStart;
     this.restEnd = this.rawPos;
@@ -415,21 +422,43 @@ export class MsrpParser {
       if (buf === this.rawBuf && s === this.rawPos) this.rawPos = e;
       else this.rawBuf = undefined;
     }
-    const slices = this.bodySlices;
-    const last = slices.length > 0 ? slices[slices.length - 1]! : undefined;
-    if (last !== undefined && last.length + n <= SMALL_SLICE) slices[slices.length - 1] = Buffer.concat([last, buf.subarray(s, e)]);
-    else slices.push(buf.subarray(s, e));
     this.bodyBufferedLen += n;
+    const first = this.bodyFirst;
+    if (first === undefined) {
+      this.bodyFirst = buf.subarray(s, e);
+      return;
+    }
+    const more = this.bodyMore;
+    const last = more === undefined ? first : more[more.length - 1]!;
+    if (last.length + n <= SMALL_SLICE) {
+      const joined = Buffer.concat([last, buf.subarray(s, e)]);
+      if (more === undefined) this.bodyFirst = joined;
+      else more[more.length - 1] = joined;
+    } else if (more === undefined) this.bodyMore = [buf.subarray(s, e)];
+    else more.push(buf.subarray(s, e));
   }
 
   private startStreaming(): void {
     this.streaming = true;
     this.rawBuf = undefined;
     this.cb.onHead!(this.head.head());
-    const slices = this.bodySlices;
-    this.bodySlices = [];
-    this.bodyBufferedLen = 0;
+    const slices = this.takeBody();
+    this.clearBody();
     for (const s of slices) if (this.state === BODY) this.cb.onBody!(s);
+  }
+
+  /** The buffered body slices as a frame's body list. */
+  private takeBody(): readonly Buffer[] {
+    const first = this.bodyFirst;
+    if (first === undefined) return NO_BODY;
+    const more = this.bodyMore;
+    return more === undefined ? [first] : [first, ...more];
+  }
+
+  private clearBody(): void {
+    this.bodyFirst = undefined;
+    this.bodyMore = undefined;
+    this.bodyBufferedLen = 0;
   }
 
   /** The end-line was consumed: check Byte-Range against what was received, then emit. */
@@ -453,7 +482,7 @@ export class MsrpParser {
     }
     // The frame boundary is reached before the callback runs, so it may push or end().
     const streaming = this.streaming;
-    const frame = !streaming && this.cb.onFrame ? h.frame(this.bodySlices, continuation) : undefined;
+    const frame = !streaming && this.cb.onFrame ? h.frame(this.takeBody(), continuation) : undefined;
     const rest = this.rawBuf;
     this.restStart = this.rawStart;
     this.restEnd = this.rawPos;
@@ -507,8 +536,7 @@ export class MsrpParser {
   private enterSkip(atLineStart: boolean): void {
     this.state = SKIP;
     this.atLineStart = atLineStart;
-    this.bodySlices = [];
-    this.bodyBufferedLen = 0;
+    this.clearBody();
   }
 
   private nextFrame(): void {
@@ -520,8 +548,7 @@ export class MsrpParser {
     this.atLineStart = false;
     this.streaming = false;
     this.bodyLen = 0;
-    this.bodySlices = [];
-    this.bodyBufferedLen = 0;
+    this.clearBody();
   }
 
   private close(): void {
@@ -529,7 +556,6 @@ export class MsrpParser {
     this.rawBuf = undefined;
     this.list.clear();
     this.lines.release();
-    this.bodySlices = [];
-    this.bodyBufferedLen = 0;
+    this.clearBody();
   }
 }

@@ -153,22 +153,55 @@ const END_PREFIX_BODY = '\r\n-------';
  * COALESCE_BODY_BYTES `rest` is passed through, not copied.
  */
 export function serializeForwardedRest(head: MsrpRequestHead, rest: Buffer, continuation: Continuation): Buffer[] {
-  let s = 'MSRP ' + head.transactionId + ' ' + head.method + '\r\nTo-Path: ';
+  // Written character by character into one Buffer: no intermediate strings to concatenate,
+  // flatten and encode (the head is a few hundred bytes; this was most of the relay's garbage).
+  const tid = head.transactionId;
   const to = head.toPath;
-  s += to[0];
-  for (let i = 1; i < to.length; i++) s += ' ' + to[i]!;
-  s += '\r\nFrom-Path: ';
   const from = head.fromPath;
-  s += from[0];
-  for (let i = 1; i < from.length; i++) s += ' ' + from[i]!;
-  s += '\r\n';
-  const tail = '-------' + head.transactionId + continuation + '\r\n';
-  if (rest.length > COALESCE_BODY_BYTES) return [Buffer.from(s, 'latin1'), rest, Buffer.from(tail, 'latin1')];
-  const buf = Buffer.allocUnsafe(s.length + rest.length + tail.length);
-  buf.write(s, 0, 'latin1');
-  rest.copy(buf, s.length);
-  buf.write(tail, s.length + rest.length, 'latin1');
+  let n = 5 + tid.length + 1 + head.method.length + 11 + (to.length - 1) + 13 + (from.length - 1) + 2;
+  for (let i = 0; i < to.length; i++) n += to[i]!.length;
+  for (let i = 0; i < from.length; i++) n += from[i]!.length;
+  const tailLength = 7 + tid.length + 3;
+  const coalesce = rest.length <= COALESCE_BODY_BYTES;
+  const buf = Buffer.allocUnsafe(coalesce ? n + rest.length + tailLength : n);
+  let o = put(buf, 0, 'MSRP ');
+  o = put(buf, o, tid);
+  buf[o++] = 0x20;
+  o = put(buf, o, head.method);
+  o = put(buf, o, '\r\nTo-Path: ');
+  o = put(buf, o, to[0]!);
+  for (let i = 1; i < to.length; i++) {
+    buf[o++] = 0x20;
+    o = put(buf, o, to[i]!);
+  }
+  o = put(buf, o, '\r\nFrom-Path: ');
+  o = put(buf, o, from[0]!);
+  for (let i = 1; i < from.length; i++) {
+    buf[o++] = 0x20;
+    o = put(buf, o, from[i]!);
+  }
+  buf[o++] = 0x0d;
+  buf[o++] = 0x0a;
+  if (!coalesce) return [buf, rest, Buffer.from('-------' + tid + continuation + '\r\n', 'latin1')];
+  o += rest.copy(buf, o);
+  putEndLine(buf, o, tid, continuation);
   return [buf];
+}
+
+/** Writes the latin1 string `s` (here always printable ASCII) at buf[o]; returns the offset after it. */
+function put(buf: Buffer, o: number, s: string): number {
+  for (let i = 0; i < s.length; i++) buf[o++] = s.charCodeAt(i);
+  return o;
+}
+
+/** "-------" tid flag CRLF at buf[o]. */
+function putEndLine(buf: Buffer, o: number, tid: string, continuation: Continuation): number {
+  for (let i = 0; i < 7; i++) buf[o++] = 0x2d;
+  o = put(buf, o, tid);
+  buf[o++] = continuation.charCodeAt(0);
+  buf[o++] = 0x0d;
+  buf[o++] = 0x0a;
+  return o;
 }
 
 /**
@@ -177,8 +210,20 @@ export function serializeForwardedRest(head: MsrpRequestHead, rest: Buffer, cont
  * `ascii` when both URIs are known to be printable ASCII (latin1 is then the same bytes, faster).
  */
 export function serializeOk(transactionId: string, previousHop: string, self: string, ascii: boolean): Buffer {
-  const s = 'MSRP ' + transactionId + ' 200 OK\r\nTo-Path: ' + previousHop + '\r\nFrom-Path: ' + self + '\r\n-------' + transactionId + '$\r\n';
-  return Buffer.from(s, ascii ? 'latin1' : 'utf8');
+  if (!ascii) {
+    return Buffer.from('MSRP ' + transactionId + ' 200 OK\r\nTo-Path: ' + previousHop + '\r\nFrom-Path: ' + self + '\r\n-------' + transactionId + '$\r\n', 'utf8');
+  }
+  const buf = Buffer.allocUnsafe(5 + transactionId.length + 18 + previousHop.length + 13 + self.length + 2 + 7 + transactionId.length + 3);
+  let o = put(buf, 0, 'MSRP ');
+  o = put(buf, o, transactionId);
+  o = put(buf, o, ' 200 OK\r\nTo-Path: ');
+  o = put(buf, o, previousHop);
+  o = put(buf, o, '\r\nFrom-Path: ');
+  o = put(buf, o, self);
+  buf[o++] = 0x0d;
+  buf[o++] = 0x0a;
+  putEndLine(buf, o, transactionId, '$');
+  return buf;
 }
 
 /** The end-line after a body for a forwarded frame (trusted: tid minted by us, flag from our parser). */

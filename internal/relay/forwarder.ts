@@ -138,7 +138,6 @@ export class Forwarder {
   /** A request head arrived on `source`; `whole` carries the complete frame when it was not streamed. */
   begin(source: Connection, head: MsrpRequestHead, whole?: MsrpFrame): Inbound {
     const req = new Inbound(this, source, head, whole !== undefined);
-    this.inFlight.add(req);
     let size = 0;
     for (const b of whole?.body ?? []) size += b.length;
     // RFC 4975 §7.1: a request other than SEND may be refused with 413 when its body is
@@ -147,6 +146,8 @@ export class Forwarder {
     req.start(tooLarge);
     // The wire bytes after the paths, when the parser has them (read before anything can push).
     if (whole !== undefined) req.whole(whole.body, whole.continuation, source.frameRest);
+    // Most whole frames are done by now; only the others are in flight (drain waits for them).
+    if (!req.done) this.inFlight.add(req);
     return req;
   }
 
@@ -322,6 +323,11 @@ export class Inbound {
     this.source = source;
     this.head = head;
     this.streamed = !whole;
+  }
+
+  /** Finished: forwarded whole (end-line written), rejected and answered, or aborted. */
+  get done(): boolean {
+    return this.#state === 'done';
   }
 
   byteRange(): ByteRange {
