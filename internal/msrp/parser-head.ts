@@ -181,6 +181,11 @@ export class HeadBuilder {
   rangeStart = 0;
   rangeEnd = -1;
   rangeTotal = -1;
+  /** The byte range of the To-Path and From-Path values in the line's buffer, when the line was clean. */
+  toPathAt = 0;
+  toPathEnd = 0;
+  fromPathAt = 0;
+  fromPathEnd = 0;
   /** Set by `check()` when it fails. */
   private textError: MsrpParseError | undefined = undefined;
 
@@ -312,7 +317,17 @@ export class HeadBuilder {
       const to = which === TO_PATH;
       if ((to ? this.toPath : this.fromPath) !== undefined) return err(to ? 'duplicate-to-path' : 'duplicate-from-path', undefined, tid, false);
       // A clean line has no HTAB: URIs are separated by SP only, found with indexOf.
-      if (clean) return this.path(pathAt(t, i, ve, buf, delta), to);
+      if (clean) {
+        // Where the value's bytes are (for forwarders that copy them, see MsrpParser#wire).
+        if (to) {
+          this.toPathAt = delta + i;
+          this.toPathEnd = delta + ve;
+        } else {
+          this.fromPathAt = delta + i;
+          this.fromPathEnd = delta + ve;
+        }
+        return this.path(pathAt(t, i, ve, buf, delta), to);
+      }
       return this.path(splitPath(kind === 1 ? buf.toString('utf8', delta + i, delta + ve) : t.slice(i, ve)), to);
     }
     if (which === BYTE_RANGE && kind === 0 && this.rangeAt(buf, delta + i, delta + ve)) {

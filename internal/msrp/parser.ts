@@ -75,6 +75,33 @@ const NO_BODY: readonly Buffer[] = Object.freeze([]);
 /** Consecutive tiny body slices are merged (copied) below this size to keep slice counts sane on tiny pushes. */
 const SMALL_SLICE = 1024;
 
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Where a whole frame's bytes are in the buffer it arrived in (MsrpParser#wire): the values of
+ * To-Path and From-Path (printable ASCII, URIs separated by runs of SP) and the rest, from the
+ * end of the From-Path line to the "-------" of the end-line. Offsets index `buf`.
+ */
+export class FrameWire {
+  buf: Buffer = EMPTY;
+  toPathAt = 0;
+  toPathEnd = 0;
+  fromPathAt = 0;
+  fromPathEnd = 0;
+  restAt = 0;
+  restEnd = 0;
+
+  set(buf: Buffer, h: { toPathAt: number; toPathEnd: number; fromPathAt: number; fromPathEnd: number }, restAt: number, restEnd: number): void {
+    this.buf = buf;
+    this.toPathAt = h.toPathAt;
+    this.toPathEnd = h.toPathEnd;
+    this.fromPathAt = h.fromPathAt;
+    this.fromPathEnd = h.fromPathEnd;
+    this.restAt = restAt;
+    this.restEnd = restEnd;
+  }
+}
+
 export class MsrpParser {
   private readonly cb: MsrpParserCallbacks;
   private readonly maxHeaderBytes: number;
@@ -125,12 +152,21 @@ export class MsrpParser {
    * A slice of the received buffer: valid as long as the frame's body slices are.
    */
   get rest(): Buffer | undefined {
-    return this.restBuf?.subarray(this.restStart, this.restEnd);
+    const w = this.wire;
+    return w?.buf.subarray(w.restAt, w.restEnd);
   }
 
-  private restBuf: Buffer | undefined = undefined;
-  private restStart = 0;
-  private restEnd = 0;
+  /**
+   * During onFrame only, when `rest` is available: where the frame's paths and rest are in the
+   * received buffer, so a forwarder can copy bytes instead of encoding strings. One object per
+   * parser, overwritten for every frame: read it inside onFrame, never keep it.
+   */
+  get wire(): FrameWire | undefined {
+    return this.wireSet ? this.wireBytes : undefined;
+  }
+
+  private readonly wireBytes = new FrameWire();
+  private wireSet = false;
 
   constructor(callbacks: MsrpParserCallbacks, options: MsrpParserOptions = {}) {
     this.cb = callbacks;
@@ -290,21 +326,21 @@ export class MsrpParser {
     const error = this.head.finish();
     const frame = error === undefined && this.cb.onFrame ? this.head.frame(NO_BODY, String.fromCharCode(flag) as Continuation) : undefined;
     const rest = this.rawBuf;
-    this.restStart = this.rawStart;
-    this.restEnd = this.rawPos;
+    if (rest !== undefined) this.wireBytes.set(rest, this.head, this.rawStart, this.rawPos);
     this.nextFrame();
     if (error !== undefined) this.report(error);
     else if (frame !== undefined) this.emitFrame(frame, rest);
     return true;
   }
 
-  /** onFrame, with `rest` available for its duration (`buf` holds it at restStart..restEnd). */
+  /** onFrame, with `wire` (and `rest`) available for its duration when `buf` is given. */
   private emitFrame(frame: MsrpFrame, buf: Buffer | undefined): void {
-    this.restBuf = buf;
+    this.wireSet = buf !== undefined;
     try {
       this.cb.onFrame!(frame);
     } finally {
-      this.restBuf = undefined;
+      this.wireSet = false;
+      this.wireBytes.buf = EMPTY;
     }
   }
 
@@ -484,8 +520,7 @@ export class MsrpParser {
     const streaming = this.streaming;
     const frame = !streaming && this.cb.onFrame ? h.frame(this.takeBody(), continuation) : undefined;
     const rest = this.rawBuf;
-    this.restStart = this.rawStart;
-    this.restEnd = this.rawPos;
+    if (rest !== undefined) this.wireBytes.set(rest, this.head, this.rawStart, this.rawPos);
     this.nextFrame();
     if (streaming) this.cb.onEnd!(continuation);
     else if (frame !== undefined) this.emitFrame(frame, rest);

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { endLine, forwardedEndLine, serializeForwarded, serializeForwardedEmpty, serializeForwardedHead, serializeForwardedRest, serializeFrame, serializeHead, serializeOk, serializeToBuffer, toBuffers } from './serializer.ts';
+import { endLine, forwardedEndLine, serializeForwarded, serializeForwardedEmpty, serializeForwardedHead, serializeForwardedWire, serializeFrame, serializeHead, serializeOk, serializeOkWire, serializeToBuffer, toBuffers } from './serializer.ts';
 import { MsrpParser } from './parser.ts';
 import { buildResponse } from './transaction.ts';
-import type { MsrpFrame, MsrpHead } from './frame.ts';
+import type { MsrpFrame, MsrpHead, MsrpRequest } from './frame.ts';
 import { parse } from './testdata/harness.ts';
 import * as rfc4975 from './testdata/rfc4975.ts';
 import * as rfc4976 from './testdata/rfc4976.ts';
@@ -131,23 +131,34 @@ describe('serializer', () => {
       }
     });
 
-    it('serializeForwardedRest() with the parser\'s rest is byte-identical to serializing the rewritten request', () => {
+    it('serializeForwardedWire() and serializeOkWire() copy the received bytes into the same frames', () => {
       let checked = 0;
+      const ours = ['msrps://relay.example.com:2855/s1;tcp', 'msrps://relay.example.com:2855/s2;tcp'];
       for (const f of frames) {
         if (f.kind !== 'request') continue;
-        const wire = serializeToBuffer(f);
-        let rest: Buffer | undefined;
-        const p: MsrpParser = new MsrpParser({ onFrame: () => (rest = p.rest && Buffer.from(p.rest)) }, { byteRangeCheck: 'off' });
-        p.push(wire);
-        if (rest === undefined) continue;
-        // What the relay does: a new transaction id, its URI moved from To-Path to From-Path.
-        const head = { ...f, transactionId: 'Relay0123456789x', toPath: ['msrps://next.example.com:2855/n;tcp'], fromPath: ['msrps://r.example.com:2855/r;tcp', ...f.fromPath] };
-        const out = serializeForwardedRest(head, rest, f.continuation);
-        assert.deepEqual(Buffer.concat(out), serializeToBuffer(head));
-        assert.equal(out.length, rest.length > 4096 ? 3 : 1);
-        checked++;
+        for (const k of [1, 2]) {
+          // The request as it reaches the relay: k of our URIs first (runs of SP between URIs are allowed).
+          const arriving: MsrpRequest = { ...f, toPath: [...ours.slice(0, k), ...f.toPath] };
+          const wire = Buffer.from(serializeToBuffer(arriving).toString('latin1').replace(/^(To-Path: \S+) /m, '$1   '), 'latin1');
+          let forwarded: Buffer | undefined;
+          let ok: Buffer | undefined;
+          const p: MsrpParser = new MsrpParser({
+            onFrame: (g) => {
+              const w = p.wire;
+              if (w === undefined || g.kind !== 'request') return;
+              forwarded = Buffer.concat(serializeForwardedWire('Relay0123456789x', g.method, k, g.toPath, w, g.continuation));
+              ok = serializeOkWire(g.transactionId, g.fromPath[0]!.length, g.toPath[0]!.length, w);
+            },
+          }, { byteRangeCheck: 'off' });
+          p.push(wire);
+          if (forwarded === undefined) continue;
+          const fromPath: string[] = [...ours.slice(0, k).reverse(), ...f.fromPath];
+          assert.deepEqual(forwarded, serializeToBuffer({ ...f, transactionId: 'Relay0123456789x', fromPath }));
+          assert.deepEqual(ok, serializeToBuffer(buildResponse(arriving, 200)));
+          checked++;
+        }
       }
-      assert.ok(checked >= 8, `${checked} requests checked`);
+      assert.ok(checked >= 16, `${checked} requests checked`);
     });
 
     it('serializeOk() is buildResponse(request, 200) serialized', () => {

@@ -10,8 +10,9 @@
 // that would break the framing (CR, LF, other control characters, a bad tid): those
 // are programming errors and are thrown as TypeError.
 
-import type { Continuation, MsrpFrame, MsrpHead, MsrpRequestHead } from './frame.ts';
+import type { Continuation, MsrpFrame, MsrpHead } from './frame.ts';
 import { isIdent } from './headers.ts';
+import type { FrameWire } from './parser.ts';
 
 export interface SerializedFrame {
   /** Start line and headers, plus the blank line when a body follows. */
@@ -144,48 +145,76 @@ export function serializeForwarded(head: MsrpHead, body: readonly Buffer[], cont
 
 const END_PREFIX_BODY = '\r\n-------';
 
+/** Offsets of our URIs at the front of a To-Path value (a relay passes at most a few of its own). */
+const ourStarts = new Int32Array(16);
+
 /**
- * A forwarded frame from its rewritten head and `rest`, the received frame's wire bytes after
- * its From-Path line up to its end-line (MsrpParser#rest: other headers, blank line, body,
- * CRLF), unchanged. Only the start line, the two paths and the end-line are written anew, as
- * latin1: the transaction id is ours, the method UPALPHA, and the paths were printable ASCII
- * on the wire (`rest` exists only then). Small frames come back as one Buffer; above
- * COALESCE_BODY_BYTES `rest` is passed through, not copied.
+ * serializeForwardedRest() from the received bytes themselves (MsrpParser#wire) instead of
+ * strings: the request passed `k` of our URIs at the front of its To-Path (toPath[0, k)); they
+ * leave To-Path and go to the front of From-Path, last passed first (RFC 4976 §6.4, as
+ * router.ts rewrite()), under our transaction id. Every byte is copied from `w.buf` except the
+ * start line and the end-line. Same output as serializeForwarded() of the rewritten request (router.ts).
  */
-export function serializeForwardedRest(head: MsrpRequestHead, rest: Buffer, continuation: Continuation): Buffer[] {
-  // Written character by character into one Buffer: no intermediate strings to concatenate,
-  // flatten and encode (the head is a few hundred bytes; this was most of the relay's garbage).
-  const tid = head.transactionId;
-  const to = head.toPath;
-  const from = head.fromPath;
-  let n = 5 + tid.length + 1 + head.method.length + 11 + (to.length - 1) + 13 + (from.length - 1) + 2;
-  for (let i = 0; i < to.length; i++) n += to[i]!.length;
-  for (let i = 0; i < from.length; i++) n += from[i]!.length;
-  const tailLength = 7 + tid.length + 3;
-  const coalesce = rest.length <= COALESCE_BODY_BYTES;
-  const buf = Buffer.allocUnsafe(coalesce ? n + rest.length + tailLength : n);
+export function serializeForwardedWire(transactionId: string, method: string, k: number, toPath: readonly string[], w: FrameWire, continuation: Continuation): Buffer[] {
+  const src = w.buf;
+  let p = w.toPathAt;
+  let ours = 0;
+  for (let j = 0; j < k; j++) {
+    ourStarts[j] = p;
+    const len = toPath[j]!.length;
+    ours += len + 1;
+    p += len;
+    while (src[p] === 0x20) p++;
+  }
+  const toRestAt = p;
+  const restLength = w.restEnd - w.restAt;
+  const n = 5 + transactionId.length + 1 + method.length + 11 + (w.toPathEnd - toRestAt) + 13 + ours + (w.fromPathEnd - w.fromPathAt) + 2;
+  const coalesce = restLength <= COALESCE_BODY_BYTES;
+  const buf = Buffer.allocUnsafe(coalesce ? n + restLength + 7 + transactionId.length + 3 : n);
   let o = put(buf, 0, 'MSRP ');
-  o = put(buf, o, tid);
+  o = put(buf, o, transactionId);
   buf[o++] = 0x20;
-  o = put(buf, o, head.method);
+  o = put(buf, o, method);
   o = put(buf, o, '\r\nTo-Path: ');
-  o = put(buf, o, to[0]!);
-  for (let i = 1; i < to.length; i++) {
-    buf[o++] = 0x20;
-    o = put(buf, o, to[i]!);
-  }
+  o = copyBytes(buf, o, src, toRestAt, w.toPathEnd);
   o = put(buf, o, '\r\nFrom-Path: ');
-  o = put(buf, o, from[0]!);
-  for (let i = 1; i < from.length; i++) {
+  for (let j = k - 1; j >= 0; j--) {
+    const at = ourStarts[j]!;
+    o = copyBytes(buf, o, src, at, at + toPath[j]!.length);
     buf[o++] = 0x20;
-    o = put(buf, o, from[i]!);
   }
+  o = copyBytes(buf, o, src, w.fromPathAt, w.fromPathEnd);
   buf[o++] = 0x0d;
   buf[o++] = 0x0a;
-  if (!coalesce) return [buf, rest, Buffer.from('-------' + tid + continuation + '\r\n', 'latin1')];
-  o += rest.copy(buf, o);
-  putEndLine(buf, o, tid, continuation);
+  if (!coalesce) return [buf, src.subarray(w.restAt, w.restEnd), Buffer.from('-------' + transactionId + continuation + '\r\n', 'latin1')];
+  o = copyBytes(buf, o, src, w.restAt, w.restEnd);
+  putEndLine(buf, o, transactionId, continuation);
   return [buf];
+}
+
+/**
+ * serializeOk() from the received bytes (MsrpParser#wire): To-Path the first From-Path URI,
+ * From-Path the first To-Path URI, both copied.
+ */
+export function serializeOkWire(transactionId: string, previousHopLength: number, selfLength: number, w: FrameWire): Buffer {
+  const src = w.buf;
+  const buf = Buffer.allocUnsafe(5 + transactionId.length + 18 + previousHopLength + 13 + selfLength + 2 + 7 + transactionId.length + 3);
+  let o = put(buf, 0, 'MSRP ');
+  o = put(buf, o, transactionId);
+  o = put(buf, o, ' 200 OK\r\nTo-Path: ');
+  o = copyBytes(buf, o, src, w.fromPathAt, w.fromPathAt + previousHopLength);
+  o = put(buf, o, '\r\nFrom-Path: ');
+  o = copyBytes(buf, o, src, w.toPathAt, w.toPathAt + selfLength);
+  buf[o++] = 0x0d;
+  buf[o++] = 0x0a;
+  putEndLine(buf, o, transactionId, '$');
+  return buf;
+}
+
+/** src[s, e) to dst[o]; returns the offset after it (a loop: these ranges are short, a native copy costs more to call). */
+function copyBytes(dst: Buffer, o: number, src: Buffer, s: number, e: number): number {
+  for (let i = s; i < e; i++) dst[o++] = src[i]!;
+  return o;
 }
 
 /** Writes the latin1 string `s` (here always printable ASCII) at buf[o]; returns the offset after it. */

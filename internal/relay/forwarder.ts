@@ -15,7 +15,8 @@
 import { getHeader, type Continuation, type MsrpFrame, type MsrpRequest, type MsrpRequestHead, type MsrpResponse } from '../msrp/frame.ts';
 import { parseByteRange, type ByteRange } from '../msrp/headers.ts';
 import { buildReport, failureReportOf, reportPolicy, type Outcome } from '../msrp/reports.ts';
-import { forwardedEndLine, serializeForwarded, serializeForwardedHead, serializeForwardedRest, serializeOk, toBuffers } from '../msrp/serializer.ts';
+import type { FrameWire } from '../msrp/parser.ts';
+import { forwardedEndLine, serializeForwarded, serializeForwardedHead, serializeForwardedWire, serializeOk, serializeOkWire, toBuffers } from '../msrp/serializer.ts';
 import { buildResponse } from '../msrp/transaction.ts';
 import type { Connection } from '../transport/connection.ts';
 import type { RelayMetrics } from './metrics.ts';
@@ -145,7 +146,7 @@ export class Forwarder {
     const tooLarge = head.method !== 'SEND' && (whole === undefined || size > this.d.options.maxNonSendBody);
     req.start(tooLarge);
     // The wire bytes after the paths, when the parser has them (read before anything can push).
-    if (whole !== undefined) req.whole(whole.body, whole.continuation, source.frameRest);
+    if (whole !== undefined) req.whole(whole.body, whole.continuation, source.frameWire);
     // Most whole frames are done by now; only the others are in flight (drain waits for them).
     if (!req.done) this.inFlight.add(req);
     return req;
@@ -274,10 +275,12 @@ export class Forwarder {
       this.#acceptedSendResponse.set(fr, respond);
     }
     if (!respond || req.source.closed) return;
-    // buildResponse(request, 200) serialized, straight from the parsed request's id and paths.
+    // buildResponse(request, 200) serialized, straight from the received bytes or the parsed paths.
     const h = req.head;
+    const w = req.wire;
     this.#countResponse(200);
-    outletOf(req.source).writeFrame([serializeOk(h.transactionId, h.fromPath[0]!, h.toPath[0]!, req.asciiPaths)]);
+    const ok = w !== undefined ? serializeOkWire(h.transactionId, h.fromPath[0]!.length, h.toPath[0]!.length, w) : serializeOk(h.transactionId, h.fromPath[0]!, h.toPath[0]!, req.asciiPaths);
+    outletOf(req.source).writeFrame([ok]);
   }
 
   /** Writes a frame we generated to `conn`, behind any stream in progress there. */
@@ -302,8 +305,10 @@ export class Inbound {
   /** Where our copy went and its transaction id there, when a response is expected (not REPORT). */
   downstream: Connection | undefined;
   outTid = '';
-  /** The paths were printable ASCII on the wire (the parser gave the frame's raw rest). */
+  /** The paths were printable ASCII on the wire (the parser gave the frame's bytes). */
   asciiPaths = false;
+  /** While whole() runs: where the received frame's bytes are (MsrpParser#wire), else undefined. */
+  wire: FrameWire | undefined;
   /** A failure seen before our end-line went out; answered when the source's chunk ends. */
   downstreamFailed: number | undefined;
   /** When the next hop's response is due (performance.now() ms); 0 when not waiting for it. */
@@ -376,10 +381,23 @@ export class Inbound {
   }
 
   /** The complete frame (not streamed): body slices and flag at once. */
-  whole(body: readonly Buffer[], flag: Continuation, rest?: Buffer): void {
+  whole(body: readonly Buffer[], flag: Continuation, wire?: FrameWire): void {
     let n = 0;
     for (const b of body) n += b.length;
-    if (rest !== undefined) this.asciiPaths = true;
+    if (wire !== undefined) {
+      this.asciiPaths = true;
+      this.wire = wire;
+      try {
+        this.#whole(body, n, flag);
+      } finally {
+        this.wire = undefined;
+      }
+      return;
+    }
+    this.#whole(body, n, flag);
+  }
+
+  #whole(body: readonly Buffer[], n: number, flag: Continuation): void {
     this.#hasBody = n > 0;
     if (this.#route?.kind === 'auth') {
       this.#state = 'done';
@@ -391,7 +409,7 @@ export class Inbound {
       this.#bodyBytes = n;
       if (n > 0) this.#account(n);
       this.#end = flag;
-      const out = rest !== undefined ? serializeForwardedRest(this.#outHead(), rest, flag) : serializeForwarded(this.#outHead(), body, flag);
+      const out = this.#serializeWhole(body, flag);
       this.#outlet!.write(out, this.source);
       this.#complete();
       return;
@@ -429,6 +447,16 @@ export class Inbound {
     }
     this.#state = 'done';
     this.f.inFlight.delete(this);
+  }
+
+  /** The forwarded frame: copied from the received bytes when the parser has them, else serialized. */
+  #serializeWhole(body: readonly Buffer[], flag: Continuation): Buffer[] {
+    const out = this.#outHead();
+    const w = this.wire;
+    if (w === undefined) return serializeForwarded(out, body, flag);
+    // The route passed k of our URIs (router.ts rewrite()): the received To-Path minus the forwarded one.
+    const k = this.head.toPath.length - out.toPath.length;
+    return serializeForwardedWire(out.transactionId, out.method, k, this.head.toPath, w, flag);
   }
 
   #outHead(): MsrpRequestHead {

@@ -11,6 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Continuation, MsrpFrame, MsrpHead } from '../msrp/frame.ts';
 import type { MsrpParseError } from '../msrp/errors.ts';
+import type { FrameWire } from '../msrp/parser.ts';
 import { createFrameReader, type FrameReader, type FrameReaderLimits, type FrameSink } from './framing.ts';
 import { toBuffers } from './framing.ts';
 
@@ -41,13 +42,19 @@ export interface ConnectionOptions {
 // are corked and leave together when the read is done: one writev per destination per read
 // instead of one per frame, which is most of the CPU cost of small frames. Writes from
 // elsewhere (timers, AUTH completions, drain callbacks) still go out at once.
+// Small buffers written during a read are also gathered per connection and handed to the
+// socket as one Buffer at the end of the read (one Writable.write and one iovec instead of one
+// per frame); large ones (body segments) are written as they are, after what was gathered.
 let dispatching = 0;
-const corkedDuringRead = new Set<Socket | TLSSocket>();
+const corkedDuringRead = new Set<Connection>();
 
 function uncorkAll(): void {
-  for (const s of corkedDuringRead) s.uncork();
+  for (const c of corkedDuringRead) c.flushRead();
   corkedDuringRead.clear();
 }
+
+/** Buffers up to this size written during a read are copied into one (bigger ones are passed through). */
+const GATHER_MAX = 4096;
 
 /** The Connection behind a socket, for the shared listeners below (no closures per connection). */
 const kConnection = Symbol('msrp.connection');
@@ -109,6 +116,9 @@ export class Connection {
   readonly #maxBuffered: number;
   readonly #reader: FrameReader;
   readonly #sink: ReaderSink;
+  /** Small buffers written during the current read, not yet given to the socket (see uncorkAll). */
+  #gathered: Buffer[] | undefined;
+  #gatheredBytes = 0;
   /** Reasons reading is paused; allocated on the first pause (most connections never pause). */
   #pauses: Set<string> | undefined;
   #closed = false;
@@ -153,11 +163,11 @@ export class Connection {
   }
 
   /**
-   * Inside onFrame only: the frame's exact wire bytes after its From-Path line up to its
-   * end-line (MsrpParser#rest), or undefined. Lets a forwarder write them on unchanged.
+   * Inside onFrame only: where the frame's path values and the bytes after its From-Path line
+   * are in the received buffer (MsrpParser#wire), or undefined. Lets a forwarder copy them.
    */
-  get frameRest(): Buffer | undefined {
-    return this.#reader.rest;
+  get frameWire(): FrameWire | undefined {
+    return this.#reader.wire;
   }
 
   /** The socket closed (internal: the shared 'close' listener). */
@@ -173,12 +183,13 @@ export class Connection {
 
   /** Bytes accepted by write() but not yet handed to the kernel. */
   get bufferedBytes(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.#gatheredBytes;
   }
 
-  /** True when the socket asks writers to wait for 'drain'. */
+  /** True when the socket asks writers to wait for 'drain' (or will, once this read's writes reach it). */
   get congested(): boolean {
-    return this.socket.writableNeedDrain;
+    const s = this.socket;
+    return s.writableNeedDrain || s.writableLength + this.#gatheredBytes >= s.writableHighWaterMark;
   }
 
   setHandler(handler: FrameHandler): void {
@@ -190,23 +201,67 @@ export class Connection {
     return this.writeBuffers(toBuffers(frame));
   }
 
-  /** Writes raw pieces (a streamed head, segments, an end-line) in one cork/uncork. */
+  /**
+   * Writes raw pieces (a streamed head, segments, an end-line) in order. During a read, small
+   * pieces are gathered and leave with everything else written in that read (flushRead());
+   * otherwise they go out at once, in one cork/uncork. Returns false when the caller should
+   * wait for drain (onceDrained).
+   */
   writeBuffers(bufs: readonly Buffer[]): boolean {
     if (this.closed) return false;
     const s = this.socket;
-    const batched = dispatching > 0;
-    if (!batched) s.cork();
-    else if (!corkedDuringRead.has(s)) {
-      corkedDuringRead.add(s);
+    if (dispatching === 0) {
+      s.cork();
+      for (const b of bufs) {
+        this.bytesOut += b.length;
+        s.write(b);
+      }
+      s.uncork();
+      return this.#checkBuffered();
+    }
+    if (!corkedDuringRead.has(this)) {
+      corkedDuringRead.add(this);
       s.cork();
     }
     for (const b of bufs) {
       this.bytesOut += b.length;
-      s.write(b);
+      if (b.length <= GATHER_MAX) {
+        (this.#gathered ??= []).push(b);
+        this.#gatheredBytes += b.length;
+      } else {
+        this.#writeGathered();
+        s.write(b);
+      }
     }
-    if (!batched) s.uncork();
-    if (s.writableLength > this.#maxBuffered) {
-      this.log.warn({ buffered: s.writableLength, limit: this.#maxBuffered }, 'peer does not read: write buffer over limit, closing');
+    if (s.writableLength + this.#gatheredBytes > this.#maxBuffered) return this.#checkBuffered();
+    return !this.congested;
+  }
+
+  /** End of a read: the gathered pieces go to the socket as one Buffer, then the socket is uncorked. */
+  flushRead(): void {
+    this.#writeGathered();
+    this.socket.uncork();
+    this.#checkBuffered();
+  }
+
+  #writeGathered(): void {
+    const g = this.#gathered;
+    if (g === undefined) return;
+    const n = this.#gatheredBytes;
+    this.#gathered = undefined;
+    this.#gatheredBytes = 0;
+    if (this.socket.destroyed) return;
+    this.socket.write(g.length === 1 ? g[0]! : Buffer.concat(g, n));
+  }
+
+  /** The hard cap: a peer that lets more than maxBufferedBytes pile up is not reading; close it. */
+  #checkBuffered(): boolean {
+    const s = this.socket;
+    const queued = s.writableLength + this.#gatheredBytes;
+    if (queued > this.#maxBuffered) {
+      this.log.warn({ buffered: queued, limit: this.#maxBuffered }, 'peer does not read: write buffer over limit, closing');
+      this.#gathered = undefined;
+      this.#gatheredBytes = 0;
       this.destroy();
       return false;
     }
@@ -215,6 +270,11 @@ export class Connection {
 
   /** Calls `fn` once the socket drains (or closes). */
   onceDrained(fn: () => void): void {
+    if (dispatching > 0 && this.#gatheredBytes > 0 && !this.closed) {
+      // Writes of the current read are still gathered: decide once they reached the socket.
+      queueMicrotask(() => this.onceDrained(fn));
+      return;
+    }
     if (!this.socket.writableNeedDrain || this.closed) {
       queueMicrotask(fn);
       return;
@@ -248,7 +308,9 @@ export class Connection {
 
   /** Half-closes after pending writes (FIN); the peer's close completes it. */
   end(): void {
-    if (!this.closed) this.socket.end();
+    if (this.closed) return;
+    this.#writeGathered(); // what this read wrote so far goes before the FIN
+    this.socket.end();
   }
 
   destroy(): void {

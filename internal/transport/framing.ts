@@ -3,7 +3,7 @@
 // their option names.
 import type { Continuation, MsrpFrame, MsrpHead } from '../msrp/frame.ts';
 import type { MsrpParseError } from '../msrp/errors.ts';
-import { MsrpParser } from '../msrp/parser.ts';
+import { MsrpParser, type FrameWire } from '../msrp/parser.ts';
 
 export interface FrameReaderLimits {
   maxHeaderBytes: number;
@@ -22,8 +22,8 @@ export interface FrameSink {
 export interface FrameReader {
   push(chunk: Buffer): boolean;
   readonly bufferedBytes: number;
-  /** During onFrame: the frame's wire bytes after its From-Path line, when available (MsrpParser#rest). */
-  readonly rest: Buffer | undefined;
+  /** During onFrame: where the frame's paths and the bytes after them are, when available (MsrpParser#wire). */
+  readonly wire: FrameWire | undefined;
 }
 
 export function createFrameReader(limits: FrameReaderLimits, sink: FrameSink): FrameReader {
