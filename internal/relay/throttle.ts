@@ -30,38 +30,41 @@ export class TokenBucket {
 }
 
 type Scope = 'session' | 'user' | 'realm';
+const SCOPES: readonly Scope[] = ['session', 'user', 'realm'];
 
 export class Throttle {
   readonly #limits: Record<Scope, RateLimit>;
   readonly #metrics: RelayMetrics;
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #timers = new Map<Connection, NodeJS.Timeout>();
+  /** Each session's buckets, so a frame costs no key strings or map look-ups. */
+  readonly #bySession = new WeakMap<RelaySession, (TokenBucket | undefined)[]>();
+  readonly #enabled: boolean;
 
   constructor(limits: Record<Scope, RateLimit>, metrics: RelayMetrics) {
     this.#limits = limits;
     this.#metrics = metrics;
+    this.#enabled = limits.session.bytesPerSec > 0 || limits.user.bytesPerSec > 0 || limits.realm.bytesPerSec > 0;
   }
 
   get enabled(): boolean {
-    return this.#limits.session.bytesPerSec > 0 || this.#limits.user.bytesPerSec > 0 || this.#limits.realm.bytesPerSec > 0;
+    return this.#enabled;
   }
 
   /** Accounts `bytes` sent by `source` within `session`; pauses the source when a bucket runs dry. */
   account(session: RelaySession, bytes: number, source: Connection): void {
-    if (!this.enabled || bytes === 0) return;
+    if (!this.#enabled || bytes === 0) return;
     const now = performance.now();
+    const buckets = this.#bucketsOf(session, now);
     let delay = 0;
     let worst: Scope | undefined;
-    for (const [scope, key] of [['session', session.id], ['user', `${session.realm}\u0000${session.user}`], ['realm', session.realm]] as const) {
-      const limit = this.#limits[scope];
-      if (limit.bytesPerSec <= 0) continue;
-      const k = `${scope}:${key}`;
-      let b = this.#buckets.get(k);
-      if (b === undefined) this.#buckets.set(k, (b = new TokenBucket(limit, now)));
+    for (let i = 0; i < SCOPES.length; i++) {
+      const b = buckets[i];
+      if (b === undefined) continue;
       const d = b.take(bytes, now);
       if (d > delay) {
         delay = d;
-        worst = scope;
+        worst = SCOPES[i];
       }
     }
     if (delay === 0 || worst === undefined) return;
@@ -75,7 +78,25 @@ export class Throttle {
     }, delay));
   }
 
+  /** The session's buckets by scope (undefined where unlimited), found once per session, not per frame. */
+  #bucketsOf(session: RelaySession, now: number): (TokenBucket | undefined)[] {
+    let buckets = this.#bySession.get(session);
+    if (buckets !== undefined) return buckets;
+    const keys = [session.id, `${session.realm}\u0000${session.user}`, session.realm];
+    buckets = SCOPES.map((scope, i) => {
+      const limit = this.#limits[scope];
+      if (limit.bytesPerSec <= 0) return undefined;
+      const k = `${scope}:${keys[i]!}`;
+      let b = this.#buckets.get(k);
+      if (b === undefined) this.#buckets.set(k, (b = new TokenBucket(limit, now)));
+      return b;
+    });
+    this.#bySession.set(session, buckets);
+    return buckets;
+  }
+
   forgetSession(session: RelaySession): void {
+    this.#bySession.delete(session);
     this.#buckets.delete(`session:${session.id}`);
   }
 
