@@ -55,6 +55,9 @@ function startDefaults(dataDir: string, plainTcp: boolean): Record<string, strin
     MSRP_RELAY__ALIASES: '127.0.0.1',
     MSRP_AUTH__REALMS: JSON.stringify([{ name: DEMO_REALM, hosts: ['127.0.0.1'] }]),
     MSRP_AUTH__ALLOW_PLAIN_TCP: String(plainTcp),
+    // A plain TCP peer can never present a certificate: in that development mode, endpoints
+    // without a relay may deliver to our clients (docs/relay.md, tls.peerCertificates).
+    ...(plainTcp ? { MSRP_TLS__PEER_CERTIFICATES: 'verify-if-presented' } : {}),
     MSRP_TLS__DIR: join(dataDir, 'tls'),
     MSRP_DATABASE__DATA_DIR: join(dataDir, 'pglite'),
     MSRP_HTTP__HOST: '127.0.0.1',

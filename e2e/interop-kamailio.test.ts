@@ -17,14 +17,17 @@
 // Kamailio's certificate against ca.crt and the URI host 127.0.0.1 (RFC 4976 §9.2) and
 // presents its own certificate (Kamailio asks for none: require_certificate = no).
 // Kamailio dials our relay (B→A) with tls.cfg's [client:default] section, which does NOT
-// verify our certificate (verify_certificate = no, see e2e/kamailio/kamailio.ts); our relay
-// requests a client certificate but does not require one, and Kamailio sends none.
+// verify our certificate (verify_certificate = no, see e2e/kamailio/kamailio.ts) but presents
+// its own: our relay (peerCertificates 'require', the production default) delivers to A only
+// from a peer whose client certificate chains to ca.crt and names the host of the first
+// From-Path URI, here kam/sB = 127.0.0.1 (RFC 4976 §9.2, internal/relay/peer-auth.ts).
 //
 // Kamailio limits respected here (e2e/kamailio/README.md): chunks well under 10 KB,
 // To-Path/From-Path first (our serializer), only well-formed frames.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import type { TLSSocket } from 'node:tls';
 import { getHeader, type MsrpHeader, type MsrpRequest } from '../internal/msrp/frame.ts';
 import { parseByteRange } from '../internal/msrp/headers.ts';
 import { buildResponse, newMessageId } from '../internal/msrp/transaction.ts';
@@ -223,9 +226,12 @@ describe('interop: our relay ↔ Kamailio msrp relay, A on ours, B on Kamailio, 
     assert.deepEqual(statuses, chunks.map(() => 200), 'Kamailio answered every chunk 200 once relayed');
     const { message: got, chunks: gotChunks } = await receiving;
     assert.equal(sha256(got), sha256(message), 'SHA-256 of the reassembled message at A');
-    // Kamailio dialled our TLS listener (an inbound TLS connection that is not A's).
-    assert.ok([...ours.relay.connections].some((c) => c.direction === 'inbound' && c.secure && c.socket !== a.socket),
-      'Kamailio has a TLS connection to our relay');
+    // Kamailio dialled our TLS listener (an inbound TLS connection that is not A's) with a
+    // client certificate our relay verified (mutual TLS, RFC 4976 §9.2).
+    const fromKam = [...ours.relay.connections].find((c) => c.direction === 'inbound' && c.secure && c.remotePort !== a.socket.localPort);
+    assert.ok(fromKam, 'Kamailio has a TLS connection to our relay');
+    assert.equal((fromKam.socket as TLSSocket).authorized, true, 'Kamailio presented a certificate that chains to ca.crt');
+    assert.equal(String((fromKam.socket as TLSSocket).getPeerCertificate().subject.CN), 'peer');
     assert.equal(gotChunks.at(-1)!.continuation, '$');
 
     const last = gotChunks.find((r) => getHeader(r, 'Success-Report') === 'yes')!;

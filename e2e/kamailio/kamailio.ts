@@ -32,7 +32,7 @@ export function kamailioAvailable(): boolean {
 }
 
 export interface KamailioOptions {
-  /** PEM server certificate (chain) for the TLS listener. */
+  /** PEM certificate (chain) for the TLS listener, also presented as the client certificate when Kamailio dials a relay. */
   certFile: string;
   /** PEM private key of certFile. */
   keyFile: string;
@@ -113,8 +113,11 @@ function tlsCfg(o: KamailioOptions): string {
   ];
   if (o.caFile !== undefined) server.push(`ca_list = ${o.caFile}`);
   // The client side is used when the relay connects to itself (both peers AUTHed here over
-  // TLS: README.md) or to another relay; test certificates are not checked.
-  const client = ['[client:default]', 'method = TLSv1.2+', 'verify_certificate = no', 'require_certificate = no'];
+  // TLS: README.md) or to another relay; test certificates are not checked. It presents the
+  // same certificate as a client certificate: relay to relay is mutual TLS (RFC 4976 §9.2),
+  // and our relay refuses traffic toward its clients from a peer without one.
+  const client = ['[client:default]', 'method = TLSv1.2+', 'verify_certificate = no', 'require_certificate = no',
+    `certificate = ${o.certFile}`, `private_key = ${o.keyFile}`];
   return `${server.join('\n')}\n\n${client.join('\n')}\n`;
 }
 

@@ -62,8 +62,10 @@ describe('engine configuration', () => {
 
   it('has the relay defaults the relay author asked for: next hops closed, mutual TLS, 10 KB non-SEND bodies', () => {
     const c = loadEngineConfig({ env: {} });
-    assert.deepEqual(c.nextHops, { allow: [], allowPrivate: false, connectTimeoutMs: 5000 });
+    assert.deepEqual(c.nextHops, { allow: [], allowPrivate: false, connectTimeoutMs: 5000, dnsServers: [] });
     assert.equal(c.tls.mutual, true);
+    assert.equal(c.tls.peerCertificates, 'require', 'relay to relay is mutual TLS, enforced (RFC 4976 §9.2)');
+    assert.deepEqual(c.limits.parseErrorBudget, { count: 10, windowSec: 60 });
     assert.equal(c.tls.pollIntervalMs, 10000);
     assert.deepEqual(c.relay.aliases, []);
     assert.deepEqual(c.relay.blockedMethods, []);
@@ -85,6 +87,8 @@ describe('engine configuration', () => {
       MSRP_RELAY__ALIASES: 'msrp.default.svc,10.0.0.7',
       MSRP_RELAY__BLOCKED_METHODS: 'NICKNAME',
       MSRP_TLS__MUTUAL: 'false',
+      // Without mutual TLS no client certificate is asked for: `require` would be refused.
+      MSRP_TLS__PEER_CERTIFICATES: 'verify-if-presented',
     } });
     assert.deepEqual(c.nextHops.allow, [{ host: '*.example.net', port: 2855 }, { host: 'relay.example.org' }]);
     assert.equal(c.nextHops.allowPrivate, true);

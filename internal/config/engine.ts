@@ -56,6 +56,10 @@ export const EngineConfigSchema = Type.Object({
       description: 'Allow next hops that resolve to private, loopback, link-local, CGNAT or unique-local addresses. Off in production: an allowed name must not lead into the pod network (DNS rebinding).',
     }),
     connectTimeoutMs: Type.Integer({ minimum: 100, default: 5000, description: 'Connect (and TLS handshake) timeout towards a next hop; on failure the request gets 481.' }),
+    dnsServers: Type.Array(Type.String({ minLength: 1, pattern: '^(\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?|[0-9A-Fa-f:.]+)$' }), {
+      default: [],
+      description: 'DNS servers for next-hop lookups (RFC 4976 §8: SRV `_msrps._tcp.<host>`, then A/AAAA), as `address`, `address:port` or `[v6]:port`. Empty: the system resolver. When set, SRV targets and host names are resolved through these servers too, not /etc/hosts.',
+    }),
   }, { ...strict, default: {}, description: 'Where the relay may forward to beyond its own sessions (relay-to-relay, RFC 4976 §6).' }),
 
   tls: Type.Object({
@@ -69,6 +73,10 @@ export const EngineConfigSchema = Type.Object({
     mutual: Type.Boolean({
       default: true,
       description: 'Mutual TLS between relays (RFC 4976 §9.2): request a client certificate on msrps listeners and present our certificate when connecting to a next hop. Peers are always verified against ca.crt.',
+    }),
+    peerCertificates: Type.Enum(['require', 'verify-if-presented'], {
+      default: 'require',
+      description: 'Who may deliver to our clients over an inbound connection that is not the session\'s own (a foreign relay or endpoint). `require`: only a TLS peer whose client certificate chains to ca.crt and names the host of the request\'s first From-Path URI (relay to relay is mutual TLS, RFC 4976 §9.2); anything else gets 403. `verify-if-presented`: also peers without a certificate (endpoints that use no relay, plain TCP in development); a presented certificate that fails is still refused. Clients sending from their own session, and peers on connections this relay opened, are not affected. `require` needs `tls.mutual`.',
     }),
     pollIntervalMs: Type.Integer({ minimum: 100, default: 10000, description: 'How often the certificate files are checked for a change (a renewed Secret); a change is loaded without dropping connections.' }),
   }, { ...strict, default: {}, description: 'TLS certificate and key for msrps listeners and relay-to-relay connections.' }),
@@ -118,6 +126,13 @@ export const EngineConfigSchema = Type.Object({
     transactionTimeoutSec: Seconds('Time to wait for the next hop\'s response to a forwarded SEND; after it the sender gets a failure REPORT with status 408 (RFC 4975 §7.1.2: 408 is never sent as a response).', 30, 1),
     connectionsPerSource: Type.Integer({ minimum: 0, default: 100, description: 'Concurrent connections from one source address; one more is closed at once (counted in relay_limit_rejections_total). 0 = unlimited.' }),
     sessionsPerUser: Type.Integer({ minimum: 0, default: 20, description: 'Concurrent relay sessions per authenticated user; an AUTH past it gets 403. 0 = unlimited.' }),
+    parseErrorBudget: Type.Object({
+      count: Type.Integer({
+        minimum: 0, maximum: 10000, default: 10,
+        description: 'Malformed frames the parser recovered from (each answered 400/413 when it can be addressed) that one connection may send within `windowSec`; one more closes it (relay_drops_total{reason="parse-errors"}). 0: the first one closes it.',
+      }),
+      windowSec: Type.Integer({ minimum: 1, maximum: 86400, default: 60, description: 'The sliding window, in seconds, over which `count` applies.' }),
+    }, { ...strict, default: {}, description: 'How much recoverable malformed input one connection may send before it is closed. Input that loses the framing always closes at once.' }),
   }, { ...strict, default: {}, description: 'Resource limits.' }),
 
   throttle: Type.Object({
@@ -181,6 +196,10 @@ export function checkEngineConfig(c: EngineConfig): { path: string; message: str
     issues.push({ path: 'session.defaultExpires', message: `must be between session.minExpires (${s.minExpires}) and session.maxExpires (${s.maxExpires})` });
   }
   if (c.http.port === c.http.controlPort) issues.push({ path: 'http.controlPort', message: 'must differ from http.port' });
+  if (c.tls.peerCertificates === 'require' && !c.tls.mutual) {
+    // Without tls.mutual the listeners ask for no certificate, so no foreign relay could ever deliver.
+    issues.push({ path: 'tls.peerCertificates', message: 'require needs tls.mutual: true (or set verify-if-presented)' });
+  }
   if (c.chat.enabled && c.chat.msrp.port !== 0 && c.relay.listen.some((l) => l.port === c.chat.msrp.port)) {
     issues.push({ path: 'chat.msrp.port', message: `must differ from the relay listener ports (${c.relay.listen.map((l) => l.port).join(', ')})` });
   }

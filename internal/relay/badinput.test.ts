@@ -56,6 +56,10 @@ before(async () => {
     maxConnectionsPerAddress: 40,
     // No next hop is allowed: only our own sessions are reachable (no open relay).
     nextHops: { allow: [], allowPrivate: false, connectTimeoutMs: 1000 },
+    // Each corpus connection proves it is still usable by delivering to bob's session as a
+    // foreign endpoint without a relay (no client certificate, and plain TCP), which only
+    // this policy admits (peer-auth.ts; relay-peer-tls.test.ts covers 'require').
+    peerCertificates: 'verify-if-presented',
   }, undefined, { logger });
   tlsPort = t.relay.addresses.find((a) => a.secure)!.port;
   tcpPort = t.relay.addresses.find((a) => !a.secure)!.port;
@@ -91,7 +95,7 @@ async function settle(): Promise<void> {
   assert.equal(t.relay.connections.size, 2, 'only the well-behaved connections are left');
 }
 
-/** A SEND from `client` to bob's session (traffic for a session is delivered from any connection, RFC 4976 §6.4). */
+/** A SEND from `client` to bob's session (traffic for a session, RFC 4976 §6.4; any connection may deliver under 'verify-if-presented'). */
 async function sendToBob(client: TestClient, text: string): Promise<void> {
   const sent = client.sendMessage([sb, bob.uri], text);
   assert.equal((await client.response(sent.transactionId)).status, 200, `200 for "${text}"`);

@@ -15,7 +15,11 @@ describe('engine configuration reaches the relay', () => {
       MSRP_NEXT_HOPS__ALLOW: '[{"host":"Peer.Example.net","port":2855}]',
       MSRP_NEXT_HOPS__ALLOW_PRIVATE: 'yes',
       MSRP_NEXT_HOPS__CONNECT_TIMEOUT_MS: '1500',
+      MSRP_NEXT_HOPS__DNS_SERVERS: '127.0.0.53,[::1]:5353',
       MSRP_TLS__MUTUAL: 'false',
+      MSRP_TLS__PEER_CERTIFICATES: 'verify-if-presented',
+      MSRP_LIMITS__PARSE_ERROR_BUDGET__COUNT: '3',
+      MSRP_LIMITS__PARSE_ERROR_BUDGET__WINDOW_SEC: '5',
       MSRP_TLS__POLL_INTERVAL_MS: '2500',
       MSRP_AUTH__ALGORITHMS: 'SHA-256',
       MSRP_LIMITS__MAX_NON_SEND_BODY_BYTES: '2048',
@@ -26,8 +30,12 @@ describe('engine configuration reaches the relay', () => {
     assert.equal(o.publicHost, 'relay.example.com');
     assert.deepEqual(o.aliases, ['msrp.default.svc']);
     assert.deepEqual(o.blockedMethods, ['NICKNAME']);
-    assert.deepEqual(o.nextHops, { allow: [{ host: 'peer.example.net', port: 2855 }], allowPrivate: true, connectTimeoutMs: 1500 });
+    assert.deepEqual(o.nextHops, {
+      allow: [{ host: 'peer.example.net', port: 2855 }], allowPrivate: true, connectTimeoutMs: 1500, dnsServers: ['127.0.0.53', '[::1]:5353'],
+    });
     assert.equal(o.mutualTls, false);
+    assert.equal(o.peerCertificates, 'verify-if-presented');
+    assert.deepEqual(o.parseErrorBudget, { count: 3, windowSec: 5 });
     assert.equal(o.tlsPollIntervalMs, 2500);
     assert.deepEqual(o.algorithms, ['SHA-256']);
     assert.equal(o.maxNonSendBody, 2048);
@@ -35,6 +43,46 @@ describe('engine configuration reaches the relay', () => {
     assert.equal(o.expires.max, 7200);
     assert.equal(o.sessionIdPrefix, 'r3-');
     assert.equal(replicaPrefix('laptop'), '');
+  });
+
+  it('defaults to the production peer policy and parse error budget, and refuses require without mutual TLS', () => {
+    const o = relayOptionsFromConfig(loadEngineConfig({ env: {} }), { hostname: 'laptop', nonceSecret: randomBytes(32) });
+    assert.equal(o.peerCertificates, 'require');
+    assert.equal(o.mutualTls, true);
+    assert.deepEqual(o.parseErrorBudget, { count: 10, windowSec: 60 });
+    assert.deepEqual(o.nextHops.dnsServers, []);
+    assert.throws(() => loadEngineConfig({ env: { MSRP_TLS__MUTUAL: 'false' } }), (err: Error & { issues?: { path: string }[] }) => {
+      assert.deepEqual(err.issues?.map((i) => i.path), ['tls.peerCertificates']);
+      return true;
+    });
+  });
+
+  it('keeps limits.parseErrorBudget and nextHops.dnsServers within their bounds', () => {
+    assert.throws(() => loadEngineConfig({ env: { MSRP_LIMITS__PARSE_ERROR_BUDGET__WINDOW_SEC: '0' } }));
+    assert.throws(() => loadEngineConfig({ env: { MSRP_LIMITS__PARSE_ERROR_BUDGET__COUNT: '-1' } }));
+    assert.throws(() => loadEngineConfig({ env: { MSRP_LIMITS__PARSE_ERROR_BUDGET__COUNT: '10001' } }));
+    assert.throws(() => loadEngineConfig({ env: { MSRP_NEXT_HOPS__DNS_SERVERS: 'dns.example.com' } }), 'a DNS server is an address, not a name');
+  });
+
+  describe('limits.parseErrorBudget', () => {
+    let t: TestRelay;
+    after(async () => t?.relay.stop());
+
+    it('closes a connection after the configured number of recovered parse errors', { timeout: 10_000 }, async () => {
+      const c = loadEngineConfig({ env: { MSRP_LIMITS__PARSE_ERROR_BUDGET__COUNT: '1' } });
+      t = await startTestRelay({ parseErrorBudget: relayOptionsFromConfig(c, { hostname: 'x', nonceSecret: randomBytes(32) }).parseErrorBudget });
+      const client = await TestClient.connect({ port: t.port, ca: t.ca });
+      const bad = (tid: string): string =>
+        `MSRP ${tid} SEND\r\nTo-Path: ${t.relay.uri}\r\nFrom-Path: ${client.uri}\r\nByte-Range: a-b/c\r\n-------${tid}$\r\n`;
+      client.socket.write(bad('tid00001'));
+      // The first one is within the budget of 1: answered (RFC 4975 §7.2), the connection stays.
+      assert.equal((await client.response('tid00001')).status, 400);
+      client.socket.write(bad('tid00002'));
+      await client.closed;
+      assert.equal(client.frames.some((f) => f.transactionId === 'tid00002'), false, 'the one over the budget is not answered');
+      const drops = (await t.relay.metrics.drops.get()).values.find((v) => v.labels.reason === 'parse-errors');
+      assert.equal(drops?.value, 1);
+    });
   });
 
   describe('auth.algorithms', () => {

@@ -22,6 +22,7 @@ export function relayOptionsFromConfig(c: EngineConfig, env: EngineEnvironment):
     tlsDir: c.tls.dir,
     tlsPollIntervalMs: c.tls.pollIntervalMs,
     mutualTls: c.tls.mutual,
+    peerCertificates: c.tls.peerCertificates,
     allowPlainTcp: c.auth.allowPlainTcp,
     allowBasic: c.auth.basicOverTls,
     realms: {
@@ -42,6 +43,7 @@ export function relayOptionsFromConfig(c: EngineConfig, env: EngineEnvironment):
     transactionTimeoutSec: c.limits.transactionTimeoutSec,
     maxConnectionsPerAddress: c.limits.connectionsPerSource,
     maxSessionsPerUser: c.limits.sessionsPerUser,
+    parseErrorBudget: { count: c.limits.parseErrorBudget.count, windowSec: c.limits.parseErrorBudget.windowSec },
     throttle: {
       session: { bytesPerSec: c.throttle.bytesPerSecPerSession, burstBytes: c.throttle.bytesPerSecPerSession },
       user: { bytesPerSec: c.throttle.bytesPerSecPerUser, burstBytes: c.throttle.bytesPerSecPerUser },
@@ -54,6 +56,7 @@ export function relayOptionsFromConfig(c: EngineConfig, env: EngineEnvironment):
       allow: c.nextHops.allow.map((r) => ({ host: r.host.toLowerCase(), ...(r.port !== undefined ? { port: r.port } : {}) })),
       allowPrivate: c.nextHops.allowPrivate,
       connectTimeoutMs: c.nextHops.connectTimeoutMs,
+      dnsServers: [...c.nextHops.dnsServers],
     },
     // DESIGN.md §4: replica k of the StatefulSet mints session ids that say k owns them.
     sessionIdPrefix: replicaPrefix(env.hostname),

@@ -2,8 +2,11 @@
 // reused by every session that goes there (RFC 4976 §6: relays SHOULD reuse connections).
 //
 // Resolution (RFC 4976 §8): for a URI without an explicit port, SRV `_msrps._tcp.<host>`
-// (or `_msrp._tcp` for msrp:) first; otherwise, or when there is no SRV record, the
-// host's A/AAAA records via the system resolver with the URI's port (default 2855).
+// (or `_msrp._tcp` for msrp:) first, targets tried by priority (lowest first) and, within
+// one priority, by weight (highest first: a deterministic reading of RFC 2782's weighted
+// choice); otherwise, or when there is no SRV record, the host's A/AAAA records with the
+// URI's port (default 2855). Names go to the system resolver (getaddrinfo), or, with
+// `nextHops.dnsServers`, to those servers only (resolve4/resolve6: getaddrinfo would ignore them).
 //
 // Policy, so this is never an open relay:
 //  - a peer must match `nextHops.allow` (exact host, `*.suffix`, or `*`, optional port);
@@ -12,10 +15,11 @@
 //    refused unless `nextHops.allowPrivate` (a name in the allow-list must not be a way
 //    to reach the pod network by DNS rebinding);
 //  - msrps: peers get TLS 1.2+, with the peer certificate verified against the URI host
-//    using ca.crt, presenting our own certificate (mutual TLS, RFC 4976 §9.2).
+//    using ca.crt, presenting our own certificate (mutual TLS, RFC 4976 §9.2; the relay
+//    checks a peer that dials us the same way: peer-auth.ts).
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from 'node:tls';
-import { promises as dns } from 'node:dns';
+import { promises as dns, type SrvRecord } from 'node:dns';
 import type { Logger } from 'pino';
 import { effectivePort, type MsrpUri } from '../msrp/uri.ts';
 import type { Connection } from '../transport/connection.ts';
@@ -47,9 +51,17 @@ export class NextHops {
   readonly #d: NextHopDeps;
   readonly #open = new Map<string, Connection>();
   readonly #pending = new Map<string, Promise<Connection>>();
+  /** Our own resolver when nextHops.dnsServers is set; the system resolver otherwise. */
+  readonly #resolver: dns.Resolver | undefined;
 
   constructor(deps: NextHopDeps) {
     this.#d = deps;
+    const servers = deps.options.nextHops.dnsServers ?? [];
+    if (servers.length > 0) {
+      const timeout = Math.min(deps.options.nextHops.connectTimeoutMs, 2000);
+      this.#resolver = new dns.Resolver({ timeout, tries: 2 });
+      this.#resolver.setServers(servers); // throws on a malformed address: at start, not per request
+    }
   }
 
   get size(): number {
@@ -119,23 +131,36 @@ export class NextHops {
     if (isIP(uri.host) !== 0) return [{ address: uri.host, port: effectivePort(uri) }];
     const out: { address: string; port: number }[] = [];
     if (uri.port === undefined) {
+      let srv: SrvRecord[] = [];
       try {
-        const srv = await dns.resolveSrv(`_${uri.scheme}._tcp.${uri.host}`);
-        srv.sort((a, b) => a.priority - b.priority || b.weight - a.weight);
-        for (const r of srv) {
-          for (const a of await dns.lookup(r.name, { all: true }).catch(() => [])) out.push({ address: a.address, port: r.port });
-        }
+        srv = await (this.#resolver ?? dns).resolveSrv(`_${uri.scheme}._tcp.${uri.host}`);
       } catch {
         // no SRV record: fall through to A/AAAA
+      }
+      srv.sort((a, b) => a.priority - b.priority || b.weight - a.weight);
+      for (const r of srv) {
+        // RFC 2782: a target of "." means the service is decidedly not available there.
+        if (r.name === '' || r.name === '.') continue;
+        for (const address of await this.#addresses(r.name).catch(() => [])) out.push({ address, port: r.port });
       }
     }
     if (out.length === 0) {
       try {
-        for (const a of await dns.lookup(uri.host, { all: true })) out.push({ address: a.address, port: effectivePort(uri) });
+        for (const address of await this.#addresses(uri.host)) out.push({ address, port: effectivePort(uri) });
       } catch (err) {
         throw new NextHopError('unresolvable', `cannot resolve ${uri.host}: ${(err as Error).message}`);
       }
     }
+    return out;
+  }
+
+  /** A and AAAA addresses of `name` (IPv4 first); throws when there are none. */
+  async #addresses(name: string): Promise<string[]> {
+    const r = this.#resolver;
+    if (r === undefined) return (await dns.lookup(name, { all: true })).map((a) => a.address);
+    const [v4, v6] = await Promise.allSettled([r.resolve4(name), r.resolve6(name)]);
+    const out = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
+    if (out.length === 0) throw (v4.status === 'rejected' ? v4.reason : new Error(`no A/AAAA record for ${name}`)) as Error;
     return out;
   }
 

@@ -3,6 +3,9 @@
 // from internal/config onto this shape).
 import type { DigestAlgorithm } from '../auth/digest.ts';
 
+/** See RelayOptions.peerCertificates. */
+export type PeerCertificatePolicy = 'require' | 'verify-if-presented';
+
 export interface ListenerOptions {
   /** Addresses to bind; e.g. ['0.0.0.0', '::'] for IPv4 and IPv6, ['127.0.0.1'] in tests. */
   hosts: string[];
@@ -44,6 +47,15 @@ export interface RelayOptions {
   tlsPollIntervalMs: number;
   /** Relay-to-relay: present our certificate and verify the peer's against its URI host with ca.crt (RFC 4976 §9.2). */
   mutualTls: boolean;
+  /**
+   * Who may deliver to our clients over an inbound connection that is not the session's own
+   * (a foreign relay or endpoint; peer-auth.ts). `require`: only a TLS peer whose client
+   * certificate chains to ca.crt and names the host of the request's first From-Path URI
+   * (RFC 4976 §9.2: relay to relay is mutual TLS). `verify-if-presented`: peers without a
+   * certificate (endpoints without a relay, plain TCP) are let through too, but a presented
+   * certificate that fails either check is still refused. Needs `mutualTls` for `require`.
+   */
+  peerCertificates: PeerCertificatePolicy;
   /** Development only: accept AUTH over plain TCP (RFC 4976 §9.2 requires TLS between client and relay). */
   allowPlainTcp: boolean;
   /** Basic credentials over TLS (RFC 7617); off by default. */
@@ -93,6 +105,11 @@ export interface RelayOptions {
     connectTimeoutMs: number;
     /** Replace DNS for tests or static setups: host -> [address, port]. */
     staticHosts?: Record<string, { address: string; port?: number }>;
+    /**
+     * DNS servers (`host:port`, `[v6]:port` or a bare address) for next-hop SRV and A/AAAA
+     * lookups instead of the system resolver; empty or absent = the system resolver.
+     */
+    dnsServers?: string[];
   };
 
   http?: { host: string; port: number };
@@ -109,6 +126,8 @@ export function defaultRelayOptions(overrides: Partial<RelayOptions> & Pick<Rela
     listeners: [{ hosts: ['0.0.0.0', '::'], port: 2855, tls: true }],
     tlsPollIntervalMs: 10_000,
     mutualTls: true,
+    // The production default: tests whose scenario is a foreign endpoint without a relay say so and relax it.
+    peerCertificates: 'require',
     allowPlainTcp: false,
     allowBasic: false,
     realms: { default: overrides.publicHost, byHost: [] },

@@ -20,6 +20,7 @@ import { createRelayMetrics, type RelayMetrics } from './metrics.ts';
 import { NextHops } from './next-hops.ts';
 import type { RelayOptions } from './options.ts';
 import { outletOf } from './outlet.ts';
+import { PeerAuthenticator } from './peer-auth.ts';
 import { Router } from './router.ts';
 import { SessionTable } from './sessions.ts';
 import type { StoreHealthSnapshot } from './store-health.ts';
@@ -53,6 +54,10 @@ export interface RunningRelay {
 }
 
 export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<RunningRelay> {
+  // Listeners ask for client certificates only with mutualTls: `require` could never be met.
+  if (o.peerCertificates === 'require' && !o.mutualTls) {
+    throw new Error('peerCertificates "require" needs mutualTls (use "verify-if-presented" without it)');
+  }
   const log = deps.logger;
   const metrics = createRelayMetrics(deps.metrics);
   const connections = new Set<Connection>();
@@ -125,7 +130,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       }
       return local && isLocalPort(effectivePort(uri));
     },
-  });
+  }, new PeerAuthenticator(o.peerCertificates));
 
   /** Recent recovered parse errors per connection (timestamps, ms), for `o.parseErrorBudget`. */
   const parseErrorTimes = new WeakMap<Connection, number[]>();

@@ -22,6 +22,7 @@ import type { MsrpRequestHead } from '../msrp/frame.ts';
 import { newTransactionId } from '../msrp/transaction.ts';
 import { effectivePort, parseMsrpUri, type MsrpUri, type UriResult } from '../msrp/uri.ts';
 import type { Connection } from '../transport/connection.ts';
+import type { PeerRefusal } from './peer-auth.ts';
 import type { RelaySession, SessionTable } from './sessions.ts';
 
 export type Route =
@@ -42,6 +43,11 @@ export interface LocalIdentity {
   isLocal(uri: MsrpUri): boolean;
 }
 
+/** Whether a connection may deliver to our clients as a foreign hop (peer-auth.ts). */
+export interface PeerGate {
+  refuse(conn: Connection, previousHop: string | undefined): PeerRefusal | undefined;
+}
+
 const MAX_LOCAL_HOPS = 4;
 
 /** Parsed To-Path URIs kept by raw text (our session URIs and clients' URIs repeat on every frame). */
@@ -56,13 +62,15 @@ interface CachedUri {
 export class Router {
   readonly #sessions: SessionTable;
   readonly #self: LocalIdentity;
+  readonly #peers: PeerGate;
 
   /** Bounded parse cache (cleared when full: an attacker sending ever-new URIs only costs the parse). */
   readonly #uris = new Map<string, CachedUri>();
 
-  constructor(sessions: SessionTable, self: LocalIdentity) {
+  constructor(sessions: SessionTable, self: LocalIdentity, peers: PeerGate) {
     this.#sessions = sessions;
     this.#self = self;
+    this.#peers = peers;
   }
 
   #parse(raw: string): CachedUri {
@@ -81,52 +89,59 @@ export class Router {
   }
 
   route(source: Connection | undefined, head: MsrpRequestHead): Route {
-    let toPath = head.toPath;
-    let fromPath = head.fromPath;
+    const to = head.toPath;
+    // k: how many of our URIs at the front of To-Path this request has passed (both hops of a
+    // local delivery are applied at once); the rewritten paths are built once, at the end.
+    let k = 0;
     let arrival = source;
     let entered: RelaySession | undefined;
     for (let hop = 0; hop < MAX_LOCAL_HOPS; hop++) {
-      const first = this.#parse(toPath[0] ?? '');
+      const first = this.#parse(to[k] ?? '');
       if (!first.result.ok) return reject(400, 'first To-Path URI is not an MSRP URI', 'bad-uri');
       const target = first.result.uri;
       if (!this.#isLocal(first as CachedUri & { result: { ok: true } })) {
         if (hop === 0) return reject(481, 'To-Path does not start with this relay', 'not-for-us');
         // The previous hop was ours; this is a remote next hop.
-        return { kind: 'forward', head: rewrite(head, toPath, fromPath), session: entered!, next: { kind: 'remote', uri: target } };
+        return { kind: 'forward', head: rewrite(head, k), session: entered!, next: { kind: 'remote', uri: target } };
       }
       if (hop === 0 && head.method === 'AUTH' && target.sessionId === undefined) {
-        if (toPath.length !== 1) return reject(403, 'AUTH through this relay needs a session URI first', 'auth-path');
+        if (to.length !== 1) return reject(403, 'AUTH through this relay needs a session URI first', 'auth-path');
         return { kind: 'auth', target };
       }
       if (target.sessionId === undefined) return reject(481, 'no session in the To-Path URI', 'no-session-id');
       const session = this.#sessions.get(target.sessionId);
       if (session === undefined) return reject(481, 'unknown or expired session', 'unknown-session');
       entered ??= session;
-      const rest = toPath.slice(1);
-      if (rest.length === 0) return reject(481, 'To-Path ends at this relay', 'path-ends-here');
+      if (k + 1 === to.length) return reject(481, 'To-Path ends at this relay', 'path-ends-here');
       const fromClient = arrival === session.connection;
-      if (!fromClient && !this.#towardsClient(session, rest)) {
+      if (!fromClient && !this.#towardsClient(session, to, k + 1)) {
         return reject(403, 'session URI used from another connection', 'foreign-connection');
       }
-      // RFC 4976 §6.4: remove our URI from To-Path, add it at the front of From-Path.
-      fromPath = [toPath[0]!, ...fromPath];
-      toPath = rest;
-      if (!fromClient) {
-        return { kind: 'forward', head: rewrite(head, toPath, fromPath), session: entered, next: { kind: 'session', session } };
+      if (!fromClient && arrival !== undefined) {
+        // RFC 4976 §9.2: a foreign hop toward our client is an authenticated relay (mutual TLS,
+        // certificate naming the From-Path host it put first, §6.4), unless the policy allows less.
+        const refused = this.#peers.refuse(arrival, head.fromPath[0]);
+        if (refused !== undefined) return reject(403, refused.comment, refused.reason);
       }
-      const next = this.#parse(toPath[0]!);
+      // RFC 4976 §6.4: remove our URI from To-Path, add it at the front of From-Path.
+      k++;
+      if (!fromClient) {
+        return { kind: 'forward', head: rewrite(head, k), session: entered, next: { kind: 'session', session } };
+      }
+      const next = this.#parse(to[k]!);
       if (!next.result.ok) return reject(400, 'next To-Path URI is not an MSRP URI', 'bad-uri');
       if (!this.#isLocal(next as CachedUri & { result: { ok: true } })) {
-        return { kind: 'forward', head: rewrite(head, toPath, fromPath), session: entered, next: { kind: 'remote', uri: next.result.uri } };
+        return { kind: 'forward', head: rewrite(head, k), session: entered, next: { kind: 'remote', uri: next.result.uri } };
       }
       arrival = undefined; // the next hop is us again: process it as arriving from outside
     }
     return reject(403, 'too many hops through this relay', 'loop');
   }
 
-  #towardsClient(session: RelaySession, rest: readonly string[]): boolean {
-    if (rest.length === 1) return true;
-    const raw = rest[0]!;
+  /** Is to[i..] the client of `session` (the rest of To-Path after our session URI)? */
+  #towardsClient(session: RelaySession, to: readonly string[], i: number): boolean {
+    if (to.length - i === 1) return true;
+    const raw = to[i]!;
     if (raw === session.clientUri) return true;
     const next = this.#parse(raw).result;
     const client = this.#parse(session.clientUri).result;
@@ -135,8 +150,17 @@ export class Router {
   }
 }
 
-function rewrite(head: MsrpRequestHead, toPath: readonly string[], fromPath: readonly string[]): MsrpRequestHead {
-  return { ...head, transactionId: newTransactionId(), toPath, fromPath };
+/**
+ * The head to forward after passing `k` of our URIs: they leave To-Path and go to the front of
+ * From-Path, the last one passed first (RFC 4976 §6.4, once per hop), with a new transaction id.
+ */
+function rewrite(head: MsrpRequestHead, k: number): MsrpRequestHead {
+  const to = head.toPath;
+  const from = head.fromPath;
+  const fromPath = new Array<string>(k + from.length);
+  for (let i = 0; i < k; i++) fromPath[i] = to[k - 1 - i]!;
+  for (let i = 0; i < from.length; i++) fromPath[k + i] = from[i]!;
+  return { kind: 'request', transactionId: newTransactionId(), method: head.method, toPath: to.slice(k), fromPath, headers: head.headers };
 }
 
 function reject(status: number, comment: string, reason: string): Route {

@@ -15,6 +15,8 @@ export interface TestClientOptions {
   port: number;
   /** PEM CA for TLS; plain TCP when absent. */
   ca?: string;
+  /** A client certificate and key to present (a peer relay, relay-peer-tls.test.ts); TLS only. */
+  cert?: { cert: string; key: string };
   /** Our own URI (From-Path). */
   uri?: string;
 }
@@ -48,11 +50,16 @@ export class TestClient {
     const host = o.host ?? '127.0.0.1';
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s: Socket = o.ca !== undefined
-        ? tlsConnect({ host, port: o.port, ca: o.ca, servername: 'localhost' }, () => resolve(s))
+        ? tlsConnect({ host, port: o.port, ca: o.ca, servername: 'localhost', ...(o.cert ?? {}) }, () => resolve(s))
         : netConnect({ host, port: o.port }, () => resolve(s));
       s.once('error', reject);
     });
     const uri = o.uri ?? `msrps://client-${randomBytes(3).toString('hex')}.invalid:9/${randomBytes(6).toString('hex')};tcp`;
+    return new TestClient(socket, uri);
+  }
+
+  /** An endpoint on a socket it accepted (the passive side of RFC 4975 §5.4, e.g. a peer a relay dials). */
+  static accepted(socket: Socket, uri: string): TestClient {
     return new TestClient(socket, uri);
   }
 

@@ -30,7 +30,14 @@ export interface TestPki {
   peer: TestCertDir;
   /** A certificate from a different, untrusted CA. */
   untrusted: TestCertDir;
+  /** Signed by the test CA, but only for `elsewhere.test` (not localhost or 127.0.0.1): a valid peer claiming another host. */
+  wrongHost: TestCertDir;
+  /** Signed by the test CA for localhost, 127.0.0.1 and `relay.msrp.test` (a relay found through DNS, testdns.ts). */
+  named: TestCertDir;
 }
+
+/** The names of most test certificates. */
+const LOOPBACK_SAN = 'DNS:localhost,IP:127.0.0.1,IP:::1';
 
 let cached: Promise<TestPki> | undefined;
 
@@ -53,7 +60,7 @@ async function makeCa(root: string, name: string): Promise<{ key: string; cert: 
   return { key, cert };
 }
 
-async function makeLeaf(root: string, name: string, ca: { key: string; cert: string }, caPem: string): Promise<TestCertDir> {
+async function makeLeaf(root: string, name: string, ca: { key: string; cert: string }, caPem: string, san = LOOPBACK_SAN): Promise<TestCertDir> {
   const dir = join(root, name);
   await mkdir(dir);
   const key = join(dir, 'tls.key');
@@ -65,7 +72,7 @@ async function makeLeaf(root: string, name: string, ca: { key: string; cert: str
     'basicConstraints=CA:FALSE',
     'keyUsage=digitalSignature,keyEncipherment',
     'extendedKeyUsage=serverAuth,clientAuth',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
+    `subjectAltName=${san}`,
   ].join('\n'));
   await openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key,
     // A random serial per leaf: -CAcreateserial shares one .srl file, which parallel signing corrupts.
@@ -82,13 +89,15 @@ async function generate(): Promise<TestPki> {
   const caPem = await readFile(ca.cert, 'utf8');
   const other = await makeCa(root, 'other-ca');
   const otherPem = await readFile(other.cert, 'utf8');
-  const [server, serverRotated, peer, untrusted] = await Promise.all([
+  const [server, serverRotated, peer, untrusted, wrongHost, named] = await Promise.all([
     makeLeaf(root, 'server', ca, caPem),
     makeLeaf(root, 'server-rotated', ca, caPem),
     makeLeaf(root, 'peer', ca, caPem),
     makeLeaf(root, 'untrusted', other, otherPem),
+    makeLeaf(root, 'wrong-host', ca, caPem, 'DNS:elsewhere.test'),
+    makeLeaf(root, 'named', ca, caPem, `${LOOPBACK_SAN},DNS:relay.msrp.test`),
   ]);
-  return { root, caPem, server, serverRotated, peer, untrusted };
+  return { root, caPem, server, serverRotated, peer, untrusted, wrongHost, named };
 }
 
 /**
