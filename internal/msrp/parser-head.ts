@@ -17,7 +17,7 @@ import { isUtf8 } from 'node:buffer';
 import { parseError } from './errors.ts';
 import type { MsrpParseError, ParseErrorCode } from './errors.ts';
 import type { Continuation, MsrpFrame, MsrpHead, MsrpHeader } from './frame.ts';
-import { hasMsrpScheme, isIdent, parseByteRange, parseExpires, parseStatusHeader, splitPath } from './headers.ts';
+import { hasMsrpScheme, parseByteRange, parseExpires, parseStatusHeader, splitPath } from './headers.ts';
 
 /** Why a line was rejected; `fatal` when the framing itself is lost. */
 function err(code: ParseErrorCode, detail: string | undefined, tid: string | undefined, fatal: boolean): MsrpParseError {
@@ -150,6 +150,16 @@ function pathAt(t: string, s: number, e: number, buf: Buffer, delta: number): st
 
 const pathScratch: string[] = [];
 
+/** By byte: 1 for ALPHANUM, 2 for the other ident-chars (RFC 4975 §9: "." "-" "+" "%" "="), else 0. */
+const IDENT_CHAR = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0; c < 256; c++) {
+    if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)) t[c] = 1;
+    else if (c === 46 || c === 45 || c === 43 || c === 37 || c === 61) t[c] = 2;
+  }
+  return t;
+})();
+
 /** Shared empty lists for frames without headers or body (frames are read-only). */
 const NO_HEADERS: readonly MsrpHeader[] = Object.freeze([]);
 const NO_HEADER: MsrpHeader = Object.freeze({ name: '', value: '' });
@@ -241,12 +251,18 @@ export class HeadBuilder {
     if (buf[p] !== 0x4d || buf[p + 1] !== 0x53 || buf[p + 2] !== 0x52 || buf[p + 3] !== 0x50 || buf[p + 4] !== 0x20) {
       return kind < 0 ? { ...this.textError!, fatal: true } : err('bad-start-line', 'does not begin with "MSRP "', undefined, true);
     }
+    // RFC 4975 §9 transact-id = ident = ALPHANUM 3*31ident-char, checked on the bytes while
+    // looking for its end (the string is made once it is known to be good).
     let tidEnd = s + 5;
-    while (tidEnd < e && buf[delta + tidEnd] !== 0x20) tidEnd++;
+    let identOk = true;
+    for (let c = buf[delta + tidEnd]; tidEnd < e && c !== 0x20; c = buf[delta + ++tidEnd]) {
+      if (!(IDENT_CHAR[c!] === 1 || (IDENT_CHAR[c!] === 2 && tidEnd > s + 5))) identOk = false;
+    }
     if (tidEnd === s + 5) return err('bad-start-line', 'empty transaction id', undefined, true);
-    // RFC 4975 §9 transact-id = ident = ALPHANUM 3*31ident-char
     const tid = t.slice(s + 5, tidEnd);
-    if (!isIdent(tid)) return kind < 0 ? { ...this.textError!, fatal: true } : err('bad-transaction-id', JSON.stringify(tid), undefined, true);
+    if (!identOk || tidEnd - s - 5 < 4 || tidEnd - s - 5 > 32) {
+      return kind < 0 ? { ...this.textError!, fatal: true } : err('bad-transaction-id', JSON.stringify(tid), undefined, true);
+    }
     this.transactionId = tid;
     if (kind < 0) return { ...this.textError!, transactionId: tid, fatal: false };
     if (tidEnd === e) return err('bad-start-line', 'no method or status after the transaction id', tid, false);
