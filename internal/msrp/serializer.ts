@@ -211,8 +211,9 @@ export function serializeOkWire(transactionId: string, previousHopLength: number
   return buf;
 }
 
-/** src[s, e) to dst[o]; returns the offset after it (a loop: these ranges are short, a native copy costs more to call). */
+/** src[s, e) to dst[o]; returns the offset after it (short ranges by a loop, which costs less than the native call). */
 function copyBytes(dst: Buffer, o: number, src: Buffer, s: number, e: number): number {
+  if (e - s > 16) return o + src.copy(dst, o, s, e);
   for (let i = s; i < e; i++) dst[o++] = src[i]!;
   return o;
 }
