@@ -140,7 +140,9 @@ export class Forwarder {
   begin(source: Connection, head: MsrpRequestHead, whole?: MsrpFrame): Inbound {
     const req = new Inbound(this, source, head, whole !== undefined);
     let size = 0;
-    for (const b of whole?.body ?? []) size += b.length;
+    // Indexed loops on the per-frame path: a for-of may allocate an iterator per frame.
+    const wb = whole?.body;
+    if (wb !== undefined) for (let i = 0; i < wb.length; i++) size += wb[i]!.length;
     // RFC 4975 §7.1: a request other than SEND may be refused with 413 when its body is
     // over 10 KB. A streamed body is always over the threshold (>= the limit).
     const tooLarge = head.method !== 'SEND' && (whole === undefined || size > this.d.options.maxNonSendBody);
@@ -383,7 +385,7 @@ export class Inbound {
   /** The complete frame (not streamed): body slices and flag at once. */
   whole(body: readonly Buffer[], flag: Continuation, wire?: FrameWire): void {
     let n = 0;
-    for (const b of body) n += b.length;
+    for (let i = 0; i < body.length; i++) n += body[i]!.length;
     if (wire !== undefined) {
       this.asciiPaths = true;
       this.wire = wire;

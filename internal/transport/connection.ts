@@ -223,7 +223,8 @@ export class Connection {
       corkedDuringRead.add(this);
       s.cork();
     }
-    for (const b of bufs) {
+    for (let i = 0; i < bufs.length; i++) {
+      const b = bufs[i]!;
       this.bytesOut += b.length;
       if (b.length <= GATHER_MAX) {
         (this.#gathered ??= []).push(b);
