@@ -11,7 +11,10 @@
 //   - one-way latency p50/p99 at a fixed 1,000 SEND/s over TCP (10 pairs);
 //   - bulk MB/s of one large message over TLS (1 MiB chunks: ours vs pipe; 8 KB chunks: ours,
 //     Kamailio and pipe, Kamailio refusing frames above ~14 KB);
-//   - memory per idle authenticated TLS session: relay RSS (after gc) before and with N sessions.
+//   - memory per idle authenticated TLS session: relay RSS before and with N sessions, each
+//     taken after a memory-reducing full GC (bench/common.ts `mem`), in both processes alike:
+//     V8 otherwise keeps its young generation at the size the connection burst grew it to,
+//     which is not memory the sessions hold.
 // Prints a table with ratios, then as its very last line one JSON object (keys below).
 // `--profile` instead runs our relay under `node --cpu-prof` in the small-SEND case (10 pairs,
 // TCP) and prints the hottest functions by self time.
@@ -297,7 +300,7 @@ out.push(pad(['                   pipe', fmt(bulk.get('pipe/8192'))], w3));
 out.push(pad(['                   ours/pipe', fx(ratio(bulk.get('ours/8192'), bulk.get('pipe/8192')))], w3));
 out.push(pad(['                   ours/kamailio', fx(ratio(bulk.get('ours/8192'), bulk.get('kamailio/8192')))], w3));
 out.push('');
-out.push(`Memory per idle authenticated TLS session (${C.idle} sessions, RSS after gc)`);
+out.push(`Memory per idle authenticated TLS session (${C.idle} sessions, RSS after a memory-reducing full GC)`);
 out.push(pad(['ours kB', fmt(mem.get('ours'), 1)], [34, 10]));
 out.push(pad(['forwarder kB', fmt(mem.get('forwarder'), 1)], [34, 10]));
 const memDiff = mem.get('ours') != null && mem.get('forwarder') != null ? mem.get('ours')! - mem.get('forwarder')! : null;

@@ -24,9 +24,19 @@ const scratch = Buffer.allocUnsafe(64);
 
 /** `length` uniformly random base62 characters (5.95 bits each). */
 export function randomBase62(length: number): string {
-  const out = length <= scratch.length ? scratch : Buffer.allocUnsafe(length);
-  let n = 0;
-  while (n < length) {
+  return randomAscii('', length);
+}
+
+/**
+ * `prefix` (ASCII) followed by `length` uniformly random base62 characters, as one flat
+ * string made in one step: ids live as long as their transaction or session, and a string
+ * built by concatenation is a tree of 32-byte nodes.
+ */
+function randomAscii(prefix: string, length: number): string {
+  const total = prefix.length + length;
+  const out = total <= scratch.length ? scratch : Buffer.allocUnsafe(total);
+  let n = prefix.length === 0 ? 0 : out.write(prefix, 0, 'latin1');
+  while (n < total) {
     if (poolOffset === POOL_SIZE) {
       randomFillSync(pool);
       poolOffset = 0;
@@ -34,7 +44,7 @@ export function randomBase62(length: number): string {
     const b = pool[poolOffset++]!;
     if (b < REJECT_FROM) out[n++] = BASE62_BY_BYTE[b]!;
   }
-  return out.toString('latin1', 0, length);
+  return out.toString('latin1', 0, total);
 }
 
 /** 16 base62 characters = 95 bits, above the 64 of RFC 4975 §7.1. */
@@ -61,7 +71,7 @@ export function newSessionId(prefix = ''): string {
   if (prefix !== '' && !/^[A-Za-z0-9\-._~+=/]{1,64}$/.test(prefix)) {
     throw new RangeError(`session-id prefix ${JSON.stringify(prefix)} has characters outside RFC 4975 §9 session-id`);
   }
-  return prefix + randomBase62(SESSION_ID_LENGTH);
+  return randomAscii(prefix, SESSION_ID_LENGTH);
 }
 
 /**

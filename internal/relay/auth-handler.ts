@@ -18,6 +18,7 @@ import { basicChallenge, parseBasicCredentials, verifyBasic } from '../auth/basi
 import type { MsrpHeader, MsrpRequest, MsrpResponse } from '../msrp/frame.ts';
 import { getHeader } from '../msrp/frame.ts';
 import { parseExpires } from '../msrp/headers.ts';
+import { ownString } from '../msrp/own-string.ts';
 import { buildResponse, newSessionId } from '../msrp/transaction.ts';
 import type { MsrpUri } from '../msrp/uri.ts';
 import type { Connection } from '../transport/connection.ts';
@@ -68,16 +69,21 @@ export class AuthHandler {
   }
 
   async handle(conn: Connection, req: MsrpRequest, target: MsrpUri): Promise<AuthOutcome> {
-    const state = this.#state.get(conn) ?? { failures: 0 };
-    this.#state.set(conn, state);
+    // The failure count lives only while a connection has failures (most never fail): looked
+    // up when one happens, dropped when an AUTH succeeds.
+    const failed = (): number => {
+      let state = this.#state.get(conn);
+      if (state === undefined) this.#state.set(conn, (state = { failures: 0 }));
+      return ++state.failures;
+    };
     const reply = (status: number, headers: MsrpHeader[] = [], comment?: string): MsrpResponse => ({
       ...buildResponse(req, status, comment),
       headers,
     });
     const fail = (reason: string, status: number, headers: MsrpHeader[] = [], comment?: string): AuthOutcome => {
       this.#metrics.authResults.inc({ result: reason });
-      if (status === 403 || status === 400) state.failures++;
-      const close = state.failures >= this.#o.maxAuthFailures;
+      const failures = status === 403 || status === 400 ? failed() : (this.#state.get(conn)?.failures ?? 0);
+      const close = failures >= this.#o.maxAuthFailures;
       return { response: reply(status, headers, comment), close };
     };
 
@@ -127,9 +133,8 @@ export class AuthHandler {
             return { response: reply(401, this.#challenges(conn, realm, true)), close: false };
           case 'invalid-nonce':
           case 'realm-mismatch':
-            state.failures++;
             this.#metrics.authResults.inc({ result: verified.code });
-            return { response: reply(401, this.#challenges(conn, realm, false)), close: state.failures >= this.#o.maxAuthFailures };
+            return { response: reply(401, this.#challenges(conn, realm, false)), close: failed() >= this.#o.maxAuthFailures };
           case 'wrong-response':
             return fail('wrong-password', 403);
           default:
@@ -164,7 +169,8 @@ export class AuthHandler {
       expires = p.value;
     }
 
-    state.failures = 0;
+    // Authenticated: the failure count starts over (a connection that never fails keeps no state).
+    this.#state.delete(conn);
     const expiresAt = Date.now() + expires * 1000;
     let session = [...this.#sessions.forConnection(conn)].find((s) => s.user === username && s.realm === realm);
     if (session !== undefined) {
@@ -179,10 +185,12 @@ export class AuthHandler {
         return { response: reply(403, [], 'too many sessions for this user'), close: false };
       }
       const id = newSessionId(this.#o.sessionIdPrefix);
+      // Own copies: the session lives for hours, and strings cut from the AUTH head would
+      // keep the whole head text (or the parser's read window) alive (own-string.ts).
       session = {
-        id, connection: conn, user: username, realm,
-        uri: `msrps://${formatHost(this.#o.publicHost)}:${this.#publicPort()}/${id};tcp`,
-        clientUri: req.fromPath[req.fromPath.length - 1]!,
+        id, connection: conn, user: ownString(username), realm,
+        uri: ownString(`msrps://${formatHost(this.#o.publicHost)}:${this.#publicPort()}/${id};tcp`),
+        clientUri: ownString(req.fromPath[req.fromPath.length - 1]!),
         createdAt: Date.now(), expiresAt, bytesForwarded: 0,
       };
       this.#sessions.add(session);

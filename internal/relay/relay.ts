@@ -229,13 +229,15 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
 
   // Streamed bodies are always larger than the non-SEND limit, so the forwarder can refuse a streamed non-SEND at once.
   const limits = { maxHeaderBytes: o.maxHeaderBytes, streamThreshold: Math.max(o.streamThreshold, o.maxNonSendBody) };
+  // The child logger is created on first use, with the peer as it was at adoption; one shared
+  // factory (a closure per connection would hold its own context and peer string).
+  const connectionLogger = (c: Connection): Logger => log.child({ conn: c.id, peer: c.peer });
   const adopt = (socket: Socket, direction: 'inbound' | 'outbound', peer?: string): Connection => {
     const id = nextConnectionId(direction === 'inbound' ? 'i' : 'o');
-    // The child logger is created on first use, with the peer as it was at adoption.
-    const peerField = peer ?? `${socket.remoteAddress}:${socket.remotePort}`;
     const conn = new Connection({
       id, socket, direction, limits, handler, maxBufferedBytes: o.maxBufferedBytes,
-      logger: () => log.child({ conn: id, peer: peerField }),
+      logger: connectionLogger,
+      ...(peer !== undefined ? { peer } : {}),
     });
     connections.add(conn);
     metrics.connections.inc({ direction });

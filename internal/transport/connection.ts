@@ -30,8 +30,14 @@ export interface ConnectionOptions {
   id: string;
   socket: Socket | TLSSocket;
   direction: 'inbound' | 'outbound';
-  /** The connection's logger, or a function creating it on first use (most connections never log). */
-  logger: Logger | (() => Logger);
+  /**
+   * The connection's logger, or a function creating it on first use (most connections never
+   * log). The function gets the connection, so one function can serve every connection
+   * (no closure per connection).
+   */
+  logger: Logger | ((conn: Connection) => Logger);
+  /** How logs name the peer (e.g. a next hop's key); default `remoteAddress:remotePort` at adoption. */
+  peer?: string;
   limits: FrameReaderLimits;
   /** Hard cap on bytes queued for writing (socket.writableLength). */
   maxBufferedBytes: number;
@@ -108,7 +114,8 @@ export class Connection {
   readonly id: string;
   readonly socket: Socket | TLSSocket;
   readonly direction: 'inbound' | 'outbound';
-  #log: Logger | (() => Logger);
+  #log: Logger | ((conn: Connection) => Logger);
+  readonly #peer: string | undefined;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly secure: boolean;
@@ -130,6 +137,7 @@ export class Connection {
     this.socket = o.socket;
     this.direction = o.direction;
     this.#log = o.logger;
+    this.#peer = o.peer;
     this.remoteAddress = o.socket.remoteAddress ?? '';
     this.remotePort = o.socket.remotePort ?? 0;
     this.secure = 'encrypted' in o.socket && o.socket.encrypted === true;
@@ -148,7 +156,12 @@ export class Connection {
   get log(): Logger {
     const l = this.#log;
     if (typeof l !== 'function') return l;
-    return (this.#log = l());
+    return (this.#log = l(this));
+  }
+
+  /** The peer as logs name it: the label given at adoption, or the remote address and port. */
+  get peer(): string {
+    return this.#peer ?? `${this.remoteAddress}:${this.remotePort}`;
   }
 
   /** Bytes read from the socket (internal: the shared 'data' listener). */
