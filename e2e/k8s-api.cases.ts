@@ -142,6 +142,36 @@ export const INVALID: InvalidCase[] = [
     message: /metadata\.name: Too long: may not be (longer|more) than 52/,
   },
   {
+    name: 'a peer that is a URL, not host[:port]',
+    object: relay('bad-peer-host', { peering: { allow: ['relay.example.org', 'msrps://relay.partner.example.org:2855'] } }),
+    message: /spec\.peering\.allow\[1\]: Invalid value: .*must be a lower-case host name, \*\.domain, \* or an IP address/,
+  },
+  {
+    name: 'a peer port out of range',
+    object: relay('bad-peer-port', { peering: { allow: ['relay.partner.example.org:70000'] } }),
+    message: /spec\.peering\.allow\[0\]: Invalid value: .*with an optional :port \(1-65535\)/,
+  },
+  {
+    name: 'the same peer twice',
+    object: relay('bad-peer-duplicate', { peering: { allow: ['relay.partner.example.org', 'relay.partner.example.org'] } }),
+    message: /spec\.peering\.allow\[1\]: Duplicate value: "relay\.partner\.example\.org"/,
+  },
+  {
+    name: 'more than 64 peers',
+    object: relay('bad-peer-count', { peering: { allow: Array.from({ length: 65 }, (_, i) => `relay${i}.partner.example.org`) } }),
+    message: /spec\.peering\.allow: Too many: 65: must have at most 64 items/,
+  },
+  {
+    name: 'peerCertificates optional',
+    object: relay('bad-peer-certificates', { peering: { peerCertificates: 'optional' } }),
+    message: /spec\.peering\.peerCertificates: Unsupported value: "optional": supported values: "require", "verify-if-presented"/,
+  },
+  {
+    name: 'a DNS server given by name',
+    object: relay('bad-dns-server', { peering: { dnsServers: ['10.96.0.10', 'kube-dns.kube-system'] } }),
+    message: /spec\.peering\.dnsServers\[1\]: Invalid value: .*must be an IP address with an optional port/,
+  },
+  {
     name: 'room uri http://x',
     object: room('bad-uri', { uri: 'http://x' }),
     message: /spec\.uri: Invalid value: .*must be a sip: or sips: URI such as sips:lobby@chat\.example\.com/,

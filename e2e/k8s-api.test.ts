@@ -131,6 +131,14 @@ describe('Kubernetes API surface (CRDs, chart, RBAC)', { skip: skipCluster, time
       assert.equal(spec.service!.type, 'LoadBalancer');
       assert.equal((spec.tls!.issuerRef as Record<string, unknown>).group, 'cert-manager.io');
       assert.equal(spec.drain!.deadlineSeconds, 30);
+      assert.equal(spec.peering, undefined, 'no peering unless asked for');
+      r = await kubectl(['get', 'msrprelay', 'relay-ha', '-o', 'jsonpath={.spec.peering}']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), {
+        allow: ['relay.partner.example.org', '*.msrp.example.com:2855'],
+        peerCertificates: 'require',
+        allowPrivateAddresses: false,
+      });
       r = await kubectl(['get', 'chatroom', 'lobby', '-o', 'jsonpath={.spec.policy}']);
       assert.deepEqual(JSON.parse(r.stdout), {
         nicknames: true,
@@ -216,12 +224,18 @@ describe('Kubernetes API surface (CRDs, chart, RBAC)', { skip: skipCluster, time
       assert.equal(r.code, 0, r.stderr);
     });
 
-    it('accepts the boundaries: replicas 1, ports 1 and 65535, equal expiries', async () => {
+    it('accepts the boundaries: replicas 1, ports 1 and 65535, equal expiries, 64 peers, 8 DNS servers', async () => {
       const ok = relay('edge', {
         ports: { msrpTls: 1, msrpTcp: 65535 },
         limits: { minExpires: 600, maxExpires: 600 },
         podDisruptionBudget: { maxUnavailable: '50%' },
         throttling: { bytesPerSecondPerRealm: 1000000 },
+        peering: {
+          allow: ['*', '*:65535', '[fd00::7]:1', '10.0.0.7', ...Array.from({ length: 60 }, (_, i) => `relay${i}.partner.example.org`)],
+          peerCertificates: 'verify-if-presented',
+          allowPrivateAddresses: true,
+          dnsServers: ['10.96.0.10', '10.0.0.10:65535', '::1', '[fd00::a]:53', '[::]:1', '255.255.255.255', '0.0.0.0:53', '1:2:3:4:5:6:7:8'],
+        },
       });
       const r = await kubectl(['create', '-n', 'relays', '--validate=strict', '-f', '-'], JSON.stringify(ok));
       assert.equal(r.code, 0, r.stderr);

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
 import { clusterBinDir } from './cluster/cluster.ts';
 import { eventually, freshDatabase, ROOT, skipReason, sleep, startAdmin, startOperatorCluster } from './operator-harness.ts';
 import type { AdminProc, OperatorCluster } from './operator-harness.ts';
@@ -87,6 +88,20 @@ describe('manifests/samples with the operator running', { skip, timeout: 300_000
       ]);
       const volumes = sts.spec.template.spec.volumes.map((v: any) => v.name);
       assert.ok(volumes.includes('admin-token'), volumes.join(','));
+      // spec.peering, as the API server defaulted it, is in the engine config the pods mount.
+      const cm = await env.kube.get<KubeObject & { data: Record<string, string> }>(RESOURCES.configMap, NS, `${name}-config`);
+      const engine = parse(cm.data['msrpd.yaml']!) as { nextHops?: unknown; tls: unknown };
+      if (name === 'relay') {
+        assert.equal(engine.nextHops, undefined, 'relay has no spec.peering: it forwards to nothing but its own sessions');
+        assert.deepEqual(engine.tls, { dir: '/etc/msrp/tls' });
+      } else {
+        assert.deepEqual(engine.nextHops, {
+          allow: [{ host: 'relay.partner.example.org' }, { host: '*.msrp.example.com', port: 2855 }],
+          allowPrivate: false,
+          dnsServers: [],
+        });
+        assert.deepEqual(engine.tls, { dir: '/etc/msrp/tls', mutual: true, peerCertificates: 'require' });
+      }
       const observed = await eventually(`${name} status`, async () => {
         const o = await env.kube.getOptional<WithStatus>(RESOURCES.msrpRelay, NS, name);
         return o?.status?.observedGeneration === o?.metadata?.generation && cond(o, 'Ready') ? o : undefined;

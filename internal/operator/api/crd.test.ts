@@ -9,7 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { ChatRoomSpec } from './chatroom.ts';
 import { buildCrds } from './crd.ts';
 import type { CustomResourceDefinition } from './crd.ts';
-import { MsrpRelaySpec } from './msrprelay.ts';
+import { DNS_SERVER_RE, MsrpRelaySpec, PEER_HOST_RE } from './msrprelay.ts';
 import { structuralProblems, StructuralSchemaError, toStructural } from './structural.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -102,6 +102,30 @@ describe('CRD schemas are structural', () => {
     const conditions = (status.properties as Record<string, Record<string, unknown>>).conditions!;
     assert.equal(conditions['x-kubernetes-list-type'], 'map');
     assert.deepEqual(conditions['x-kubernetes-list-map-keys'], ['type']);
+  });
+});
+
+describe('spec.peering forms (the CEL rules\' regular expressions; RE2 and JavaScript agree on these)', () => {
+  const whole = (re: string) => new RegExp(`^(${re})$`);
+
+  it('allow: a name, *.name, *, an IPv4 or a bracketed IPv6 address, each with an optional port 1-65535', () => {
+    const re = whole(PEER_HOST_RE);
+    for (const ok of ['relay.example.com', '*.example.net', '*.example.net:2855', '*', '*:2855', '10.0.0.7', '[fd00::7]:2855',
+      'relay-b.msrp.svc.cluster.local', 'relay.example.com:1', 'relay.example.com:65535']) {
+      assert.ok(re.test(ok), ok);
+    }
+    for (const bad of ['', 'relay', 'Relay.Example.com', 'msrps://relay.example.com', 'relay.example.com:0', 'relay.example.com:65536',
+      'relay.example.com:', '*.com', '**.example.net', 'a.*.example.net', 'fd00::7', '[fd00::7', '[fd00:::7]', 'relay.example.com/x', ' relay.example.com']) {
+      assert.equal(re.test(bad), false, bad);
+    }
+  });
+
+  it('dnsServers: an IP address, v4 with an optional port, v6 bare or in brackets with a port', () => {
+    const re = whole(DNS_SERVER_RE);
+    for (const ok of ['10.96.0.10', '10.0.0.10:5353', 'fd00::a', '[fd00::a]:53', '::1', '::', '1:2:3:4:5:6:7:8', '[FD00::A]:53']) assert.ok(re.test(ok), ok);
+    for (const bad of ['kube-dns.kube-system', '10.0.0.256', '10.0.0', '10.0.0.10:0', '10.0.0.10:70000', 'fd00::a:53:', 'fd00:::a', '1:2:3:4:5:6:7:8:9', 'fd00::a::1', '[fd00::a]:', '[fd00::g]:53', 'udp://10.0.0.10']) {
+      assert.equal(re.test(bad), false, bad);
+    }
   });
 });
 

@@ -197,6 +197,113 @@ const Throttling = Type.Object(
   { description: 'Forwarding rate limits, as Kubernetes quantities of bytes per second.' },
 );
 
+// Regular expressions as RE2 reads them; celMatches() puts one in a CEL string literal.
+const PORT_RE = '([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
+const LABEL_RE = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
+const OCTET_RE = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+const IPV4_RE = `(${OCTET_RE}\\.){3}${OCTET_RE}`;
+const H16 = '[0-9a-fA-F]{1,4}';
+/** RFC 4291 §2.2 text forms (`::` at most once); no zone id, no embedded IPv4. */
+const IPV6_RE = [
+  `(${H16}:){7}${H16}`,
+  `(${H16}:){1,7}:`,
+  `(${H16}:){1,6}:${H16}`,
+  `(${H16}:){1,5}(:${H16}){1,2}`,
+  `(${H16}:){1,4}(:${H16}){1,3}`,
+  `(${H16}:){1,3}(:${H16}){1,4}`,
+  `(${H16}:){1,2}(:${H16}){1,5}`,
+  `${H16}:(:${H16}){1,6}`,
+  `:((:${H16}){1,7}|:)`,
+].map((alt) => `(${alt})`).join('|');
+
+/** spec.peering.allow entries: `*`, a name, `*.` and a name, or `[v6]`; then an optional `:port`. */
+export const PEER_HOST_RE = `(\\*|(\\*\\.)?${LABEL_RE}(\\.${LABEL_RE})+|\\[(${IPV6_RE})\\])(:${PORT_RE})?`;
+/** spec.peering.dnsServers entries: `v4`, `v4:port`, `v6`, `[v6]:port`. */
+export const DNS_SERVER_RE = `${IPV4_RE}(:${PORT_RE})?|${IPV6_RE}|\\[(${IPV6_RE})\\](:${PORT_RE})?`;
+
+/** A CEL rule: `self` matches `re` as a whole (backslashes doubled for the CEL string literal). */
+function celMatches(re: string): string {
+  return `self.matches('^(${re.replaceAll('\\', '\\\\')})$')`;
+}
+
+/**
+ * A peer relay in spec.peering.allow: the engine's nextHops.allow entry written as one
+ * string, `host[:port]`. The host is a name (at least two labels, as in a certificate),
+ * `*.` and such a name for every host under it, `*` for any host, an IPv4 address or a
+ * bracketed IPv6 address. A CEL rule rather than `pattern`, so the message reads as prose.
+ */
+const PeerHostPattern = Type.String({
+  minLength: 1,
+  maxLength: 261,
+  ...cel({
+    rule: celMatches(PEER_HOST_RE),
+    message:
+      'must be a lower-case host name, *.domain, * or an IP address ([v6] in brackets), with an optional :port ' +
+      '(1-65535), such as relay.example.com, *.example.net:2855 or [fd00::10]:2855',
+  }),
+});
+
+/** A DNS server for next-hop lookups: `address`, `address:port` or `[v6]:port`, as the engine's nextHops.dnsServers. */
+const DnsServer = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  ...cel({
+    rule: celMatches(DNS_SERVER_RE),
+    message: 'must be an IP address with an optional port: 10.0.0.10, 10.0.0.10:5353, fd00::a or [fd00::a]:53',
+  }),
+});
+
+const Peering = Type.Object(
+  {
+    allow: Type.Optional(
+      Type.Array(PeerHostPattern, {
+        maxItems: 64,
+        'x-kubernetes-list-type': 'set',
+        description:
+          'Peer relays this relay may forward to (RFC 4976 §6: its clients reach users of other relays through them), ' +
+          'as host[:port]: relay.example.com, "*.example.net" (every host under it; quote it in YAML), "*" (any host), ' +
+          '10.0.0.7 or [fd00::7]:2855; any port when the port is left out. Empty or unset: the relay forwards only ' +
+          'between its own clients and to nothing else; a request for any other host gets 403 (never an open relay). ' +
+          'Rendered to the engine\'s nextHops.allow.',
+      }),
+    ),
+    peerCertificates: StringEnum(['require', 'verify-if-presented'] as const, {
+      default: 'require',
+      description:
+        'Who may deliver to this relay\'s clients over a connection it did not open (engine tls.peerCertificates). ' +
+        'require: only a relay presenting a client certificate that chains to the ca.crt of the relay\'s TLS Secret ' +
+        'and names the host of its From-Path URI (mutual TLS, RFC 4976 §9.2); anything else gets 403. ' +
+        'verify-if-presented: also peers without a certificate (endpoints that use no relay); a certificate that ' +
+        'fails is still refused.',
+    }),
+    allowPrivateAddresses: Type.Boolean({
+      default: false,
+      description:
+        'Allow peers whose names resolve to private, loopback, link-local or unique-local addresses (engine ' +
+        'nextHops.allowPrivate). Needed for peers inside the cluster (pod and Service IPs); off otherwise, so an ' +
+        'allowed public name cannot be pointed into the pod network (DNS rebinding).',
+    }),
+    dnsServers: Type.Optional(
+      Type.Array(DnsServer, {
+        maxItems: 8,
+        'x-kubernetes-list-type': 'set',
+        description:
+          'DNS servers for peer lookups (RFC 4976 §8: SRV _msrps._tcp.<host>, then A/AAAA), as 10.0.0.10, ' +
+          '10.0.0.10:5353 or [fd00::a]:53; they alone answer (no /etc/hosts). Unset: the pod\'s resolver ' +
+          '(cluster DNS). Engine nextHops.dnsServers.',
+      }),
+    ),
+  },
+  {
+    description:
+      'Relay-to-relay forwarding (RFC 4976 §6, §9.2). Connections between relays are mutual TLS with the ' +
+      'relay\'s own certificate (spec.tls); peers are verified against the ca.crt of that Secret (cert-manager ' +
+      'writes it for CA, self-signed and Vault issuers), or against the public root CAs when it has none (ACME ' +
+      'issuers, a Secret made with kubectl create secret tls). Unset: the relay forwards only between its own ' +
+      'clients and accepts deliveries only from relays with a verified certificate.',
+  },
+);
+
 const Chat = Type.Object(
   {
     enabled: Type.Boolean({ default: true }),
@@ -297,6 +404,7 @@ export const MsrpRelaySpec = Type.Object(
     ),
     limits: Limits,
     throttling: Type.Optional(Throttling),
+    peering: Type.Optional(Peering),
     chat: Chat,
     drain: Drain,
     resources: Type.Optional(Resources),

@@ -31,6 +31,36 @@ export function serviceAliases(r: MsrpRelay): string[] {
 }
 
 /**
+ * A spec.peering.allow entry (`host[:port]`, the API checked its form) as the engine's
+ * nextHops.allow rule. An IPv6 host loses its brackets: next-hops.ts compares the rule with
+ * the host of an MSRP URI, which carries none (internal/msrp/uri.ts).
+ */
+export function nextHopRule(entry: string): { host: string; port?: number } {
+  const m = /^(\[([^\]]+)\]|[^:]+)(?::(\d+))?$/.exec(entry);
+  if (m === null) throw new Error(`peer host ${JSON.stringify(entry)} is not host[:port]`);
+  const host = m[2] ?? m[1]!;
+  return m[3] === undefined ? { host } : { host, port: Number(m[3]) };
+}
+
+/**
+ * spec.peering as the engine's nextHops and peer-certificate policy; nothing at all without
+ * it, so the ConfigMap (and the pods' config hash) of a relay without peering stays as it was.
+ * Relay to relay is mutual TLS (RFC 4976 §9.2), so tls.mutual is said out loud here.
+ */
+function renderPeering(r: MsrpRelay): Pick<DeepPartial<EngineConfig>, 'nextHops' | 'tls'> | undefined {
+  const p = r.spec.peering;
+  if (p === undefined) return undefined;
+  return {
+    nextHops: {
+      allow: (p.allow ?? []).map(nextHopRule),
+      allowPrivate: p.allowPrivateAddresses,
+      dnsServers: p.dnsServers ?? [],
+    },
+    tls: { mutual: true, peerCertificates: p.peerCertificates },
+  };
+}
+
+/**
  * The engine config as a plain object. Fields the engine defaults well (auth algorithms,
  * nonce lifetime, database pool) are left out, so engine defaults keep applying.
  */
@@ -42,10 +72,13 @@ export function renderEngineConfig(r: MsrpRelay): DeepPartial<EngineConfig> {
   if (s.ports.msrpTcp !== undefined) listen.push({ host: '0.0.0.0', port: s.ports.msrpTcp, transport: 'tcp' });
   const throttling = s.throttling ?? {};
   const rate = (q: number | string | undefined) => (q === undefined ? 0 : quantityToBytes(q));
+  const peering = renderPeering(r);
   return {
     // The pod IP is appended from the environment (podIpAliasEnv in statefulset.ts).
     relay: { listen, publicHost: s.publicHost, publicPort: s.ports.msrpTls, aliases: serviceAliases(r) },
-    tls: { dir: PATHS.tls },
+    ...(peering ? { nextHops: peering.nextHops } : {}),
+    // ca.crt of the mounted Secret is what peers are verified against (engine tls.caFile default).
+    tls: { dir: PATHS.tls, ...peering?.tls },
     auth: { realms: (s.realms ?? []).map((realm) => ({ name: realm.name, hosts: realm.hosts ?? [] })) },
     session: {
       minExpires: s.limits.minExpires,

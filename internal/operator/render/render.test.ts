@@ -6,9 +6,12 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadAdminConfig } from '../../config/admin.ts';
 import { loadEngineConfig } from '../../config/engine.ts';
+import { parseMsrpUri, type MsrpUri } from '../../msrp/uri.ts';
+import { relayOptionsFromConfig } from '../../relay/engine-options.ts';
+import { NextHops } from '../../relay/next-hops.ts';
 import { renderCertificate, renderServiceMonitor } from './certificate.ts';
 import { CONFIG_HASH_ANNOTATION, ownerReference, selectorString, tlsSecretName } from './common.ts';
-import { ADMIN_CONFIG_KEY, CONFIG_KEY, configHash, renderConfigMap, renderEngineConfig } from './config.ts';
+import { ADMIN_CONFIG_KEY, CONFIG_KEY, configHash, nextHopRule, renderConfigMap, renderEngineConfig } from './config.ts';
 import { relayFixture } from './fixtures.test-support.ts';
 import { renderRelay } from './index.ts';
 import { renderNetworkPolicy, renderPodDisruptionBudget } from './policy.ts';
@@ -133,6 +136,75 @@ describe('engine ConfigMap', () => {
     const high = renderEngineConfig(relayFixture({ limits: { minExpires: 7200, maxExpires: 9000 } }));
     assert.equal(high.session?.defaultExpires, 7200);
     loadRendered(renderConfigMap(relayFixture({ limits: { minExpires: 7200, maxExpires: 9000 } })).data![CONFIG_KEY]!);
+  });
+
+  it('without spec.peering renders no next-hop policy: the engine defaults forward to nothing but our own sessions', () => {
+    const r = relayFixture();
+    const rendered = renderEngineConfig(r);
+    assert.equal('nextHops' in rendered, false, 'nothing new in the ConfigMap, so existing relays do not roll');
+    assert.deepEqual(rendered.tls, { dir: '/etc/msrp/tls' });
+    const c = loadRendered(renderConfigMap(r).data![CONFIG_KEY]!);
+    assert.deepEqual(c.nextHops, { allow: [], allowPrivate: false, connectTimeoutMs: 5000, dnsServers: [] });
+    assert.equal(c.tls.mutual, true);
+    assert.equal(c.tls.peerCertificates, 'require');
+  });
+
+  it('renders spec.peering into nextHops and tls exactly, and the engine loads it', () => {
+    const r = relayFixture({
+      peering: {
+        allow: ['relay.partner.example.org', '*.example.net:2855', '10.0.0.7', '[fd00::7]:2856', 'relay-b.msrp.svc.cluster.local:2855'],
+        peerCertificates: 'verify-if-presented',
+        allowPrivateAddresses: true,
+        dnsServers: ['10.96.0.10', '10.0.0.10:5353', '[fd00::a]:53'],
+      },
+    });
+    const rendered = renderEngineConfig(r);
+    assert.deepEqual(rendered.nextHops, {
+      allow: [
+        { host: 'relay.partner.example.org' },
+        { host: '*.example.net', port: 2855 },
+        { host: '10.0.0.7' },
+        { host: 'fd00::7', port: 2856 },
+        { host: 'relay-b.msrp.svc.cluster.local', port: 2855 },
+      ],
+      allowPrivate: true,
+      dnsServers: ['10.96.0.10', '10.0.0.10:5353', '[fd00::a]:53'],
+    });
+    assert.deepEqual(rendered.tls, { dir: '/etc/msrp/tls', mutual: true, peerCertificates: 'verify-if-presented' });
+    // loadEngineConfig is msrpd's own check: the schema, then the cross-field rules.
+    const c = loadRendered(renderConfigMap(r).data![CONFIG_KEY]!);
+    assert.deepEqual(c.nextHops, { ...rendered.nextHops, connectTimeoutMs: 5000 });
+    assert.equal(c.tls.mutual, true);
+    assert.equal(c.tls.peerCertificates, 'verify-if-presented');
+  });
+
+  it('a peered relay may dial exactly its peers, as the engine decides it (next-hops.ts)', () => {
+    const r = relayFixture({ peering: { allow: ['relay.partner.example.org', '*.example.net:2855', '[fd00::7]:2856'] } });
+    const c = loadRendered(renderConfigMap(r).data![CONFIG_KEY]!);
+    assert.equal(c.tls.peerCertificates, 'require', 'the default');
+    assert.equal(c.nextHops.allowPrivate, false, 'the default');
+    const options = relayOptionsFromConfig(c, { hostname: 'relay-0', nonceSecret: Buffer.alloc(32) });
+    const hops = new NextHops({ options, tls: () => undefined, adopt: () => assert.fail('no connection'), log: undefined as never });
+    const uri = (s: string) => (parseMsrpUri(s) as { ok: true; uri: MsrpUri }).uri;
+    const allowed = ['msrps://relay.partner.example.org/s1;tcp', 'msrps://relay.partner.example.org:443/s1;tcp', 'msrps://a.example.net:2855/s1;tcp', 'msrps://[fd00::7]:2856/s1;tcp'];
+    const refused = ['msrps://evil.example.org/s1;tcp', 'msrps://a.example.net:2856/s1;tcp', 'msrps://example.net:2855/s1;tcp', 'msrps://[fd00::7]:2855/s1;tcp'];
+    for (const u of allowed) assert.equal(hops.allowed(uri(u)), true, u);
+    for (const u of refused) assert.equal(hops.allowed(uri(u)), false, u);
+  });
+
+  it('an empty peering object is the engine defaults with mutual TLS said explicitly', () => {
+    const c = loadRendered(renderConfigMap(relayFixture({ peering: {} })).data![CONFIG_KEY]!);
+    assert.deepEqual(c.nextHops, { allow: [], allowPrivate: false, connectTimeoutMs: 5000, dnsServers: [] });
+    assert.deepEqual([c.tls.mutual, c.tls.peerCertificates], [true, 'require']);
+  });
+
+  it('reads a peer host[:port] as a nextHops.allow rule', () => {
+    assert.deepEqual(nextHopRule('relay.example.com'), { host: 'relay.example.com' });
+    assert.deepEqual(nextHopRule('*'), { host: '*' });
+    assert.deepEqual(nextHopRule('*:2855'), { host: '*', port: 2855 });
+    assert.deepEqual(nextHopRule('[fd00::7]'), { host: 'fd00::7' });
+    assert.deepEqual(nextHopRule('[::1]:65535'), { host: '::1', port: 65535 });
+    assert.throws(() => nextHopRule('fd00::7'), /not host\[:port\]/);
   });
 
   it('renders deterministically (sorted keys), so the hash only moves when the config does', () => {
@@ -261,6 +333,8 @@ describe('StatefulSet', () => {
     assert.deepEqual(tpl(relayFixture()), t0);
     const changed = tpl(relayFixture({ limits: { sessionsPerUser: 5 } }));
     assert.notEqual(changed.metadata?.annotations?.[CONFIG_HASH_ANNOTATION], t0.metadata?.annotations?.[CONFIG_HASH_ANNOTATION]);
+    const peered = tpl(relayFixture({ peering: { allow: ['relay.partner.example.org'] } }));
+    assert.notEqual(peered.metadata?.annotations?.[CONFIG_HASH_ANNOTATION], t0.metadata?.annotations?.[CONFIG_HASH_ANNOTATION], 'a peering change rolls the pods');
   });
 
   it('the ServiceAccount mounts no API token', () => {
