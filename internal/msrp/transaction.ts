@@ -52,9 +52,19 @@ export const TRANSACTION_ID_LENGTH = 16;
 /** 20 base62 characters = 119 bits, above the 80 of RFC 4975 §6. */
 export const SESSION_ID_LENGTH = 20;
 
+/** Transaction ids are cut from a batch string made in one step (a relay mints one per forwarded frame). */
+const TID_BATCH = 256;
+let tidBatch = '';
+let tidNext = TID_BATCH;
+
 /** A new transaction id (RFC 4975 §9 transact-id = ident; base62 is a subset of ident-char). */
 export function newTransactionId(): string {
-  return randomBase62(TRANSACTION_ID_LENGTH);
+  if (tidNext === TID_BATCH) {
+    tidBatch = randomBase62(TID_BATCH * TRANSACTION_ID_LENGTH);
+    tidNext = 0;
+  }
+  const at = tidNext++ * TRANSACTION_ID_LENGTH;
+  return tidBatch.slice(at, at + TRANSACTION_ID_LENGTH);
 }
 
 /** A new Message-ID value (RFC 4975 §9 Message-ID = ident; unique per sender, §7.1.1). */

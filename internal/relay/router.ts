@@ -95,8 +95,10 @@ export class Router {
     let k = 0;
     let arrival = source;
     let entered: RelaySession | undefined;
+    /** to[k] parsed, when the previous hop already did it. */
+    let parsed: CachedUri | undefined;
     for (let hop = 0; hop < MAX_LOCAL_HOPS; hop++) {
-      const first = this.#parse(to[k] ?? '');
+      const first = parsed ?? this.#parse(to[k] ?? '');
       if (!first.result.ok) return reject(400, 'first To-Path URI is not an MSRP URI', 'bad-uri');
       const target = first.result.uri;
       if (!this.#isLocal(first as CachedUri & { result: { ok: true } })) {
@@ -134,6 +136,7 @@ export class Router {
         return { kind: 'forward', head: rewrite(head, k), session: entered, next: { kind: 'remote', uri: next.result.uri } };
       }
       arrival = undefined; // the next hop is us again: process it as arriving from outside
+      parsed = next;
     }
     return reject(403, 'too many hops through this relay', 'loop');
   }
