@@ -76,6 +76,10 @@ interface MethodStats {
   bytes: number;
   /** One latency sample per method and flush (seconds), -1 when none yet. */
   latency: number;
+  /** The labelled children, bound once (prom-client hashes a label object on every call). */
+  readonly framesChild: { inc(n: number): void };
+  readonly bytesChild: { inc(n: number): void };
+  readonly latencyChild: { observe(v: number): void };
 }
 
 export class Forwarder {
@@ -84,7 +88,8 @@ export class Forwarder {
   readonly inFlight = new Set<Inbound>();
   readonly #timeoutMs: number;
   readonly #stats = new Map<string, MethodStats>();
-  readonly #responseCounts = new Map<number, number>();
+  /** Responses we sent, by status (a few hundred statuses at most: 3 digits), batched like MethodStats. */
+  readonly #responseCounts = new Map<number, { n: number; readonly child: { inc(n: number): void } }>();
   #flushScheduled = false;
   /** reportPolicy() for an accepted SEND, by Failure-Report value: does it get a 200? */
   readonly #acceptedSendResponse = new Map<string, boolean>();
@@ -97,7 +102,12 @@ export class Forwarder {
   /** Counts a forwarded request (batched, see MethodStats). */
   countForwarded(method: string, bytes: number, startedAt: number): void {
     let st = this.#stats.get(method);
-    if (st === undefined) this.#stats.set(method, (st = { frames: 0, bytes: 0, latency: -1 }));
+    if (st === undefined) {
+      const m = this.d.metrics;
+      // Methods seen are bounded: the parser accepts UPALPHA names only and the map grows by one per name.
+      st = { frames: 0, bytes: 0, latency: -1, framesChild: m.framesForwarded.labels({ method }), bytesChild: m.bytesForwarded.labels({ method }), latencyChild: m.forwardLatency.labels({ method }) };
+      this.#stats.set(method, st);
+    }
     st.frames++;
     st.bytes += bytes;
     if (st.latency < 0) st.latency = (performance.now() - startedAt) / 1000;
@@ -105,7 +115,9 @@ export class Forwarder {
   }
 
   #countResponse(status: number): void {
-    this.#responseCounts.set(status, (this.#responseCounts.get(status) ?? 0) + 1);
+    let rc = this.#responseCounts.get(status);
+    if (rc === undefined) this.#responseCounts.set(status, (rc = { n: 0, child: this.d.metrics.responses.labels({ status: String(status) }) }));
+    rc.n++;
     this.#scheduleFlush();
   }
 
@@ -122,18 +134,20 @@ export class Forwarder {
    */
   flushMetrics(): void {
     this.#flushScheduled = false;
-    const { metrics } = this.d;
-    for (const [method, st] of this.#stats) {
+    for (const st of this.#stats.values()) {
       if (st.frames === 0) continue;
-      metrics.framesForwarded.inc({ method }, st.frames);
-      metrics.bytesForwarded.inc({ method }, st.bytes);
-      if (st.latency >= 0) metrics.forwardLatency.observe({ method }, st.latency);
+      st.framesChild.inc(st.frames);
+      st.bytesChild.inc(st.bytes);
+      if (st.latency >= 0) st.latencyChild.observe(st.latency);
       st.frames = 0;
       st.bytes = 0;
       st.latency = -1;
     }
-    for (const [status, n] of this.#responseCounts) metrics.responses.inc({ status: String(status) }, n);
-    this.#responseCounts.clear();
+    for (const rc of this.#responseCounts.values()) {
+      if (rc.n === 0) continue;
+      rc.child.inc(rc.n);
+      rc.n = 0;
+    }
   }
 
   /** A request head arrived on `source`; `whole` carries the complete frame when it was not streamed. */
