@@ -165,7 +165,8 @@ export class MsrpParser {
     return this.wireSet ? this.wireBytes : undefined;
   }
 
-  private readonly wireBytes = new FrameWire();
+  /** Made on the first whole frame that has one (an idle connection keeps none). */
+  private wireBytes: FrameWire | undefined = undefined;
   private wireSet = false;
 
   constructor(callbacks: MsrpParserCallbacks, options: MsrpParserOptions = {}) {
@@ -326,7 +327,7 @@ export class MsrpParser {
     const error = this.head.finish();
     const frame = error === undefined && this.cb.onFrame ? this.head.frame(NO_BODY, String.fromCharCode(flag) as Continuation) : undefined;
     const rest = this.rawBuf;
-    if (rest !== undefined) this.wireBytes.set(rest, this.head, this.rawStart, this.rawPos);
+    if (rest !== undefined) (this.wireBytes ??= new FrameWire()).set(rest, this.head, this.rawStart, this.rawPos);
     this.nextFrame();
     if (error !== undefined) this.report(error);
     else if (frame !== undefined) this.emitFrame(frame, rest);
@@ -340,7 +341,7 @@ export class MsrpParser {
       this.cb.onFrame!(frame);
     } finally {
       this.wireSet = false;
-      this.wireBytes.buf = EMPTY;
+      if (this.wireBytes !== undefined) this.wireBytes.buf = EMPTY;
     }
   }
 
@@ -520,7 +521,7 @@ export class MsrpParser {
     const streaming = this.streaming;
     const frame = !streaming && this.cb.onFrame ? h.frame(this.takeBody(), continuation) : undefined;
     const rest = this.rawBuf;
-    if (rest !== undefined) this.wireBytes.set(rest, this.head, this.rawStart, this.rawPos);
+    if (rest !== undefined) (this.wireBytes ??= new FrameWire()).set(rest, this.head, this.rawStart, this.rawPos);
     this.nextFrame();
     if (streaming) this.cb.onEnd!(continuation);
     else if (frame !== undefined) this.emitFrame(frame, rest);
