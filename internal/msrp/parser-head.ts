@@ -185,7 +185,7 @@ export class HeadBuilder {
   toPath: string[] | undefined = undefined;
   fromPath: string[] | undefined = undefined;
   /** Headers of the frame being read: headers[0, headerCount) (reused; frames get an exact-size copy). */
-  private readonly headers: MsrpHeader[] = [];
+  private headers: MsrpHeader[] = [];
   private headerCount = 0;
   /** Byte-Range start and end when the end is numeric, else rangeEnd = -1. */
   rangeStart = 0;
@@ -198,6 +198,11 @@ export class HeadBuilder {
   fromPathEnd = 0;
   /** Set by `check()` when it fails. */
   private textError: MsrpParseError | undefined = undefined;
+
+  /** Gives back the grown header list (between frames, when the connection goes quiet). */
+  releaseScratch(): void {
+    if (this.headerCount === 0 && this.headers.length > 0) this.headers = [];
+  }
 
   reset(): void {
     this.transactionId = '';

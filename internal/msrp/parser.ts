@@ -244,7 +244,7 @@ export class MsrpParser {
         if (!more && !this.pushed) break;
       }
       // Between frames with nothing buffered: let the last chunk (and its window) be collected.
-      if (this.state === START_LINE && this.list.length === 0) this.lines.release();
+      if (this.state === START_LINE && this.list.length === 0) this.idle();
       else this.list.compact(this.maxHeaderBytes);
     } finally {
       this.running = false;
@@ -585,6 +585,16 @@ export class MsrpParser {
     this.streaming = false;
     this.bodyLen = 0;
     this.clearBody();
+  }
+
+  /**
+   * Between frames with nothing buffered: let the last chunk and its decoded window be
+   * collected, and drop the grown scratch lists (an idle connection keeps no read state).
+   */
+  private idle(): void {
+    this.lines.release();
+    this.list.clear();
+    this.head.releaseScratch();
   }
 
   private close(): void {

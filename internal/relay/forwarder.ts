@@ -22,7 +22,7 @@ import type { Connection } from '../transport/connection.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { NextHopError, type NextHops } from './next-hops.ts';
 import type { RelayOptions } from './options.ts';
-import { outletOf, type Outlet } from './outlet.ts';
+import { outletOf, writeFrameTo, type Outlet } from './outlet.ts';
 import type { Route, Router } from './router.ts';
 import type { RelaySession } from './sessions.ts';
 import type { Throttle } from './throttle.ts';
@@ -296,14 +296,14 @@ export class Forwarder {
     const w = req.wire;
     this.#countResponse(200);
     const ok = w !== undefined ? serializeOkWire(h.transactionId, h.fromPath[0]!.length, h.toPath[0]!.length, w) : serializeOk(h.transactionId, h.fromPath[0]!, h.toPath[0]!, req.asciiPaths);
-    outletOf(req.source).writeFrame([ok]);
+    writeFrameTo(req.source, [ok]);
   }
 
   /** Writes a frame we generated to `conn`, behind any stream in progress there. */
   send(conn: Connection, frame: MsrpFrame): void {
     if (conn.closed) return;
     if (frame.kind === 'response') this.#countResponse(frame.status);
-    outletOf(conn).writeFrame(toBuffers(frame));
+    writeFrameTo(conn, toBuffers(frame));
   }
 }
 

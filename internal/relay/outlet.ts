@@ -77,6 +77,17 @@ export class Outlet {
 let queuedSeq = 0;
 const outlets = new WeakMap<Connection, Outlet>();
 
+/**
+ * Writes a complete frame we generated to `conn`, behind any stream in progress there. A
+ * connection that never carried a stream has no Outlet and needs none (most client
+ * connections: an idle session keeps no writer state).
+ */
+export function writeFrameTo(conn: Connection, bufs: readonly Buffer[]): void {
+  const o = outlets.get(conn);
+  if (o === undefined) conn.writeBuffers(bufs);
+  else o.writeFrame(bufs);
+}
+
 export function outletOf(conn: Connection): Outlet {
   let o = outlets.get(conn);
   if (o === undefined) outlets.set(conn, (o = new Outlet(conn)));
