@@ -186,6 +186,14 @@ export class MsrpParser {
     return this.list.length + this.bodyBufferedLen;
   }
 
+  /**
+   * Between frames with nothing held (not closed, not inside a callback): a new parser would
+   * carry on exactly where this one is, so a quiet connection may drop it.
+   */
+  get idle(): boolean {
+    return this.state === START_LINE && this.list.length === 0 && !this.running;
+  }
+
   /** True after a fatal error or `end()`: further input is refused. */
   get closed(): boolean {
     return this.state === CLOSED;
@@ -244,7 +252,7 @@ export class MsrpParser {
         if (!more && !this.pushed) break;
       }
       // Between frames with nothing buffered: let the last chunk (and its window) be collected.
-      if (this.state === START_LINE && this.list.length === 0) this.idle();
+      if (this.state === START_LINE && this.list.length === 0) this.quiet();
       else this.list.compact(this.maxHeaderBytes);
     } finally {
       this.running = false;
@@ -591,7 +599,7 @@ export class MsrpParser {
    * Between frames with nothing buffered: let the last chunk and its decoded window be
    * collected, and drop the grown scratch lists (an idle connection keeps no read state).
    */
-  private idle(): void {
+  private quiet(): void {
     this.lines.release();
     this.list.clear();
     this.head.releaseScratch();

@@ -53,6 +53,9 @@ export interface RunningRelay {
   stop(): Promise<void>;
 }
 
+/** How often connections are checked for quiet (a reader is dropped after one to two periods without a byte). */
+const QUIET_READER_SWEEP_MS = 2000;
+
 export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<RunningRelay> {
   // Listeners ask for client certificates only with mutualTls: `require` could never be met.
   if (o.peerCertificates === 'require' && !o.mutualTls) {
@@ -308,6 +311,14 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     }
   };
 
+  // Idle sessions are most of a chat relay's connections: one that stayed quiet for a sweep
+  // period gives back its frame reader (parser state, about 0.7 kB); the next byte makes a
+  // new one. One shared timer for all connections.
+  const quietSweep = setInterval(() => {
+    for (const c of connections) c.releaseIdleReader();
+  }, QUIET_READER_SWEEP_MS);
+  quietSweep.unref();
+
   const onInbound = (socket: Socket): void => {
     const addr = socket.remoteAddress ?? '';
     const n = (perAddress.get(addr) ?? 0) + 1;
@@ -354,6 +365,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     stopped = true;
     if (sweepTimer !== undefined) clearInterval(sweepTimer);
     sweepTimer = undefined;
+    clearInterval(quietSweep);
     unauthenticated.clear();
     for (const l of listeners) l.close();
     tls?.close();

@@ -24,6 +24,8 @@ export interface FrameReader {
   readonly bufferedBytes: number;
   /** During onFrame: where the frame's paths and the bytes after them are, when available (MsrpParser#wire). */
   readonly wire: FrameWire | undefined;
+  /** Between frames with nothing held: a new reader would carry on exactly where this one is. */
+  readonly idle: boolean;
 }
 
 export function createFrameReader(limits: FrameReaderLimits, sink: FrameSink): FrameReader {
