@@ -13,6 +13,7 @@
 // MSRP_ADMIN_<SECTION>__<KEY> (MSRP_ADMIN_HTTP__PORT).
 // Logs go to stderr; the quick start goes to stdout.
 import { randomBytes } from 'node:crypto';
+import { randomBase62 } from '../internal/msrp/transaction.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
@@ -95,12 +96,12 @@ async function ensureDemo(store: Store, file: string): Promise<DemoCredentials> 
   demo ??= {
     note: 'Demo credentials written by `npm start` for local use only. Delete this file and the data folder to start over.',
     realm: DEMO_REALM,
-    users: DEMO_USERS.map((username) => ({ username, password: randomBytes(12).toString('base64url') })),
+    users: DEMO_USERS.map((username) => ({ username, password: demoPassword() })),
     adminToken: randomBytes(32).toString('base64url'),
   };
   // A demo file from an older version may lack some of today's demo users: add them.
   const missing = DEMO_USERS.filter((name) => !demo.users.some((u) => u.username === name));
-  for (const username of missing) demo.users.push({ username, password: randomBytes(12).toString('base64url') });
+  for (const username of missing) demo.users.push({ username, password: demoPassword() });
   if ((await store.getRealm(demo.realm)) === undefined) await store.createRealm(demo.realm);
   for (const u of demo.users) {
     const existing = await store.getUserCredentials(demo.realm, u.username);
@@ -150,6 +151,15 @@ async function startAdmin(store: Store, logger: Logger, env: NodeJS.ProcessEnv, 
   const a = app.server.address();
   const port = typeof a === 'object' && a !== null ? a.port : c.http.port;
   return { url: `http://${c.http.host}:${port}`, close: () => app.close() };
+}
+
+/**
+ * A demo password: 16 base62 characters from the CSPRNG (95 bits). Letters and digits only,
+ * so it never begins with "-" (which a command line would read as an option) and needs no
+ * quoting when printed.
+ */
+function demoPassword(): string {
+  return randomBase62(16);
 }
 
 function shellQuote(s: string): string {
@@ -275,13 +285,13 @@ function quickStart(o: {
     '',
     'Send a file from one terminal to another through the relay:',
     '',
-    `  terminal 1:  ${msrp} listen --relay ${relay} --user ${bob!.username} --password ${shellQuote(bob!.password)} --ca ${ca} --out ./inbox --count 1`,
-    `  terminal 2:  ${msrp} send --relay ${relay} --user ${alice!.username} --password ${shellQuote(alice!.password)} --ca ${ca} --to "<path printed by listen>" --file README.md`,
+    `  terminal 1:  ${msrp} listen --relay ${relay} --user ${bob!.username} --password=${shellQuote(bob!.password)} --ca ${ca} --out ./inbox --count 1`,
+    `  terminal 2:  ${msrp} send --relay ${relay} --user ${alice!.username} --password=${shellQuote(alice!.password)} --ca ${ca} --to "<path printed by listen>" --file README.md`,
     ...(o.chat !== undefined ? [
       '',
       `Chat in the demo room ${DEMO_ROOM_URI} through the relay, one terminal per person (type to talk; /nick NAME, /msg NICK text, /file PATH, /who, /quit):`,
       '',
-      ...o.demo.users.map((u, i) => `  terminal ${i + 1}:  ${msrp} chat ${DEMO_ROOM_URI} --focus 127.0.0.1:${o.chat!.sip} --relay ${relay} --user ${u.username} --password ${shellQuote(u.password)} --ca ${ca} --from sip:${u.username}@localhost --nick ${u.username}`),
+      ...o.demo.users.map((u, i) => `  terminal ${i + 1}:  ${msrp} chat ${DEMO_ROOM_URI} --focus 127.0.0.1:${o.chat!.sip} --relay ${relay} --user ${u.username} --password=${shellQuote(u.password)} --ca ${ca} --from sip:${u.username}@localhost --nick ${u.username}`),
     ] : []),
     '',
     'Ctrl-C stops the relay (in-flight transfers finish first).',
