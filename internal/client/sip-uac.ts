@@ -1,14 +1,30 @@
 // A minimal SIP user agent client (RFC 3261 UAC side) over UDP or TCP, for `msrp chat` and
-// the focus tests: sends requests, collects final responses by CSeq, answers NOTIFY/BYE
-// from the focus with 200 and queues them. No retransmission of our requests (loopback).
+// the focus tests: sends requests, collects final responses, answers NOTIFY/BYE from the
+// focus with 200 and queues them.
+//
+// Each request other than ACK runs in a client transaction (RFC 3261 §17.1, the same state
+// machines as the focus's, internal/sip/client-transactions.ts): over UDP it is resent on
+// Timer A (INVITE) or Timer E (non-INVITE) until a response arrives, and fails on Timer B/F
+// (64*T1); over TCP it is sent once (§17.1.1.2: a reliable transport does not retransmit).
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
-import { cseq, toTag } from '../sip/fields.ts';
+import { InviteClientTransaction, NonInviteClientTransaction, type ClientTransaction } from '../sip/client-transactions.ts';
+import { callId, cseq, toTag, topVia } from '../sip/fields.ts';
 import { headerValue, request, type SipMessage, type SipRequest, type SipResponse } from '../sip/message.ts';
 import { parseDatagram, SipStreamFramer } from '../sip/parser.ts';
 import { buildResponse } from '../sip/responses.ts';
 import { serialize } from '../sip/serializer.ts';
+import type { TransactionContext } from '../sip/server-transactions.ts';
+import { DEFAULT_TIMERS, systemClock, type Clock, type Destination, type TimerHandle } from '../sip/timers.ts';
+
+/** Overrides of RFC 3261 Table 4 (tests shorten T1 so that Timer B/F fire in milliseconds). */
+export interface UacTimers {
+  /** RTT estimate: first retransmit interval; Timer B/F is 64*T1 (default 500 ms). */
+  readonly t1Ms?: number;
+  /** Cap of the non-INVITE retransmit interval (default 4 s). */
+  readonly t2Ms?: number;
+}
 
 export interface UacDialog {
   readonly callId: string;
@@ -34,29 +50,68 @@ export function offerSdp(path: string, o: { acceptTypes?: string; chatroom?: boo
   return lines.join('\r\n') + '\r\n';
 }
 
+/** A request in flight: its transaction, and how to fail the caller waiting for it. */
+interface Pending {
+  readonly tx: ClientTransaction;
+  readonly fail: (err: Error) => void;
+}
+
 export class SipUac {
   readonly transport: 'UDP' | 'TCP';
   readonly user: string;
   readonly #send: (b: Buffer) => void;
   readonly #close: () => void;
   readonly localPort: number;
-  readonly #waiting = new Map<string, (r: SipResponse) => void>();
+  readonly #ctx: TransactionContext;
+  readonly #destination: Destination;
+  /** Live client transactions by top Via branch and CSeq method (RFC 3261 §17.1.3). */
+  readonly #transactions = new Map<string, Pending>();
+  /** Every timer of every transaction, so that close() stops them all. */
+  readonly #timers = new Set<TimerHandle>();
+  /** The last ACK per Call-ID, resent for a retransmitted 2xx (RFC 3261 §13.2.2.4). */
+  readonly #acks = new Map<string, { seq: number; bytes: Buffer }>();
+  #closed = false;
   readonly #requests: SipRequest[] = [];
   readonly #requestWaiters: ((r: SipRequest) => void)[] = [];
   /** Every request from the focus (after it was answered 200). */
   onRequest: ((r: SipRequest) => void) | undefined;
 
-  private constructor(transport: 'UDP' | 'TCP', user: string, localPort: number, send: (b: Buffer) => void, close: () => void) {
+  private constructor(transport: 'UDP' | 'TCP', user: string, localPort: number, focus: { host: string; port: number }, timers: UacTimers, send: (b: Buffer) => void, close: () => void) {
     this.transport = transport;
     this.user = user;
     this.localPort = localPort;
     this.#send = send;
     this.#close = close;
+    this.#destination = { transport, address: focus.host, port: focus.port };
+    const clock: Clock = {
+      now: () => systemClock.now(),
+      // systemClock unrefs its timers: a pending retransmission never keeps the process alive.
+      setTimer: (ms, fire) => {
+        const h = systemClock.setTimer(ms, () => {
+          this.#timers.delete(handle);
+          fire();
+        });
+        const handle: TimerHandle = {
+          cancel: () => {
+            this.#timers.delete(handle);
+            h.cancel();
+          },
+        };
+        this.#timers.add(handle);
+        return handle;
+      },
+    };
+    this.#ctx = {
+      send: (m) => this.#write(serialize(m)),
+      clock,
+      timers: { ...DEFAULT_TIMERS, T1: timers.t1Ms ?? DEFAULT_TIMERS.T1, T2: timers.t2Ms ?? DEFAULT_TIMERS.T2 },
+    };
   }
 
-  static async open(transport: 'UDP' | 'TCP', focusPort: number, user = 'alice', focusHost = '127.0.0.1'): Promise<SipUac> {
+  static async open(transport: 'UDP' | 'TCP', focusPort: number, user = 'alice', focusHost = '127.0.0.1', timers: UacTimers = {}): Promise<SipUac> {
     let uac: SipUac | undefined;
     const onMessage = (m: SipMessage) => uac?.receive(m);
+    const focus = { host: focusHost, port: focusPort };
     if (transport === 'UDP') {
       const s: UdpSocket = createSocket('udp4');
       await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
@@ -64,7 +119,10 @@ export class SipUac {
         const p = parseDatagram(d);
         if (p?.ok) onMessage(p.value);
       });
-      uac = new SipUac('UDP', user, s.address().port, (b) => s.send(b, focusPort, focusHost), () => s.close());
+      // A send that fails (e.g. ICMP port unreachable) must not crash the client: the request
+      // is retransmitted and fails by Timer B/F like any unanswered one.
+      s.on('error', () => undefined);
+      uac = new SipUac('UDP', user, s.address().port, focus, timers, (b) => s.send(b, focusPort, focusHost), () => s.close());
       return uac;
     }
     const sock: Socket = connect({ host: focusHost, port: focusPort });
@@ -72,8 +130,11 @@ export class SipUac {
     const framer = new SipStreamFramer({ onMessage, onError: () => undefined, onKeepAlive: () => undefined });
     sock.on('data', (d: Buffer) => framer.push(d));
     sock.on('error', () => undefined);
-    uac = new SipUac('TCP', user, sock.localPort ?? 0, (b) => sock.write(b), () => sock.destroy());
-    return uac;
+    const tcp = new SipUac('TCP', user, sock.localPort ?? 0, focus, timers, (b) => sock.write(b), () => sock.destroy());
+    uac = tcp;
+    // RFC 3261 §17.1.4: a transport failure ends the transactions; no answer can come any more.
+    sock.on('close', () => tcp.#shutdown('the connection to the focus closed'));
+    return tcp;
   }
 
   get contact(): string {
@@ -84,7 +145,10 @@ export class SipUac {
     return { callId: randomBytes(8).toString('hex'), fromTag: randomBytes(4).toString('hex'), toTag: undefined, uri, from, seq: 1, target: undefined };
   }
 
-  /** Sends a request in `d` and resolves with its final response (2xx sets the dialog's To tag and target). */
+  /**
+   * Sends a request in `d` and resolves with its final response (2xx sets the dialog's To tag
+   * and target). Rejects when Timer B/F fires (no response within 64*T1), or on close().
+   */
   async send(d: UacDialog, method: string, o: { headers?: [string, string][]; body?: string; contentType?: string; inDialog?: boolean } = {}): Promise<SipResponse> {
     const seq = method === 'ACK' ? d.seq : ++d.seq;
     const branch = `z9hG4bK${randomBytes(8).toString('hex')}`;
@@ -102,19 +166,33 @@ export class SipUac {
     const uri = o.inDialog === true || method === 'ACK' ? (d.target ?? d.uri) : d.uri;
     const req = request({ method, uri, headers, body: o.body ?? '' });
     if (method === 'ACK') {
-      this.#send(serialize(req));
+      // §17.1.1.3: the ACK for a 2xx is no transaction; it is resent for each retransmitted 2xx.
+      const bytes = serialize(req);
+      this.#acks.set(d.callId, { seq, bytes });
+      this.#write(bytes);
       return buildResponse(req, 200, undefined);
     }
-    const key = `${seq} ${method}`;
-    const done = new Promise<SipResponse>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no final response to ${method}`)), 10_000);
-      this.#waiting.set(key, (r) => {
-        clearTimeout(t);
-        resolve(r);
-      });
+    if (this.#closed) throw new Error(`cannot send ${method}: the SIP client is closed`);
+    const key = `${branch} ${method}`;
+    const timeoutS = (64 * this.#ctx.timers.T1) / 1000;
+    const res = await new Promise<SipResponse>((resolve, reject) => {
+      const events = {
+        // 1xx only moves the transaction on (stops Timer A, sets Timer E to T2); the caller waits for a final.
+        onResponse: (r: SipResponse) => {
+          if (r.status >= 200) resolve(r);
+        },
+        // Timer B/F (§17.1.1.2, §17.1.2.2): the focus never answered, even to retransmissions.
+        onTimeout: () => reject(new Error(`no response to ${method} from the focus after ${timeoutS} s`)),
+        onTerminated: () => {
+          if (this.#transactions.get(key)?.tx === tx) this.#transactions.delete(key);
+        },
+      };
+      const tx = method === 'INVITE'
+        ? new InviteClientTransaction(this.#ctx, req, this.#destination, events)
+        : new NonInviteClientTransaction(this.#ctx, req, this.#destination, events);
+      this.#transactions.set(key, { tx, fail: reject });
+      tx.start();
     });
-    this.#send(serialize(req));
-    const res = await done;
     if (res.status >= 200 && res.status < 300 && d.toTag === undefined) {
       d.toTag = toTag(res);
       const contact = headerValue(res, 'Contact');
@@ -139,22 +217,37 @@ export class SipUac {
     });
   }
 
+  /** Closes the socket; requests still waiting for a response fail. */
   close(): void {
+    if (this.#closed) return;
+    this.#shutdown('the SIP client was closed');
     this.#close();
+  }
+
+  #shutdown(reason: string): void {
+    this.#closed = true;
+    for (const h of [...this.#timers]) h.cancel();
+    const pending = [...this.#transactions.values()];
+    this.#transactions.clear();
+    this.#acks.clear();
+    for (const p of pending) p.fail(new Error(`no response to ${p.tx.request.method}: ${reason}`));
+  }
+
+  #write(bytes: Buffer): void {
+    if (!this.#closed) this.#send(bytes);
   }
 
   private receive(m: SipMessage): void {
     if (m.kind === 'response') {
-      if (m.status < 200) return;
       const c = cseq(m);
-      const w = c === undefined ? undefined : this.#waiting.get(`${c.seq} ${c.method}`);
-      if (w && c) {
-        this.#waiting.delete(`${c.seq} ${c.method}`);
-        w(m);
-      }
+      const branch = topVia(m)?.branch;
+      const pending = c === undefined || branch === undefined ? undefined : this.#transactions.get(`${branch} ${c.method}`);
+      // The transaction absorbs retransmitted responses: the caller's promise settles once.
+      if (pending) pending.tx.receive(m);
+      else if (c?.method === 'INVITE' && m.status >= 200 && m.status < 300) this.#reAck(m, c.seq);
       return;
     }
-    if (m.method !== 'ACK') this.#send(serialize(buildResponse(m, 200, toTag(m) === undefined ? 'uac' : undefined)));
+    if (m.method !== 'ACK') this.#write(serialize(buildResponse(m, 200, toTag(m) === undefined ? 'uac' : undefined)));
     this.onRequest?.(m);
     for (let i = 0; i < this.#requestWaiters.length; i++) {
       if ((this.#requestWaiters[i] as unknown as (r: SipRequest) => boolean)(m)) {
@@ -163,5 +256,12 @@ export class SipUac {
       }
     }
     this.#requests.push(m);
+  }
+
+  /** RFC 3261 §13.2.2.4: a retransmitted 2xx means our ACK was lost; send it again. */
+  #reAck(res: SipResponse, seq: number): void {
+    const id = callId(res);
+    const ack = id === undefined ? undefined : this.#acks.get(id);
+    if (ack?.seq === seq) this.#write(ack.bytes);
   }
 }
