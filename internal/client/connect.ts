@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isIP, connect as netConnect, createServer as netServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as tlsServer, type TLSSocket } from 'node:tls';
 import { effectivePort, parseMsrpUri, type MsrpUri } from '../msrp/uri.ts';
+import { listenServer } from '../transport/listen.ts';
 
 export interface TlsClientOptions {
   /** Trusted CA certificates (PEM), in addition to or instead of the system store. */
@@ -99,13 +100,7 @@ export function listenOn(host: string, port: number, tls: ServerTlsOptions | und
   const server: Server = tls === undefined
     ? netServer(onSocket)
     : tlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca }, onSocket);
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
+  return listenServer(server, { host, port }).then(() => server);
 }
 
 /** IPv6 literals need brackets in a URI authority (RFC 3986 §3.2.2). */

@@ -3,23 +3,13 @@ import { createServer } from 'node:http';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { listenServer } from '../transport/listen.ts';
 
 export interface ProbeState {
   /** The process runs its loops (liveness). */
   healthy(): boolean;
   /** Caches synced and controllers running, or standing by for the lease (readiness). */
   ready(): boolean;
-}
-
-async function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server.address() as AddressInfo;
 }
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
@@ -35,7 +25,7 @@ export async function startProbeServer(host: string, port: number, state: ProbeS
     if (path === '/readyz') return state.ready() ? send(res, 200, 'ok\n') : send(res, 503, 'not ready\n');
     send(res, 404, 'not found\n');
   });
-  return { server, address: await listen(server, host, port) };
+  return { server, address: await listenServer(server, { host, port }) };
 }
 
 export async function startMetricsServer(host: string, port: number, metrics: Metrics): Promise<{ server: Server; address: AddressInfo }> {
@@ -47,7 +37,7 @@ export async function startMetricsServer(host: string, port: number, metrics: Me
       () => send(res, 500, 'metrics unavailable\n'),
     );
   });
-  return { server, address: await listen(server, host, port) };
+  return { server, address: await listenServer(server, { host, port }) };
 }
 
 export function closeServer(server: Server): Promise<void> {

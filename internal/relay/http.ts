@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { SessionTable } from './sessions.ts';
 import type { StoreHealthSnapshot } from './store-health.ts';
+import { listenServer } from '../transport/listen.ts';
 
 export interface ProbeState {
   ready(): boolean;
@@ -21,17 +22,6 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
-}
-
-async function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server.address() as AddressInfo;
 }
 
 export async function startProbeServer(host: string, port: number, state: ProbeState, metrics: Metrics): Promise<{ server: Server; address: AddressInfo }> {
@@ -56,7 +46,7 @@ export async function startProbeServer(host: string, port: number, state: ProbeS
     }
     json(res, 404, { error: 'not found' });
   });
-  return { server, address: await listen(server, host, port) };
+  return { server, address: await listenServer(server, { host, port }) };
 }
 
 export async function startControlServer(host: string, port: number, sessions: SessionTable): Promise<{ server: Server; address: AddressInfo }> {
@@ -81,5 +71,5 @@ export async function startControlServer(host: string, port: number, sessions: S
     }
     json(res, 404, { error: 'not found' });
   });
-  return { server, address: await listen(server, host, port) };
+  return { server, address: await listenServer(server, { host, port }) };
 }

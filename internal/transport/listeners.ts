@@ -3,6 +3,7 @@
 // keep the context they were made with (DESIGN.md §5, cert-manager rotation).
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type SecureContextOptions } from 'node:tls';
+import { listenServer } from './listen.ts';
 import { MIN_TLS_VERSION } from './tls-files.ts';
 
 export interface ListenSpec {
@@ -34,15 +35,8 @@ export async function listen(spec: ListenSpec): Promise<Listener> {
       : createTcpServer();
     server.on(spec.tls ? 'secureConnection' : 'connection', (s: Socket) => spec.onSocket(s));
     if (spec.tls) server.on('tlsClientError', (_err, s: Socket) => s.destroy());
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      // ipv6Only so that "::" and "0.0.0.0" can be bound side by side.
-      server.listen({ host, port, ipv6Only: host.includes(':') }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const a = server.address() as AddressInfo;
+    // ipv6Only so that "::" and "0.0.0.0" can be bound side by side.
+    const a = await listenServer(server, { host, port, ipv6Only: host.includes(':') });
     if (port === 0) port = a.port;
     servers.push(server);
     addresses.push(a);
