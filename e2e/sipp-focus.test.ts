@@ -7,21 +7,14 @@ import { after, before, describe, it } from 'node:test';
 import { startChatServer, type RunningChatServer } from '../internal/focus/server.ts';
 import { createLogger } from '../internal/telemetry/logger.ts';
 import { SCENARIOS, runSipp, sippAvailable } from './sipp/sipp.ts';
+import { loopbackChatConfig } from '../internal/focus/testchat.ts';
 
 const skip = !sippAvailable() && process.env.CI !== 'true' ? 'sipp not installed: apt-get install sip-tester (or set SIPP_BIN)' : false;
 
 describe('sipp joins a chat room of the real focus', { skip, timeout: 90_000 }, () => {
   let chat: RunningChatServer;
   before(async () => {
-    chat = await startChatServer({
-      enabled: true, domain: 'chat.test', publicHost: '127.0.0.1',
-      sip: { host: '127.0.0.1', udpPort: 0, tcpPort: 0 },
-      msrp: { host: '127.0.0.1', port: 0, transport: 'tcp' },
-      autoCreate: false,
-      media: { privateAddresses: 'allow', foreignAddresses: 'allow', trustedHosts: [] },
-      subscriptions: { minExpires: 60, maxExpires: 3600 },
-      rooms: [{ name: 'lobby' }],
-    }, { logger: createLogger({ name: 'sipp-focus', level: 'silent', env: {} }) });
+    chat = await startChatServer(loopbackChatConfig({ rooms: [{ name: 'lobby' }], minExpires: 60 }), { logger: createLogger({ name: 'sipp-focus', level: 'silent', env: {} }) });
   });
   after(async () => {
     await chat.close();

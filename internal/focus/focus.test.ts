@@ -6,23 +6,19 @@ import { headerValue } from '../sip/message.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { startChatServer, type RunningChatServer } from './server.ts';
 import { offerSdp, SipUac as TestUac } from '../client/sip-uac.ts';
+import { loopbackChatConfig } from './testchat.ts';
 
 const logger = createLogger({ name: 'focus-test', level: 'silent', env: {} });
 
 export async function startTestChat(): Promise<RunningChatServer> {
-  return startChatServer({
-    enabled: true, domain: 'chat.test', publicHost: '127.0.0.1',
-    sip: { host: '127.0.0.1', udpPort: 0, tcpPort: 0 },
-    msrp: { host: '127.0.0.1', port: 0, transport: 'tcp' },
-    autoCreate: false,
-    media: { privateAddresses: 'allow', foreignAddresses: 'allow', trustedHosts: [] },
-    subscriptions: { minExpires: 1, maxExpires: 3600 },
+  return startChatServer(loopbackChatConfig({
+    minExpires: 1,
     rooms: [
       { name: 'lobby', subject: 'Welcome', policy: { moderators: ['sip:mod@example.com'] } },
       { name: 'tiny', policy: { maxParticipants: 1 } },
       { name: 'closed', policy: { deny: ['sip:mallory@*'] } },
     ],
-  }, { logger });
+  }), { logger });
 }
 
 const until = async (cond: () => boolean, ms = 3000): Promise<void> => {

@@ -11,6 +11,7 @@ import { openStore } from '../store/open.ts';
 import type { Store } from '../store/index.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { startChatServer, type RunningChatServer } from './server.ts';
+import { loopbackChatConfig } from './testchat.ts';
 
 const logger = createLogger({ name: 'live-policy-test', level: 'silent', env: {} });
 const URI = 'sip:live@chat.test';
@@ -23,15 +24,7 @@ describe('room policy from the store', { timeout: 120_000 }, () => {
     dir = mkdtempSync(join(tmpdir(), 'focus-live-'));
     store = await openStore({ dataDir: join(dir, 'pglite'), logger });
     await store.rooms.put('live', { uri: URI, subject: 'before', policy: { privateMessages: true, maxParticipants: 10 } });
-    chat = await startChatServer({
-      enabled: true, domain: 'chat.test', publicHost: '127.0.0.1',
-      sip: { host: '127.0.0.1', udpPort: 0, tcpPort: 0 },
-      msrp: { host: '127.0.0.1', port: 0, transport: 'tcp' },
-      autoCreate: false,
-      media: { privateAddresses: 'allow', foreignAddresses: 'allow', trustedHosts: [] },
-      subscriptions: { minExpires: 1, maxExpires: 3600 },
-      rooms: [],
-    }, { logger, store });
+    chat = await startChatServer(loopbackChatConfig({ rooms: [], minExpires: 1 }), { logger, store });
   });
   after(async () => {
     await chat?.close();

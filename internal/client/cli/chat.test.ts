@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startChatServer, type RunningChatServer } from '../../focus/server.ts';
 import { createLogger } from '../../telemetry/logger.ts';
+import { loopbackChatConfig } from '../../focus/testchat.ts';
 
 const MSRP = join(import.meta.dirname, '..', '..', '..', 'cmd', 'msrp.ts');
 
@@ -32,15 +33,7 @@ describe('msrp chat', { timeout: 60_000 }, () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'msrp-chat-'));
-    chat = await startChatServer({
-      enabled: true, domain: 'chat.test', publicHost: '127.0.0.1',
-      sip: { host: '127.0.0.1', udpPort: 0, tcpPort: 0 },
-      msrp: { host: '127.0.0.1', port: 0, transport: 'tcp' },
-      autoCreate: false,
-      media: { privateAddresses: 'allow', foreignAddresses: 'allow', trustedHosts: [] },
-      subscriptions: { minExpires: 60, maxExpires: 3600 },
-      rooms: [{ name: 'lobby', policy: { history: { enabled: false } } }],
-    }, { logger: createLogger({ name: 'chat-cli', level: 'silent', env: {} }) });
+    chat = await startChatServer(loopbackChatConfig({ rooms: [{ name: 'lobby', policy: { history: { enabled: false } } }], minExpires: 60 }), { logger: createLogger({ name: 'chat-cli', level: 'silent', env: {} }) });
   });
   after(async () => {
     await chat.close();
