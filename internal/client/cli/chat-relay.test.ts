@@ -4,7 +4,6 @@
 // session, switch session]), take nicknames, exchange public and private messages and a
 // file. The relay is not an open relay: the switch's host:port must be in nextHops.allow.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,24 +13,9 @@ import { startChatServer, type RunningChatServer } from '../../focus/server.ts';
 import { startTestRelay, type TestRelay } from '../../relay/testrelay.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { testPki } from '../../transport/testcerts.ts';
+import { runMsrp } from './testrun.ts';
 
-const MSRP = join(import.meta.dirname, '..', '..', '..', 'cmd', 'msrp.ts');
 const ROOM = 'sip:lobby@chat.test';
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MSRP, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('close', (code) => {
-      clearTimeout(kill);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 function chatConfig(transport: 'tcp' | 'tls'): Parameters<typeof startChatServer>[0] {
   return {
@@ -97,7 +81,7 @@ describe('msrp chat --relay', { timeout: 90_000 }, () => {
       const file = join(dir, `${user}.txt`);
       await writeFile(file, lines.join('\n') + '\n');
       saveDirs[user] = await mkdtemp(join(dir, `${user}-files-`));
-      return [user, await run(joinArgs(relay, user, file, ['--save-dir', saveDirs[user]]))] as const;
+      return [user, await runMsrp(joinArgs(relay, user, file, ['--save-dir', saveDirs[user]]))] as const;
     });
     const results = Object.fromEntries(await Promise.all(runs));
     chat.switch.adopt = adopt;
@@ -126,7 +110,7 @@ describe('msrp chat --relay', { timeout: 90_000 }, () => {
     const file = join(dir, 'dave.txt');
     await writeFile(file, ['/nick Dave', 'expect:^\\* you are Dave$'].join('\n') + '\n');
     const switchConnections = chat.switch.connections.size;
-    const r = await run(joinArgs(closedRelay, 'dave', file, ['--expect-timeout', '3000']));
+    const r = await runMsrp(joinArgs(closedRelay, 'dave', file, ['--expect-timeout', '3000']));
     assert.equal(r.code, 1, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
     // The relay answers the NICKNAME itself: 403, the next hop is not allowed (forwarder.ts: next-hop-not-allowed).
     assert.match(r.stdout, /^\* 403 /m);
@@ -152,7 +136,7 @@ describe('msrp chat --relay', { timeout: 90_000 }, () => {
       const results = await Promise.all(Object.entries(scripts).map(async ([user, lines]) => {
         const file = join(dir, `tls-${user}.txt`);
         await writeFile(file, lines.join('\n') + '\n');
-        return [user, await run(joinArgs(tlsRelay, user, file, [], tlsChat))] as const;
+        return [user, await runMsrp(joinArgs(tlsRelay, user, file, [], tlsChat))] as const;
       }));
       for (const [user, r] of results) assert.equal(r.code, 0, `${user} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
     } finally {

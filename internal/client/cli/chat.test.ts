@@ -2,7 +2,6 @@
 // and TCP, MSRP direct to the switch), take nicknames, and exchange public and private
 // messages through the switch, driven by --script files.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,23 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { startChatServer, type RunningChatServer } from '../../focus/server.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { loopbackChatConfig } from '../../focus/testchat.ts';
+import { runMsrp } from './testrun.ts';
 
-const MSRP = join(import.meta.dirname, '..', '..', '..', 'cmd', 'msrp.ts');
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MSRP, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('close', (code) => {
-      clearTimeout(kill);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('msrp chat', { timeout: 60_000 }, () => {
   let chat: RunningChatServer;
@@ -51,7 +35,7 @@ describe('msrp chat', { timeout: 60_000 }, () => {
       await writeFile(file, lines.join('\n') + '\n');
       const transport = i === 1 ? 'tcp' : 'udp';
       const port = transport === 'tcp' ? chat.focus.tcpPort! : chat.focus.udpPort!;
-      return [user, await run(['chat', 'sip:lobby@chat.test', '--focus', `127.0.0.1:${port}`, '--transport', transport, '--user', user, '--script', file, '--expect-timeout', '8000'])] as const;
+      return [user, await runMsrp(['chat', 'sip:lobby@chat.test', '--focus', `127.0.0.1:${port}`, '--transport', transport, '--user', user, '--script', file, '--expect-timeout', '8000'])] as const;
     });
     const results = Object.fromEntries(await Promise.all(runs));
     for (const [user, r] of Object.entries(results)) {
