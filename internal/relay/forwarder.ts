@@ -162,7 +162,7 @@ export class Forwarder {
     const tooLarge = head.method !== 'SEND' && (whole === undefined || size > this.d.options.maxNonSendBody);
     req.start(tooLarge);
     // The wire bytes after the paths, when the parser has them (read before anything can push).
-    if (whole !== undefined) req.whole(whole.body, whole.continuation, source.frameWire);
+    if (whole !== undefined) req.whole(whole.body, size, whole.continuation, source.frameWire);
     // Most whole frames are done by now; only the others are in flight (drain waits for them).
     if (!req.done) this.inFlight.add(req);
     return req;
@@ -396,10 +396,8 @@ export class Inbound {
     );
   }
 
-  /** The complete frame (not streamed): body slices and flag at once. */
-  whole(body: readonly Buffer[], flag: Continuation, wire?: FrameWire): void {
-    let n = 0;
-    for (let i = 0; i < body.length; i++) n += body[i]!.length;
+  /** The complete frame (not streamed): body slices (`n` bytes in all) and flag at once. */
+  whole(body: readonly Buffer[], n: number, flag: Continuation, wire?: FrameWire): void {
     if (wire !== undefined) {
       this.asciiPaths = true;
       this.wire = wire;
