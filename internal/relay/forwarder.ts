@@ -35,6 +35,8 @@ export interface ForwarderDeps {
   router: Router;
   nextHops: NextHops;
   throttle: Throttle;
+  /** Links to the other replicas of this relay (internal/mesh/links.ts); absent on a relay of one. */
+  mesh?: { get(ordinal: number): Promise<Connection> };
   /** Handles a local AUTH (whole frame). */
   auth(source: Connection, request: MsrpRequest, target: Extract<Route, { kind: 'auth' }>['target']): void;
 }
@@ -374,6 +376,7 @@ export class Inbound {
       if (conn.closed) return this.#reject(481, 'session-gone');
       return this.#activate(conn, route);
     }
+    if (route.next.kind === 'mesh') return this.#viaMesh(route, route.next.ordinal);
     const uri = route.next.uri;
     const key = `connect:${this.id}`;
     this.#state = 'waiting';
@@ -391,6 +394,31 @@ export class Inbound {
         // 403 when policy forbids the next hop; 481 when it cannot be reached: MSRP has no
         // 5xx, and RFC 4975 §7.3 makes 481 the answer when the session cannot be found.
         this.#reject(notAllowed ? 403 : 481, notAllowed ? 'next-hop-not-allowed' : 'next-hop-unreachable');
+        if (this.#end !== undefined) this.#finishRejected();
+      },
+    );
+  }
+
+  /**
+   * To the replica that owns the session, over its mesh link (connected on first use). A
+   * link that cannot be had is answered as an unreachable next hop is: 481 (RFC 4975 §7.3);
+   * one that breaks later fails its open transactions with 408 (connectionClosed).
+   */
+  #viaMesh(route: Forward, ordinal: number): void {
+    const mesh = this.f.d.mesh;
+    if (mesh === undefined) return this.#reject(481, 'mesh-unavailable', 'session owned by another replica, and no mesh');
+    const key = `mesh:${this.id}`;
+    this.#state = 'waiting';
+    this.source.pause(key);
+    mesh.get(ordinal).then(
+      (conn) => {
+        this.source.resume(key);
+        if (this.#state === 'waiting') this.#activate(conn, route);
+      },
+      () => {
+        this.source.resume(key);
+        if (this.#state !== 'waiting') return;
+        this.#reject(481, 'mesh-unreachable', `replica ${ordinal} of this relay is unreachable`);
         if (this.#end !== undefined) this.#finishRejected();
       },
     );
@@ -478,9 +506,11 @@ export class Inbound {
   }
 
   #account(n: number): void {
-    const route = this.#route as Forward;
-    route.session.bytesForwarded += n;
-    this.f.d.throttle.account(route.session, n, this.source);
+    const session = (this.#route as Forward).session;
+    // Traffic for another replica's session is accounted and throttled by that replica.
+    if (session === undefined) return;
+    session.bytesForwarded += n;
+    this.f.d.throttle.account(session, n, this.source);
   }
 
   #activate(conn: Connection, route: Forward): void {

@@ -2,6 +2,7 @@
 // can be started from a test or from cmd/msrpd.ts (which maps the validated engine config
 // from internal/config onto this shape).
 import type { DigestAlgorithm } from '../auth/digest.ts';
+import type { MeshOptions } from '../mesh/links.ts';
 
 /** See RelayOptions.peerCertificates. */
 export type PeerCertificatePolicy = 'require' | 'verify-if-presented';
@@ -116,8 +117,13 @@ export interface RelayOptions {
   control?: { host: string; port: number };
   /** SIGTERM: time to let transfers finish before closing everything. */
   drainTimeoutSec: number;
-  /** Session-id prefix (DESIGN.md §4: replica k encodes ownership). */
+  /** Session-id prefix (replica k mints `r<k>-`, internal/mesh/ownership.ts). */
   sessionIdPrefix: string;
+  /**
+   * The other replicas of this relay (docs/relay.md "Scale-out"): sessions they own are
+   * reached over mutual-TLS links to them. Absent: a relay of one replica.
+   */
+  mesh?: MeshOptions;
 }
 
 export function defaultRelayOptions(overrides: Partial<RelayOptions> & Pick<RelayOptions, 'publicHost' | 'nonceSecret'>): RelayOptions {

@@ -2,6 +2,7 @@
 // forwarder, next hops, throttling, probes/metrics, the control endpoint and drain.
 import type { Server as HttpServer } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { NonceManager } from '../auth/nonce.ts';
 import type { MsrpFrame, MsrpHead, MsrpRequest } from '../msrp/frame.ts';
@@ -12,6 +13,8 @@ import { Connection, nextConnectionId, type FrameHandler } from '../transport/co
 import { listen, type Listener } from '../transport/listeners.ts';
 import { secureContextOptions, watchTlsMaterial, type TlsWatcher } from '../transport/tls-files.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { MeshLinks } from '../mesh/links.ts';
+import { ownerOf, replicaPrefix } from '../mesh/ownership.ts';
 import { AuthHandler, type CredentialSource } from './auth-handler.ts';
 import { waitForDrain } from './drain.ts';
 import { Forwarder, type Inbound } from './forwarder.ts';
@@ -21,7 +24,7 @@ import { NextHops } from './next-hops.ts';
 import type { RelayOptions } from './options.ts';
 import { outletOf } from './outlet.ts';
 import { PeerAuthenticator } from './peer-auth.ts';
-import { Router } from './router.ts';
+import { Router, type MeshRouting } from './router.ts';
 import { SessionTable } from './sessions.ts';
 import type { StoreHealthSnapshot } from './store-health.ts';
 import { Throttle } from './throttle.ts';
@@ -40,6 +43,8 @@ export interface RunningRelay {
   /** Our relay URI, e.g. msrps://relay.example.com:2855;tcp (put it in AUTH To-Path). */
   readonly uri: string;
   readonly http?: AddressInfo;
+  /** The mesh listener (other replicas connect here) and this replica's ordinal, when o.mesh is set. */
+  readonly mesh?: { port: number; ordinal: number; links(): number };
   readonly control?: AddressInfo;
   readonly sessions: SessionTable;
   readonly metrics: RelayMetrics;
@@ -61,6 +66,10 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   if (o.peerCertificates === 'require' && !o.mutualTls) {
     throw new Error('peerCertificates "require" needs mutualTls (use "verify-if-presented" without it)');
   }
+  if (o.mesh !== undefined && o.sessionIdPrefix !== replicaPrefix(o.mesh.ordinal)) {
+    // The mesh finds a session's replica by this prefix alone: any other would send traffic astray.
+    throw new Error(`with a mesh, sessionIdPrefix must be ${JSON.stringify(replicaPrefix(o.mesh.ordinal))} (replica ${o.mesh.ordinal})`);
+  }
   const log = deps.logger;
   const metrics = createRelayMetrics(deps.metrics);
   const connections = new Set<Connection>();
@@ -69,6 +78,11 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   /** Connections closing because of malformed input: whatever else they send is ignored. */
   const broken = new WeakSet<Connection>();
   let tls: TlsWatcher | undefined;
+  let meshTls: TlsWatcher | undefined;
+  let meshListener: Listener | undefined;
+  let mesh: MeshLinks | undefined;
+  /** Connections to and from the other replicas (both directions). */
+  const meshConnections = new WeakSet<Connection>();
   const listeners: Listener[] = [];
   let draining = false;
   let stopped = false;
@@ -122,6 +136,14 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     }
     return localPorts.has(port);
   };
+  const meshOrdinal = o.mesh?.ordinal;
+  const meshRouting: MeshRouting | undefined = meshOrdinal === undefined ? undefined : {
+    remoteOwner(id) {
+      const k = ownerOf(id);
+      return k === meshOrdinal ? undefined : k;
+    },
+    isMesh: (c) => meshConnections.has(c),
+  };
   const router = new Router(sessions, {
     isLocal(uri: MsrpUri) {
       const key = uri.hostKind + ' ' + uri.host;
@@ -133,7 +155,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       }
       return local && isLocalPort(effectivePort(uri));
     },
-  }, new PeerAuthenticator(o.peerCertificates));
+  }, new PeerAuthenticator(o.peerCertificates), meshRouting);
 
   /** Recent recovered parse errors per connection (timestamps, ms), for `o.parseErrorBudget`. */
   const parseErrorTimes = new WeakMap<Connection, number[]>();
@@ -217,10 +239,14 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       connections.delete(conn);
       metrics.connections.dec({ direction: conn.direction });
       const key = conn.remoteAddress;
-      if (conn.direction === 'inbound') {
+      if (conn.direction === 'inbound' && !meshConnections.has(conn)) {
         const n = (perAddress.get(key) ?? 1) - 1;
         if (n <= 0) perAddress.delete(key);
         else perAddress.set(key, n);
+      }
+      if (meshConnections.has(conn)) {
+        metrics.meshConnections.dec({ direction: conn.direction });
+        conn.log.info({ bytesIn: conn.bytesIn, bytesOut: conn.bytesOut }, 'mesh link closed');
       }
       sessions.removeConnection(conn);
       forwarder.connectionClosed(conn);
@@ -247,10 +273,44 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     return conn;
   };
 
+  if (o.mesh !== undefined) {
+    const mo = o.mesh;
+    meshTls = await watchTlsMaterial({
+      dir: mo.tlsDir,
+      pollIntervalMs: o.tlsPollIntervalMs,
+      onReload(m) {
+        meshListener?.setSecureContext({ ...secureContextOptions(m) });
+        log.info({ dir: mo.tlsDir }, 'mesh TLS certificate reloaded');
+      },
+      onError(err) {
+        log.warn({ err, dir: mo.tlsDir }, 'mesh TLS material not reloaded');
+      },
+    });
+    const meshMaterial = meshTls;
+    mesh = new MeshLinks({
+      options: mo,
+      tls: () => meshMaterial.current,
+      adopt(socket, ordinal) {
+        const c = adopt(socket, 'outbound', `mesh:${ordinal}`);
+        meshConnections.add(c);
+        metrics.meshConnections.inc({ direction: 'outbound' });
+        return c;
+      },
+      log,
+      events: {
+        onLinkFailure(ordinal, err) {
+          metrics.meshLinkFailures.inc({ reason: err.code });
+          log.warn({ replica: ordinal, reason: err.code, err: err.message }, 'mesh link to replica failed: its sessions get 481 until it answers');
+        },
+      },
+    });
+  }
+
   const nextHops = new NextHops({ options: o, tls: () => tls?.current, adopt: (s, key) => adopt(s, 'outbound', key), log });
   const authHandler = new AuthHandler(o, sessions, deps.credentials, nonces, metrics, publicPort);
   const forwarder = new Forwarder({
     options: o, metrics, router, nextHops, throttle,
+    ...(mesh !== undefined ? { mesh } : {}),
     auth(source, request, target) {
       authHandler.handle(source, request, target).then(
         (out) => {
@@ -342,6 +402,36 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     listeners.push(l);
   }
 
+  if (o.mesh !== undefined && mesh !== undefined && meshTls !== undefined) {
+    const links = mesh;
+    meshListener = await listen({
+      hosts: o.mesh.listenHosts,
+      port: o.mesh.port,
+      tls: secureContextOptions(meshTls.current),
+      requestCert: true,
+      rejectUnauthorized: true,
+      onTlsClientError(err, socket) {
+        metrics.meshLinkFailures.inc({ reason: 'refused-certificate' });
+        log.warn({ peer: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, reason: err.message }, 'mesh connection refused at the TLS handshake');
+      },
+      onSocket(socket) {
+        const refused = links.refuseInbound(socket as TLSSocket);
+        if (refused !== undefined) {
+          metrics.meshLinkFailures.inc({ reason: 'refused-certificate' });
+          log.warn({ peer: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, reason: refused }, 'mesh connection refused');
+          socket.destroy();
+          return;
+        }
+        socket.setKeepAlive(true, 30_000);
+        socket.setNoDelay(true);
+        const c = adopt(socket, 'inbound');
+        meshConnections.add(c);
+        metrics.meshConnections.inc({ direction: 'inbound' });
+        c.log.info({ peer: c.peer }, 'mesh link accepted');
+      },
+    });
+  }
+
   let http: AddressInfo | undefined;
   let control: AddressInfo | undefined;
   const httpServers: HttpServer[] = [];
@@ -368,8 +458,11 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     clearInterval(quietSweep);
     unauthenticated.clear();
     for (const l of listeners) l.close();
+    meshListener?.close();
     tls?.close();
+    meshTls?.close();
     sessions.clear();
+    mesh?.closeAll();
     for (const c of connections) c.destroy();
     nextHops.closeAll();
     for (const s of httpServers) s.closeAllConnections();
@@ -382,6 +475,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     uri: `msrps://${uriHost}:${publicPort()};tcp`,
     ...(http !== undefined ? { http } : {}),
     ...(control !== undefined ? { control } : {}),
+    ...(meshListener !== undefined && mesh !== undefined ? { mesh: { port: meshListener.port, ordinal: mesh.ordinal, links: () => mesh.size } } : {}),
     sessions,
     metrics,
     connections,

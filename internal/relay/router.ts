@@ -18,6 +18,15 @@
 //    id (responses are hop-by-hop, RFC 4975 §7.2).
 //  When the next hop is another session of ours (both clients on this relay), both hops
 //  are applied in memory and the request goes straight to the second client.
+//
+// Scale-out (docs/relay.md "Scale-out"): the replicas of one relay share its URI, and a
+// session id names the replica that owns it (internal/mesh/ownership.ts). A request for a
+// session another replica owns goes to that replica over the mesh with the paths exactly as
+// they would be had it arrived there (the mesh hop adds no URI), and the owner applies the
+// rules above. The replica the request entered by checks what only it can check: the
+// certificate of a foreign relay's connection (§9.2). A frame from the mesh must be for a
+// session this replica owns (never forwarded around the mesh again), except a REPORT the
+// owner sends back toward a foreign previous hop that reached the relay through us.
 import type { MsrpRequestHead } from '../msrp/frame.ts';
 import { newTransactionId } from '../msrp/transaction.ts';
 import { effectivePort, parseMsrpUri, type MsrpUri, type UriResult } from '../msrp/uri.ts';
@@ -32,10 +41,10 @@ export type Route =
       kind: 'forward';
       /** The head to write downstream (paths rewritten, new transaction id). */
       head: MsrpRequestHead;
-      /** The session the request entered by (for throttling and accounting). */
-      session: RelaySession;
-      /** Deliver on this client's connection, or connect to `uri`. */
-      next: { kind: 'session'; session: RelaySession } | { kind: 'remote'; uri: MsrpUri };
+      /** The session the request entered by (for throttling and accounting); none when its owner is another replica. */
+      session: RelaySession | undefined;
+      /** Deliver on this client's connection, connect to `uri`, or pass to the replica that owns the session. */
+      next: { kind: 'session'; session: RelaySession } | { kind: 'remote'; uri: MsrpUri } | { kind: 'mesh'; ordinal: number };
     };
 
 export interface LocalIdentity {
@@ -46,6 +55,14 @@ export interface LocalIdentity {
 /** Whether a connection may deliver to our clients as a foreign hop (peer-auth.ts). */
 export interface PeerGate {
   refuse(conn: Connection, previousHop: string | undefined): PeerRefusal | undefined;
+}
+
+/** The replicas of this relay (internal/mesh); absent on a relay of one. */
+export interface MeshRouting {
+  /** The replica that owns `sessionId` when it is another one; undefined when it is this one. */
+  remoteOwner(sessionId: string): number | undefined;
+  /** A connection to or from another replica of this relay. */
+  isMesh(conn: Connection): boolean;
 }
 
 const MAX_LOCAL_HOPS = 4;
@@ -63,14 +80,16 @@ export class Router {
   readonly #sessions: SessionTable;
   readonly #self: LocalIdentity;
   readonly #peers: PeerGate;
+  readonly #mesh: MeshRouting | undefined;
 
   /** Bounded parse cache (cleared when full: an attacker sending ever-new URIs only costs the parse). */
   readonly #uris = new Map<string, CachedUri>();
 
-  constructor(sessions: SessionTable, self: LocalIdentity, peers: PeerGate) {
+  constructor(sessions: SessionTable, self: LocalIdentity, peers: PeerGate, mesh?: MeshRouting) {
     this.#sessions = sessions;
     this.#self = self;
     this.#peers = peers;
+    this.#mesh = mesh;
   }
 
   #parse(raw: string): CachedUri {
@@ -102,7 +121,14 @@ export class Router {
       if (!first.result.ok) return reject(400, 'first To-Path URI is not an MSRP URI', 'bad-uri');
       const target = first.result.uri;
       if (!this.#isLocal(first as CachedUri & { result: { ok: true } })) {
-        if (hop === 0) return reject(481, 'To-Path does not start with this relay', 'not-for-us');
+        if (hop === 0) {
+          // The owner of a session reports a failure back toward a foreign previous hop that
+          // reached the relay through this replica (RFC 4975 §7.1.2): on to that hop.
+          if (head.method === 'REPORT' && source !== undefined && this.#mesh?.isMesh(source) === true) {
+            return { kind: 'forward', head: rewrite(head, 0), session: undefined, next: { kind: 'remote', uri: target } };
+          }
+          return reject(481, 'To-Path does not start with this relay', 'not-for-us');
+        }
         // The previous hop was ours; this is a remote next hop.
         return { kind: 'forward', head: rewrite(head, k), session: entered!, next: { kind: 'remote', uri: target } };
       }
@@ -111,6 +137,19 @@ export class Router {
         return { kind: 'auth', target };
       }
       if (target.sessionId === undefined) return reject(481, 'no session in the To-Path URI', 'no-session-id');
+      const mesh = this.#mesh;
+      const owner = mesh?.remoteOwner(target.sessionId);
+      if (owner !== undefined) {
+        // An AUTH refreshing a session only counts on the session's own connection, which is on its owner.
+        if (head.method === 'AUTH') return reject(481, 'unknown or expired session', 'unknown-session');
+        if (arrival !== undefined && mesh!.isMesh(arrival)) return reject(481, 'session owned by another replica', 'mesh-misrouted');
+        if (arrival !== undefined) {
+          // A foreign hop toward a client of another replica: only this replica sees its certificate.
+          const refused = this.#peers.refuse(arrival, head.fromPath[0]);
+          if (refused !== undefined) return reject(403, refused.comment, refused.reason);
+        }
+        return { kind: 'forward', head: rewrite(head, k), session: entered, next: { kind: 'mesh', ordinal: owner } };
+      }
       const session = this.#sessions.get(target.sessionId);
       if (session === undefined) return reject(481, 'unknown or expired session', 'unknown-session');
       entered ??= session;
@@ -119,7 +158,8 @@ export class Router {
       if (!fromClient && !this.#towardsClient(session, to, k + 1)) {
         return reject(403, 'session URI used from another connection', 'foreign-connection');
       }
-      if (!fromClient && arrival !== undefined) {
+      // The mesh: the replica the request entered by has checked the foreign hop (above).
+      if (!fromClient && arrival !== undefined && this.#mesh?.isMesh(arrival) !== true) {
         // RFC 4976 §9.2: a foreign hop toward our client is an authenticated relay (mutual TLS,
         // certificate naming the From-Path host it put first, §6.4), unless the policy allows less.
         const refused = this.#peers.refuse(arrival, head.fromPath[0]);

@@ -2,8 +2,8 @@
 // serializer, and a Digest computation written out here from RFC 7616 §3.4.1 (so the
 // relay's verifier is checked against an independent implementation).
 import { createHash, randomBytes } from 'node:crypto';
-import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import type { MsrpFrame, MsrpHeader, MsrpRequest, MsrpResponse } from '../msrp/frame.ts';
 import { getHeader } from '../msrp/frame.ts';
 import { MsrpParser } from '../msrp/parser.ts';
@@ -19,6 +19,8 @@ export interface TestClientOptions {
   cert?: { cert: string; key: string };
   /** Our own URI (From-Path). */
   uri?: string;
+  /** The name the server certificate is checked against (default `localhost`). */
+  servername?: string;
 }
 
 export class TestClient {
@@ -50,7 +52,7 @@ export class TestClient {
     const host = o.host ?? '127.0.0.1';
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s: Socket = o.ca !== undefined
-        ? tlsConnect({ host, port: o.port, ca: o.ca, servername: 'localhost', ...(o.cert ?? {}) }, () => resolve(s))
+        ? tlsConnect({ host, port: o.port, ca: o.ca, ...tlsName(o.servername ?? 'localhost'), ...(o.cert ?? {}) }, () => resolve(s))
         : netConnect({ host, port: o.port }, () => resolve(s));
       s.once('error', reject);
     });
@@ -142,6 +144,11 @@ export class TestClient {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/** SNI cannot carry an IP address: such a name is only checked against the certificate. */
+function tlsName(name: string): { servername?: string; checkServerIdentity?: (h: string, c: PeerCertificate) => Error | undefined } {
+  return isIP(name) === 0 ? { servername: name } : { checkServerIdentity: (_h, c) => checkServerIdentity(name, c) };
 }
 
 export function usePathOf(res: MsrpResponse): string {

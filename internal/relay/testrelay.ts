@@ -51,3 +51,43 @@ export async function startTestRelay(overrides: Partial<RelayOptions> = {}, cert
   const relay = await startRelay(o, { credentials, logger, metrics: createMetrics({ defaultMetrics: false }) });
   return { relay, port: relay.addresses[0]!.port, ca: pki.caPem, credentials };
 }
+
+export interface TestMeshReplica extends TestRelay {
+  ordinal: number;
+}
+
+/**
+ * `n` replicas of one relay in this process (docs/relay.md "Scale-out"): they share the public
+ * URI msrps://relay.msrp.test:2855;tcp (a certificate naming it, pki.named) while each listens
+ * for clients on its own loopback port, and replica k listens for the mesh on 127.0.1.k:port,
+ * as pod k behind the headless Service would.
+ */
+export async function startTestMesh(n: number, overrides: Partial<RelayOptions> = {}): Promise<{ replicas: TestMeshReplica[]; uri: string; meshPort: number }> {
+  const pki = await testPki();
+  const meshPort = await freePort('127.0.1.0');
+  const replicas: TestMeshReplica[] = [];
+  for (let k = 0; k < n; k++) {
+    const r = await startTestRelay({
+      publicHost: PUBLIC_HOST,
+      publicPort: 2855,
+      realms: { default: 'example.test', byHost: [{ host: PUBLIC_HOST, realm: 'example.test' }] },
+      sessionIdPrefix: `r${k}-`,
+      mesh: { ordinal: k, peerHost: '127.0.1.{ordinal}', port: meshPort, listenHosts: [`127.0.1.${k}`], tlsDir: pki.mesh.dir, connectTimeoutMs: 2000 },
+      ...overrides,
+    }, pki.named);
+    replicas.push({ ...r, ordinal: k });
+  }
+  return { replicas, uri: `msrps://${PUBLIC_HOST}:2855;tcp`, meshPort };
+}
+
+const PUBLIC_HOST = 'relay.msrp.test';
+
+/** A port free on `host` a moment ago (the mesh needs one port for every replica address). */
+export async function freePort(host: string): Promise<number> {
+  const { createServer } = await import('node:net');
+  const s = createServer();
+  await new Promise<void>((resolve, reject) => s.listen(0, host, resolve).once('error', reject));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}

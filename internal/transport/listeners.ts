@@ -13,7 +13,14 @@ export interface ListenSpec {
   tls?: SecureContextOptions;
   /** Ask clients for a certificate (relay-to-relay mutual TLS); never required, clients have none. */
   requestCert?: boolean;
+  /**
+   * Refuse, at the handshake, a client whose certificate is missing or fails the chain (the
+   * mesh between replicas, where every peer has one). Off for client ports.
+   */
+  rejectUnauthorized?: boolean;
   onSocket(socket: Socket): void;
+  /** A TLS handshake failed (the socket is destroyed right after). */
+  onTlsClientError?(err: Error, socket: Socket): void;
 }
 
 export interface Listener {
@@ -31,10 +38,15 @@ export async function listen(spec: ListenSpec): Promise<Listener> {
   let port = spec.port;
   for (const host of spec.hosts) {
     const server = spec.tls
-      ? createTlsServer({ ...spec.tls, minVersion: MIN_TLS_VERSION, requestCert: spec.requestCert ?? false, rejectUnauthorized: false })
+      ? createTlsServer({ ...spec.tls, minVersion: MIN_TLS_VERSION, requestCert: spec.requestCert ?? false, rejectUnauthorized: spec.rejectUnauthorized ?? false })
       : createTcpServer();
     server.on(spec.tls ? 'secureConnection' : 'connection', (s: Socket) => spec.onSocket(s));
-    if (spec.tls) server.on('tlsClientError', (_err, s: Socket) => s.destroy());
+    if (spec.tls) {
+      server.on('tlsClientError', (err: Error, s: Socket) => {
+        spec.onTlsClientError?.(err, s);
+        s.destroy();
+      });
+    }
     // ipv6Only so that "::" and "0.0.0.0" can be bound side by side.
     const a = await listenServer(server, { host, port, ipv6Only: host.includes(':') });
     if (port === 0) port = a.port;

@@ -34,7 +34,16 @@ export interface TestPki {
   wrongHost: TestCertDir;
   /** Signed by the test CA for localhost, 127.0.0.1 and `relay.msrp.test` (a relay found through DNS, testdns.ts). */
   named: TestCertDir;
+  /** The mesh between replicas: its own CA, names 127.0.1.0-7 (replica k at 127.0.1.k) and `*.mesh.test`. */
+  mesh: TestCertDir;
+  /** The mesh's names, but signed by the relay CA (test-ca), not the mesh CA: must be refused on a mesh port. */
+  meshWrongCa: TestCertDir;
+  /** Signed by the mesh CA for `elsewhere.test` only: a trusted chain that names no replica. */
+  meshWrongName: TestCertDir;
 }
+
+/** Replica k of a test relay listens for the mesh on 127.0.1.k (all of 127/8 is loopback on Linux). */
+export const MESH_SAN = [...Array.from({ length: 8 }, (_, k) => `IP:127.0.1.${k}`), 'DNS:*.mesh.test'].join(',');
 
 /** The names of most test certificates. */
 const LOOPBACK_SAN = 'DNS:localhost,IP:127.0.0.1,IP:::1';
@@ -89,15 +98,20 @@ async function generate(): Promise<TestPki> {
   const caPem = await readFile(ca.cert, 'utf8');
   const other = await makeCa(root, 'other-ca');
   const otherPem = await readFile(other.cert, 'utf8');
-  const [server, serverRotated, peer, untrusted, wrongHost, named] = await Promise.all([
+  const meshCa = await makeCa(root, 'mesh-ca');
+  const meshCaPem = await readFile(meshCa.cert, 'utf8');
+  const [server, serverRotated, peer, untrusted, wrongHost, named, mesh, meshWrongCa, meshWrongName] = await Promise.all([
     makeLeaf(root, 'server', ca, caPem),
     makeLeaf(root, 'server-rotated', ca, caPem),
     makeLeaf(root, 'peer', ca, caPem),
     makeLeaf(root, 'untrusted', other, otherPem),
     makeLeaf(root, 'wrong-host', ca, caPem, 'DNS:elsewhere.test'),
     makeLeaf(root, 'named', ca, caPem, `${LOOPBACK_SAN},DNS:relay.msrp.test`),
+    makeLeaf(root, 'mesh', meshCa, meshCaPem, MESH_SAN),
+    makeLeaf(root, 'mesh-wrong-ca', ca, meshCaPem, MESH_SAN),
+    makeLeaf(root, 'mesh-wrong-name', meshCa, meshCaPem, 'DNS:elsewhere.test'),
   ]);
-  return { root, caPem, server, serverRotated, peer, untrusted, wrongHost, named };
+  return { root, caPem, server, serverRotated, peer, untrusted, wrongHost, named, mesh, meshWrongCa, meshWrongName };
 }
 
 /**
