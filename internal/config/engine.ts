@@ -145,6 +145,28 @@ export const EngineConfigSchema = Type.Object({
     deadlineSec: Seconds('On SIGTERM, stop accepting and let transfers finish for at most this long, then close. Keep below the pod terminationGracePeriodSeconds.', 30),
   }, { ...strict, default: {}, description: 'Graceful shutdown (DESIGN.md §4).' }),
 
+  mesh: Type.Object({
+    enabled: Type.Boolean({
+      default: false,
+      description: 'Run as one replica of a relay that several processes (the pods of a StatefulSet) serve under one public URI. Each replica mints session ids that name it (`r<ordinal>-`), and a frame reaching a replica that does not own its session is passed to the owner over a mutual-TLS link (docs/relay.md, Scale-out). The operator turns it on for every MsrpRelay.',
+    }),
+    ordinal: Type.Optional(Type.Integer({
+      minimum: 0, maximum: 9999,
+      description: 'This replica\'s number. Default: the `-<n>` suffix of the host name (a StatefulSet pod name such as `msrp-relay-2`).',
+    })),
+    peerHost: Type.String({
+      default: '',
+      description: 'Host name (or address) of replica `{ordinal}`, with that placeholder: where its mesh listener is reached and the name its mesh certificate must carry, e.g. `msrp-relay-{ordinal}.msrp-relay-mesh.default.svc.cluster.local` (the headless Service). Required when enabled.',
+    }),
+    port: Port('Port of the mesh listener, the same on every replica. Never exposed outside the cluster.', 2858),
+    listenHost: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Address the mesh listener binds.' }),
+    tlsDir: Type.String({
+      default: './data/mesh-tls',
+      description: 'Folder with the mesh certificate (tls.crt, tls.key, ca.crt), shared by every replica: it must name every replica\'s peer host (a wildcard over the headless Service) and be usable for server and client authentication. Only certificates chaining to this ca.crt are accepted on the mesh port. Reloaded when it changes.',
+    }),
+    connectTimeoutMs: Type.Integer({ minimum: 100, default: 2000, description: 'Connect and handshake timeout towards another replica; a request for a session on a replica that cannot be reached gets 481.' }),
+  }, { ...strict, default: {}, description: 'Scale-out: the replicas of one relay acting as one.' }),
+
   http: Type.Object({
     host: Type.String({ default: '0.0.0.0', description: 'Address of the metrics and health server.' }),
     port: Port('Port of /metrics, /healthz and /readyz.', 9090),
@@ -202,6 +224,13 @@ export function checkEngineConfig(c: EngineConfig): { path: string; message: str
   }
   if (c.chat.enabled && c.chat.msrp.port !== 0 && c.relay.listen.some((l) => l.port === c.chat.msrp.port)) {
     issues.push({ path: 'chat.msrp.port', message: `must differ from the relay listener ports (${c.relay.listen.map((l) => l.port).join(', ')})` });
+  }
+  if (c.mesh.enabled) {
+    if (!c.mesh.peerHost.includes('{ordinal}')) {
+      issues.push({ path: 'mesh.peerHost', message: 'must contain {ordinal}, e.g. msrp-relay-{ordinal}.msrp-relay-mesh.default.svc.cluster.local' });
+    }
+    const taken = [...c.relay.listen.map((l) => l.port), c.http.port, c.http.controlPort, ...(c.chat.enabled ? [c.chat.msrp.port] : [])];
+    if (taken.includes(c.mesh.port)) issues.push({ path: 'mesh.port', message: `must differ from the relay, HTTP and chat ports (${taken.join(', ')})` });
   }
   const names = new Set<string>();
   c.auth.realms.forEach((r, i) => {

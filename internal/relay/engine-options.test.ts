@@ -45,6 +45,33 @@ describe('engine configuration reaches the relay', () => {
     assert.equal(replicaPrefix('laptop'), '');
   });
 
+  it('maps the mesh: ordinal from the pod name, session ids that name it, and refuses a mesh it could not address', () => {
+    const c = loadEngineConfig({ env: {
+      MSRP_MESH__ENABLED: 'true',
+      MSRP_MESH__PEER_HOST: 'msrp-relay-{ordinal}.msrp-relay-mesh.ns.svc.cluster.local',
+      MSRP_MESH__TLS_DIR: '/etc/msrp/mesh-tls',
+    } });
+    const o = relayOptionsFromConfig(c, { hostname: 'msrp-relay-2', nonceSecret: randomBytes(32) });
+    assert.equal(o.sessionIdPrefix, 'r2-');
+    assert.deepEqual(o.mesh, {
+      ordinal: 2, peerHost: 'msrp-relay-{ordinal}.msrp-relay-mesh.ns.svc.cluster.local', port: 2858,
+      listenHosts: ['0.0.0.0'], tlsDir: '/etc/msrp/mesh-tls', connectTimeoutMs: 2000,
+    });
+    const explicit = relayOptionsFromConfig(loadEngineConfig({ env: { MSRP_MESH__ENABLED: 'true', MSRP_MESH__PEER_HOST: '10.0.0.{ordinal}', MSRP_MESH__ORDINAL: '7' } }), { hostname: 'vm', nonceSecret: randomBytes(32) });
+    assert.equal(explicit.sessionIdPrefix, 'r7-');
+    assert.throws(() => relayOptionsFromConfig(loadEngineConfig({ env: { MSRP_MESH__ENABLED: 'true', MSRP_MESH__PEER_HOST: 'x-{ordinal}' } }), { hostname: 'laptop', nonceSecret: randomBytes(32) }), /mesh.ordinal/);
+    assert.throws(() => loadEngineConfig({ env: { MSRP_MESH__ENABLED: 'true', MSRP_MESH__PEER_HOST: 'fixed.example' } }), (err: Error & { issues?: { path: string }[] }) => {
+      assert.deepEqual(err.issues?.map((i) => i.path), ['mesh.peerHost']);
+      return true;
+    });
+    assert.throws(() => loadEngineConfig({ env: { MSRP_MESH__ENABLED: 'true', MSRP_MESH__PEER_HOST: 'x-{ordinal}', MSRP_MESH__PORT: '2855' } }), (err: Error & { issues?: { path: string }[] }) => {
+      assert.deepEqual(err.issues?.map((i) => i.path), ['mesh.port']);
+      return true;
+    });
+    // Without the mesh nothing changes.
+    assert.equal(relayOptionsFromConfig(loadEngineConfig({ env: {} }), { hostname: 'laptop', nonceSecret: randomBytes(32) }).mesh, undefined);
+  });
+
   it('defaults to the production peer policy and parse error budget, and refuses require without mutual TLS', () => {
     const o = relayOptionsFromConfig(loadEngineConfig({ env: {} }), { hostname: 'laptop', nonceSecret: randomBytes(32) });
     assert.equal(o.peerCertificates, 'require');

@@ -2,6 +2,7 @@
 // own options. Pure, so cmd/msrpd.ts and cmd/start.ts share it and a test can check that
 // every configured value reaches the relay.
 import type { EngineConfig } from '../config/engine.ts';
+import { ordinalOfHostname, replicaPrefix as meshPrefix } from '../mesh/ownership.ts';
 import { defaultRelayOptions, type RelayOptions } from './options.ts';
 
 export interface EngineEnvironment {
@@ -58,9 +59,23 @@ export function relayOptionsFromConfig(c: EngineConfig, env: EngineEnvironment):
       connectTimeoutMs: c.nextHops.connectTimeoutMs,
       dnsServers: [...c.nextHops.dnsServers],
     },
-    // DESIGN.md §4: replica k of the StatefulSet mints session ids that say k owns them.
-    sessionIdPrefix: replicaPrefix(env.hostname),
+    // Replica k of the StatefulSet mints session ids that say k owns them (internal/mesh/ownership.ts).
+    ...meshOptionsFromConfig(c, env),
   });
+}
+
+/** The mesh settings and the session-id prefix that goes with them; without a mesh, the host name's ordinal as before. */
+function meshOptionsFromConfig(c: EngineConfig, env: EngineEnvironment): Pick<RelayOptions, 'sessionIdPrefix' | 'mesh'> {
+  const m = c.mesh;
+  if (!m.enabled) return { sessionIdPrefix: replicaPrefix(env.hostname) };
+  const ordinal = m.ordinal ?? ordinalOfHostname(env.hostname);
+  if (ordinal === undefined) {
+    throw new Error(`mesh.enabled: no mesh.ordinal, and the host name ${JSON.stringify(env.hostname)} ends in no -<n> (a StatefulSet pod name does)`);
+  }
+  return {
+    sessionIdPrefix: meshPrefix(ordinal),
+    mesh: { ordinal, peerHost: m.peerHost, port: m.port, listenHosts: [m.listenHost], tlsDir: m.tlsDir, connectTimeoutMs: m.connectTimeoutMs },
+  };
 }
 
 /** `msrp-relay-2` (a StatefulSet pod name) → `r2-`; anything else → no prefix. */
