@@ -11,6 +11,8 @@ export const APP_NAME = 'msrp-relay';
 export const ENGINE_HTTP_PORT = 9090;
 export const ENGINE_CONTROL_PORT = 9091;
 export const ADMIN_PORT = 8080;
+/** The mesh listener of every replica (engine mesh.port): reached through the headless Service only. */
+export const MESH_PORT = 2858;
 
 /** Where things are mounted in the relay pod. */
 export const PATHS = {
@@ -21,6 +23,8 @@ export const PATHS = {
   adminToken: '/etc/msrp/admin-token',
   adminTokenFile: '/etc/msrp/admin-token/token',
   tls: '/etc/msrp/tls',
+  /** The mesh certificate (a wildcard over the headless Service, its own CA). */
+  meshTls: '/etc/msrp/mesh-tls',
   data: '/data',
   tmp: '/tmp',
 } as const;
@@ -38,6 +42,10 @@ export const names = {
   /** Headless: stable pod DNS names for replica-to-replica (mesh) connections. */
   meshService: (r: MsrpRelay) => `${r.metadata.name}-mesh`,
   adminService: (r: MsrpRelay) => `${r.metadata.name}-admin`,
+  /** The mesh certificate Secret (kubernetes.io/tls with ca.crt), mounted in every replica. */
+  meshTlsSecret: (r: MsrpRelay) => `${r.metadata.name}-mesh-tls`,
+  /** The mesh CA's key and certificate; the operator signs mesh certificates with it; never mounted. */
+  meshCaSecret: (r: MsrpRelay) => `${r.metadata.name}-mesh-ca`,
   podDisruptionBudget: (r: MsrpRelay) => r.metadata.name,
   networkPolicy: (r: MsrpRelay) => r.metadata.name,
   certificate: (r: MsrpRelay) => r.metadata.name,
@@ -50,6 +58,17 @@ export function tlsSecretName(r: MsrpRelay): string {
 }
 
 /** Labels that select the relay's pods (immutable in a StatefulSet: never add to them). */
+/** The in-cluster name of replica `{ordinal}` behind the headless Service (engine mesh.peerHost). */
+export function meshPeerHost(r: MsrpRelay): string {
+  return `${names.statefulSet(r)}-{ordinal}.${names.meshService(r)}.${r.metadata.namespace}.svc.cluster.local`;
+}
+
+/** The names the mesh certificate must carry: every replica's, through one wildcard per form. */
+export function meshDnsNames(r: MsrpRelay): string[] {
+  const svc = `${names.meshService(r)}.${r.metadata.namespace}.svc`;
+  return [`*.${svc}.cluster.local`, `*.${svc}`];
+}
+
 export function selectorLabels(r: MsrpRelay): Record<string, string> {
   return { 'app.kubernetes.io/name': APP_NAME, 'app.kubernetes.io/instance': r.metadata.name };
 }

@@ -266,8 +266,11 @@ describe('StatefulSet', () => {
     assert.deepEqual(engine.livenessProbe?.httpGet, { path: '/healthz', port: 'http' });
     assert.deepEqual(
       engine.ports?.map((p) => [p.name, p.containerPort, p.protocol]),
-      [['msrps', 2855, 'TCP'], ['sip-udp', 5060, 'UDP'], ['sip-tcp', 5060, 'TCP'], ['sip-tls', 5061, 'TCP'], ['http', 9090, 'TCP']],
+      [['msrps', 2855, 'TCP'], ['sip-udp', 5060, 'UDP'], ['sip-tcp', 5060, 'TCP'], ['sip-tls', 5061, 'TCP'], ['http', 9090, 'TCP'], ['mesh', 2858, 'TCP']],
     );
+    assert.deepEqual(engine.volumeMounts?.find((m) => m.name === 'mesh-tls'), { name: 'mesh-tls', mountPath: '/etc/msrp/mesh-tls', readOnly: true });
+    assert.deepEqual(pod.volumes?.find((v) => v.name === 'mesh-tls')?.secret, { secretName: 'relay-mesh-tls', defaultMode: 0o440 });
+    assert.equal(admin.volumeMounts?.some((m) => m.name === 'mesh-tls'), false, 'the admin sidecar never sees the mesh key');
     assert.deepEqual(engine.volumeMounts?.find((m) => m.name === 'tls'), { name: 'tls', mountPath: '/etc/msrp/tls', readOnly: true });
     assert.deepEqual(pod.volumes?.find((v) => v.name === 'tls')?.secret, { secretName: 'relay-tls', defaultMode: 0o440 });
     assert.deepEqual(pod.volumes?.find((v) => v.name === 'tmp')?.emptyDir, { sizeLimit: '64Mi' });
@@ -369,11 +372,21 @@ describe('Services', () => {
     assert.equal(cluster.spec?.externalTrafficPolicy, undefined);
   });
 
-  it('mesh: headless, publishes not-ready replicas', () => {
+  it('mesh: headless, publishes not-ready replicas, carries the mesh port', () => {
     const svc = renderMeshService(relayFixture());
     assert.equal(svc.metadata?.name, 'relay-mesh');
     assert.equal(svc.spec?.clusterIP, 'None');
     assert.equal(svc.spec?.publishNotReadyAddresses, true);
+    assert.deepEqual(svc.spec?.ports?.map((p) => [p.name, p.port, p.targetPort]), [['msrps', 2855, 'msrps'], ['mesh', 2858, 'mesh']]);
+  });
+
+  it('engine config: the mesh on, whatever the replica count, with the headless Service names and the mounted mesh certificate', () => {
+    for (const replicas of [1, 3]) {
+      const c = renderEngineConfig(relayFixture({ replicas }));
+      assert.deepEqual(c.mesh, {
+        enabled: true, peerHost: 'relay-{ordinal}.relay-mesh.chat.svc.cluster.local', port: 2858, listenHost: '0.0.0.0', tlsDir: '/etc/msrp/mesh-tls',
+      });
+    }
   });
 
   it('admin: ClusterIP with the admin API on 8080 and the engine metrics', () => {
@@ -400,6 +413,9 @@ describe('PodDisruptionBudget and NetworkPolicy', () => {
     assert.deepEqual(np.spec.ingress[0]?.ports.map((p) => p.port), [2855, 5060, 5060, 5061]);
     assert.deepEqual(np.spec.ingress[1]?.from, [{ namespaceSelector: {} }]);
     assert.deepEqual(np.spec.ingress[1]?.ports.map((p) => p.port), [8080, 9090]);
+    // The mesh port only from the relay's own pods.
+    assert.deepEqual(np.spec.ingress[2]?.from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'msrp-relay', 'app.kubernetes.io/instance': 'relay' } } }]);
+    assert.deepEqual(np.spec.ingress[2]?.ports.map((p) => p.port), [2858]);
   });
 });
 

@@ -17,6 +17,7 @@ import {
   CONFIG_HASH_ANNOTATION,
   ENGINE_HTTP_PORT,
   labels,
+  MESH_PORT,
   names,
   objectMeta,
   PATHS,
@@ -105,6 +106,7 @@ function engineContainer(r: MsrpRelay): V1Container {
     ports: [
       ...publicPorts(r).map((p) => ({ name: p.name, containerPort: p.port, protocol: p.protocol })),
       { name: 'http', containerPort: ENGINE_HTTP_PORT, protocol: 'TCP' },
+      { name: 'mesh', containerPort: MESH_PORT, protocol: 'TCP' },
     ],
     startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 60 },
     livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
@@ -115,6 +117,7 @@ function engineContainer(r: MsrpRelay): V1Container {
     volumeMounts: [
       { name: 'config', mountPath: PATHS.config, readOnly: true },
       { name: 'tls', mountPath: PATHS.tls, readOnly: true },
+      { name: 'mesh-tls', mountPath: PATHS.meshTls, readOnly: true },
       { name: 'data', mountPath: PATHS.data },
       { name: 'tmp', mountPath: PATHS.tmp },
     ],
@@ -155,6 +158,9 @@ function volumes(r: MsrpRelay): V1Volume[] {
     // Mounted as a directory (not subPath) so the kubelet's atomic symlink swap reaches the
     // engine when cert-manager rotates the certificate.
     { name: 'tls', secret: { secretName: tlsSecretName(r), defaultMode: 0o440 } },
+    // The mesh between replicas: a certificate for the headless Service names, from the mesh
+    // CA the operator keeps (mesh-pki.ts), renewed in place like the one above.
+    { name: 'mesh-tls', secret: { secretName: names.meshTlsSecret(r), defaultMode: 0o440 } },
     // The admin API's bootstrap token; the operator calls the admin API with the same token
     // (it reads this Secret, admin-token.ts). Required: without it nobody can call the API.
     { name: 'admin-token', secret: { secretName: names.adminTokenSecret(r), defaultMode: 0o440 } },
