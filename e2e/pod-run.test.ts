@@ -83,6 +83,8 @@ describe('apply YAML -> a working relay: the rendered pod runs', { skip, timeout
       { metadata: { name: 'relay-tls' }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': pki.server.cert, 'tls.key': pki.server.key, 'ca.crt': pki.caPem } },
       { metadata: { name: 'relay-db' }, type: 'Opaque', stringData: { url: db!.url } },
       { metadata: { name: 'relay-admin-token' }, type: 'Opaque', stringData: { token: adminToken } },
+      // The mesh certificate between replicas (one replica here: its mesh listener runs, unused).
+      { metadata: { name: 'relay-mesh-tls' }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': pki.mesh.cert, 'tls.key': pki.mesh.key, 'ca.crt': await readFile(path.join(pki.mesh.dir, 'ca.crt'), 'utf8') } },
     ];
     for (const s of secrets) {
       const r = await env.kubectl(['apply', '--server-side', '-n', NS, '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Secret', ...s }));

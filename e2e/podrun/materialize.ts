@@ -236,6 +236,8 @@ export async function materializePod(opts: MaterializeOptions): Promise<Material
       switch (p) {
         case 'metadata.name': return podName;
         case 'metadata.namespace': return namespace;
+        // The StatefulSet controller labels each pod with its ordinal (Kubernetes 1.28+).
+        case "metadata.labels['apps.kubernetes.io/pod-index']": return String(opts.ordinal ?? 0);
         case 'status.podIP': case 'status.hostIP': return '127.0.0.1';
         case 'spec.nodeName': return 'localhost';
         case 'spec.serviceAccountName': return spec.serviceAccountName ?? 'default';

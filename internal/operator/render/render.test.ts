@@ -119,6 +119,17 @@ describe('engine ConfigMap', () => {
     assert.deepEqual(c.relay.aliases, ['relay.chat.svc', 'relay.chat.svc.cluster.local', '10.1.2.3']);
   });
 
+  it('tells each replica its ordinal from the StatefulSet pod-index label, which the engine takes for the mesh', () => {
+    const r = relayFixture({ replicas: 3 });
+    const engineEnv = renderStatefulSet(r, 'h').spec!.template.spec!.containers[0]!.env!;
+    assert.deepEqual(engineEnv.find((e) => e.name === 'MSRP_MESH__ORDINAL'), {
+      name: 'MSRP_MESH__ORDINAL', valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } },
+    });
+    const c = loadRendered(renderConfigMap(r).data![CONFIG_KEY]!, { MSRP_MESH__ORDINAL: '2' });
+    assert.equal(c.mesh.ordinal, 2);
+    assert.equal(c.mesh.enabled, true);
+  });
+
   it('holds a valid admin sidecar config next to it, loaded as cmd/admin.ts loads it', () => {
     const cm = renderConfigMap(relayFixture());
     const a = loadRenderedAdmin(cm.data![ADMIN_CONFIG_KEY]!, { MSRP_ADMIN_DATABASE__URL: 'postgres://u:p@db:5432/msrp' });

@@ -77,6 +77,14 @@ function podIpAliasEnv(r: MsrpRelay): V1EnvVar[] {
   ];
 }
 
+/**
+ * The replica's ordinal for the mesh (engine mesh.ordinal), from the label the StatefulSet
+ * controller puts on each pod (Kubernetes 1.28+), rather than parsed from the host name.
+ */
+function meshOrdinalEnv(): V1EnvVar[] {
+  return [{ name: 'MSRP_MESH__ORDINAL', valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } }];
+}
+
 /** Spread the replicas over nodes unless the user said otherwise about pod anti-affinity. */
 export function renderAffinity(r: MsrpRelay): V1Affinity {
   const given = (r.spec.scheduling?.affinity ?? {}) as V1Affinity;
@@ -102,7 +110,7 @@ function engineContainer(r: MsrpRelay): V1Container {
     imagePullPolicy: r.spec.image.pullPolicy,
     command: ['node', 'cmd/msrpd.ts'],
     args: ['--config', PATHS.configFile],
-    env: [...podIpAliasEnv(r), ...databaseEnv(r, 'MSRP_')],
+    env: [...podIpAliasEnv(r), ...meshOrdinalEnv(), ...databaseEnv(r, 'MSRP_')],
     ports: [
       ...publicPorts(r).map((p) => ({ name: p.name, containerPort: p.port, protocol: p.protocol })),
       { name: 'http', containerPort: ENGINE_HTTP_PORT, protocol: 'TCP' },
