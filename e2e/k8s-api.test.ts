@@ -130,7 +130,7 @@ describe('Kubernetes API surface (CRDs, chart, RBAC)', { skip: skipCluster, time
       assert.deepEqual(spec.ports, { msrpTls: 2855, sipUdp: 5060, sipTcp: 5060, sipTls: 5061 });
       assert.equal(spec.service!.type, 'LoadBalancer');
       assert.equal((spec.tls!.issuerRef as Record<string, unknown>).group, 'cert-manager.io');
-      assert.equal(spec.drain!.deadlineSeconds, 30);
+      assert.equal(spec.drain!.timeoutSeconds, 600);
       assert.equal(spec.peering, undefined, 'no peering unless asked for');
       r = await kubectl(['get', 'msrprelay', 'relay-ha', '-o', 'jsonpath={.spec.peering}']);
       assert.equal(r.code, 0, r.stderr);

@@ -221,7 +221,7 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
       ports: { msrpTls: 2855, msrpTcp: 2856 },
       service: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', annotations: { 'lb.example.com/type': 'nlb' } },
       realms: [{ name: 'example.com', hosts: ['msrp.example.com'] }],
-      drain: { deadlineSeconds: 60 },
+      drain: { timeoutSeconds: 60 },
     })));
     assert.equal(r.code, 0, r.stderr);
     const relay = (await getRelay('relay'))!;
@@ -247,7 +247,7 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     assert.equal(spec.podManagementPolicy, 'Parallel');
     const pod = spec.template.spec;
     assert.equal(pod.enableServiceLinks, false);
-    assert.equal(pod.terminationGracePeriodSeconds, 75);
+    assert.equal(pod.terminationGracePeriodSeconds, 80);
     assert.equal(pod.securityContext.runAsUser, 65532);
     assert.deepEqual(pod.containers.map((c: any) => [c.name, c.image, c.command]), [
       ['engine', 'ghcr.io/msrp-k8s/msrpd:0.1.0', ['node', 'cmd/msrpd.ts']],
@@ -546,9 +546,9 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     assert.match(lease.spec.holderIdentity, /^operator-b_/);
     assert.equal(lease.spec.leaseTransitions, 1);
     // The new leader reconciles: a change made now reaches the StatefulSet.
-    const r = await kubectl(['patch', 'msrprelay', 'relay', '-n', NS, '--type=merge', '-p', '{"spec":{"drain":{"deadlineSeconds":90}}}']);
+    const r = await kubectl(['patch', 'msrprelay', 'relay', '-n', NS, '--type=merge', '-p', '{"spec":{"drain":{"timeoutSeconds":90}}}']);
     assert.equal(r.code, 0, r.stderr);
-    await eventually('new grace period', async () => ((await get(RESOURCES.statefulSet, 'relay'))!.spec as any).template.spec.terminationGracePeriodSeconds === 105);
+    await eventually('new grace period', async () => ((await get(RESOURCES.statefulSet, 'relay'))!.spec as any).template.spec.terminationGracePeriodSeconds === 110);
   });
 
   it('SIGTERM: the leader finishes, releases the Lease and exits 0', async () => {

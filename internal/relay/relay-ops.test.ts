@@ -4,7 +4,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { after, describe, it } from 'node:test';
 import { secretVolume, testPki } from '../transport/testcerts.ts';
 import { TestClient, usePathOf } from './testclient.ts';
-import { startTestRelay, type TestRelay } from './testrelay.ts';
+import { eventually, startTestRelay, type TestRelay } from './testrelay.ts';
 
 const relays: TestRelay[] = [];
 after(async () => {
@@ -45,10 +45,8 @@ describe('operations: TLS rotation, drain, probes, control endpoint, limits', ()
     c.close();
   });
 
-  it('drains: not ready at once, refuses new connections, lets a transfer in flight finish, then stops', async () => {
-    const r = await startTestRelay({ http: { host: '127.0.0.1', port: 0 }, throttle: {
-      session: { bytesPerSec: 1024 * 1024, burstBytes: 256 * 1024 }, user: { bytesPerSec: 0, burstBytes: 0 }, realm: { bytesPerSec: 0, burstBytes: 0 },
-    } });
+  it('drains: not ready at once, new AUTHs refused, existing sessions served until they end, then stops', async () => {
+    const r = await startTestRelay({ http: { host: '127.0.0.1', port: 0 }, drainTimeoutSec: 60 });
     relays.push(r);
     const base = `http://127.0.0.1:${r.relay.http!.port}`;
     assert.equal((await fetch(`${base}/readyz`)).status, 200);
@@ -56,21 +54,45 @@ describe('operations: TLS rotation, drain, probes, control endpoint, limits', ()
     const b = await TestClient.connect({ port: r.port, ca: r.ca });
     const sa = usePathOf(await a.auth(r.relay.uri, 'alice', 'alice-pw'));
     const sb = usePathOf(await b.auth(r.relay.uri, 'bob', 'bob-pw'));
-    const body = randomBytes(1536 * 1024); // ~1.3 s at 1 MB/s after the burst
-    const sent = a.sendMessage([sa, sb, b.uri], body);
-    await sleep(100);
-    const drained = r.relay.drain();
-    await sleep(50);
+    let drainedAt = 0;
+    const drained = r.relay.drain().then(() => (drainedAt = Date.now()));
     assert.equal(r.relay.ready(), false);
-    await assert.rejects(TestClient.connect({ port: r.port, ca: r.ca }).then(async (c) => {
-      await c.closed;
-      throw new Error('closed by the relay');
-    }));
+    assert.equal((await fetch(`${base}/readyz`)).status, 503);
+
+    // A newcomer is still connected (it might be a partner delivering to our clients), but its AUTH is refused and it is closed.
+    const late = await TestClient.connect({ port: r.port, ca: r.ca });
+    const refused = await late.auth(r.relay.uri, 'alice', 'alice-pw');
+    assert.equal(refused.status, 403);
+    assert.match(refused.comment ?? '', /draining/);
+    await late.closed;
+
+    // Existing sessions keep working, a refresh included, and a file still goes through.
+    assert.equal((await a.auth(r.relay.uri, 'alice', 'alice-pw')).status, 200);
+    const body = randomBytes(512 * 1024);
+    const sent = a.sendMessage([sa, sb, b.uri], body);
+    assert.equal((await a.response(sent.transactionId, 10_000)).status, 200);
     const got = await b.request('SEND', 10_000);
     assert.equal(createHash('sha256').update(Buffer.concat(got.body)).digest('hex'), createHash('sha256').update(body).digest('hex'));
-    assert.equal((await a.response(sent.transactionId, 10_000)).status, 200);
+    assert.equal(drainedAt, 0, 'the drain waits while sessions remain');
+
+    // The drain ends when the last session does, long before its timeout.
+    a.close();
+    await eventually(() => r.relay.sessions.size === 1, 'alice\'s session to end');
+    const closedAt = Date.now();
+    b.close();
     await drained;
+    assert.ok(drainedAt - closedAt < 10_000, `drained ${drainedAt - closedAt} ms after the last session ended`);
+  });
+
+  it('drains: closes the sessions left when the drain timeout passes', async () => {
+    const r = await startTestRelay({ drainTimeoutSec: 1 });
+    relays.push(r);
+    const a = await TestClient.connect({ port: r.port, ca: r.ca });
+    usePathOf(await a.auth(r.relay.uri, 'alice', 'alice-pw'));
+    const started = Date.now();
+    await r.relay.drain();
     await a.closed;
+    assert.ok(Date.now() - started >= 1000, 'the session was served until the timeout');
   });
 
   it('serves /healthz, /metrics and the control endpoint (GET /sessions, DELETE /sessions/:id)', async () => {

@@ -11,19 +11,10 @@ import { getHeader } from '../msrp/frame.ts';
 import { buildResponse } from '../msrp/transaction.ts';
 import { testPki, type TestPki } from '../transport/testcerts.ts';
 import { TestClient, usePathOf } from './testclient.ts';
-import { startTestMesh, startTestRelay, type TestMeshReplica, type TestRelay } from './testrelay.ts';
+import { eventually, startTestMesh, startTestRelay, type TestMeshReplica, type TestRelay } from './testrelay.ts';
 
 const counter = async (c: { get(): Promise<{ values: { value: number; labels: Record<string, string | number> }[] }> }, labels: Record<string, string>): Promise<number> =>
   (await c.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
-
-/** Polls `cond` until it holds (the mesh reacts to events in other "pods" of this process). */
-async function eventually(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('three replicas of one relay over the mesh', () => {
   let pki: TestPki;

@@ -52,7 +52,11 @@ export interface RunningRelay {
   /** Re-reads the TLS files now (the watcher also does this by itself). */
   reloadTls(): Promise<boolean>;
   ready(): boolean;
-  /** Graceful: not ready, stop accepting, wait for transfers (up to drainTimeoutSec), then stop(). */
+  /**
+   * Graceful (a rolling update, scale-down): not ready, new AUTHs refused (the client
+   * reconnects, and the load balancer sends it to another replica), existing sessions served
+   * until they end or drainTimeoutSec passes, then stop().
+   */
   drain(): Promise<void>;
   /** Immediate: close listeners and every connection. */
   stop(): Promise<void>;
@@ -312,6 +316,15 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     options: o, metrics, router, nextHops, throttle,
     ...(mesh !== undefined ? { mesh } : {}),
     auth(source, request, target) {
+      if (draining && sessions.forConnection(source).size === 0) {
+        // A new session here would be cut at the end of the drain: send the client elsewhere.
+        // A refresh of an existing session (its own connection) still goes through.
+        metrics.limitRejections.inc({ limit: 'draining' });
+        source.log.info('AUTH refused: this replica is draining');
+        forwarder.send(source, buildResponse(request, 403, 'relay replica draining: connect again'));
+        outletOf(source).writeFrame([], undefined, () => source.end());
+        return;
+      }
       authHandler.handle(source, request, target).then(
         (out) => {
           metrics.sessions.set(sessions.size);
@@ -382,12 +395,16 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const onInbound = (socket: Socket): void => {
     const addr = socket.remoteAddress ?? '';
     const n = (perAddress.get(addr) ?? 0) + 1;
-    if (draining || (o.maxConnectionsPerAddress > 0 && n > o.maxConnectionsPerAddress)) {
-      metrics.limitRejections.inc({ limit: draining ? 'draining' : 'connections-per-address' });
+    // While draining, connections are still taken: foreign relays and endpoints may deliver
+    // to our sessions on new ones; a new AUTH is what gets refused (auth() above).
+    if (o.maxConnectionsPerAddress > 0 && n > o.maxConnectionsPerAddress) {
+      metrics.limitRejections.inc({ limit: 'connections-per-address' });
       socket.destroy();
       return;
     }
     perAddress.set(addr, n);
+    // Clients behind NAT keep quiet sessions for hours: keepalive notices a peer gone without a FIN.
+    socket.setKeepAlive(true, 60_000);
     const conn = adopt(socket, 'inbound');
     watchUnauthenticated(conn);
   };
@@ -484,13 +501,13 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     async drain() {
       if (draining) return;
       draining = true;
+      log.info({ sessions: sessions.size, inFlight: forwarder.inFlight.size, timeoutSec: o.drainTimeoutSec }, 'draining: new AUTHs refused, existing sessions served until they end');
+      const finished = await waitForDrain(() => sessions.size === 0 && forwarder.inFlight.size === 0, o.drainTimeoutSec * 1000, 200);
       for (const l of listeners) l.close();
-      log.info({ inFlight: forwarder.inFlight.size }, 'draining');
-      const finished = await waitForDrain(() => forwarder.inFlight.size === 0, o.drainTimeoutSec * 1000);
       // Close politely (FIN after pending writes, so the last 200s and REPORTs get out), then hard.
       for (const c of connections) outletOf(c).writeFrame([], undefined, () => c.end());
       await waitForDrain(() => connections.size === 0, 1000);
-      log.info({ finished }, 'drained');
+      log.info({ finished, sessionsCut: sessions.size }, finished ? 'drained: every session ended' : 'drain timeout: closing the sessions left');
       await stop();
     },
     stop,

@@ -314,14 +314,17 @@ const Chat = Type.Object(
 
 const Drain = Type.Object(
   {
-    deadlineSeconds: Type.Integer({
+    timeoutSeconds: Type.Integer({
       minimum: 0,
       maximum: 86400,
-      default: 30,
-      description: 'How long a terminating replica finishes transfers before it closes connections.',
+      default: 600,
+      description:
+        'How long a terminating replica (rolling update, scale-down, node drain) keeps serving the sessions it holds ' +
+        'while refusing new AUTHs, so clients reconnect to other replicas. It ends earlier when the last session ends. ' +
+        'The pod\'s terminationGracePeriodSeconds is set to match. The default lets a typical file transfer finish.',
     }),
   },
-  { default: {} },
+  { default: {}, description: 'Graceful termination of relay pods.' },
 );
 
 const ResourceList = Type.Record(Type.String(), Quantity(), { maxProperties: 16 });

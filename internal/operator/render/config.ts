@@ -97,7 +97,7 @@ export function renderEngineConfig(r: MsrpRelay): DeepPartial<EngineConfig> {
       bytesPerSecPerUser: rate(throttling.bytesPerSecondPerUser),
       bytesPerSecPerRealm: rate(throttling.bytesPerSecondPerRealm),
     },
-    drain: { deadlineSec: s.drain.deadlineSeconds },
+    drain: { deadlineSec: s.drain.timeoutSeconds },
     // Always on, whatever spec.replicas says: scaling changes only the StatefulSet, so it rolls
     // no pod and every replica, old or new, finds the others by the same pattern. The ordinal
     // comes from the pod name.

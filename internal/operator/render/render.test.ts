@@ -87,7 +87,7 @@ describe('engine ConfigMap', () => {
       realms: [{ name: 'example.net' }, { name: 'partners.example.org', hosts: ['partners.example.org'] }],
       limits: { sessionsPerUser: 16, minExpires: 600, maxExpires: 7200, transactionTimeoutSeconds: 12 },
       throttling: { bytesPerSecondPerSession: '2Mi', bytesPerSecondPerRealm: '1G' },
-      drain: { deadlineSeconds: 120 },
+      drain: { timeoutSeconds: 120 },
     });
     const c = loadRendered(renderConfigMap(r).data![CONFIG_KEY]!, { MSRP_DATABASE__URL: 'postgres://u:p@db:5432/msrp' });
     assert.deepEqual(c.relay.listen, [
@@ -302,8 +302,12 @@ describe('StatefulSet', () => {
   });
 
   it('grace period is the drain deadline plus a margin', () => {
-    const sts = renderStatefulSet(relayFixture({ drain: { deadlineSeconds: 120 } }), hash);
-    assert.equal(sts.spec?.template.spec?.terminationGracePeriodSeconds, 135);
+    const sts = renderStatefulSet(relayFixture({ drain: { timeoutSeconds: 120 } }), hash);
+    // preStop pause + drain + margin, so the kubelet never kills a replica still serving within its drain.
+    assert.equal(sts.spec?.template.spec?.terminationGracePeriodSeconds, 5 + 120 + 15);
+    assert.deepEqual(sts.spec?.template.spec?.containers[0]?.lifecycle, { preStop: { sleep: { seconds: 5 } } });
+    assert.equal(sts.spec?.minReadySeconds, 10);
+    assert.equal(renderStatefulSet(relayFixture(), hash).spec?.template.spec?.terminationGracePeriodSeconds, 5 + 600 + 15);
   });
 
   it('spreads replicas over nodes by default and merges the user scheduling', () => {

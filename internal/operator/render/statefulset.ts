@@ -27,6 +27,14 @@ import {
 
 /** Seconds the kubelet waits after SIGTERM beyond the engine's drain deadline before SIGKILL. */
 export const GRACE_MARGIN_SECONDS = 15;
+/**
+ * preStop pause before SIGTERM: the endpoints controllers and load balancers take the
+ * terminating pod out of rotation meanwhile, so no new client is sent to it when it starts
+ * refusing AUTHs. A sleep action, not a command: the image has no shell.
+ */
+export const PRE_STOP_SECONDS = 5;
+/** A new replica must stay Ready this long before the rollout moves on to the next one. */
+export const MIN_READY_SECONDS = 10;
 export const RUN_AS = 65532;
 
 export function renderServiceAccount(r: MsrpRelay): V1ServiceAccount {
@@ -120,6 +128,8 @@ function engineContainer(r: MsrpRelay): V1Container {
     livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
     // /readyz fails while draining, so a terminating replica leaves the Service endpoints.
     readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
+    // The drain (SIGTERM) starts after the pod has left the Service endpoints.
+    lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
     ...(r.spec.resources ? { resources: r.spec.resources as V1Container['resources'] } : {}),
     securityContext: containerSecurityContext(),
     volumeMounts: [
@@ -190,7 +200,7 @@ export function renderStatefulSet(r: MsrpRelay, configHash: string): V1StatefulS
     automountServiceAccountToken: false,
     // Service links would inject MSRP_* variables into the engine's environment.
     enableServiceLinks: false,
-    terminationGracePeriodSeconds: s.drain.deadlineSeconds + GRACE_MARGIN_SECONDS,
+    terminationGracePeriodSeconds: PRE_STOP_SECONDS + s.drain.timeoutSeconds + GRACE_MARGIN_SECONDS,
     securityContext: {
       runAsNonRoot: true,
       runAsUser: RUN_AS,
@@ -216,6 +226,7 @@ export function renderStatefulSet(r: MsrpRelay, configHash: string): V1StatefulS
     metadata: objectMeta(r, names.statefulSet(r)),
     spec: {
       replicas: s.replicas,
+      minReadySeconds: MIN_READY_SECONDS,
       serviceName: names.meshService(r),
       // Replicas are independent (no quorum): start and stop them in parallel.
       podManagementPolicy: 'Parallel',
