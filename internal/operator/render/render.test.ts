@@ -242,7 +242,7 @@ describe('StatefulSet', () => {
     assert.equal(pod.enableServiceLinks, false);
     assert.equal(pod.automountServiceAccountToken, false);
     assert.equal(pod.serviceAccountName, 'relay');
-    assert.equal(pod.terminationGracePeriodSeconds, 30 + 15);
+    assert.equal(pod.terminationGracePeriodSeconds, 5 + 600 + 15);
     assert.deepEqual(pod.securityContext, {
       runAsNonRoot: true,
       runAsUser: 65532,
