@@ -3,7 +3,7 @@
 //   loadConfig(EngineConfigSchema, { file, env: process.env })   // env prefix MSRP_
 import { join } from 'node:path';
 import Type, { type Static } from 'typebox';
-import { ChatConfigSchema } from '../focus/server.ts';
+import { ChatConfigSchema } from './chat.ts';
 import { ConfigError } from './errors.ts';
 import { loadConfig, type LoadOptions } from './loader.ts';
 
