@@ -14,9 +14,9 @@ import { readMigrations } from '../store/migrate.ts';
 import { openStore } from '../store/open.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
-import { adminContract, unique, type AdminSubject } from './admin.contract.ts';
+import { adminContract, unique, type AdminSubject } from './testcontract.ts';
 import { buildAdminApp } from './app.ts';
-import { startFakeEngine } from './fake-engine.ts';
+import { startFakeEngine } from './testengine.ts';
 
 const adminUrl = process.env['DATABASE_URL'];
 const skip = adminUrl ? false : 'DATABASE_URL is not set: no PostgreSQL server to test against (start one with e2e/postgres/start.sh)';
