@@ -1,4 +1,4 @@
-// The admin API on a real PostgreSQL server (DESIGN.md §6): the shared contract, a real
+// The admin API on a real PostgreSQL server (docs/architecture.md §6.2): the shared contract, a real
 // HTTP listener driven with undici, and two `node cmd/admin.ts` processes migrating the
 // same empty database at once. Needs DATABASE_URL (an account that may CREATE DATABASE).
 import { after, before, describe, it } from 'node:test';

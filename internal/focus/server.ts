@@ -34,7 +34,7 @@ export interface ChatServerDeps {
   readonly tls?: SecureContextOptions;
   /** For rooms whose policy sets requireAuth. */
   readonly digest?: SipDigestOptions;
-  /** Session id prefix of this replica (DESIGN.md §4). */
+  /** Session id prefix of this replica (docs/architecture.md §4.2). */
   readonly sessionIdPrefix?: string;
   /** Room history (internal/chat/history-store.ts DurableHistory over the store); default in memory. The caller closes it after close(). */
   readonly history?: HistoryStore;

@@ -1,4 +1,4 @@
-// The Store contract on a real PostgreSQL server (DESIGN.md §6), plus what only a
+// The Store contract on a real PostgreSQL server (docs/architecture.md §6.2), plus what only a
 // server can show: concurrent migration by several replicas, LISTEN reconnection,
 // statement_timeout, and an unreachable server. Needs DATABASE_URL (an account that may
 // CREATE DATABASE); .ci/peers.d/10-postgres.sh or e2e/postgres/start.sh provides one.
