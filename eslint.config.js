@@ -1,6 +1,77 @@
-// Flat config: typescript-eslint's type-aware recommended rules over all TypeScript sources.
+// Flat config: typescript-eslint's type-aware recommended rules over all TypeScript sources,
+// plus the layering of internal/ (docs/architecture.md §2.2), checked by
+// scripts/lint-layers.test.ts.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+// ---- Layering (docs/architecture.md §2.2) ------------------------------------------------
+// Test-only code: `*.test.ts`, and test helpers, whose file name starts with `test`
+// (teststore.ts, testcerts.ts) or which sit in a `testdata/` folder; everything under e2e/
+// and bench/. Production code (the rest of internal/, cmd/, scripts/) imports none of it.
+const TESTS = ['**/*.test.ts'];
+const HELPERS = ['**/test*.ts', '**/testdata/**/*.ts'];
+
+// Modules that do I/O: sockets, files, processes, databases, HTTP, Kubernetes; plus logging
+// and metrics (the protocol folders return values and errors, their callers log).
+const IO_MODULES = [
+  'net', 'tls', 'dgram', 'http', 'https', 'http2', 'fs', 'fs/promises', 'child_process', 'dns', 'dns/promises',
+  'worker_threads', 'cluster', 'readline',
+].flatMap((m) => [m, `node:${m}`]).concat([
+  'pg', '@electric-sql/pglite', 'fastify', 'undici', '@kubernetes/client-node', 'pino', 'prom-client',
+]);
+const TEST_MODULES = ['node:test', 'node:assert', 'node:assert/strict', 'assert', 'assert/strict', 'fast-check'];
+
+// Folders of internal/ in layers, lowest first (docs/architecture.md §2.1).
+const PROTOCOL = ['msrp', 'sip', 'auth'];
+const FEATURES = ['transport', 'store', 'relay', 'mesh', 'engine', 'chat', 'focus', 'admin', 'operator', 'client'];
+const ALL = [...PROTOCOL, 'config', 'telemetry', ...FEATURES];
+
+/** What each folder of internal/ must not import (besides test-only code), and why. */
+const FORBIDDEN = {
+  msrp: { folders: ALL.filter((f) => !PROTOCOL.includes(f)), modules: IO_MODULES, why: 'protocol folders are pure: no I/O, no higher layer' },
+  sip: { folders: ALL.filter((f) => !PROTOCOL.includes(f)), modules: IO_MODULES, why: 'protocol folders are pure: no I/O, no higher layer (SIP sockets are internal/transport/sip.ts)' },
+  auth: { folders: ALL.filter((f) => !PROTOCOL.includes(f)), modules: IO_MODULES, why: 'protocol folders are pure: no I/O, no higher layer' },
+  config: { folders: ['telemetry', ...FEATURES], modules: [], why: 'config imports no feature folder: each feature reads its section' },
+  telemetry: { folders: ['config', ...FEATURES], modules: [], why: 'telemetry is below every feature' },
+  transport: { folders: FEATURES.filter((f) => f !== 'transport'), modules: [], why: 'transport knows sockets and framing, not what runs over them' },
+  store: { folders: FEATURES.filter((f) => f !== 'store'), modules: [], why: 'the store knows tables, not the features that use them' },
+  relay: { folders: ['chat', 'focus', 'admin', 'operator', 'client'], modules: [], why: 'the relay does not know the chat server, the admin sidecar, the operator or the client' },
+  chat: { folders: ['relay', 'focus', 'admin', 'operator', 'client'], modules: [], why: 'the chat switch does not know the relay, the SIP focus above it, the admin sidecar, the operator or the client' },
+  focus: { folders: ['admin', 'operator', 'client'], modules: [], why: 'the focus does not know the admin sidecar, the operator or the client' },
+  admin: { folders: ['transport', 'relay', 'mesh', 'engine', 'chat', 'focus', 'operator', 'client'], modules: [], why: 'the admin sidecar reaches the engine over HTTP only' },
+  operator: { folders: ['store', 'relay', 'mesh', 'engine', 'chat', 'focus', 'admin', 'client', ...PROTOCOL], modules: [], why: 'the operator never imports the engine or the admin app' },
+  client: { folders: ['store', 'relay', 'mesh', 'engine', 'focus', 'admin', 'operator'], modules: [], why: 'the client is a peer: protocol and sockets only' },
+};
+
+const folderPattern = (folders, why) => ({
+  regex: `^(\\.\\./)+(${folders.join('|')})/`,
+  message: `Layering (docs/architecture.md §2.2): ${why}.`,
+});
+const testOnlyPattern = {
+  regex: '(^|/)(test[^/]*\\.ts$|[^/]*\\.test\\.ts$|testdata/)|(^|/)(e2e|bench)/',
+  message: 'Layering (docs/architecture.md §2.2): production code imports no test-only code (*.test.ts, test*.ts, testdata/, e2e/, bench/).',
+};
+const restrict = ({ folders = [], modules = [], why = '', testOnly = false }) => [
+  'error',
+  {
+    paths: [
+      ...modules.map((name) => ({ name, message: `Layering (docs/architecture.md §2.2): ${why}.` })),
+      ...(testOnly ? TEST_MODULES.map((name) => ({ name, message: testOnlyPattern.message })) : []),
+    ],
+    patterns: [...(folders.length > 0 ? [folderPattern(folders, why)] : []), ...(testOnly ? [testOnlyPattern] : [])],
+  },
+];
+
+// One block per folder and kind of file: flat config replaces a rule's options instead of
+// merging them, so each file gets exactly one block. Test files are exempt: like cmd/, they wire.
+// Type-only imports count too (typescript-eslint's rule, allowTypeImports off).
+const layering = [
+  { files: ['internal/**/*.ts', 'cmd/**/*.ts', 'scripts/**/*.ts'], ignores: [...TESTS, ...HELPERS], rules: { '@typescript-eslint/no-restricted-imports': restrict({ testOnly: true }) } },
+  ...Object.entries(FORBIDDEN).flatMap(([folder, rule]) => [
+    { files: [`internal/${folder}/**/*.ts`], ignores: [...TESTS, ...HELPERS], rules: { '@typescript-eslint/no-restricted-imports': restrict({ ...rule, testOnly: true }) } },
+    { files: HELPERS.map((h) => `internal/${folder}/${h}`), ignores: TESTS, rules: { '@typescript-eslint/no-restricted-imports': restrict(rule) } },
+  ]),
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', 'e2e/cluster/.cache/**', 'charts/**', 'coverage/**'] },
@@ -28,5 +99,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-member-access': 'off',
     },
   },
+  ...layering,
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
 );

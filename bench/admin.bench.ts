@@ -9,7 +9,7 @@
 // Prints a table, then as the very last line one JSON object:
 //   { getRps: {pglite, postgres}, putRps: {...}, p99Ms: {...} }
 // where p99Ms is the larger of the GET and PUT p99 latencies; null when not measured.
-// Figures are informative only (DESIGN.md §6: benchmarks never gate CI on absolute times).
+// Figures are informative only (docs/architecture.md §6.4: benchmarks never gate CI on absolute times).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -3,7 +3,7 @@
 // 199 others. Reports deliveries per second and the delivery latency (sender's write to a
 // recipient's parsed end-line, same process clock), then the same run with one participant
 // that stops reading, to show that a slow reader does not slow the room (outbox.ts).
-// Prints a table, then one JSON line. Never gates CI on absolute figures (DESIGN.md §6).
+// Prints a table, then one JSON line. Never gates CI on absolute figures (docs/architecture.md §6.4).
 import { connect, type Socket } from 'node:net';
 import pino from 'pino';
 import { formatCpim } from '../internal/msrp/cpim.ts';

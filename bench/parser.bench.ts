@@ -6,7 +6,7 @@
 //   (c) the physical limit: a bare Buffer#indexOf scan for the end-line over the same bytes.
 // Prints a table, then as the very last line one JSON object:
 //   { smallFramesPerSec, largeMBps, scanMBps, largeVsScan }
-// Figures are informative only (DESIGN.md §6: benchmarks never gate CI on absolute times).
+// Figures are informative only (docs/architecture.md §6.4: benchmarks never gate CI on absolute times).
 
 import { MsrpParser } from '../internal/msrp/parser.ts';
 import { serializeToBuffer } from '../internal/msrp/serializer.ts';

@@ -18,7 +18,7 @@
 // Prints a table with ratios, then as its very last line one JSON object (keys below).
 // `--profile` instead runs our relay under `node --cpu-prof` in the small-SEND case (10 pairs,
 // TCP) and prints the hottest functions by self time.
-// Figures are informative only (DESIGN.md §6): compare ratios within one run, never absolute
+// Figures are informative only (docs/architecture.md §6.4): compare ratios within one run, never absolute
 // times across machines; on a loaded machine every figure is noisy.
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';

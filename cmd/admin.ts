@@ -1,4 +1,4 @@
-// admin: the Fastify sidecar (DESIGN.md §1). Wiring only: config, store, app, signals.
+// admin: the Fastify sidecar (docs/architecture.md §1.1). Wiring only: config, store, app, signals.
 //
 //   admin [--config FILE]        environment: MSRP_ADMIN_<SECTION>__<KEY> (internal/config/admin.ts)
 import { existsSync, readFileSync } from 'node:fs';

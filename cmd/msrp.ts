@@ -1,4 +1,4 @@
-// msrp: the command-line MSRP client (DESIGN.md §1). Wiring only; see internal/client/cli/.
+// msrp: the command-line MSRP client (docs/architecture.md §1.1). Wiring only; see internal/client/cli/.
 import { main } from '../internal/client/cli/main.ts';
 import { chatCommand } from '../internal/client/cli/chat.ts';
 

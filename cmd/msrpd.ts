@@ -1,4 +1,4 @@
-// msrpd: the engine. Thin wiring only (DESIGN.md §1): config, store, relay, the chat
+// msrpd: the engine. Thin wiring only (docs/architecture.md §1.1): config, store, relay, the chat
 // server when `chat.enabled` (SIP focus + MSRP switch, internal/focus/server.ts), signals.
 //
 //   msrpd [--config FILE]                      run the relay (and the chat server)

@@ -1,4 +1,4 @@
-// msrp-operator: reconciles MsrpRelay and ChatRoom (DESIGN.md §5). Thin wiring only:
+// msrp-operator: reconciles MsrpRelay and ChatRoom (docs/architecture.md §5.2). Thin wiring only:
 // flags, logger, signals; the operator itself is internal/operator/operator.ts.
 import { startOperator } from '../internal/operator/operator.ts';
 import { parseOperatorArgs, USAGE, UsageError } from '../internal/operator/options.ts';

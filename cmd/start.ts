@@ -1,4 +1,4 @@
-// npm start: everything in one process on the embedded default (DESIGN.md §1) — the relay
+// npm start: everything in one process on the embedded default (docs/architecture.md §1.3) — the relay
 // engine, the chat server (SIP focus on 127.0.0.1:5060 UDP+TCP, MSRP switch on 2857) and the
 // admin API on one PGlite database in ./data, a self-signed certificate made on first start,
 // demo users, a demo room sip:lobby@localhost, and a printed quick start. No Kubernetes, no

@@ -14,7 +14,7 @@
 //    the DATABASE_URL server (PGlite when DATABASE_URL is unset outside CI), with a
 //    bootstrap token that the operator reads from the relay's `relay-admin-token` Secret
 //    (no --admin-token-file: each relay's own Secret is the default). The engine's
-//    control endpoint behind it (participants) is internal/admin/fake-engine.ts.
+//    control endpoint behind it (participants) is internal/admin/testengine.ts.
 // Deep JSON read back from the API server is asserted field by field; typing every shape
 // would add nothing a failing assertion does not already say.
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument */
@@ -30,8 +30,8 @@ import { clusterBinDir, freePorts, startCluster } from './cluster/cluster.ts';
 import type { Cluster } from './cluster/cluster.ts';
 import { eventually, freshDatabase, ROOT, sleep, startAdmin } from './operator-harness.ts';
 import type { AdminProc } from './operator-harness.ts';
-import { startFakeEngine } from '../internal/admin/fake-engine.ts';
-import type { FakeEngine } from '../internal/admin/fake-engine.ts';
+import { startFakeEngine } from '../internal/admin/testengine.ts';
+import type { FakeEngine } from '../internal/admin/testengine.ts';
 import { KubeClient } from '../internal/operator/kube/client.ts';
 import type { KubeObject } from '../internal/operator/kube/client.ts';
 import { RESOURCES } from '../internal/operator/kube/resources.ts';

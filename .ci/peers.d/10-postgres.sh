@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Peer: a throwaway PostgreSQL 15 server for the store tests (DESIGN.md §6).
+# Peer: a throwaway PostgreSQL 15 server for the store tests (docs/architecture.md §6.2).
 # Sourced by .ci/run (set -euo pipefail, cwd = repo root, root, CI=true) on a fresh Debian 12.
 # Exports DATABASE_URL. No trap: the CI machine is discarded; the postmaster PID is
 # written next to the data folder (path printed by start.sh) for anyone who wants to stop it.

@@ -1,5 +1,5 @@
 // Kamailio 5.6's msrp module as a third-party MSRP relay (RFC 4975/4976) for interop tests
-// and benchmarks (DESIGN.md §6). Starts one kamailio process in the foreground on free
+// and benchmarks (docs/architecture.md §6.3, §6.4). Starts one kamailio process in the foreground on free
 // loopback ports with e2e/kamailio/msrp-relay.cfg, TCP and TLS listeners, one Digest user.
 // Install: `apt-get install kamailio kamailio-tls-modules` (.ci/peers.d/30-kamailio.sh).
 // Known peer bugs and the config's workarounds: e2e/kamailio/README.md.

@@ -1,4 +1,4 @@
-// sipp (Debian `sip-tester`, 3.6) as a real SIP user agent for e2e tests (DESIGN.md §6):
+// sipp (Debian `sip-tester`, 3.6) as a real SIP user agent for e2e tests (docs/architecture.md §6.3):
 // runs one scenario to completion in the foreground and reports its exit code
 // (0: every call succeeded, 1: at least one failed, 97: stopped by command, 99: no call
 // processed, 255/254: fatal or socket error), output, error trace and final statistics.

@@ -1,4 +1,4 @@
-// The admin API on embedded PGlite: the shared contract (admin.contract.ts), plus the
+// The admin API on embedded PGlite: the shared contract (testcontract.ts), plus the
 // sessions view against the engine's real control server (internal/relay/http.ts).
 // One PGlite instance for the file (3-5 s and ~750 MB each, NOTES.md).
 import { after, before, describe, it } from 'node:test';
@@ -11,9 +11,9 @@ import type { SessionTable } from '../relay/sessions.ts';
 import { openStore } from '../store/open.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
-import { adminContract, client, type AdminSubject } from './admin.contract.ts';
+import { adminContract, client, type AdminSubject } from './testcontract.ts';
 import { buildAdminApp } from './app.ts';
-import { startFakeEngine } from './fake-engine.ts';
+import { startFakeEngine } from './testengine.ts';
 
 const logger = createLogger({ name: 'admin-test', level: 'silent', env: {} });
 

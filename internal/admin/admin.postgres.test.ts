@@ -1,4 +1,4 @@
-// The admin API on a real PostgreSQL server (DESIGN.md §6): the shared contract, a real
+// The admin API on a real PostgreSQL server (docs/architecture.md §6.2): the shared contract, a real
 // HTTP listener driven with undici, and two `node cmd/admin.ts` processes migrating the
 // same empty database at once. Needs DATABASE_URL (an account that may CREATE DATABASE).
 import { after, before, describe, it } from 'node:test';
@@ -14,9 +14,9 @@ import { readMigrations } from '../store/migrate.ts';
 import { openStore } from '../store/open.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
-import { adminContract, unique, type AdminSubject } from './admin.contract.ts';
+import { adminContract, unique, type AdminSubject } from './testcontract.ts';
 import { buildAdminApp } from './app.ts';
-import { startFakeEngine } from './fake-engine.ts';
+import { startFakeEngine } from './testengine.ts';
 
 const adminUrl = process.env['DATABASE_URL'];
 const skip = adminUrl ? false : 'DATABASE_URL is not set: no PostgreSQL server to test against (start one with e2e/postgres/start.sh)';

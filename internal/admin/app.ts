@@ -1,4 +1,4 @@
-// The admin sidecar as a Fastify 5 application (DESIGN.md §1 "admin"). Schema first:
+// The admin sidecar as a Fastify 5 application (docs/architecture.md §1.1 "admin"). Schema first:
 // every route's TypeBox schema validates the request, serializes the response (so a
 // field not in the schema, such as a digest, can never leave) and is the OpenAPI 3
 // document at /docs/json (browsable at /docs). Features are plugins under routes/.

@@ -9,9 +9,9 @@ import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
-import { client, type AdminSubject } from './admin.contract.ts';
+import { client, type AdminSubject } from './testcontract.ts';
 import { buildAdminApp, type AdminApp } from './app.ts';
-import { startFakeEngine, type FakeEngine } from './fake-engine.ts';
+import { startFakeEngine, type FakeEngine } from './testengine.ts';
 
 const skip = throwawayPostgresSkip();
 const logger = createLogger({ name: 'outage-test', level: 'silent', env: {} });

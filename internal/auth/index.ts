@@ -1,4 +1,4 @@
-// Public surface of internal/auth: pure functions, no I/O (DESIGN.md §2).
+// Public surface of internal/auth: pure functions, no I/O (docs/architecture.md §2.2).
 export * from './errors.ts';
 export { parseAuthParams, quote, splitScheme } from './params.ts';
 export * from './digest.ts';

@@ -2,7 +2,7 @@
 //
 // Frames cannot interleave on a connection (RFC 4975 §7.1), so a frame whose body is still
 // arriving from its sender (a chunk forwarded as it comes) holds the connection until its
-// end-line; frames behind it wait here. Unlike the relay (DESIGN.md §3.4) the switch never
+// end-line; frames behind it wait here. Unlike the relay (docs/architecture.md §3.4) the switch never
 // pauses a sender because one recipient is slow: that would let one participant slow the
 // room. Instead every recipient connection gets a byte budget covering what waits here
 // plus what its socket has not yet handed to the kernel; past it the outbox reports an

@@ -14,8 +14,8 @@
 // on another live connection gets 506. From-Path must end with the device's own URI from
 // its a=path, else 403: a participant cannot speak in another's session.
 //
-// Why a listener of its own rather than the relay's (DESIGN.md §3.3 names "a local room" as
-// a router outcome): the relay's router hands a routed request to its forwarder, which
+// Why a listener of its own rather than the relay's router (docs/architecture.md §7.3):
+// the relay's router hands a routed request to its forwarder, which
 // paces the source by the next hop's backpressure. The switch must do the opposite
 // (never pace the room by one reader), and it needs whole connections (binding, the
 // outbox, flood pauses), not single routed requests. `claims(uri)` and `adopt(socket)` are
@@ -46,7 +46,7 @@ export interface ChatSwitchOptions {
   readonly publicHost: string;
   readonly logger: Logger;
   readonly history?: HistoryStore;
-  /** Prefix of minted session ids (the mesh encodes the owning replica there, DESIGN.md §4). */
+  /** Prefix of minted session ids (the mesh encodes the owning replica there, docs/architecture.md §4.2). */
   readonly sessionIdPrefix?: string;
   /** Bytes one connection may have waiting before its participants are removed (default 4 MiB). */
   readonly maxQueueBytes?: number;

@@ -3,7 +3,7 @@
 //   loadConfig(EngineConfigSchema, { file, env: process.env })   // env prefix MSRP_
 import { join } from 'node:path';
 import Type, { type Static } from 'typebox';
-import { ChatConfigSchema } from '../focus/server.ts';
+import { ChatConfigSchema } from './chat.ts';
 import { ConfigError } from './errors.ts';
 import { loadConfig, type LoadOptions } from './loader.ts';
 
@@ -115,13 +115,13 @@ export const EngineConfigSchema = Type.Object({
     maxConnectionBufferBytes: Type.Integer({
       minimum: 65536,
       default: 1048576,
-      description: 'Hard cap on bytes queued for writing to one connection: past it the peer is not reading and the connection is closed. Backpressure starts much earlier: sources feeding a connection pause at the socket high-water mark (DESIGN.md §3.4).',
+      description: 'Hard cap on bytes queued for writing to one connection: past it the peer is not reading and the connection is closed. Backpressure starts much earlier: sources feeding a connection pause at the socket high-water mark (docs/architecture.md §3.4).',
     }),
     maxNonSendBodyBytes: Type.Integer({ minimum: 0, default: 10240, description: 'Largest body of a request other than SEND; larger ones get 413 (RFC 4975 §7.1 suggests 10 KB).' }),
     streamThresholdBytes: Type.Integer({
       minimum: 1024,
       default: 65536,
-      description: 'Chunk bodies up to this size are forwarded as one write; larger ones are streamed through in segments as they arrive, never held whole (DESIGN.md §3.2).',
+      description: 'Chunk bodies up to this size are forwarded as one write; larger ones are streamed through in segments as they arrive, never held whole (docs/architecture.md §3.2).',
     }),
     transactionTimeoutSec: Seconds('Time to wait for the next hop\'s response to a forwarded SEND; after it the sender gets a failure REPORT with status 408 (RFC 4975 §7.1.2: 408 is never sent as a response).', 30, 1),
     connectionsPerSource: Type.Integer({ minimum: 0, default: 100, description: 'Concurrent connections from one source address; one more is closed at once (counted in relay_limit_rejections_total). 0 = unlimited.' }),
@@ -143,7 +143,7 @@ export const EngineConfigSchema = Type.Object({
 
   drain: Type.Object({
     deadlineSec: Seconds('On SIGTERM, stop accepting and let transfers finish for at most this long, then close. Keep below the pod terminationGracePeriodSeconds.', 30),
-  }, { ...strict, default: {}, description: 'Graceful shutdown (DESIGN.md §4).' }),
+  }, { ...strict, default: {}, description: 'Graceful shutdown (docs/architecture.md §4.3).' }),
 
   mesh: Type.Object({
     enabled: Type.Boolean({

@@ -2,3 +2,4 @@ export * from './errors.ts';
 export { loadConfig, type LoadOptions } from './loader.ts';
 export * from './engine.ts';
 export * from './admin.ts';
+export * from './chat.ts';

@@ -1,7 +1,7 @@
 // Which rooms exist, found by the URI a client dials (RFC 7701 §4: a room is a SIP URI
 // served by the focus) or by name. Two implementations: in memory (config, tests) and
 // over the store's rooms table (internal/store/rooms.ts), cached and refreshed from the
-// change feed (DESIGN.md §4: the engine serves from cache when the database blips).
+// change feed (docs/architecture.md §4.1: the engine serves from cache when the database blips).
 import { policyFromSpec, uriKey, type RoomPolicy } from '../chat/policy.ts';
 import type { ChangeEvent, Rooms } from '../store/index.ts';
 import { parseSipUri } from '../sip/uri.ts';

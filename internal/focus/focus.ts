@@ -14,7 +14,7 @@ import type { Dialog } from '../sip/dialogs.ts';
 import type { SipDigestOptions } from '../sip/digest.ts';
 import { callId } from '../sip/fields.ts';
 import type { TimerValues } from '../sip/timers.ts';
-import { startSipTransport, type SipTransport } from '../sip/transport.ts';
+import { startSipTransport, type SipTransport } from '../transport/sip.ts';
 import { UserAgentServer, type IncomingRequest } from '../sip/ua.ts';
 import { parseSipUri } from '../sip/uri.ts';
 import type { Metrics } from '../telemetry/metrics.ts';

@@ -9,11 +9,11 @@
 // (path = [relay, switch]) waits for the relay → switch hand-over hook (ChatSwitch.claims/adopt).
 import { hostname } from 'node:os';
 import type { SecureContextOptions } from 'node:tls';
-import Type, { type Static } from 'typebox';
 import type { Logger } from 'pino';
 import type { HistoryStore } from '../chat/history.ts';
 import { makePolicy } from '../chat/policy.ts';
 import { ChatSwitch, startChatMsrpListener, type ChatListener } from '../chat/switch.ts';
+import type { ChatConfig } from '../config/chat.ts';
 import type { SipDigestOptions } from '../sip/digest.ts';
 import type { Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -21,44 +21,9 @@ import type { ChatPort, ChatRoomPort } from './chat-port.ts';
 import { MemoryRoomDirectory, roomEntryFromSpec, StoreRoomDirectory, type RoomDirectory, type RoomEntry } from './directory.ts';
 import { startFocus, type RunningFocus } from './focus.ts';
 
-const strict = { additionalProperties: false } as const;
-const Port = (description: string, def?: number) => Type.Integer({ minimum: 0, maximum: 65535, description, ...(def === undefined ? {} : { default: def }) });
-
-/** The `chat` section of the engine config (to be embedded in EngineConfigSchema). */
-export const ChatConfigSchema = Type.Object({
-  enabled: Type.Boolean({ default: false, description: 'Run the chat server (SIP focus + MSRP switch, RFC 7701).' }),
-  domain: Type.Optional(Type.String({ minLength: 1, description: 'Host part of room URIs (sip:<room>@<domain>). Default: the machine host name.' })),
-  publicHost: Type.Optional(Type.String({ minLength: 1, description: 'Host written in SIP Contact/Via, SDP and MSRP session URIs. Default: the SIP bind address, or the host name for a wildcard bind.' })),
-  sip: Type.Object({
-    host: Type.String({ default: '0.0.0.0', description: 'Address the SIP focus binds.' }),
-    udpPort: Type.Optional(Port('SIP over UDP (RFC 3261 §18); 0 = any free port; absent = off.', 5060)),
-    tcpPort: Type.Optional(Port('SIP over TCP; 0 = any free port; absent = off.', 5060)),
-    tlsPort: Type.Optional(Port('SIP over TLS (sips:) with the engine certificate; absent = off.')),
-  }, { ...strict, default: {}, description: 'SIP listeners of the focus.' }),
-  msrp: Type.Object({
-    host: Type.String({ default: '0.0.0.0', description: 'Address the MSRP switch binds.' }),
-    port: Port('MSRP port of the switch (participants connect here; a=path of the answer).', 2856),
-    transport: Type.Enum(['tcp', 'tls'], { default: 'tls', description: '`tls` gives msrps: session URIs (engine certificate).' }),
-  }, { ...strict, default: {}, description: 'MSRP listener of the switch.' }),
-  autoCreate: Type.Boolean({ default: false, description: 'An INVITE to an unknown room on our domain creates it with the default policy (else 404).' }),
-  media: Type.Object({
-    privateAddresses: Type.Enum(['allow', 'deny'], { default: 'allow', description: 'Offers whose a=path first hop is a private/loopback address: `deny` answers 488.' }),
-    foreignAddresses: Type.Enum(['allow', 'deny'], { default: 'allow', description: 'Offers whose a=path first hop is not the SIP source address: `deny` answers 488.' }),
-    trustedHosts: Type.Array(Type.String(), { default: [], description: 'Relay hosts accepted as a=path first hop whatever the two rules say.' }),
-  }, { ...strict, default: {}, description: 'Checks of the MSRP path in offers (RFC 4975 §8.2).' }),
-  subscriptions: Type.Object({
-    minExpires: Type.Integer({ minimum: 1, default: 60, description: 'Shorter conference subscriptions get 423 (RFC 6665 §4.2.1.1).' }),
-    maxExpires: Type.Integer({ minimum: 1, default: 3600, description: 'Longer subscriptions are lowered to this.' }),
-  }, { ...strict, default: {}, description: 'Conference event package (RFC 4575).' }),
-  rooms: Type.Array(Type.Object({
-    name: Type.String({ minLength: 1, description: 'Room name; the local part of its URI unless `uri` is given.' }),
-    uri: Type.Optional(Type.String({ description: 'Room URI. Default: sip:<name>@<domain>.' })),
-    subject: Type.Optional(Type.String({ description: 'Room subject. Default: none.' })),
-    policy: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Room policy (the admin API room policy shape). Default: the default policy.' })),
-  }), { default: [], description: 'Rooms from the config, used only when the chat server runs without a store: msrpd and `npm start` always have one and serve the rooms of the admin API (/v1/rooms) instead.' }),
-}, { ...strict, default: {}, description: 'Chat rooms: SIP focus and MSRP switch (RFC 7701).' });
-
-export type ChatConfig = Static<typeof ChatConfigSchema>;
+// The `chat` section of the engine config lives in internal/config (config imports no
+// feature folder, docs/architecture.md §2.2); re-exported here for the focus's callers.
+export { ChatConfigSchema, type ChatConfig } from '../config/chat.ts';
 
 export interface ChatServerDeps {
   readonly logger: Logger;
@@ -69,7 +34,7 @@ export interface ChatServerDeps {
   readonly tls?: SecureContextOptions;
   /** For rooms whose policy sets requireAuth. */
   readonly digest?: SipDigestOptions;
-  /** Session id prefix of this replica (DESIGN.md §4). */
+  /** Session id prefix of this replica (docs/architecture.md §4.2). */
   readonly sessionIdPrefix?: string;
   /** Room history (internal/chat/history-store.ts DurableHistory over the store); default in memory. The caller closes it after close(). */
   readonly history?: HistoryStore;

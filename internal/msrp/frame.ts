@@ -2,7 +2,7 @@
 // relay and chat: keep it small, plain and allocation-light.
 //
 // Paths are kept as the raw URI strings of the wire (split on SP); the relay only
-// ever parses the first To-Path URI on the hot path (DESIGN.md §3.3), so parsing
+// ever parses the first To-Path URI on the hot path (docs/architecture.md §3.3), so parsing
 // every URI of every frame would be wasted work. `uri.ts` parses on demand.
 
 /** End-line continuation flag (RFC 4975 §7.1.1): `$` last chunk, `+` more follow, `#` aborted. */

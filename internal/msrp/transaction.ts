@@ -74,7 +74,7 @@ export function newMessageId(): string {
 
 /**
  * A new session-id for session URIs and Use-Path (RFC 4975 §9 session-id, RFC 4976 §5).
- * `prefix` lets the mesh encode the owning replica (DESIGN.md §4); it must itself consist
+ * `prefix` lets the mesh encode the owning replica (docs/architecture.md §4.2); it must itself consist
  * of session-id characters and is not counted towards the random part.
  */
 export function newSessionId(prefix = ''): string {

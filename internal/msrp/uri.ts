@@ -8,7 +8,7 @@
 //
 // The parser is a single left-to-right scan with per-character class checks: no regular
 // expression, so its cost is linear in the (bounded) input and it cannot backtrack. The relay
-// parses only the first To-Path URI on the hot path (DESIGN.md §3.3).
+// parses only the first To-Path URI on the hot path (docs/architecture.md §3.3).
 
 import { parseIPv4, parseIPv6 } from './ip.ts';
 

@@ -9,7 +9,7 @@ import type { MsrpRelay } from './api/msrprelay.ts';
 import type { EventRecorder } from './events.ts';
 import type { KubeClient, KubeObject } from './kube/client.ts';
 import type { Cache } from './reconcile.ts';
-import { relayFixture } from './render/fixtures.test-support.ts';
+import { relayFixture } from './render/testfixtures.ts';
 import { createRoomReconciler, ROOM_FINALIZER } from './room-controller.ts';
 
 function cacheOf<T extends { metadata?: { name?: string; namespace?: string } }>(items: T[]): Cache<T> {

@@ -4,7 +4,7 @@ import type { V1StatefulSet } from '@kubernetes/client-node';
 import { conditionChanged, mergeConditions } from './conditions.ts';
 import { computeRelayStatus, publicUris, relayConditions, rolloutInProgress } from './relay-status.ts';
 import type { RelayObservations } from './relay-status.ts';
-import { relayFixture } from './render/fixtures.test-support.ts';
+import { relayFixture } from './render/testfixtures.ts';
 
 function sts(replicas: number, status: V1StatefulSet['status'] | undefined, generation = 1): V1StatefulSet {
   return { metadata: { generation }, spec: { replicas, selector: {}, serviceName: 'x', template: {} }, ...(status ? { status } : {}) };

@@ -1,4 +1,4 @@
-// Credentials for AUTH, cached in the engine (DESIGN.md §4): config state lives in
+// Credentials for AUTH, cached in the engine (docs/architecture.md §4.1): config state lives in
 // PostgreSQL, the engine keeps a copy, drops entries when the store's change feed says
 // a user or realm changed, and keeps answering from the copy when the database is
 // unreachable (a lookup that fails falls back to the last known answer; while the store

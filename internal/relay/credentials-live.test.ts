@@ -2,7 +2,7 @@
 // every write emits NOTIFY msrp_changes, the engine listens and drops its cached entry, so
 // a password change or a disabled user applies to the next AUTH within 1 s. Real sockets
 // (TLS, Digest from testclient.ts); writes go through the admin API (app.inject) on the
-// same store. Runs on one file-level PGlite instance and on PostgreSQL (DATABASE_URL).
+// same store (internal/admin/testadmin.ts). Runs on one file-level PGlite instance and on PostgreSQL (DATABASE_URL).
 // The cache TTL is 60 s here, as in production: only the change feed can explain a
 // change applied within 1 s.
 import { after, before, describe, it } from 'node:test';
@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startTestAdmin, type TestAdmin } from '../admin/testadmin.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { createLogger } from '../telemetry/logger.ts';
@@ -24,17 +25,17 @@ if (!databaseUrl && process.env['CI'] === 'true') {
 
 const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 
-function liveCases(subject: () => { store: Store; realm: string; r: StoreRelay }): void {
+function liveCases(subject: () => { store: Store; realm: string; r: StoreRelay; admin: TestAdmin }): void {
   void it('a password changed through the admin API applies to the next AUTH within 1 s (old fails, new succeeds)', async () => {
-    const { realm, r } = subject();
-    assert.equal((await r.adminCall('POST', `/v1/realms/${realm}/users`, { username: 'alice', password: 'alice-old-pw' })).status, 201);
+    const { realm, r, admin } = subject();
+    assert.equal((await admin.call('POST', `/v1/realms/${realm}/users`, { username: 'alice', password: 'alice-old-pw' })).status, 201);
     assert.equal(await r.authStatus('alice', 'alice-old-pw'), 200);
     const lookupsCached = r.wiring.credentials.size;
     assert.ok(lookupsCached >= 1, 'alice is cached');
     assert.equal(await r.authStatus('alice', 'alice-old-pw'), 200, 'served from the cache');
 
     const changed = performance.now();
-    assert.equal((await r.adminCall('PUT', `/v1/realms/${realm}/users/alice/password`, { password: 'alice-new-pw' })).status, 204);
+    assert.equal((await admin.call('PUT', `/v1/realms/${realm}/users/alice/password`, { password: 'alice-new-pw' })).status, 204);
     const old = await pollUntil(() => r.authStatus('alice', 'alice-old-pw'), 403, 1000);
     assert.equal(old.last, 403, `old password still accepted after ${Math.round(old.ms)} ms`);
     assert.equal(await r.authStatus('alice', 'alice-new-pw'), 200);
@@ -43,19 +44,19 @@ function liveCases(subject: () => { store: Store; realm: string; r: StoreRelay }
   });
 
   void it('a user disabled through the admin API gets 403 on the next AUTH within 1 s, and 200 again once enabled', async () => {
-    const { realm, r } = subject();
-    assert.equal((await r.adminCall('POST', `/v1/realms/${realm}/users`, { username: 'bob', password: 'bob-password' })).status, 201);
+    const { realm, r, admin } = subject();
+    assert.equal((await admin.call('POST', `/v1/realms/${realm}/users`, { username: 'bob', password: 'bob-password' })).status, 201);
     assert.equal(await r.authStatus('bob', 'bob-password'), 200);
     assert.equal(await r.authStatus('bob', 'bob-password'), 200);
 
     const disabled = performance.now();
-    assert.equal((await r.adminCall('POST', `/v1/realms/${realm}/users/bob/disable`)).status, 200);
+    assert.equal((await admin.call('POST', `/v1/realms/${realm}/users/bob/disable`)).status, 200);
     const d = await pollUntil(() => r.authStatus('bob', 'bob-password'), 403, 1000);
     assert.equal(d.last, 403, `disabled user still accepted after ${Math.round(d.ms)} ms`);
     assert.ok(performance.now() - disabled < 1000, `applied in ${Math.round(performance.now() - disabled)} ms`);
 
     const enabled = performance.now();
-    assert.equal((await r.adminCall('POST', `/v1/realms/${realm}/users/bob/enable`)).status, 200);
+    assert.equal((await admin.call('POST', `/v1/realms/${realm}/users/bob/enable`)).status, 200);
     const e = await pollUntil(() => r.authStatus('bob', 'bob-password'), 200, 1000);
     assert.equal(e.last, 200);
     assert.ok(performance.now() - enabled < 1000, `applied in ${Math.round(performance.now() - enabled)} ms`);
@@ -90,6 +91,7 @@ describe('relay AUTH with credentials from PGlite, live through the change feed'
   let dir = '';
   let store: Store;
   let r: StoreRelay;
+  let admin: TestAdmin;
   const realm = `live-${run}`;
 
   before(async () => {
@@ -97,31 +99,36 @@ describe('relay AUTH with credentials from PGlite, live through the change feed'
     store = await openStore({ dataDir: join(dir, 'pglite'), logger });
     await store.createRealm(realm);
     r = await startStoreRelay(store, realm);
+    admin = await startTestAdmin(store, logger);
   });
   after(async () => {
+    await admin?.close();
     await r?.close();
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  liveCases(() => ({ store, realm, r }));
+  liveCases(() => ({ store, realm, r, admin }));
 });
 
 describe('relay AUTH with credentials from PostgreSQL, live through LISTEN/NOTIFY', { skip: skipPostgres, timeout: 120_000 }, () => {
   let store: Store;
   let r: StoreRelay;
+  let admin: TestAdmin;
   const realm = `live-${run}`;
 
   before(async () => {
     store = await openStore({ url: databaseUrl!, logger });
     await store.createRealm(realm);
     r = await startStoreRelay(store, realm);
+    admin = await startTestAdmin(store, logger);
   });
   after(async () => {
+    await admin?.close();
     await r?.close();
     await store?.accounts.deleteRealm(realm, { cascade: true }).catch(() => undefined);
     await store?.close();
   });
 
-  liveCases(() => ({ store, realm, r }));
+  liveCases(() => ({ store, realm, r, admin }));
 });

@@ -1,4 +1,4 @@
-// Graceful drain (DESIGN.md §4, Kubernetes rolling updates): after readiness turns false
+// Graceful drain (docs/architecture.md §4.3, Kubernetes rolling updates): after readiness turns false
 // and the listeners close, wait for in-flight transfers to finish, but no longer than the
 // deadline (which must stay under the pod's terminationGracePeriodSeconds).
 export function waitForDrain(idle: () => boolean, deadlineMs: number, pollMs = 50): Promise<boolean> {

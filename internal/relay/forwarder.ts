@@ -1,4 +1,4 @@
-// The forwarder (DESIGN.md §3.4-§3.5): takes a routed request from its source connection
+// The forwarder (docs/architecture.md §3.4-§3.5): takes a routed request from its source connection
 // to the next hop, head first, then body segments as they arrive, then the end-line, never
 // holding a whole chunk; answers the previous hop (hop-by-hop, RFC 4975 §7.2) and reports
 // later failures to the sender with a failure REPORT (RFC 4975 §7.1.2, RFC 4976 §6.4).

@@ -9,6 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { portOpen, sleep, startThrowawayPostgres, throwawayPostgresSkip, type ThrowawayPostgres } from '../../e2e/postgres/throwaway.ts';
+import { startTestAdmin, type TestAdmin } from '../admin/testadmin.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { createLogger } from '../telemetry/logger.ts';
@@ -31,6 +32,7 @@ describe('relay AUTH while the database goes away and comes back', { skip, timeo
   let pg: ThrowawayPostgres | undefined;
   let store: Store;
   let r: StoreRelay;
+  let admin: TestAdmin;
   const realm = 'outage.test';
 
   before(async () => {
@@ -40,8 +42,10 @@ describe('relay AUTH while the database goes away and comes back', { skip, timeo
     await store.createUser(realm, 'alice', 'alice-password');
     await store.createUser(realm, 'dave', 'dave-password');
     r = await startStoreRelay(store, realm, { ttlMs: TTL_MS, pingIntervalMs: 200 });
+    admin = await startTestAdmin(store, logger);
   });
   after(async () => {
+    await admin?.close();
     await r?.close();
     await store?.close();
     await pg?.remove();
@@ -88,7 +92,7 @@ describe('relay AUTH while the database goes away and comes back', { skip, timeo
 
     // The admin app on the same database: 503 problem+json.
     for (const [method, url] of [['GET', `/v1/realms/${realm}/users/alice`], ['PUT', `/v1/realms/${realm}/users/alice/password`]] as const) {
-      const a = await r.adminCall(method, url, method === 'PUT' ? { password: 'during-outage' } : undefined);
+      const a = await admin.call(method, url, method === 'PUT' ? { password: 'during-outage' } : undefined);
       assert.equal(a.status, 503, `${method} ${url}: ${a.body}`);
       assert.match(String(a.headers['content-type']), /^application\/problem\+json/);
       assert.equal((JSON.parse(a.body) as { type: string }).type, 'https://msrp.dev/problems/database-unavailable');
@@ -100,8 +104,8 @@ describe('relay AUTH while the database goes away and comes back', { skip, timeo
     const up = await pollUntil(async () => metric((await r.probe('/metrics')).body, 'msrp_store_up'), 1, 10_000, 100);
     assert.equal(up.last, 1, 'msrp_store_up 1 after the restart');
     assert.equal((JSON.parse((await r.probe('/readyz')).body) as { store: { up: boolean } }).store.up, true);
-    const admin = await pollUntil(async () => (await r.adminCall('GET', `/v1/realms/${realm}/users/alice`)).status, 200, 10_000, 100);
-    assert.equal(admin.last, 200, 'admin API serves again');
+    const served = await pollUntil(async () => (await admin.call('GET', `/v1/realms/${realm}/users/alice`)).status, 200, 10_000, 100);
+    assert.equal(served.last, 200, 'admin API serves again');
     assert.equal(await r.authStatus('dave', 'dave-password'), 200, 'uncached users authenticate again');
 
     // The LISTEN connection comes back by itself (backoff up to 10 s) and resyncs...
@@ -110,7 +114,7 @@ describe('relay AUTH while the database goes away and comes back', { skip, timeo
     // ...so a password change applies within 1 s again (faster than the cache TTL).
     assert.equal(await r.authStatus('alice', 'alice-password'), 200);
     const changed = performance.now();
-    assert.equal((await r.adminCall('PUT', `/v1/realms/${realm}/users/alice/password`, { password: 'alice-after-outage' })).status, 204);
+    assert.equal((await admin.call('PUT', `/v1/realms/${realm}/users/alice/password`, { password: 'alice-after-outage' })).status, 204);
     const old = await pollUntil(() => r.authStatus('alice', 'alice-password'), 403, 1000);
     assert.equal(old.last, 403, `old password still accepted after ${Math.round(old.ms)} ms`);
     assert.equal(await r.authStatus('alice', 'alice-after-outage'), 200);

@@ -3,7 +3,7 @@
 // end-line, and other frames for that connection wait their turn (their sources are
 // paused meanwhile, so waiting costs no unbounded memory).
 //
-// Writes honour backpressure (DESIGN.md §3.4): when the connection's socket asks to
+// Writes honour backpressure (docs/architecture.md §3.4): when the connection's socket asks to
 // wait, the source connection that produced the bytes is paused until 'drain'.
 import type { Connection } from '../transport/connection.ts';
 

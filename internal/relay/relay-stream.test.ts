@@ -25,7 +25,7 @@ async function pair(overrides = {}) {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-describe('streaming and flow control (DESIGN.md §3.2, §3.4)', () => {
+describe('streaming and flow control (docs/architecture.md §3.2, §3.4)', () => {
   it('streams a 32 MB chunk to a reader that stops reading, keeps its buffers bounded and pauses the sender', async () => {
     const { r, a, b, sa, sb } = await pair();
     const body = randomBytes(32 * 1024 * 1024);

@@ -1,4 +1,4 @@
-// The router (DESIGN.md §3.3): it looks at the first To-Path URI only, and decides
+// The router (docs/architecture.md §3.3): it looks at the first To-Path URI only, and decides
 // whether a request is a local AUTH, traffic for one of our relay sessions (and where it
 // goes next), or unknown. It never touches the body.
 //

@@ -1,10 +1,10 @@
 // Test support: a relay on loopback (TLS from testcerts.ts) whose AUTH credentials come
 // from a real Store through connectStoreCredentials, the engine's own wiring (cache,
-// change feed, health), with the probe/metrics port on, plus an admin app on the same
-// store for writes through the admin API.
+// change feed, health), with the probe/metrics port on. Writes through the admin API come
+// from internal/admin/testadmin.ts in the tests themselves: a relay helper does not import
+// the admin app (docs/architecture.md §2.2).
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { buildAdminApp, type AdminApp } from '../admin/app.ts';
 import type { Store } from '../store/store.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { testPki } from '../transport/testcerts.ts';
@@ -13,18 +13,13 @@ import { defaultRelayOptions } from './options.ts';
 import { startRelay, type RunningRelay } from './relay.ts';
 import { TestClient } from './testclient.ts';
 
-export const ADMIN_TOKEN = 'store-relay-test';
-
 export interface StoreRelay {
   relay: RunningRelay;
   port: number;
   ca: string;
   wiring: StoreCredentials;
-  admin: AdminApp;
   /** GET on the probe port; returns status and body text. */
   probe(path: string): Promise<{ status: number; body: string }>;
-  /** A request to the admin app (bootstrap token). */
-  adminCall(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; headers: Record<string, unknown>; body: string }>;
   /** AUTH on a fresh connection; returns the final status (and closes the connection). */
   authStatus(realmUser: string, password: string): Promise<number>;
   close(): Promise<void>;
@@ -44,21 +39,12 @@ export async function startStoreRelay(store: Store, realm: string, o: { ttlMs?: 
     nextHops: { allow: [{ host: '127.0.0.1' }], allowPrivate: true, connectTimeoutMs: 2000 },
     http: { host: '127.0.0.1', port: 0 },
   }), { credentials: wiring.credentials, logger, metrics, storeHealth: wiring.health });
-  const admin = await buildAdminApp({ store, logger, metrics: createMetrics({ defaultMetrics: false }), bootstrapToken: ADMIN_TOKEN });
-  await admin.ready();
   const port = relay.addresses[0]!.port;
   return {
-    relay, port, ca: pki.caPem, wiring, admin,
+    relay, port, ca: pki.caPem, wiring,
     async probe(path) {
       const r = await fetch(`http://127.0.0.1:${relay.http!.port}${path}`);
       return { status: r.status, body: await r.text() };
-    },
-    async adminCall(method, url, body) {
-      const r = await admin.inject({
-        method, url, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
-      });
-      return { status: r.statusCode, headers: r.headers, body: r.body };
     },
     async authStatus(user, password) {
       const c = await TestClient.connect({ port, ca: pki.caPem });
@@ -69,7 +55,6 @@ export async function startStoreRelay(store: Store, realm: string, o: { ttlMs?: 
       }
     },
     async close() {
-      await admin.close();
       await relay.stop();
       await wiring.close();
     },

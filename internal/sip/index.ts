@@ -1,5 +1,6 @@
 // Public surface of internal/sip: pure protocol (messages, URIs, SDP, transactions,
-// dialogs, the UAS core) plus transport.ts, the one file with sockets (DESIGN.md §2).
+// dialogs, the UAS core), no I/O (docs/architecture.md §2.2). The sockets are in
+// internal/transport/sip.ts.
 export * from './errors.ts';
 export * from './message.ts';
 export { canonicalName, compactName, isListHeader, splitList, parseParams, formatParams, COMPACT_FORMS, type Params } from './headers.ts';
@@ -19,4 +20,3 @@ export * from './responses.ts';
 export * from './routing.ts';
 export * from './digest.ts';
 export * from './ua.ts';
-export * from './transport.ts';

@@ -1,5 +1,5 @@
 // Where requests came from and where responses go (RFC 3261 §18.2.1, §18.2.2; RFC 3581
-// rport). Pure functions: transport.ts applies them to sockets.
+// rport). Pure functions: internal/transport/sip.ts applies them to sockets.
 
 import { formatVia, parseVia } from './fields.ts';
 import type { SipRequest, SipResponse } from './message.ts';

@@ -1,5 +1,5 @@
 // node-postgres: a Pool for queries, plus one dedicated Client for LISTEN that
-// reconnects with backoff (DESIGN.md §4: the engine keeps serving from cache while
+// reconnects with backoff (docs/architecture.md §4.1: the engine keeps serving from cache while
 // the database is briefly down, and reloads on resync).
 import { readFileSync } from 'node:fs';
 import pg from 'pg';

@@ -13,8 +13,8 @@ import type { Db } from './db.ts';
 import { migrate } from './migrate.ts';
 import { openStore } from './open.ts';
 import { createSqlStore, type Store } from './store.ts';
-import { historyContract } from './history.contract.ts';
-import { quietLogger, storeContract, uniqueRealm, type Subject } from './store.contract.ts';
+import { historyContract } from './testhistory.ts';
+import { quietLogger, storeContract, uniqueRealm, type Subject } from './testcontract.ts';
 
 describe('Store on PGlite', () => {
   let dir: string;

@@ -1,4 +1,4 @@
-// The Store contract on a real PostgreSQL server (DESIGN.md §6), plus what only a
+// The Store contract on a real PostgreSQL server (docs/architecture.md §6.2), plus what only a
 // server can show: concurrent migration by several replicas, LISTEN reconnection,
 // statement_timeout, and an unreachable server. Needs DATABASE_URL (an account that may
 // CREATE DATABASE); .ci/peers.d/10-postgres.sh or e2e/postgres/start.sh provides one.
@@ -13,8 +13,8 @@ import { toStoreError } from './errors.ts';
 import { migrate, readMigrations } from './migrate.ts';
 import { openStore } from './open.ts';
 import { createSqlStore, type ChangeEvent } from './store.ts';
-import { historyContract } from './history.contract.ts';
-import { quietLogger, rejectsWith, storeContract, uniqueRealm, type Subject } from './store.contract.ts';
+import { historyContract } from './testhistory.ts';
+import { quietLogger, rejectsWith, storeContract, uniqueRealm, type Subject } from './testcontract.ts';
 
 const adminUrl = process.env['DATABASE_URL'];
 const skip = adminUrl ? false : 'DATABASE_URL is not set: no PostgreSQL server to test against (start one with e2e/postgres/start.sh)';

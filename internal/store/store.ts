@@ -1,4 +1,4 @@
-// The Store: realms and users over PostgreSQL or PGlite (DESIGN.md §2, §4).
+// The Store: realms and users over PostgreSQL or PGlite (docs/architecture.md §2.1, §4.1).
 // Passwords are turned into HA1 digests here and never stored (RFC 7616 §3.4.2, §5.2).
 import { ha1 } from '../auth/digest.ts';
 import { createAccounts, type Accounts } from './accounts.ts';

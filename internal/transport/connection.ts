@@ -1,6 +1,6 @@
 // One MSRP connection: a socket, a frame reader feeding the relay, and a writer that
 // puts a frame on the wire with one cork/uncork (head + body slices + end-line, so the
-// kernel sees one writev), plus the two flow-control duties of DESIGN.md §3.4:
+// kernel sees one writev), plus the two flow-control duties of docs/architecture.md §3.4:
 //  - pausing: reading from this socket stops while any reason to pause is held
 //    (a full downstream socket, a throttle), and resumes when all are released;
 //  - bounding: bytes queued for writing on this socket past `maxBufferedBytes`

@@ -1,6 +1,6 @@
 // TCP and TLS listeners on one or more addresses (IPv4 and IPv6), with hot TLS context
 // replacement: `setSecureContext` affects new handshakes only, established connections
-// keep the context they were made with (DESIGN.md §5, cert-manager rotation).
+// keep the context they were made with (docs/architecture.md §4.3, cert-manager rotation).
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type SecureContextOptions } from 'node:tls';
 import { listenServer } from './listen.ts';

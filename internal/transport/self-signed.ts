@@ -1,4 +1,4 @@
-// A self-signed CA and a server certificate for `npm start` (DESIGN.md §1), written in the
+// A self-signed CA and a server certificate for `npm start` (docs/architecture.md §1.3), written in the
 // cert-manager / kubernetes.io/tls layout the engine reads in production: `tls.crt`,
 // `tls.key`, `ca.crt`. Node has no certificate generator, so this drives the `openssl`
 // CLI. The CA key is thrown away after signing: to renew, delete the folder and restart.

@@ -12,7 +12,7 @@ import { NextHops } from '../../relay/next-hops.ts';
 import { renderCertificate, renderServiceMonitor } from './certificate.ts';
 import { CONFIG_HASH_ANNOTATION, ownerReference, selectorString, tlsSecretName } from './common.ts';
 import { ADMIN_CONFIG_KEY, CONFIG_KEY, configHash, nextHopRule, renderConfigMap, renderEngineConfig } from './config.ts';
-import { relayFixture } from './fixtures.test-support.ts';
+import { relayFixture } from './testfixtures.ts';
 import { renderRelay } from './index.ts';
 import { renderNetworkPolicy, renderPodDisruptionBudget } from './policy.ts';
 import { parseQuantity, quantityToBytes } from './quantity.ts';

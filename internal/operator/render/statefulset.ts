@@ -1,4 +1,4 @@
-// The relay StatefulSet (DESIGN.md §4: replica k owns the sessions it mints) and its
+// The relay StatefulSet (docs/architecture.md §4.2: replica k owns the sessions it mints) and its
 // ServiceAccount. Two containers from one image: the engine (cmd/msrpd.ts) and the admin
 // sidecar (cmd/admin.ts), which reaches the engine's control endpoint on 127.0.0.1.
 import type {
@@ -156,8 +156,8 @@ function adminContainer(r: MsrpRelay): V1Container {
     startupProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 2, failureThreshold: 60 },
     livenessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 10, failureThreshold: 3 },
     // /healthz, not the admin's /readyz (database reachable): pod readiness is all containers,
-    // and the engine keeps relaying from its cache while PostgreSQL is briefly down (DESIGN.md
-    // §4), so a database outage must not take the pod out of the public Service.
+    // and the engine keeps relaying from its cache while PostgreSQL is briefly down (docs/architecture.md
+    // §4.1), so a database outage must not take the pod out of the public Service.
     readinessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 5, failureThreshold: 2 },
     resources: { requests: { cpu: '20m', memory: '96Mi' }, limits: { memory: '256Mi' } },
     securityContext: containerSecurityContext(),

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { ha1 } from '../auth/digest.ts';
 import type { Store } from '../store/store.ts';
 import type { AdminApp } from './app.ts';
-import { badInputCases } from './bad-input.cases.ts';
-import type { FakeEngine } from './fake-engine.ts';
+import { badInputCases } from './testbadinput.ts';
+import type { FakeEngine } from './testengine.ts';
 
 export interface AdminSubject {
   app: AdminApp;

@@ -1,7 +1,6 @@
-// SIP over UDP, TCP and TLS (RFC 3261 §18): the only file of internal/sip that touches
-// sockets. It sits here rather than in internal/transport because this change may only
-// touch internal/sip; it depends on nothing else in the folder but the pure parser,
-// serializer and routing rules, so it can move to internal/transport/sip.ts unchanged.
+// SIP over UDP, TCP and TLS (RFC 3261 §18): the sockets of the SIP stack. internal/sip
+// stays pure (docs/architecture.md §2.2); this file uses only its parser, serializer and
+// routing rules.
 //
 // Receiving: UDP datagrams go through parseDatagram, byte streams through one
 // SipStreamFramer per connection; the top Via of each request is stamped with
@@ -12,13 +11,13 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type SecureContextOptions } from 'node:tls';
-import { listen, type Listener } from '../transport/listeners.ts';
-import type { SipParseError } from './errors.ts';
-import type { SipMessage } from './message.ts';
-import { parseDatagram, SipStreamFramer, type SipParserOptions } from './parser.ts';
-import { responseDestination, stampReceived } from './routing.ts';
-import { serialize } from './serializer.ts';
-import type { Destination } from './timers.ts';
+import type { SipParseError } from '../sip/errors.ts';
+import type { SipMessage } from '../sip/message.ts';
+import { parseDatagram, SipStreamFramer, type SipParserOptions } from '../sip/parser.ts';
+import { responseDestination, stampReceived } from '../sip/routing.ts';
+import { serialize } from '../sip/serializer.ts';
+import type { Destination } from '../sip/timers.ts';
+import { listen, type Listener } from './listeners.ts';
 
 export interface SipTransportOptions {
   /** Addresses to bind, e.g. ["127.0.0.1"] (default) or ["0.0.0.0", "::"]. */

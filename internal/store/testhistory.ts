@@ -4,8 +4,8 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { Subject } from './store.contract.ts';
-import { rejectsWith } from './store.contract.ts';
+import type { Subject } from './testcontract.ts';
+import { rejectsWith } from './testcontract.ts';
 
 let seq = 0;
 const uniqueRoom = (): string => `sip:room${process.pid}-${Date.now().toString(36)}-${seq++}@chat.example.com`;

@@ -4,13 +4,13 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { connect as tlsConnect } from 'node:tls';
-import { testPki } from '../transport/testcerts.ts';
-import { startSipTransport, type SipTransport } from './transport.ts';
-import { UserAgentServer } from './ua.ts';
-import { parseDatagram, SipStreamFramer } from './parser.ts';
-import { serialize } from './serializer.ts';
-import { headerValue, request, type SipMessage, type SipResponse } from './message.ts';
-import { toTag, topVia } from './fields.ts';
+import { testPki } from './testcerts.ts';
+import { startSipTransport, type SipTransport } from './sip.ts';
+import { UserAgentServer } from '../sip/ua.ts';
+import { parseDatagram, SipStreamFramer } from '../sip/parser.ts';
+import { serialize } from '../sip/serializer.ts';
+import { headerValue, request, type SipMessage, type SipResponse } from '../sip/message.ts';
+import { toTag, topVia } from '../sip/fields.ts';
 
 /** A focus-like UAS on loopback: accepts every INVITE with 200 and every BYE with 200. */
 async function server(): Promise<{ transport: SipTransport; ua: UserAgentServer }> {

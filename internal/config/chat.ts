@@ -1,0 +1,43 @@
+// The `chat` section of the engine configuration (EngineConfigSchema.chat): the SIP focus
+// and the MSRP switch of internal/focus and internal/chat read it. It lives here, not in
+// internal/focus, so that config imports no feature folder (docs/architecture.md §2.2).
+import Type, { type Static } from 'typebox';
+
+const strict = { additionalProperties: false } as const;
+const Port = (description: string, def?: number) => Type.Integer({ minimum: 0, maximum: 65535, description, ...(def === undefined ? {} : { default: def }) });
+
+/** The `chat` section of the engine config (to be embedded in EngineConfigSchema). */
+export const ChatConfigSchema = Type.Object({
+  enabled: Type.Boolean({ default: false, description: 'Run the chat server (SIP focus + MSRP switch, RFC 7701).' }),
+  domain: Type.Optional(Type.String({ minLength: 1, description: 'Host part of room URIs (sip:<room>@<domain>). Default: the machine host name.' })),
+  publicHost: Type.Optional(Type.String({ minLength: 1, description: 'Host written in SIP Contact/Via, SDP and MSRP session URIs. Default: the SIP bind address, or the host name for a wildcard bind.' })),
+  sip: Type.Object({
+    host: Type.String({ default: '0.0.0.0', description: 'Address the SIP focus binds.' }),
+    udpPort: Type.Optional(Port('SIP over UDP (RFC 3261 §18); 0 = any free port; absent = off.', 5060)),
+    tcpPort: Type.Optional(Port('SIP over TCP; 0 = any free port; absent = off.', 5060)),
+    tlsPort: Type.Optional(Port('SIP over TLS (sips:) with the engine certificate; absent = off.')),
+  }, { ...strict, default: {}, description: 'SIP listeners of the focus.' }),
+  msrp: Type.Object({
+    host: Type.String({ default: '0.0.0.0', description: 'Address the MSRP switch binds.' }),
+    port: Port('MSRP port of the switch (participants connect here; a=path of the answer).', 2856),
+    transport: Type.Enum(['tcp', 'tls'], { default: 'tls', description: '`tls` gives msrps: session URIs (engine certificate).' }),
+  }, { ...strict, default: {}, description: 'MSRP listener of the switch.' }),
+  autoCreate: Type.Boolean({ default: false, description: 'An INVITE to an unknown room on our domain creates it with the default policy (else 404).' }),
+  media: Type.Object({
+    privateAddresses: Type.Enum(['allow', 'deny'], { default: 'allow', description: 'Offers whose a=path first hop is a private/loopback address: `deny` answers 488.' }),
+    foreignAddresses: Type.Enum(['allow', 'deny'], { default: 'allow', description: 'Offers whose a=path first hop is not the SIP source address: `deny` answers 488.' }),
+    trustedHosts: Type.Array(Type.String(), { default: [], description: 'Relay hosts accepted as a=path first hop whatever the two rules say.' }),
+  }, { ...strict, default: {}, description: 'Checks of the MSRP path in offers (RFC 4975 §8.2).' }),
+  subscriptions: Type.Object({
+    minExpires: Type.Integer({ minimum: 1, default: 60, description: 'Shorter conference subscriptions get 423 (RFC 6665 §4.2.1.1).' }),
+    maxExpires: Type.Integer({ minimum: 1, default: 3600, description: 'Longer subscriptions are lowered to this.' }),
+  }, { ...strict, default: {}, description: 'Conference event package (RFC 4575).' }),
+  rooms: Type.Array(Type.Object({
+    name: Type.String({ minLength: 1, description: 'Room name; the local part of its URI unless `uri` is given.' }),
+    uri: Type.Optional(Type.String({ description: 'Room URI. Default: sip:<name>@<domain>.' })),
+    subject: Type.Optional(Type.String({ description: 'Room subject. Default: none.' })),
+    policy: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Room policy (the admin API room policy shape). Default: the default policy.' })),
+  }), { default: [], description: 'Rooms from the config, used only when the chat server runs without a store: msrpd and `npm start` always have one and serve the rooms of the admin API (/v1/rooms) instead.' }),
+}, { ...strict, default: {}, description: 'Chat rooms: SIP focus and MSRP switch (RFC 7701).' });
+
+export type ChatConfig = Static<typeof ChatConfigSchema>;
