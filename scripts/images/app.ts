@@ -17,39 +17,37 @@ import type { Layer } from './oci.ts';
 
 type Log = (line: string) => void;
 
-export async function depsLayer(root: string, cacheDir: string, epoch: number, log: Log): Promise<CachedLayer> {
+export async function depsLayer(root: string, cacheDir: string, epoch: number, refresh: boolean, log: Log): Promise<CachedLayer> {
   const manifest = readFileSync(join(root, 'package.json'));
   const lock = readFileSync(join(root, 'package-lock.json'));
   const npmVersion = execFileSync('npm', ['--version'], { encoding: 'utf8' }).trim();
   const k = createHash('sha256').update(manifest).update(lock).update(`npm ${npmVersion} epoch ${epoch}`).digest('hex').slice(0, 16);
   const dir = join(cacheDir, `deps-${k}`);
   const blob = join(dir, 'layer.tar.gz');
-  if (existsSync(join(dir, 'layer.json')) && existsSync(blob)) {
+  if (!refresh && existsSync(join(dir, 'layer.json')) && existsSync(blob)) {
     return { layer: (JSON.parse(readFileSync(join(dir, 'layer.json'), 'utf8')) as { layer: Layer }).layer, blob, cached: true };
   }
-  {
-    mkdirSync(cacheDir, { recursive: true });
-    const work = mkdtempSync(join(cacheDir, '.deps-'));
-    try {
-      const app = join(work, 'root', 'app');
-      mkdirSync(app, { recursive: true });
-      writeFileSync(join(app, 'package.json'), manifest);
-      writeFileSync(join(app, 'package-lock.json'), lock);
-      log(`npm ci --omit=dev (npm ${npmVersion})`);
-      execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: app, stdio: ['ignore', 'inherit', 'inherit'] });
-      // The Dockerfile keeps neither in the runtime stage (it copies node_modules and package.json only).
-      rmSync(join(app, 'package.json'));
-      rmSync(join(app, 'package-lock.json'));
-      const layer = await packLayer({ dir: join(work, 'root'), mtime: epoch, createdBy: `npm ci --omit=dev --ignore-scripts (package-lock.json sha256 ${createHash('sha256').update(lock).digest('hex')})` }, join(work, 'layer'));
-      writeFileSync(join(work, 'layer.json'), JSON.stringify({ layer }, null, 2));
-      rmSync(join(work, 'root'), { recursive: true, force: true });
-      rmSync(dir, { recursive: true, force: true });
-      renameSync(work, dir);
-      return { layer, blob, cached: false };
-    } catch (err) {
-      rmSync(work, { recursive: true, force: true });
-      throw err;
-    }
+  mkdirSync(cacheDir, { recursive: true });
+  const work = mkdtempSync(join(cacheDir, '.deps-'));
+  try {
+    const app = join(work, 'root', 'app');
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'package.json'), manifest);
+    writeFileSync(join(app, 'package-lock.json'), lock);
+    log(`npm ci --omit=dev (npm ${npmVersion})`);
+    execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: app, stdio: ['ignore', 'inherit', 'inherit'] });
+    // The Dockerfile keeps neither in the runtime stage (it copies node_modules and package.json only).
+    rmSync(join(app, 'package.json'));
+    rmSync(join(app, 'package-lock.json'));
+    const layer = await packLayer({ dir: join(work, 'root'), mtime: epoch, createdBy: `npm ci --omit=dev --ignore-scripts (package-lock.json sha256 ${createHash('sha256').update(lock).digest('hex')})` }, join(work, 'layer'));
+    writeFileSync(join(work, 'layer.json'), JSON.stringify({ layer }, null, 2));
+    rmSync(join(work, 'root'), { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(work, dir);
+    return { layer, blob, cached: false };
+  } catch (err) {
+    rmSync(work, { recursive: true, force: true });
+    throw err;
   }
 }
 
