@@ -19,7 +19,7 @@
 // cached layers from the Debian mirror and the npm registry, and replace them), --no-archive. Needs root (mmdebstrap), GNU tar,
 // gzip, dpkg-deb, git and npm. README.md, "Container images", says how to load and push them.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,6 +160,10 @@ async function main(): Promise<void> {
     });
     writeFileSync(join(layout, 'index.json'), jsonBlob(imageIndex(images.map((i) => ({ descriptor: i.descriptor, reference: i.reference })))));
 
+    // Archives of earlier tags are 70 MB each; keep only this build's.
+    for (const f of readdirSync(out)) {
+      if (/^msrp-k8s-.+\.oci\.tar$/.test(f) && f !== `msrp-k8s-${tag}.oci.tar`) rmSync(join(out, f));
+    }
     let archive: string | undefined;
     if (!values['no-archive']) {
       archive = join(out, `msrp-k8s-${tag}.oci.tar`);
