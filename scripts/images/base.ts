@@ -38,7 +38,7 @@ export interface CachedLayer {
 }
 
 // Bump when the recipe below changes in a way the inputs do not show.
-const RECIPE = 1;
+const RECIPE = 2;
 
 function key(parts: unknown): string {
   return createHash('sha256').update(JSON.stringify({ RECIPE, parts })).digest('hex').slice(0, 16);
@@ -76,6 +76,7 @@ const PASSWD = `root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${RUN_AS}:${RUN_A
 const GROUP = `root:x:0:\nnonroot:x:${RUN_AS}:\n`;
 // Without this file glibc resolves hosts with "dns [!UNAVAIL=return] files"; Kubernetes writes /etc/hosts.
 const NSSWITCH = 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n';
+const HOSTS = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
 
 export function debianLayer(inputs: Inputs, cacheDir: string, refresh: boolean, log: Log): Promise<CachedLayer> {
   const k = key({ debian: inputs.debian, epoch: inputs.baseEpoch });
@@ -120,8 +121,10 @@ export function debianLayer(inputs: Inputs, cacheDir: string, refresh: boolean, 
     writeFileSync(join(staging, 'etc/passwd'), PASSWD, { mode: 0o644 });
     writeFileSync(join(staging, 'etc/group'), GROUP, { mode: 0o644 });
     writeFileSync(join(staging, 'etc/nsswitch.conf'), NSSWITCH, { mode: 0o644 });
-    // Mount points the runtime fills; present so a read-only root needs no change.
-    for (const f of ['etc/hosts', 'etc/hostname', 'etc/resolv.conf']) writeFileSync(join(staging, f), '', { mode: 0o644 });
+    // Files the runtime (kubelet, Docker) mounts over; present so a read-only root needs no
+    // change, and so that localhost resolves under a bare OCI runtime too.
+    writeFileSync(join(staging, 'etc/hosts'), HOSTS, { mode: 0o644 });
+    for (const f of ['etc/hostname', 'etc/resolv.conf']) writeFileSync(join(staging, f), '', { mode: 0o644 });
     for (const d of ['dev', 'proc', 'sys', 'root']) mkdirSync(join(staging, d), { mode: 0o755 });
     mkdirSync(join(staging, 'tmp'));
     execFileSync('chmod', ['1777', join(staging, 'tmp')]);

@@ -183,7 +183,7 @@ describe('container images built without a daemon (npm run images)', { skip }, (
     assert.match(operator.stdout + operator.stderr, /msrp-operator/);
   });
 
-  it('starts msrpd: ready on /readyz, cannot write its root, has no /bin/sh to exec, drains on SIGTERM', { timeout: 180_000 }, async () => {
+  it('starts msrpd: ready on /readyz, runs as 65532, resolves localhost, cannot write its root, has no /bin/sh to exec, drains on SIGTERM', { timeout: 180_000 }, async () => {
     await serve('msrpd', [
       'MSRP_RELAY__LISTEN=[{"host":"127.0.0.1","port":2855,"transport":"tls"}]', 'MSRP_TLS__DIR=/tls',
       'MSRP_DATABASE__DATA_DIR=/data/pglite', 'MSRP_HTTP__HOST=127.0.0.1', 'MSRP_RELAY__PUBLIC_HOST=localhost',
@@ -193,6 +193,9 @@ describe('container images built without a daemon (npm run images)', { skip }, (
       const write = exec(container, ['node', '-e', 'require("node:fs").writeFileSync("/app/x", "")']);
       assert.notEqual(write.status, 0);
       assert.match(write.stderr, /EROFS/);
+      const lookup = exec(container, ['node', '-e', 'require("node:dns").lookup("localhost", { all: true }, (e, a) => { if (e) throw e; process.stdout.write(JSON.stringify(a)); })']);
+      assert.equal(lookup.status, 0, lookup.stderr);
+      assert.match(lookup.stdout, /127\.0\.0\.1/);
       const sh = exec(container, ['/bin/sh', '-c', 'true']);
       assert.notEqual(sh.status, 0);
       assert.match(sh.stderr, /no such file or directory/);
