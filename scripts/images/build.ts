@@ -41,8 +41,9 @@ function git(...args: string[]): string {
 export function buildInfo(): BuildInfo {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
   const commit = git('rev-parse', 'HEAD');
-  // dist/ and the caches are ignored, so any change here is a change of what goes into an image.
-  const dirty = git('status', '--porcelain').length > 0;
+  // Dirty: a change (untracked files included) to what goes into an image or decides how it is
+  // built; other files, like a worktree's node_modules symlink, do not count.
+  const dirty = git('status', '--porcelain', '--', 'package.json', 'package-lock.json', 'cmd', 'internal', 'scripts/images').length > 0;
   const sde = process.env.SOURCE_DATE_EPOCH !== undefined && process.env.SOURCE_DATE_EPOCH !== '' ? Number(process.env.SOURCE_DATE_EPOCH) : Number(git('log', '-1', '--format=%ct'));
   if (!Number.isInteger(sde) || sde < 0) throw new Error(`bad SOURCE_DATE_EPOCH ${sde}`);
   return { version: pkg.version, commit, dirty, sourceDateEpoch: sde, source: 'https://github.com/msrp-k8s/msrp-k8s' };
