@@ -9,6 +9,12 @@
 #
 # Every image runs as uid/gid 65532 and writes only to /tmp and the /data volume, so it works
 # with readOnlyRootFilesystem.
+#
+# Without Docker: `npm run images` (scripts/images/build.ts) builds the same four images as OCI
+# images from a Debian base made with mmdebstrap and the pinned Node binary, with no shell, tagged
+# <version>-<commit> (README, "Container images"). scripts/images/oci.test.ts checks that the
+# entrypoints, user, environment, working folder, ports and volume here match that build; keep
+# them in step.
 ARG NODE_IMAGE=node:24-slim
 
 FROM ${NODE_IMAGE} AS deps

@@ -74,7 +74,7 @@ const layering = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'e2e/cluster/.cache/**', 'charts/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'data/**', 'e2e/cluster/.cache/**', 'charts/**', 'coverage/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -91,7 +91,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.test.ts', 'bench/**/*.ts', 'e2e/**/*.ts'],
+    files: ['**/*.test.ts', '**/*.e2e.ts', 'bench/**/*.ts', 'e2e/**/*.ts'],
     rules: {
       '@typescript-eslint/no-floating-promises': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
