@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadEngineConfig, type EngineConfig } from '../internal/config/index.ts';
 import { startChatFromConfig } from '../internal/focus/from-config.ts';
+import { roomsControl } from '../internal/focus/control.ts';
 import type { RunningChatServer } from '../internal/focus/server.ts';
 import { connectStoreCredentials } from '../internal/relay/credential-cache.ts';
 import { relayOptionsFromConfig } from '../internal/relay/engine-options.ts';
@@ -45,6 +46,7 @@ async function serve(c: EngineConfig, logger: Logger): Promise<void> {
     throw err;
   }
   if (chat !== undefined) {
+    relay.attachRooms(roomsControl(chat));
     logger.info({ sipUdp: chat.focus.udpPort, sipTcp: chat.focus.tcpPort, msrp: chat.msrp.port }, 'chat server listening');
   }
   let stopping = false;

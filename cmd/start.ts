@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { parseArgs } from 'node:util';
 import { loadAdminConfig, loadEngineConfig } from '../internal/config/index.ts';
+import { roomsControl } from '../internal/focus/control.ts';
 import { startChatFromConfig } from '../internal/focus/from-config.ts';
 import type { RunningChatServer } from '../internal/focus/server.ts';
 import { connectStoreCredentials } from '../internal/relay/credential-cache.ts';
@@ -215,6 +216,7 @@ async function main(argv: string[]): Promise<void> {
     }
     throw err;
   }
+  if (chat !== undefined) relay.attachRooms(roomsControl(chat));
   const admin = await startAdmin(store, logger, env, demo.adminToken, `http://127.0.0.1:${relay.control!.port}`);
 
   let stopping = false;
