@@ -195,7 +195,7 @@ async function ensureCa(d: MeshSecretsDeps, r: MsrpRelay, now: Date, log: Logger
     if (renewalTime(ca.certPem).getTime() > now.getTime()) return ca;
     const next = newMeshCa(commonName, now);
     await d.client.replace(RESOURCES.secret, write(next, existing.metadata?.resourceVersion), { fieldManager: FIELD_MANAGER });
-    log.info({ secret: name, notAfter: new X509Certificate(next.certPem).validTo }, 'mesh CA renewed');
+    log.info({ kind: 'Secret', object: name, notAfter: new X509Certificate(next.certPem).validTo }, 'mesh CA renewed');
     d.events.record(r, 'Normal', 'MeshCARenewed', 'RenewMeshCA', `secret "${name}": the mesh CA was near its end; a new one rolls out`);
     return next;
   }
@@ -210,7 +210,7 @@ async function ensureCa(d: MeshSecretsDeps, r: MsrpRelay, now: Date, log: Logger
     const other = await d.client.get<SecretObject>(RESOURCES.secret, namespace, name);
     return ensureCaFrom(other);
   }
-  log.info({ secret: name, notAfter: new X509Certificate(ca.certPem).validTo }, 'mesh CA created');
+  log.info({ kind: 'Secret', object: name, notAfter: new X509Certificate(ca.certPem).validTo }, 'mesh CA created');
   d.events.record(r, 'Normal', 'MeshCACreated', 'CreateMeshCA', `secret "${name}": a new mesh CA`);
   return ca;
 
@@ -260,7 +260,7 @@ export async function ensureMeshSecrets(d: MeshSecretsDeps, r: MsrpRelay, now: D
 
     const cert = new X509Certificate(leaf.certPem);
     const what = plan.issue ? 'mesh certificate issued' : 'mesh ca.crt updated';
-    log.info({ secret: name, reason: plan.reason, serial: cert.serialNumber, notAfter: cert.validTo, cas: plan.caPems.length }, what);
+    log.info({ kind: 'Secret', object: name, reason: plan.reason, serial: cert.serialNumber, notAfter: cert.validTo, cas: plan.caPems.length }, what);
     d.events.record(
       r,
       'Normal',
