@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { checkServerIdentity, connect, createServer } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
-import { bitString, namedBits, oid, unsignedInteger, x509Time } from './asn1-der.ts';
+import { bitString, namedBits, oid, printableString, unsignedInteger, utf8String, x509Time } from './asn1-der.ts';
 import {
   issueMeshCertificate, meshCaProblem, meshCertificateNeedsRenewal, meshCertificateProblem, newMeshCa, renewalTime, splitPemBundle,
 } from './mesh-pki.ts';
@@ -29,6 +29,10 @@ describe('ASN.1 DER writer', () => {
     assert.equal(namedBits([0]).toString('hex'), '03020780', 'digitalSignature');
     assert.equal(namedBits([5, 6]).toString('hex'), '03020106', 'keyCertSign + cRLSign');
     assert.equal(bitString(Buffer.from([1, 2])).toString('hex'), '0303000102');
+    assert.equal(printableString('US').toString('hex'), '13025553');
+    assert.throws(() => printableString('a@b'), /not a PrintableString/);
+    assert.equal(utf8String('é').toString('hex'), '0c02c3a9');
+    assert.equal(unsignedInteger(Buffer.alloc(200, 1)).subarray(0, 4).toString('hex'), '0281c801', 'long-form length');
     assert.equal(x509Time(new Date('2049-12-31T23:59:59.999Z')).toString('ascii', 2), '491231235959Z');
     assert.equal(x509Time(new Date('2050-01-01T00:00:00Z')).toString('ascii', 2), '20500101000000Z');
     assert.equal(x509Time(new Date('2050-01-01T00:00:00Z'))[0], 0x18, 'GeneralizedTime from 2050 (RFC 5280 §4.1.2.5)');

@@ -39,7 +39,7 @@ describe('mesh-tls Secret plan', () => {
     assert.match(renamed.action === 'write' ? renamed.reason : '', /^names /);
     const other = issueMeshCertificate(ca, NAMES, NOW);
     const mismatched = planMeshTls({ ...state, keyPem: other.keyPem }, ca.certPem, NAMES, NOW, ROLLOVER);
-    assert.deepEqual(mismatched, { action: 'write', reason: 'tls.key does not match tls.crt', issue: true, caPems: [ca.certPem] });
+    assert.deepEqual(mismatched, { action: 'write', reason: 'tls.crt and tls.key are not a readable pair', issue: true, caPems: [ca.certPem] });
   });
 
   it('a new CA rolls out in three steps, each after the rollover time, so replicas always trust each other', () => {

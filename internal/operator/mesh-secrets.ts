@@ -83,7 +83,7 @@ export function planMeshTls(state: MeshTlsState | undefined, caCertPem: string, 
   const issue = (reason: string, others: string[] = []): MeshTlsPlan =>
     others.length > 0 ? { action: 'write', reason, issue: true, caPems: [caCertPem, ...others], rolloverSince: now } : { action: 'write', reason, issue: true, caPems: [caCertPem] };
   if (!state) return issue('missing');
-  if (!keyMatches(state.certPem, state.keyPem)) return issue('tls.key does not match tls.crt');
+  if (!keyMatches(state.certPem, state.keyPem)) return issue('tls.crt and tls.key are not a readable pair');
   const current = fingerprint(caCertPem);
   const hasCurrent = state.caPems.some((p) => fingerprint(p) === current);
   const others = liveCas(state.caPems, now, current);
