@@ -207,6 +207,22 @@ describe('mesh PKI Secrets against a real API server', { skip, timeout: 300_000 
       assert.equal(await rv('solo-mesh-tls'), settled);
     });
 
+    it('a CA within 30 days of its end is replaced (update), and the leaf follows it', async () => {
+      const ca = await secret('solo-mesh-ca', DIRECT);
+      const oldCa = pemOf(ca, 'ca.crt');
+      const t = new Date(new Date(new X509Certificate(oldCa).validTo).getTime() - 10 * DAY);
+      recorded.length = 0;
+      await ensureMeshSecrets(deps(), relay, t);
+      const newCa = pemOf(await secret('solo-mesh-ca', DIRECT), 'ca.crt');
+      assert.notEqual(newCa, oldCa);
+      assert.ok(new Date(new X509Certificate(newCa).validTo).getTime() > t.getTime() + 3000 * DAY);
+      // Ten years on, the leaf had expired anyway: a new one at once, the old CA trusted a while longer.
+      const tls = await secret('solo-mesh-tls', DIRECT);
+      assert.equal(meshCertificateProblem(pemOf(tls, 'tls.crt'), newCa, meshDnsNames(relay), t), undefined);
+      assert.deepEqual(splitPemBundle(pemOf(tls, 'ca.crt')), [newCa, oldCa]);
+      assert.deepEqual(recorded, ['MeshCARenewed', 'MeshCertificateIssued']);
+    });
+
     it('a CA Secret that cannot sign is reported, not overwritten', async () => {
       const r = await oc.kubectl(['patch', 'secret', 'solo-mesh-ca', '-n', DIRECT, '--type=merge', '-p', JSON.stringify({ data: { 'ca.key': b64('nope') } })]);
       assert.equal(r.code, 0, r.stderr);

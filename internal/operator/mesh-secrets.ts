@@ -170,13 +170,15 @@ async function readSecret(d: MeshSecretsDeps, namespace: string, name: string, f
 async function ensureCa(d: MeshSecretsDeps, r: MsrpRelay, now: Date, log: Logger): Promise<PemPair> {
   const namespace = r.metadata.namespace!;
   const name = names.meshCaSecret(r);
-  const existing = await readSecret(d, namespace, name, false);
-  const decode = (s: SecretObject): PemPair | undefined => {
+  // Not ours to overwrite silently when it cannot sign: someone may have put a CA there on purpose.
+  const usable = (s: SecretObject): PemPair => {
     const certPem = unb64(s.data?.['ca.crt']);
     const keyPem = unb64(s.data?.['ca.key']);
-    return certPem !== undefined && keyPem !== undefined ? { certPem, keyPem } : undefined;
+    const problem = certPem === undefined || keyPem === undefined ? 'no ca.crt or ca.key' : meshCaProblem({ certPem, keyPem });
+    if (problem !== undefined) throw new MeshSecretsError(`mesh CA secret "${name}": ${problem}; delete it to have a new CA made`);
+    return { certPem: certPem!, keyPem: keyPem! };
   };
-  const write = (ca: PemPair, resourceVersion?: string): SecretObject => ({
+  const secretOf = (ca: PemPair, resourceVersion?: string): SecretObject => ({
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: { ...objectMeta(r, name, 'mesh'), ...(resourceVersion ? { resourceVersion } : {}) },
@@ -185,41 +187,28 @@ async function ensureCa(d: MeshSecretsDeps, r: MsrpRelay, now: Date, log: Logger
   });
   const commonName = `${r.metadata.name}.${namespace} mesh CA`;
 
+  const existing = await readSecret(d, namespace, name, false);
   if (existing) {
-    const ca = decode(existing);
-    const problem = ca ? meshCaProblem(ca) : 'no ca.crt or ca.key';
-    if (problem !== undefined || !ca) {
-      // Not ours to overwrite silently: someone may have put a CA there on purpose.
-      throw new MeshSecretsError(`mesh CA secret "${name}": ${problem ?? ''}; delete it to have a new CA made`);
-    }
+    const ca = usable(existing);
     if (renewalTime(ca.certPem).getTime() > now.getTime()) return ca;
+    // Near its end: a new CA, under the resourceVersion read (a stale one fails and retries).
     const next = newMeshCa(commonName, now);
-    await d.client.replace(RESOURCES.secret, write(next, existing.metadata?.resourceVersion), { fieldManager: FIELD_MANAGER });
+    await d.client.replace(RESOURCES.secret, secretOf(next, existing.metadata?.resourceVersion), { fieldManager: FIELD_MANAGER });
     log.info({ kind: 'Secret', object: name, notAfter: new X509Certificate(next.certPem).validTo }, 'mesh CA renewed');
     d.events.record(r, 'Normal', 'MeshCARenewed', 'RenewMeshCA', `secret "${name}": the mesh CA was near its end; a new one rolls out`);
     return next;
   }
-  const fresh = await d.client.getOptional<SecretObject>(RESOURCES.secret, namespace, name);
-  if (fresh) return ensureCaFrom(fresh);
   const ca = newMeshCa(commonName, now);
   try {
-    await d.client.create(RESOURCES.secret, write(ca), { fieldManager: FIELD_MANAGER });
+    // Create-only: a CA is never overwritten by a reconcile that read too early.
+    await d.client.create(RESOURCES.secret, secretOf(ca), { fieldManager: FIELD_MANAGER });
   } catch (e) {
-    // Created meanwhile (another reconcile, a person): use that one.
     if (!isConflict(e)) throw e;
-    const other = await d.client.get<SecretObject>(RESOURCES.secret, namespace, name);
-    return ensureCaFrom(other);
+    return usable(await d.client.get<SecretObject>(RESOURCES.secret, namespace, name));
   }
   log.info({ kind: 'Secret', object: name, notAfter: new X509Certificate(ca.certPem).validTo }, 'mesh CA created');
   d.events.record(r, 'Normal', 'MeshCACreated', 'CreateMeshCA', `secret "${name}": a new mesh CA`);
   return ca;
-
-  function ensureCaFrom(s: SecretObject): PemPair {
-    const ca = decode(s);
-    const problem = ca ? meshCaProblem(ca) : 'no ca.crt or ca.key';
-    if (problem !== undefined || !ca) throw new MeshSecretsError(`mesh CA secret "${name}": ${problem ?? ''}; delete it to have a new CA made`);
-    return ca;
-  }
 }
 
 /**
