@@ -134,6 +134,11 @@ describe('startEngine', { timeout: 180_000 }, () => {
         try {
           const bind = p.send('SEND', [switchPath]);
           assert.equal((await p.response(bind.transactionId)).status, 200, 'the switch binds the connection to the session');
+          // The control endpoint (for the admin sidecar) sees the chat server's rooms.
+          const live = await fetch(`http://127.0.0.1:${engine.addresses.control!.port}/rooms/lobby/participants`);
+          assert.equal(live.status, 200);
+          const { participants } = (await live.json()) as { participants: { uri: string; connected: boolean }[] };
+          assert.deepEqual(participants.map((x) => [x.uri, x.connected]), [['sip:alice@example.com', true]]);
         } finally {
           p.close();
         }
@@ -167,21 +172,28 @@ describe('startEngine', { timeout: 180_000 }, () => {
     }
   });
 
-  it('leaves a store it was given open, and drain() turns readiness off and closes the listeners', async () => {
+  it('leaves a store it was given open; drain() serves the sessions it has, refuses new AUTHs, keeps the chat server until the relay has drained, then closes the listeners', async () => {
     const store = await openStore({ dataDir: join(dir, 'pglite'), logger });
     shared.push(store);
     const engine = await startEngine(config(), { logger, store });
     assert.equal(engine.ownsStore, false);
     assert.equal(engine.store, store);
     const port = engine.addresses.msrp[0]!.port;
+    const switchPort = engine.addresses.chat!.msrp;
     const a = await TestClient.connect({ port, ca: pki.caPem });
     assert.equal((await a.auth(engine.relay.uri, 'alice', 'alice-pw')).status, 200, 'alice from the first test, in the reopened store');
-    const draining = engine.drain();
+    let drained = false;
+    const draining = engine.drain().then(() => void (drained = true));
     assert.equal(engine.relay.ready(), false, 'not ready as soon as the drain starts');
+    const b = await TestClient.connect({ port, ca: pki.caPem });
+    assert.equal((await b.auth(engine.relay.uri, 'bob', 'bob-pw')).status, 403, 'a new AUTH is refused while draining');
+    b.close();
+    assert.equal(await refused(switchPort), false, 'the chat server runs while the relay drains');
+    assert.equal(drained, false, 'alice\'s session holds the drain');
+    a.close();
     await draining;
-    await a.closed;
     assert.equal(await refused(port), true);
-    assert.equal(await refused(engine.addresses.chat!.msrp), true);
+    assert.equal(await refused(switchPort), true);
     await store.ping();
     assert.equal((await store.getRealm(REALM))?.name, REALM, 'the store still answers');
   });
