@@ -175,6 +175,19 @@ export function cpuSeconds(pgrps: number[]): number {
   return ticks / 100; // USER_HZ
 }
 
+/** Write system calls (write, writev, sendmsg, ...) made so far by the processes `pids` (/proc/PID/io `syscw`). */
+export function writeSyscalls(pids: number[]): number {
+  let n = 0;
+  for (const pid of pids) {
+    try {
+      n += Number(/^syscw: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return n;
+}
+
 export interface RateRun {
   sendsPerSec: number;
   errors: number;
@@ -182,6 +195,8 @@ export interface RateRun {
   /** CPU time of the relay process(es) per delivered SEND, µs, and the cores they kept busy. */
   cpuUsPerSend: number | null;
   cpuCores: number | null;
+  /** Write system calls of the relay process(es) per delivered SEND (each is a TLS record or more). */
+  writesPerSend: number | null;
   /** Cores the load generator itself kept busy (on 2 cores it competes with the relay). */
   loadgenCores: number | null;
   error?: string;
@@ -197,19 +212,22 @@ export async function rateRun(s: LoadSpec, relayPids: number[], opts: { fdLimit?
     const first = await gen.next<string>('mark', 300_000);
     if (first === 'error') {
       const e = await gen.next<{ error: string }>('result', 10_000);
-      return { sendsPerSec: 0, errors: 0, delivered: 0, cpuUsPerSend: null, cpuCores: null, loadgenCores: null, error: e.error };
+      return { sendsPerSec: 0, errors: 0, delivered: 0, cpuUsPerSend: null, cpuCores: null, writesPerSend: null, loadgenCores: null, error: e.error };
     }
     const c0 = cpuSeconds(relayPids);
+    const w0 = writeSyscalls(relayPids);
     const g0 = cpuSeconds([gen.pid]);
     const t0 = performance.now();
     await gen.next('mark', 60_000);
     const c1 = cpuSeconds(relayPids);
+    const w1 = writeSyscalls(relayPids);
     const g1 = cpuSeconds([gen.pid]);
     const t1 = performance.now();
     const r = await gen.next<{ sendsPerSec: number; errors: number; delivered: number; error?: string }>('result', 60_000);
-    if (r.error !== undefined) return { ...r, cpuUsPerSend: null, cpuCores: null, loadgenCores: null };
+    if (r.error !== undefined) return { ...r, cpuUsPerSend: null, cpuCores: null, writesPerSend: null, loadgenCores: null };
     const secs = (t1 - t0) / 1000;
-    return { ...r, cpuUsPerSend: r.delivered > 0 ? ((c1 - c0) * 1e6) / r.delivered : null, cpuCores: (c1 - c0) / secs, loadgenCores: (g1 - g0) / secs };
+    return { ...r, cpuUsPerSend: r.delivered > 0 ? ((c1 - c0) * 1e6) / r.delivered : null, cpuCores: (c1 - c0) / secs,
+      writesPerSend: r.delivered > 0 ? (w1 - w0) / r.delivered : null, loadgenCores: (g1 - g0) / secs };
   } finally {
     await gen.stop(2000);
   }

@@ -132,7 +132,7 @@ try {
         failed = true;
       } else {
         rates[placement].push(r);
-        log(`  rate ${placement} #${rep + 1}: ${Math.round(r.sendsPerSec)} SEND/s${r.errors > 0 ? ` (${r.errors} non-200)` : ''}, relays ${r.cpuUsPerSend?.toFixed(1) ?? 'n/a'} µs CPU/SEND, ${r.cpuCores?.toFixed(2) ?? 'n/a'} cores; loadgen ${r.loadgenCores?.toFixed(2) ?? 'n/a'} cores`);
+        log(`  rate ${placement} #${rep + 1}: ${Math.round(r.sendsPerSec)} SEND/s${r.errors > 0 ? ` (${r.errors} non-200)` : ''}, relays ${r.cpuUsPerSend?.toFixed(1) ?? 'n/a'} µs CPU/SEND, ${r.writesPerSend?.toFixed(2) ?? 'n/a'} writes/SEND, ${r.cpuCores?.toFixed(2) ?? 'n/a'} cores; loadgen ${r.loadgenCores?.toFixed(2) ?? 'n/a'} cores`);
       }
       // Sanity: same-pod traffic opens no mesh link (the first same run comes before any cross run); cross-pod traffic does.
       linksAfter[placement] ??= (await stats(replicas)).map((s) => s.meshLinks);
@@ -167,7 +167,7 @@ const pad = (cells: string[], widths: number[]): string => cells.map((c, i) => (
 
 const rate = (p: Placement): number | null => median(rates[p].map((r) => r.sendsPerSec));
 const cpu = (p: Placement): number | null => median(rates[p].flatMap((r) => (r.cpuUsPerSend === null ? [] : [r.cpuUsPerSend])));
-const cores = (p: Placement, k: 'cpuCores' | 'loadgenCores'): number | null => median(rates[p].flatMap((r) => (r[k] === null ? [] : [r[k]])));
+const med = (p: Placement, k: 'cpuCores' | 'loadgenCores' | 'writesPerSend'): number | null => median(rates[p].flatMap((r) => (r[k] === null ? [] : [r[k]])));
 const lat = (p: Placement, k: 'p50Ms' | 'p99Ms' | 'p999Ms'): number | null => median(lats[p].map((l) => l[k]));
 const load1 = loadavg();
 
@@ -182,8 +182,9 @@ const w = [26, 10, 10, 10];
 out.push(pad(['', 'same pod', 'cross pod', 'cross/same'], w));
 out.push(pad(['SEND/s', fmt(rate('same')), fmt(rate('cross')), fx(ratio(rate('cross'), rate('same')))], w));
 out.push(pad(['relay CPU µs/SEND (all 3)', fmt(cpu('same'), 1), fmt(cpu('cross'), 1), fx(ratio(cpu('cross'), cpu('same')))], w));
-out.push(pad(['relay cores busy', fmt(cores('same', 'cpuCores'), 2), fmt(cores('cross', 'cpuCores'), 2), ''], w));
-out.push(pad(['loadgen cores busy', fmt(cores('same', 'loadgenCores'), 2), fmt(cores('cross', 'loadgenCores'), 2), ''], w));
+out.push(pad(['relay write syscalls/SEND', fmt(med('same', 'writesPerSend'), 2), fmt(med('cross', 'writesPerSend'), 2), fx(ratio(med('cross', 'writesPerSend'), med('same', 'writesPerSend')))], w));
+out.push(pad(['relay cores busy', fmt(med('same', 'cpuCores'), 2), fmt(med('cross', 'cpuCores'), 2), ''], w));
+out.push(pad(['loadgen cores busy', fmt(med('same', 'loadgenCores'), 2), fmt(med('cross', 'loadgenCores'), 2), ''], w));
 out.push(`  runs, SEND/s: same ${rates.same.map((r) => Math.round(r.sendsPerSec)).join(' / ')}; cross ${rates.cross.map((r) => Math.round(r.sendsPerSec)).join(' / ')}`);
 out.push('');
 out.push(`One-way latency A→B at a fixed 1,000 SEND/s (${PAIRS} pairs, ${C.latencyMs / 1000} s)`);
