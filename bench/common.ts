@@ -204,21 +204,24 @@ export interface RateRun {
 
 /**
  * A rate run of bench/loadgen.ts in its own process that also measures the relay's CPU time
- * per delivered SEND inside the measurement window (between the generator's two marks).
+ * per delivered SEND inside the measurement window (between the generator's two marks);
+ * `window` is told when that window starts and ends (e.g. to profile just that).
  */
-export async function rateRun(s: LoadSpec, relayPids: number[], opts: { fdLimit?: number } = {}): Promise<RateRun> {
-  const gen = await spawnNode([join(import.meta.dirname, 'loadgen.ts'), JSON.stringify(s)], { ...opts, readyTimeoutMs: 120_000 });
+export async function rateRun(s: LoadSpec, relayPids: number[], opts: { fdLimit?: number; window?: { start(): void; end(): void } } = {}): Promise<RateRun> {
+  const gen = await spawnNode([join(import.meta.dirname, 'loadgen.ts'), JSON.stringify(s)], { ...(opts.fdLimit !== undefined ? { fdLimit: opts.fdLimit } : {}), readyTimeoutMs: 120_000 });
   try {
     const first = await gen.next<string>('mark', 300_000);
     if (first === 'error') {
       const e = await gen.next<{ error: string }>('result', 10_000);
       return { sendsPerSec: 0, errors: 0, delivered: 0, cpuUsPerSend: null, cpuCores: null, writesPerSend: null, loadgenCores: null, error: e.error };
     }
+    opts.window?.start();
     const c0 = cpuSeconds(relayPids);
     const w0 = writeSyscalls(relayPids);
     const g0 = cpuSeconds([gen.pid]);
     const t0 = performance.now();
     await gen.next('mark', 60_000);
+    opts.window?.end();
     const c1 = cpuSeconds(relayPids);
     const w1 = writeSyscalls(relayPids);
     const g1 = cpuSeconds([gen.pid]);

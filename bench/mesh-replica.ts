@@ -6,6 +6,8 @@
 // ready line), mints `r<ordinal>-` session ids and listens for the mesh on 127.0.1.<ordinal>
 // (meshCertDir: testcerts.ts `mesh`, its own CA). Digest AUTH for user `bench` in realm
 // `bench.test` (mapped from the public host), limits per address and per user off, logs silent.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import pino from 'pino';
 import { defaultRelayOptions } from '../internal/relay/options.ts';
 import { startRelay } from '../internal/relay/relay.ts';
@@ -41,8 +43,28 @@ const relay = await startRelay(o, {
   metrics: createMetrics({ defaultMetrics: false }),
 });
 const tls = relay.addresses.find((a) => a.secure)!;
+// `profile-start` / `profile-stop <file>`: a V8 CPU profile of just the measurement window
+// (node --cpu-prof would include start-up and the AUTH burst), written as a .cpuprofile.
+let inspector: Session | undefined;
 serveControl({ ordinal: k, tlsPort: tls.port, meshPort: relay.mesh?.port, publicUri: `msrps://${PUBLIC_HOST}:2855;tcp` }, (cmd) => {
-  if (cmd !== 'stats') return false;
-  process.stdout.write(`${JSON.stringify({ stats: { sessions: relay.sessions.size, connections: relay.connections.size, meshLinks: relay.mesh?.links() ?? 0 } })}\n`);
-  return true;
+  if (cmd === 'stats') {
+    process.stdout.write(`${JSON.stringify({ stats: { sessions: relay.sessions.size, connections: relay.connections.size, meshLinks: relay.mesh?.links() ?? 0 } })}\n`);
+    return true;
+  }
+  if (cmd === 'profile-start') {
+    inspector = new Session();
+    inspector.connect();
+    inspector.post('Profiler.enable', () => inspector!.post('Profiler.start'));
+    return true;
+  }
+  if (cmd.startsWith('profile-stop ')) {
+    const file = cmd.slice('profile-stop '.length);
+    inspector?.post('Profiler.stop', (err, res) => {
+      if (err === null) writeFileSync(file, JSON.stringify(res.profile));
+      inspector?.disconnect();
+      process.stdout.write(`${JSON.stringify({ profiled: err === null ? file : err.message })}\n`);
+    });
+    return true;
+  }
+  return false;
 });

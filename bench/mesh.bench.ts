@@ -16,8 +16,9 @@
 // Prints a table, then as its very last line one JSON object:
 //   samePodRate, crossPodRate, crossVsSame, p99MsSame, p99MsCross, goalsMet, loadAvg, quick.
 // Goals: crossVsSame >= 0.6, p99MsCross <= 2 × p99MsSame.
-// `--profile` instead runs the replicas under `node --cpu-prof` for a cross-pod rate run (and a
-// same-pod one before it, in its own profile) and prints the hottest functions by self time.
+// `--profile` instead profiles the replicas (V8 CPU profile of the measurement window) in a
+// same-pod and a cross-pod rate run and prints, per function and per file, the CPU time per
+// SEND in each and the difference (what the mesh hop costs), largest first.
 // Figures are informative only (DESIGN.md §6): on 2 shared cores every figure is noisy.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
@@ -26,7 +27,7 @@ import { join } from 'node:path';
 import { freePort } from '../internal/relay/testrelay.ts';
 import { testPki } from '../internal/transport/testcerts.ts';
 import { BENCH_PASSWORD, BENCH_USER, rateRun, runNode, spawnNode, type Child, type RateRun } from './common.ts';
-import type { CpuProfile, Row } from './cpuprofile.ts';
+import type { CpuProfile } from './cpuprofile.ts';
 import type { LoadSpec, Target } from './loadgen.ts';
 
 const here = import.meta.dirname;
@@ -83,30 +84,53 @@ const stats = async (replicas: Child[]): Promise<{ sessions: number; connections
 // ---------------------------------------------------------------------------------------------
 if (PROFILE) {
   const { topSelf } = await import('./cpuprofile.ts');
+  const P = { warmupMs: 500, durationMs: QUICK ? 2000 : 5000 };
+  const by: Record<Placement, { fn: Map<string, number>; file: Map<string, number>; scale: number; dir: string }> = {} as never;
   for (const placement of ['same', 'cross'] as const) {
     const dir = await mkdtemp(join(tmpdir(), `msrp-mesh-prof-${placement}-`));
-    const replicas = await startReplicas((k) => ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=replica-${k}.cpuprofile`]);
-    const r = await rateRun(specOf(replicas, placement, { mode: 'rate', pairs: PAIRS, window: 32, bodyBytes: 100, warmupMs: 500, durationMs: QUICK ? 2000 : 5000 }),
-      replicas.map((x) => x.pid), { fdLimit: FD_LIMIT });
+    const replicas = await startReplicas();
+    const r = await rateRun(specOf(replicas, placement, { mode: 'rate', pairs: PAIRS, window: 32, bodyBytes: 100, ...P }), replicas.map((x) => x.pid), {
+      fdLimit: FD_LIMIT,
+      window: {
+        start: () => replicas.forEach((x) => x.send('profile-start')),
+        end: () => replicas.forEach((x, k) => x.send(`profile-stop ${join(dir, `replica-${k}.cpuprofile`)}`)),
+      },
+    });
+    await Promise.all(replicas.map((x) => x.next('profiled', 30_000)));
     log(`profiled ${placement}-pod run: ${Math.round(r.sendsPerSec)} SEND/s, ${r.cpuUsPerSend?.toFixed(1) ?? 'n/a'} µs relay CPU per SEND (under the profiler)`);
-    await Promise.all(replicas.map((x) => x.stop(30_000)));
-    // The three replicas' profiles summed: function names and files are the same code.
+    await Promise.all(replicas.map((x) => x.stop()));
+    // The three replicas' profiles summed (the same code in each).
     const fn = new Map<string, number>();
     const file = new Map<string, number>();
-    let total = 0;
+    let busy = 0;
     for (const f of (await readdir(dir)).filter((x) => x.endsWith('.cpuprofile'))) {
       const p = topSelf(JSON.parse(await readFile(join(dir, f), 'utf8')) as CpuProfile, 100_000);
-      total += p.total;
       for (const row of p.byFunction) fn.set(row.name, (fn.get(row.name) ?? 0) + row.us);
       for (const row of p.byFile) file.set(row.name, (file.get(row.name) ?? 0) + row.us);
+      busy += p.total - (p.byFile.find((x) => x.name === '(idle)')?.us ?? 0);
     }
-    const rows = (m: Map<string, number>): Row[] => [...m].map(([name, us]) => ({ name, us, pct: (100 * us) / (total || 1) })).sort((a, b) => b.us - a.us);
-    console.log(`\nCPU profile of the 3 replicas summed, ${placement}-pod small SENDs (10 pairs, TLS), ${(total / 1000).toFixed(0)} ms sampled: ${dir}`);
-    console.log('\nself time by function');
-    for (const row of rows(fn).slice(0, 30)) console.log(`${row.pct.toFixed(1).padStart(5)}%  ${row.name}`);
-    console.log('\nself time by file');
-    for (const row of rows(file).slice(0, 15)) console.log(`${row.pct.toFixed(1).padStart(5)}%  ${row.name}`);
+    // V8 samples by wall clock: on a loaded machine a descheduled thread still collects samples.
+    // So each function's share of the busy samples is applied to the CPU time /proc measured.
+    by[placement] = { fn, file, scale: (r.cpuUsPerSend ?? 0) / (busy || 1), dir };
   }
+  const perSend = (p: Placement, m: 'fn' | 'file', name: string): number => (by[p][m].get(name) ?? 0) * by[p].scale;
+  const table = (m: 'fn' | 'file', n: number): void => {
+    const names = [...new Set([...by.same[m].keys(), ...by.cross[m].keys()])].filter((x) => !x.startsWith('(idle)'));
+    const busy = (p: Placement): number => names.reduce((t, x) => t + perSend(p, m, x), 0);
+    console.log(`${'same'.padStart(8)}  ${'cross'.padStart(8)}  ${'extra'.padStart(8)}  µs per SEND, all 3 replicas (self time)`);
+    console.log(`${busy('same').toFixed(2).padStart(8)}  ${busy('cross').toFixed(2).padStart(8)}  ${(busy('cross') - busy('same')).toFixed(2).padStart(8)}  (busy, all functions)`);
+    for (const x of names.sort((a, b) => (perSend('cross', m, b) - perSend('same', m, b)) - (perSend('cross', m, a) - perSend('same', m, a))).slice(0, n)) {
+      const s0 = perSend('same', m, x);
+      const s1 = perSend('cross', m, x);
+      console.log(`${s0.toFixed(2).padStart(8)}  ${s1.toFixed(2).padStart(8)}  ${(s1 - s0).toFixed(2).padStart(8)}  ${x}`);
+    }
+  };
+  console.log(`\nCPU profiles of the 3 replicas, small SENDs (10 pairs, TLS); same pod ${by.same.dir}, cross pod ${by.cross.dir}`);
+  console.log('measurement window only; µs per SEND = share of busy samples × relay CPU µs/SEND from /proc; the largest cross-pod extras first\n');
+  console.log('by function');
+  table('fn', 35);
+  console.log('\nby file');
+  table('file', 15);
   process.exit(0);
 }
 
