@@ -209,6 +209,11 @@ out.push(pad(['relay CPU µs/SEND (all 3)', fmt(cpu('same'), 1), fmt(cpu('cross'
 out.push(pad(['relay write syscalls/SEND', fmt(med('same', 'writesPerSend'), 2), fmt(med('cross', 'writesPerSend'), 2), fx(ratio(med('cross', 'writesPerSend'), med('same', 'writesPerSend')))], w));
 out.push(pad(['relay cores busy', fmt(med('same', 'cpuCores'), 2), fmt(med('cross', 'cpuCores'), 2), ''], w));
 out.push(pad(['loadgen cores busy', fmt(med('same', 'loadgenCores'), 2), fmt(med('cross', 'loadgenCores'), 2), ''], w));
+// Two steadier views of the same ratio on a shared machine: each repetition's cross run against
+// the same run just before it, and the relays' CPU cost (the rate ratio when they are CPU-bound).
+const paired = median(rates.cross.flatMap((c, i) => (rates.same[i] !== undefined ? [c.sendsPerSec / rates.same[i].sendsPerSec] : [])));
+out.push(pad(['cross/same per repetition', '', '', fx(paired)], w));
+out.push(pad(['same/cross relay CPU', '', '', fx(ratio(cpu('same'), cpu('cross')))], w));
 out.push(`  runs, SEND/s: same ${rates.same.map((r) => Math.round(r.sendsPerSec)).join(' / ')}; cross ${rates.cross.map((r) => Math.round(r.sendsPerSec)).join(' / ')}`);
 out.push('');
 out.push(`One-way latency A→B at a fixed 1,000 SEND/s (${PAIRS} pairs, ${C.latencyMs / 1000} s)`);
