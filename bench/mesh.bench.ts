@@ -1,4 +1,4 @@
-// Mesh benchmark (issue 11): `node bench/mesh.bench.ts [--quick] [--profile]` (npm run bench:mesh).
+// Mesh benchmark (issue 11): `node bench/mesh.bench.ts [--quick] [--repeat N] [--profile]` (npm run bench:mesh).
 //
 // Three replicas of one relay, each in its own process (bench/mesh-replica.ts, one per "pod"):
 // one public URI msrps://relay.msrp.test:2855;tcp, replica k mints `r<k>-` session ids and
@@ -11,8 +11,9 @@
 //              crosses a mesh link (and its 200 comes back over it).
 // Both placements keep all three replicas busy, so the ratio isolates the mesh hop.
 // Measured: small SENDs per second (100-byte bodies, window 32 per pair) and one-way latency
-// p50/p99/p99.9 at a fixed 1,000 SEND/s; median of 3 interleaved repetitions (same, cross,
-// same, cross, ...), plus the relays' CPU time per delivered SEND (all three replicas).
+// p50/p99/p99.9 at a fixed 1,000 SEND/s; median of 3 (--repeat N) interleaved repetitions (same,
+// cross, same, cross, ...), plus the relays' CPU time and write system calls per delivered SEND
+// (all three replicas), steadier than the rates when other work shares the cores.
 // Prints a table, then as its very last line one JSON object:
 //   samePodRate, crossPodRate, crossVsSame, p99MsSame, p99MsCross, goalsMet, loadAvg, quick.
 // Goals: crossVsSame >= 0.6, p99MsCross <= 2 × p99MsSame.
@@ -35,9 +36,12 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const PROFILE = argv.includes('--profile');
 
+// `--repeat N`: more interleaved repetitions (3 by default) when the machine is noisy.
+const repeatArg = argv.indexOf('--repeat');
+const REPEAT = repeatArg >= 0 ? Math.max(1, Number(argv[repeatArg + 1]) || 3) : 3;
 const C = QUICK
-  ? { durationMs: 1000, warmupMs: 300, latencyMs: 1500, repeat: 3 }
-  : { durationMs: 3000, warmupMs: 500, latencyMs: 3000, repeat: 3 };
+  ? { durationMs: 1000, warmupMs: 300, latencyMs: 1500, repeat: REPEAT }
+  : { durationMs: 3000, warmupMs: 500, latencyMs: 3000, repeat: REPEAT };
 const PAIRS = 10;
 const REPLICAS = 3;
 const FD_LIMIT = 20_000;
