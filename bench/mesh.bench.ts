@@ -203,6 +203,10 @@ const out: string[] = [];
 out.push('');
 out.push(`MSRP relay mesh benchmark${QUICK ? ' (--quick)' : ''} — 3 replica processes on loopback, TLS, ${cpus().length} cores shared with the load generator;`);
 out.push(`load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}, at end ${load1.map((x) => x.toFixed(2)).join(' ')} (noisy: compare the ratios)`);
+if (Math.max(load0[0]!, load1[0]!) > cpus().length) {
+  out.push(`WARNING: load average above ${cpus().length} (the number of cores): other work preempts the replicas and the load generator,`);
+  out.push('so the rates and the p99s below swing run to run; the relays\' CPU µs/SEND and write calls/SEND are the steadier figures');
+}
 out.push(`median of ${C.repeat} interleaved repetitions; ${PAIRS} pairs: same pod 0→0 1→1 2→2, cross pod 0→1 1→2 2→0`);
 out.push('');
 out.push(`Small SENDs per second (100-byte bodies, window 32 per pair, ${C.durationMs / 1000} s after ${C.warmupMs} ms warm-up)`);
