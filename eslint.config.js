@@ -5,10 +5,10 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 // ---- Layering (docs/architecture.md §2.2) ------------------------------------------------
-// Test-only code: `*.test.ts`, and test helpers, whose file name starts with `test`
+// Test-only code: `*.test.ts`, `*.e2e.ts` (slow suites run by their own npm script), and test helpers, whose file name starts with `test`
 // (teststore.ts, testcerts.ts) or which sit in a `testdata/` folder; everything under e2e/
 // and bench/. Production code (the rest of internal/, cmd/, scripts/) imports none of it.
-const TESTS = ['**/*.test.ts'];
+const TESTS = ['**/*.test.ts', '**/*.e2e.ts'];
 const HELPERS = ['**/test*.ts', '**/testdata/**/*.ts'];
 
 // Modules that do I/O: sockets, files, processes, databases, HTTP, Kubernetes; plus logging
@@ -49,8 +49,8 @@ const folderPattern = (folders, why) => ({
   message: `Layering (docs/architecture.md §2.2): ${why}.`,
 });
 const testOnlyPattern = {
-  regex: '(^|/)(test[^/]*\\.ts$|[^/]*\\.test\\.ts$|testdata/)|(^|/)(e2e|bench)/',
-  message: 'Layering (docs/architecture.md §2.2): production code imports no test-only code (*.test.ts, test*.ts, testdata/, e2e/, bench/).',
+  regex: '(^|/)(test[^/]*\\.ts$|[^/]*\\.(test|e2e)\\.ts$|testdata/)|(^|/)(e2e|bench)/',
+  message: 'Layering (docs/architecture.md §2.2): production code imports no test-only code (*.test.ts, *.e2e.ts, test*.ts, testdata/, e2e/, bench/).',
 };
 const restrict = ({ folders = [], modules = [], why = '', testOnly = false }) => [
   'error',
