@@ -4,7 +4,7 @@
 // engine's certificate for msrps and SIP over TLS, the replica's session id prefix.
 import type { EngineConfig } from '../config/engine.ts';
 import { DurableHistory } from '../chat/history-store.ts';
-import { replicaPrefix } from '../relay/engine-options.ts';
+import { sessionIdPrefixOf } from '../relay/engine-options.ts';
 import type { Store } from '../store/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -28,7 +28,7 @@ export async function startChatFromConfig(
     chat = await startChatServer(c.chat, {
       logger: deps.logger, metrics: deps.metrics, store: deps.store, history,
       ...(tls === undefined ? {} : { tls }),
-      sessionIdPrefix: replicaPrefix(deps.hostname),
+      sessionIdPrefix: sessionIdPrefixOf(c, deps.hostname),
     });
   } catch (err) {
     await history.close(0);
