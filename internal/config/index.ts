@@ -3,3 +3,5 @@ export { loadConfig, type LoadOptions } from './loader.ts';
 export * from './engine.ts';
 export * from './admin.ts';
 export * from './chat.ts';
+export * from './live.ts';
+export * from './watch-file.ts';
