@@ -88,7 +88,6 @@ export class Forwarder {
   readonly d: ForwarderDeps;
   /** Requests between head and end-line (graceful drain waits for these). */
   readonly inFlight = new Set<Inbound>();
-  readonly #timeoutMs: number;
   readonly #stats = new Map<string, MethodStats>();
   /** Responses we sent, by status (a few hundred statuses at most: 3 digits), batched like MethodStats. */
   readonly #responseCounts = new Map<number, { n: number; readonly child: { inc(n: number): void } }>();
@@ -98,7 +97,11 @@ export class Forwarder {
 
   constructor(deps: ForwarderDeps) {
     this.d = deps;
-    this.#timeoutMs = deps.options.transactionTimeoutSec * 1000;
+  }
+
+  /** Read per transaction: the option may change while the relay runs (engine/live-config.ts). */
+  get #timeoutMs(): number {
+    return this.d.options.transactionTimeoutSec * 1000;
   }
 
   /** Counts a forwarded request (batched, see MethodStats). */

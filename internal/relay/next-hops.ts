@@ -52,15 +52,31 @@ export class NextHops {
   readonly #open = new Map<string, Connection>();
   readonly #pending = new Map<string, Promise<Connection>>();
   /** Our own resolver when nextHops.dnsServers is set; the system resolver otherwise. */
-  readonly #resolver: dns.Resolver | undefined;
+  #resolver: dns.Resolver | undefined;
 
   constructor(deps: NextHopDeps) {
     this.#d = deps;
-    const servers = deps.options.nextHops.dnsServers ?? [];
-    if (servers.length > 0) {
-      const timeout = Math.min(deps.options.nextHops.connectTimeoutMs, 2000);
-      this.#resolver = new dns.Resolver({ timeout, tries: 2 });
-      this.#resolver.setServers(servers); // throws on a malformed address: at start, not per request
+    this.#resolver = resolverFor(deps.options.nextHops); // throws on a malformed address: at start, not per request
+  }
+
+  /**
+   * `options.nextHops` was changed in place (a configuration reloaded live): a new resolver
+   * for the DNS servers, and open connections to peers no longer allowed (by name, or by
+   * address once private addresses are refused) are closed; their open transactions fail
+   * as with any next hop that goes away. Callers check the new settings with resolverFor
+   * first: this one does not throw.
+   */
+  reconfigured(resolver: dns.Resolver | undefined): void {
+    this.#resolver = resolver;
+    const hops = this.#d.options.nextHops;
+    for (const [key, conn] of this.#open) {
+      const at = key.lastIndexOf(':');
+      const host = key.slice(key.indexOf('://') + 3, at);
+      const allowed = this.#allowedHost(host, Number(key.slice(at + 1))) && (hops.allowPrivate || !isPrivateAddress(conn.remoteAddress));
+      if (allowed) continue;
+      this.#d.log.info({ nextHop: key }, 'next hop no longer allowed: connection closed');
+      this.#open.delete(key);
+      conn.destroy();
     }
   }
 
@@ -91,8 +107,10 @@ export class NextHops {
   }
 
   allowed(uri: MsrpUri): boolean {
-    const host = uri.host.toLowerCase();
-    const port = effectivePort(uri);
+    return this.#allowedHost(uri.host.toLowerCase(), effectivePort(uri));
+  }
+
+  #allowedHost(host: string, port: number): boolean {
     return this.#d.options.nextHops.allow.some((r) => {
       if (r.port !== undefined && r.port !== port) return false;
       if (r.host === '*') return true;
@@ -208,6 +226,15 @@ export class NextHops {
     for (const c of this.#open.values()) c.destroy();
     this.#open.clear();
   }
+}
+
+/** A resolver for `nextHops.dnsServers`, or undefined for the system resolver; throws on a malformed address. */
+export function resolverFor(hops: RelayOptions['nextHops']): dns.Resolver | undefined {
+  const servers = hops.dnsServers ?? [];
+  if (servers.length === 0) return undefined;
+  const resolver = new dns.Resolver({ timeout: Math.min(hops.connectTimeoutMs, 2000), tries: 2 });
+  resolver.setServers(servers);
+  return resolver;
 }
 
 function checkIdentity(host: string, cert: PeerCertificate): Error | undefined {

@@ -51,11 +51,17 @@ interface PeerState {
 const URIS_PER_CONNECTION = 256;
 
 export class PeerAuthenticator {
-  readonly #policy: PeerCertificatePolicy;
-  readonly #peers = new WeakMap<Connection, PeerState>();
+  #policy: PeerCertificatePolicy;
+  #peers = new WeakMap<Connection, PeerState>();
 
   constructor(policy: PeerCertificatePolicy) {
     this.#policy = policy;
+  }
+
+  /** A new policy (a configuration reloaded live): verdicts cached under the old one are dropped. */
+  update(policy: PeerCertificatePolicy): void {
+    this.#policy = policy;
+    this.#peers = new WeakMap();
   }
 
   /**

@@ -20,7 +20,8 @@ import { waitForDrain } from './drain.ts';
 import { Forwarder, type Inbound } from './forwarder.ts';
 import { startControlServer, startProbeServer, type RoomsControl } from './http.ts';
 import { createRelayMetrics, type RelayMetrics } from './metrics.ts';
-import { NextHops } from './next-hops.ts';
+import { copyLiveOptions, type LiveRelayOptions } from './live-options.ts';
+import { NextHops, resolverFor } from './next-hops.ts';
 import type { RelayOptions } from './options.ts';
 import { outletOf } from './outlet.ts';
 import { PeerAuthenticator } from './peer-auth.ts';
@@ -51,6 +52,12 @@ export interface RunningRelay {
   readonly connections: ReadonlySet<Connection>;
   /** The chat server's rooms for the control endpoint (started after the relay). */
   attachRooms(rooms: RoomsControl): void;
+  /**
+   * Takes new live options (internal/relay/live-options.ts) without dropping a connection:
+   * limits, throttling, next hops, peer policy, realms and aliases. Throws, changing nothing,
+   * when they cannot be taken.
+   */
+  reconfigure(next: LiveRelayOptions): void;
   /** Re-reads the TLS files now (the watcher also does this by itself). */
   reloadTls(): Promise<boolean>;
   ready(): boolean;
@@ -129,7 +136,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     }
     return hosts;
   };
-  const ours = localHosts();
+  let ours = localHosts();
   /** isLocal answers by host (as given) and port; both sets only grow while listeners are added. */
   const localHostCache = new Map<string, boolean>();
   let localPorts: Set<number> | undefined;
@@ -150,6 +157,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     },
     isMesh: (c) => meshConnections.has(c),
   };
+  const peerAuth = new PeerAuthenticator(o.peerCertificates);
   const router = new Router(sessions, {
     isLocal(uri: MsrpUri) {
       const key = uri.hostKind + ' ' + uri.host;
@@ -161,7 +169,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       }
       return local && isLocalPort(effectivePort(uri));
     },
-  }, new PeerAuthenticator(o.peerCertificates), meshRouting);
+  }, peerAuth, meshRouting);
 
   /** Recent recovered parse errors per connection (timestamps, ms), for `o.parseErrorBudget`. */
   const parseErrorTimes = new WeakMap<Connection, number[]>();
@@ -501,6 +509,19 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     connections,
     attachRooms(rooms) {
       roomsControl = rooms;
+    },
+    reconfigure(next) {
+      if (next.peerCertificates === 'require' && !o.mutualTls) throw new Error('peerCertificates "require" needs mutualTls');
+      const resolver = resolverFor(next.nextHops);
+      copyLiveOptions(o, next);
+      ours = localHosts();
+      localHostCache.clear();
+      // New frame readers (new connections, and readers made again after a quiet spell) read these.
+      limits.maxHeaderBytes = o.maxHeaderBytes;
+      limits.streamThreshold = Math.max(o.streamThreshold, o.maxNonSendBody);
+      throttle.update(o.throttle);
+      peerAuth.update(o.peerCertificates);
+      nextHops.reconfigured(resolver);
     },
     reloadTls: () => tls?.check() ?? Promise.resolve(false),
     ready,

@@ -33,18 +33,29 @@ type Scope = 'session' | 'user' | 'realm';
 const SCOPES: readonly Scope[] = ['session', 'user', 'realm'];
 
 export class Throttle {
-  readonly #limits: Record<Scope, RateLimit>;
+  #limits: Record<Scope, RateLimit>;
   readonly #metrics: RelayMetrics;
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #timers = new Map<Connection, NodeJS.Timeout>();
   /** Each session's buckets, so a frame costs no key strings or map look-ups. */
-  readonly #bySession = new WeakMap<RelaySession, (TokenBucket | undefined)[]>();
-  readonly #enabled: boolean;
+  #bySession = new WeakMap<RelaySession, (TokenBucket | undefined)[]>();
+  #enabled: boolean;
 
   constructor(limits: Record<Scope, RateLimit>, metrics: RelayMetrics) {
     this.#limits = limits;
     this.#metrics = metrics;
     this.#enabled = limits.session.bytesPerSec > 0 || limits.user.bytesPerSec > 0 || limits.realm.bytesPerSec > 0;
+  }
+
+  /**
+   * New rates (a configuration reloaded live): every bucket starts over, full, at the new
+   * rate; a source paused now resumes when its current pause ends.
+   */
+  update(limits: Record<Scope, RateLimit>): void {
+    this.#limits = limits;
+    this.#enabled = limits.session.bytesPerSec > 0 || limits.user.bytesPerSec > 0 || limits.realm.bytesPerSec > 0;
+    this.#buckets.clear();
+    this.#bySession = new WeakMap();
   }
 
   get enabled(): boolean {
