@@ -13,8 +13,9 @@ import { onShutdownSignals } from '../internal/engine/signals.ts';
 import { openEngineStore } from '../internal/engine/store.ts';
 import { createLogger, type Logger } from '../internal/telemetry/logger.ts';
 
-async function serve(c: EngineConfig, logger: Logger): Promise<void> {
-  const engine = await startEngine(c, { logger });
+async function serve(c: EngineConfig, logger: Logger, file: string | undefined): Promise<void> {
+  // The config file is watched: limits, peering, realms and the like apply live (docs/relay.md).
+  const engine = await startEngine(c, { logger, ...(file !== undefined ? { configFile: { file, env: process.env } } : {}) });
   const chat = engine.addresses.chat;
   if (chat !== undefined) logger.info({ sipUdp: chat.sipUdp, sipTcp: chat.sipTcp, msrp: chat.msrp }, 'chat server listening');
   onShutdownSignals(engine, logger);
@@ -101,7 +102,7 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = await users(config, logger, argv.slice(1));
     return;
   }
-  await serve(config, logger);
+  await serve(config, logger, file);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

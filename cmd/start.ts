@@ -198,7 +198,10 @@ async function main(argv: string[]): Promise<void> {
     // The engine shares the store with the admin API: it leaves it open, we close it last.
     // Digest nonces are signed with a fresh secret per process, as npm start always did
     // (it does not read auth.nonceSecretFile).
-    engine = await startEngine(config, { logger, store, hostname: 'localhost', nonceSecret: randomBytes(32) });
+    engine = await startEngine(config, {
+      logger, store, hostname: 'localhost', nonceSecret: randomBytes(32),
+      ...(values.config !== undefined ? { configFile: { file: values.config, env: engineEnv } } : {}),
+    });
   } catch (err) {
     if (err instanceof EngineStartError && err.part === 'chat' && err.code === 'EADDRINUSE') {
       throw new Error(`chat server: ${err.message} (another SIP server on the port? set MSRP_CHAT__SIP__UDP_PORT / MSRP_CHAT__SIP__TCP_PORT, or MSRP_CHAT__ENABLED=false)`, { cause: err });

@@ -23,6 +23,7 @@ import { startRelay, type RunningRelay } from '../relay/relay.ts';
 import type { Store } from '../store/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
+import { watchEngineConfig, type LiveConfig } from './live-config.ts';
 import { openEngineStore } from './store.ts';
 
 export interface EngineDeps {
@@ -35,6 +36,11 @@ export interface EngineDeps {
   store?: Store;
   /** The registry the relay, the credential cache and the chat server register in. Default: a new one. */
   metrics?: Metrics;
+  /**
+   * The file `config` was loaded from and the environment it was loaded with: the file is
+   * watched and what can change live is applied (live-config.ts). Default: not watched.
+   */
+  configFile?: { file: string; env: NodeJS.ProcessEnv; pollIntervalMs?: number };
 }
 
 export interface EngineAddresses {
@@ -56,6 +62,8 @@ export interface RunningEngine {
   readonly ownsStore: boolean;
   readonly credentials: StoreCredentials;
   readonly metrics: Metrics;
+  /** The watched config file (deps.configFile), when there is one. */
+  readonly liveConfig: LiveConfig | undefined;
   readonly addresses: EngineAddresses;
   /** Graceful (SIGTERM): the relay drains (up to `drain.deadlineSec`), then everything closes in order. */
   drain(): Promise<void>;
@@ -100,10 +108,11 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
   const ownsStore = deps.store === undefined;
   const store = deps.store ?? (await part('store', () => openEngineStore(config, logger)));
   if (ownsStore) started.push(() => store.close());
-  const options = await part('relay', () => relayOptionsFromConfig(config, {
+  const environment = await part('relay', () => ({
     hostname,
     nonceSecret: deps.nonceSecret ?? (config.auth.nonceSecretFile !== undefined ? readFileSync(config.auth.nonceSecretFile) : randomBytes(32)),
   }));
+  const options = await part('relay', () => relayOptionsFromConfig(config, environment));
   const metrics = deps.metrics ?? createMetrics();
   // Cache over the store, invalidated by its change feed, answering from cache while the
   // database is down; its health shows in /readyz and msrp_store_up.
@@ -113,6 +122,12 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
   started.push(() => relay.stop());
   const chat = await part('chat', () => startChatFromConfig(config, { logger, metrics, store, hostname }));
   if (chat !== undefined) relay.attachRooms(roomsControl(chat));
+  if (chat !== undefined) started.push(() => chat.close());
+  const cf = deps.configFile;
+  const liveConfig = cf === undefined ? undefined : await part('relay', () => watchEngineConfig({
+    file: cf.file, env: cf.env, started: config, environment, relay, logger, metrics,
+    ...(cf.pollIntervalMs !== undefined ? { pollIntervalMs: cf.pollIntervalMs } : {}),
+  }));
 
   let closing: Promise<void> | undefined;
   const close = (graceful: boolean): Promise<void> => {
@@ -121,6 +136,7 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
       return graceful ? closing : Promise.all([closing, relay.stop()]).then(() => undefined);
     }
     closing = (async () => {
+      liveConfig?.close();
       await (graceful ? relay.drain() : relay.stop());
       // Each part closes even when an earlier one failed to; the first failure is reported.
       const failures: unknown[] = [];
@@ -137,7 +153,7 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
   };
 
   return {
-    relay, chat, store, ownsStore, credentials, metrics,
+    relay, chat, store, ownsStore, credentials, metrics, liveConfig,
     addresses: {
       msrp: relay.addresses,
       ...(relay.http !== undefined ? { http: relay.http } : {}),
