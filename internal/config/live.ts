@@ -6,7 +6,8 @@
 //
 // Paths are dotted, without indices: a list is one value (`nextHops.allow`), and a path
 // names everything under it (`limits` is every limit).
-import type { EngineConfig } from './engine.ts';
+import Value from 'typebox/value';
+import { EngineConfigSchema, type EngineConfig } from './engine.ts';
 
 export const LIVE_PATHS: readonly string[] = [
   // The local-host set (what "us" means in a To-Path) is rebuilt from these and the realms.
@@ -91,4 +92,15 @@ export function restartSettings(config: unknown): unknown {
   // A section left empty is the same as one never written.
   for (const [k, v] of Object.entries(out)) if (isPlainObject(v) && Object.keys(v).length === 0) delete out[k];
   return out;
+}
+
+/**
+ * What needs a restart in an engine config file's content (a partial config as written):
+ * the schema defaults filled in, so a default said out loud is no change, then
+ * restartSettings. The operator hashes this onto the pod template.
+ */
+export function engineRestartSettings(file: unknown): unknown {
+  const config = structuredClone(file ?? {});
+  Value.Default(EngineConfigSchema, config);
+  return restartSettings(config);
 }

@@ -1,6 +1,7 @@
 // MsrpRelay reconciler: keep the mesh PKI Secrets, render the owned objects, server-side
 // apply them, remove the optional ones that are switched off, then write status from what
 // is observed.
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from '../telemetry/logger.ts';
@@ -37,6 +38,17 @@ export interface RelayControllerDeps {
 /** setTimeout takes at most 2^31-1 ms; the periodic resync looks again long before anyway. */
 const MAX_REQUEUE_MS = 12 * 3_600_000;
 
+/**
+ * A digest of the database URL (spec.database.secretRef's key): on the pod template, so a
+ * rotated URL rolls the pods (it is an environment variable, read at start).
+ */
+export function databaseSecretHash(secrets: Cache<KubeObject>, relay: MsrpRelay): string | undefined {
+  const ref = relay.spec.database.secretRef;
+  const s = secrets.get(ref.name, relay.metadata.namespace) as { data?: Record<string, string> } | undefined;
+  const value = s?.data?.[ref.key];
+  return value === undefined ? undefined : createHash('sha256').update(value).digest('hex').slice(0, 16);
+}
+
 function observeSecret(secrets: Cache<KubeObject>, namespace: string, name: string, key?: string): SecretObservation {
   const s = secrets.get(name, namespace) as { data?: Record<string, string> } | undefined;
   if (!s) return { name, problem: 'missing' };
@@ -71,7 +83,8 @@ export function createRelayReconciler(deps: RelayControllerDeps): (key: string) 
     }
 
     const caps = await discovery.capabilities();
-    const rendered = renderRelay(relay, caps);
+    const dbHash = databaseSecretHash(secrets, relay);
+    const rendered = renderRelay(relay, caps, dbHash !== undefined ? { databaseSecretHash: dbHash } : {});
     let statefulSet: V1StatefulSet | undefined;
     for (const { type, object } of rendered.apply) {
       try {

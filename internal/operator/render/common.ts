@@ -31,6 +31,12 @@ export const PATHS = {
 
 /** Annotation on the pod template: changes with the rendered config, so a config change rolls the pods. */
 export const CONFIG_HASH_ANNOTATION = 'msrp.dev/config-hash';
+/**
+ * Annotation on the pod template: a digest of the database URL in spec.database.secretRef.
+ * The URL reaches the containers as an environment variable, fixed for the life of the
+ * process, so a rotated URL must roll the pods.
+ */
+export const DATABASE_SECRET_HASH_ANNOTATION = 'msrp.dev/database-secret-hash';
 
 export const names = {
   serviceAccount: (r: MsrpRelay) => r.metadata.name,

@@ -5,9 +5,10 @@
 // certificate and the admin bootstrap token as mounted files.
 import { createHash } from 'node:crypto';
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { AdminConfig } from '../../config/admin.ts';
 import type { EngineConfig } from '../../config/engine.ts';
+import { canonicalJson, engineRestartSettings } from '../../config/live.ts';
 import type { MsrpRelay } from '../api/msrprelay.ts';
 import { ADMIN_PORT, ENGINE_CONTROL_PORT, ENGINE_HTTP_PORT, MESH_PORT, meshPeerHost, names, objectMeta, PATHS } from './common.ts';
 import { quantityToBytes } from './quantity.ts';
@@ -154,12 +155,14 @@ export function renderConfigMap(r: MsrpRelay): V1ConfigMap {
 }
 
 /**
- * A digest of everything the pods read at start that is not in the pod template itself.
- * It goes on the pod template, so a change rolls the pods. The TLS Secret is deliberately
- * not part of it: the engine reloads a rotated certificate without a restart.
+ * A digest of what the pods read at start, take only at start, and is not in the pod template
+ * itself. It goes on the pod template, so a change rolls the pods. Left out: the engine
+ * settings it applies live from the updated ConfigMap (internal/config/live.ts LIVE_PATHS:
+ * limits, peering, realms, session bounds, throttling), and the TLS Secret, which the engine
+ * reloads itself. The admin sidecar's file counts whole: it reads it once.
  */
 export function configHash(configMap: V1ConfigMap): string {
   const data = configMap.data ?? {};
-  const canonical = JSON.stringify(Object.keys(data).sort().map((k) => [k, data[k]]));
-  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+  const restart = Object.keys(data).sort().map((k) => [k, k === CONFIG_KEY ? engineRestartSettings(parse(data[k] ?? '')) : data[k]]);
+  return createHash('sha256').update(canonicalJson(restart)).digest('hex').slice(0, 16);
 }

@@ -34,7 +34,13 @@ export interface RenderedRelay {
   missingApis: ('cert-manager' | 'prometheus-operator')[];
 }
 
-export function renderRelay(r: MsrpRelay, caps: Capabilities): RenderedRelay {
+/** What the render reads besides the MsrpRelay: observed from other objects by the caller. */
+export interface RenderInputs {
+  /** A digest of the database URL in spec.database.secretRef (absent while the Secret or key is). */
+  databaseSecretHash?: string;
+}
+
+export function renderRelay(r: MsrpRelay, caps: Capabilities, inputs: RenderInputs = {}): RenderedRelay {
   const configMap = renderConfigMap(r);
   const apply: Desired[] = [
     { type: RESOURCES.serviceAccount, object: renderServiceAccount(r) as KubeObject },
@@ -62,6 +68,6 @@ export function renderRelay(r: MsrpRelay, caps: Capabilities): RenderedRelay {
   else if (caps.serviceMonitor) absent.push({ type: RESOURCES.serviceMonitor, name: names.serviceMonitor(r) });
 
   // Last: the pods start once their ConfigMap, ServiceAccount and Services exist.
-  apply.push({ type: RESOURCES.statefulSet, object: renderStatefulSet(r, configHash(configMap)) as KubeObject });
+  apply.push({ type: RESOURCES.statefulSet, object: renderStatefulSet(r, configHash(configMap), inputs.databaseSecretHash) as KubeObject });
   return { apply, absent, missingApis };
 }

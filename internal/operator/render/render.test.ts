@@ -10,7 +10,7 @@ import { parseMsrpUri, type MsrpUri } from '../../msrp/uri.ts';
 import { relayOptionsFromConfig } from '../../relay/engine-options.ts';
 import { NextHops } from '../../relay/next-hops.ts';
 import { renderCertificate, renderServiceMonitor } from './certificate.ts';
-import { CONFIG_HASH_ANNOTATION, ownerReference, selectorString, tlsSecretName } from './common.ts';
+import { CONFIG_HASH_ANNOTATION, DATABASE_SECRET_HASH_ANNOTATION, ownerReference, selectorString, tlsSecretName } from './common.ts';
 import { ADMIN_CONFIG_KEY, CONFIG_KEY, configHash, nextHopRule, renderConfigMap, renderEngineConfig } from './config.ts';
 import { relayFixture } from './testfixtures.ts';
 import { renderRelay } from './index.ts';
@@ -338,21 +338,42 @@ describe('StatefulSet', () => {
     assert.deepEqual(low.spec?.template.spec?.securityContext?.sysctls, [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }]);
   });
 
-  it('a config change rolls the pods; a replica change or a certificate rotation does not touch the template', () => {
-    const base = relayFixture();
-    const tpl = (r: ReturnType<typeof relayFixture>) => {
-      const rendered = renderRelay(r, { certManager: false, serviceMonitor: false });
+  it('only a change that needs a restart rolls the pods: live settings, replicas and certificate rotations leave the template alone', () => {
+    const tpl = (r: ReturnType<typeof relayFixture>, inputs = {}) => {
+      const rendered = renderRelay(r, { certManager: false, serviceMonitor: false }, inputs);
       const sts = rendered.apply.find((d) => d.object.kind === 'StatefulSet')!.object as ReturnType<typeof renderStatefulSet>;
-      return sts.spec!.template;
+      const cm = rendered.apply.find((d) => d.object.kind === 'ConfigMap')!.object as ReturnType<typeof renderConfigMap>;
+      return { template: sts.spec!.template, engineConfig: cm.data![CONFIG_KEY] };
     };
-    const t0 = tpl(base);
-    assert.deepEqual(tpl(relayFixture({ replicas: 0 })), t0);
+    const hashOf = (t: ReturnType<typeof tpl>) => t.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
+    const t0 = tpl(relayFixture());
+    assert.deepEqual(tpl(relayFixture({ replicas: 0 })).template, t0.template);
     // A rotated certificate changes the Secret's data, which nothing rendered depends on.
-    assert.deepEqual(tpl(relayFixture()), t0);
-    const changed = tpl(relayFixture({ limits: { sessionsPerUser: 5 } }));
-    assert.notEqual(changed.metadata?.annotations?.[CONFIG_HASH_ANNOTATION], t0.metadata?.annotations?.[CONFIG_HASH_ANNOTATION]);
-    const peered = tpl(relayFixture({ peering: { allow: ['relay.partner.example.org'] } }));
-    assert.notEqual(peered.metadata?.annotations?.[CONFIG_HASH_ANNOTATION], t0.metadata?.annotations?.[CONFIG_HASH_ANNOTATION], 'a peering change rolls the pods');
+    assert.deepEqual(tpl(relayFixture()).template, t0.template);
+    // Applied live by the engine from the updated ConfigMap (internal/config/live.ts): the ConfigMap changes, the template does not.
+    const live = [
+      relayFixture({ limits: { sessionsPerUser: 5 } }),
+      relayFixture({ limits: { connectionsPerSource: 7, maxHeaderBytes: 8192, transactionTimeoutSeconds: 10, minExpires: 120, maxExpires: 7200 } }),
+      relayFixture({ peering: { allow: ['relay.partner.example.org'] } }),
+      relayFixture({ peering: { allow: ['*'], allowPrivateAddresses: true, dnsServers: ['10.0.0.10'], peerCertificates: 'verify-if-presented' } }),
+      relayFixture({ realms: [{ name: 'example.com', hosts: ['msrp.example.com'] }] }),
+      relayFixture({ throttling: { bytesPerSecondPerUser: '1Mi' } }),
+    ];
+    for (const r of live) {
+      const t = tpl(r);
+      assert.notEqual(t.engineConfig, t0.engineConfig, 'the ConfigMap carries the change');
+      assert.deepEqual(t.template, t0.template, `no roll for ${JSON.stringify(r.spec.limits)} ${JSON.stringify(r.spec.peering)} ${JSON.stringify(r.spec.realms)}`);
+    }
+    // Read at start only: a port, the public host, the chat server.
+    for (const r of [relayFixture({ ports: { msrpTls: 3855 } }), relayFixture({ publicHost: 'other.example.com' }), relayFixture({ chat: { enabled: false } })]) {
+      assert.notEqual(hashOf(tpl(r)), hashOf(t0), `rolls for ${JSON.stringify(r.spec.ports)} ${r.spec.publicHost}`);
+    }
+    // The database URL is an environment variable: a rotated one rolls the pods, its value never shows.
+    const db1 = tpl(relayFixture(), { databaseSecretHash: 'aaaa' }).template;
+    const db2 = tpl(relayFixture(), { databaseSecretHash: 'bbbb' }).template;
+    assert.equal(db1.metadata?.annotations?.[DATABASE_SECRET_HASH_ANNOTATION], 'aaaa');
+    assert.notDeepEqual(db1, db2);
+    assert.equal(hashOf({ template: db1, engineConfig: '' }), hashOf(t0), 'the config hash is not the database one');
   });
 
   it('the ServiceAccount mounts no API token', () => {

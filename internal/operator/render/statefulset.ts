@@ -15,6 +15,7 @@ import { serviceAliases } from './config.ts';
 import {
   ADMIN_PORT,
   CONFIG_HASH_ANNOTATION,
+  DATABASE_SECRET_HASH_ANNOTATION,
   ENGINE_HTTP_PORT,
   labels,
   MESH_PORT,
@@ -195,7 +196,7 @@ function volumes(r: MsrpRelay): V1Volume[] {
   ];
 }
 
-export function renderStatefulSet(r: MsrpRelay, configHash: string): V1StatefulSet {
+export function renderStatefulSet(r: MsrpRelay, configHash: string, databaseSecretHash?: string): V1StatefulSet {
   const s = r.spec;
   const anyPrivilegedPort = [s.ports.msrpTls, s.ports.msrpTcp, s.ports.sipUdp, s.ports.sipTcp, s.ports.sipTls].some(
     (p) => p !== undefined && p < 1024,
@@ -239,7 +240,13 @@ export function renderStatefulSet(r: MsrpRelay, configHash: string): V1StatefulS
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
       selector: { matchLabels: selectorLabels(r) },
       template: {
-        metadata: { labels: labels(r), annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
+        metadata: {
+          labels: labels(r),
+          annotations: {
+            [CONFIG_HASH_ANNOTATION]: configHash,
+            ...(databaseSecretHash !== undefined ? { [DATABASE_SECRET_HASH_ANNOTATION]: databaseSecretHash } : {}),
+          },
+        },
         spec: podSpec,
       },
       volumeClaimTemplates: [],
