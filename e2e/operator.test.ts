@@ -343,18 +343,43 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     assert.equal(events.find((e) => e.reason === 'Available')?.reportingController, 'msrp.dev/operator');
   });
 
-  it('update: a config change rolls the pod template (new config hash); a replica change keeps it', async () => {
-    const hashOf = async () => ((await get(RESOURCES.statefulSet, 'relay'))!.spec as any).template.metadata.annotations['msrp.dev/config-hash'] as string;
-    const before = await hashOf();
+  it('update: a live setting changes the ConfigMap only; a port or a rotated database URL rolls the pod template; a replica change keeps it', async () => {
+    const sts = async () => (await get(RESOURCES.statefulSet, 'relay'))!;
+    const template = async () => ((await sts()).spec as any).template;
+    const hashOf = async () => (await template()).metadata.annotations['msrp.dev/config-hash'] as string;
+    /** The relay's status says the operator has reconciled this generation (after every apply). */
+    const reconciled = async (generation: number) => eventually(`generation ${generation} observed`, async () => {
+      const o = await getRelay('relay');
+      return o?.status?.observedGeneration === generation ? o : undefined;
+    });
+    const before = await template();
+    const stsGeneration = (await sts()).metadata!.generation;
+    // Limits are applied live by the engine from the updated ConfigMap (docs/relay.md "What applies live").
     let r = await kubectl(['patch', 'msrprelay', 'relay', '-n', NS, '--type=merge', '-p', '{"spec":{"limits":{"sessionsPerUser":7}}}']);
     assert.equal(r.code, 0, r.stderr);
-    const changed = await eventually('new config hash', async () => ((await hashOf()) !== before ? hashOf() : undefined));
-    assert.match((await get(RESOURCES.configMap, 'relay-config'))!.data!['msrpd.yaml' as never], /sessionsPerUser: 7/);
+    await reconciled((await getRelay('relay'))!.metadata!.generation!);
+    await eventually('ConfigMap with the new limit', async () => /sessionsPerUser: 7/.test((await get(RESOURCES.configMap, 'relay-config'))!.data!['msrpd.yaml' as never]));
+    assert.deepEqual(await template(), before, 'a live setting leaves the pod template (and its config hash) alone');
+    assert.equal((await sts()).metadata!.generation, stsGeneration, 'the StatefulSet spec did not change: no rollout');
+
+    // A listener port is read at start: the pods roll.
+    r = await kubectl(['patch', 'msrprelay', 'relay', '-n', NS, '--type=merge', '-p', '{"spec":{"ports":{"msrpTcp":2859}}}']);
+    assert.equal(r.code, 0, r.stderr);
+    const changed = await eventually('new config hash', async () => ((await hashOf()) !== before.metadata.annotations['msrp.dev/config-hash'] ? hashOf() : undefined));
     const rolled = await eventually('RolloutInProgress after the change', async () => {
       const o = await getRelay('relay');
       return cond(o, 'Progressing')?.status === 'True' ? o : undefined;
     });
     assert.equal(rolled.status?.observedGeneration, rolled.metadata?.generation);
+
+    // The database URL is an environment variable: a new one in its Secret rolls the pods too.
+    const dbHashOf = async () => (await template()).metadata.annotations['msrp.dev/database-secret-hash'] as string | undefined;
+    const dbBefore = await dbHashOf();
+    assert.match(dbBefore ?? '', /^[0-9a-f]{16}$/);
+    r = await kubectl(['patch', 'secret', 'relay-db', '-n', NS, '--type=merge', '-p', JSON.stringify({ stringData: { url: 'postgres://msrp@postgres-new:5432/msrp' } })]);
+    assert.equal(r.code, 0, r.stderr);
+    await eventually('new database secret hash', async () => (await dbHashOf()) !== dbBefore);
+    assert.equal(await hashOf(), changed, 'the config hash is not the database one');
 
     r = await kubectl(['patch', 'msrprelay', 'relay', '-n', NS, '--type=merge', '-p', '{"spec":{"replicas":0,"podDisruptionBudget":{"enabled":false}}}']);
     assert.equal(r.code, 0, r.stderr);
