@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { buildAdminApp } from '../internal/admin/app.ts';
 import { createTokenReviewer } from '../internal/admin/tokenreview.ts';
-import { loadAdminConfig } from '../internal/config/index.ts';
+import { loadAdminConfig, watchFile, type FileWatcher } from '../internal/config/index.ts';
 import { openStore } from '../internal/store/index.ts';
 import { createLogger } from '../internal/telemetry/logger.ts';
 import { createMetrics } from '../internal/telemetry/metrics.ts';
@@ -18,8 +18,24 @@ async function main(argv: string[]): Promise<void> {
     url: c.database.url, dataDir: c.database.dataDir, secretKeyFile: c.database.secretKeyFile, sslCaFile: c.database.sslCaFile,
     statementTimeoutMs: c.database.statementTimeoutMs, poolMax: c.database.poolMax, logger,
   });
-  const bootstrapToken = c.auth.bootstrapTokenFile !== undefined ? readFileSync(c.auth.bootstrapTokenFile, 'utf8').trim() : undefined;
+  const tokenFile = c.auth.bootstrapTokenFile;
+  let bootstrapToken = tokenFile !== undefined ? readFileSync(tokenFile, 'utf8').trim() : undefined;
   if (bootstrapToken === undefined) logger.warn('no auth.bootstrapTokenFile: only tokens already in the database are accepted');
+  // A rotated Secret reaches the mounted file (the kubelet's ..data swap): the new token works,
+  // the old one stops working, without a restart. An unreadable file keeps the token we have.
+  let tokenWatch: FileWatcher | undefined;
+  if (tokenFile !== undefined) {
+    tokenWatch = await watchFile({
+      file: tokenFile,
+      onChange(text) {
+        bootstrapToken = text.trim();
+        logger.info({ file: tokenFile, empty: bootstrapToken === '' }, 'bootstrap token file changed: the new token applies now');
+      },
+      onError(err) {
+        logger.warn({ err, file: tokenFile }, 'bootstrap token file not readable: the last token read stays');
+      },
+    });
+  }
   const tr = c.auth.tokenReview;
   const tokenReview = tr.enabled
     ? createTokenReviewer({
@@ -28,7 +44,7 @@ async function main(argv: string[]): Promise<void> {
     })
     : undefined;
   const app = await buildAdminApp({
-    store, logger, metrics: createMetrics(), bootstrapToken, tokenReview, engineUrl: c.engine.controlUrl,
+    store, logger, metrics: createMetrics(), bootstrapToken: () => bootstrapToken, tokenReview, engineUrl: c.engine.controlUrl,
     engineTimeoutMs: c.engine.timeoutMs, bodyLimit: c.http.bodyLimitBytes, tokenCacheTtlMs: c.auth.tokenCacheTtlMs,
   });
   const address = await app.listen({ host: c.http.host, port: c.http.port });
@@ -39,6 +55,7 @@ async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
+    tokenWatch?.close();
     void app.close().then(() => store.close()).then(() => process.exit(0), (err: unknown) => {
       logger.error({ err }, 'stop failed');
       process.exit(1);

@@ -39,6 +39,22 @@ describe('admin API on PGlite', () => {
 
   adminContract(() => subject);
 
+  it('a rotated bootstrap token applies at once: the new one is accepted, the old one gets 401', async () => {
+    let current = 'bootstrap-before-rotation-0123456789';
+    const app = await buildAdminApp({ store: subject.store, logger, metrics: createMetrics({ defaultMetrics: false }), bootstrapToken: () => current, listenForChanges: false });
+    try {
+      const status = async (token: string) => (await app.inject({ method: 'GET', url: '/v1/realms', headers: { authorization: `Bearer ${token}` } })).statusCode;
+      assert.equal(await status('bootstrap-before-rotation-0123456789'), 200);
+      current = 'bootstrap-after-rotation-9876543210\n';
+      assert.equal(await status('bootstrap-after-rotation-9876543210'), 200, 'the file\'s text, trimmed');
+      assert.equal(await status('bootstrap-before-rotation-0123456789'), 401);
+      current = '';
+      assert.equal(await status('bootstrap-after-rotation-9876543210'), 401, 'an emptied file is no token');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('lists and deletes sessions through the engine\'s real control server', async () => {
     const sessions = new Map([['r0-abc', {
       id: 'r0-abc', uri: 'msrps://relay.example.com:2855/r0-abc;tcp', user: 'alice', realm: 'example.com',

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -131,6 +131,21 @@ describe('admin API on PostgreSQL', { skip }, () => {
         const list = await request(`${base}/v1/rooms`, { headers: { authorization: 'Bearer proc-token' } });
         assert.equal(list.statusCode, 200);
         await list.body.dump();
+      }
+      // The Secret rotated: the kubelet swaps the mounted file's target; each process reads the new token without a restart.
+      writeFileSync(`${tokenFile}.new`, 'proc-token-rotated\n', { mode: 0o600 });
+      renameSync(`${tokenFile}.new`, tokenFile);
+      for (const base of bases) {
+        const status = async (token: string) => {
+          const res = await request(`${base}/v1/rooms`, { headers: { authorization: `Bearer ${token}` } });
+          await res.body.dump();
+          return res.statusCode;
+        };
+        for (let i = 0; (await status('proc-token-rotated')) !== 200; i++) {
+          assert.ok(i < 500, 'the rotated token is accepted within 10 s');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.equal(await status('proc-token'), 401, 'the old token no longer works');
       }
       const c = new pg.Client({ connectionString: empty.url });
       await c.connect();

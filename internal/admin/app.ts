@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { StoreError } from '../store/errors.ts';
 import type { Store } from '../store/store.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { Authenticator, type Principal } from './auth.ts';
+import { Authenticator, type BootstrapToken, type Principal } from './auth.ts';
 import { createEngineClient, type EngineClient } from './engine-client.ts';
 import { ProblemError, problemFromStore, sendProblem, type FieldError } from './errors.ts';
 import { createAdminMetrics, type AdminMetrics } from './metrics.ts';
@@ -35,7 +35,8 @@ export interface AdminAppOptions {
   store: Store;
   logger: Logger;
   metrics: Metrics;
-  bootstrapToken?: string | undefined;
+  /** The bootstrap admin token, or a function giving it as it is now (a rotated Secret file). */
+  bootstrapToken?: BootstrapToken | undefined;
   tokenReview?: TokenReviewer | undefined;
   /** Base URL of the engine control endpoint, e.g. http://127.0.0.1:9091. */
   engineUrl?: string | undefined;

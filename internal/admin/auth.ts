@@ -4,7 +4,9 @@
 //    timingSafeEqual, so the comparison does not depend on where they differ.
 //  - The bootstrap admin token comes from a file (a Kubernetes Secret); its hash is
 //    compared in constant time on every request, before any database access, so it
-//    works while the database is down.
+//    works while the database is down. The caller may hand in a function that returns
+//    the token as it is now (cmd/admin.ts re-reads the rotated file): the old token stops
+//    working and the new one works at once, without a restart.
 //  - Optionally, other bearer tokens go to Kubernetes TokenReview (tokenreview.ts).
 // Every failure answers the same 401 (RFC 6750 §3: WWW-Authenticate: Bearer ...), so a
 // caller learns nothing about which tokens exist; the reason goes to the log and the
@@ -38,9 +40,12 @@ export function newToken(): { id: string; secret: string; hash: Buffer } {
 
 export const WWW_AUTHENTICATE = 'Bearer realm="msrp-admin"';
 
+/** The bootstrap token, or a function that gives it as it is now (a rotated Secret file). */
+export type BootstrapToken = string | (() => string | undefined);
+
 export interface AuthenticatorOptions {
   store: Store;
-  bootstrapToken?: string | undefined;
+  bootstrapToken?: BootstrapToken | undefined;
   tokenReview?: TokenReviewer | undefined;
   logger: Logger;
   metrics: AdminMetrics;
@@ -50,15 +55,23 @@ export interface AuthenticatorOptions {
 
 export class Authenticator {
   readonly #o: AuthenticatorOptions;
-  readonly #bootstrapHash: Buffer | undefined;
+  /** The hash of the bootstrap token, and the token it was computed from. */
+  #bootstrap: { token: string; hash: Buffer } | undefined;
   readonly #cache = new Map<string, { principal: Principal; until: number }>();
   readonly #ttl: number;
 
   constructor(o: AuthenticatorOptions) {
     this.#o = o;
     this.#ttl = o.cacheTtlMs ?? 5000;
-    const boot = o.bootstrapToken?.trim();
-    this.#bootstrapHash = boot ? sha256(boot) : undefined;
+  }
+
+  /** The bootstrap token's hash as the token is now; hashed again only when it changed. */
+  #bootstrapHash(): Buffer | undefined {
+    const source = this.#o.bootstrapToken;
+    const token = (typeof source === 'function' ? source() : source)?.trim() ?? '';
+    if (token === '') return undefined;
+    if (this.#bootstrap?.token !== token) this.#bootstrap = { token, hash: sha256(token) };
+    return this.#bootstrap.hash;
   }
 
   /** Drops cached verifications (a token was revoked here or, per the change feed, elsewhere). */
@@ -80,7 +93,8 @@ export class Authenticator {
     if (!m) this.#fail('malformed', ip);
     const token = m[1]!;
     const hash = sha256(token);
-    if (this.#bootstrapHash !== undefined && timingSafeEqual(hash, this.#bootstrapHash)) return { actor: 'bootstrap', role: 'admin' };
+    const bootstrapHash = this.#bootstrapHash();
+    if (bootstrapHash !== undefined && timingSafeEqual(hash, bootstrapHash)) return { actor: 'bootstrap', role: 'admin' };
 
     const key = hash.toString('hex');
     const hit = this.#cache.get(key);
