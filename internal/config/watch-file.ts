@@ -14,8 +14,6 @@ export interface FileWatcherOptions {
   pollIntervalMs?: number;
   /** Delay after a change event before reading, so a multi-file update lands first. Default 100 ms. */
   debounceMs?: number;
-  /** The file's text as it was when watching started (what the caller already applied). */
-  initial?: string;
   onChange(text: string): void;
   onError(err: Error): void;
 }
@@ -27,7 +25,7 @@ export interface FileWatcher {
 }
 
 export async function watchFile(o: FileWatcherOptions): Promise<FileWatcher> {
-  let last = o.initial ?? (await readFile(o.file, 'utf8'));
+  let last = await readFile(o.file, 'utf8');
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<boolean> | undefined;
