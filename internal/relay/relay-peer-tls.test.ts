@@ -254,6 +254,23 @@ describe('relay-to-relay mutual TLS, enforced (RFC 4976 §9.2)', () => {
     assert.equal(await received(bob), 'plain tcp');
   });
 
+  it('a policy changed while running (reconfigure) applies to the next request on a connection already judged', async () => {
+    const r = await relay({ peerCertificates: 'verify-if-presented' });
+    const { bob, sb } = await bobAt(r);
+    const stranger = await client({ port: r.port, ca: r.ca });
+    assert.equal((await stranger.response(sendAsHop(stranger, sb, bob, HOP, 'before').transactionId)).status, 200);
+    assert.equal(await received(bob), 'before');
+    const live = defaultRelayOptions({
+      publicHost: '127.0.0.1', nonceSecret: randomBytes(32), realms: { default: 'example.test', byHost: [] },
+      nextHops: { allow: [{ host: '127.0.0.1' }, { host: 'localhost' }], allowPrivate: true, connectTimeoutMs: 2000 },
+      peerCertificates: 'require',
+    });
+    r.relay.reconfigure(live);
+    assert.equal((await stranger.response(sendAsHop(stranger, sb, bob, HOP, 'after').transactionId)).status, 403);
+    assert.equal(await drops(r, 'peer-no-certificate'), 1);
+    assert.equal(stranger.socket.destroyed, false);
+  });
+
   it('does not start with peerCertificates "require" but no mutual TLS (no certificate would ever be asked for)', async () => {
     const o = defaultRelayOptions({
       publicHost: '127.0.0.1', nonceSecret: randomBytes(32), tlsDir: pki.server.dir, mutualTls: false,
