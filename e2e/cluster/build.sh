@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds real kube-apiserver, kubectl, etcd and helm with the Go toolchain from the
-# Go module proxy and caches them. Idempotent: a second run with the same go.sum,
-# Go version and helm version rebuilds nothing.
+# Builds real kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl,
+# etcd and helm with the Go toolchain from the Go module proxy and caches them.
+# Idempotent: a second run with the same go.sum, Go version and helm version rebuilds nothing.
 #
 #   bash e2e/cluster/build.sh              build if needed; last stdout line = bin dir
 #   bash e2e/cluster/build.sh --print-dir  print the bin dir for this key, build nothing
 #
-# Cache: ${MSRP_CLUSTER_CACHE:-$HOME/.cache/msrp-k8s/cluster}/<key>/bin/{kube-apiserver,etcd,kubectl,helm}
+# Cache: ${MSRP_CLUSTER_CACHE:-$HOME/.cache/msrp-k8s/cluster}/<key>/bin/{kube-apiserver,kube-controller-manager,
+#        kube-scheduler,kubelet,kubectl,etcd,helm}
 # where <key> = sha256(go.sum, `go env GOVERSION GOOS GOARCH`, helm version, recipe revision), 32 hex.
 # Progress and timings go to stderr; stdout carries only the bin dir.
 set -euo pipefail
@@ -17,6 +18,8 @@ HELM_VERSION=v3.22.0
 KUBE_VERSION=v1.34.4
 # Bump when the build recipe (flags below) changes, to invalidate cached binaries.
 RECIPE=2
+# The Kubernetes commands built from k8s.io/kubernetes/cmd/<name> (one `go build`).
+KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${MSRP_CLUSTER_CACHE:-$HOME/.cache/msrp-k8s/cluster}
@@ -40,7 +43,7 @@ fi
 log() { printf '[build.sh %4ss] %s\n' "$SECONDS" "$*" >&2; }
 have_all() {
   local b
-  for b in kube-apiserver etcd kubectl helm; do [ -x "$bin/$b" ] || return 1; done
+  for b in "${KUBE_CMDS[@]}" etcd helm; do [ -x "$bin/$b" ] || return 1; done
 }
 
 mkdir -p "$bin"
@@ -73,12 +76,16 @@ log "go mod download (module proxy)"
 log "modules ready in $((SECONDS - t0))s"
 
 t=$SECONDS
-if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/kubectl" ]; then
-  log "go build kube-apiserver kubectl ($KUBE_VERSION)"
+missing=()
+for c in "${KUBE_CMDS[@]}"; do [ -x "$bin/$c" ] || missing+=("$c"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "go build ${missing[*]} ($KUBE_VERSION)"
+  # kubelet too with CGO_ENABLED=0: what cgo would add (libpfm perf counters, ipmctl) is
+  # behind build tags we do not set; a static kubelet needs no libc on the node.
   (cd "$here" && go build -trimpath -ldflags="$ldflags" -o "$tmp/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
-  mv -f "$tmp/kube-apiserver" "$tmp/kubectl" "$bin/"
-  log "kube-apiserver + kubectl built in $((SECONDS - t))s"
+    "${missing[@]/#/k8s.io/kubernetes/cmd/}")
+  (cd "$tmp" && mv -f "${missing[@]}" "$bin/")
+  log "${missing[*]} built in $((SECONDS - t))s"
 fi
 
 t=$SECONDS
@@ -114,5 +121,5 @@ fi
 
 have_all || { log "missing binaries in $bin"; exit 1; }
 log "done in ${SECONDS}s; sizes:"
-(cd "$bin" && du -h kube-apiserver etcd kubectl helm >&2)
+(cd "$bin" && du -h "${KUBE_CMDS[@]}" etcd helm >&2)
 echo "$bin"
