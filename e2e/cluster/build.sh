@@ -7,8 +7,8 @@
 #   bash e2e/cluster/build.sh --print-dir  print the bin dir for this key, build nothing
 #
 # Cache: ${MSRP_CLUSTER_CACHE:-$HOME/.cache/msrp-k8s/cluster}/<key>/bin/{kube-apiserver,kube-controller-manager,
-#        kube-scheduler,kubelet,kubectl,etcd,helm}
-# where <key> = sha256(go.sum, `go env GOVERSION GOOS GOARCH`, helm version, recipe revision), 32 hex.
+#        kube-scheduler,kubelet,kubectl,etcd,helm,pause}
+# where <key> = sha256(go.sum, pause/main.go, `go env GOVERSION GOOS GOARCH`, helm version, recipe revision), 32 hex.
 # Progress and timings go to stderr; stdout carries only the bin dir.
 set -euo pipefail
 
@@ -30,7 +30,7 @@ command -v go >/dev/null || { echo "build.sh: go is not on PATH" >&2; exit 1; }
 grep -q "k8s.io/kubernetes $KUBE_VERSION" "$here/go.mod" || {
   echo "build.sh: KUBE_VERSION=$KUBE_VERSION does not match go.mod" >&2; exit 1; }
 
-key=$( { cat "$here/go.sum"; go env GOVERSION GOOS GOARCH; echo "helm $HELM_VERSION recipe $RECIPE"; } \
+key=$( { cat "$here/go.sum" "$here/pause/main.go"; go env GOVERSION GOOS GOARCH; echo "helm $HELM_VERSION recipe $RECIPE"; } \
   | sha256sum | cut -c1-32)
 dir="$cache_root/$key"
 bin="$dir/bin"
@@ -43,7 +43,7 @@ fi
 log() { printf '[build.sh %4ss] %s\n' "$SECONDS" "$*" >&2; }
 have_all() {
   local b
-  for b in "${KUBE_CMDS[@]}" etcd helm; do [ -x "$bin/$b" ] || return 1; done
+  for b in "${KUBE_CMDS[@]}" etcd helm pause; do [ -x "$bin/$b" ] || return 1; done
 }
 
 mkdir -p "$bin"
@@ -97,6 +97,13 @@ if [ ! -x "$bin/etcd" ]; then
   log "etcd built in $((SECONDS - t))s"
 fi
 
+if [ ! -x "$bin/pause" ]; then
+  # The pod sandbox process for e2e/node (packed into a local OCI image there).
+  (cd "$here" && go build -trimpath -ldflags="-s -w" -o "$tmp/pause" ./pause)
+  mv -f "$tmp/pause" "$bin/"
+  log "pause built"
+fi
+
 t=$SECONDS
 if [ ! -x "$bin/helm" ]; then
   log "go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
@@ -121,5 +128,5 @@ fi
 
 have_all || { log "missing binaries in $bin"; exit 1; }
 log "done in ${SECONDS}s; sizes:"
-(cd "$bin" && du -h "${KUBE_CMDS[@]}" etcd helm >&2)
+(cd "$bin" && du -h "${KUBE_CMDS[@]}" etcd helm pause >&2)
 echo "$bin"
