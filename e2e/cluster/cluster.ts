@@ -344,7 +344,12 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
       `--service-account-signing-key-file=${saKey}`,
       `--service-account-issuer=${serviceAccountIssuer}`,
       ...(kubeletClient
-        ? ['--enable-admission-plugins=NodeRestriction', ...kubeletClient.args]
+        ? [
+            '--enable-admission-plugins=NodeRestriction',
+            // The node's name resolves nowhere: reach the kubelet on its InternalIP (the bridge address).
+            '--kubelet-preferred-address-types=InternalIP',
+            ...kubeletClient.args,
+          ]
         : ['--disable-admission-plugins=ServiceAccount']), // no controller-manager: no default SA (as envtest)
       '--service-cluster-ip-range=10.0.0.0/24',
       // No Endpoints for the default/kubernetes Service: 127.0.0.1 is invalid there and no pod

@@ -403,6 +403,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "${PAUSE_IMAGE}"
   netns_mounts_under_state_dir = true
+  # These VMs drop CAP_SYS_RESOURCE from every process's bounding set (CapBnd
+  # 000001fffeffffff), so lowering oom_score_adj fails with EACCES; runc then dies in
+  # nsexec writing the sandbox's -998 ("can't get final child's PID from pipe: EOF").
+  # Clamp every container's score to containerd's own (as rootless setups do).
+  restrict_oom_score_adj = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
@@ -471,6 +476,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     // Kubernetes 1.31+ put cgroup v1 in maintenance mode; these machines are v1 (hybrid).
     failCgroupV1: false,
     failSwapOn: false,
+    // No iptables from the kubelet (KUBE-FIREWALL, canary chains): they are host-wide and
+    // would outlive the node; nothing here needs them (no kube-proxy, no NodePorts).
+    makeIPTablesUtilChains: false,
+    oomScoreAdj: 0, // -999 cannot be set here: no CAP_SYS_RESOURCE (see restrict_oom_score_adj)
     podLogsDir: path.join(dir, 'pod-logs'),
     resolvConf: '', // pods get no nameserver: nothing to resolve, nowhere to go
     clusterDomain: 'cluster.local',
@@ -522,8 +531,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     '--leader-elect=false',
     `--service-account-private-key-file=${cluster.serviceAccountKeyPath}`,
     `--root-ca-file=${path.join(dir, 'cluster-ca.crt')}`,
-    // One credential for all controllers: per-controller ServiceAccount tokens add nothing here.
-    '--use-service-account-credentials=false',
+    // Each controller with its own ServiceAccount (system:controller:* roles), as kubeadm
+    // runs it: the system:kube-controller-manager user alone may not create ReplicaSets or Pods.
+    '--use-service-account-credentials=true',
     '--v=1',
   ], path.join(dir, 'kube-controller-manager.log'));
   procs.push(cm);
