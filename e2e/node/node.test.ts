@@ -79,7 +79,9 @@ describe('a real node: containerd + kubelet run a pod the host can reach', { ski
     const n = node;
     node = undefined;
     try {
+      const t0 = performance.now();
       await n?.stop();
+      times.nodeStop = secs(t0);
     } finally {
       await cluster?.stop();
       if (work) await rm(work, { recursive: true, force: true });

@@ -515,6 +515,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     `--kubeconfig=${path.join(dir, 'scheduler.kubeconfig')}`,
     `--authentication-kubeconfig=${path.join(dir, 'scheduler.kubeconfig')}`,
     `--authorization-kubeconfig=${path.join(dir, 'scheduler.kubeconfig')}`,
+    // The API server has no client CA or request-header config to publish
+    // (extension-apiserver-authentication): do not look it up, only tokens are used.
+    '--authentication-skip-lookup=true',
     '--bind-address=127.0.0.1',
     `--secure-port=${schedulerPort}`,
     '--leader-elect=false',
@@ -526,6 +529,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     `--kubeconfig=${path.join(dir, 'controller-manager.kubeconfig')}`,
     `--authentication-kubeconfig=${path.join(dir, 'controller-manager.kubeconfig')}`,
     `--authorization-kubeconfig=${path.join(dir, 'controller-manager.kubeconfig')}`,
+    // The API server has no client CA or request-header config to publish
+    // (extension-apiserver-authentication): do not look it up, only tokens are used.
+    '--authentication-skip-lookup=true',
     '--bind-address=127.0.0.1',
     `--secure-port=${cmPort}`,
     '--leader-elect=false',
