@@ -12,17 +12,23 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { clusterBinDir, NODE_NAME, startCluster } from '../cluster/cluster.ts';
 import type { Cluster } from '../cluster/cluster.ts';
 import { nodeMissing, startNode } from './node.ts';
 import type { Node } from './node.ts';
 import { hostFile, writeOciArchive } from './oci.ts';
+import { testPki } from '../../internal/transport/testcerts.ts';
 
 const execFileP = promisify(execFile);
 const BUSYBOX = '/bin/busybox'; // Debian busybox-static: one static binary, httpd included
 const IMAGE = 'localhost/msrp/busybox-httpd:1';
 const NS = 'node-e2e';
+// The project's own images (`npm run images`: dist/images/images.json + one OCI archive).
+const IMAGES_JSON = process.env.MSRP_IMAGES_JSON ?? fileURLToPath(new URL('../../dist/images/images.json', import.meta.url));
+type ImagesJson = { archive: string; images: { target: string; reference: string }[] };
 
 function skipReason(): string | false {
   if (process.env.MSRP_NODE_TEST !== '1') return 'slow: run with `npm run test:node` (MSRP_NODE_TEST=1)';
@@ -175,5 +181,67 @@ describe('a real node: containerd + kubelet run a pod the host can reach', { ski
       assert.ok(Date.now() < gone, 'pod deleted in time');
       await sleep(500);
     }
+  });
+
+  it('runs the project\'s msrpd image (dist/images) to Ready and the relay answers TLS on the pod IP', {
+    skip: existsSync(IMAGES_JSON) ? false : `no ${IMAGES_JSON}: build the images with \`npm run images\``,
+  }, async () => {
+    const meta = JSON.parse(readFileSync(IMAGES_JSON, 'utf8')) as ImagesJson;
+    const ref = meta.images.find((i) => i.target === 'msrpd')?.reference;
+    assert.ok(ref, 'images.json lists msrpd');
+    let t0 = performance.now();
+    await node!.importImage(path.join(path.dirname(IMAGES_JSON), meta.archive));
+    times.importProjectImages = secs(t0);
+    const pki = await testPki();
+    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'relay-tls', namespace: NS }, type: 'kubernetes.io/tls',
+      stringData: { 'tls.crt': pki.server.cert, 'tls.key': pki.server.key, 'ca.crt': pki.caPem } };
+    await kubectl(['create', 'namespace', NS]).catch(() => '');
+    await kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify(secret));
+    const pod = {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'msrpd', namespace: NS },
+      spec: {
+        terminationGracePeriodSeconds: 5,
+        containers: [{
+          name: 'engine', image: ref, imagePullPolicy: 'Never',
+          // PGlite in an emptyDir: no database server needed for this check.
+          env: [{ name: 'MSRP_TLS__DIR', value: '/etc/msrp/tls' }, { name: 'MSRP_DATABASE__DATA_DIR', value: '/data/pglite' }],
+          ports: [{ name: 'msrps', containerPort: 2855 }, { name: 'http', containerPort: 9090 }],
+          readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 1 },
+          volumeMounts: [{ name: 'tls', mountPath: '/etc/msrp/tls', readOnly: true }, { name: 'data', mountPath: '/data' }],
+        }],
+        volumes: [{ name: 'tls', secret: { secretName: 'relay-tls' } }, { name: 'data', emptyDir: {} }],
+      },
+    };
+    t0 = performance.now();
+    await kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify(pod));
+    let status: { podIP?: string; conditions?: { type: string; status: string }[] } = {};
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      status = (JSON.parse(await kubectl(['get', 'pod', '-n', NS, 'msrpd', '-o', 'json'])) as { status: typeof status }).status;
+      if (status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) break;
+      if (Date.now() > deadline) {
+        const logs = await kubectl(['logs', '-n', NS, 'msrpd']).catch((e: Error) => e.message);
+        assert.fail(`msrpd not Ready: ${JSON.stringify(status)}\n${logs}`);
+      }
+      await sleep(500);
+    }
+    times.msrpdReady = secs(t0);
+    const podIp = status.podIP!;
+    const metrics = await (await fetch(`http://${podIp}:9090/metrics`)).text();
+    assert.match(metrics, /^# TYPE /m, 'Prometheus metrics from the pod');
+    // The relay's msrps listener on the pod IP, verified against the Secret's CA.
+    const sock = tls.connect({ host: podIp, port: 2855, ca: pki.caPem, servername: 'localhost' });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sock.once('secureConnect', resolve);
+        sock.once('error', reject);
+      });
+      assert.ok(sock.authorized, String(sock.authorizationError));
+    } finally {
+      sock.destroy();
+    }
+    const logs = await kubectl(['logs', '-n', NS, 'msrpd']);
+    assert.match(logs, /relay listening/, logs);
+    await kubectl(['delete', 'pod', '-n', NS, 'msrpd', '--wait=true']);
   });
 });
