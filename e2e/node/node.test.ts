@@ -112,6 +112,11 @@ describe('a real node: containerd + kubelet run a pod the host can reach', { ski
         }
       });
       assert.deepEqual(procs, [], 'no process of the node left');
+      const results = existsSync('/var/lib/cni/results') ? readdirSync('/var/lib/cni/results') : [];
+      const ours = results.filter((f) => readFileSync(path.join('/var/lib/cni/results', f), 'utf8').includes(n.bridge));
+      assert.deepEqual(ours, [], 'no cached CNI result of our sandboxes');
+      const logLinks = existsSync('/var/log/containers') ? readdirSync('/var/log/containers') : [];
+      assert.deepEqual(logLinks.filter((f) => f.includes(`_${NS}_`)), [], 'no /var/log/containers link to our pods');
     }
   });
 
@@ -179,6 +184,16 @@ describe('a real node: containerd + kubelet run a pod the host can reach', { ski
     const gone = Date.now() + 60_000;
     while (JSON.parse(await kubectl(['get', 'pods', '-n', NS, '-o', 'json'])).items.length > 0) {
       assert.ok(Date.now() < gone, 'pod deleted in time');
+      await sleep(500);
+    }
+
+    // A pod left running: node.stop() must clean it up too (checked in after()).
+    const leftover = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'left-running', namespace: NS },
+      spec: { containers: [{ name: 'httpd', image: IMAGE, imagePullPolicy: 'Never' }] } };
+    await kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify(leftover));
+    const running = Date.now() + 60_000;
+    while ((JSON.parse(await kubectl(['get', 'pod', '-n', NS, 'left-running', '-o', 'json'])) as { status: { phase?: string } }).status.phase !== 'Running') {
+      assert.ok(Date.now() < running, 'left-running pod Running in time');
       await sleep(500);
     }
   });

@@ -19,7 +19,7 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,6 +86,33 @@ export type Node = {
   /** Stops everything and removes all it made. Safe to call twice. */
   stop(): Promise<void>;
 };
+
+/**
+ * Host paths the programs use whatever we configure: the kubelet's device-plugin socket
+ * and /var/log/containers symlinks, libcni's result cache (containerd 1.6 sets no cache
+ * dir), the shims' socket dir. Deepest first; stop() removes the ones this node created
+ * when they are empty again (other nodes may be using them).
+ */
+const HOST_DIRS = [
+  '/var/lib/kubelet/device-plugins',
+  '/var/lib/kubelet',
+  '/var/log/containers',
+  '/var/lib/cni/results',
+  '/var/lib/cni',
+  '/run/containerd/s',
+  '/run/containerd',
+];
+const KUBELET_DEVICE_SOCKET = '/var/lib/kubelet/device-plugins/kubelet.sock';
+const CNI_RESULTS = '/var/lib/cni/results';
+const CONTAINER_LOG_LINKS = '/var/log/containers';
+
+function inode(file: string): number | undefined {
+  try {
+    return statSync(file).ino;
+  } catch {
+    return undefined;
+  }
+}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -228,6 +255,12 @@ function freeSubnet(): number {
   throw new Error('no free 10.244.x.0/24 on this host');
 }
 
+/** How many addresses of the host are in 10.244.n.0/24 (more than ours: another node took it at the same moment). */
+function subnetOwners(n: number): number {
+  return execFileSync(HOST_PROGRAMS.ip, ['-4', '-o', 'addr', 'show'], { encoding: 'utf8' })
+    .split('\n').filter((l) => l.includes(` 10.244.${n}.`)).length;
+}
+
 async function ip(args: string[]): Promise<void> {
   await execFileP(HOST_PROGRAMS.ip, args);
 }
@@ -287,9 +320,9 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
   const dir = await mkdtemp(path.join(os.tmpdir(), 'msrp-node-'));
   const bridge = `msrpbr${id}`; // 12 chars: IFNAMSIZ is 16
   const cgroupRoot = `/msrp-node-${id}`;
-  const net = freeSubnet();
-  const podSubnet = `10.244.${net}.0/24`;
-  const hostIp = `10.244.${net}.1`;
+  let net = freeSubnet();
+  const hostDirsBefore = new Set(HOST_DIRS.filter((d) => existsSync(d)));
+  let deviceSocketIno: number | undefined;
   const containerdSocket = path.join(dir, 'containerd.sock');
   const procs: Proc[] = [];
   let bridgeMade = false;
@@ -310,7 +343,9 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
         live.delete(p);
       }
       const containerd = procs.find((p) => p.name === 'containerd');
+      let containerIds: string[] = [];
       if (containerd?.isRunning()) {
+        containerIds = (await ctr(['containers', 'ls', '-q']).catch(() => '')).split('\n').filter(Boolean);
         // Every task (pod sandboxes and containers) killed through containerd, so the shims exit.
         try {
           const tasks = (await ctr(['tasks', 'ls', '-q'])).split('\n').filter(Boolean);
@@ -341,6 +376,39 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
         for (const m of mounts) await execFileP('umount', ['-l', m]).catch(() => undefined);
       }
       if (cgroupMade && !removeCgroupRoot(cgroupRoot)) problems.push(`cgroup ${cgroupRoot} not removed`);
+      // libcni's cached results of sandboxes that got no CNI DEL (killed, not stopped by the kubelet).
+      if (containerIds.length && existsSync(CNI_RESULTS)) {
+        for (const f of readdirSync(CNI_RESULTS)) {
+          if (containerIds.some((cid) => f.includes(cid))) rmSync(path.join(CNI_RESULTS, f), { force: true });
+        }
+      }
+      // The kubelet's /var/log/containers symlinks into our pod logs (pods it did not remove).
+      if (existsSync(CONTAINER_LOG_LINKS)) {
+        for (const f of readdirSync(CONTAINER_LOG_LINKS)) {
+          const link = path.join(CONTAINER_LOG_LINKS, f);
+          try {
+            if (readlinkSync(link).startsWith(dir + '/')) unlinkSync(link);
+          } catch {
+            /* not a link, or gone */
+          }
+        }
+      }
+      // The kubelet's device-plugin socket, if it is still ours; then the host dirs we created, if empty.
+      if (deviceSocketIno !== undefined && inode(KUBELET_DEVICE_SOCKET) === deviceSocketIno) {
+        try {
+          unlinkSync(KUBELET_DEVICE_SOCKET);
+        } catch {
+          /* gone */
+        }
+      }
+      for (const d of HOST_DIRS) {
+        if (hostDirsBefore.has(d)) continue;
+        try {
+          rmdirSync(d);
+        } catch {
+          /* not empty (another node) or gone */
+        }
+      }
       if (bridgeMade) await ip(['link', 'del', bridge]).catch((e: Error) => problems.push(`bridge ${bridge}: ${e.message}`));
       if (!keepDir) await rm(dir, { recursive: true, force: true }).catch((e: Error) => problems.push(`rm ${dir}: ${e.message}`));
       if (problems.length) throw new Error(`node stop: ${problems.join('; ')}`);
@@ -354,11 +422,19 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
     throw new Error(`startNode: ${why}\n${logs.join('\n')}`);
   };
 
+  const podSubnet = () => `10.244.${net}.0/24`;
+  const hostIp = () => `10.244.${net}.1`;
   try {
     // 1. The bridge, with the node's address: the host side of the pod network.
     await ip(['link', 'add', 'name', bridge, 'type', 'bridge']);
     bridgeMade = true;
-    await ip(['addr', 'add', `${hostIp}/24`, 'dev', bridge]);
+    for (let attempt = 1; ; attempt++) {
+      await ip(['addr', 'add', `10.244.${net}.1/24`, 'dev', bridge]);
+      if (subnetOwners(net) === 1) break;
+      await ip(['addr', 'flush', 'dev', bridge]);
+      if (attempt >= 5) throw new Error('no free 10.244.x.0/24 after 5 tries');
+      net = freeSubnet();
+    }
     await ip(['link', 'set', bridge, 'up']);
     // 2. A cgroup subtree of our own (the kubelet's cgroupRoot must exist beforehand).
     makeCgroupRoot(cgroupRoot);
@@ -381,7 +457,7 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
       hairpinMode: true,
       ipam: {
         type: 'host-local',
-        ranges: [[{ subnet: podSubnet, rangeStart: `10.244.${net}.10`, rangeEnd: `10.244.${net}.250`, gateway: hostIp }]],
+        ranges: [[{ subnet: podSubnet(), rangeStart: `10.244.${net}.10`, rangeEnd: `10.244.${net}.250`, gateway: hostIp() }]],
         routes: [],
         dataDir: path.join(dir, 'cni', 'ipam'),
       },
@@ -458,7 +534,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   await writeFile(path.join(dir, 'kubelet.yaml'), JSON.stringify({
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
     kind: 'KubeletConfiguration',
-    address: hostIp,
+    address: hostIp(),
     port: kubeletPort,
     readOnlyPort: 0,
     healthzBindAddress: '127.0.0.1',
@@ -501,7 +577,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     `--root-dir=${kubeletDir}`,
     `--cert-dir=${path.join(kubeletDir, 'pki')}`, // self-signed serving certificate
     `--hostname-override=${NODE_NAME}`,
-    `--node-ip=${hostIp}`,
+    `--node-ip=${hostIp()}`,
     '--v=2',
   ], path.join(dir, 'kubelet.log'));
   procs.push(kubelet);
@@ -555,12 +631,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       const conds = (JSON.parse(r.body) as { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } }).status?.conditions ?? [];
       const ready = conds.find((c) => c.type === 'Ready');
       last = ready ? `Ready=${ready.status} ${ready.reason ?? ''} ${ready.message ?? ''}` : 'no Ready condition';
-      if (ready?.status === 'True') break;
+      if (ready?.status === 'True') {
+        deviceSocketIno = inode(KUBELET_DEVICE_SOCKET);
+        break;
+      }
     } else {
       last = `${r.status} ${r.body.slice(0, 200)}`;
     }
     await sleep(500);
   }
 
-  return { name: NODE_NAME, podSubnet, hostIp, bridge, cgroupRoot, containerdSocket, dir, importImage, ctr, stop };
+  return { name: NODE_NAME, podSubnet: podSubnet(), hostIp: hostIp(), bridge, cgroupRoot, containerdSocket, dir, importImage, ctr, stop };
 }
