@@ -16,16 +16,17 @@
 //   await node.importImage('/path/image.oci.tar');         // no registry: ctr import
 //   ... kubectl apply; pod IPs answer from this host ...
 //   await node.stop(); await cluster.stop();
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readlinkSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { apiGet, freePorts, NODE_NAME } from '../cluster/cluster.ts';
 import type { Cluster } from '../cluster/cluster.ts';
+import { cgroupPids, freeSubnet, inode, IP, killPids, makeCgroupRoot, mountsUnder, processesNaming, removeCgroupRoot, subnetOwners } from './host.ts';
 import { hostFile, writeOciArchive } from './oci.ts';
 
 const execFileP = promisify(execFile);
@@ -39,7 +40,7 @@ export const HOST_PROGRAMS = {
   cniBridge: '/usr/lib/cni/bridge',
   cniHostLocal: '/usr/lib/cni/host-local',
   cniLoopback: '/usr/lib/cni/loopback',
-  ip: '/usr/sbin/ip',
+  ip: IP,
 } as const;
 export const NODE_BINARIES = ['kubelet', 'kube-scheduler', 'kube-controller-manager', 'pause'] as const;
 export const CNI_BIN_DIR = '/usr/lib/cni';
@@ -106,14 +107,6 @@ const KUBELET_DEVICE_SOCKET = '/var/lib/kubelet/device-plugins/kubelet.sock';
 const CNI_RESULTS = '/var/lib/cni/results';
 const CONTAINER_LOG_LINKS = '/var/log/containers';
 
-function inode(file: string): number | undefined {
-  try {
-    return statSync(file).ino;
-  } catch {
-    return undefined;
-  }
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 type Proc = { name: string; child: ChildProcess; exited: Promise<void>; logPath: string; isRunning(): boolean };
@@ -154,139 +147,8 @@ async function tail(file: string, lines = 30): Promise<string> {
   }
 }
 
-/** The mount points of the cgroup v1 hierarchies and the v2 one (hybrid: /sys/fs/cgroup/unified). */
-function cgroupMounts(): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((l) => / - cgroup2? /.test(l))
-    .map((l) => l.split(' ')[4]!)
-    .filter((p) => p.startsWith('/sys/fs/cgroup'));
-}
-
-/** Creates `/sys/fs/cgroup/<each>/<name>`; cpuset needs its cpus and mems before it takes tasks. */
-function makeCgroupRoot(name: string): void {
-  for (const m of cgroupMounts()) {
-    const dir = path.join(m, name);
-    execFileSync('mkdir', ['-p', dir]);
-    for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-      const parent = path.join(m, f);
-      if (existsSync(parent) && readFileSync(path.join(dir, f), 'utf8').trim() === '') {
-        writeFileSync(path.join(dir, f), readFileSync(parent, 'utf8'));
-      }
-    }
-  }
-}
-
-/** Every pid in the subtree (any hierarchy that lists it). */
-function cgroupPids(name: string): number[] {
-  const pids = new Set<number>();
-  const walk = (dir: string) => {
-    let entries: string[];
-    try {
-      entries = readdirSync(dir);
-    } catch {
-      return;
-    }
-    try {
-      for (const l of readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (l) pids.add(Number(l));
-    } catch {
-      /* gone */
-    }
-    for (const e of entries) {
-      const p = path.join(dir, e);
-      try {
-        if (statSync(p).isDirectory()) walk(p);
-      } catch {
-        /* gone */
-      }
-    }
-  };
-  for (const m of cgroupMounts()) walk(path.join(m, name));
-  return [...pids];
-}
-
-/** rmdir of the subtree, deepest first, in every hierarchy; true when all is gone. */
-function removeCgroupRoot(name: string): boolean {
-  let clean = true;
-  const rmTree = (dir: string) => {
-    let entries: string[];
-    try {
-      entries = readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(dir, e);
-      try {
-        if (statSync(p).isDirectory()) rmTree(p);
-      } catch {
-        /* gone */
-      }
-    }
-    try {
-      rmdirSync(dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') clean = false;
-    }
-  };
-  for (const m of cgroupMounts()) rmTree(path.join(m, name));
-  return clean;
-}
-
-/** Mount points at or under `dir`, deepest first (mountinfo escapes spaces as \040). */
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((p): p is string => !!p)
-    .map((p) => p.replace(/\\040/g, ' '))
-    .filter((p) => p === dir || p.startsWith(dir + '/'))
-    .sort((a, b) => b.length - a.length);
-}
-
-/** A /24 in 10.244.0.0/16 that no address or route of this host overlaps (other nodes may run). */
-function freeSubnet(): number {
-  const used = execFileSync(HOST_PROGRAMS.ip, ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' })
-    + execFileSync(HOST_PROGRAMS.ip, ['-4', 'addr', 'show'], { encoding: 'utf8' });
-  for (let i = 0; i < 50; i++) {
-    const n = 1 + (randomBytes(1)[0]! % 250);
-    if (!used.includes(`10.244.${n}.`)) return n;
-  }
-  throw new Error('no free 10.244.x.0/24 on this host');
-}
-
-/** How many addresses of the host are in 10.244.n.0/24 (more than ours: another node took it at the same moment). */
-function subnetOwners(n: number): number {
-  return execFileSync(HOST_PROGRAMS.ip, ['-4', '-o', 'addr', 'show'], { encoding: 'utf8' })
-    .split('\n').filter((l) => l.includes(` 10.244.${n}.`)).length;
-}
-
 async function ip(args: string[]): Promise<void> {
   await execFileP(HOST_PROGRAMS.ip, args);
-}
-
-/** Processes whose command line names this socket (containerd's shims for our tasks). */
-function processesNaming(needle: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').includes(needle)) out.push(Number(e));
-    } catch {
-      /* exited */
-    }
-  }
-  return out;
-}
-
-function killPids(pids: number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
 }
 
 function kubeconfig(cluster: Cluster, user: string, token: string): string {
