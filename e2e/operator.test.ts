@@ -330,6 +330,8 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     assert.equal(cond(relay, 'Degraded')?.status, 'False');
     assert.equal(relay.status?.readyReplicas, 1);
     assert.equal(relay.status?.replicas, 1);
+    // The relay names no image: the operator's default (--relay-image, the package's msrpd here), now running.
+    await eventually('status.version', async () => (await getRelay('relay'))?.status?.version === 'ghcr.io/msrp-k8s/msrpd:0.1.0');
     const r = await kubectl(['get', 'msrprelay', 'relay', '-n', NS]);
     assert.match(r.stdout, /^relay\s+True\s+1\s+msrps:\/\/msrp\.example\.com:2855;tcp/m);
 

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as netConnect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { offerSdp, SipUac } from '../client/sip-uac.ts';
 import { buildResponse } from '../msrp/transaction.ts';
@@ -19,7 +20,7 @@ import { openStore } from '../store/open.ts';
 import type { Store } from '../store/index.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
-import { testPki, type TestPki } from '../transport/testcerts.ts';
+import { secretVolume, testPki, type TestPki } from '../transport/testcerts.ts';
 import { EngineStartError, startEngine } from './engine.ts';
 
 const logger = createLogger({ name: 'engine-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent', env: {} });
@@ -219,6 +220,48 @@ describe('startEngine', { timeout: 180_000 }, () => {
       await store.ping();
     } finally {
       await new Promise<void>((r) => taken.close(() => r()));
+    }
+  });
+
+  it('picks up a renewed certificate on the chat switch and SIP over TLS without dropping connections (as the relay does)', async () => {
+    const vol = await secretVolume(pki.server);
+    const c = config();
+    const engine = await startEngine({
+      ...c,
+      tls: { ...c.tls, dir: vol.dir, pollIntervalMs: 100 },
+      chat: { ...c.chat, sip: { ...c.chat.sip, tlsPort: 0 }, msrp: { ...c.chat.msrp, transport: 'tls' } },
+    }, { logger, metrics: createMetrics({ defaultMetrics: false }) });
+    const fingerprint = (port: number) => new Promise<{ fp: string; socket: TLSSocket }>((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port, ca: pki.caPem, servername: 'localhost' }, () => resolve({ fp: socket.getPeerCertificate().fingerprint256, socket }));
+      socket.once('error', reject);
+    });
+    const open: TLSSocket[] = [];
+    try {
+      const switchPort = engine.chat!.msrp.port;
+      const sipTls = engine.chat!.focus.tlsPort!;
+      const before = await fingerprint(switchPort);
+      const beforeSip = await fingerprint(sipTls);
+      open.push(before.socket, beforeSip.socket);
+      assert.equal(before.fp, beforeSip.fp);
+      await vol.swap(pki.serverRotated);
+      const until = Date.now() + 10_000;
+      let now = before.fp;
+      let nowSip = beforeSip.fp;
+      while ((now === before.fp || nowSip === before.fp) && Date.now() < until) {
+        const a = await fingerprint(switchPort);
+        const b = await fingerprint(sipTls);
+        now = a.fp;
+        nowSip = b.fp;
+        a.socket.destroy();
+        b.socket.destroy();
+        if (now === before.fp || nowSip === before.fp) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.notEqual(now, before.fp, 'the switch hands out the renewed certificate');
+      assert.notEqual(nowSip, before.fp, 'SIP over TLS hands out the renewed certificate');
+      assert.equal(before.socket.destroyed || beforeSip.socket.destroyed, false, 'connections made before the renewal stay');
+    } finally {
+      for (const s of open) s.destroy();
+      await engine.stop();
     }
   });
 });

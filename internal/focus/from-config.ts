@@ -8,20 +8,36 @@ import { sessionIdPrefixOf } from '../relay/engine-options.ts';
 import type { Store } from '../store/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { loadTlsMaterial, secureContextOptions } from '../transport/tls-files.ts';
+import { secureContextOptions, watchTlsMaterial } from '../transport/tls-files.ts';
 import { startChatServer, type RunningChatServer } from './server.ts';
 
 /**
- * Starts the chat server when `c.chat.enabled`, else returns undefined. The certificate is
- * read from `tls.dir` (the relay's files) once, at start: a renewed Secret reaches the relay
- * listeners at once, the chat listeners at the next restart.
+ * Starts the chat server when `c.chat.enabled`, else returns undefined. The certificate comes
+ * from `tls.dir` (the relay's files) and is watched as the relay watches it: a renewed Secret
+ * reaches new handshakes on the switch and SIP over TLS without dropping connections.
  */
 export async function startChatFromConfig(
   c: EngineConfig, deps: { logger: Logger; metrics: Metrics; store: Store; hostname: string },
 ): Promise<RunningChatServer | undefined> {
   if (!c.chat.enabled) return undefined;
   const needsTls = c.chat.msrp.transport === 'tls' || c.chat.sip.tlsPort !== undefined;
-  const tls = needsTls ? secureContextOptions(await loadTlsMaterial(c.tls.dir)) : undefined;
+  const live: { chat?: RunningChatServer } = {};
+  const watcher = needsTls
+    ? await watchTlsMaterial({
+      dir: c.tls.dir,
+      pollIntervalMs: c.tls.pollIntervalMs,
+      onReload(m) {
+        const options = secureContextOptions(m);
+        live.chat?.msrp.setSecureContext(options);
+        live.chat?.focus.setSecureContext(options);
+        deps.logger.info({ dir: c.tls.dir, component: 'chat' }, 'TLS certificate reloaded');
+      },
+      onError(err) {
+        deps.logger.warn({ err, dir: c.tls.dir, component: 'chat' }, 'TLS material not reloaded');
+      },
+    })
+    : undefined;
+  const tls = watcher === undefined ? undefined : secureContextOptions(watcher.current);
   const history = new DurableHistory({ table: deps.store.history, logger: deps.logger, metrics: deps.metrics });
   let chat: RunningChatServer;
   try {
@@ -31,14 +47,17 @@ export async function startChatFromConfig(
       sessionIdPrefix: sessionIdPrefixOf(c, deps.hostname),
     });
   } catch (err) {
+    watcher?.close();
     await history.close(0);
     throw err;
   }
+  live.chat = chat;
   return {
     ...chat,
     // Participants leave, then the pending history writes are flushed (bounded), before
     // the caller closes the store.
     async close() {
+      watcher?.close();
       await chat.close();
       await history.close();
     },

@@ -22,6 +22,7 @@ import {
   names,
   objectMeta,
   PATHS,
+  relayImage,
   selectorLabels,
   tlsSecretName,
 } from './common.ts';
@@ -118,7 +119,7 @@ export function renderAffinity(r: MsrpRelay): V1Affinity {
 }
 
 function engineContainer(r: MsrpRelay): V1Container {
-  const image = `${r.spec.image.repository}:${r.spec.image.tag}`;
+  const image = relayImage(r);
   return {
     name: 'engine',
     image,
@@ -150,7 +151,7 @@ function engineContainer(r: MsrpRelay): V1Container {
 }
 
 function adminContainer(r: MsrpRelay): V1Container {
-  const image = `${r.spec.image.repository}:${r.spec.image.tag}`;
+  const image = relayImage(r);
   return {
     name: 'admin',
     image,
@@ -218,6 +219,7 @@ export function renderStatefulSet(r: MsrpRelay, configHash: string, databaseSecr
       ...(anyPrivilegedPort ? { sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }] } : {}),
     },
     containers: [engineContainer(r), adminContainer(r)],
+    ...(r.spec.imagePullSecrets !== undefined && r.spec.imagePullSecrets.length > 0 ? { imagePullSecrets: r.spec.imagePullSecrets.map((p) => ({ name: p.name })) } : {}),
     volumes: volumes(r),
     affinity: renderAffinity(r),
     ...(scheduling.nodeSelector ? { nodeSelector: scheduling.nodeSelector } : {}),
