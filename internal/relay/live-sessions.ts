@@ -170,6 +170,7 @@ export class StoreLiveSessions implements LiveSessionRegistry {
     }
     this.#heartbeat = setInterval(() => void this.#beat(), this.#o.heartbeatMs);
     this.#heartbeat.unref();
+    void this.#beat(); // relay_replicas_live from the start
     if (shares !== undefined && self.replicated) {
       this.#spreadTimer = setInterval(() => void this.#refreshSpread(), this.#o.spreadRefreshMs);
       this.#spreadTimer.unref();
