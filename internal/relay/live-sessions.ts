@@ -152,14 +152,15 @@ export class StoreLiveSessions implements LiveSessionRegistry {
     this.#local = local;
     this.#shares = shares;
     this.#log.info({ relay: self.relay, replica: self.ordinal, staleAfterSec: this.#o.staleAfterSec }, 'relay-wide live sessions: registering this replica');
-    try {
-      this.#unlisten = await this.#bounded(this.#listen?.((e) => {
-        if (e.table === 'live_sessions' && e.key.relay === self.relay && e.key.ordinal === self.ordinal) this.#closeRequested([e.key.id]);
-        else if (e.table === '*') void this.#beat(); // notifications were missed: poll now
-      }) ?? Promise.resolve(undefined), this.#o.admitTimeoutMs * 4);
-    } catch (err) {
-      this.#failed('listen', err);
-    }
+    // Delete requests usually arrive on the change feed; the heartbeat polls for them too, so
+    // the start does not wait for the subscription.
+    this.#listen?.((e) => {
+      if (e.table === 'live_sessions' && e.key.relay === self.relay && e.key.ordinal === self.ordinal) this.#closeRequested([e.key.id]);
+      else if (e.table === '*') void this.#beat(); // notifications were missed: poll now
+    }).then((unlisten) => {
+      if (this.#stopped) void unlisten().catch(() => undefined);
+      else this.#unlisten = unlisten;
+    }, (err: unknown) => this.#failed('listen', err));
     try {
       const removed = await this.#bounded(this.#store.claim(self.relay, self.ordinal, this.#instance), this.#o.admitTimeoutMs * 4);
       if (removed > 0) this.#log.info({ removed }, 'relay-wide live sessions: rows of the previous run of this replica removed');

@@ -139,6 +139,14 @@ describe(`relay-wide limits and views over one ${adminUrl !== undefined ? 'Postg
     await eventually(async () => (await shared.store.liveSessions.list({ staleAfterSec: STALE_SEC }, { limit: 10 })).items.length === 0, 'every row to go');
   });
 
+  it('counts AUTHs in flight on one replica: three at once for a user with a limit of 2, two admitted', async () => {
+    const cs = await Promise.all([0, 0, 0].map((k) => connect(k)));
+    const statuses = await Promise.all(cs.map(async (c) => (await c.auth(uri, 'alice', 'alice-pw')).status));
+    assert.deepEqual(statuses.sort(), [200, 200, 403]);
+    for (const c of cs) c.close();
+    await eventually(async () => (await shared.store.liveSessions.list({ staleAfterSec: STALE_SEC }, { limit: 10 })).items.length === 0, 'every row to go');
+  });
+
   it('stops counting the sessions of a replica that stops heartbeating', async () => {
     // What a killed pod leaves: its rows, and a heartbeat that no longer moves. Replica 5
     // never existed here; it held two sessions of carol's.
@@ -196,6 +204,25 @@ describe(`relay-wide limits and views over one ${adminUrl !== undefined ? 'Postg
     for (const h of held) h.c.close();
     c2.close();
     await eventually(async () => (await shared.store.liveSessions.list({ staleAfterSec: STALE_SEC }, { limit: 10 })).items.length === 0, 'every row to go');
+  });
+
+  it('tells the owner of a session to close it through the change feed, without waiting for its heartbeat', async () => {
+    // Another relay (public port 2856) on the same database, whose replicas heartbeat once a minute.
+    const slow = [0, 1].map(() => connectLiveSessions(shared.store, { logger, heartbeatMs: 60_000, staleAfterSec: 120 }));
+    const other = await startTestMesh(2, { publicPort: 2856 }, (k) => ({ liveSessions: slow[k]! }));
+    try {
+      const c = await TestClient.connect({ port: other.replicas[1]!.port, ca: other.replicas[1]!.ca });
+      clients.push(c);
+      const s = usePathOf(await c.auth(other.uri.replace(':2855', ':2856'), 'bob', 'bob-pw'));
+      const id = /\/([^/;]+);tcp$/.exec(s)![1]!;
+      await eventually(async () => shared.store.liveSessions.exists(other.replicas[1]!.relay.identity.relay, id), 'the row');
+      const t0 = Date.now();
+      assert.equal((await call('DELETE', `/v1/sessions/${id}`)).status, 204);
+      assert.ok(Date.now() - t0 < 3000, `closed in ${Date.now() - t0} ms`);
+      assert.equal(other.replicas[1]!.relay.sessions.get(id), undefined);
+    } finally {
+      for (const r of other.replicas) await r.relay.stop();
+    }
   });
 
   it('shares a user\'s rate between the replicas where the user has sessions', async () => {
