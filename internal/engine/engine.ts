@@ -18,7 +18,7 @@ import { roomsControl } from '../focus/control.ts';
 import { startChatFromConfig } from '../focus/from-config.ts';
 import type { RunningChatServer } from '../focus/server.ts';
 import { connectStoreCredentials, type StoreCredentials } from '../relay/credential-cache.ts';
-import { relayOptionsFromConfig } from '../relay/engine-options.ts';
+import { liveSessionOptionsFromConfig, relayOptionsFromConfig } from '../relay/engine-options.ts';
 import { connectLiveSessions } from '../relay/live-sessions.ts';
 import { startRelay, type RunningRelay } from '../relay/relay.ts';
 import type { Store } from '../store/index.ts';
@@ -112,7 +112,7 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
   started.push(() => credentials.close());
   // Relay-wide sessions per user, throttle shares and session list (docs/relay.md "Relay-wide
   // limits and views"); the relay starts and stops it.
-  const liveSessions = connectLiveSessions(store, { logger, metrics });
+  const liveSessions = connectLiveSessions(store, { logger, metrics, ...liveSessionOptionsFromConfig(config) });
   const relay = await part('relay', () => startRelay(options, { credentials: credentials.credentials, logger, metrics, storeHealth: credentials.health, liveSessions }));
   started.push(() => relay.stop());
   const chat = await part('chat', () => startChatFromConfig(config, { logger, metrics, store, hostname }));
