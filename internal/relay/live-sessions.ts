@@ -119,6 +119,7 @@ export class StoreLiveSessions implements LiveSessionRegistry {
   #flushing: Promise<void> | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
+  #beating = false;
   #spreadTimer: NodeJS.Timeout | undefined;
   #unlisten: (() => Promise<void>) | undefined;
 
@@ -226,7 +227,8 @@ export class StoreLiveSessions implements LiveSessionRegistry {
     this.#flushTimer = undefined;
     const self = this.#self;
     try {
-      await this.#flushing;
+      // Bounded: a write stuck on a frozen database must not hold up the relay's stop.
+      if (this.#flushing !== undefined) await this.#bounded(this.#flushing, this.#o.admitTimeoutMs * 4);
       // Whatever is pending, our rows go: a stopped replica holds no session.
       if (self !== undefined) await this.#bounded(this.#store.replace(self.relay, self.ordinal, []), this.#o.admitTimeoutMs * 4);
     } catch (err) {
@@ -298,9 +300,14 @@ export class StoreLiveSessions implements LiveSessionRegistry {
 
   async #beat(): Promise<void> {
     const self = this.#self;
-    if (self === undefined || this.#stopped) return;
+    // One heartbeat at a time: on a database that hangs, they would pile up on the pool.
+    if (self === undefined || this.#stopped || this.#beating) return;
+    const call = this.#store.heartbeat(self.relay, self.ordinal, this.#instance, this.#o.staleAfterSec);
+    // Until the call itself settles (it may outlive our bound), not before.
+    this.#beating = true;
+    call.then(() => (this.#beating = false), () => (this.#beating = false));
     try {
-      const r = await this.#bounded(this.#store.heartbeat(self.relay, self.ordinal, this.#instance, this.#o.staleAfterSec), this.#o.heartbeatMs);
+      const r = await this.#bounded(call, this.#o.heartbeatMs);
       this.#ok();
       this.#m?.replicasLive.set(r.liveReplicas);
       this.#closeRequested(r.deleteRequested);
