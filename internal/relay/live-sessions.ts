@@ -307,7 +307,8 @@ export class StoreLiveSessions implements LiveSessionRegistry {
     this.#beating = true;
     call.then(() => (this.#beating = false), () => (this.#beating = false));
     try {
-      const r = await this.#bounded(call, this.#o.heartbeatMs);
+      // Not less than 2 s: a short heartbeat period (tests) must not turn a slow connect into an outage.
+      const r = await this.#bounded(call, Math.max(this.#o.heartbeatMs, 2000));
       this.#ok();
       this.#m?.replicasLive.set(r.liveReplicas);
       this.#closeRequested(r.deleteRequested);

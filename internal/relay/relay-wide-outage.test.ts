@@ -63,6 +63,7 @@ describe('relay-wide sessions per user while the database does not answer', { sk
       logger, metrics: metrics[k]!, heartbeatMs: 200, staleAfterSec: 5, admitTimeoutMs: ADMIT_TIMEOUT_MS, retryMs: 200,
     }));
     ({ replicas, uri } = await startTestMesh(2, { maxSessionsPerUser: 2 }, (k) => ({ liveSessions: registries[k]!, metrics: metrics[k]! })));
+    for (const m of metrics) await eventually(async () => (await metric(m, 'relay_replicas_live')) === 2, 'two live replicas', 20_000);
   });
   after(async () => {
     for (const pid of frozen) {

@@ -90,6 +90,8 @@ describe(`relay-wide limits and views over one ${adminUrl !== undefined ? 'Postg
       },
       control: { host: '127.0.0.1', port: 0 },
     }, (k) => ({ liveSessions: registries[k]!, metrics: metrics[k]! })));
+    // Every replica has heartbeaten and sees the other two (its pool connections are open).
+    for (const m of metrics) await eventually(async () => (await metricValue(m, 'relay_replicas_live')) === 3, 'three live replicas', 20_000);
     // The admin sidecar of pod 0: the shared database, and replica 0's control endpoint.
     admin = await buildAdminApp({
       store: shared.store, logger, metrics: createMetrics({ defaultMetrics: false }), bootstrapToken: BOOTSTRAP,
