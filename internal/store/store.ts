@@ -6,6 +6,7 @@ import { createAuditLog, type AuditLog } from './audit.ts';
 import type { Db, PoolStats } from './db.ts';
 import { StoreError, toStoreError } from './errors.ts';
 import { createChatHistory, type ChatHistory } from './history.ts';
+import { createLiveSessions, type LiveSessions } from './live-sessions.ts';
 import { createRooms, type Rooms } from './rooms.ts';
 import { createTokens, type Tokens } from './tokens.ts';
 import { openSecret, sealSecret } from './secret.ts';
@@ -37,6 +38,8 @@ export type ChangeEvent =
   | { table: 'users'; op: 'insert' | 'update' | 'delete'; key: { realm: string; username: string } }
   | { table: 'rooms'; op: 'insert' | 'update' | 'delete'; key: { room: string }; generation: number }
   | { table: 'tokens'; op: 'insert' | 'update' | 'delete'; key: { id: string } }
+  /** The admin API asks the replica holding a relay session to close it (live-sessions.ts). */
+  | { table: 'live_sessions'; op: 'delete-requested'; key: { relay: string; ordinal: number; id: string } }
   | { table: '*'; op: 'resync' };
 
 export const CHANGES_CHANNEL = 'msrp_changes';
@@ -69,6 +72,8 @@ export interface Store {
   readonly audit: AuditLog;
   /** Chat room history (last N public messages per room). */
   readonly history: ChatHistory;
+  /** Relay sessions of every replica, and the replicas' heartbeats (relay-wide limits and views). */
+  readonly liveSessions: LiveSessions;
   /** One round trip to the database (readiness); rejects with `unavailable`. */
   ping(): Promise<void>;
   /** Connection pool counters; undefined for PGlite. */
@@ -119,6 +124,7 @@ export function createSqlStore(db: Db, secretKey: Buffer | undefined, onClose: (
     tokens: createTokens(db, run),
     audit: createAuditLog(db, run),
     history: createChatHistory(db, run),
+    liveSessions: createLiveSessions(db, run, CHANGES_CHANNEL),
     ping: () => run('ping', async () => {
       await db.query('SELECT 1');
     }),
