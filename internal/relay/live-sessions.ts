@@ -51,6 +51,8 @@ export interface ShareSink {
   replace(users: ReadonlyMap<string, number>, realms: ReadonlyMap<string, number>): void;
   /** One user's count, learnt at AUTH. */
   user(realm: string, username: string, otherReplicas: number): void;
+  /** False while no rate is shared (the periodic refresh is skipped); rates may be switched on live. Default true. */
+  readonly active?: boolean;
 }
 
 export type AdmitVerdict = 'admitted' | 'refused' | 'unknown';
@@ -321,7 +323,7 @@ export class StoreLiveSessions implements LiveSessionRegistry {
   async #refreshSpread(): Promise<void> {
     const self = this.#self;
     const shares = this.#shares;
-    if (self === undefined || shares === undefined || this.#stopped || this.#down) return;
+    if (self === undefined || shares === undefined || shares.active === false || this.#stopped || this.#down) return;
     const users = new Map<string, { realm: string; username: string }>();
     const realms = new Set<string>();
     for (const s of this.#local?.all() ?? []) {

@@ -478,7 +478,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       all: () => sessions.all(),
       has: (id) => sessions.get(id) !== undefined,
       remove: (id) => sessions.remove(id, 'deleted') !== undefined,
-    }, o.mesh !== undefined && throttle.sharedScopes ? throttle : undefined);
+    }, o.mesh !== undefined ? throttle : undefined);
   }
 
   let http: AddressInfo | undefined;

@@ -84,6 +84,11 @@ export class Throttle implements ShareSink {
     return this.#limits.user.bytesPerSec > 0 || this.#limits.realm.bytesPerSec > 0;
   }
 
+  /** ShareSink: the registry refreshes the shares only while a per-user or per-realm rate is set (it may be set live). */
+  get active(): boolean {
+    return this.sharedScopes;
+  }
+
   /** The registry's full view (ShareSink): rates of existing buckets follow at once. */
   replace(users: ReadonlyMap<string, number>, realms: ReadonlyMap<string, number>): void {
     this.#userShares = users;
