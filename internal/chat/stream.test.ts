@@ -4,7 +4,8 @@ import { after, describe, it } from 'node:test';
 import { getHeader } from '../msrp/frame.ts';
 import { newMessageId } from '../msrp/transaction.ts';
 import type { RoomEvent } from './room.ts';
-import { join, ROOM_URI, sleep, startTestSwitch, type TestPeer } from './testpeer.ts';
+import { eventually } from '../testwait.ts';
+import { join, probe, ROOM_URI, startTestSwitch, type TestPeer } from './testpeer.ts';
 
 const stops: (() => void)[] = [];
 after(() => {
@@ -19,7 +20,9 @@ async function room(policy = {}, o = {}) {
   const alice = await join(t.room, port, 'sip:alice@example.com');
   const bob = await join(t.room, port, 'sip:bob@example.com');
   const carol = await join(t.room, port, 'sip:carol@example.com');
-  await sleep(30);
+  // Drain the join notices: they were queued before the probes, which every peer then saw.
+  await probe(alice, [bob, carol]);
+  await probe(bob, [alice]);
   for (const p of [alice, bob, carol]) p.received.length = 0;
   const events: RoomEvent[] = [];
   t.room.onChange((e) => events.push(e));
@@ -77,8 +80,7 @@ describe('files and chunked messages in rooms', () => {
     assert.equal(cut.continuation, '#');
     assert.ok(cut.body.length <= 300_000);
     assert.equal((await carol.next((x) => x.continuation === '#')).continuation, '#');
-    await sleep(50);
-    assert.ok(events.some((e) => e.type === 'device-left' && e.reason === 'connection-lost' && e.sipUri === 'sip:alice@example.com'));
+    await eventually(() => events.some((e) => e.type === 'device-left' && e.reason === 'connection-lost' && e.sipUri === 'sip:alice@example.com'), 'alice left: connection-lost');
     assert.ok(!r.participants().some((p) => p.sipUri === 'sip:alice@example.com'));
     const hello = bob.cpim({ to: ROOM_URI, text: 'still here' });
     assert.equal((await bob.sendAndWait(hello)).status, 200);
@@ -91,7 +93,8 @@ describe('files and chunked messages in rooms', () => {
     const tid = alice.startChunk(newMessageId(), `1-${body.length}/${body.length}`, body.subarray(0, 300_000));
     await carol.nextHead(() => true);
     carol.close();
-    await sleep(50);
+    // The rest goes out once the switch has seen carol go (the case under test), not after a guess.
+    await eventually(() => events.some((e) => e.type === 'device-left' && e.reason === 'connection-lost' && e.sipUri === 'sip:carol@example.com'), 'carol left: connection-lost');
     alice.socket.write(body.subarray(300_000));
     alice.endChunk(tid, '$');
     assert.equal((await alice.response(tid)).status, 200);
@@ -135,8 +138,7 @@ describe('isolation of slow readers and flooders', () => {
     latencies.sort((a, b) => a - b);
     const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
     assert.ok(p99 < 250, `p99 delivery to the reading participant ${p99.toFixed(1)} ms`);
-    await sleep(50);
-    assert.ok(events.some((e) => e.type === 'device-left' && e.reason === 'slow-reader' && e.sipUri === 'sip:carol@example.com'), 'carol removed');
+    await eventually(() => events.some((e) => e.type === 'device-left' && e.reason === 'slow-reader' && e.sipUri === 'sip:carol@example.com'), 'carol removed as a slow reader');
     assert.ok(!r.participants().some((p) => p.sipUri === 'sip:carol@example.com'));
     await bob.nextText('left (could not keep up)');
     carol.socket.resume();
