@@ -96,8 +96,9 @@ describe('streaming and flow control (docs/architecture.md §3.2, §3.4)', () =>
     const elapsed = (performance.now() - t0) / 1000;
     assert.equal(sha(Buffer.concat(got.body)), sha(body));
     assert.equal((await a.response(sent.transactionId)).status, 200);
-    // (512 KiB - 64 KiB burst) / 256 KiB/s = 1.75 s
-    assert.ok(elapsed >= 1.5 && elapsed < 5, `took ${elapsed.toFixed(2)} s`);
+    // (512 KiB - 64 KiB burst) / 256 KiB/s = 1.75 s: a lower bound, which load cannot break.
+    // No upper bound on a shared machine: a rate far too slow still fails, at the 10 s wait above.
+    assert.ok(elapsed >= 1.5, `took ${elapsed.toFixed(2)} s`);
     const text = await r.relay.metrics.throttledBytes.get();
     assert.ok(text.values.some((v) => v.labels.scope === 'session' && v.value > 0));
   });
