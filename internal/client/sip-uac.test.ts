@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { cseq, topVia } from '../sip/fields.ts';
+import { callId, cseq, topVia } from '../sip/fields.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { parseDatagram, SipStreamFramer } from '../sip/parser.ts';
 import { buildResponse } from '../sip/responses.ts';
@@ -44,16 +44,18 @@ const ok = (req: SipRequest, status = 200): SipResponse => buildResponse(req, st
 const gaps = (copies: Copy[]): number[] => copies.slice(1).map((c, i) => c.at - copies[i]!.at);
 
 /**
- * Orders "no further copy": a probe OPTIONS from the same UAC socket reaches the focus after
- * anything the UAC sent before it (one socket to one, over loopback, in order). Without it,
- * a copy sent in the same timer phase as the test's own pause would still be unread at the
- * focus when the test counts. The probe may stay unanswered: its failure is ignored.
+ * Orders "no further copy": a probe OPTIONS (its own Call-ID) from the same UAC socket reaches
+ * the focus after anything the UAC sent before it (one socket to one, over loopback, in order).
+ * Without it, a copy already sent could still be unread at the focus when the test counts.
+ * The probe may stay unanswered: its failure is ignored.
  */
-async function probe(uac: SipUac, seen: () => number): Promise<void> {
-  const before = seen();
-  void uac.send(uac.newDialog('sip:lobby@chat.test'), 'OPTIONS').catch(() => undefined);
-  await eventually(() => seen() > before, 'the probe OPTIONS at the focus');
+async function probe(uac: SipUac, seen: (callId: string) => boolean): Promise<void> {
+  const d = uac.newDialog('sip:lobby@chat.test');
+  void uac.send(d, 'OPTIONS').catch(() => undefined);
+  await eventually(() => seen(d.callId), 'the probe OPTIONS at the focus');
 }
+
+const seenBy = (focus: { of(method: string): Copy[] }) => (id: string): boolean => focus.of('OPTIONS').some((c) => callId(c.req) === id);
 
 /** The copies are retransmissions of one request: same branch and CSeq (RFC 3261 §17.1.1.2). */
 function assertSameRequest(copies: Copy[]): void {
@@ -85,7 +87,7 @@ describe('SipUac over UDP', () => {
       // The next Timer A would fire 8*T1 after the fourth copy; wait past it (a wait on the
       // clock the timer runs on), then read everything the UAC sent up to now.
       await sleep(12 * t1);
-      await probe(uac, () => focus.of('OPTIONS').length);
+      await probe(uac, seenBy(focus));
       assert.equal(focus.of('INVITE').length, 4, 'no copy after the 200');
     } finally {
       uac.close();
@@ -175,13 +177,14 @@ describe('SipUac over UDP', () => {
       await assert.rejects(uac.send(uac.newDialog('sip:lobby@chat.test'), 'INVITE', { body: offerSdp('msrp://127.0.0.1:7654/a;tcp') }),
         /^Error: no response to INVITE from the focus after 0\.64 s$/);
       assert.ok(performance.now() - start >= 64 * t1 - 2, 'Timer B is 64*T1');
-      // Sent at 0, 10, 30, 70, 150, 310 and maybe 630 ms.
+      // Sent at 0, 10, 30, 70, 150, 310 and maybe 630 ms; the probe makes sure all have been read.
+      await probe(uac, seenBy(focus));
       const n = focus.of('INVITE').length;
       assert.ok(n >= 6 && n <= 7, `${n} copies`);
       // A Timer A still running would send its next copy at 1270 ms (2 * 630 + 10): wait past
       // that (the old 10*T1 pause ended before any copy could be due), then probe.
       await sleep(64 * t1);
-      await probe(uac, () => focus.of('OPTIONS').length);
+      await probe(uac, seenBy(focus));
       assert.equal(focus.of('INVITE').length, n, 'no copy after Timer B');
     } finally {
       uac.close();
@@ -229,13 +232,13 @@ describe('SipUac over TCP', () => {
   it('sends a request once, without retransmission, on a reliable transport (RFC 3261 §17.1.1.2)', async () => {
     const t1 = 20;
     const invites: SipRequest[] = [];
-    let options = 0;
+    const options: string[] = [];
     const conns: Socket[] = [];
     const server = createServer((sock) => {
       conns.push(sock);
       const framer = new SipStreamFramer({
         onMessage: (m) => {
-          if (m.kind === 'request' && m.method === 'OPTIONS') options++;
+          if (m.kind === 'request' && m.method === 'OPTIONS') options.push(callId(m) ?? '');
           if (m.kind !== 'request' || m.method !== 'INVITE') return;
           invites.push(m);
           // Answer late: over UDP, 4 copies would have gone out by then (0, 20, 60, 140 ms).
@@ -254,7 +257,7 @@ describe('SipUac over TCP', () => {
       assert.equal(res.status, 200);
       // A copy would have been due at 20, 60 and 140 ms, before the 200 at 200 ms: a probe on
       // the same (ordered) connection arrives after any of them.
-      await probe(uac, () => options);
+      await probe(uac, (id) => options.includes(id));
       assert.equal(invites.length, 1, 'one INVITE on TCP');
     } finally {
       uac.close();
