@@ -66,7 +66,9 @@ describe('msrp chat --relay', { timeout: 90_000 }, () => {
     const src = join(dir, 'notes.bin');
     await writeFile(src, data);
     const scripts: Record<string, string[]> = {
-      alice: ['/nick Alice', 'wait:1500', 'hello everyone', 'expect:^\\[private\\] <sip:bob@localhost> psst alice$', 'expect:^<sip:carol@localhost> hi from carol$', `/file ${src}`, 'wait:800'],
+      // Alice starts once Bob and Carol hold their nicknames (bound, so they get her hello):
+      // the test waits for that in the room instead of Alice sleeping 1.5 s.
+      alice: ['/nick Alice', 'hello everyone', 'expect:^\\[private\\] <sip:bob@localhost> psst alice$', 'expect:^<sip:carol@localhost> hi from carol$', `/file ${src}`, 'wait:800'],
       bob: ['/nick Bob', 'expect:^<sip:alice@localhost> hello everyone$', '/msg Alice psst alice', 'expect:hi from carol', `expect:^<sip:alice@localhost> \\[file notes.bin 3000 bytes sha256 ${sha}`, 'wait:300'],
       carol: ['/nick Carol', 'expect:^<sip:alice@localhost> hello everyone$', 'wait:300', 'hi from carol', `expect:^<sip:alice@localhost> \\[file notes.bin 3000 bytes sha256 ${sha}`, 'wait:300'],
     };
@@ -78,13 +80,16 @@ describe('msrp chat --relay', { timeout: 90_000 }, () => {
       return adopt(socket, direction);
     };
     const saveDirs: Record<string, string> = {};
-    const runs = Object.entries(scripts).map(async ([user, lines]) => {
+    const start = async (user: string) => {
       const file = join(dir, `${user}.txt`);
-      await writeFile(file, lines.join('\n') + '\n');
+      await writeFile(file, scripts[user]!.join('\n') + '\n');
       saveDirs[user] = await mkdtemp(join(dir, `${user}-files-`));
       return [user, await runMsrp(joinArgs(relay, user, file, ['--save-dir', saveDirs[user]]))] as const;
-    });
-    const results = Object.fromEntries(await Promise.all(runs));
+    };
+    const others = [start('bob'), start('carol')];
+    const nicknames = () => chat.switch.room(ROOM)?.participants().map((p) => p.nickname) ?? [];
+    await eventually(() => ['Bob', 'Carol'].every((n) => nicknames().includes(n)), 'bob and carol in the room with their nicknames', 20_000);
+    const results = Object.fromEntries(await Promise.all([start('alice'), ...others]));
     chat.switch.adopt = adopt;
     for (const [user, r] of Object.entries(results)) {
       assert.equal(r.code, 0, `${user} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
