@@ -139,15 +139,20 @@ describe('msrp chat --relay', { timeout: 90_000 }, () => {
     assert.equal(tlsChat.msrp.scheme, 'msrps');
     const tlsRelay = await startTestRelay({ nextHops: { allow: [{ host: '127.0.0.1', port: tlsChat.msrp.port }], allowPrivate: true, connectTimeoutMs: 2000 } });
     try {
+      // Bob starts once Alice holds her nickname (bound, so she gets his "here"), awaited in
+      // the room instead of Bob's script sleeping 1.5 s.
       const scripts: Record<string, string[]> = {
         alice: ['/nick Alice', 'expect:^<sip:bob@localhost> here$', 'hello over tls', 'wait:500'],
-        bob: ['/nick Bob', 'wait:1500', 'here', 'expect:^<sip:alice@localhost> hello over tls$', 'wait:200'],
+        bob: ['/nick Bob', 'here', 'expect:^<sip:alice@localhost> hello over tls$', 'wait:200'],
       };
-      const results = await Promise.all(Object.entries(scripts).map(async ([user, lines]) => {
+      const start = async (user: string) => {
         const file = join(dir, `tls-${user}.txt`);
-        await writeFile(file, lines.join('\n') + '\n');
+        await writeFile(file, scripts[user]!.join('\n') + '\n');
         return [user, await runMsrp(joinArgs(tlsRelay, user, file, [], tlsChat))] as const;
-      }));
+      };
+      const alice = start('alice');
+      await eventually(() => tlsChat.switch.room(ROOM)?.participants().some((p) => p.nickname === 'Alice') === true, 'alice in the room with her nickname', 20_000);
+      const results = await Promise.all([alice, start('bob')]);
       for (const [user, r] of results) assert.equal(r.code, 0, `${user} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
     } finally {
       await tlsChat.close();
