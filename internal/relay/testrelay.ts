@@ -102,11 +102,5 @@ export async function freePort(host: string): Promise<number> {
   return port;
 }
 
-/** Polls `cond` until it holds; fails after `timeoutMs` naming `what` (wait on a condition, never a fixed sleep). */
-export async function eventually(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Shared by every internal/ test (internal/testwait.ts); re-exported for the relay's tests. */
+export { eventually } from '../testwait.ts';
