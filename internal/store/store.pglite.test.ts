@@ -14,6 +14,7 @@ import { migrate } from './migrate.ts';
 import { openStore } from './open.ts';
 import { createSqlStore, type Store } from './store.ts';
 import { historyContract } from './testhistory.ts';
+import { leasesContract } from './testleases.ts';
 import { quietLogger, storeContract, uniqueRealm, type Subject } from './testcontract.ts';
 
 describe('Store on PGlite', () => {
@@ -35,6 +36,7 @@ describe('Store on PGlite', () => {
 
   storeContract(() => subject);
   historyContract(() => subject);
+  leasesContract(() => subject);
 
   it('runs the advisory lock round on PGlite as on PostgreSQL', async () => {
     const r = await db.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(1) AS locked');

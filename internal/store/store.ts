@@ -6,6 +6,7 @@ import { createAuditLog, type AuditLog } from './audit.ts';
 import type { Db, PoolStats } from './db.ts';
 import { StoreError, toStoreError } from './errors.ts';
 import { createChatHistory, type ChatHistory } from './history.ts';
+import { createRoomLeases, type RoomLeases } from './leases.ts';
 import { createRooms, type Rooms } from './rooms.ts';
 import { createTokens, type Tokens } from './tokens.ts';
 import { openSecret, sealSecret } from './secret.ts';
@@ -69,6 +70,8 @@ export interface Store {
   readonly audit: AuditLog;
   /** Chat room history (last N public messages per room). */
   readonly history: ChatHistory;
+  /** Which replica owns each chat room (several pods, docs/chat.md). */
+  readonly leases: RoomLeases;
   /** One round trip to the database (readiness); rejects with `unavailable`. */
   ping(): Promise<void>;
   /** Connection pool counters; undefined for PGlite. */
@@ -119,6 +122,7 @@ export function createSqlStore(db: Db, secretKey: Buffer | undefined, onClose: (
     tokens: createTokens(db, run),
     audit: createAuditLog(db, run),
     history: createChatHistory(db, run),
+    leases: createRoomLeases(db, run),
     ping: () => run('ping', async () => {
       await db.query('SELECT 1');
     }),
