@@ -410,8 +410,11 @@ export interface ChatListener {
 }
 
 /** The focus's MSRP listener (TCP, or TLS when `tls` is given); points the switch's session URIs at it. */
-export async function startChatMsrpListener(sw: ChatSwitch, o: { hosts: string[]; port: number; tls?: SecureContextOptions }): Promise<ChatListener> {
-  const l = await listen({ hosts: o.hosts, port: o.port, ...(o.tls === undefined ? {} : { tls: o.tls }), onSocket: (s) => sw.adopt(s, 'inbound') });
+export async function startChatMsrpListener(
+  sw: ChatSwitch,
+  o: { hosts: string[]; port: number; tls?: SecureContextOptions; /** Instead of adopting at once (rooms over several replicas pass some connections on). */ onSocket?: (socket: Socket) => void },
+): Promise<ChatListener> {
+  const l = await listen({ hosts: o.hosts, port: o.port, ...(o.tls === undefined ? {} : { tls: o.tls }), onSocket: o.onSocket ?? ((s) => sw.adopt(s, 'inbound')) });
   const scheme = o.tls === undefined ? 'msrp' : 'msrps';
   sw.setLocalAddress(scheme, l.port);
   return { port: l.port, scheme, close: () => l.close() };

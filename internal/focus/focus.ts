@@ -20,7 +20,7 @@ import { parseSipUri } from '../sip/uri.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { LAB_MEDIA_POLICY, type MediaPolicy } from './admission.ts';
 import { Calls } from './calls.ts';
-import type { ChatPort, ChatRoomPort, RoomEvent } from './chat-port.ts';
+import { RoomUnavailableError, type ChatPort, type ChatRoomPort, type RoomEvent } from './chat-port.ts';
 import type { ConferenceState, StateChange } from './conference-info.ts';
 import type { RoomDirectory, RoomEntry } from './directory.ts';
 import { ConferenceSubscriptions } from './subscriptions.ts';
@@ -143,9 +143,13 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     if (dialog.method === 'REFER') ua.dialogs.terminate(dialog);
   }
 
-  /** The live room for an entry, watched for events once. */
-  function watch(entry: RoomEntry): WatchedRoom {
+  /** The live room for an entry, watched for events once; a promise when its owner replica has to be found. */
+  function watch(entry: RoomEntry): WatchedRoom | Promise<WatchedRoom> {
     const chat = o.chat.room(entry);
+    return chat instanceof Promise ? chat.then((c) => watching(entry, c)) : watching(entry, chat);
+  }
+
+  function watching(entry: RoomEntry, chat: ChatRoomPort): WatchedRoom {
     const known = watched.get(entry.name);
     if (known && known.chat === chat) {
       if (known.entry.generation !== entry.generation) watched.set(entry.name, { ...known, entry });
@@ -157,6 +161,16 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
       unsubscribe: chat.onChange((e) => onRoomEvent(entry.name, e)),
     };
     watched.set(entry.name, w);
+    // A room another replica served is gone from here (its owner died or gave it up): the
+    // devices were reported left (BYEs went out); subscriptions end with reason
+    // "deactivated", which invites an immediate re-SUBSCRIBE (RFC 6665 §4.2.2), and the next
+    // request looks for the room's owner again.
+    chat.onGone?.(() => {
+      if (watched.get(entry.name) !== w) return;
+      w.unsubscribe();
+      watched.delete(entry.name);
+      void subscriptions.endRoom(entry.name, () => stateOf(w), 'deactivated');
+    });
     return w;
   }
 
@@ -244,7 +258,18 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
       incoming.respond(404, { reason: 'No Such Room' });
       return;
     }
-    const w = watch(entry);
+    let w: WatchedRoom;
+    try {
+      const found = watch(entry);
+      w = found instanceof Promise ? await found : found;
+    } catch (err) {
+      if (!(err instanceof RoomUnavailableError)) throw err;
+      log.warn({ room: entry.name, reason: err.message }, 'room unavailable');
+      if (req.method === 'INVITE') invites?.inc({ outcome: '503' });
+      // RFC 3261 §21.5.4: 503 with Retry-After, the time until the silent owner's lease runs out.
+      incoming.respond(503, { headers: [['Retry-After', String(err.retryAfterSec)]] });
+      return;
+    }
     switch (req.method) {
       case 'INVITE':
         calls.join(incoming, entry, w.chat);
@@ -285,6 +310,7 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
         return stateOf(w);
       });
       for (const w of watched.values()) w.unsubscribe();
+      watched.clear();
       // Let the BYEs leave before the sockets close.
       await new Promise((r) => setTimeout(r, 50));
       await transport.close();
