@@ -165,16 +165,18 @@ export class RoomMesh implements ChatPort {
     }
   }
 
-  /** Clean shutdown: leases released (the next join takes the rooms elsewhere at once), streams ended. */
+  /**
+   * Clean shutdown: leases released first, then the other replicas' event streams end, so
+   * the participants they then BYE can rejoin at once, the room starting elsewhere.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
     for (const port of this.#remote.values()) port.close();
     this.#remote.clear();
-    for (const uri of [...this.#streams.keys()]) this.dropped(uri);
     const rooms = [...this.#held];
-    this.#held.clear();
     await this.#o.leases.release(this.#o.ordinal, rooms).catch((err: Error) => this.#log.warn({ err: err.message }, 'room leases not released'));
+    for (const uri of new Set([...rooms, ...this.#streams.keys()])) this.dropped(uri);
   }
 
   // ---- the mesh channel's side --------------------------------------------------------
@@ -193,6 +195,7 @@ export class RoomMesh implements ChatPort {
   async #request(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const m = /^\/v1\/rooms\/([^/]+)\/(admit|remove|remove-by-moderator|events)$/.exec(req.url ?? '');
     if (m === null) return json(res, 404, { error: 'no such path' });
+    if (this.#closed) return json(res, 503, { error: 'shutting down' });
     const [, encoded, action] = m as unknown as [string, string, string];
     const expected = action === 'events' ? 'GET' : 'POST';
     if (req.method !== expected) return json(res, 405, { error: `${expected} only` });

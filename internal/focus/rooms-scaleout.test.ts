@@ -77,6 +77,16 @@ async function startReplica(ordinal: number, env: Record<string, string>): Promi
   return { ordinal, sip: ports.sip, msrp: ports.msrp, child, exited };
 }
 
+/** The next NOTIFY whose body passes `match` (earlier ones are skipped). */
+async function notifyWhere(uac: SipUac, match: (body: string) => boolean, timeoutMs = 5000): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const n = await uac.nextRequest('NOTIFY', Math.max(1, end - Date.now()));
+    const body = n.body.toString();
+    if (match(body)) return body;
+  }
+}
+
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -156,7 +166,7 @@ describe('chat rooms over three replicas', { skip, timeout: 120_000 }, () => {
     await migrate(db, logger);
     await db.close();
     store = await openStore({ url: database.url, logger });
-    await store.rooms.put('lobby', { policy: { privateMessages: true, nicknames: true, history: { enabled: true, size: 20 } } });
+    await store.rooms.put('lobby', { policy: { privateMessages: true, nicknames: true, moderators: ['sip:mod@example.com'], history: { enabled: true, size: 20 } } });
     const pki = await testPki();
     const env = { ROOMS_DB_URL: database.url, ROOMS_MESH_PORT: String(await freePort('127.0.1.0')), ROOMS_MESH_TLS_DIR: pki.mesh.dir, ROOMS_LEASE_MS: String(LEASE_MS) };
     replicas.push(...await Promise.all([0, 1, 2].map((k) => startReplica(k, env))));
@@ -228,6 +238,31 @@ describe('chat rooms over three replicas', { skip, timeout: 120_000 }, () => {
     for (const p of people) assert.ok(full.includes(p.sipUri), `conference-info lists ${p.name}: ${full}`);
     assert.match(full, /<chat:nickname>Al<\/chat:nickname>|display-text>Al</);
 
+    // Leaving by BYE at a replica that does not own the room removes the device at the owner.
+    const eve = new Participant('eve');
+    assert.equal(await eve.join(replicas[1]!), 200);
+    await notifyWhere(watcher, (b) => b.includes(eve.sipUri) && !b.includes('state="deleted"'));
+    assert.equal((await eve.uac.send(eve.dialog, 'BYE', { inDialog: true })).status, 200);
+    await notifyWhere(watcher, (b) => b.includes(eve.sipUri) && b.includes('state="deleted"'));
+    await eve.peer.closed;
+    eve.close();
+
+    // A moderator at one replica removes a participant who came through another: REFER
+    // method=BYE reaches the owner, the participant's own replica sends the BYE.
+    const dave = new Participant('dave');
+    assert.equal(await dave.join(replicas[1]!), 200);
+    const mod = await SipUac.open('TCP', replicas[2]!.sip, 'mod');
+    const referred = await mod.send(mod.newDialog(ROOM, 'sip:mod@example.com'), 'REFER', { headers: [['Refer-To', `<${dave.sipUri};method=BYE>`]] });
+    assert.equal(referred.status, 202);
+    assert.match((await mod.nextRequest('NOTIFY')).body.toString(), /^SIP\/2\.0 200 OK/);
+    const kicked = await dave.uac.nextRequest('BYE');
+    assert.equal(headerValue(kicked, 'Call-ID'), dave.dialog.callId);
+    await dave.peer.closed;
+    const notMod = await bob.uac.send(bob.uac.newDialog(ROOM), 'REFER', { headers: [['Refer-To', `<${carol.sipUri};method=BYE>`]] });
+    assert.equal(notMod.status, 403, 'a participant who is not a moderator is refused by the owner');
+    mod.close();
+    dave.close();
+
     // --- the owner dies --------------------------------------------------------------------
     replicas[0]!.child.kill('SIGKILL');
     await replicas[0]!.exited;
@@ -236,8 +271,12 @@ describe('chat rooms over three replicas', { skip, timeout: 120_000 }, () => {
       const bye = await p.uac.nextRequest('BYE', 10_000);
       assert.equal(bye.method, 'BYE', `${p.name} gets a BYE from its own replica`);
     }));
-    const ended = await watcher.nextRequest('NOTIFY', 10_000);
-    assert.match(headerValue(ended, 'Subscription-State') ?? '', /^terminated/);
+    // The subscription through a surviving replica ends (RFC 6665 §4.2.2 "deactivated": subscribe again).
+    const ended = await until('the last NOTIFY', async () => {
+      const n = await watcher.nextRequest('NOTIFY', 10_000);
+      return (headerValue(n, 'Subscription-State') ?? '').startsWith('terminated') ? n : undefined;
+    });
+    assert.equal(headerValue(ended, 'Subscription-State'), 'terminated;reason=deactivated');
     watcher.close();
     for (const p of people) p.close();
 
@@ -252,5 +291,16 @@ describe('chat rooms over three replicas', { skip, timeout: 120_000 }, () => {
     await bob.peer.nextText('after the move');
     // Nicknames were room state in the dead replica's memory: free again.
     assert.equal((await carol.peer.nickname('"Al"')).status, 200);
+
+    // --- a clean shutdown of the owner: leases released, the room moves at once ------------
+    const owner = replicas.find((r) => r.ordinal === moved.holder)!;
+    const survivor = [bob, carol].find((p) => p.entry !== owner)!;
+    owner.child.kill('SIGTERM');
+    await survivor.uac.nextRequest('BYE', 10_000);
+    await owner.exited;
+    survivor.close();
+    assert.equal(await survivor.join(survivor.entry), 200, 'no 503: the lease was released, not left to expire');
+    assert.equal((await store.leases.get(ROOM))?.holder, survivor.entry.ordinal);
+    await survivor.peer.nextText('after the move');
   });
 });

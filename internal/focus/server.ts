@@ -215,9 +215,11 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
       msrp.close();
       await focus.close();
       await roomMesh?.close();
-      await channel?.close();
       await unlisten?.();
+      // The switch first: MSRP connections other replicas spliced to us came in through the
+      // channel's server, which waits for them before it reports closed.
       sw.close();
+      await channel?.close();
     },
   };
 }
