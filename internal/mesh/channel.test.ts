@@ -64,15 +64,16 @@ describe('mesh channel', () => {
   });
 
   it('carries JSON calls, an event stream and an upgraded byte pipe between two replicas', async () => {
-    const [a] = [await start(0), await start(1)];
-    const r = await a!.call<{ method: string; url: string; got: unknown }>(1, 'POST', '/v1/x', { hello: 'replica 1' });
+    const a = await start(0);
+    await start(1);
+    const r = await a.call<{ method: string; url: string; got: unknown }>(1, 'POST', '/v1/x', { hello: 'replica 1' });
     assert.equal(r.status, 200);
     assert.deepEqual(r.body, { method: 'POST', url: '/v1/x', got: { hello: 'replica 1' } });
-    const stream = await a!.stream(1, '/events');
+    const stream = await a.stream(1, '/events');
     const first = await new Promise<string>((resolve) => stream.once('data', (b: Buffer) => resolve(b.toString())));
     assert.equal(first, 'data: {"n":1}\n\n');
     stream.destroy();
-    const pipe = await a!.upgrade(1, '/v1/pipe', 'echo');
+    const pipe = await a.upgrade(1, '/v1/pipe', 'echo');
     pipe.write('ping across replicas');
     const echoed = await new Promise<string>((resolve) => pipe.once('data', (b: Buffer) => resolve(b.toString())));
     assert.equal(echoed, 'ping across replicas');
