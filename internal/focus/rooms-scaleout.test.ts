@@ -166,6 +166,7 @@ describe('chat rooms over three replicas', { skip, timeout: 120_000 }, () => {
     await migrate(db, logger);
     await db.close();
     store = await openStore({ url: database.url, logger });
+    await store.rooms.put('hall', { policy: { history: { enabled: true, size: 5 } } });
     await store.rooms.put('lobby', { policy: { privateMessages: true, nicknames: true, moderators: ['sip:mod@example.com'], history: { enabled: true, size: 20 } } });
     const pki = await testPki();
     const env = { ROOMS_DB_URL: database.url, ROOMS_MESH_PORT: String(await freePort('127.0.1.0')), ROOMS_MESH_TLS_DIR: pki.mesh.dir, ROOMS_LEASE_MS: String(LEASE_MS) };
@@ -178,6 +179,21 @@ describe('chat rooms over three replicas', { skip, timeout: 120_000 }, () => {
     await Promise.all(replicas.map((r) => r.exited));
     await store?.close();
     await database?.drop();
+  });
+
+  it('gives a room one owner when three replicas are asked for it at once', async () => {
+    const HALL = 'sip:hall@chat.test';
+    const uacs = await Promise.all(replicas.map((r, k) => SipUac.open('TCP', r.sip, `racer${k}`)));
+    try {
+      const answers = await Promise.all(uacs.map((u, k) => u.send(u.newDialog(HALL), 'INVITE', { body: offerSdp(`msrp://127.0.0.1:9/racer${k};tcp`) })));
+      assert.deepEqual(answers.map((a) => a.status), [200, 200, 200]);
+      const owners = answers.map((a) => /^a=path:msrp:\/\/[^/]+\/r(\d+)-/m.exec(a.body.toString())?.[1]);
+      const holder = (await store.leases.get(HALL))?.holder;
+      assert.ok(holder !== undefined);
+      assert.deepEqual(owners, [String(holder), String(holder), String(holder)], 'every answer names the lease holder\'s switch');
+    } finally {
+      for (const u of uacs) u.close();
+    }
   });
 
   it('puts participants joining through three replicas in one room, then moves the room when its owner dies', async () => {
