@@ -13,9 +13,18 @@ import type { RoomEntry } from './directory.ts';
 /** What the owner sends on the event stream: the event (absent in the first, the snapshot), the room after it. */
 export interface RoomStreamMessage {
   readonly event?: RoomEvent;
+  /** In the first message: how often the owner writes when nothing happens. */
+  readonly heartbeatMs?: number;
   readonly subject: string;
   readonly participants: ParticipantView[];
 }
+
+/**
+ * By default the owner writes a comment on every event stream this often (it says how
+ * often in the first message); a stream silent for three times that is taken as a dead
+ * owner: a pod on a lost node sends no FIN, and TCP keepalive alone would take minutes.
+ */
+export const HEARTBEAT_MS = 5_000;
 
 export const roomPath = (name: string, action: string): string => `/v1/rooms/${encodeURIComponent(name)}/${action}`;
 
@@ -62,8 +71,12 @@ export class RemoteRoomPort implements ChatRoomPort {
     await new Promise<void>((resolve, reject) => {
       let first = true;
       let text = '';
+      let silenceMs = 3 * HEARTBEAT_MS;
+      let silence = setTimeout(() => stream.destroy(), silenceMs);
       stream.setEncoding('utf8');
       stream.on('data', (chunk: string) => {
+        clearTimeout(silence);
+        silence = setTimeout(() => stream.destroy(), silenceMs);
         text += chunk;
         let end: number;
         while ((end = text.indexOf('\n\n')) >= 0) {
@@ -71,7 +84,9 @@ export class RemoteRoomPort implements ChatRoomPort {
           text = text.slice(end + 2);
           const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
           if (data === '') continue; // a comment (keep-alive)
-          port.#apply(JSON.parse(data) as RoomStreamMessage);
+          const m = JSON.parse(data) as RoomStreamMessage;
+          if (typeof m.heartbeatMs === 'number' && m.heartbeatMs > 0) silenceMs = 3 * m.heartbeatMs;
+          port.#apply(m);
           if (first) {
             first = false;
             resolve();
@@ -79,6 +94,7 @@ export class RemoteRoomPort implements ChatRoomPort {
         }
       });
       const ended = (): void => {
+        clearTimeout(silence);
         if (first) reject(new Error(`replica ${owner} closed the event stream of ${entry.name}`));
         port.#end();
       };

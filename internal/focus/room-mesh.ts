@@ -25,7 +25,7 @@ import type { MeshChannel, MeshChannelHandlers } from '../mesh/channel.ts';
 import type { RoomLeases } from '../store/leases.ts';
 import { RoomUnavailableError, type AdmitRequest, type ChatPort, type ChatRoomPort, type LeaveReason, type LocalChatPort } from './chat-port.ts';
 import type { RoomEntry } from './directory.ts';
-import { RemoteRoomPort, type RoomStreamMessage } from './remote-room.ts';
+import { HEARTBEAT_MS, RemoteRoomPort, type RoomStreamMessage } from './remote-room.ts';
 
 export interface RoomMeshOptions {
   readonly ordinal: number;
@@ -35,6 +35,8 @@ export interface RoomMeshOptions {
   readonly sw: ChatSwitch;
   /** The switch as a ChatPort (server.ts switchChatPort): rooms of this replica. */
   readonly local: LocalChatPort;
+  /** How often an idle event stream carries a comment (default remote-room.ts HEARTBEAT_MS). */
+  readonly heartbeatMs?: number;
   /** Rooms by name, for requests from other replicas. */
   byName(name: string): Promise<RoomEntry | undefined>;
   readonly log: Logger;
@@ -224,19 +226,28 @@ export class RoomMesh implements ChatPort {
 
   #events(room: Room, req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+    // Once the stream ended (the room left this replica) the room's last events go nowhere.
     const send = (m: RoomStreamMessage): void => {
-      res.write(`data: ${JSON.stringify(m)}\n\n`);
+      if (!res.writableEnded && !res.destroyed) res.write(`data: ${JSON.stringify(m)}\n\n`);
     };
-    send({ subject: room.subject, participants: room.participants() });
+    res.on('error', () => undefined);
+    const heartbeatMs = this.#o.heartbeatMs ?? HEARTBEAT_MS;
+    send({ subject: room.subject, participants: room.participants(), heartbeatMs });
     const off = room.onChange((event) => send({ event, subject: room.subject, participants: room.participants() }));
+    const heartbeat = setInterval(() => {
+      if (!res.writableEnded && !res.destroyed) res.write(': alive\n\n');
+    }, heartbeatMs);
+    heartbeat.unref();
     let set = this.#streams.get(room.uri);
     if (set === undefined) this.#streams.set(room.uri, (set = new Set()));
     set.add(res);
     const done = (): void => {
       off();
+      clearInterval(heartbeat);
       this.#streams.get(room.uri)?.delete(res);
     };
     res.once('close', done);
+    res.once('finish', done);
     req.socket.setKeepAlive(true, 10_000);
   }
 

@@ -112,11 +112,11 @@ class Participant {
   }
 
   /** INVITE through `entry`; resolves to the final status (200: joined and bound). */
-  async join(entry: Replica): Promise<number> {
+  async join(entry: Replica, room = ROOM): Promise<number> {
     this.entry = entry;
     this.uac = await SipUac.open('TCP', entry.sip, this.name);
     this.peer = new TestPeer(this.sipUri);
-    this.dialog = this.uac.newDialog(ROOM);
+    this.dialog = this.uac.newDialog(room);
     const res = await this.uac.send(this.dialog, 'INVITE', { body: offerSdp(this.peer.uri) });
     if (res.status !== 200) {
       this.uac.close();
@@ -134,9 +134,9 @@ class Participant {
   }
 
   /** Joins, retrying while the room is unavailable (503 while a dead owner's lease runs out). */
-  async rejoin(entry: Replica): Promise<void> {
+  async rejoin(entry: Replica, room = ROOM): Promise<void> {
     await until(`${this.name} rejoins through replica ${entry.ordinal}`, async () => {
-      const status = await this.join(entry);
+      const status = await this.join(entry, room);
       if (status === 200) return true;
       assert.equal(status, 503, `only 503 while the room moves, got ${status}`);
       return undefined;
@@ -166,10 +166,11 @@ describe('chat rooms over three replicas', { skip, timeout: 120_000 }, () => {
     await migrate(db, logger);
     await db.close();
     store = await openStore({ url: database.url, logger });
+    await store.rooms.put('atrium', { policy: { history: { enabled: true, size: 5 } } });
     await store.rooms.put('hall', { policy: { history: { enabled: true, size: 5 } } });
     await store.rooms.put('lobby', { policy: { privateMessages: true, nicknames: true, moderators: ['sip:mod@example.com'], history: { enabled: true, size: 20 } } });
     const pki = await testPki();
-    const env = { ROOMS_DB_URL: database.url, ROOMS_MESH_PORT: String(await freePort('127.0.1.0')), ROOMS_MESH_TLS_DIR: pki.mesh.dir, ROOMS_LEASE_MS: String(LEASE_MS) };
+    const env = { ROOMS_DB_URL: database.url, ROOMS_MESH_PORT: String(await freePort('127.0.1.0')), ROOMS_MESH_TLS_DIR: pki.mesh.dir, ROOMS_LEASE_MS: String(LEASE_MS), ROOMS_HEARTBEAT_MS: '200' };
     replicas.push(...await Promise.all([0, 1, 2].map((k) => startReplica(k, env))));
   });
 
@@ -193,6 +194,32 @@ describe('chat rooms over three replicas', { skip, timeout: 120_000 }, () => {
       assert.deepEqual(owners, [String(holder), String(holder), String(holder)], 'every answer names the lease holder\'s switch');
     } finally {
       for (const u of uacs) u.close();
+    }
+  });
+
+  it('moves a room away from an owner that hangs (no FIN, no heartbeat), which closes it when it wakes up', async () => {
+    const ATRIUM = 'sip:atrium@chat.test';
+    const [p1, p2] = [new Participant('frank'), new Participant('grace')];
+    try {
+      assert.equal(await p1.join(replicas[1]!, ATRIUM), 200);
+      assert.equal(await p2.join(replicas[2]!, ATRIUM), 200);
+      assert.equal((await store.leases.get(ATRIUM))?.holder, 1);
+      replicas[1]!.child.kill('SIGSTOP');
+      try {
+        // Its sockets stay open; the silence of the event stream tells replica 2.
+        await p2.uac.nextRequest('BYE', 5_000);
+        p2.close();
+        await p2.rejoin(replicas[2]!, ATRIUM);
+        assert.equal((await store.leases.get(ATRIUM))?.holder, 2);
+      } finally {
+        replicas[1]!.child.kill('SIGCONT');
+      }
+      // Awake, replica 1 finds its lease gone at the next renewal: the room closes there.
+      await p1.uac.nextRequest('BYE', 5_000);
+      await p1.peer.closed;
+    } finally {
+      p1.close();
+      p2.close();
     }
   });
 

@@ -53,6 +53,8 @@ export interface ChatServerDeps {
 export interface ChatMeshOptions extends MeshChannelOptions {
   /** Room lease time to live (renewed every third of it). */
   readonly leaseTtlMs: number;
+  /** How often idle room event streams carry a heartbeat (tests shorten it). */
+  readonly heartbeatMs?: number;
 }
 
 export interface RunningChatServer {
@@ -165,7 +167,10 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
   if (mo !== undefined) {
     // The owner replica creates the room and waits for its history (RoomMesh#own); a lookup
     // must not create it here, where it may not belong.
-    const mesh = new RoomMesh({ ordinal: mo.ordinal, leases: deps.store!.leases, ttlMs: mo.leaseTtlMs, sw, local, byName: (n) => base.byName(n), log });
+    const mesh = new RoomMesh({
+      ordinal: mo.ordinal, leases: deps.store!.leases, ttlMs: mo.leaseTtlMs, sw, local, byName: (n) => base.byName(n), log,
+      ...(mo.heartbeatMs === undefined ? {} : { heartbeatMs: mo.heartbeatMs }),
+    });
     try {
       channel = await startMeshChannel(mo, mesh.handlers, log);
     } catch (err) {

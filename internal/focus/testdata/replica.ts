@@ -25,6 +25,7 @@ const chat = await startChatServer({ ...loopbackChatConfig({ rooms: [], minExpir
   mesh: {
     ordinal, peerHost: '127.0.1.{ordinal}', port: Number(env('ROOMS_MESH_PORT')), listenHosts: [`127.0.1.${ordinal}`],
     tls: await loadTlsMaterial(env('ROOMS_MESH_TLS_DIR')), connectTimeoutMs: 1000, leaseTtlMs: Number(env('ROOMS_LEASE_MS')),
+    heartbeatMs: Number(process.env['ROOMS_HEARTBEAT_MS'] ?? 5000),
   },
 });
 process.stdout.write(`${JSON.stringify({ ordinal, sip: chat.focus.tcpPort, msrp: chat.msrp.port, instance: chat.roomMesh?.instance })}\n`);
