@@ -1,0 +1,137 @@
+// The engine's own wiring of rooms over replicas (from-config.ts with `mesh.enabled`), with
+// the production default of an MSRP switch over TLS: two replicas from engine configs (as
+// msrpd loads them, environment variables only) on one PostgreSQL database. A participant
+// who joins through the replica that does not own the room binds its session over TLS on
+// that replica's own switch port, and its messages reach a participant of the owner.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import pg from 'pg';
+import pino from 'pino';
+import { offerSdp, SipUac } from '../client/sip-uac.ts';
+import { loadEngineConfig } from '../config/engine.ts';
+import { formatCpim } from '../msrp/cpim.ts';
+import { newMessageId, newSessionId, newTransactionId } from '../msrp/transaction.ts';
+import { freePort } from '../relay/testrelay.ts';
+import { openStore } from '../store/open.ts';
+import type { Store } from '../store/store.ts';
+import { createMetrics } from '../telemetry/metrics.ts';
+import { testPki, type TestPki } from '../transport/testcerts.ts';
+import { startChatFromConfig } from './from-config.ts';
+import type { RunningChatServer } from './server.ts';
+
+const adminUrl = process.env['DATABASE_URL'];
+const skip = adminUrl ? false : 'DATABASE_URL is not set: no PostgreSQL server to test against';
+const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
+const ROOM = 'sip:lobby@chat.test';
+
+/** An MSRP participant over TLS written by hand: enough to bind, send and see what arrives. */
+class TlsParticipant {
+  readonly uri = `msrp://127.0.0.1:9/${newSessionId()};tcp`;
+  readonly sipUri: string;
+  socket!: TLSSocket;
+  text = '';
+  focusUri = '';
+
+  constructor(sipUri: string) {
+    this.sipUri = sipUri;
+  }
+
+  async connect(port: number, ca: string): Promise<void> {
+    this.socket = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => resolve(s));
+      s.once('error', reject);
+    });
+    this.socket.setEncoding('latin1');
+    this.socket.on('data', (d: string) => {
+      this.text += d;
+    });
+  }
+
+  send(body = ''): string {
+    const tid = newTransactionId();
+    const headers = body === '' ? '' : `Message-ID: ${newMessageId()}\r\nByte-Range: 1-${Buffer.byteLength(body)}/${Buffer.byteLength(body)}\r\nContent-Type: message/cpim\r\n\r\n${body}\r\n`;
+    this.socket.write(`MSRP ${tid} SEND\r\nTo-Path: ${this.focusUri}\r\nFrom-Path: ${this.uri}\r\n${headers === '' ? '' : headers}-------${tid}$\r\n`);
+    return tid;
+  }
+
+  async seen(what: string | RegExp, timeoutMs = 5000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!(typeof what === 'string' ? this.text.includes(what) : what.test(this.text))) {
+      if (Date.now() > end) assert.fail(`${this.sipUri}: ${String(what)} not seen within ${timeoutMs} ms; got:\n${this.text}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+describe('rooms over replicas from the engine config', { skip, timeout: 60_000 }, () => {
+  let pki: TestPki;
+  let dbName: string;
+  let store: Store;
+  const replicas: RunningChatServer[] = [];
+  const uacs: SipUac[] = [];
+
+  before(async () => {
+    dbName = `msrp_rooms_cfg_${randomBytes(6).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    await admin.end();
+    const u = new URL(adminUrl!);
+    u.pathname = `/${dbName}`;
+    store = await openStore({ url: u.toString(), logger });
+    await store.rooms.put('lobby', { policy: { history: { enabled: true, size: 5 } } });
+    pki = await testPki();
+    const chatPort = String(await freePort('127.0.1.0'));
+    for (const k of [0, 1]) {
+      const c = loadEngineConfig({
+        env: {
+          MSRP_TLS__DIR: pki.server.dir,
+          MSRP_CHAT__ENABLED: 'true', MSRP_CHAT__DOMAIN: 'chat.test', MSRP_CHAT__PUBLIC_HOST: '127.0.0.1',
+          MSRP_CHAT__SIP__HOST: '127.0.0.1', MSRP_CHAT__SIP__UDP_PORT: '0', MSRP_CHAT__SIP__TCP_PORT: '0',
+          MSRP_CHAT__MSRP__HOST: '127.0.0.1', MSRP_CHAT__MSRP__PORT: '0', MSRP_CHAT__MSRP__TRANSPORT: 'tls',
+          MSRP_MESH__ENABLED: 'true', MSRP_MESH__PEER_HOST: '127.0.1.{ordinal}', MSRP_MESH__LISTEN_HOST: `127.0.1.${k}`,
+          MSRP_MESH__CHAT_PORT: chatPort, MSRP_MESH__TLS_DIR: pki.mesh.dir, MSRP_MESH__ROOM_LEASE_SEC: '5',
+        },
+      });
+      // The ordinal comes from the host name, as in a StatefulSet pod.
+      const chat = await startChatFromConfig(c, { logger, metrics: createMetrics({ defaultMetrics: false }), store, hostname: `msrp-relay-${k}` });
+      assert.ok(chat?.roomMesh, 'the mesh is on');
+      replicas.push(chat);
+    }
+  });
+
+  after(async () => {
+    for (const u of uacs) u.close();
+    for (const r of replicas) await r.close();
+    await store?.close();
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  });
+
+  it('joins through either replica, binds over TLS on the entry replica, and reaches the room on the owner', async () => {
+    const people = [new TlsParticipant('sip:alice@example.com'), new TlsParticipant('sip:bob@example.com')];
+    for (const [k, p] of people.entries()) {
+      const uac = await SipUac.open('TCP', replicas[k]!.focus.tcpPort!, p.sipUri.slice(4, p.sipUri.indexOf('@')));
+      uacs.push(uac);
+      const d = uac.newDialog(ROOM);
+      const res = await uac.send(d, 'INVITE', { body: offerSdp(p.uri) });
+      assert.equal(res.status, 200);
+      await uac.send(d, 'ACK');
+      p.focusUri = /^a=path:(\S+)$/m.exec(res.body.toString())![1]!;
+      assert.match(p.focusUri, /^msrps:\/\/127\.0\.0\.1:\d+\/r0-/, 'the session is at the owner, replica 0');
+      await p.connect(replicas[k]!.msrp.port, pki.caPem);
+      const tid = p.send();
+      await p.seen(`MSRP ${tid} 200`);
+    }
+    const [alice, bob] = people as [TlsParticipant, TlsParticipant];
+    bob.send(formatCpim({ from: { uri: bob.sipUri }, to: [{ uri: ROOM }], contentType: 'text/plain', content: 'over TLS through replica 1' }).toString('latin1'));
+    await alice.seen('over TLS through replica 1');
+    assert.deepEqual([...replicas[0]!.roomMesh!.held], [ROOM]);
+    assert.deepEqual([...replicas[1]!.roomMesh!.held], []);
+    for (const p of people) p.socket.destroy();
+  });
+});
