@@ -16,7 +16,7 @@ import { newMessageId, newSessionId, newTransactionId } from '../msrp/transactio
 import { freePort } from '../relay/testrelay.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
-import { createMetrics } from '../telemetry/metrics.ts';
+import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { testPki, type TestPki } from '../transport/testcerts.ts';
 import { startChatFromConfig } from './from-config.ts';
 import type { RunningChatServer } from './server.ts';
@@ -70,6 +70,7 @@ describe('rooms over replicas from the engine config', { skip, timeout: 60_000 }
   let dbName: string;
   let store: Store;
   const replicas: RunningChatServer[] = [];
+  const metrics: Metrics[] = [];
   const uacs: SipUac[] = [];
 
   before(async () => {
@@ -96,7 +97,9 @@ describe('rooms over replicas from the engine config', { skip, timeout: 60_000 }
         },
       });
       // The ordinal comes from the host name, as in a StatefulSet pod.
-      const chat = await startChatFromConfig(c, { logger, metrics: createMetrics({ defaultMetrics: false }), store, hostname: `msrp-relay-${k}` });
+      const m = createMetrics({ defaultMetrics: false });
+      metrics.push(m);
+      const chat = await startChatFromConfig(c, { logger, metrics: m, store, hostname: `msrp-relay-${k}` });
       assert.ok(chat?.roomMesh, 'the mesh is on');
       replicas.push(chat);
     }
@@ -132,6 +135,12 @@ describe('rooms over replicas from the engine config', { skip, timeout: 60_000 }
     await alice.seen('over TLS through replica 1');
     assert.deepEqual([...replicas[0]!.roomMesh!.held], [ROOM]);
     assert.deepEqual([...replicas[1]!.roomMesh!.held], []);
+    const [owner, other] = await Promise.all(metrics.map((m) => m.render()));
+    assert.match(owner!, /^msrp_chat_rooms_owned 1$/m);
+    assert.match(owner!, /^msrp_chat_msrp_handoffs_total\{outcome="here"\} 1$/m);
+    assert.match(other!, /^msrp_chat_rooms_remote 1$/m);
+    assert.match(other!, /^msrp_chat_room_resolutions_total\{outcome="remote"\} 1$/m);
+    assert.match(other!, /^msrp_chat_msrp_handoffs_total\{outcome="spliced"\} 1$/m);
     for (const p of people) p.socket.destroy();
   });
 });

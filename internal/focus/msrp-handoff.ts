@@ -46,6 +46,8 @@ export interface HandoffOptions {
   /** A raw byte pipe to replica `owner`'s switch (RoomMesh upgrade over the mesh channel). */
   connect(owner: number): Promise<Socket>;
   readonly log: Logger;
+  /** 'here' (kept), 'spliced' (passed to the owner), 'failed' (owner unreachable: closed). */
+  counted?(outcome: 'here' | 'spliced' | 'failed'): void;
 }
 
 /** The switch listener's onSocket when rooms span replicas. */
@@ -62,6 +64,7 @@ export function handOff(socket: Socket, o: HandoffOptions): void {
     socket.off('close', onClose);
     socket.pause();
     if (where === 'here') {
+      o.counted?.('here');
       socket.unshift(read);
       o.adopt(socket);
       socket.resume();
@@ -85,6 +88,7 @@ function splice(client: Socket, read: Buffer, owner: number, o: HandoffOptions):
       return;
     }
     o.log.debug({ peer, owner }, 'MSRP connection passed to the room\'s owner replica');
+    o.counted?.('spliced');
     upstream.setNoDelay(true);
     client.setNoDelay(true);
     const both = (): void => {
@@ -100,6 +104,7 @@ function splice(client: Socket, read: Buffer, owner: number, o: HandoffOptions):
     upstream.pipe(client);
   }, (err: unknown) => {
     o.log.warn({ peer, owner, err: (err as Error).message }, 'the room\'s owner replica is not reachable: MSRP connection closed');
+    o.counted?.('failed');
     client.destroy();
   });
 }

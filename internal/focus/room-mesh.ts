@@ -22,7 +22,9 @@ import type { Logger } from 'pino';
 import type { Room } from '../chat/room.ts';
 import type { ChatSwitch } from '../chat/switch.ts';
 import type { MeshChannel, MeshChannelHandlers } from '../mesh/channel.ts';
+import type { Counter } from 'prom-client';
 import type { RoomLeases } from '../store/leases.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import { RoomUnavailableError, type AdmitRequest, type ChatPort, type ChatRoomPort, type LeaveReason, type LocalChatPort } from './chat-port.ts';
 import type { RoomEntry } from './directory.ts';
 import { HEARTBEAT_MS, RemoteRoomPort, type RoomStreamMessage } from './remote-room.ts';
@@ -40,6 +42,7 @@ export interface RoomMeshOptions {
   /** Rooms by name, for requests from other replicas. */
   byName(name: string): Promise<RoomEntry | undefined>;
   readonly log: Logger;
+  readonly metrics?: Metrics;
 }
 
 const LEAVE_REASONS: ReadonlySet<string> = new Set(['sip', 'moderator', 'slow-reader', 'connection-lost', 'connect-timeout', 'session-gone', 'room-closed', 'policy']);
@@ -57,10 +60,23 @@ export class RoomMesh implements ChatPort {
   readonly #streams = new Map<string, Set<ServerResponse>>();
   readonly #timer: NodeJS.Timeout;
   #closed = false;
+  readonly #resolutions: Counter<'outcome'> | undefined;
+  readonly #gauges: () => void;
 
   constructor(o: RoomMeshOptions) {
     this.#o = o;
     this.#log = o.log.child({ component: 'room-mesh', replica: o.ordinal });
+    const owned = o.metrics?.gauge({ name: 'chat_rooms_owned', help: 'Chat rooms whose lease this replica holds.' });
+    const remote = o.metrics?.gauge({ name: 'chat_rooms_remote', help: 'Chat rooms another replica owns that this replica follows (event streams open).' });
+    this.#gauges = () => {
+      owned?.set(this.#held.size);
+      remote?.set(this.#remote.size);
+    };
+    this.#resolutions = o.metrics?.counter<'outcome'>({
+      name: 'chat_room_resolutions_total',
+      help: 'Looking up a room\'s owner: taken (here), remote (followed on another replica), unavailable (owner silent, or no database), lost (a renewal found it taken).',
+      labelNames: ['outcome'],
+    });
     this.#timer = setInterval(() => void this.#renew(), Math.max(100, Math.floor(o.ttlMs / 3)));
     this.#timer.unref();
   }
@@ -96,9 +112,13 @@ export class RoomMesh implements ChatPort {
       taken = await this.#o.leases.acquire(entry.uri, this.#o.ordinal, this.instance, this.#o.ttlMs);
     } catch (err) {
       // Without the store nobody can tell who owns the room: serving it here could split it.
+      this.#resolutions?.inc({ outcome: 'unavailable' });
       throw new RoomUnavailableError(`room owner unknown: ${(err as Error).message}`, 5);
     }
-    if (taken.acquired) return this.#own(entry);
+    if (taken.acquired) {
+      this.#resolutions?.inc({ outcome: 'taken' });
+      return this.#own(entry);
+    }
     const owner = taken.lease.holder;
     try {
       if (this.#channel === undefined) throw new Error('no mesh channel');
@@ -106,10 +126,14 @@ export class RoomMesh implements ChatPort {
       this.#remote.set(entry.uri, port);
       port.onGone(() => {
         if (this.#remote.get(entry.uri) === port) this.#remote.delete(entry.uri);
+        this.#gauges();
       });
+      this.#resolutions?.inc({ outcome: 'remote' });
+      this.#gauges();
       this.#log.info({ room: entry.name, owner }, 'room served by another replica');
       return port;
     } catch (err) {
+      this.#resolutions?.inc({ outcome: 'unavailable' });
       const left = Math.max(1, Math.ceil((taken.lease.expiresAt.getTime() - Date.now()) / 1000));
       throw new RoomUnavailableError(`replica ${owner} holds the room and does not answer: ${(err as Error).message}`, left);
     }
@@ -122,6 +146,7 @@ export class RoomMesh implements ChatPort {
     // The history of a room that moved here comes from the store before anyone is admitted.
     await this.#o.sw.room(entry.uri)?.ready;
     if (fresh) this.#log.info({ room: entry.name }, 'room owned by this replica');
+    this.#gauges();
     return port;
   }
 
@@ -143,6 +168,7 @@ export class RoomMesh implements ChatPort {
   /** A room left this replica (lease lost, room deleted): its watchers' streams end. */
   dropped(uri: string): void {
     this.#held.delete(uri);
+    this.#gauges();
     for (const res of this.#streams.get(uri) ?? []) res.end();
     this.#streams.delete(uri);
   }
@@ -162,6 +188,7 @@ export class RoomMesh implements ChatPort {
     for (const uri of rooms) {
       if (still.has(uri) || !this.#held.has(uri)) continue;
       this.#log.warn({ room: uri }, 'room lease lost: the room closes here');
+      this.#resolutions?.inc({ outcome: 'lost' });
       this.dropped(uri);
       this.#o.sw.deleteRoom(uri, false);
     }

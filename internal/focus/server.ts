@@ -108,11 +108,17 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
   // (msrp-handoff.ts); `channel` is set before anything can connect to it for real use.
   const meshRef: { channel?: MeshChannel } = {};
   const mo = deps.mesh;
+  const handoffs = mo === undefined ? undefined : deps.metrics?.counter<'outcome'>({
+    name: 'chat_msrp_handoffs_total',
+    help: 'MSRP connections at the switch listener by where they went: here (our session), spliced (to the room\'s owner replica), failed (owner unreachable).',
+    labelNames: ['outcome'],
+  });
   const msrp = await startChatMsrpListener(sw, {
     hosts: [config.msrp.host], port: config.msrp.port, ...(msrpTls ? { tls: deps.tls } : {}),
     ...(mo === undefined ? {} : {
       onSocket: (socket: Socket) => handOff(socket, {
         ordinal: mo.ordinal, log,
+        counted: (outcome) => handoffs?.inc({ outcome }),
         adopt: (s) => sw.adopt(s, 'inbound'),
         connect: (owner) => meshRef.channel === undefined ? Promise.reject(new Error('no mesh channel yet')) : meshRef.channel.upgrade(owner, '/v1/msrp', 'msrp'),
       }),
@@ -169,6 +175,7 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
     // must not create it here, where it may not belong.
     const mesh = new RoomMesh({
       ordinal: mo.ordinal, leases: deps.store!.leases, ttlMs: mo.leaseTtlMs, sw, local, byName: (n) => base.byName(n), log,
+      ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
       ...(mo.heartbeatMs === undefined ? {} : { heartbeatMs: mo.heartbeatMs }),
     });
     try {
