@@ -92,6 +92,9 @@ export class Calls {
       this.#o.counted(String(status));
       this.#o.logger.info({ room: room.name, status, reason: text }, 'join refused');
       const headers: [string, string][] = warnCode === undefined ? [] : [['Warning', warning(warnCode, this.#o.publicHost, text)]];
+      // RFC 3261 §21.5.4: the owner replica did not answer (several replicas): the room's
+      // owner is looked up again on the next INVITE, so a retry soon is worth it.
+      if (status === 503) headers.push(['Retry-After', '1']);
       incoming.respond(status, { headers });
     };
     const from = fromHeader(req);
