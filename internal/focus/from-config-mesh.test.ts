@@ -49,10 +49,11 @@ class TlsParticipant {
     });
   }
 
-  send(body = ''): string {
+  /** A SEND in our session; on `via`'s connection when given (one connection, several sessions: a relay's). */
+  send(body = '', via: TlsParticipant = this): string {
     const tid = newTransactionId();
     const headers = body === '' ? '' : `Message-ID: ${newMessageId()}\r\nByte-Range: 1-${Buffer.byteLength(body)}/${Buffer.byteLength(body)}\r\nContent-Type: message/cpim\r\n\r\n${body}\r\n`;
-    this.socket.write(`MSRP ${tid} SEND\r\nTo-Path: ${this.focusUri}\r\nFrom-Path: ${this.uri}\r\n${headers === '' ? '' : headers}-------${tid}$\r\n`);
+    via.socket.write(`MSRP ${tid} SEND\r\nTo-Path: ${this.focusUri}\r\nFrom-Path: ${this.uri}\r\n${headers === '' ? '' : headers}-------${tid}$\r\n`);
     return tid;
   }
 
@@ -83,6 +84,7 @@ describe('rooms over replicas from the engine config', { skip, timeout: 60_000 }
     u.pathname = `/${dbName}`;
     store = await openStore({ url: u.toString(), logger });
     await store.rooms.put('lobby', { policy: { history: { enabled: true, size: 5 } } });
+    await store.rooms.put('hall', { policy: { history: { enabled: false } } });
     pki = await testPki();
     const chatPort = String(await freePort('127.0.1.0'));
     for (const k of [0, 1]) {
@@ -143,4 +145,55 @@ describe('rooms over replicas from the engine config', { skip, timeout: 60_000 }
     assert.match(other!, /^msrp_chat_msrp_handoffs_total\{outcome="spliced"\} 1$/m);
     for (const p of people) p.socket.destroy();
   });
+
+  /** INVITE for `room` through replica `k`; sets the participant's session URI at the switch. */
+  async function invite(p: TlsParticipant, room: string, k: number): Promise<void> {
+    const uac = await SipUac.open('TCP', replicas[k]!.focus.tcpPort!, p.sipUri.slice(4, p.sipUri.indexOf('@')));
+    uacs.push(uac);
+    const d = uac.newDialog(room);
+    const res = await uac.send(d, 'INVITE', { body: offerSdp(p.uri) });
+    assert.equal(res.status, 200, `${p.sipUri} joins ${room} through replica ${k}`);
+    await uac.send(d, 'ACK');
+    p.focusUri = /^a=path:(\S+)$/m.exec(res.body.toString())![1]!;
+  }
+
+  for (const entry of [0, 1]) {
+    it(`carries, on one connection to replica ${entry} (a relay's), sessions of rooms that different replicas own`, async () => {
+      const HALL = 'sip:hall@chat.test';
+      const erin = new TlsParticipant(`sip:erin${entry}@example.com`);
+      const carol = new TlsParticipant(`sip:carol${entry}@example.com`);
+      const dave = new TlsParticipant(`sip:dave${entry}@example.com`);
+      const frank = new TlsParticipant(`sip:frank${entry}@example.com`);
+      // hall belongs to replica 1 (its first join came there), lobby to replica 0.
+      await invite(erin, HALL, 1);
+      assert.match(erin.focusUri, /\/r1-/);
+      await erin.connect(replicas[1]!.msrp.port, pki.caPem);
+      erin.send();
+      await invite(carol, ROOM, 0);
+      await invite(dave, HALL, 0);
+      assert.match(carol.focusUri, /\/r0-/);
+      assert.match(dave.focusUri, /\/r1-/);
+      await invite(frank, ROOM, 1);
+      await frank.connect(replicas[0]!.msrp.port, pki.caPem);
+      frank.send();
+      // One connection, to replica `entry`: its first request decides where the listener
+      // sends it (entry 1: spliced to replica 0, the owner of carol's session); the other
+      // session's requests are passed on frame by frame.
+      await carol.connect(replicas[entry]!.msrp.port, pki.caPem);
+      const t1 = carol.send();
+      await carol.seen(`MSRP ${t1} 200`);
+      const t2 = dave.send('', carol);
+      await carol.seen(`MSRP ${t2} 200`);
+      // dave speaks in hall (owned by 1), carol in lobby (owned by 0), on the same connection.
+      dave.send(formatCpim({ from: { uri: dave.sipUri }, to: [{ uri: HALL }], contentType: 'text/plain', content: `dave in hall via ${entry}` }).toString('latin1'), carol);
+      carol.send(formatCpim({ from: { uri: carol.sipUri }, to: [{ uri: ROOM }], contentType: 'text/plain', content: `carol in lobby via ${entry}` }).toString('latin1'));
+      await erin.seen(`dave in hall via ${entry}`);
+      await frank.seen(`carol in lobby via ${entry}`);
+      // And back: erin's message in hall reaches dave on the shared connection, addressed to dave.
+      erin.send(formatCpim({ from: { uri: erin.sipUri }, to: [{ uri: HALL }], contentType: 'text/plain', content: `erin to hall ${entry}` }).toString('latin1'));
+      await carol.seen(new RegExp(`To-Path: ${dave.uri.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}[\\s\\S]*erin to hall ${entry}`));
+      assert.ok(!erin.text.includes(`carol in lobby via ${entry}`), 'lobby stays out of hall');
+      for (const p of [erin, carol, frank]) p.socket.destroy();
+    });
+  }
 });

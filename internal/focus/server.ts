@@ -12,6 +12,7 @@ import { hostname } from 'node:os';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { HistoryStore } from '../chat/history.ts';
+import { ForeignSessions } from '../chat/foreign.ts';
 import { makePolicy } from '../chat/policy.ts';
 import { ChatSwitch, startChatMsrpListener, type ChatListener } from '../chat/switch.ts';
 import type { ChatConfig } from '../config/chat.ts';
@@ -188,6 +189,8 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
     }
     mesh.attach(channel);
     meshRef.channel = channel;
+    const ch = channel;
+    sw.setForeign(new ForeignSessions({ self: mo.ordinal, log, open: (owner) => ch.upgrade(owner, '/v1/msrp', 'msrp') }));
     live.deleted = (uri) => mesh.dropped(uri);
     roomMesh = mesh;
     chat = mesh;
