@@ -5,10 +5,10 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 // ---- Layering (docs/architecture.md §2.2) ------------------------------------------------
-// Test-only code: `*.test.ts`, and test helpers, whose file name starts with `test`
+// Test-only code: `*.test.ts`, `*.e2e.ts` (slow suites run by their own npm script), and test helpers, whose file name starts with `test`
 // (teststore.ts, testcerts.ts) or which sit in a `testdata/` folder; everything under e2e/
 // and bench/. Production code (the rest of internal/, cmd/, scripts/) imports none of it.
-const TESTS = ['**/*.test.ts'];
+const TESTS = ['**/*.test.ts', '**/*.e2e.ts'];
 const HELPERS = ['**/test*.ts', '**/testdata/**/*.ts'];
 
 // Modules that do I/O: sockets, files, processes, databases, HTTP, Kubernetes; plus logging
@@ -35,9 +35,10 @@ const FORBIDDEN = {
   telemetry: { folders: ['config', ...FEATURES], modules: [], why: 'telemetry is below every feature' },
   transport: { folders: FEATURES.filter((f) => f !== 'transport'), modules: [], why: 'transport knows sockets and framing, not what runs over them' },
   store: { folders: FEATURES.filter((f) => f !== 'store'), modules: [], why: 'the store knows tables, not the features that use them' },
-  relay: { folders: ['chat', 'focus', 'admin', 'operator', 'client'], modules: [], why: 'the relay does not know the chat server, the admin sidecar, the operator or the client' },
-  chat: { folders: ['relay', 'focus', 'admin', 'operator', 'client'], modules: [], why: 'the chat switch does not know the relay, the SIP focus above it, the admin sidecar, the operator or the client' },
-  focus: { folders: ['admin', 'operator', 'client'], modules: [], why: 'the focus does not know the admin sidecar, the operator or the client' },
+  relay: { folders: ['engine', 'chat', 'focus', 'admin', 'operator', 'client'], modules: [], why: 'the relay does not know the engine that assembles it, the chat server, the admin sidecar, the operator or the client' },
+  chat: { folders: ['engine', 'relay', 'focus', 'admin', 'operator', 'client'], modules: [], why: 'the chat switch does not know the engine, the relay, the SIP focus above it, the admin sidecar, the operator or the client' },
+  focus: { folders: ['engine', 'admin', 'operator', 'client'], modules: [], why: 'the focus does not know the engine that assembles it, the admin sidecar, the operator or the client' },
+  engine: { folders: ['admin', 'operator', 'client'], modules: [], why: 'the engine assembles the store, the relay and the chat server; the admin sidecar, the operator and the client are other processes' },
   admin: { folders: ['transport', 'relay', 'mesh', 'engine', 'chat', 'focus', 'operator', 'client'], modules: [], why: 'the admin sidecar reaches the engine over HTTP only' },
   operator: { folders: ['store', 'relay', 'mesh', 'engine', 'chat', 'focus', 'admin', 'client', ...PROTOCOL], modules: [], why: 'the operator never imports the engine or the admin app' },
   client: { folders: ['store', 'relay', 'mesh', 'engine', 'focus', 'admin', 'operator'], modules: [], why: 'the client is a peer: protocol and sockets only' },
@@ -48,8 +49,8 @@ const folderPattern = (folders, why) => ({
   message: `Layering (docs/architecture.md §2.2): ${why}.`,
 });
 const testOnlyPattern = {
-  regex: '(^|/)(test[^/]*\\.ts$|[^/]*\\.test\\.ts$|testdata/)|(^|/)(e2e|bench)/',
-  message: 'Layering (docs/architecture.md §2.2): production code imports no test-only code (*.test.ts, test*.ts, testdata/, e2e/, bench/).',
+  regex: '(^|/)(test[^/]*\\.ts$|[^/]*\\.(test|e2e)\\.ts$|testdata/)|(^|/)(e2e|bench)/',
+  message: 'Layering (docs/architecture.md §2.2): production code imports no test-only code (*.test.ts, *.e2e.ts, test*.ts, testdata/, e2e/, bench/).',
 };
 const restrict = ({ folders = [], modules = [], why = '', testOnly = false }) => [
   'error',

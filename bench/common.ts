@@ -8,7 +8,10 @@
 //   exit  -> process.exit(0) (so --cpu-prof writes its profile)
 // A child whose stdin closes exits too (the orchestrator died: never leave strays).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { LoadSpec } from './loadgen.ts';
 
 /** The one user of our relay under test (bench/ours.ts) and of Kamailio in the benchmark. */
 export const BENCH_USER = 'bench';
@@ -152,6 +155,84 @@ export async function runNode<T>(nodeArgs: string[], opts: { fdLimit?: number; t
     return await child.next<T>('result', opts.timeoutMs ?? 180_000);
   } finally {
     await child.stop(2000);
+  }
+}
+
+/** CPU seconds (user + system) used so far by the processes in `pids`' process groups (Kamailio forks workers). */
+export function cpuSeconds(pgrps: number[]): number {
+  let ticks = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const f = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      // fields[0] is state (stat field 3): pgrp is field 5, utime 14, stime 15.
+      if (pgrps.includes(Number(fields[2])) || pgrps.includes(Number(d))) ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks / 100; // USER_HZ
+}
+
+/** Write system calls (write, writev, sendmsg, ...) made so far by the processes `pids` (/proc/PID/io `syscw`). */
+export function writeSyscalls(pids: number[]): number {
+  let n = 0;
+  for (const pid of pids) {
+    try {
+      n += Number(/^syscw: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return n;
+}
+
+export interface RateRun {
+  sendsPerSec: number;
+  errors: number;
+  delivered: number;
+  /** CPU time of the relay process(es) per delivered SEND, µs, and the cores they kept busy. */
+  cpuUsPerSend: number | null;
+  cpuCores: number | null;
+  /** Write system calls of the relay process(es) per delivered SEND (each is a TLS record or more). */
+  writesPerSend: number | null;
+  /** Cores the load generator itself kept busy (on 2 cores it competes with the relay). */
+  loadgenCores: number | null;
+  error?: string;
+}
+
+/**
+ * A rate run of bench/loadgen.ts in its own process that also measures the relay's CPU time
+ * per delivered SEND inside the measurement window (between the generator's two marks);
+ * `window` is told when that window starts and ends (e.g. to profile just that).
+ */
+export async function rateRun(s: LoadSpec, relayPids: number[], opts: { fdLimit?: number; window?: { start(): void; end(): void } } = {}): Promise<RateRun> {
+  const gen = await spawnNode([join(import.meta.dirname, 'loadgen.ts'), JSON.stringify(s)], { ...(opts.fdLimit !== undefined ? { fdLimit: opts.fdLimit } : {}), readyTimeoutMs: 120_000 });
+  try {
+    const first = await gen.next<string>('mark', 300_000);
+    if (first === 'error') {
+      const e = await gen.next<{ error: string }>('result', 10_000);
+      return { sendsPerSec: 0, errors: 0, delivered: 0, cpuUsPerSend: null, cpuCores: null, writesPerSend: null, loadgenCores: null, error: e.error };
+    }
+    opts.window?.start();
+    const c0 = cpuSeconds(relayPids);
+    const w0 = writeSyscalls(relayPids);
+    const g0 = cpuSeconds([gen.pid]);
+    const t0 = performance.now();
+    await gen.next('mark', 60_000);
+    opts.window?.end();
+    const c1 = cpuSeconds(relayPids);
+    const w1 = writeSyscalls(relayPids);
+    const g1 = cpuSeconds([gen.pid]);
+    const t1 = performance.now();
+    const r = await gen.next<{ sendsPerSec: number; errors: number; delivered: number; error?: string }>('result', 60_000);
+    if (r.error !== undefined) return { ...r, cpuUsPerSend: null, cpuCores: null, writesPerSend: null, loadgenCores: null };
+    const secs = (t1 - t0) / 1000;
+    return { ...r, cpuUsPerSend: r.delivered > 0 ? ((c1 - c0) * 1e6) / r.delivered : null, cpuCores: (c1 - c0) / secs,
+      writesPerSend: r.delivered > 0 ? (w1 - w0) / r.delivered : null, loadgenCores: (g1 - g0) / secs };
+  } finally {
+    await gen.stop(2000);
   }
 }
 

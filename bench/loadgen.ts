@@ -49,6 +49,12 @@ export interface LoadSpec {
   chunkBytes?: number;
   sessions?: number;
   concurrency?: number;
+  /**
+   * Where each pair's two clients connect when they are not both on `target.port` (replicas
+   * of one relay, bench/mesh.bench.ts): pair i's A (sender) connects to `routes[i % n].a` and
+   * its B (receiver) to `routes[i % n].b`; both AUTH to `target.relayUri`.
+   */
+  routes?: { a: number; b: number }[];
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec;
@@ -84,11 +90,11 @@ class Peer {
     });
   }
 
-  static connect(): Promise<Peer> {
+  static connect(port = target.port): Promise<Peer> {
     return new Promise((resolve, reject) => {
       const s: Socket = target.tls
-        ? tlsConnect({ host: '127.0.0.1', port: target.port, ca, servername: 'localhost' }, () => resolve(new Peer(s)))
-        : netConnect({ host: '127.0.0.1', port: target.port }, () => resolve(new Peer(s)));
+        ? tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => resolve(new Peer(s)))
+        : netConnect({ host: '127.0.0.1', port }, () => resolve(new Peer(s)));
       s.setNoDelay(true);
       s.once('error', reject);
     });
@@ -168,14 +174,15 @@ async function mapLimit<T>(n: number, limit: number, fn: (i: number) => Promise<
   return out;
 }
 
-async function makePair(): Promise<Pair> {
+async function makePair(i = 0): Promise<Pair> {
+  const route = spec.routes?.[i % spec.routes.length];
   if (target.kind === 'pipe') {
     const b = await Peer.connect();
     await sleep(20); // the pipe pairs connections in the order it accepted them
     const a = await Peer.connect();
     return { a, b, toPath: b.uri, outstanding: 0, delivered: 0 };
   }
-  const [a, b] = await Promise.all([Peer.connect(), Peer.connect()]);
+  const [a, b] = await Promise.all([Peer.connect(route?.a), Peer.connect(route?.b)]);
   await Promise.all([a.auth(), b.auth()]);
   return { a, b, toPath: `${a.sid} ${b.sid} ${b.uri}`, outstanding: 0, delivered: 0 };
 }
@@ -199,7 +206,7 @@ function countA(p: Pair, errors: { n: number }): void {
 async function rate(): Promise<unknown> {
   const window = spec.window ?? 32;
   const bodyBytes = spec.bodyBytes ?? 100;
-  const pairs = await mapLimit(spec.pairs ?? 10, 20, () => makePair());
+  const pairs = await mapLimit(spec.pairs ?? 10, 20, (i) => makePair(i));
   const errors = { n: 0 };
   let stopped = false;
   let total = 0;
@@ -254,7 +261,7 @@ async function latency(): Promise<unknown> {
   const perSec = spec.rate ?? 1000;
   const warmupMs = spec.warmupMs ?? 500;
   const durationMs = spec.durationMs ?? 3000;
-  const pairs = await mapLimit(spec.pairs ?? 10, 20, () => makePair());
+  const pairs = await mapLimit(spec.pairs ?? 10, 20, (i) => makePair(i));
   const maxN = Math.ceil(((warmupMs + durationMs) / 1000) * perSec) + 10;
   const sentAt = new Float64Array(maxN);
   const lat: number[] = [];

@@ -20,13 +20,12 @@
 // TCP) and prints the hottest functions by self time.
 // Figures are informative only (docs/architecture.md §6.4): compare ratios within one run, never absolute
 // times across machines; on a loaded machine every figure is noisy.
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kamailioAvailable, startKamailio, type KamailioRelay } from '../e2e/kamailio/kamailio.ts';
 import { testPki } from '../internal/transport/testcerts.ts';
-import { BENCH_PASSWORD, BENCH_REALM, BENCH_USER, runNode, spawnNode, sleep, type Child } from './common.ts';
+import { BENCH_PASSWORD, BENCH_REALM, BENCH_USER, rateRun, runNode, spawnNode, sleep, type Child } from './common.ts';
 import type { LoadSpec, Target } from './loadgen.ts';
 
 const here = import.meta.dirname;
@@ -69,45 +68,6 @@ function targetOf(kind: Kind, ep: Endpoint, tls: boolean): Target {
 
 async function load<T>(s: LoadSpec): Promise<T & { error?: string }> {
   return runNode<T & { error?: string }>([join(here, 'loadgen.ts'), JSON.stringify(s)], { fdLimit: FD_LIMIT, timeoutMs: 400_000 });
-}
-
-/** CPU seconds (user + system) used so far by the processes in `pids`' process groups (Kamailio forks workers). */
-function cpuSeconds(pgrps: number[]): number {
-  let ticks = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const f = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      // fields[0] is state (stat field 3): pgrp is field 5, utime 14, stime 15.
-      if (pgrps.includes(Number(fields[2])) || pgrps.includes(Number(d))) ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return ticks / 100; // USER_HZ
-}
-
-/** A rate run that also measures the relay's CPU time per delivered SEND inside the measurement window. */
-async function rateRun(s: LoadSpec, relayPids: number[]): Promise<{ sendsPerSec: number; errors: number; delivered: number; cpuUsPerSend: number | null; cpuCores: number | null; error?: string }> {
-  const gen = await spawnNode([join(here, 'loadgen.ts'), JSON.stringify(s)], { fdLimit: FD_LIMIT, readyTimeoutMs: 120_000 });
-  try {
-    const first = await gen.next<string>('mark', 300_000);
-    if (first === 'error') {
-      const e = await gen.next<{ error: string }>('result', 10_000);
-      return { sendsPerSec: 0, errors: 0, delivered: 0, cpuUsPerSend: null, cpuCores: null, error: e.error };
-    }
-    const c0 = cpuSeconds(relayPids);
-    const t0 = performance.now();
-    await gen.next('mark', 60_000);
-    const c1 = cpuSeconds(relayPids);
-    const t1 = performance.now();
-    const r = await gen.next<{ sendsPerSec: number; errors: number; delivered: number; error?: string }>('result', 60_000);
-    if (r.error !== undefined) return { ...r, cpuUsPerSend: null, cpuCores: null };
-    return { ...r, cpuUsPerSend: r.delivered > 0 ? ((c1 - c0) * 1e6) / r.delivered : null, cpuCores: (c1 - c0) / ((t1 - t0) / 1000) };
-  } finally {
-    await gen.stop(2000);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -174,7 +134,7 @@ for (const tls of [false, true]) {
       for (const k of relays) {
         const r = await rateRun({
           mode: 'rate', target: targetOf(k, endpoints[k]!, tls), pairs, window: 32, bodyBytes: 100, warmupMs: C.warmupMs, durationMs: C.durationMs,
-        }, pidsOf[k]);
+        }, pidsOf[k], { fdLimit: FD_LIMIT });
         const v = r.error !== undefined ? null : r.sendsPerSec;
         if (r.error !== undefined) log(`  ${key(k, tls, pairs)}: ${r.error}`);
         else if (r.errors > 0) log(`  ${key(k, tls, pairs)}: ${r.errors} non-200 responses`);

@@ -1,67 +1,23 @@
-// msrpd: the engine. Thin wiring only (docs/architecture.md §1.1): config, store, relay, the chat
-// server when `chat.enabled` (SIP focus + MSRP switch, internal/focus/server.ts), signals.
+// msrpd: the engine. Thin wiring only (docs/architecture.md §1.1): config, then startEngine
+// (store, relay, the chat server when `chat.enabled`; internal/engine/engine.ts), then signals.
 //
 //   msrpd [--config FILE]                      run the relay (and the chat server)
 //   msrpd users add|passwd --realm R --user U [--password P]   (prompts when --password is absent)
 //   msrpd users disable|enable|delete --realm R --user U
 //   msrpd users list --realm R
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadEngineConfig, type EngineConfig } from '../internal/config/index.ts';
-import { startChatFromConfig } from '../internal/focus/from-config.ts';
-import type { RunningChatServer } from '../internal/focus/server.ts';
-import { connectStoreCredentials } from '../internal/relay/credential-cache.ts';
-import { relayOptionsFromConfig } from '../internal/relay/engine-options.ts';
-import { startRelay } from '../internal/relay/relay.ts';
-import { openStore, type Store } from '../internal/store/index.ts';
+import { startEngine } from '../internal/engine/engine.ts';
+import { onShutdownSignals } from '../internal/engine/signals.ts';
+import { openEngineStore } from '../internal/engine/store.ts';
 import { createLogger, type Logger } from '../internal/telemetry/logger.ts';
-import { createMetrics } from '../internal/telemetry/metrics.ts';
-
-function openStoreFrom(c: EngineConfig, logger: Logger): Promise<Store> {
-  return openStore({
-    url: c.database.url, dataDir: c.database.dataDir, secretKeyFile: c.database.secretKeyFile,
-    sslCaFile: c.database.sslCaFile, statementTimeoutMs: c.database.statementTimeoutMs, poolMax: c.database.poolMax, logger,
-  });
-}
 
 async function serve(c: EngineConfig, logger: Logger): Promise<void> {
-  const store = await openStoreFrom(c, logger);
-  const nonceSecret = c.auth.nonceSecretFile !== undefined ? readFileSync(c.auth.nonceSecretFile) : randomBytes(32);
-  const options = relayOptionsFromConfig(c, { hostname: hostname(), nonceSecret });
-  const metrics = createMetrics();
-  // Cache over the store, invalidated by its change feed, answering from cache while the
-  // database is down; its health shows in /readyz and msrp_store_up.
-  const sc = await connectStoreCredentials(store, { metrics, logger });
-  const credentials = sc.credentials;
-  const relay = await startRelay(options, { credentials, logger, metrics, storeHealth: sc.health });
-  let chat: RunningChatServer | undefined;
-  try {
-    chat = await startChatFromConfig(c, { logger, metrics, store, hostname: hostname() });
-  } catch (err) {
-    await relay.stop();
-    throw err;
-  }
-  if (chat !== undefined) {
-    logger.info({ sipUdp: chat.focus.udpPort, sipTcp: chat.focus.tcpPort, msrp: chat.msrp.port }, 'chat server listening');
-  }
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'draining');
-    void relay.drain().then(async () => {
-      await chat?.close();
-      await sc.close();
-      await store.close();
-      logger.info('stopped');
-      process.exit(0);
-    });
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  const engine = await startEngine(c, { logger });
+  const chat = engine.addresses.chat;
+  if (chat !== undefined) logger.info({ sipUdp: chat.sipUdp, sipTcp: chat.sipTcp, msrp: chat.msrp }, 'chat server listening');
+  onShutdownSignals(engine, logger);
 }
 
 async function prompt(question: string): Promise<string> {
@@ -89,7 +45,7 @@ async function users(c: EngineConfig, logger: Logger, args: string[]): Promise<n
     process.stderr.write('usage: msrpd users add|passwd|disable|enable|delete|list --realm R [--user U] [--password P]\n');
     return 2;
   }
-  const store = await openStoreFrom(c, logger);
+  const store = await openEngineStore(c, logger);
   try {
     if (action === 'list') {
       for (const u of await store.listUsers(realm)) process.stdout.write(`${u.username}\t${u.disabled ? 'disabled' : 'enabled'}\n`);

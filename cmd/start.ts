@@ -21,11 +21,8 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { parseArgs } from 'node:util';
 import { loadAdminConfig, loadEngineConfig } from '../internal/config/index.ts';
-import { startChatFromConfig } from '../internal/focus/from-config.ts';
-import type { RunningChatServer } from '../internal/focus/server.ts';
-import { connectStoreCredentials } from '../internal/relay/credential-cache.ts';
-import { relayOptionsFromConfig } from '../internal/relay/engine-options.ts';
-import { startRelay } from '../internal/relay/relay.ts';
+import { EngineStartError, startEngine, type RunningEngine } from '../internal/engine/engine.ts';
+import { onShutdownSignals } from '../internal/engine/signals.ts';
 import { openStore, type Store } from '../internal/store/index.ts';
 import { createLogger, type Logger } from '../internal/telemetry/logger.ts';
 import { createMetrics } from '../internal/telemetry/metrics.ts';
@@ -196,51 +193,26 @@ async function main(argv: string[]): Promise<void> {
   const store = await openStore({ dataDir: config.database.dataDir, logger });
   const demo = await ensureDemo(store, join(dataDir, 'demo-credentials.json'));
   if (config.chat.enabled) await ensureLobby(store);
-  const metrics = createMetrics();
-  // Cache over the store, invalidated by its change feed, answering from cache while the
-  // database is down; its health shows in /readyz and msrp_store_up.
-  const sc = await connectStoreCredentials(store, { metrics, logger });
-  const credentials = sc.credentials;
-  const relay = await startRelay(relayOptionsFromConfig(config, { hostname: 'localhost', nonceSecret: randomBytes(32) }), {
-    credentials, logger, metrics, storeHealth: sc.health,
-  });
-  let chat: RunningChatServer | undefined;
+  let engine: RunningEngine;
   try {
-    chat = await startChatFromConfig(config, { logger, metrics, store, hostname: 'localhost' });
+    // The engine shares the store with the admin API: it leaves it open, we close it last.
+    // Digest nonces are signed with a fresh secret per process, as npm start always did
+    // (it does not read auth.nonceSecretFile).
+    engine = await startEngine(config, { logger, store, hostname: 'localhost', nonceSecret: randomBytes(32) });
   } catch (err) {
-    await relay.stop();
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') {
-      throw new Error(`chat server: ${e.message} (another SIP server on the port? set MSRP_CHAT__SIP__UDP_PORT / MSRP_CHAT__SIP__TCP_PORT, or MSRP_CHAT__ENABLED=false)`, { cause: err });
+    if (err instanceof EngineStartError && err.part === 'chat' && err.code === 'EADDRINUSE') {
+      throw new Error(`chat server: ${err.message} (another SIP server on the port? set MSRP_CHAT__SIP__UDP_PORT / MSRP_CHAT__SIP__TCP_PORT, or MSRP_CHAT__ENABLED=false)`, { cause: err });
     }
     throw err;
   }
+  const { relay, chat } = engine;
   const admin = await startAdmin(store, logger, env, demo.adminToken, `http://127.0.0.1:${relay.control!.port}`);
-
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'draining');
-    const close = async (): Promise<void> => {
-      await relay.drain();
-      await chat?.close();
+  onShutdownSignals(engine, logger, {
+    async after() {
       if (typeof admin !== 'string') await admin.close();
-      await sc.close();
       await store.close();
-    };
-    close().then(() => {
-      logger.info('stopped');
-      logger.flush();
-      process.exitCode = 0;
-      setImmediate(() => process.exit(0));
-    }, (err: unknown) => {
-      logger.error({ err }, 'stop failed');
-      process.exit(1);
-    });
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+    },
+  });
 
   const chatPorts = chat === undefined ? undefined : { sip: chat.focus.udpPort ?? chat.focus.tcpPort ?? 5060, tcp: chat.focus.tcpPort !== undefined, msrp: chat.msrp.port };
   process.stdout.write(quickStart({ dataDir, relayUri: relay.uri, demo, admin, plainTcp, metrics: relay.http, ports: relay.addresses, chat: chatPorts }));

@@ -92,6 +92,16 @@ export const INVALID: InvalidCase[] = [
     message: /spec\.ports: Invalid value: .*ports msrpTls, msrpTcp, sipTcp and sipTls must be distinct/,
   },
   {
+    name: 'the chat switch on a relay port',
+    object: relay('bad-chat-port', { ports: { msrpChat: 2855 } }),
+    message: /spec\.ports\.msrpChat: Invalid value: .*ports\.msrpChat must differ from the other TCP ports/,
+  },
+  {
+    name: 'a public port the pod uses inside (the mesh)',
+    object: relay('bad-mesh-port', { ports: { msrpTcp: 2858 } }),
+    message: /spec\.ports: Invalid value: .*ports 2858 \(mesh\), 8080 \(admin API\), 9090 and 9091 \(engine HTTP\) are taken/,
+  },
+  {
     name: 'service type External',
     object: relay('bad-service-type', { service: { type: 'External' } }),
     message: /spec\.service\.type: Unsupported value: "External": supported values: "LoadBalancer", "NodePort", "ClusterIP"/,

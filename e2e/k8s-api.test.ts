@@ -127,7 +127,7 @@ describe('Kubernetes API surface (CRDs, chart, RBAC)', { skip: skipCluster, time
       const spec = (JSON.parse(r.stdout) as { spec: Record<string, Record<string, unknown>> }).spec;
       assert.equal(spec.replicas, 1);
       assert.deepEqual(spec.image, { repository: 'ghcr.io/msrp-k8s/msrpd', tag: '0.1.0', pullPolicy: 'IfNotPresent' });
-      assert.deepEqual(spec.ports, { msrpTls: 2855, sipUdp: 5060, sipTcp: 5060, sipTls: 5061 });
+      assert.deepEqual(spec.ports, { msrpTls: 2855, sipUdp: 5060, sipTcp: 5060, sipTls: 5061, msrpChat: 2857 });
       assert.equal(spec.service!.type, 'LoadBalancer');
       assert.equal((spec.tls!.issuerRef as Record<string, unknown>).group, 'cert-manager.io');
       assert.equal(spec.drain!.timeoutSeconds, 600);
@@ -353,6 +353,10 @@ describe('Kubernetes API surface (CRDs, chart, RBAC)', { skip: skipCluster, time
       ['get', 'secrets', '-n', 'relays'],
       ['list', 'secrets', '-n', 'relays'],
       ['watch', 'secrets', '-A'],
+      // The mesh PKI Secrets (<relay>-mesh-ca, <relay>-mesh-tls) are the operator's own.
+      ['create', 'secrets', '-n', 'relays'],
+      ['update', 'secrets', '-n', 'relays'],
+      ['patch', 'secrets', '-n', 'relays'],
       ['create', 'events', '-n', 'relays'],
       ['patch', 'events.events.k8s.io', '-n', 'relays'],
       ['list', 'customresourcedefinitions.apiextensions.k8s.io'],
@@ -362,10 +366,8 @@ describe('Kubernetes API surface (CRDs, chart, RBAC)', { skip: skipCluster, time
       ['update', 'leases.coordination.k8s.io', '-n', 'msrp-system'],
     ];
     const NO: string[][] = [
-      ['create', 'secrets', '-n', 'relays'],
-      ['update', 'secrets', '-n', 'relays'],
-      ['patch', 'secrets', '-n', 'msrp-system'],
       ['delete', 'secrets', '-n', 'relays'],
+      ['deletecollection', 'secrets', '-n', 'relays'],
       ['create', 'msrprelays.msrp.dev', '-n', 'relays'],
       ['delete', 'chatrooms.msrp.dev', '-n', 'relays'],
       ['create', 'clusterroles.rbac.authorization.k8s.io'],
@@ -408,6 +410,9 @@ describe('Kubernetes API surface (CRDs, chart, RBAC)', { skip: skipCluster, time
       const expect: [string[], string][] = [
         [['create', 'statefulsets.apps', '-n', 'msrp-relays-a'], 'yes'],
         [['get', 'secrets', '-n', 'msrp-relays-a'], 'yes'],
+        [['create', 'secrets', '-n', 'msrp-relays-a'], 'yes'],
+        [['create', 'secrets', '-n', 'msrp-relays-b'], 'no'],
+        [['patch', 'secrets', '-n', 'msrp-scoped'], 'no'],
         [['list', 'msrprelays.msrp.dev', '-n', 'msrp-relays-a'], 'yes'],
         [['list', 'customresourcedefinitions.apiextensions.k8s.io'], 'yes'],
         [['update', 'leases.coordination.k8s.io', '-n', 'msrp-scoped'], 'yes'],

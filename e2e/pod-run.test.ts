@@ -19,7 +19,8 @@ import type { V1StatefulSet } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { clusterBinDir } from './cluster/cluster.ts';
 import { eventually, freshDatabase, ROOT, skipReason, startOperatorCluster } from './operator-harness.ts';
-import type { OperatorCluster } from './operator-harness.ts';
+import type { OperatorCluster, Proc } from './operator-harness.ts';
+import { offerSdp, SipUac } from '../internal/client/sip-uac.ts';
 import { materializePod } from './podrun/materialize.ts';
 import type { MaterializedPod } from './podrun/materialize.ts';
 import type { KubeObject } from '../internal/operator/kube/client.ts';
@@ -57,6 +58,7 @@ describe('apply YAML -> a working relay: the rendered pod runs', { skip, timeout
   let pod: MaterializedPod | undefined;
   let work: string;
   let db: { url: string; drop: () => Promise<void> } | undefined;
+  let operator: Proc;
   const adminToken = randomBytes(24).toString('hex');
   const realm = 'example.com';
 
@@ -66,7 +68,7 @@ describe('apply YAML -> a working relay: the rendered pod runs', { skip, timeout
     db = await freshDatabase(process.env.DATABASE_URL);
     env = await startOperatorCluster(binDir, [NS]);
     work = await mkdtemp(path.join(tmpdir(), 'podrun-test-'));
-    await env.startOperator('a', []);
+    operator = await env.startOperator('a', []);
   });
 
   after(async () => {
@@ -166,6 +168,35 @@ describe('apply YAML -> a working relay: the rendered pod runs', { skip, timeout
       assert.equal(received.length, body.length);
     } finally {
       listen.kill();
+    }
+
+    // A ChatRoom served by the real pod: the operator (restarted with the pod's admin address,
+    // which the cluster DNS would give it) stores the room through the pod's admin API, the
+    // pod's engine serves it, and a participant joining over SIP shows in the room's status.
+    await operator.stop();
+    await env.startOperator('b', [`--admin-url-template=${adminUrl}`, '--room-status-interval=1s']);
+    const room = await env.kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify({
+      apiVersion: 'msrp.dev/v1alpha1', kind: 'ChatRoom', metadata: { name: 'lobby', namespace: NS }, spec: { relayRef: { name: RELAY }, subject: 'Hello' },
+    }));
+    assert.equal(room.code, 0, room.stderr);
+    const served = await eventually('ChatRoom lobby Ready (served by the pod)', async () => {
+      const o = await env.kube.getOptional<KubeObject & { status?: { conditions?: { type: string; status: string; reason: string }[]; uri?: string } }>(RESOURCES.chatRoom, NS, 'lobby');
+      return o?.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True') !== undefined ? o : undefined;
+    }, 60_000);
+    assert.equal(served.status?.uri, 'sips:lobby@msrp.example.com');
+    const uac = await SipUac.open('TCP', pod.port('engine', 'sip-tcp'), 'carol');
+    try {
+      const d = uac.newDialog('sips:lobby@msrp.example.com');
+      const answer = await uac.send(d, 'INVITE', { body: offerSdp('msrps://127.0.0.1:7654/carol;tcp') });
+      assert.equal(answer.status, 200, answer.body.toString());
+      assert.match(answer.body.toString(), /^a=path:msrps:\/\/msrp\.example\.com:\d+\/r0-\S+;tcp\r?$/m, 'the switch answers under the public host, with the replica prefix');
+      await uac.send(d, 'ACK');
+      const count = async () => (await env.kube.get<KubeObject & { status?: { participants?: number } }>(RESOURCES.chatRoom, NS, 'lobby')).status?.participants;
+      await eventually('ChatRoom status: 1 participant, from the pod', async () => (await count()) === 1, 30_000);
+      assert.equal((await uac.send(d, 'BYE', { inDialog: true })).status, 200);
+      await eventually('ChatRoom status: nobody', async () => (await count()) === 0, 30_000);
+    } finally {
+      uac.close();
     }
 
     // The engine's metrics saw it (the probe port serves /metrics too).

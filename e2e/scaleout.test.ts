@@ -1,7 +1,8 @@
 // Three engine processes (cmd/msrpd.ts) as pods 0-2 of one MsrpRelay, sharing a real
 // PostgreSQL: the engine config is the operator's own rendering (renderEngineConfig) of a
 // 3-replica MsrpRelay, with only what a pod network gives and this machine lacks rewritten:
-//  - listeners bind 127.0.0.1 on free ports (each pod has its own IP in a cluster);
+//  - listeners (relay, chat SIP and switch, HTTP) bind 127.0.0.1 on free ports (each pod has
+//    its own IP in a cluster);
 //  - the headless Service names `relay-{ordinal}.relay-mesh.<ns>.svc.cluster.local` become
 //    `127.0.1.{ordinal}` (what cluster DNS would resolve them to), and pod k's mesh listener
 //    binds 127.0.1.k; the mesh certificate names those addresses (testcerts.ts MESH_SAN);
@@ -65,13 +66,15 @@ describe('three engine processes as pods 0-2 of one relay (mesh, real PostgreSQL
   const relay = relayFixture({ replicas: 3, publicHost: PUBLIC, realms: [{ name: REALM, hosts: [PUBLIC] }], drain: { timeoutSeconds: DRAIN_SEC } }, 'relay', 'scaleout');
 
   async function startPod(k: number): Promise<Pod> {
-    const [msrpsPort, httpPort, controlPort] = (await freePorts(3)) as [number, number, number];
+    const [msrpsPort, httpPort, controlPort, sipPort, sipTlsPort, switchPort] = (await freePorts(6)) as [number, number, number, number, number, number];
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a rendered config, rewritten field by field like the materialiser does
     const c = renderEngineConfig(relay) as Record<string, any>;
     assert.equal(c.mesh.peerHost, 'relay-{ordinal}.relay-mesh.scaleout.svc.cluster.local', 'the operator\'s rendering');
     c.relay.listen = [{ host: '127.0.0.1', port: msrpsPort, transport: 'tls' }];
     c.http = { host: '127.0.0.1', port: httpPort, controlPort };
     c.tls.dir = pki.named.dir;
+    // The chat server (on by default in an MsrpRelay) on this pod's own loopback ports.
+    c.chat = { ...c.chat, sip: { host: '127.0.0.1', udpPort: sipPort, tcpPort: sipPort, tlsPort: sipTlsPort }, msrp: { ...c.chat.msrp, host: '127.0.0.1', port: switchPort } };
     c.mesh = { ...c.mesh, peerHost: '127.0.1.{ordinal}', listenHost: `127.0.1.${k}`, port: meshPort, tlsDir: pki.mesh.dir };
     c.database = { dataDir: path.join(work, `pglite-${k}`) };
     const file = path.join(work, `msrpd-${k}.yaml`);

@@ -132,6 +132,14 @@ describe('layering lint (eslint.config.js, docs/architecture.md §2.2)', () => {
       assertForbidden('internal/admin/routes/virtual.ts', "import { startRelay } from '../../relay/relay.ts';"));
     it('the operator never imports the engine', () =>
       assertForbidden('internal/operator/virtual.ts', "import { startRelay } from '../relay/relay.ts';"));
+    it('the engine does not import the admin app', () =>
+      assertForbidden('internal/engine/virtual.ts', "import { buildAdminApp } from '../admin/app.ts';"));
+    for (const folder of ['relay', 'chat', 'focus']) {
+      it(`${folder}/ does not import the engine that assembles it`, () =>
+        assertForbidden(`internal/${folder}/virtual.ts`, "import { startEngine } from '../engine/engine.ts';"));
+    }
+    it('the engine may use the relay, the chat server, the store, config and telemetry', () =>
+      assertAllowed('internal/engine/virtual.ts', "import { startRelay } from '../relay/relay.ts';\nimport { startChatFromConfig } from '../focus/from-config.ts';\nimport { openStore } from '../store/index.ts';\nimport type { EngineConfig } from '../config/engine.ts';\nimport { createMetrics } from '../telemetry/metrics.ts';"));
     it('the focus may use the chat switch, the SIP transport and the store', () =>
       assertAllowed('internal/focus/virtual.ts', "import { ChatSwitch } from '../chat/switch.ts';\nimport { startSipTransport } from '../transport/sip.ts';\nimport type { Store } from '../store/index.ts';"));
     it('the relay may use transport, store, auth and config', () =>

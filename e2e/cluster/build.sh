@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Builds real kube-apiserver, kubectl, etcd and helm with the Go toolchain from the
-# Go module proxy and caches them. Idempotent: a second run with the same go.sum,
-# Go version and helm version rebuilds nothing.
+# Builds real kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl,
+# etcd and helm with the Go toolchain from the Go module proxy and caches them.
+# Idempotent: a second run with the same go.sum, Go version and helm version rebuilds nothing.
 #
 #   bash e2e/cluster/build.sh              build if needed; last stdout line = bin dir
 #   bash e2e/cluster/build.sh --print-dir  print the bin dir for this key, build nothing
 #
-# Cache: ${MSRP_CLUSTER_CACHE:-$HOME/.cache/msrp-k8s/cluster}/<key>/bin/{kube-apiserver,etcd,kubectl,helm}
-# where <key> = sha256(go.sum, `go env GOVERSION GOOS GOARCH`, helm version, recipe revision), 32 hex.
+# Cache: ${MSRP_CLUSTER_CACHE:-$HOME/.cache/msrp-k8s/cluster}/<key>/bin/{kube-apiserver,kube-controller-manager,
+#        kube-scheduler,kubelet,kubectl,etcd,helm,pause}
+# where <key> = sha256(go.sum, pause/main.go, `go env GOVERSION GOOS GOARCH`, helm version, recipe revision), 32 hex.
 # Progress and timings go to stderr; stdout carries only the bin dir.
 set -euo pipefail
 
@@ -17,6 +18,8 @@ HELM_VERSION=v3.22.0
 KUBE_VERSION=v1.34.4
 # Bump when the build recipe (flags below) changes, to invalidate cached binaries.
 RECIPE=2
+# The Kubernetes commands built from k8s.io/kubernetes/cmd/<name> (one `go build`).
+KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${MSRP_CLUSTER_CACHE:-$HOME/.cache/msrp-k8s/cluster}
@@ -27,7 +30,7 @@ command -v go >/dev/null || { echo "build.sh: go is not on PATH" >&2; exit 1; }
 grep -q "k8s.io/kubernetes $KUBE_VERSION" "$here/go.mod" || {
   echo "build.sh: KUBE_VERSION=$KUBE_VERSION does not match go.mod" >&2; exit 1; }
 
-key=$( { cat "$here/go.sum"; go env GOVERSION GOOS GOARCH; echo "helm $HELM_VERSION recipe $RECIPE"; } \
+key=$( { cat "$here/go.sum" "$here/pause/main.go"; go env GOVERSION GOOS GOARCH; echo "helm $HELM_VERSION recipe $RECIPE"; } \
   | sha256sum | cut -c1-32)
 dir="$cache_root/$key"
 bin="$dir/bin"
@@ -40,7 +43,7 @@ fi
 log() { printf '[build.sh %4ss] %s\n' "$SECONDS" "$*" >&2; }
 have_all() {
   local b
-  for b in kube-apiserver etcd kubectl helm; do [ -x "$bin/$b" ] || return 1; done
+  for b in "${KUBE_CMDS[@]}" etcd helm pause; do [ -x "$bin/$b" ] || return 1; done
 }
 
 mkdir -p "$bin"
@@ -73,12 +76,16 @@ log "go mod download (module proxy)"
 log "modules ready in $((SECONDS - t0))s"
 
 t=$SECONDS
-if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/kubectl" ]; then
-  log "go build kube-apiserver kubectl ($KUBE_VERSION)"
+missing=()
+for c in "${KUBE_CMDS[@]}"; do [ -x "$bin/$c" ] || missing+=("$c"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "go build ${missing[*]} ($KUBE_VERSION)"
+  # kubelet too with CGO_ENABLED=0: what cgo would add (libpfm perf counters, ipmctl) is
+  # behind build tags we do not set; a static kubelet needs no libc on the node.
   (cd "$here" && go build -trimpath -ldflags="$ldflags" -o "$tmp/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
-  mv -f "$tmp/kube-apiserver" "$tmp/kubectl" "$bin/"
-  log "kube-apiserver + kubectl built in $((SECONDS - t))s"
+    "${missing[@]/#/k8s.io/kubernetes/cmd/}")
+  (cd "$tmp" && mv -f "${missing[@]}" "$bin/")
+  log "${missing[*]} built in $((SECONDS - t))s"
 fi
 
 t=$SECONDS
@@ -88,6 +95,13 @@ if [ ! -x "$bin/etcd" ]; then
   (cd "$here" && go build -trimpath -ldflags="-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
   mv -f "$tmp/etcd" "$bin/"
   log "etcd built in $((SECONDS - t))s"
+fi
+
+if [ ! -x "$bin/pause" ]; then
+  # The pod sandbox process for e2e/node (packed into a local OCI image there).
+  (cd "$here" && go build -trimpath -ldflags="-s -w" -o "$tmp/pause" ./pause)
+  mv -f "$tmp/pause" "$bin/"
+  log "pause built"
 fi
 
 t=$SECONDS
@@ -114,5 +128,5 @@ fi
 
 have_all || { log "missing binaries in $bin"; exit 1; }
 log "done in ${SECONDS}s; sizes:"
-(cd "$bin" && du -h kube-apiserver etcd kubectl helm >&2)
+(cd "$bin" && du -h "${KUBE_CMDS[@]}" etcd helm pause >&2)
 echo "$bin"

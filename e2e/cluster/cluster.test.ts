@@ -1,12 +1,12 @@
-// The local control plane is real: etcd + kube-apiserver with token auth, RBAC and
-// TokenRequest, driven with the kubectl built next to them.
+// The local control plane is real: etcd + kube-apiserver with token auth, RBAC, the Node
+// authorizer and TokenRequest, driven with the kubectl built next to them.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { apiGet, clusterBinDir, startCluster } from './cluster.ts';
+import { apiGet, clusterBinDir, NODE_NAME, startCluster } from './cluster.ts';
 import type { Cluster } from './cluster.ts';
 
 type Run = { code: number; stdout: string; stderr: string };
@@ -81,6 +81,23 @@ describe('local kube-apiserver + etcd', { skip: skipReason, timeout: 240_000 }, 
     assert.equal(raw.status, 403);
     const admin = await kubectl(['auth', 'can-i', 'list', 'secrets', '-n', 'e2e']);
     assert.equal(admin.stdout.trim(), 'yes');
+  });
+
+  it('has tokens for the scheduler, the controller-manager and the node, bound by the default roles', async () => {
+    const whoami = async (token: string) => {
+      const r = await kubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username} {.status.userInfo.groups}'], token);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    assert.match(await whoami(cluster.componentTokens.scheduler), /^system:kube-scheduler /);
+    assert.match(await whoami(cluster.componentTokens.controllerManager), /^system:kube-controller-manager /);
+    assert.match(await whoami(cluster.componentTokens.node), new RegExp(`^system:node:${NODE_NAME} .*system:nodes`));
+    // The scheduler may bind pods (system:kube-scheduler ClusterRole); the node authorizer
+    // lets a node read its own Node object only.
+    const bind = await kubectl(['auth', 'can-i', 'create', 'pods', '--subresource=binding', '-n', 'e2e'], cluster.componentTokens.scheduler);
+    assert.equal(bind.stdout.trim(), 'yes');
+    const secrets = await kubectl(['auth', 'can-i', 'list', 'secrets', '-n', 'e2e'], cluster.componentTokens.node);
+    assert.match(secrets.stdout.trim(), /^no\b/); // "no - No Object name found" (Node authorizer)
   });
 
   it('issues ServiceAccount tokens through TokenRequest and accepts them', async () => {

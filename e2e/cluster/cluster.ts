@@ -1,22 +1,28 @@
-// A real, local Kubernetes control plane for tests: etcd + kube-apiserver on loopback,
-// no kubelet, no controller-manager, no scheduler. Binaries come from e2e/cluster/build.sh.
+// A real, local Kubernetes control plane for tests: etcd + kube-apiserver on loopback.
+// Alone it runs no pods (no kubelet, controller-manager or scheduler); `startNode()` in
+// e2e/node/node.ts adds those to a cluster started with `{ node: true }`.
+// Binaries come from e2e/cluster/build.sh.
 //
 //   const c = await startCluster();       // ~3-6 s
 //   ... kubectl --kubeconfig c.kubeconfigPath ...
 //   await c.stop();
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 export const REQUIRED_BINARIES = ['kube-apiserver', 'etcd', 'kubectl'] as const;
+
+/** The name of the one node `startNode()` registers (its identity is in the token file). */
+export const NODE_NAME = 'msrp-e2e-node';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BUILD_SCRIPT = path.join(HERE, 'build.sh');
@@ -34,6 +40,19 @@ export type Cluster = {
   caPem: string;
   /** Service-account issuer configured on the API server. */
   serviceAccountIssuer: string;
+  /** PEM file of the service-account signing key (kube-controller-manager signs with it too). */
+  serviceAccountKeyPath: string;
+  /**
+   * Static tokens of the other control-plane identities, bound by the default RBAC roles:
+   * `system:kube-scheduler`, `system:kube-controller-manager`, and `system:node:<NODE_NAME>`
+   * (group `system:nodes`, authorized by the Node authorizer).
+   */
+  componentTokens: { scheduler: string; controllerManager: string; node: string };
+  /**
+   * With `{ node: true }`: the CA the kubelet trusts for client certificates, and the
+   * API server's client certificate for the kubelet (logs, exec, port-forward).
+   */
+  kubeletClientCaPath?: string;
   ports: { apiserver: number; etcdClient: number; etcdPeer: number };
   binDir: string;
   /** Temp dir holding etcd data, certs, token file, kubeconfig and the logs (etcd.log, kube-apiserver.log). */
@@ -50,6 +69,12 @@ export type StartOptions = {
   apiserverArgs?: string[];
   /** Keep `dir` after stop() (also MSRP_CLUSTER_KEEP=1). */
   keepDir?: boolean;
+  /**
+   * Prepare for a kubelet (e2e/node/node.ts): the ServiceAccount and NodeRestriction
+   * admission plugins on (kube-controller-manager will create the default ServiceAccounts),
+   * and a client certificate (made with the `openssl` CLI) for the API server to call the kubelet.
+   */
+  node?: boolean;
 };
 
 function hasBinaries(dir: string): boolean {
@@ -218,15 +243,37 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
 
   const adminToken = randomBytes(24).toString('hex');
   const userToken = randomBytes(24).toString('hex');
+  const componentTokens = {
+    scheduler: randomBytes(24).toString('hex'),
+    controllerManager: randomBytes(24).toString('hex'),
+    node: randomBytes(24).toString('hex'),
+  };
   // token,user,uid,"group1,group2"
   await writeFile(
     path.join(dir, 'tokens.csv'),
-    `${adminToken},admin,admin-uid,"system:masters"\n${userToken},alice,alice-uid\n`,
+    [
+      `${adminToken},admin,admin-uid,"system:masters"`,
+      `${userToken},alice,alice-uid`,
+      `${componentTokens.scheduler},system:kube-scheduler,kube-scheduler-uid`,
+      `${componentTokens.controllerManager},system:kube-controller-manager,kube-controller-manager-uid`,
+      `${componentTokens.node},system:node:${NODE_NAME},node-uid,"system:nodes"`,
+      '',
+    ].join('\n'),
     { mode: 0o600 },
   );
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const saKey = path.join(dir, 'sa.key');
   await writeFile(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+
+  let kubeletClient: { caPath: string; args: string[] } | undefined;
+  if (opts.node) {
+    try {
+      kubeletClient = await makeKubeletClientCert(path.join(dir, 'kubelet-client'));
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw new Error(`startCluster: kubelet client certificate (openssl): ${(e as Error).message}`, { cause: e });
+    }
+  }
 
   const procs: Proc[] = [];
   let stopped: Promise<void> | undefined;
@@ -291,11 +338,19 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
       `--secure-port=${apiserver}`,
       `--cert-dir=${certDir}`, // self-signed serving cert + CA: pki/apiserver.crt
       `--token-auth-file=${path.join(dir, 'tokens.csv')}`,
-      '--authorization-mode=RBAC',
+      // Node: the kubelet's identity (system:node:<name>) may read only what its pods need.
+      '--authorization-mode=Node,RBAC',
       `--service-account-key-file=${saKey}`,
       `--service-account-signing-key-file=${saKey}`,
       `--service-account-issuer=${serviceAccountIssuer}`,
-      '--disable-admission-plugins=ServiceAccount', // no token controller / no default SA (as envtest)
+      ...(kubeletClient
+        ? [
+            '--enable-admission-plugins=NodeRestriction',
+            // The node's name resolves nowhere: reach the kubelet on its InternalIP (the bridge address).
+            '--kubelet-preferred-address-types=InternalIP',
+            ...kubeletClient.args,
+          ]
+        : ['--disable-admission-plugins=ServiceAccount']), // no controller-manager: no default SA (as envtest)
       '--service-cluster-ip-range=10.0.0.0/24',
       // No Endpoints for the default/kubernetes Service: 127.0.0.1 is invalid there and no pod
       // could reach it anyway (otherwise the apiserver logs a sync error every 10 s).
@@ -351,9 +406,37 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
     userToken,
     caPem,
     serviceAccountIssuer,
+    serviceAccountKeyPath: saKey,
+    componentTokens,
+    ...(kubeletClient ? { kubeletClientCaPath: kubeletClient.caPath } : {}),
     ports: { apiserver, etcdClient, etcdPeer },
     binDir,
     dir,
     stop,
+  };
+}
+
+const execFileP = promisify(execFile);
+
+/**
+ * A CA for the kubelet's client authentication and the API server's certificate under it
+ * (`O=system:masters`, as kubeadm's apiserver-kubelet-client), with the `openssl` CLI:
+ * node:crypto makes keys but no certificates.
+ */
+async function makeKubeletClientCert(dir: string): Promise<{ caPath: string; args: string[] }> {
+  await mkdir(dir, { recursive: true });
+  const f = (n: string) => path.join(dir, n);
+  const openssl = (args: string[]) => execFileP('openssl', args, { cwd: dir });
+  await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('ca.key')]);
+  await openssl(['req', '-x509', '-new', '-key', f('ca.key'), '-sha256', '-days', '7', '-subj', '/CN=msrp-e2e-kubelet-client-ca',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', f('ca.crt')]);
+  await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('client.key')]);
+  await openssl(['req', '-new', '-key', f('client.key'), '-subj', '/O=system:masters/CN=kube-apiserver-kubelet-client', '-out', f('client.csr')]);
+  await writeFile(f('client.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n');
+  await openssl(['x509', '-req', '-in', f('client.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'),
+    '-set_serial', '0x' + randomBytes(16).toString('hex'), '-days', '7', '-sha256', '-extfile', f('client.ext'), '-out', f('client.crt')]);
+  return {
+    caPath: f('ca.crt'),
+    args: [`--kubelet-client-certificate=${f('client.crt')}`, `--kubelet-client-key=${f('client.key')}`],
   };
 }

@@ -421,6 +421,8 @@ function sameEndpoint(a: string | undefined, b: string | undefined): boolean {
 export interface ChatListener {
   readonly port: number;
   readonly scheme: 'msrp' | 'msrps';
+  /** A renewed certificate for new handshakes; established connections keep theirs. */
+  setSecureContext(options: SecureContextOptions): void;
   close(): void;
 }
 
@@ -432,5 +434,5 @@ export async function startChatMsrpListener(
   const l = await listen({ hosts: o.hosts, port: o.port, ...(o.tls === undefined ? {} : { tls: o.tls }), onSocket: o.onSocket ?? ((s) => sw.adopt(s, 'inbound')) });
   const scheme = o.tls === undefined ? 'msrp' : 'msrps';
   sw.setLocalAddress(scheme, l.port);
-  return { port: l.port, scheme, close: () => l.close() };
+  return { port: l.port, scheme, setSecureContext: (options) => l.setSecureContext(options), close: () => l.close() };
 }

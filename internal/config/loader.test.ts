@@ -121,6 +121,19 @@ describe('loadConfig', () => {
     assert.equal(c.mode, 'a');
   });
 
+  it('names every unknown section even when there are more than the validator reports at once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'msrp-cfg-'));
+    const f = join(dir, 'many.yaml');
+    writeFileSync(f, Array.from({ length: 12 }, (_, i) => `extra${i}: { x: 1 }`).join('\n'));
+    try {
+      const issues = issuesOf(() => loadConfig(Schema, { file: f, env: {} }));
+      assert.ok(issues.length >= 8, issues.join('; '));
+      assert.ok(issues.every((m) => /^extra\d+: is not a known setting/.test(m)), issues.join('; '));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reports unreadable and unparsable files with the config-file code', () => {
     for (const f of [join(dir, 'missing.yaml'), file('broken.json', '{"a":'), file('list.yaml', '- 1\n- 2\n')]) {
       assert.throws(() => loadConfig(Schema, { file: f, env: {} }), (e: unknown) => e instanceof ConfigError && e.code === 'config-file' && e.message.includes(f));

@@ -222,7 +222,12 @@ function describeErrors(errors: readonly object[], root: unknown, origins: Map<s
     issues.set(`${path}\n${message}`, { path, message: message + got, source: origins.get(pointer) ?? nearestOrigin(pointer, origins) });
   };
   for (const e of list) {
-    if (e.keyword === 'boolean' && e.schemaPath.endsWith('additionalProperties')) continue; // reported below
+    // One error per unknown key; the summary `additionalProperties` error (below) names them too, but
+    // Value.Errors stops at a few errors, so with many unknown keys only these may be left.
+    if (e.keyword === 'boolean' && e.schemaPath.endsWith('additionalProperties')) {
+      add(e.instancePath, 'is not a known setting', false);
+      continue;
+    }
     if (e.keyword === 'const' && anyOfPaths.has(e.instancePath)) continue; // folded into the anyOf message
     if (e.keyword === 'additionalProperties') {
       for (const extra of (e.params['additionalProperties'] as string[] | undefined) ?? []) add(`${e.instancePath}/${extra}`, 'is not a known setting', false);

@@ -61,6 +61,8 @@ export interface RunningFocus {
   /** Active INVITE dialogs (joined devices). */
   readonly calls: number;
   readonly subscriptions: number;
+  /** A renewed certificate for new SIP over TLS handshakes. */
+  setSecureContext(options: SecureContextOptions): void;
   /** BYE to every call, final NOTIFYs, then the sockets close. */
   close(): Promise<void>;
 }
@@ -302,6 +304,9 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     },
     get subscriptions() {
       return subscriptions.size;
+    },
+    setSecureContext(options) {
+      transport.setSecureContext(options);
     },
     async close() {
       calls.closeAll();

@@ -129,6 +129,13 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
   const live: { apply?: (entry: RoomEntry) => void; deleted?: (uri: string) => void } = {};
   let rooms: RoomDirectory;
   let unlisten: (() => Promise<void>) | undefined;
+  /** A part that fails to start (a SIP port in use, the store down) closes what had started, then rethrows. */
+  const failed = async (err: unknown): Promise<never> => {
+    await unlisten?.().catch(() => undefined);
+    sw.close();
+    msrp.close();
+    throw err;
+  };
   if (deps.store) {
     // A policy or subject change in the store applies to the live room at once, not only at
     // the next INVITE: rooms that exist in the switch are re-applied through the chat port.
@@ -139,7 +146,7 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
         if (sw.room(entry.uri) !== undefined) live.apply?.(entry);
       },
     });
-    await dir.start();
+    await dir.start().catch(failed);
     unlisten = await deps.store.listen((e) => {
       if (e.table !== 'rooms' || e.op !== 'delete') return dir.onChange(e);
       // A deleted room closes: its participants leave (the switch emits device-left → BYE).
@@ -150,7 +157,7 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
         }
         dir.onChange(e);
       });
-    });
+    }).catch(failed);
     rooms = dir;
   } else {
     rooms = new MemoryRoomDirectory(config.rooms.map((r, i) => roomEntryFromSpec(r.name, { ...r }, i + 1, domain)), {
@@ -221,7 +228,7 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
     media: config.media, subscriptions: config.subscriptions,
     ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
     ...(deps.digest === undefined ? {} : { digest: deps.digest }),
-  });
+  }).catch(failed);
 
   return {
     focus, switch: sw, msrp, rooms,

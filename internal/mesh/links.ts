@@ -76,6 +76,12 @@ export class MeshLinks {
     return peerHostOf(this.#d.options.peerHost, ordinal);
   }
 
+  /** The open link to replica `ordinal`, if there is one (no promise: the forwarder's common case). */
+  openLink(ordinal: number): Connection | undefined {
+    const open = this.#open.get(ordinal);
+    return open !== undefined && !open.closed ? open : undefined;
+  }
+
   /** The link to replica `ordinal`, connecting when there is none. */
   get(ordinal: number): Promise<Connection> {
     const open = this.#open.get(ordinal);

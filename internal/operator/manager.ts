@@ -172,7 +172,11 @@ export class Manager {
     this.secrets.onChange((s) => {
       const ns = s.metadata?.namespace;
       for (const r of this.relays.list(ns)) {
-        const names = [tlsSecretName(r), r.spec.database.secretRef.name, objectNames.adminTokenSecret(r)];
+        const names = [
+          tlsSecretName(r), r.spec.database.secretRef.name, objectNames.adminTokenSecret(r),
+          // The operator's own: a deleted or edited one is made good again at once.
+          objectNames.meshCaSecret(r), objectNames.meshTlsSecret(r),
+        ];
         if (names.includes(s.metadata?.name ?? '')) this.relayQueue.add(objectKey(r));
         // The rooms authenticate with the relay's admin token: a new or rotated one retries them now.
         if (s.metadata?.name === objectNames.adminTokenSecret(r)) {

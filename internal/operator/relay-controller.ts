@@ -1,5 +1,6 @@
-// MsrpRelay reconciler: render the owned objects, server-side apply them, remove the
-// optional ones that are switched off, then write status from what is observed.
+// MsrpRelay reconciler: keep the mesh PKI Secrets, render the owned objects, server-side
+// apply them, remove the optional ones that are switched off, then write status from what
+// is observed.
 import { isDeepStrictEqual } from 'node:util';
 import type { V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from '../telemetry/logger.ts';
@@ -8,6 +9,7 @@ import { conditionChanged, findCondition, nowTime } from './conditions.ts';
 import type { ApiDiscovery } from './discovery.ts';
 import type { EventRecorder } from './events.ts';
 import { isNotFound } from './kube/client.ts';
+import { ensureMeshSecrets } from './mesh-secrets.ts';
 import type { KubeClient, KubeObject } from './kube/client.ts';
 import { RESOURCES } from './kube/resources.ts';
 import type { Cache, ReconcileResult } from './reconcile.ts';
@@ -26,7 +28,14 @@ export interface RelayControllerDeps {
   logger: Logger;
   /** While an optional API is missing, look again this often (installing it sends no event we watch). */
   apiRecheckMs: number;
+  /** Time for a changed mesh Secret to reach every pod before the next CA rollover step (default 5 min). */
+  meshRolloverMs?: number;
+  /** The clock (tests). */
+  now?: () => Date;
 }
+
+/** setTimeout takes at most 2^31-1 ms; the periodic resync looks again long before anyway. */
+const MAX_REQUEUE_MS = 12 * 3_600_000;
 
 function observeSecret(secrets: Cache<KubeObject>, namespace: string, name: string, key?: string): SecretObservation {
   const s = secrets.get(name, namespace) as { data?: Record<string, string> } | undefined;
@@ -45,9 +54,24 @@ export function createRelayReconciler(deps: RelayControllerDeps): (key: string) 
     // Gone: the garbage collector removes what it owned (ownerReferences).
     if (!relay || relay.metadata.deletionTimestamp) return {};
 
+    const applyErrors: string[] = [];
+    // Before the StatefulSet: the pods cannot start without the mounted mesh certificate.
+    let meshNextCheckMs: number | undefined;
+    const now = deps.now?.() ?? new Date();
+    try {
+      const mesh = await ensureMeshSecrets(
+        { client, secrets, events, logger: log, ...(deps.meshRolloverMs !== undefined ? { rolloverMs: deps.meshRolloverMs } : {}) },
+        relay,
+        now,
+      );
+      meshNextCheckMs = Math.max(1000, mesh.nextCheck.getTime() - now.getTime());
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'mesh secrets not ready');
+      applyErrors.push((e as Error).message);
+    }
+
     const caps = await discovery.capabilities();
     const rendered = renderRelay(relay, caps);
-    const applyErrors: string[] = [];
     let statefulSet: V1StatefulSet | undefined;
     for (const { type, object } of rendered.apply) {
       try {
@@ -86,7 +110,8 @@ export function createRelayReconciler(deps: RelayControllerDeps): (key: string) 
     );
     await writeRelayStatus(client, relay, status, events);
     if (applyErrors.length > 0) throw new Error(applyErrors.join('; '));
-    return rendered.missingApis.length > 0 ? { requeueAfterMs: deps.apiRecheckMs } : {};
+    const requeue = Math.min(rendered.missingApis.length > 0 ? deps.apiRecheckMs : Infinity, meshNextCheckMs ?? Infinity, MAX_REQUEUE_MS);
+    return { requeueAfterMs: requeue };
   };
 }
 

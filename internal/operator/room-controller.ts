@@ -151,19 +151,28 @@ export function createRoomReconciler(deps: RoomControllerDeps): (key: string) =>
     try {
       const stored = await admin.putRoom(baseUrl, token, roomName(room), renderAdminRoom(room, relay));
       log.debug({ generation: stored.generation }, 'room synced');
-      // The room is in the relay's database: that is Ready. The count is a live view from
-      // the engine (503 while its control endpoint does not answer, 404 before the focus
-      // has loaded the room): best effort, the last known count stays.
-      let participants = room.status?.participants;
+      // The room is in the relay's database; it is Ready when a relay pod serves it: the
+      // admin API's participants view asks the engine of its pod, which answers 404 for a
+      // room it does not serve (chat server off) and 503 while it does not answer. The
+      // participant count is that same live view.
+      let participants: number;
       try {
         participants = await admin.participantCount(baseUrl, token, roomName(room));
       } catch (e) {
-        if (!(e instanceof AdminUnreachableError) && !(e instanceof AdminRejectedError && e.statusCode === 404)) throw e;
-        log.debug({ err: e.message }, 'participant count unavailable');
+        const notServed = e instanceof AdminRejectedError && e.statusCode === 404;
+        if (!notServed && !(e instanceof AdminUnreachableError) && !(e instanceof AdminRejectedError && e.statusCode === 503)) throw e;
+        log.debug({ err: e.message }, 'room not served yet');
+        await writeStatus(room, notServed
+          ? { type: 'Ready', status: 'False', reason: 'NotServed', message: `stored, but no pod of MsrpRelay "${relay.metadata.name}" serves it${relay.spec.chat.enabled ? '' : ' (its spec.chat.enabled is false)'}` }
+          : { type: 'Ready', status: 'False', reason: 'EngineUnavailable', message: `stored, but no relay engine answered for it: ${e.message}` }, {
+          uri,
+          ...(room.status?.participants !== undefined ? { participants: room.status.participants } : {}),
+        });
+        return { requeueAfterMs: deps.statusIntervalMs };
       }
       await writeStatus(room, { type: 'Ready', status: 'True', reason: 'Synced', message: `room is served by MsrpRelay "${relay.metadata.name}"` }, {
         uri,
-        ...(participants !== undefined ? { participants } : {}),
+        participants,
       });
       return { requeueAfterMs: deps.statusIntervalMs };
     } catch (e) {

@@ -64,6 +64,14 @@ export function relayOptionsFromConfig(c: EngineConfig, env: EngineEnvironment):
   });
 }
 
+/**
+ * The session-id prefix of this engine (the relay's Use-Path ids and the chat switch's
+ * session ids alike): the mesh ordinal when the mesh is on, else the host name's ordinal.
+ */
+export function sessionIdPrefixOf(c: EngineConfig, hostname: string): string {
+  return meshOptionsFromConfig(c, { hostname, nonceSecret: Buffer.alloc(0) }).sessionIdPrefix;
+}
+
 /** The mesh settings and the session-id prefix that goes with them; without a mesh, the host name's ordinal as before. */
 function meshOptionsFromConfig(c: EngineConfig, env: EngineEnvironment): Pick<RelayOptions, 'sessionIdPrefix' | 'mesh'> {
   const m = c.mesh;

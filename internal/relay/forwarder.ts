@@ -36,7 +36,7 @@ export interface ForwarderDeps {
   nextHops: NextHops;
   throttle: Throttle;
   /** Links to the other replicas of this relay (internal/mesh/links.ts); absent on a relay of one. */
-  mesh?: { get(ordinal: number): Promise<Connection> };
+  mesh?: { get(ordinal: number): Promise<Connection>; openLink(ordinal: number): Connection | undefined };
   /** Handles a local AUTH (whole frame). */
   auth(source: Connection, request: MsrpRequest, target: Extract<Route, { kind: 'auth' }>['target']): void;
 }
@@ -407,6 +407,10 @@ export class Inbound {
   #viaMesh(route: Forward, ordinal: number): void {
     const mesh = this.f.d.mesh;
     if (mesh === undefined) return this.#reject(481, 'mesh-unavailable', 'session owned by another replica, and no mesh');
+    // An open link is used at once, inside the source's read: the frame joins that read's
+    // gathered write and is copied from the received bytes, as a same-replica delivery is.
+    const open = mesh.openLink(ordinal);
+    if (open !== undefined) return this.#activate(open, route);
     const key = `mesh:${this.id}`;
     this.#state = 'waiting';
     this.source.pause(key);

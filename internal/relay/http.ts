@@ -4,7 +4,9 @@
 //    fail readiness: docs/relay.md, "Database outages"), /metrics (Prometheus text);
 //  - the control endpoint, bound to 127.0.0.1 only, for the admin sidecar in the same pod:
 //    GET /sessions (JSON list), DELETE /sessions/:id (removes a session and closes nothing
-//    else; the client's next request through it gets 481).
+//    else; the client's next request through it gets 481), and, when the chat server runs,
+//    GET /rooms/:name/participants and DELETE /rooms/:name/participants/:id (404 for a room
+//    this engine does not serve: the operator's ChatRoom status reads that).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -49,9 +51,37 @@ export async function startProbeServer(host: string, port: number, state: ProbeS
   return { server, address: await listenServer(server, { host, port }) };
 }
 
-export async function startControlServer(host: string, port: number, sessions: SessionTable): Promise<{ server: Server; address: AddressInfo }> {
+/** The chat server's rooms as the control endpoint sees them (implemented by internal/focus/control.ts). */
+export interface RoomsControl {
+  /** One entry per participant device; undefined when this engine serves no room of that name. */
+  participants(room: string): Promise<Record<string, unknown>[] | undefined>;
+  /** false when there is no such room or participant. */
+  removeParticipant(room: string, id: string): Promise<boolean>;
+}
+
+export async function startControlServer(
+  host: string, port: number, sessions: SessionTable, rooms: () => RoomsControl | undefined = () => undefined,
+): Promise<{ server: Server; address: AddressInfo }> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const r = /^\/rooms\/([^/]+)\/participants(?:\/([^/]+))?$/.exec(path);
+    if (r !== null) {
+      const control = rooms();
+      const name = decodeURIComponent(r[1]!);
+      if (control === undefined) return json(res, 404, { error: 'the chat server is not running on this engine' });
+      const answer = (p: Promise<unknown>, ok: (v: unknown) => void) => p.then(ok, (err: Error) => json(res, 500, { error: err.message }));
+      if (r[2] === undefined && req.method === 'GET') {
+        return answer(control.participants(name), (list) => (list === undefined ? json(res, 404, { error: 'no such room' }) : json(res, 200, { participants: list })));
+      }
+      if (r[2] !== undefined && req.method === 'DELETE') {
+        return answer(control.removeParticipant(name, decodeURIComponent(r[2])), (removed) => {
+          if (removed !== true) return json(res, 404, { error: 'no such room or participant' });
+          res.writeHead(204);
+          res.end();
+        });
+      }
+      return json(res, 405, { error: 'method not allowed' });
+    }
     if (path === '/sessions' && req.method === 'GET') {
       const list = [...sessions.all()].map((s) => ({
         id: s.id, uri: s.uri, user: s.user, realm: s.realm, connection: s.connection.id,

@@ -18,7 +18,7 @@ import { ownerOf, replicaPrefix } from '../mesh/ownership.ts';
 import { AuthHandler, type CredentialSource } from './auth-handler.ts';
 import { waitForDrain } from './drain.ts';
 import { Forwarder, type Inbound } from './forwarder.ts';
-import { startControlServer, startProbeServer } from './http.ts';
+import { startControlServer, startProbeServer, type RoomsControl } from './http.ts';
 import { createRelayMetrics, type RelayMetrics } from './metrics.ts';
 import { NextHops } from './next-hops.ts';
 import type { RelayOptions } from './options.ts';
@@ -49,6 +49,8 @@ export interface RunningRelay {
   readonly sessions: SessionTable;
   readonly metrics: RelayMetrics;
   readonly connections: ReadonlySet<Connection>;
+  /** The chat server's rooms for the control endpoint (started after the relay). */
+  attachRooms(rooms: RoomsControl): void;
   /** Re-reads the TLS files now (the watcher also does this by itself). */
   reloadTls(): Promise<boolean>;
   ready(): boolean;
@@ -451,6 +453,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
 
   let http: AddressInfo | undefined;
   let control: AddressInfo | undefined;
+  let roomsControl: RoomsControl | undefined;
   const httpServers: HttpServer[] = [];
   const ready = (): boolean => !draining && !stopped;
   if (o.http !== undefined) {
@@ -461,7 +464,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     http = p.address;
   }
   if (o.control !== undefined) {
-    const c = await startControlServer(o.control.host, o.control.port, sessions);
+    const c = await startControlServer(o.control.host, o.control.port, sessions, () => roomsControl);
     httpServers.push(c.server);
     control = c.address;
   }
@@ -496,6 +499,9 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     sessions,
     metrics,
     connections,
+    attachRooms(rooms) {
+      roomsControl = rooms;
+    },
     reloadTls: () => tls?.check() ?? Promise.resolve(false),
     ready,
     async drain() {

@@ -45,17 +45,33 @@ const Ports = Type.Object(
     sipUdp: Port({ default: 5060, description: 'SIP over UDP for room joins.' }),
     sipTcp: Port({ default: 5060, description: 'SIP over TCP.' }),
     sipTls: Port({ default: 5061, description: 'SIP over TLS.' }),
+    msrpChat: Port({
+      default: 2857,
+      description: 'The chat rooms\' MSRP switch over TLS: participants connect here (the a=path of the room\'s SDP answer, RFC 7701). Published only with spec.chat.enabled.',
+    }),
   },
   {
     default: {},
     description: 'Ports the relay listens on and publishes through its Service.',
-    ...cel({
-      // UDP and TCP are separate port spaces, so only the TCP listeners must differ.
-      rule:
-        'self.msrpTls != self.sipTcp && self.msrpTls != self.sipTls && self.sipTcp != self.sipTls && ' +
-        '(!has(self.msrpTcp) || (self.msrpTcp != self.msrpTls && self.msrpTcp != self.sipTcp && self.msrpTcp != self.sipTls))',
-      message: 'ports msrpTls, msrpTcp, sipTcp and sipTls must be distinct (they are all TCP listeners)',
-    }),
+    ...cel(
+      {
+        // UDP and TCP are separate port spaces, so only the TCP listeners must differ.
+        rule:
+          'self.msrpTls != self.sipTcp && self.msrpTls != self.sipTls && self.sipTcp != self.sipTls && ' +
+          '(!has(self.msrpTcp) || (self.msrpTcp != self.msrpTls && self.msrpTcp != self.sipTcp && self.msrpTcp != self.sipTls))',
+        message: 'ports msrpTls, msrpTcp, sipTcp and sipTls must be distinct (they are all TCP listeners)',
+      },
+      {
+        rule: '![self.msrpTls, self.sipTcp, self.sipTls].exists(p, p == self.msrpChat) && (!has(self.msrpTcp) || self.msrpTcp != self.msrpChat)',
+        message: 'ports.msrpChat must differ from the other TCP ports (msrpTls, msrpTcp, sipTcp, sipTls)',
+        fieldPath: '.msrpChat',
+      },
+      {
+        // The engine's HTTP ports, the admin sidecar and the mesh listen in the same pod.
+        rule: '![self.msrpTls, self.sipTcp, self.sipTls, self.msrpChat].exists(p, p in [2858, 8080, 9090, 9091]) && (!has(self.msrpTcp) || !(self.msrpTcp in [2858, 8080, 9090, 9091]))',
+        message: 'ports 2858 (mesh), 8080 (admin API), 9090 and 9091 (engine HTTP) are taken inside the relay pod',
+      },
+    ),
   },
 );
 

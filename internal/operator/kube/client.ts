@@ -180,18 +180,21 @@ export class KubeClient {
     return this.request<T>('PATCH', objectPath(type, namespace, name), { body: JSON.stringify(patch), contentType: MERGE_PATCH });
   }
 
-  create<T extends KubeObject>(type: ResourceType, obj: KubeObject): Promise<T> {
+  /** POST: fails with 409 when the object exists (create-only, unlike apply). */
+  create<T extends KubeObject>(type: ResourceType, obj: KubeObject, options: { fieldManager?: string } = {}): Promise<T> {
     return this.request<T>('POST', collectionPath(type, obj.metadata?.namespace), {
+      query: { fieldManager: options.fieldManager },
       body: JSON.stringify(obj),
       contentType: 'application/json',
     });
   }
 
   /** PUT (optimistic concurrency through metadata.resourceVersion). */
-  replace<T extends KubeObject>(type: ResourceType, obj: KubeObject): Promise<T> {
+  replace<T extends KubeObject>(type: ResourceType, obj: KubeObject, options: { fieldManager?: string } = {}): Promise<T> {
     const name = obj.metadata?.name;
     if (!name) throw new Error('replace: metadata.name is required');
     return this.request<T>('PUT', objectPath(type, obj.metadata?.namespace, name), {
+      query: { fieldManager: options.fieldManager },
       body: JSON.stringify(obj),
       contentType: 'application/json',
     });

@@ -61,6 +61,22 @@ function renderPeering(r: MsrpRelay): Pick<DeepPartial<EngineConfig>, 'nextHops'
 }
 
 /**
+ * The chat server (RFC 7701 focus and MSRP switch) on the published ports: SIP on UDP, TCP
+ * and TLS, the switch over TLS, both with the relay's certificate; room URIs on
+ * spec.chat.domain (publicHost when unset), as the ChatRoom controller writes them.
+ */
+function renderChat(r: MsrpRelay): DeepPartial<EngineConfig>['chat'] {
+  const s = r.spec;
+  return {
+    enabled: true,
+    domain: s.chat.domain ?? s.publicHost,
+    publicHost: s.publicHost,
+    sip: { host: '0.0.0.0', udpPort: s.ports.sipUdp, tcpPort: s.ports.sipTcp, tlsPort: s.ports.sipTls },
+    msrp: { host: '0.0.0.0', port: s.ports.msrpChat, transport: 'tls' },
+  };
+}
+
+/**
  * The engine config as a plain object. Fields the engine defaults well (auth algorithms,
  * nonce lifetime, database pool) are left out, so engine defaults keep applying.
  */
@@ -98,6 +114,7 @@ export function renderEngineConfig(r: MsrpRelay): DeepPartial<EngineConfig> {
       bytesPerSecPerRealm: rate(throttling.bytesPerSecondPerRealm),
     },
     drain: { deadlineSec: s.drain.timeoutSeconds },
+    ...(s.chat.enabled ? { chat: renderChat(r) } : {}),
     // Always on, whatever spec.replicas says: scaling changes only the StatefulSet, so it rolls
     // no pod and every replica, old or new, finds the others by the same pattern. The ordinal
     // comes from the pod name.

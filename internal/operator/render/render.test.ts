@@ -138,7 +138,7 @@ describe('engine ConfigMap', () => {
     assert.equal(a.auth.bootstrapTokenFile, '/etc/msrp/admin-token/token');
     assert.equal(a.database.url, 'postgres://u:p@db:5432/msrp');
     assert.equal(a.database.dataDir, '/data/pglite');
-    assert.throws(() => loadRenderedAdmin(cm.data![CONFIG_KEY]!), /relay: is not a known setting/, 'the engine file is not an admin config (the render used to pass it)');
+    assert.throws(() => loadRenderedAdmin(cm.data![CONFIG_KEY]!), /: is not a known setting/, 'the engine file is not an admin config (the render used to pass it)');
   });
 
   it('keeps the default AUTH lifetime inside a narrow [minExpires, maxExpires]', () => {
@@ -277,7 +277,7 @@ describe('StatefulSet', () => {
     assert.deepEqual(engine.livenessProbe?.httpGet, { path: '/healthz', port: 'http' });
     assert.deepEqual(
       engine.ports?.map((p) => [p.name, p.containerPort, p.protocol]),
-      [['msrps', 2855, 'TCP'], ['sip-udp', 5060, 'UDP'], ['sip-tcp', 5060, 'TCP'], ['sip-tls', 5061, 'TCP'], ['http', 9090, 'TCP'], ['mesh', 2858, 'TCP']],
+      [['msrps', 2855, 'TCP'], ['sip-udp', 5060, 'UDP'], ['sip-tcp', 5060, 'TCP'], ['sip-tls', 5061, 'TCP'], ['msrp-chat', 2857, 'TCP'], ['http', 9090, 'TCP'], ['mesh', 2858, 'TCP']],
     );
     assert.deepEqual(engine.volumeMounts?.find((m) => m.name === 'mesh-tls'), { name: 'mesh-tls', mountPath: '/etc/msrp/mesh-tls', readOnly: true });
     assert.deepEqual(pod.volumes?.find((v) => v.name === 'mesh-tls')?.secret, { secretName: 'relay-mesh-tls', defaultMode: 0o440 });
@@ -380,7 +380,10 @@ describe('Services', () => {
       ['sip-udp', 5060, 'sip-udp', 'UDP'],
       ['sip-tcp', 5060, 'sip-tcp', 'TCP'],
       ['sip-tls', 5061, 'sip-tls', 'TCP'],
+      ['msrp-chat', 2857, 'msrp-chat', 'TCP'],
     ]);
+    // Without the chat server, none of its ports is published.
+    assert.deepEqual(renderPublicService(relayFixture({ chat: { enabled: false } })).spec?.ports?.map((p) => p.name), ['msrps']);
     const cluster = renderPublicService(relayFixture({ service: { type: 'ClusterIP' } }));
     assert.equal(cluster.spec?.type, 'ClusterIP');
     assert.equal(cluster.metadata?.annotations, undefined);
@@ -393,6 +396,17 @@ describe('Services', () => {
     assert.equal(svc.spec?.clusterIP, 'None');
     assert.equal(svc.spec?.publishNotReadyAddresses, true);
     assert.deepEqual(svc.spec?.ports?.map((p) => [p.name, p.port, p.targetPort]), [['msrps', 2855, 'msrps'], ['mesh', 2858, 'mesh']]);
+  });
+
+  it('engine config: the chat server on the published ports with the relay certificate, only with spec.chat.enabled', () => {
+    const c = loadRendered(renderConfigMap(relayFixture({ chat: { enabled: true, domain: 'chat.example.com' } })).data![CONFIG_KEY]!);
+    assert.equal(c.chat.enabled, true);
+    assert.equal(c.chat.domain, 'chat.example.com');
+    assert.equal(c.chat.publicHost, 'msrp.example.com');
+    assert.deepEqual(c.chat.sip, { host: '0.0.0.0', udpPort: 5060, tcpPort: 5060, tlsPort: 5061 });
+    assert.deepEqual(c.chat.msrp, { host: '0.0.0.0', port: 2857, transport: 'tls' });
+    const off = loadRendered(renderConfigMap(relayFixture({ chat: { enabled: false } })).data![CONFIG_KEY]!);
+    assert.equal(off.chat.enabled, false);
   });
 
   it('engine config: the mesh on, whatever the replica count, with the headless Service names and the mounted mesh certificate', () => {
@@ -425,7 +439,7 @@ describe('PodDisruptionBudget and NetworkPolicy', () => {
     const np = renderNetworkPolicy(relayFixture()) as { spec: { policyTypes: string[]; ingress: { from?: unknown[]; ports: { port: number }[] }[] } };
     assert.deepEqual(np.spec.policyTypes, ['Ingress']);
     assert.deepEqual(np.spec.ingress[0]?.from, undefined);
-    assert.deepEqual(np.spec.ingress[0]?.ports.map((p) => p.port), [2855, 5060, 5060, 5061]);
+    assert.deepEqual(np.spec.ingress[0]?.ports.map((p) => p.port), [2855, 5060, 5060, 5061, 2857]);
     assert.deepEqual(np.spec.ingress[1]?.from, [{ namespaceSelector: {} }]);
     assert.deepEqual(np.spec.ingress[1]?.ports.map((p) => p.port), [8080, 9090]);
     // The mesh port only from the relay's own pods.

@@ -62,9 +62,15 @@ export function publicPorts(r: MsrpRelay): { name: string; port: number; protoco
   return [
     { name: 'msrps', port: p.msrpTls, protocol: 'TCP' as const },
     ...(p.msrpTcp !== undefined ? [{ name: 'msrp', port: p.msrpTcp, protocol: 'TCP' as const }] : []),
-    { name: 'sip-udp', port: p.sipUdp, protocol: 'UDP' as const },
-    { name: 'sip-tcp', port: p.sipTcp, protocol: 'TCP' as const },
-    { name: 'sip-tls', port: p.sipTls, protocol: 'TCP' as const },
+    // The chat server's ports only when it runs: a published port nobody listens on is a trap.
+    ...(r.spec.chat.enabled
+      ? [
+          { name: 'sip-udp', port: p.sipUdp, protocol: 'UDP' as const },
+          { name: 'sip-tcp', port: p.sipTcp, protocol: 'TCP' as const },
+          { name: 'sip-tls', port: p.sipTls, protocol: 'TCP' as const },
+          { name: 'msrp-chat', port: p.msrpChat, protocol: 'TCP' as const },
+        ]
+      : []),
   ];
 }
 

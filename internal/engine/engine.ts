@@ -1,0 +1,156 @@
+// startEngine: the engine of `msrpd` and of `npm start`, assembled in one place
+// (docs/architecture.md §1.1): the store (opened here unless the caller shares one), the
+// credential cache over it, the relay with its probe/metrics and control endpoints, and the
+// chat server when `chat.enabled`, its rooms attached to the control endpoint. The whole config goes to relayOptionsFromConfig and startChatFromConfig,
+// so a new config section reaches the relay or the chat server without touching cmd/.
+//
+// Closing runs against the order of dependency: the relay drains first (readiness off,
+// listeners closed, transfers finish), then the chat server (participants leave, history
+// flushed), then the credential cache (pinger, change feed), then the store, and the store
+// only when this engine opened it: `npm start` shares its store with the admin API and
+// closes it itself. Signals are the caller's business (signals.ts).
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { hostname as osHostname } from 'node:os';
+import type { EngineConfig } from '../config/engine.ts';
+import { roomsControl } from '../focus/control.ts';
+import { startChatFromConfig } from '../focus/from-config.ts';
+import type { RunningChatServer } from '../focus/server.ts';
+import { connectStoreCredentials, type StoreCredentials } from '../relay/credential-cache.ts';
+import { relayOptionsFromConfig } from '../relay/engine-options.ts';
+import { startRelay, type RunningRelay } from '../relay/relay.ts';
+import type { Store } from '../store/index.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
+import { openEngineStore } from './store.ts';
+
+export interface EngineDeps {
+  logger: Logger;
+  /** The machine (pod) host name: the default public host and the replica ordinal. Default: os.hostname(). */
+  hostname?: string;
+  /** The secret that signs Digest nonces. Default: the file `auth.nonceSecretFile`, else 32 random bytes. */
+  nonceSecret?: Buffer;
+  /** An open store to use and leave open (the caller closes it). Default: one opened from `database`, closed by drain()/stop(). */
+  store?: Store;
+  /** The registry the relay, the credential cache and the chat server register in. Default: a new one. */
+  metrics?: Metrics;
+}
+
+export interface EngineAddresses {
+  /** Bound MSRP listener addresses, in the order of `relay.listen`. */
+  readonly msrp: RunningRelay['addresses'];
+  /** The probe and metrics server (/healthz, /readyz, /metrics). */
+  readonly http?: AddressInfo;
+  /** The control endpoint on 127.0.0.1 (live sessions, rooms, drain) for the admin sidecar. */
+  readonly control?: AddressInfo;
+  /** The chat server's SIP focus ports and MSRP switch port, when it runs. */
+  readonly chat?: { readonly sipUdp?: number; readonly sipTcp?: number; readonly msrp: number };
+}
+
+export interface RunningEngine {
+  readonly relay: RunningRelay;
+  readonly chat: RunningChatServer | undefined;
+  readonly store: Store;
+  /** Whether drain()/stop() close the store (the engine opened it). */
+  readonly ownsStore: boolean;
+  readonly credentials: StoreCredentials;
+  readonly metrics: Metrics;
+  readonly addresses: EngineAddresses;
+  /** Graceful (SIGTERM): the relay drains (up to `drain.deadlineSec`), then everything closes in order. */
+  drain(): Promise<void>;
+  /** Immediate: the relay closes every connection now, then everything closes in order. During a drain it hurries it. */
+  stop(): Promise<void>;
+}
+
+/** Which part of the engine failed to start. */
+export type EnginePart = 'store' | 'relay' | 'chat';
+
+/**
+ * A part of the engine failed to start; what it had started is closed again. `message` and
+ * `code` are the part's own error's (the cause), so a caller prints what it printed before
+ * and can still tell, say, a SIP port in use (`part: 'chat'`, `code: 'EADDRINUSE'`).
+ */
+export class EngineStartError extends Error {
+  readonly part: EnginePart;
+  readonly code: string | undefined;
+  constructor(part: EnginePart, cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'EngineStartError';
+    this.part = part;
+    const code = (cause as { code?: unknown } | null | undefined)?.code;
+    this.code = typeof code === 'string' ? code : undefined;
+  }
+}
+
+export async function startEngine(config: EngineConfig, deps: EngineDeps): Promise<RunningEngine> {
+  const { logger } = deps;
+  const hostname = deps.hostname ?? osHostname();
+  /** What is running so far, closed newest first when a later part fails to start. */
+  const started: (() => Promise<void>)[] = [];
+  const part = async <T>(name: EnginePart, start: () => T | Promise<T>): Promise<T> => {
+    try {
+      return await start();
+    } catch (err) {
+      for (const close of started.reverse()) await close().catch(() => undefined);
+      throw new EngineStartError(name, err);
+    }
+  };
+
+  const ownsStore = deps.store === undefined;
+  const store = deps.store ?? (await part('store', () => openEngineStore(config, logger)));
+  if (ownsStore) started.push(() => store.close());
+  const options = await part('relay', () => relayOptionsFromConfig(config, {
+    hostname,
+    nonceSecret: deps.nonceSecret ?? (config.auth.nonceSecretFile !== undefined ? readFileSync(config.auth.nonceSecretFile) : randomBytes(32)),
+  }));
+  const metrics = deps.metrics ?? createMetrics();
+  // Cache over the store, invalidated by its change feed, answering from cache while the
+  // database is down; its health shows in /readyz and msrp_store_up.
+  const credentials = await part('store', () => connectStoreCredentials(store, { metrics, logger }));
+  started.push(() => credentials.close());
+  const relay = await part('relay', () => startRelay(options, { credentials: credentials.credentials, logger, metrics, storeHealth: credentials.health }));
+  started.push(() => relay.stop());
+  const chat = await part('chat', () => startChatFromConfig(config, { logger, metrics, store, hostname }));
+  if (chat !== undefined) relay.attachRooms(roomsControl(chat));
+
+  let closing: Promise<void> | undefined;
+  const close = (graceful: boolean): Promise<void> => {
+    if (closing !== undefined) {
+      // stop() during a drain: close the relay's connections now; the drain then finishes.
+      return graceful ? closing : Promise.all([closing, relay.stop()]).then(() => undefined);
+    }
+    closing = (async () => {
+      await (graceful ? relay.drain() : relay.stop());
+      // Each part closes even when an earlier one failed to; the first failure is reported.
+      const failures: unknown[] = [];
+      for (const step of [() => chat?.close(), () => credentials.close(), ...(ownsStore ? [() => store.close()] : [])]) {
+        try {
+          await step();
+        } catch (err) {
+          failures.push(err);
+        }
+      }
+      if (failures.length > 0) throw failures[0];
+    })();
+    return closing;
+  };
+
+  return {
+    relay, chat, store, ownsStore, credentials, metrics,
+    addresses: {
+      msrp: relay.addresses,
+      ...(relay.http !== undefined ? { http: relay.http } : {}),
+      ...(relay.control !== undefined ? { control: relay.control } : {}),
+      ...(chat !== undefined ? {
+        chat: {
+          ...(chat.focus.udpPort !== undefined ? { sipUdp: chat.focus.udpPort } : {}),
+          ...(chat.focus.tcpPort !== undefined ? { sipTcp: chat.focus.tcpPort } : {}),
+          msrp: chat.msrp.port,
+        },
+      } : {}),
+    },
+    drain: () => close(true),
+    stop: () => close(false),
+  };
+}
