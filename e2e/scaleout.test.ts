@@ -59,6 +59,7 @@ describe('three engine processes as pods 0-2 of one relay (mesh, real PostgreSQL
   let store: Store;
   let work: string;
   let meshPort: number;
+  let chatMeshPort: number;
   const pods: (Pod | undefined)[] = [];
   const clients: TestClient[] = [];
   let userSeq = 0;
@@ -75,7 +76,7 @@ describe('three engine processes as pods 0-2 of one relay (mesh, real PostgreSQL
     c.tls.dir = pki.named.dir;
     // The chat server (on by default in an MsrpRelay) on this pod's own loopback ports.
     c.chat = { ...c.chat, sip: { host: '127.0.0.1', udpPort: sipPort, tcpPort: sipPort, tlsPort: sipTlsPort }, msrp: { ...c.chat.msrp, host: '127.0.0.1', port: switchPort } };
-    c.mesh = { ...c.mesh, peerHost: '127.0.1.{ordinal}', listenHost: `127.0.1.${k}`, port: meshPort, tlsDir: pki.mesh.dir };
+    c.mesh = { ...c.mesh, peerHost: '127.0.1.{ordinal}', listenHost: `127.0.1.${k}`, port: meshPort, chatPort: chatMeshPort, tlsDir: pki.mesh.dir };
     c.database = { dataDir: path.join(work, `pglite-${k}`) };
     const file = path.join(work, `msrpd-${k}.yaml`);
     await writeFile(file, stringify(c));
@@ -115,6 +116,7 @@ describe('three engine processes as pods 0-2 of one relay (mesh, real PostgreSQL
     store = await openStore({ url: db.url, logger: pino({ level: 'silent' }) });
     await store.createRealm(REALM);
     meshPort = await freePort('127.0.1.0');
+    chatMeshPort = await freePort('127.0.1.0');
     await Promise.all([0, 1, 2].map((k) => startPod(k)));
   });
 
