@@ -6,13 +6,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import pg from 'pg';
 import pino from 'pino';
 import { offerSdp, SipUac } from '../client/sip-uac.ts';
 import { loadEngineConfig } from '../config/engine.ts';
 import { formatCpim } from '../msrp/cpim.ts';
-import { newMessageId, newSessionId, newTransactionId } from '../msrp/transaction.ts';
 import { freePort } from '../relay/testrelay.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
@@ -20,51 +18,12 @@ import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { testPki, type TestPki } from '../transport/testcerts.ts';
 import { startChatFromConfig } from './from-config.ts';
 import type { RunningChatServer } from './server.ts';
+import { TlsParticipant } from './testparticipant.ts';
 
 const adminUrl = process.env['DATABASE_URL'];
 const skip = adminUrl ? false : 'DATABASE_URL is not set: no PostgreSQL server to test against';
 const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
 const ROOM = 'sip:lobby@chat.test';
-
-/** An MSRP participant over TLS written by hand: enough to bind, send and see what arrives. */
-class TlsParticipant {
-  readonly uri = `msrp://127.0.0.1:9/${newSessionId()};tcp`;
-  readonly sipUri: string;
-  socket!: TLSSocket;
-  text = '';
-  focusUri = '';
-
-  constructor(sipUri: string) {
-    this.sipUri = sipUri;
-  }
-
-  async connect(port: number, ca: string): Promise<void> {
-    this.socket = await new Promise<TLSSocket>((resolve, reject) => {
-      const s = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => resolve(s));
-      s.once('error', reject);
-    });
-    this.socket.setEncoding('latin1');
-    this.socket.on('data', (d: string) => {
-      this.text += d;
-    });
-  }
-
-  /** A SEND in our session; on `via`'s connection when given (one connection, several sessions: a relay's). */
-  send(body = '', via: TlsParticipant = this): string {
-    const tid = newTransactionId();
-    const headers = body === '' ? '' : `Message-ID: ${newMessageId()}\r\nByte-Range: 1-${Buffer.byteLength(body)}/${Buffer.byteLength(body)}\r\nContent-Type: message/cpim\r\n\r\n${body}\r\n`;
-    via.socket.write(`MSRP ${tid} SEND\r\nTo-Path: ${this.focusUri}\r\nFrom-Path: ${this.uri}\r\n${headers === '' ? '' : headers}-------${tid}$\r\n`);
-    return tid;
-  }
-
-  async seen(what: string | RegExp, timeoutMs = 5000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!(typeof what === 'string' ? this.text.includes(what) : what.test(this.text))) {
-      if (Date.now() > end) assert.fail(`${this.sipUri}: ${String(what)} not seen within ${timeoutMs} ms; got:\n${this.text}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-}
 
 describe('rooms over replicas from the engine config', { skip, timeout: 60_000 }, () => {
   let pki: TestPki;
