@@ -77,6 +77,13 @@ export class Calls {
     return this.#byDialog.size;
   }
 
+  /** Calls in the room named `room`. */
+  inRoom(room: string): number {
+    let n = 0;
+    for (const c of this.#byDialog.values()) if (c.room.name === room) n++;
+    return n;
+  }
+
   contactOf(participantId: string): string | undefined {
     return this.#byParticipant.get(participantId)?.contact;
   }

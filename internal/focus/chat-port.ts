@@ -31,6 +31,8 @@ export interface ChatRoomPort {
    * Its devices were reported 'device-left' first; the next INVITE looks for the owner again.
    */
   onGone?(fn: () => void): void;
+  /** A remote room nobody here takes part in or watches any more: stop following it (no events, no BYEs); false while an admission is in flight. */
+  release?(): boolean;
 }
 
 /** The rooms of this process (server.ts switchChatPort): always synchronous. */

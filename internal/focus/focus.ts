@@ -51,6 +51,8 @@ export interface FocusOptions {
   readonly digest?: SipDigestOptions;
   readonly subscriptions?: { readonly minExpires?: number; readonly maxExpires?: number };
   readonly timers?: Partial<TimerValues>;
+  /** How often rooms followed on another replica with no call or subscription here are let go (default 30 s). */
+  readonly remoteRoomSweepMs?: number;
 }
 
 export interface RunningFocus {
@@ -223,6 +225,17 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     return entry;
   }
 
+  // A room another replica owns is followed (one event stream) while this replica has a
+  // call in it or a subscription to it; a sweep lets go of the others.
+  const sweep = setInterval(() => {
+    for (const [name, w] of [...watched]) {
+      if (w.chat.release === undefined || calls.inRoom(name) > 0 || subscriptions.count(name) > 0) continue;
+      // Its onGone (watching) forgets it here; false while an admission is on its way.
+      w.chat.release();
+    }
+  }, o.remoteRoomSweepMs ?? 30_000);
+  sweep.unref();
+
   async function dispatch(incoming: IncomingRequest): Promise<void> {
     const { request: req, dialog } = incoming;
     if (dialog) {
@@ -309,6 +322,7 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
       transport.setSecureContext(options);
     },
     async close() {
+      clearInterval(sweep);
       calls.closeAll();
       await subscriptions.closeAll((room) => {
         const w = watched.get(room)!;

@@ -54,6 +54,7 @@ export class RemoteRoomPort implements ChatRoomPort {
   readonly #goneListeners: (() => void)[] = [];
   #stream: IncomingMessage | undefined;
   #gone = false;
+  #admitting = 0;
 
   private constructor(channel: MeshChannel, owner: number, entry: RoomEntry, log: Logger) {
     this.#channel = channel;
@@ -128,12 +129,16 @@ export class RemoteRoomPort implements ChatRoomPort {
   }
 
   async admit(request: AdmitRequest): Promise<AdmitResult> {
+    this.#admitting++;
     try {
       const r = await this.#channel.call<AdmitResult>(this.owner, 'POST', roomPath(this.#entry.name, 'admit'), request);
       if (r.status === 200) return r.body;
       this.#log.warn({ status: r.status }, 'the owner replica refused an admission: looking for the owner again');
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'admission at the owner replica failed');
+    } finally {
+      // The caller records its call in the same turn as the answer: the sweep sees it next time.
+      this.#admitting--;
     }
     this.close();
     return UNAVAILABLE;
@@ -158,6 +163,15 @@ export class RemoteRoomPort implements ChatRoomPort {
       this.#log.warn({ err: (err as Error).message }, 'moderator removal at the owner replica failed');
     }
     return { ok: false, status: 503, message: 'the room\'s owner replica is not reachable' };
+  }
+
+  /** Nobody here needs the room any more: stop following it quietly (onGone still fires); not while an admission is in flight. */
+  release(): boolean {
+    if (this.#admitting > 0) return false;
+    this.#participants = [];
+    this.#listeners.clear();
+    this.close();
+    return true;
   }
 
   /** Stops following the owner; the devices are reported left as when the owner dies. */

@@ -56,6 +56,8 @@ export interface ChatMeshOptions extends MeshChannelOptions {
   readonly leaseTtlMs: number;
   /** How often idle room event streams carry a heartbeat (tests shorten it). */
   readonly heartbeatMs?: number;
+  /** How often rooms followed on another replica with no call or subscription here are let go (default 30 s). */
+  readonly remoteRoomSweepMs?: number;
 }
 
 export interface RunningChatServer {
@@ -225,6 +227,7 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
       ...(config.sip.tlsPort === undefined ? {} : { tlsPort: config.sip.tlsPort, tls: deps.tls }),
     },
     rooms: directory, chat, logger: log, autoCreate: config.autoCreate, domains: [domain],
+    ...(mo?.remoteRoomSweepMs === undefined ? {} : { remoteRoomSweepMs: mo.remoteRoomSweepMs }),
     media: config.media, subscriptions: config.subscriptions,
     ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
     ...(deps.digest === undefined ? {} : { digest: deps.digest }),
