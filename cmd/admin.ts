@@ -29,6 +29,7 @@ async function main(argv: string[]): Promise<void> {
     : undefined;
   const app = await buildAdminApp({
     store, logger, metrics: createMetrics(), bootstrapToken, tokenReview, engineUrl: c.engine.controlUrl,
+    liveStaleAfterSec: c.sessions.staleAfterSec, sessionDeleteWaitMs: c.sessions.deleteWaitMs,
     engineTimeoutMs: c.engine.timeoutMs, bodyLimit: c.http.bodyLimitBytes, tokenCacheTtlMs: c.auth.tokenCacheTtlMs,
   });
   const address = await app.listen({ host: c.http.host, port: c.http.port });

@@ -28,7 +28,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { clusterBinDir, freePorts, startCluster } from './cluster/cluster.ts';
 import type { Cluster } from './cluster/cluster.ts';
-import { eventually, freshDatabase, ROOT, sleep, startAdmin } from './operator-harness.ts';
+import { eventually, freshDatabase, ROOT, startAdmin } from './operator-harness.ts';
 import type { AdminProc } from './operator-harness.ts';
 import { startFakeEngine } from '../internal/admin/testengine.ts';
 import type { FakeEngine } from '../internal/admin/testengine.ts';
@@ -117,6 +117,19 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
       if (line.startsWith(name + ' ') || line.startsWith(name + '{')) sum = (sum ?? 0) + Number(line.split(' ').at(-1));
     }
     return sum;
+  }
+
+  /** ChatRoom reconciles `op` finished, whatever their result: an operation count to wait on, not a pause. */
+  async function roomReconciles(op: OperatorProc): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${op.metricsPort}/metrics`)).text();
+    return text.split('\n').filter((l) => l.startsWith('msrp_operator_reconcile_total{') && l.includes('kind="ChatRoom"'))
+      .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+  }
+
+  /** Waits until the leader has finished `n` more ChatRoom reconciles than now. */
+  async function moreRoomReconciles(n: number): Promise<void> {
+    const start = await roomReconciles(leader);
+    await eventually(`${n} more ChatRoom reconciles`, async () => (await roomReconciles(leader)) >= start + n);
   }
 
   const getRelay = (name: string) => kube.getOptional<WithStatus>(RESOURCES.msrpRelay, NS, name);
@@ -330,6 +343,8 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     assert.equal(cond(relay, 'Degraded')?.status, 'False');
     assert.equal(relay.status?.readyReplicas, 1);
     assert.equal(relay.status?.replicas, 1);
+    // The relay names no image: the operator's default (--relay-image, the package's msrpd here), now running.
+    await eventually('status.version', async () => (await getRelay('relay'))?.status?.version === 'ghcr.io/msrp-k8s/msrpd:0.1.0');
     const r = await kubectl(['get', 'msrprelay', 'relay', '-n', NS]);
     assert.match(r.stdout, /^relay\s+True\s+1\s+msrps:\/\/msrp\.example\.com:2855;tcp/m);
 
@@ -474,7 +489,8 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     // The operator re-PUTs every --room-status-interval (1 s): idempotent, the generation stays.
     const puts = async () => (await adminGet('/v1/audit?limit=500&resource=/v1/rooms/lobby')).json?.items?.length as number;
     const auditBefore = await puts();
-    await sleep(2500);
+    // Two more reconciles of the room (each re-PUTs the spec), counted, not guessed at with a pause.
+    await moreRoomReconciles(2);
     const again = await adminGet('/v1/rooms/lobby');
     assert.equal(again.json.generation, 1, 'same spec, same generation');
     assert.equal(again.json.updatedAt, updatedAt);
@@ -488,7 +504,7 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
       return g.json?.subject === 'Welcome back' ? g.json : undefined;
     });
     assert.equal(changed.generation, 2);
-    await sleep(1500);
+    await moreRoomReconciles(2);
     assert.equal((await adminGet('/v1/rooms/lobby')).json.generation, 2);
 
     engine.rooms.set('lobby', participants(5));
@@ -513,7 +529,8 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     await admin.stop(); // the DELETE must wait for the admin API
     const d = await kubectl(['delete', 'chatroom', 'lobby', '-n', NS, '--wait=false']);
     assert.equal(d.code, 0, d.stderr);
-    await sleep(1500);
+    // The operator has tried (and failed) to clean up at least twice since the DELETE.
+    await moreRoomReconciles(2);
     const pending = await kube.getOptional<WithStatus>(RESOURCES.chatRoom, NS, 'lobby');
     assert.ok(pending?.metadata?.deletionTimestamp, 'held by the finalizer while the admin API is down');
     await admin.restart();

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { clusterBinDir } from './cluster/cluster.ts';
-import { eventually, freshDatabase, ROOT, skipReason, sleep, startAdmin, startOperatorCluster } from './operator-harness.ts';
+import { eventually, freshDatabase, ROOT, skipReason, startAdmin, startOperatorCluster } from './operator-harness.ts';
 import type { AdminProc, OperatorCluster } from './operator-harness.ts';
 import type { KubeObject } from '../internal/operator/kube/client.ts';
 import { RESOURCES } from '../internal/operator/kube/resources.ts';
@@ -34,6 +34,7 @@ const cond = (o: WithStatus | undefined, type: string) => o?.status?.conditions?
 describe('manifests/samples with the operator running', { skip, timeout: 300_000 }, () => {
   let env: OperatorCluster;
   let admin: AdminProc;
+  let operatorMetricsPort = 0;
   let db: { url: string; drop: () => Promise<void> } | undefined;
   const token = randomBytes(24).toString('hex');
   const uids = new Map<string, string>();
@@ -57,7 +58,7 @@ describe('manifests/samples with the operator running', { skip, timeout: 300_000
     await writeFile(tokenFile, token + '\n', { mode: 0o600 });
     admin = await startAdmin({ dir: env.cluster.dir, tokenFile, databaseUrl: db?.url, logPath: path.join(env.cluster.dir, 'admin.log') });
     // No --admin-token-file: the operator presents each relay's <relay>-admin-token Secret.
-    await env.startOperator('a', [`--admin-url-template=${admin.url}`, '--room-status-interval=1s']);
+    operatorMetricsPort = (await env.startOperator('a', [`--admin-url-template=${admin.url}`, '--room-status-interval=1s'])).metricsPort;
   });
 
   after(async () => {
@@ -168,9 +169,18 @@ describe('manifests/samples with the operator running', { skip, timeout: 300_000
       }
     }
     // The operator leaves orphans alone once their owner is gone (no re-creation, no crash).
-    await sleep(1500);
+    // Provoke it rather than wait and hope: a change to an owned object brings its owner's key
+    // to the queue (manager.ts), so touch the orphan and wait for MsrpRelay reconciles to run.
+    const relayReconciles = async (): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${operatorMetricsPort}/metrics`)).text();
+      return text.split('\n').filter((l) => l.startsWith('msrp_operator_reconcile_total{') && l.includes('kind="MsrpRelay"'))
+        .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+    };
+    const before = await relayReconciles();
+    await kubectlOk(['annotate', 'statefulset', 'relay-ha', '-n', NS, 'e2e.msrp.dev/touched=yes']);
     const rv = (await env.kube.get(RESOURCES.statefulSet, NS, 'relay-ha')).metadata?.resourceVersion;
-    await sleep(1500);
-    assert.equal((await env.kube.get(RESOURCES.statefulSet, NS, 'relay-ha')).metadata?.resourceVersion, rv);
+    await eventually('an MsrpRelay reconcile after the orphan changed', async () => (await relayReconciles()) > before);
+    assert.equal((await env.kube.get(RESOURCES.statefulSet, NS, 'relay-ha')).metadata?.resourceVersion, rv, 'the orphan was not re-applied');
+    assert.equal(await env.kube.getOptional(RESOURCES.msrpRelay, NS, 'relay-ha'), undefined, 'nor its owner re-created');
   });
 });

@@ -37,6 +37,8 @@ const PUBLIC = 'relay.msrp.test';
 const REALM = 'example.com';
 const RELAY_URI = `msrps://${PUBLIC}:2855;tcp`;
 const DRAIN_SEC = 6;
+/** Every other test uses a user per client; the relay-wide limit test fills it over the pods. */
+const SESSIONS_PER_USER = 3;
 const MSRP_CLI = path.join(ROOT, 'cmd', 'msrp.ts');
 
 interface Pod {
@@ -69,7 +71,7 @@ describe('three engine processes as pods 0-2 of one relay (mesh, real PostgreSQL
   const clients: TestClient[] = [];
   let userSeq = 0;
   const others: TestRelay[] = [];
-  const relay = relayFixture({ replicas: 3, publicHost: PUBLIC, realms: [{ name: REALM, hosts: [PUBLIC] }], drain: { timeoutSeconds: DRAIN_SEC } }, 'relay', 'scaleout');
+  const relay = relayFixture({ replicas: 3, publicHost: PUBLIC, realms: [{ name: REALM, hosts: [PUBLIC] }], drain: { timeoutSeconds: DRAIN_SEC }, limits: { sessionsPerUser: SESSIONS_PER_USER } }, 'relay', 'scaleout');
 
   async function startPod(k: number): Promise<Pod> {
     const [msrpsPort, httpPort, controlPort, sipPort, sipTlsPort, switchPort] = (await freePorts(6)) as [number, number, number, number, number, number];
@@ -243,6 +245,38 @@ describe('three engine processes as pods 0-2 of one relay (mesh, real PostgreSQL
         listen.kill();
       }
     }
+  });
+
+  it('limits sessions per user relay-wide: the fourth session of a user is refused on any pod, a session ending frees a slot', async () => {
+    const user = `u${userSeq++}`;
+    await store.createUser(REALM, user, `${user}-pw`);
+    const held: TestClient[] = [];
+    const auth = async (k: number) => {
+      const c = await TestClient.connect({ port: pods[k]!.msrpsPort, ca: pki.caPem });
+      clients.push(c);
+      return { c, res: await c.auth(RELAY_URI, user, `${user}-pw`) };
+    };
+    for (const k of [0, 1, 2]) {
+      const { c, res } = await auth(k);
+      assert.equal(res.status, 200, `session ${k + 1} of ${SESSIONS_PER_USER} on pod ${k}`);
+      held.push(c);
+    }
+    for (const k of [0, 1, 2]) {
+      const { res } = await auth(k);
+      assert.equal(res.status, 403, `a fourth session on pod ${k}`);
+      assert.match(res.comment ?? '', /too many sessions/);
+    }
+    assert.equal(await metric(2, 'relay_limit_rejections_total', 'limit="sessions-per-user"'), 1);
+    // Every pod registered and heartbeats (every 10 s): three live replicas, no registry errors.
+    for (const k of [0, 1, 2]) {
+      const text = await eventually(`pod ${k} to count three live replicas`, async () => {
+        const t = await (await fetch(`http://127.0.0.1:${pods[k]!.httpPort}/metrics`)).text();
+        return /^msrp_relay_replicas_live 3$/m.test(t) ? t : undefined;
+      }, 25_000);
+      assert.doesNotMatch(text, /^msrp_relay_live_registry_errors_total\{/m, `pod ${k}`);
+    }
+    held[0]!.close();
+    await eventually('a slot to be free again, on pod 2', async () => (await auth(2)).res.status === 200, 10_000);
   });
 
   it('pod 1 killed (SIGKILL): its clients are cut, its sessions get 481 with a mesh metric, pods 0 and 2 go on', async () => {

@@ -46,6 +46,10 @@ export interface AdminAppOptions {
   listenForChanges?: boolean;
   /** Seconds a verified stored token is trusted without a database lookup (default 5). */
   tokenCacheTtlMs?: number;
+  /** Sessions of relay replicas whose heartbeat is older than this are not listed (default 30, as the engine). */
+  liveStaleAfterSec?: number;
+  /** How long DELETE /v1/sessions/:id waits for another replica to close the session before answering 202 (default 3000). */
+  sessionDeleteWaitMs?: number;
 }
 
 /** What route plugins get: the narrow set of collaborators, nothing global. */
@@ -55,6 +59,8 @@ export interface RouteContext {
   authenticator: Authenticator;
   metrics: AdminMetrics;
   promMetrics: Metrics;
+  /** Relay-wide session views (routes/live.ts). */
+  live: { staleAfterSec: number; deleteWaitMs: number };
   /** Records an audit entry for a completed write; failures are logged, not thrown. */
   audit(req: FastifyRequest, action: string, resource: string, details?: Record<string, unknown>): Promise<void>;
 }
@@ -108,6 +114,7 @@ export async function buildAdminApp(o: AdminAppOptions): Promise<AdminApp> {
 
   const ctx: RouteContext = {
     store: o.store, engine, authenticator, metrics, promMetrics: o.metrics,
+    live: { staleAfterSec: o.liveStaleAfterSec ?? 30, deleteWaitMs: o.sessionDeleteWaitMs ?? 3000 },
     async audit(req, action, resource, details) {
       try {
         await o.store.audit.record({ actor: req.principal?.actor ?? 'anonymous', action, resource, ...(details ? { details } : {}) });

@@ -1,6 +1,6 @@
 // The engine's control endpoint (internal/relay/http.ts), reached with undici on
 // 127.0.0.1 inside the pod. Live state only: nothing here touches the database.
-//   GET    /sessions                         -> { sessions: [...] }
+//   GET    /sessions                         -> { relay?, replica?, sessions: [...] }
 //   DELETE /sessions/:id                     -> 204 | 404
 //   GET    /rooms/:name/participants         -> { participants: [...] } | 404 (chat focus; pending)
 //   DELETE /rooms/:name/participants/:id     -> 204 | 404
@@ -10,8 +10,15 @@ import { Agent, request } from 'undici';
 import { ProblemError } from './errors.ts';
 import type { AdminMetrics } from './metrics.ts';
 
+/** The engine's own sessions, and which relay (public host:port) and replica it is, when it says. */
+export interface EngineSessions {
+  relay?: string | undefined;
+  replica?: number | undefined;
+  sessions: Record<string, unknown>[];
+}
+
 export interface EngineClient {
-  listSessions(): Promise<Record<string, unknown>[]>;
+  listSessions(): Promise<EngineSessions>;
   /** false when the engine has no such session. */
   deleteSession(id: string): Promise<boolean>;
   /** undefined when the engine has no such room. */
@@ -58,7 +65,13 @@ export function createEngineClient(o: { baseUrl: string; timeoutMs?: number; met
   return {
     async listSessions() {
       const r = await call('list-sessions', 'GET', '/sessions');
-      return r.status === 200 ? listOf(r.json, 'sessions') : unexpected(r.status);
+      if (r.status !== 200) return unexpected(r.status);
+      const body = r.json as Record<string, unknown> | undefined;
+      return {
+        sessions: listOf(r.json, 'sessions'),
+        ...(typeof body?.['relay'] === 'string' ? { relay: body['relay'] } : {}),
+        ...(typeof body?.['replica'] === 'number' ? { replica: body['replica'] } : {}),
+      };
     },
     async deleteSession(id) {
       const r = await call('delete-session', 'DELETE', `/sessions/${encodeURIComponent(id)}`);

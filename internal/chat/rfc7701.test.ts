@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { connectEndpoint } from '../client/endpoint.ts';
 import { getHeader } from '../msrp/frame.ts';
-import { join, sleep, startTestSwitch, TestPeer } from './testpeer.ts';
+import { join, probe, startTestSwitch, TestPeer } from './testpeer.ts';
 
 const CONFERENCE = 'sip:conference@example.com';
 const ALICE_PATH = 'msrp://client.example.com:7777/iau39soe2843z;tcp';
@@ -65,7 +65,9 @@ async function rfcRoom() {
     await p.connect(t.listener.port);
     assert.equal((await p.bind()).status, 200);
   }
-  await sleep(30);
+  // Drain the join notices: queued before the probes, which both then saw.
+  await probe(alice, [bob], CONFERENCE);
+  await probe(bob, [alice], CONFERENCE);
   alice.received.length = 0;
   bob.received.length = 0;
   return { ...t, room, alice, bob };

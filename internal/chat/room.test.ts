@@ -8,7 +8,8 @@ import { MemoryHistory } from './history.ts';
 import { NicknameRegistry, nicknameKey, parseUseNickname } from './nicknames.ts';
 import { admittedByLists, policyFromSpec, uriKey } from './policy.ts';
 import type { RoomEvent } from './room.ts';
-import { join, ROOM_URI, sleep, startTestSwitch, TestPeer } from './testpeer.ts';
+import { eventually } from '../testwait.ts';
+import { join, probe, ROOM_URI, startTestSwitch, TestPeer } from './testpeer.ts';
 
 const stops: (() => void)[] = [];
 after(() => {
@@ -97,8 +98,7 @@ describe('admission (the SIP focus calls admit)', () => {
     room.onChange((e) => events.push(e));
     const r = room.admit({ sipUri: 'sip:alice@example.com', remotePath: ['msrp://x.invalid:9/abcd;tcp'] });
     assert.ok(r.ok);
-    await sleep(200);
-    assert.ok(events.some((e) => e.type === 'device-left' && e.reason === 'connect-timeout' && e.participantId === r.participantId));
+    await eventually(() => events.some((e) => e.type === 'device-left' && e.reason === 'connect-timeout' && e.participantId === r.participantId), 'the device removed after its connect timeout');
     assert.equal(room.participants().length, 0);
   });
 
@@ -116,7 +116,7 @@ describe('admission (the SIP focus calls admit)', () => {
     const me = `msrp://127.0.0.1:${port}/passive1;tcp`;
     const r = room.admit({ sipUri: 'sip:pat@example.com', remotePath: [me], setup: 'active' });
     assert.ok(r.ok && r.setup === 'active');
-    for (let i = 0; i < 50 && frames.length === 0; i++) await sleep(20);
+    await eventually(() => frames.length > 0, 'the binding SEND at the passive device');
     const bindSend = frames[0]!;
     assert.ok(bindSend.kind === 'request' && bindSend.method === 'SEND' && bindSend.body.length === 0);
     assert.deepEqual(bindSend.toPath, [me]);
@@ -162,7 +162,9 @@ describe('several devices per participant', () => {
     const phone = await join(room, listener.port, 'sip:alice@example.com', { deviceId: 'phone' });
     const laptop = await join(room, listener.port, 'sip:alice@example.com', { deviceId: 'laptop' });
     const bob = await join(room, listener.port, 'sip:bob@example.com');
-    await sleep(30);
+    // Drain the join notices: queued before the probes, which every device then saw.
+    await probe(bob, [phone, laptop]);
+    await probe(phone, [laptop, bob]);
     for (const p of [phone, laptop, bob]) p.received.length = 0;
     const fromBob = bob.cpim({ to: ROOM_URI, text: 'to everyone' });
     await bob.sendAndWait(fromBob);
@@ -176,8 +178,8 @@ describe('several devices per participant', () => {
     await bob.sendAndWait(priv);
     assert.ok((await phone.next()).body.equals(priv));
     assert.ok((await laptop.next()).body.equals(priv));
-    await sleep(30);
-    assert.equal(phone.received.length, 0, 'no echo to the sending device');
+    await probe(bob, [phone, laptop]);
+    assert.equal(phone.received.length, 0, 'no echo to the sending device (nothing before the probe)');
     // One device leaving does not make the participant leave.
     const events: RoomEvent[] = [];
     room.onChange((e) => events.push(e));

@@ -19,7 +19,7 @@ import { createSqlStore, type Store } from '../store/store.ts';
 import { DurableHistory } from './history-store.ts';
 import { RoomsSync, syncRooms } from './rooms-sync.ts';
 import { ChatSwitch, startChatMsrpListener, type ChatListener } from './switch.ts';
-import { join, sleep } from './testpeer.ts';
+import { join, probe, sleep } from './testpeer.ts';
 
 const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
 const DOMAIN = 'chat.example.com';
@@ -57,7 +57,8 @@ function storeBackedChat(subject: () => Subject): void {
     await room1.ready;
     const alice = await join(room1, first.listener.port, 'sip:alice@example.com');
     const bob = await join(room1, first.listener.port, 'sip:bob@example.com');
-    await sleep(30);
+    // Drain the join notice: queued before the probe, which bob then saw.
+    await probe(alice, [bob], uri);
     bob.received.length = 0;
     // Non-UTF-8 bytes in the content: a text round trip would show.
     const sent = [0, 1, 2].map((i) => alice.cpim({ to: uri, content: Buffer.concat([Buffer.from(`msg ${i} `), randomBytes(32), Buffer.from([0xff, 0xfe, 0, 0x0d, 0x0a])]), contentType: 'application/octet-stream' }));

@@ -4,7 +4,8 @@ import { after, describe, it } from 'node:test';
 import { getHeader } from '../msrp/frame.ts';
 import { newMessageId } from '../msrp/transaction.ts';
 import type { RoomEvent } from './room.ts';
-import { join, ROOM_URI, sleep, startTestSwitch, type TestPeer } from './testpeer.ts';
+import { eventually } from '../testwait.ts';
+import { join, probe, ROOM_URI, startTestSwitch, type TestPeer } from './testpeer.ts';
 
 const stops: (() => void)[] = [];
 after(() => {
@@ -19,7 +20,9 @@ async function room(policy = {}, o = {}) {
   const alice = await join(t.room, port, 'sip:alice@example.com');
   const bob = await join(t.room, port, 'sip:bob@example.com');
   const carol = await join(t.room, port, 'sip:carol@example.com');
-  await sleep(30);
+  // Drain the join notices: they were queued before the probes, which every peer then saw.
+  await probe(alice, [bob, carol]);
+  await probe(bob, [alice]);
   for (const p of [alice, bob, carol]) p.received.length = 0;
   const events: RoomEvent[] = [];
   t.room.onChange((e) => events.push(e));
@@ -77,8 +80,7 @@ describe('files and chunked messages in rooms', () => {
     assert.equal(cut.continuation, '#');
     assert.ok(cut.body.length <= 300_000);
     assert.equal((await carol.next((x) => x.continuation === '#')).continuation, '#');
-    await sleep(50);
-    assert.ok(events.some((e) => e.type === 'device-left' && e.reason === 'connection-lost' && e.sipUri === 'sip:alice@example.com'));
+    await eventually(() => events.some((e) => e.type === 'device-left' && e.reason === 'connection-lost' && e.sipUri === 'sip:alice@example.com'), 'alice left: connection-lost');
     assert.ok(!r.participants().some((p) => p.sipUri === 'sip:alice@example.com'));
     const hello = bob.cpim({ to: ROOM_URI, text: 'still here' });
     assert.equal((await bob.sendAndWait(hello)).status, 200);
@@ -91,7 +93,8 @@ describe('files and chunked messages in rooms', () => {
     const tid = alice.startChunk(newMessageId(), `1-${body.length}/${body.length}`, body.subarray(0, 300_000));
     await carol.nextHead(() => true);
     carol.close();
-    await sleep(50);
+    // The rest goes out once the switch has seen carol go (the case under test), not after a guess.
+    await eventually(() => events.some((e) => e.type === 'device-left' && e.reason === 'connection-lost' && e.sipUri === 'sip:carol@example.com'), 'carol left: connection-lost');
     alice.socket.write(body.subarray(300_000));
     alice.endChunk(tid, '$');
     assert.equal((await alice.response(tid)).status, 200);
@@ -122,21 +125,26 @@ describe('files and chunked messages in rooms', () => {
 
 describe('isolation of slow readers and flooders', () => {
   it('removes a participant that stops reading once its queue overflows; the others get every message promptly', async () => {
-    const { alice, bob, carol, events, room: r } = await room({}, { maxQueueBytes: 1024 * 1024 });
+    const { sw, alice, bob, carol, events, room: r } = await room({}, { maxQueueBytes: 1024 * 1024 });
+    // "Promptly" as operations, not a p99 in ms (timing is bench:chat's job): the switch never
+    // pauses the sender (alice's connection at the switch counts its pauses), and bob has each
+    // message before alice sends the next, so nothing of bob's waits behind carol.
+    const fromAlice = [...sw.connections].find((c) => c.remotePort === alice.socket.localPort)!;
+    assert.ok(fromAlice, 'alice\'s connection at the switch');
+    const pauses: string[] = [];
+    const pause = fromAlice.pause.bind(fromAlice);
+    fromAlice.pause = (reason: string) => {
+      pauses.push(reason);
+      pause(reason);
+    };
     carol.socket.pause();
-    const latencies: number[] = [];
     for (let i = 0; i < 250; i++) {
       const body = alice.cpim({ to: ROOM_URI, text: `msg ${i} ` + 'x'.repeat(60_000) });
-      const t0 = performance.now();
       alice.send(body);
-      const got = await bob.next((x) => x.body.includes(`msg ${i} `), 2000);
-      latencies.push(got.endAt - t0);
+      await bob.next((x) => x.body.includes(`msg ${i} `), 5000);
     }
-    latencies.sort((a, b) => a - b);
-    const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
-    assert.ok(p99 < 250, `p99 delivery to the reading participant ${p99.toFixed(1)} ms`);
-    await sleep(50);
-    assert.ok(events.some((e) => e.type === 'device-left' && e.reason === 'slow-reader' && e.sipUri === 'sip:carol@example.com'), 'carol removed');
+    assert.deepEqual(pauses, [], 'the sender was never paused for a slow reader');
+    await eventually(() => events.some((e) => e.type === 'device-left' && e.reason === 'slow-reader' && e.sipUri === 'sip:carol@example.com'), 'carol removed as a slow reader');
     assert.ok(!r.participants().some((p) => p.sipUri === 'sip:carol@example.com'));
     await bob.nextText('left (could not keep up)');
     carol.socket.resume();
@@ -146,7 +154,14 @@ describe('isolation of slow readers and flooders', () => {
   it('paces a flooding participant by pausing its connection (token bucket), without refusing messages', async () => {
     // Pacing works on reading: what one read already holds is switched, and the deficit it
     // leaves keeps the socket paused, so the next batch waits (here ~8 messages / 10 per s).
-    const { alice, bob } = await room({ messagesPerSec: 10, messageBurst: 2 });
+    const { sw, alice, bob } = await room({ messagesPerSec: 10, messageBurst: 2 });
+    const fromAlice = [...sw.connections].find((c) => c.remotePort === alice.socket.localPort)!;
+    const pauses: string[] = [];
+    const pause = fromAlice.pause.bind(fromAlice);
+    fromAlice.pause = (reason: string) => {
+      pauses.push(reason);
+      pause(reason);
+    };
     const batch = async (tag: string) => {
       const sent = [];
       for (let i = 0; i < 10; i++) sent.push(alice.send(alice.cpim({ to: ROOM_URI, text: `${tag} ${i}` })));
@@ -156,6 +171,9 @@ describe('isolation of slow readers and flooders', () => {
     const t0 = performance.now();
     await batch('second');
     const elapsed = performance.now() - t0;
+    // The mechanism, counted (a slow machine alone could stretch the time): the switch paused
+    // alice's connection for flooding. The lower time bound stays: it cannot fail under load.
+    assert.ok(pauses.includes('flood'), `paused for flooding (pauses: ${pauses.join(', ')})`);
     assert.ok(elapsed > 600, `the second batch waited ${elapsed.toFixed(0)} ms`);
     for (let i = 0; i < 10; i++) await bob.nextText(`second ${i}`);
   });

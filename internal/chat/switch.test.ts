@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, mock } from 'node:test';
 import { getHeader } from '../msrp/frame.ts';
 import { newMessageId } from '../msrp/transaction.ts';
 import { ANONYMOUS_URI } from './room.ts';
-import { join, ROOM_URI, sleep, startTestSwitch } from './testpeer.ts';
+import { join, probe, ROOM_URI, startTestSwitch } from './testpeer.ts';
 
 const stops: (() => void)[] = [];
 after(() => {
@@ -18,8 +18,9 @@ async function room3(policy = {}) {
   const bob = await join(t.room, port, 'sip:bob@example.com');
   const carol = await join(t.room, port, 'sip:carol@example.com');
   const dave = await join(t.room, port, 'sip:dave@example.org', { acceptsPrivate: false });
-  // Drain the join notices.
-  await sleep(50);
+  // Drain the join notices: they were queued before the probes, which every peer then saw.
+  await probe(alice, [bob, carol, dave]);
+  await probe(bob, [alice, carol, dave]);
   for (const p of [alice, bob, carol, dave]) p.received.length = 0;
   return { ...t, alice, bob, carol, dave };
 }
@@ -41,7 +42,8 @@ describe('public messages (RFC 7701 §6.1)', () => {
       assert.notEqual(getHeader(got.head, 'Message-ID'), messageId, 'the switch mints its own Message-ID');
       assert.equal(got.continuation, '$');
     }
-    await sleep(50);
+    // Bob's probe is handled after alice's message (bob has it): an echo would arrive before it.
+    await probe(bob, [alice]);
     assert.equal(alice.received.length, 0, 'the sender does not get its own message back');
   });
 
@@ -56,16 +58,16 @@ describe('public messages (RFC 7701 §6.1)', () => {
     const { alice, bob } = await room3();
     const res = await alice.sendAndWait(alice.cpim({ to: ROOM_URI, from: 'sip:bob@example.com', text: 'I am Bob' }));
     assert.equal(res.status, 403);
-    await sleep(50);
-    assert.equal(bob.received.length, 0);
+    await probe(alice, [bob]);
+    assert.equal(bob.received.length, 0, 'nothing before the probe sent behind it');
   });
 
   it('refuses a body that is not message/cpim with 415', async () => {
     const { alice, bob } = await room3();
     const res = await alice.sendAndWait(Buffer.from('plain text'), { contentType: 'text/plain' });
     assert.equal(res.status, 415);
-    await sleep(50);
-    assert.equal(bob.received.length, 0);
+    await probe(alice, [bob]);
+    assert.equal(bob.received.length, 0, 'nothing before the probe sent behind it');
   });
 
   it('answers 400 for CPIM it cannot parse', async () => {
@@ -97,7 +99,8 @@ describe('public messages (RFC 7701 §6.1)', () => {
     assert.equal((await alice.sendAndWait(body)).status, 200);
     assert.ok((await bob.next()).body.equals(body));
     const late = await join(room, listener.port, 'sip:late@example.com');
-    await sleep(50);
+    // A replay is queued at admission (room.ts), before any later live message.
+    await probe(alice, [late]);
     assert.ok(!late.received.some((r) => r.body.includes('isComposing')), 'isComposing is not replayed');
   });
 
@@ -119,8 +122,8 @@ describe('private messages (RFC 7701 §6.2)', () => {
     const body = alice.cpim({ to: 'sip:bob@example.com', text: 'psst' });
     assert.equal((await alice.sendAndWait(body)).status, 200);
     assert.ok((await bob.next()).body.equals(body));
-    await sleep(50);
-    assert.equal(carol.received.length + dave.received.length, 0);
+    await probe(alice, [carol, dave]);
+    assert.equal(carol.received.length + dave.received.length, 0, 'nothing before the probe sent behind it');
   });
 
   it('finds the recipient by nickname written as the CPIM To display name', async () => {
@@ -139,8 +142,8 @@ describe('private messages (RFC 7701 §6.2)', () => {
   it('answers 428 when the recipient does not take private messages (no a=chatroom private-messages)', async () => {
     const { alice, dave } = await room3();
     assert.equal((await alice.sendAndWait(alice.cpim({ to: 'sip:dave@example.org', text: 'x' }))).status, 428);
-    await sleep(50);
-    assert.equal(dave.received.length, 0);
+    await probe(alice, [dave]);
+    assert.equal(dave.received.length, 0, 'nothing before the probe sent behind it');
   });
 
   it('answers 403 when the room disables private messages', async () => {
@@ -167,7 +170,11 @@ describe('nicknames (RFC 7701 §7)', () => {
     assert.equal((await alice.response(req.transactionId)).status, 424, 'no Use-Nickname');
   });
 
-  it('answers 425 for reserved nicknames and keeps a released one for its holder during the quarantine', async () => {
+  it('answers 425 for reserved nicknames and keeps a released one for its holder during the quarantine', async (t) => {
+    // The quarantine runs on Date.now (nicknames.ts): a mocked clock makes "during" and
+    // "after" exact instead of racing a 300 ms wall-clock window.
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    t.after(() => mock.timers.reset());
     const { room, listener, alice, bob } = await room3({ nicknameQuarantineMs: 300 });
     assert.equal((await bob.nickname('"admin"')).status, 425);
     assert.equal((await alice.nickname('"wonder"')).status, 200);
@@ -179,7 +186,9 @@ describe('nicknames (RFC 7701 §7)', () => {
     const again = await join(room, listener.port, 'sip:alice@example.com');
     assert.equal((await again.nickname('"wonder"')).status, 200, 'the same participant rejoining gets it back');
     assert.equal((await again.nickname('"other"')).status, 200);
-    await sleep(350);
+    mock.timers.tick(299);
+    assert.equal((await bob.nickname('"wonder"')).status, 425, 'still quarantined 1 ms before the end');
+    mock.timers.tick(1);
     assert.equal((await bob.nickname('"wonder"')).status, 200, 'free after the quarantine');
   });
 

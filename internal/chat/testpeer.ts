@@ -224,4 +224,19 @@ export async function join(room: Room, port: number, sipUri: string, o: Partial<
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Orders a negative assertion ("nothing else reached these peers"): `from` sends a public
+ * message and each of `to` waits for it. The switch writes one connection's frames in order
+ * (outbox.ts), so whatever it queued for a peer before it handled this probe is in that peer's
+ * `received` once the probe arrived (the probe itself is taken by the waiter, not kept there).
+ * Send the probe on the connection that sent the thing under test, or after an event that
+ * shows the switch handled it.
+ */
+export async function probe(from: TestPeer, to: readonly TestPeer[], roomUri = ROOM_URI): Promise<void> {
+  const text = `probe ${newMessageId()}`;
+  const res = await from.sendAndWait(from.cpim({ to: roomUri, text }));
+  if (res.status !== 200) throw new Error(`probe from ${from.sipUri}: ${res.status}`);
+  await Promise.all(to.map((p) => p.nextText(text)));
+}
 export { getHeader };

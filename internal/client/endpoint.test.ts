@@ -14,6 +14,7 @@ import { toBuffers } from '../msrp/serializer.ts';
 import { testPki } from '../transport/testcerts.ts';
 import { connectEndpoint, listenEndpoint, type MsrpEndpoint } from './endpoint.ts';
 import { fileHeaders } from './file-meta.ts';
+import { eventually } from '../testwait.ts';
 
 async function connected(uri: string, o: Parameters<typeof connectEndpoint>[1] = {}): Promise<MsrpEndpoint> {
   const r = await connectEndpoint(uri, o);
@@ -100,7 +101,7 @@ describe('raw chunks to a listening endpoint (Byte-Range reassembly)', () => {
     sock.on('data', (d: Buffer) => parser.push(d));
     for (const f of frames) for (const buf of toBuffers(f)) sock.write(buf);
     const want = frames.length;
-    for (let i = 0; i < 100 && responses.filter((r) => r.kind === 'response').length < want; i++) await new Promise((r) => setTimeout(r, 20));
+    await eventually(() => responses.filter((r) => r.kind === 'response').length >= want, `${want} responses`).catch(() => undefined); // the callers assert on what came
     sock.destroy();
     return responses;
   }

@@ -6,7 +6,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testPki } from '../transport/testcerts.ts';
-import { startTestRelay, type TestRelay } from '../relay/testrelay.ts';
+import { eventually, startTestRelay, type TestRelay } from '../relay/testrelay.ts';
 import { connectEndpoint, type ConnectEndpointOptions, type MsrpEndpoint } from './endpoint.ts';
 import { fileHeaders } from './file-meta.ts';
 
@@ -80,8 +80,7 @@ describe('AUTH to a relay (RFC 4976 §5)', () => {
     const a = await ep.auth({ username: 'alice', password: 'alice-pw', expires: 2 });
     assert.ok(a.ok);
     const first = ep.authExpiresAt!;
-    await new Promise((res) => setTimeout(res, 1500));
-    assert.ok(ep.authExpiresAt! > first, 'the expiry moved forward');
+    await eventually(() => ep.authExpiresAt! > first, 'the expiry to move forward (a refreshing AUTH)');
     assert.deepEqual(ep.usePath, a.usePath, 'same relay session');
   });
 });
@@ -129,7 +128,8 @@ describe('messages through relays (RFC 4976 §6)', () => {
     const alice = await authed(r, 'alice');
     const path = bob.path;
     await bob.close();
-    await new Promise((res) => setTimeout(res, 50));
+    // Gone means gone at the relay: wait until it has closed bob's connection (alice's is left).
+    await eventually(() => r.relay.connections.size === 1, 'the relay to see bob\'s connection close');
     const s = await alice.send({ toPath: [...alice.usePath, ...path], message: 'anyone?', successReport: true, reportTimeoutMs: 3000 });
     assert.equal(s.ok, false);
     assert.ok(!s.ok && s.status >= 400, !s.ok ? `${s.code} ${s.status} ${s.message}` : '');

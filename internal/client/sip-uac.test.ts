@@ -7,11 +7,12 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { cseq, topVia } from '../sip/fields.ts';
+import { callId, cseq, topVia } from '../sip/fields.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { parseDatagram, SipStreamFramer } from '../sip/parser.ts';
 import { buildResponse } from '../sip/responses.ts';
 import { serialize } from '../sip/serializer.ts';
+import { eventually } from '../testwait.ts';
 import { offerSdp, SipUac } from './sip-uac.ts';
 
 interface Copy {
@@ -42,6 +43,20 @@ const ok = (req: SipRequest, status = 200): SipResponse => buildResponse(req, st
 
 const gaps = (copies: Copy[]): number[] => copies.slice(1).map((c, i) => c.at - copies[i]!.at);
 
+/**
+ * Orders "no further copy": a probe OPTIONS (its own Call-ID) from the same UAC socket reaches
+ * the focus after anything the UAC sent before it (one socket to one, over loopback, in order).
+ * Without it, a copy already sent could still be unread at the focus when the test counts.
+ * The probe may stay unanswered: its failure is ignored.
+ */
+async function probe(uac: SipUac, seen: (callId: string) => boolean): Promise<void> {
+  const d = uac.newDialog('sip:lobby@chat.test');
+  void uac.send(d, 'OPTIONS').catch(() => undefined);
+  await eventually(() => seen(d.callId), 'the probe OPTIONS at the focus');
+}
+
+const seenBy = (focus: { of(method: string): Copy[] }) => (id: string): boolean => focus.of('OPTIONS').some((c) => callId(c.req) === id);
+
 /** The copies are retransmissions of one request: same branch and CSeq (RFC 3261 §17.1.1.2). */
 function assertSameRequest(copies: Copy[]): void {
   const ids = new Set(copies.map((c) => `${topVia(c.req)?.branch} ${cseq(c.req)?.seq} ${cseq(c.req)?.method}`));
@@ -69,8 +84,10 @@ describe('SipUac over UDP', () => {
       // Nominal 20, 40, 80 ms, seen at the receiver (delivery jitter of a few ms): growing, none much shorter.
       g.forEach((gap, i) => assert.ok(gap >= (t1 * 2 ** i) / 2, `gap ${i} is ${gap.toFixed(1)} ms, want about ${t1 * 2 ** i}`));
       assert.ok(g[1]! > g[0]! && g[2]! > g[1]!, `intervals double: ${g.map((x) => x.toFixed(1)).join(', ')}`);
-      // The next Timer A would fire 8*T1 after the fourth copy; wait past it.
+      // The next Timer A would fire 8*T1 after the fourth copy; wait past it (a wait on the
+      // clock the timer runs on), then read everything the UAC sent up to now.
       await sleep(12 * t1);
+      await probe(uac, seenBy(focus));
       assert.equal(focus.of('INVITE').length, 4, 'no copy after the 200');
     } finally {
       uac.close();
@@ -141,7 +158,7 @@ describe('SipUac over UDP', () => {
       const res = await uac.send(d, 'INVITE', { body: offerSdp('msrp://127.0.0.1:7654/a;tcp') });
       assert.equal(res.status, 200);
       await uac.send(d, 'ACK');
-      for (let i = 0; i < 50 && focus.of('ACK').length < 2; i++) await sleep(10);
+      await eventually(() => focus.of('ACK').length >= 2, 'a second ACK');
       const acks = focus.of('ACK');
       assert.equal(acks.length, 2, 'the retransmitted 200 is ACKed again');
       assert.equal(serialize(acks[0]!.req).toString(), serialize(acks[1]!.req).toString());
@@ -160,10 +177,14 @@ describe('SipUac over UDP', () => {
       await assert.rejects(uac.send(uac.newDialog('sip:lobby@chat.test'), 'INVITE', { body: offerSdp('msrp://127.0.0.1:7654/a;tcp') }),
         /^Error: no response to INVITE from the focus after 0\.64 s$/);
       assert.ok(performance.now() - start >= 64 * t1 - 2, 'Timer B is 64*T1');
-      // Sent at 0, 10, 30, 70, 150, 310 and maybe 630 ms.
+      // Sent at 0, 10, 30, 70, 150, 310 and maybe 630 ms; the probe makes sure all have been read.
+      await probe(uac, seenBy(focus));
       const n = focus.of('INVITE').length;
       assert.ok(n >= 6 && n <= 7, `${n} copies`);
-      await sleep(10 * t1);
+      // A Timer A still running would send its next copy at 1270 ms (2 * 630 + 10): wait past
+      // that (the old 10*T1 pause ended before any copy could be due), then probe.
+      await sleep(64 * t1);
+      await probe(uac, seenBy(focus));
       assert.equal(focus.of('INVITE').length, n, 'no copy after Timer B');
     } finally {
       uac.close();
@@ -195,7 +216,7 @@ describe('SipUac over UDP', () => {
       const before = timeouts();
       const pending = uac.send(uac.newDialog('sip:lobby@chat.test'), 'INVITE', { body: offerSdp('msrp://127.0.0.1:7654/a;tcp') });
       assert.equal(timeouts(), before, 'Timer A and Timer B are unref\'d');
-      for (let i = 0; i < 50 && focus.of('INVITE').length === 0; i++) await sleep(10);
+      await eventually(() => focus.of('INVITE').length > 0, 'the INVITE at the focus');
       uac.close();
       await assert.rejects(pending, /^Error: no response to INVITE: the SIP client was closed$/);
       await assert.rejects(uac.send(uac.newDialog('sip:lobby@chat.test'), 'BYE'), /closed/);
@@ -211,11 +232,13 @@ describe('SipUac over TCP', () => {
   it('sends a request once, without retransmission, on a reliable transport (RFC 3261 §17.1.1.2)', async () => {
     const t1 = 20;
     const invites: SipRequest[] = [];
+    const options: string[] = [];
     const conns: Socket[] = [];
     const server = createServer((sock) => {
       conns.push(sock);
       const framer = new SipStreamFramer({
         onMessage: (m) => {
+          if (m.kind === 'request' && m.method === 'OPTIONS') options.push(callId(m) ?? '');
           if (m.kind !== 'request' || m.method !== 'INVITE') return;
           invites.push(m);
           // Answer late: over UDP, 4 copies would have gone out by then (0, 20, 60, 140 ms).
@@ -232,7 +255,9 @@ describe('SipUac over TCP', () => {
     try {
       const res = await uac.send(uac.newDialog('sip:lobby@chat.test'), 'INVITE', { body: offerSdp('msrp://127.0.0.1:7654/a;tcp') });
       assert.equal(res.status, 200);
-      await sleep(5 * t1);
+      // A copy would have been due at 20, 60 and 140 ms, before the 200 at 200 ms: a probe on
+      // the same (ordered) connection arrives after any of them.
+      await probe(uac, (id) => options.includes(id));
       assert.equal(invites.length, 1, 'one INVITE on TCP');
     } finally {
       uac.close();

@@ -46,6 +46,11 @@ export const AdminConfigSchema = Type.Object({
     timeoutMs: Type.Integer({ minimum: 100, default: 3000, description: 'Connect and answer timeout towards the engine.' }),
   }, { ...strict, default: {}, description: 'The engine in the same pod.' }),
 
+  sessions: Type.Object({
+    staleAfterSec: Type.Integer({ minimum: 2, default: 30, description: 'Relay sessions of a replica whose heartbeat is older than this are not listed nor deletable; keep it equal to the engine\'s liveSessions.staleAfterSec.' }),
+    deleteWaitMs: Type.Integer({ minimum: 0, default: 3000, description: 'How long DELETE /v1/sessions/:id waits for another replica to close the session before answering 202.' }),
+  }, { ...strict, default: {}, description: 'The relay-wide session list (docs/relay.md "Relay-wide limits and views").' }),
+
   log: Type.Object({
     level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Least severe level written. `LOG_LEVEL` overrides it.' }),
     pretty: Type.Boolean({ default: false, description: 'Human-readable lines instead of JSON.' }),

@@ -169,6 +169,16 @@ export const EngineConfigSchema = Type.Object({
     roomLeaseSec: Type.Integer({ minimum: 1, maximum: 3600, default: 20, description: 'Time to live of a chat room\'s ownership lease in the database, renewed every third of it: how long a room stays unavailable after its owner replica dies without a clean shutdown.' }),
   }, { ...strict, default: {}, description: 'Scale-out: the replicas of one relay acting as one.' }),
 
+  liveSessions: Type.Object({
+    heartbeatSec: Seconds('How often this replica refreshes its heartbeat in the database (and picks up sessions the admin API asked it to close, when a notification was missed).', 10, 1),
+    staleAfterSec: Seconds('Sessions of a replica whose heartbeat is older than this count nowhere (it died or lost the database). Also how long the sessions of a killed replica keep counting. At least twice heartbeatSec; the admin API uses the same bound (liveStaleAfterSec).', 30, 2),
+    admitTimeoutMs: Type.Integer({
+      minimum: 10, default: 500,
+      description: 'Longest an AUTH of a new session waits for the database\'s relay-wide count of the user\'s sessions; past it (or while the database is known to be down) the replica\'s own count decides, so a user may get up to replicas × limit during an outage.',
+    }),
+    throttleRefreshSec: Seconds('How often a replica refreshes on how many replicas each of its users and realms has sessions (their share of throttle.bytesPerSecPerUser and …PerRealm); also learnt at each AUTH.', 5, 1),
+  }, { ...strict, default: {}, description: 'Relay-wide limits and views (docs/relay.md "Relay-wide limits and views"): each replica publishes its sessions in the database, so sessions per user, the per-user and per-realm throttle and the admin API\'s session list cover every replica.' }),
+
   http: Type.Object({
     host: Type.String({ default: '0.0.0.0', description: 'Address of the metrics and health server.' }),
     port: Port('Port of /metrics, /healthz and /readyz.', 9090),
@@ -236,6 +246,10 @@ export function checkEngineConfig(c: EngineConfig): { path: string; message: str
     if (c.chat.enabled && [...taken, c.mesh.port].includes(c.mesh.chatPort)) {
       issues.push({ path: 'mesh.chatPort', message: `must differ from the relay, HTTP, chat and mesh ports (${[...taken, c.mesh.port].join(', ')})` });
     }
+  }
+  if (c.liveSessions.staleAfterSec < 2 * c.liveSessions.heartbeatSec) {
+    // One late heartbeat must not make a live replica's sessions vanish.
+    issues.push({ path: 'liveSessions.staleAfterSec', message: `must be at least twice liveSessions.heartbeatSec (${2 * c.liveSessions.heartbeatSec})` });
   }
   const names = new Set<string>();
   c.auth.realms.forEach((r, i) => {

@@ -18,7 +18,8 @@ import { roomsControl } from '../focus/control.ts';
 import { startChatFromConfig } from '../focus/from-config.ts';
 import type { RunningChatServer } from '../focus/server.ts';
 import { connectStoreCredentials, type StoreCredentials } from '../relay/credential-cache.ts';
-import { relayOptionsFromConfig } from '../relay/engine-options.ts';
+import { liveSessionOptionsFromConfig, relayOptionsFromConfig } from '../relay/engine-options.ts';
+import { connectLiveSessions } from '../relay/live-sessions.ts';
 import { startRelay, type RunningRelay } from '../relay/relay.ts';
 import type { Store } from '../store/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -109,7 +110,10 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
   // database is down; its health shows in /readyz and msrp_store_up.
   const credentials = await part('store', () => connectStoreCredentials(store, { metrics, logger }));
   started.push(() => credentials.close());
-  const relay = await part('relay', () => startRelay(options, { credentials: credentials.credentials, logger, metrics, storeHealth: credentials.health }));
+  // Relay-wide sessions per user, throttle shares and session list (docs/relay.md "Relay-wide
+  // limits and views"); the relay starts and stops it.
+  const liveSessions = connectLiveSessions(store, { logger, metrics, ...liveSessionOptionsFromConfig(config) });
+  const relay = await part('relay', () => startRelay(options, { credentials: credentials.credentials, logger, metrics, storeHealth: credentials.health, liveSessions }));
   started.push(() => relay.stop());
   const chat = await part('chat', () => startChatFromConfig(config, { logger, metrics, store, hostname }));
   if (chat !== undefined) relay.attachRooms(roomsControl(chat));

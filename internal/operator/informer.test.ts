@@ -8,6 +8,7 @@ import { ResilientInformer } from './informer.ts';
 import { KubeClient } from './kube/client.ts';
 import type { KubeObject } from './kube/client.ts';
 import { RESOURCES } from './kube/resources.ts';
+import { eventually } from '../testwait.ts';
 
 /**
  * A scripted stand-in for the API server's list and watch of ConfigMaps: each request
@@ -80,7 +81,7 @@ describe('ResilientInformer', () => {
     assert.equal(inf.hasSynced, true);
     assert.deepEqual(restarts, ['error', 'error']);
     assert.equal(inf.get('a', 'n')?.kind, 'ConfigMap', 'list items get their kind');
-    for (let i = 0; i < 100 && !added.includes('b'); i++) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => added.includes('b'), 'the watch event for b');
     assert.deepEqual(added, ['a', 'b']);
     await inf.stop();
   });
@@ -94,9 +95,8 @@ describe('ResilientInformer', () => {
       staleAfterMs: 200, onRestart: (r) => restarts.push(r),
     });
     await inf.start();
-    for (let i = 0; i < 100 && !restarts.includes('stale'); i++) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(restarts.includes('stale'));
-    for (let i = 0; i < 100 && api.seen.filter((s) => s.startsWith('watch')).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => restarts.includes('stale'), 'a stale-watch restart');
+    await eventually(() => api.seen.filter((s) => s.startsWith('watch')).length >= 2, 'the second watch request');
     assert.deepEqual(api.seen.slice(0, 3), ['list:list', 'watch:watch-hang', 'watch:watch-hang'], 're-watched from the last resourceVersion');
     await inf.stop();
   });

@@ -14,8 +14,10 @@ class FakeLeases {
   private check(): void {
     if (this.failing) throw new ApiError('GET', '/lease', 503, '{"message":"unavailable"}');
   }
-  client(): KubeClient {
+  /** A client for one candidate; `calls` counts its requests (attempts, in operations, not ms). */
+  client(calls = { n: 0 }): KubeClient {
     const get = (): Promise<KubeObject> => {
+      calls.n++;
       this.check();
       if (!this.lease) return Promise.reject(new ApiError('GET', '/lease', 404, '{"reason":"NotFound"}'));
       return Promise.resolve(structuredClone(this.lease));
@@ -47,9 +49,9 @@ const logger = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const timing = { leaseDurationMs: 600, renewDeadlineMs: 400, retryPeriodMs: 50 };
 
-function candidate(store: FakeLeases, identity: string, events: string[]): LeaderElector {
+function candidate(store: FakeLeases, identity: string, events: string[], calls = { n: 0 }): LeaderElector {
   return new LeaderElector({
-    client: store.client(),
+    client: store.client(calls),
     namespace: 'ns',
     name: 'lock',
     identity,
@@ -77,11 +79,14 @@ describe('LeaderElector', () => {
     const store = new FakeLeases();
     const events: string[] = [];
     const a = candidate(store, 'a', events);
-    const b = candidate(store, 'b', events);
+    const bCalls = { n: 0 };
+    const b = candidate(store, 'b', events, bCalls);
     a.start();
     await until('a leads', () => a.isLeader);
     b.start();
-    await sleep(400);
+    // Counted in attempts, not ms: b has tried several times, and a has renewed meanwhile.
+    const writes = store.writes;
+    await until('b to try five times while a renews twice', () => bCalls.n >= 5 && store.writes >= writes + 2);
     assert.equal(b.isLeader, false, 'b waits while a renews');
     assert.equal(store.holder(), 'a');
     // a stops renewing without releasing (as if SIGKILLed).
@@ -99,7 +104,8 @@ describe('LeaderElector', () => {
   it('a leader that cannot renew within the renew deadline stops leading (and says so once)', async () => {
     const store = new FakeLeases();
     const events: string[] = [];
-    const a = candidate(store, 'a', events);
+    const aCalls = { n: 0 };
+    const a = candidate(store, 'a', events, aCalls);
     a.start();
     await until('a leads', () => a.isLeader);
     store.failing = true;
@@ -108,24 +114,35 @@ describe('LeaderElector', () => {
     const after = Date.now() - failingSince;
     assert.ok(after >= timing.renewDeadlineMs - timing.retryPeriodMs, `lost after ${after} ms`);
     assert.equal(a.isLeader, false);
-    await sleep(200);
-    assert.deepEqual(events, ['a leads', 'a lost'], 'no more attempts after the loss');
+    // "No more attempts": count a's requests from here while a later event takes at least a
+    // lease duration (dozens of a's retry periods): a second candidate taking the lease over.
+    const aCallsAtLoss = aCalls.n;
+    store.failing = false;
+    const b = candidate(store, 'b', events);
+    b.start();
+    await until('b leads after a\'s lease expired', () => b.isLeader);
+    await b.stop();
+    assert.equal(aCalls.n, aCallsAtLoss, 'a made no request after the loss');
+    assert.deepEqual(events, ['a leads', 'a lost', 'b leads'], 'a said it lost once, and never led again');
   });
 
   it('releasing on stop lets the standby take over at once', async () => {
     const store = new FakeLeases();
     const events: string[] = [];
     const a = candidate(store, 'a', events);
-    const b = candidate(store, 'b', events);
+    const bCalls = { n: 0 };
+    const b = candidate(store, 'b', events, bCalls);
     a.start();
     await until('a leads', () => a.isLeader);
     b.start();
-    await sleep(100);
+    await until('b, standing by, has seen the lease twice', () => bCalls.n >= 2);
     await a.stop();
     assert.equal(store.holder(), undefined);
-    const t0 = Date.now();
-    await until('b leads', () => b.isLeader, 1000);
-    assert.ok(Date.now() - t0 < timing.leaseDurationMs, 'no lease-duration wait');
+    const before = bCalls.n;
+    await until('b leads', () => b.isLeader);
+    // Waiting out the lease would take leaseDuration / retryPeriod = 12 attempts; a released
+    // lease is taken at the next one (an attempt in flight at the release may miss it).
+    assert.ok(bCalls.n - before <= 2, `b took over after ${bCalls.n - before} attempts: no lease-duration wait`);
     await b.stop();
   });
 

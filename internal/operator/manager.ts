@@ -33,6 +33,8 @@ export interface ManagerOptions {
   namespaces: string[];
   identity: string;
   adminUrlTemplate: string;
+  /** The relay image for relays that name none. */
+  relayImage?: { repository: string; tag: string };
   /**
    * Used only for a relay whose `<relay>-admin-token` Secret is missing or empty
    * (--admin-token-file / --admin-token-secret); the relay's own Secret comes first.
@@ -213,6 +215,7 @@ export class Manager {
       events,
       logger: o.logger,
       apiRecheckMs: o.apiRecheckMs,
+      ...(o.relayImage !== undefined ? { relayImage: o.relayImage } : {}),
     });
     const reconcileRoom = createRoomReconciler({
       client: o.client,

@@ -69,6 +69,7 @@ export async function startOperator(o: OperatorOptions, logger: Logger): Promise
     namespaces: o.watchNamespaces,
     identity,
     adminUrlTemplate: o.adminUrlTemplate,
+    relayImage: o.relayImage,
     ...(fallback ? { adminTokenFallback: fallback } : {}),
     workers: o.workers,
     resyncPeriodMs: o.resyncPeriodMs,

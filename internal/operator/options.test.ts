@@ -39,6 +39,16 @@ describe('operator flags', () => {
     assert.throws(() => parseOperatorArgs(['--leader-elect=maybe'], {}), /true or false/);
   });
 
+  it('--relay-image: REPOSITORY:TAG, a registry port allowed; the package default otherwise', () => {
+    const o = parseOperatorArgs(['--relay-image=registry.local:5000/team/msrpd:1.2.3-abc']);
+    assert.ok(o !== 'help');
+    assert.deepEqual(o.relayImage, { repository: 'registry.local:5000/team/msrpd', tag: '1.2.3-abc' });
+    const d = parseOperatorArgs([]);
+    assert.ok(d !== 'help');
+    assert.deepEqual(d.relayImage, { repository: 'ghcr.io/msrp-k8s/msrpd', tag: '0.1.0' });
+    for (const bad of ['msrpd', 'registry.local:5000/msrpd', 'msrpd:']) assert.throws(() => parseOperatorArgs([`--relay-image=${bad}`]), UsageError, bad);
+  });
+
   it('durations and bind addresses', () => {
     assert.equal(parseDuration('500ms', 'x'), 500);
     assert.equal(parseDuration('15s', 'x'), 15_000);

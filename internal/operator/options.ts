@@ -1,6 +1,7 @@
 // Operator flags. The chart passes the controller-runtime style ones
 // (`--leader-elect=true`, `--metrics-bind-address=:8080`); the rest have defaults that
 // suit an in-cluster Deployment.
+import { DEFAULT_RELAY_IMAGE } from './render/common.ts';
 import { parseArgs } from 'node:util';
 
 export const DEFAULT_ADMIN_URL_TEMPLATE = 'http://{name}-admin.{namespace}.svc:8080';
@@ -30,6 +31,8 @@ export interface OperatorOptions {
   roomStatusIntervalMs: number;
   informerStaleAfterMs: number;
   apiRecheckMs: number;
+  /** The relay image for MsrpRelays that name none (--relay-image REPOSITORY:TAG). */
+  relayImage: { repository: string; tag: string };
 }
 
 export class UsageError extends Error {
@@ -77,6 +80,8 @@ export const USAGE = `msrp-operator: reconciles MsrpRelay and ChatRoom objects (
   --resync-period D                    look at every object again this often (default 10m)
   --room-status-interval D             refresh room participant counts (default 30s)
   --informer-stale-after D             restart a watch silent for this long (default 5m)
+  --relay-image REPOSITORY:TAG         the relay image of MsrpRelays whose spec.image names none (the chart
+                                       sets this version's msrpd image; default ${DEFAULT_RELAY_IMAGE.repository}:${DEFAULT_RELAY_IMAGE.tag})
   --api-recheck-interval D             how long cert-manager / prometheus-operator CRD presence is
                                        cached, and the recheck period while one is missing (default 30s)
 `;
@@ -112,6 +117,7 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
         'room-status-interval': str,
         'informer-stale-after': str,
         'api-recheck-interval': str,
+        'relay-image': str,
       },
     }));
   } catch (e) {
@@ -141,12 +147,21 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     roomStatusIntervalMs: parseDuration(s('room-status-interval') ?? '30s', '--room-status-interval'),
     informerStaleAfterMs: parseDuration(s('informer-stale-after') ?? '5m', '--informer-stale-after'),
     apiRecheckMs: parseDuration(s('api-recheck-interval') ?? '30s', '--api-recheck-interval'),
+    relayImage: parseImage(s('relay-image')),
   };
   if (opts.leaseDurationMs <= opts.renewDeadlineMs || opts.renewDeadlineMs <= opts.retryPeriodMs) {
     throw new UsageError('leader election: lease duration > renew deadline > retry period');
   }
   if (opts.adminTokenFile && opts.adminTokenSecret) throw new UsageError('--admin-token-file and --admin-token-secret exclude each other');
   return opts;
+}
+
+/** `repo/path:tag` (a registry port in the repository is allowed: the tag is after the last `:` past the last `/`). */
+export function parseImage(text: string | undefined): { repository: string; tag: string } {
+  if (text === undefined || text === '') return { ...DEFAULT_RELAY_IMAGE };
+  const m = /^(.+):([\w][\w.-]{0,127})$/.exec(text);
+  if (m === null || m[1]!.endsWith('/') || m[2]!.includes('/')) throw new UsageError(`--relay-image: REPOSITORY:TAG, not ${JSON.stringify(text)}`);
+  return { repository: m[1]!, tag: m[2]! };
 }
 
 /** `:8080` -> all interfaces; `127.0.0.1:0`; `[::1]:8080`; `0` -> disabled (undefined). */

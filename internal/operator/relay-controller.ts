@@ -14,7 +14,7 @@ import type { KubeClient, KubeObject } from './kube/client.ts';
 import { RESOURCES } from './kube/resources.ts';
 import type { Cache, ReconcileResult } from './reconcile.ts';
 import { splitKey } from './reconcile.ts';
-import { FIELD_MANAGER, names, tlsSecretName } from './render/common.ts';
+import { DEFAULT_RELAY_IMAGE, FIELD_MANAGER, names, tlsSecretName } from './render/common.ts';
 import { renderRelay } from './render/index.ts';
 import { computeRelayStatus } from './relay-status.ts';
 import type { SecretObservation } from './relay-status.ts';
@@ -32,6 +32,15 @@ export interface RelayControllerDeps {
   meshRolloverMs?: number;
   /** The clock (tests). */
   now?: () => Date;
+  /** The relay image for relays whose spec names none (--relay-image); default DEFAULT_RELAY_IMAGE. */
+  relayImage?: { repository: string; tag: string };
+}
+
+/** The relay with its image filled in from the operator's default, as the pods will run it. */
+export function withRelayImage(relay: MsrpRelay, image: { repository: string; tag: string }): MsrpRelay {
+  const i = relay.spec.image;
+  if (i.repository !== undefined && i.tag !== undefined) return relay;
+  return { ...relay, spec: { ...relay.spec, image: { ...i, repository: i.repository ?? image.repository, tag: i.tag ?? image.tag } } };
 }
 
 /** setTimeout takes at most 2^31-1 ms; the periodic resync looks again long before anyway. */
@@ -71,7 +80,8 @@ export function createRelayReconciler(deps: RelayControllerDeps): (key: string) 
     }
 
     const caps = await discovery.capabilities();
-    const rendered = renderRelay(relay, caps);
+    const effective = withRelayImage(relay, deps.relayImage ?? DEFAULT_RELAY_IMAGE);
+    const rendered = renderRelay(effective, caps);
     let statefulSet: V1StatefulSet | undefined;
     for (const { type, object } of rendered.apply) {
       try {
@@ -97,7 +107,7 @@ export function createRelayReconciler(deps: RelayControllerDeps): (key: string) 
 
     const dbRef = relay.spec.database.secretRef;
     const status = computeRelayStatus(
-      relay,
+      effective,
       {
         tlsSecret: observeSecret(secrets, namespace, tlsSecretName(relay)),
         databaseSecret: observeSecret(secrets, namespace, dbRef.name, dbRef.key),

@@ -100,6 +100,18 @@ describe('relay conditions', () => {
     assert.equal(ready.conditions?.[0]?.lastTransitionTime, '2026-01-01T00:10:00Z');
     assert.equal(ready.conditions?.[2]?.lastTransitionTime, '2026-01-01T00:00:00Z', 'Degraded stayed False');
   });
+
+  it('status.version: the image once every pod runs the current template; the previous one while a rollout is on', () => {
+    const r = relayFixture({ image: { repository: 'reg.example/msrpd', tag: '1.0.0' } });
+    assert.equal(computeRelayStatus(r, ok, 't').version, 'reg.example/msrpd:1.0.0');
+    assert.equal(computeRelayStatus(r, { ...ok, statefulSet: settled(1, 0) }, 't').version, undefined, 'not ready: not running it yet');
+    r.status = { version: 'reg.example/msrpd:1.0.0' };
+    const upgraded = relayFixture({ image: { repository: 'reg.example/msrpd', tag: '1.1.0' } });
+    upgraded.status = r.status;
+    const rolling = sts(1, { observedGeneration: 1, replicas: 1, readyReplicas: 1, updatedReplicas: 0, currentRevision: 'a', updateRevision: 'b' });
+    assert.equal(computeRelayStatus(upgraded, { ...ok, statefulSet: rolling }, 't').version, 'reg.example/msrpd:1.0.0');
+    assert.equal(computeRelayStatus(upgraded, ok, 't').version, 'reg.example/msrpd:1.1.0');
+  });
 });
 
 describe('conditions', () => {

@@ -4,7 +4,7 @@ import type { V1StatefulSet } from '@kubernetes/client-node';
 import type { MsrpRelay, MsrpRelayStatus } from './api/msrprelay.ts';
 import { mergeConditions } from './conditions.ts';
 import type { ConditionInput } from './conditions.ts';
-import { selectorString, tlsSecretName } from './render/common.ts';
+import { relayImage, selectorString, tlsSecretName } from './render/common.ts';
 
 export interface SecretObservation {
   name: string;
@@ -136,7 +136,21 @@ export function computeRelayStatus(r: MsrpRelay, o: RelayObservations, now: stri
     readyReplicas: o.statefulSet?.status?.readyReplicas ?? 0,
     selector: selectorString(r),
     publicUris: publicUris(r),
+    ...versionOf(r, o.statefulSet),
   };
+}
+
+/**
+ * status.version: the image every pod runs once the StatefulSet has rolled out its current
+ * template (all replicas updated and ready); during a rollout the previous value stays.
+ */
+function versionOf(r: MsrpRelay, sts: RelayObservations['statefulSet']): { version?: string } {
+  const st = sts?.status;
+  const want = sts?.spec?.replicas ?? r.spec.replicas;
+  const rolled = st !== undefined && st.observedGeneration === sts?.metadata?.generation && st.updateRevision !== undefined &&
+    st.currentRevision === st.updateRevision && (st.updatedReplicas ?? 0) === want && (st.readyReplicas ?? 0) === want;
+  const version = rolled ? relayImage(r) : r.status?.version;
+  return version === undefined ? {} : { version };
 }
 
 export { tlsSecretName };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import { ExponentialBackoff, WorkQueue } from './workqueue.ts';
+import { eventually } from '../testwait.ts';
 
 describe('ExponentialBackoff', () => {
   it('doubles from 5 ms per failure of the same key and caps at 1000 s, like client-go', () => {
@@ -116,16 +117,23 @@ describe('WorkQueue', () => {
   });
 
   it('shutDown releases waiting workers, drops delayed keys and ignores new adds', async () => {
-    const q = new WorkQueue();
-    const waiting = q.get();
-    q.addAfter('late', 50);
-    q.shutDown();
-    assert.equal(await waiting, undefined);
-    q.add('new');
-    assert.equal(q.length, 0);
-    await new Promise((r) => setTimeout(r, 80));
-    assert.equal(q.length, 0);
-    assert.equal(await q.get(), undefined);
+    // A mocked clock: the delayed key's due time certainly passes (a real 80 ms pause might not
+    // reach it under load, and then "dropped" would pass without being checked).
+    mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    try {
+      const q = new WorkQueue();
+      const waiting = q.get();
+      q.addAfter('late', 50);
+      q.shutDown();
+      assert.equal(await waiting, undefined);
+      q.add('new');
+      assert.equal(q.length, 0);
+      mock.timers.tick(1000);
+      assert.equal(q.length, 0, 'the delayed key was dropped');
+      assert.equal(await q.get(), undefined);
+    } finally {
+      mock.timers.reset();
+    }
   });
 
   it('shutDownWithDrain waits for the keys in flight', async () => {
@@ -167,7 +175,7 @@ describe('WorkQueue', () => {
       q.add(k);
       if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1));
     }
-    while (q.length > 0 || q.inFlight > 0) await new Promise((r) => setTimeout(r, 2));
+    await eventually(() => q.length === 0 && q.inFlight === 0, 'the workers to empty the queue', 20_000);
     await q.shutDownWithDrain();
     await Promise.all(workers);
     assert.equal(overlap, false);

@@ -22,6 +22,7 @@ import { ownString } from '../msrp/own-string.ts';
 import { buildResponse, newSessionId } from '../msrp/transaction.ts';
 import type { MsrpUri } from '../msrp/uri.ts';
 import type { Connection } from '../transport/connection.ts';
+import type { AdmitVerdict, LiveSessionRegistry } from './live-sessions.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { RelayOptions } from './options.ts';
 import type { RelaySession, SessionTable } from './sessions.ts';
@@ -52,9 +53,13 @@ export class AuthHandler {
   readonly #metrics: RelayMetrics;
   readonly #state = new WeakMap<Connection, ConnAuthState>();
   readonly #publicPort: () => number;
+  readonly #registry: LiveSessionRegistry | undefined;
+  /** New sessions whose relay-wide admission is being asked, per user: they count locally meanwhile. */
+  readonly #admitting = new Map<string, number>();
 
-  constructor(o: RelayOptions, sessions: SessionTable, credentials: CredentialSource, nonces: NonceManager, metrics: RelayMetrics, publicPort: () => number) {
+  constructor(o: RelayOptions, sessions: SessionTable, credentials: CredentialSource, nonces: NonceManager, metrics: RelayMetrics, publicPort: () => number, registry?: LiveSessionRegistry) {
     this.#o = o;
+    this.#registry = registry;
     this.#sessions = sessions;
     this.#credentials = credentials;
     this.#nonces = nonces;
@@ -175,25 +180,57 @@ export class AuthHandler {
     let session = [...this.#sessions.forConnection(conn)].find((s) => s.user === username && s.realm === realm);
     if (session !== undefined) {
       this.#sessions.refresh(session, expiresAt);
+      this.#registry?.refreshed(session);
       this.#metrics.authResults.inc({ result: 'refreshed' });
     } else {
       // Policy: a user over the session cap is refused with 403 (Action-not-allowed): the
       // limit is an authorisation decision; 423 is reserved for out-of-bounds parameters.
-      if (this.#o.maxSessionsPerUser > 0 && this.#sessions.countForUser(realm, username) >= this.#o.maxSessionsPerUser) {
+      // The cap is relay-wide (docs/relay.md "Relay-wide limits and views"): this replica's
+      // sessions (and AUTHs of the user in flight here) from memory, the other replicas'
+      // from the registry, which answers within a bound or leaves the local count to decide.
+      const limit = this.#o.maxSessionsPerUser;
+      const userKey = `${realm}\u0000${username}`;
+      const local = limit > 0 ? this.#sessions.countForUser(realm, username) + (this.#admitting.get(userKey) ?? 0) : 0;
+      const refuse = (scope: string): AuthOutcome => {
         this.#metrics.limitRejections.inc({ limit: 'sessions-per-user' });
         this.#metrics.authResults.inc({ result: 'session-limit' });
+        conn.log.info({ user: username, realm, limit, scope }, 'AUTH refused: sessions per user');
         return { response: reply(403, [], 'too many sessions for this user'), close: false };
-      }
+      };
+      if (limit > 0 && local >= limit) return refuse('replica');
       const id = newSessionId(this.#o.sessionIdPrefix);
       // Own copies: the session lives for hours, and strings cut from the AUTH head would
       // keep the whole head text (or the parser's read window) alive (own-string.ts).
-      session = {
+      const candidate: RelaySession = {
         id, connection: conn, user: ownString(username), realm,
         uri: ownString(`msrps://${formatHost(this.#o.publicHost)}:${this.#publicPort()}/${id};tcp`),
         clientUri: ownString(req.fromPath[req.fromPath.length - 1]!),
         createdAt: Date.now(), expiresAt, bytesForwarded: 0,
       };
+      if (limit > 0 && this.#registry !== undefined) {
+        this.#admitting.set(userKey, (this.#admitting.get(userKey) ?? 0) + 1);
+        let verdict: AdmitVerdict;
+        try {
+          verdict = await this.#registry.admit(candidate, limit, local);
+        } finally {
+          const n = (this.#admitting.get(userKey) ?? 1) - 1;
+          if (n <= 0) this.#admitting.delete(userKey);
+          else this.#admitting.set(userKey, n);
+        }
+        if (verdict === 'refused') return refuse('relay');
+        // Decided locally meanwhile (the registry did not answer): the count may have moved.
+        if (verdict === 'unknown' && this.#sessions.countForUser(realm, username) + (this.#admitting.get(userKey) ?? 0) >= limit) {
+          return refuse('replica');
+        }
+        if (conn.closed) {
+          // Gone while we asked: no session, and the row the registry may have written goes.
+          this.#registry.removed(candidate);
+          return { response: reply(481, [], 'connection closed'), close: true };
+        }
+      }
+      session = candidate;
       this.#sessions.add(session);
+      this.#registry?.added(session);
       this.#metrics.authResults.inc({ result: 'ok' });
     }
     const headers: MsrpHeader[] = [

@@ -14,7 +14,7 @@ import type { Counter } from 'prom-client';
 import { buildResponse } from '../msrp/transaction.ts';
 import { MALFORMED_CASES, TID, type MalformedCase } from '../msrp/testdata/malformed.ts';
 import { TestClient, usePathOf } from './testclient.ts';
-import { startTestRelay, type TestRelay } from './testrelay.ts';
+import { eventually, startTestRelay, type TestRelay } from './testrelay.ts';
 
 const IDLE_SEC = 0.5;
 
@@ -91,7 +91,7 @@ function answered(c: MalformedCase): boolean {
 
 /** Waits until the relay has closed every connection but alice's and bob's (so later counts are not disturbed). */
 async function settle(): Promise<void> {
-  for (let i = 0; i < 200 && t.relay.connections.size > 2; i++) await new Promise((r) => setTimeout(r, 10));
+  await eventually(() => t.relay.connections.size <= 2, `the relay to close the other connections (${t.relay.connections.size} open)`);
   assert.equal(t.relay.connections.size, 2, 'only the well-behaved connections are left');
 }
 

@@ -126,7 +126,7 @@ export async function connectStoreCredentials(
     ...(o.maxEntries !== undefined ? { maxEntries: o.maxEntries } : {}),
   });
   const unlisten = await store.listen((e) => {
-    if (e.table === 'rooms' || e.table === 'tokens') return; // not credentials
+    if (e.table !== 'users' && e.table !== 'realms' && e.table !== '*') return; // not credentials
     if (e.table === '*') {
       health.noteResync();
       o.logger?.info('change feed resynced: credential cache cleared');

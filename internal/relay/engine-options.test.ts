@@ -2,7 +2,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { loadEngineConfig } from '../config/engine.ts';
-import { relayOptionsFromConfig, replicaPrefix } from './engine-options.ts';
+import { liveSessionOptionsFromConfig, relayOptionsFromConfig, replicaPrefix } from './engine-options.ts';
 import { TestClient } from './testclient.ts';
 import { startTestRelay, type TestRelay } from './testrelay.ts';
 
@@ -70,6 +70,17 @@ describe('engine configuration reaches the relay', () => {
     });
     // Without the mesh nothing changes.
     assert.equal(relayOptionsFromConfig(loadEngineConfig({ env: {} }), { hostname: 'laptop', nonceSecret: randomBytes(32) }).mesh, undefined);
+  });
+
+  it('maps the relay-wide registry\'s timings, and refuses a staleness bound under two heartbeats', () => {
+    assert.deepEqual(liveSessionOptionsFromConfig(loadEngineConfig({ env: {} })), { heartbeatMs: 10_000, staleAfterSec: 30, admitTimeoutMs: 500, spreadRefreshMs: 5000 });
+    assert.deepEqual(liveSessionOptionsFromConfig(loadEngineConfig({ env: {
+      MSRP_LIVE_SESSIONS__HEARTBEAT_SEC: '5', MSRP_LIVE_SESSIONS__STALE_AFTER_SEC: '12', MSRP_LIVE_SESSIONS__ADMIT_TIMEOUT_MS: '250', MSRP_LIVE_SESSIONS__THROTTLE_REFRESH_SEC: '2',
+    } })), { heartbeatMs: 5000, staleAfterSec: 12, admitTimeoutMs: 250, spreadRefreshMs: 2000 });
+    assert.throws(() => loadEngineConfig({ env: { MSRP_LIVE_SESSIONS__HEARTBEAT_SEC: '20' } }), (err: Error & { issues?: { path: string }[] }) => {
+      assert.deepEqual(err.issues?.map((i) => i.path), ['liveSessions.staleAfterSec']);
+      return true;
+    });
   });
 
   it('defaults to the production peer policy and parse error budget, and refuses require without mutual TLS', () => {

@@ -3,6 +3,7 @@
 // every configured value reaches the relay.
 import type { EngineConfig } from '../config/engine.ts';
 import { ordinalOfHostname, replicaPrefix as meshPrefix } from '../mesh/ownership.ts';
+import type { StoreLiveSessionsOptions } from './live-sessions.ts';
 import { defaultRelayOptions, type RelayOptions } from './options.ts';
 
 export interface EngineEnvironment {
@@ -90,4 +91,10 @@ function meshOptionsFromConfig(c: EngineConfig, env: EngineEnvironment): Pick<Re
 export function replicaPrefix(host: string): string {
   const ordinal = /-(\d+)$/.exec(host)?.[1];
   return ordinal === undefined ? '' : `r${ordinal}-`;
+}
+
+/** The relay-wide registry's timings (`liveSessions`) for connectLiveSessions. */
+export function liveSessionOptionsFromConfig(c: EngineConfig): Pick<StoreLiveSessionsOptions, 'heartbeatMs' | 'staleAfterSec' | 'admitTimeoutMs' | 'spreadRefreshMs'> {
+  const l = c.liveSessions;
+  return { heartbeatMs: l.heartbeatSec * 1000, staleAfterSec: l.staleAfterSec, admitTimeoutMs: l.admitTimeoutMs, spreadRefreshMs: l.throttleRefreshSec * 1000 };
 }

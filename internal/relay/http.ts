@@ -59,8 +59,10 @@ export interface RoomsControl {
   removeParticipant(room: string, id: string): Promise<boolean>;
 }
 
+/** `identity`: which relay and replica this is, sent along with the session list (the admin API merges it with the relay-wide one). */
 export async function startControlServer(
   host: string, port: number, sessions: SessionTable, rooms: () => RoomsControl | undefined = () => undefined,
+  identity?: { relay: string; ordinal: number },
 ): Promise<{ server: Server; address: AddressInfo }> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -87,9 +89,9 @@ export async function startControlServer(
         id: s.id, uri: s.uri, user: s.user, realm: s.realm, connection: s.connection.id,
         peer: `${s.connection.remoteAddress}:${s.connection.remotePort}`,
         createdAt: new Date(s.createdAt).toISOString(), expiresAt: new Date(s.expiresAt).toISOString(),
-        bytesForwarded: s.bytesForwarded,
+        bytesForwarded: s.bytesForwarded, clientUri: s.clientUri,
       }));
-      return json(res, 200, { sessions: list });
+      return json(res, 200, identity !== undefined ? { relay: identity.relay, replica: identity.ordinal, sessions: list } : { sessions: list });
     }
     const m = /^\/sessions\/([^/]+)$/.exec(path);
     if (m !== null && req.method === 'DELETE') {

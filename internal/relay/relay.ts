@@ -15,10 +15,11 @@ import { secureContextOptions, watchTlsMaterial, type TlsWatcher } from '../tran
 import type { Metrics } from '../telemetry/metrics.ts';
 import { MeshLinks } from '../mesh/links.ts';
 import { ownerOf, replicaPrefix } from '../mesh/ownership.ts';
-import { AuthHandler, type CredentialSource } from './auth-handler.ts';
+import { AuthHandler, formatHost, type CredentialSource } from './auth-handler.ts';
 import { waitForDrain } from './drain.ts';
 import { Forwarder, type Inbound } from './forwarder.ts';
 import { startControlServer, startProbeServer, type RoomsControl } from './http.ts';
+import type { LiveSessionRegistry, ReplicaIdentity } from './live-sessions.ts';
 import { createRelayMetrics, type RelayMetrics } from './metrics.ts';
 import { NextHops } from './next-hops.ts';
 import type { RelayOptions } from './options.ts';
@@ -35,6 +36,12 @@ export interface RelayDeps {
   metrics: Metrics;
   /** Database reachability for the /readyz body (connectStoreCredentials().health). */
   storeHealth?: { snapshot(): StoreHealthSnapshot };
+  /**
+   * Relay-wide live sessions (live-sessions.ts, connectLiveSessions): the per-user session
+   * limit, the throttle's per-user and per-realm shares and the admin API's session list
+   * over every replica. Absent: everything is per replica. The relay starts and stops it.
+   */
+  liveSessions?: LiveSessionRegistry;
 }
 
 export interface RunningRelay {
@@ -46,7 +53,11 @@ export interface RunningRelay {
   /** The mesh listener (other replicas connect here) and this replica's ordinal, when o.mesh is set. */
   readonly mesh?: { port: number; ordinal: number; links(): number };
   readonly control?: AddressInfo;
+  /** This replica in the relay-wide registry: the relay key (public host:port) and ordinal. */
+  readonly identity: ReplicaIdentity;
   readonly sessions: SessionTable;
+  /** The rate this replica gives a user (realm NUL user) or a realm now (its share of a relay-wide limit). */
+  readonly throttle: Pick<Throttle, 'rateOf'>;
   readonly metrics: RelayMetrics;
   readonly connections: ReadonlySet<Connection>;
   /** The chat server's rooms for the control endpoint (started after the relay). */
@@ -97,6 +108,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     onRemoved(s, reason) {
       metrics.sessions.set(sessions.size);
       throttle.forgetSession(s);
+      deps.liveSessions?.removed(s);
       s.connection.log.info({ session: s.id, reason }, 'relay session removed');
     },
   });
@@ -313,7 +325,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   }
 
   const nextHops = new NextHops({ options: o, tls: () => tls?.current, adopt: (s, key) => adopt(s, 'outbound', key), log });
-  const authHandler = new AuthHandler(o, sessions, deps.credentials, nonces, metrics, publicPort);
+  const authHandler = new AuthHandler(o, sessions, deps.credentials, nonces, metrics, publicPort, deps.liveSessions);
   const forwarder = new Forwarder({
     options: o, metrics, router, nextHops, throttle,
     ...(mesh !== undefined ? { mesh } : {}),
@@ -451,6 +463,16 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     });
   }
 
+  // The relay key is the public URI's authority: every replica of one relay has the same.
+  const identity: ReplicaIdentity = { relay: `${formatHost(o.publicHost.toLowerCase())}:${publicPort()}`, ordinal: o.mesh?.ordinal ?? 0, replicated: o.mesh !== undefined };
+  if (deps.liveSessions !== undefined) {
+    await deps.liveSessions.start(identity, {
+      all: () => sessions.all(),
+      has: (id) => sessions.get(id) !== undefined,
+      remove: (id) => sessions.remove(id, 'deleted') !== undefined,
+    }, o.mesh !== undefined && throttle.sharedScopes ? throttle : undefined);
+  }
+
   let http: AddressInfo | undefined;
   let control: AddressInfo | undefined;
   let roomsControl: RoomsControl | undefined;
@@ -464,7 +486,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     http = p.address;
   }
   if (o.control !== undefined) {
-    const c = await startControlServer(o.control.host, o.control.port, sessions, () => roomsControl);
+    const c = await startControlServer(o.control.host, o.control.port, sessions, () => roomsControl, identity);
     httpServers.push(c.server);
     control = c.address;
   }
@@ -482,6 +504,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     tls?.close();
     meshTls?.close();
     sessions.clear();
+    await deps.liveSessions?.stop();
     mesh?.closeAll();
     for (const c of connections) c.destroy();
     nextHops.closeAll();
@@ -496,7 +519,9 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     ...(http !== undefined ? { http } : {}),
     ...(control !== undefined ? { control } : {}),
     ...(meshListener !== undefined && mesh !== undefined ? { mesh: { port: meshListener.port, ordinal: mesh.ordinal, links: () => mesh.size } } : {}),
+    identity,
     sessions,
+    throttle,
     metrics,
     connections,
     attachRooms(rooms) {

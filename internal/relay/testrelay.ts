@@ -3,9 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { ha1 } from '../auth/digest.ts';
-import { createMetrics } from '../telemetry/metrics.ts';
+import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { testPki, type TestCertDir } from '../transport/testcerts.ts';
 import type { CredentialSource } from './auth-handler.ts';
+import type { LiveSessionRegistry } from './live-sessions.ts';
 import { defaultRelayOptions, type RelayOptions } from './options.ts';
 import { startRelay, type RunningRelay } from './relay.ts';
 
@@ -35,7 +36,13 @@ export interface TestRelay {
   credentials: MemoryCredentials;
 }
 
-export async function startTestRelay(overrides: Partial<RelayOptions> = {}, certs?: TestCertDir, deps: { logger?: Logger } = {}): Promise<TestRelay> {
+export interface TestRelayDeps {
+  logger?: Logger;
+  metrics?: Metrics;
+  liveSessions?: LiveSessionRegistry;
+}
+
+export async function startTestRelay(overrides: Partial<RelayOptions> = {}, certs?: TestCertDir, deps: TestRelayDeps = {}): Promise<TestRelay> {
   const pki = await testPki();
   const credentials = new MemoryCredentials().add('example.test', 'alice', 'alice-pw').add('example.test', 'bob', 'bob-pw');
   const o = defaultRelayOptions({
@@ -48,7 +55,10 @@ export async function startTestRelay(overrides: Partial<RelayOptions> = {}, cert
     ...overrides,
   });
   const logger = deps.logger ?? pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
-  const relay = await startRelay(o, { credentials, logger, metrics: createMetrics({ defaultMetrics: false }) });
+  const relay = await startRelay(o, {
+    credentials, logger, metrics: deps.metrics ?? createMetrics({ defaultMetrics: false }),
+    ...(deps.liveSessions !== undefined ? { liveSessions: deps.liveSessions } : {}),
+  });
   return { relay, port: relay.addresses[0]!.port, ca: pki.caPem, credentials };
 }
 
@@ -62,7 +72,7 @@ export interface TestMeshReplica extends TestRelay {
  * for clients on its own loopback port, and replica k listens for the mesh on 127.0.1.k:port,
  * as pod k behind the headless Service would.
  */
-export async function startTestMesh(n: number, overrides: Partial<RelayOptions> = {}): Promise<{ replicas: TestMeshReplica[]; uri: string; meshPort: number }> {
+export async function startTestMesh(n: number, overrides: Partial<RelayOptions> = {}, depsOf: (ordinal: number) => TestRelayDeps = () => ({})): Promise<{ replicas: TestMeshReplica[]; uri: string; meshPort: number }> {
   const pki = await testPki();
   const meshPort = await freePort('127.0.1.0');
   const replicas: TestMeshReplica[] = [];
@@ -74,7 +84,7 @@ export async function startTestMesh(n: number, overrides: Partial<RelayOptions> 
       sessionIdPrefix: `r${k}-`,
       mesh: { ordinal: k, peerHost: '127.0.1.{ordinal}', port: meshPort, listenHosts: [`127.0.1.${k}`], tlsDir: pki.mesh.dir, connectTimeoutMs: 2000 },
       ...overrides,
-    }, pki.named);
+    }, pki.named, depsOf(k));
     replicas.push({ ...r, ordinal: k });
   }
   return { replicas, uri: `msrps://${PUBLIC_HOST}:2855;tcp`, meshPort };
@@ -92,11 +102,5 @@ export async function freePort(host: string): Promise<number> {
   return port;
 }
 
-/** Polls `cond` until it holds; fails after `timeoutMs` naming `what` (wait on a condition, never a fixed sleep). */
-export async function eventually(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Shared by every internal/ test (internal/testwait.ts); re-exported for the relay's tests. */
+export { eventually } from '../testwait.ts';

@@ -2,14 +2,21 @@
 // that pace a sender by pausing its connection (TCP flow control then slows the sender
 // down; nothing is dropped or buffered). The deficit of the emptiest bucket decides how
 // long the source stays paused.
+//
+// With replicas (docs/relay.md "Relay-wide limits and views"), the per-user and per-realm
+// rates are relay-wide: each replica gives a user (realm) the configured rate divided by
+// the number of replicas where that user (realm) has live sessions, as the registry tells
+// it (live-sessions.ts: refreshed every few seconds, and at each AUTH). Exact relay-wide
+// buckets would cost a round trip per chunk; this costs nothing per chunk.
 import type { Connection } from '../transport/connection.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { RateLimit } from './options.ts';
+import type { ShareSink } from './live-sessions.ts';
 import type { RelaySession } from './sessions.ts';
 
 export class TokenBucket {
-  readonly rate: number;
-  readonly burst: number;
+  rate: number;
+  burst: number;
   tokens: number;
   last: number;
 
@@ -27,12 +34,19 @@ export class TokenBucket {
     this.tokens -= n;
     return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.rate);
   }
+
+  /** This replica's part of a relay-wide limit shared by `parts` replicas. */
+  share(limit: RateLimit, parts: number): void {
+    this.rate = limit.bytesPerSec / parts;
+    this.burst = Math.max(limit.burstBytes / parts, 1);
+    if (this.tokens > this.burst) this.tokens = this.burst;
+  }
 }
 
 type Scope = 'session' | 'user' | 'realm';
 const SCOPES: readonly Scope[] = ['session', 'user', 'realm'];
 
-export class Throttle {
+export class Throttle implements ShareSink {
   readonly #limits: Record<Scope, RateLimit>;
   readonly #metrics: RelayMetrics;
   readonly #buckets = new Map<string, TokenBucket>();
@@ -40,6 +54,9 @@ export class Throttle {
   /** Each session's buckets, so a frame costs no key strings or map look-ups. */
   readonly #bySession = new WeakMap<RelaySession, (TokenBucket | undefined)[]>();
   readonly #enabled: boolean;
+  /** Other replicas sharing a user's (realm NUL user) or a realm's rate; absent: none. */
+  #userShares: ReadonlyMap<string, number> = new Map();
+  #realmShares: ReadonlyMap<string, number> = new Map();
 
   constructor(limits: Record<Scope, RateLimit>, metrics: RelayMetrics) {
     this.#limits = limits;
@@ -49,6 +66,40 @@ export class Throttle {
 
   get enabled(): boolean {
     return this.#enabled;
+  }
+
+  /** Whether a per-user or per-realm rate is set: only those are shared between replicas. */
+  get sharedScopes(): boolean {
+    return this.#limits.user.bytesPerSec > 0 || this.#limits.realm.bytesPerSec > 0;
+  }
+
+  /** The registry's full view (ShareSink): rates of existing buckets follow at once. */
+  replace(users: ReadonlyMap<string, number>, realms: ReadonlyMap<string, number>): void {
+    this.#userShares = users;
+    this.#realmShares = realms;
+    for (const [k, b] of this.#buckets) {
+      if (k.startsWith('user:')) b.share(this.#limits.user, 1 + (users.get(k.slice(5)) ?? 0));
+      else if (k.startsWith('realm:')) b.share(this.#limits.realm, 1 + (realms.get(k.slice(6)) ?? 0));
+    }
+  }
+
+  /** One user's count, learnt at AUTH (ShareSink). */
+  user(realm: string, username: string, otherReplicas: number): void {
+    const key = `${realm}\u0000${username}`;
+    if ((this.#userShares.get(key) ?? 0) === otherReplicas) return;
+    const users = new Map(this.#userShares);
+    if (otherReplicas > 0) users.set(key, otherReplicas);
+    else users.delete(key);
+    this.#userShares = users;
+    this.#buckets.get(`user:${key}`)?.share(this.#limits.user, 1 + otherReplicas);
+  }
+
+  /** The rate this replica gives a user or realm now (bytes per second; 0: unlimited). */
+  rateOf(scope: 'user' | 'realm', key: string): number {
+    const limit = this.#limits[scope];
+    if (limit.bytesPerSec <= 0) return 0;
+    const others = (scope === 'user' ? this.#userShares : this.#realmShares).get(key) ?? 0;
+    return limit.bytesPerSec / (1 + others);
   }
 
   /** Accounts `bytes` sent by `source` within `session`; pauses the source when a bucket runs dry. */
@@ -88,7 +139,14 @@ export class Throttle {
       if (limit.bytesPerSec <= 0) return undefined;
       const k = `${scope}:${keys[i]!}`;
       let b = this.#buckets.get(k);
-      if (b === undefined) this.#buckets.set(k, (b = new TokenBucket(limit, now)));
+      if (b === undefined) {
+        this.#buckets.set(k, (b = new TokenBucket(limit, now)));
+        const others = scope === 'user' ? this.#userShares.get(keys[1]!) : scope === 'realm' ? this.#realmShares.get(keys[2]!) : undefined;
+        if (others !== undefined && others > 0) {
+          b.share(limit, 1 + others);
+          b.tokens = b.burst;
+        }
+      }
       return b;
     });
     this.#bySession.set(session, buckets);

@@ -1,4 +1,4 @@
-// Room leases (migration 004): exactly one replica owns a chat room at a time. `acquire`
+// Room leases (migration 005): exactly one replica owns a chat room at a time. `acquire`
 // is one statement, so two replicas racing for a free room cannot both win: the INSERT
 // takes a free room, the ON CONFLICT update takes an expired one or refreshes our own,
 // and a room held by a live other replica comes back unchanged (a second SELECT reads it).

@@ -15,6 +15,7 @@ import { openStore } from './open.ts';
 import { createSqlStore, type ChangeEvent } from './store.ts';
 import { historyContract } from './testhistory.ts';
 import { leasesContract } from './testleases.ts';
+import { liveSessionsContract } from './testlivesessions.ts';
 import { quietLogger, rejectsWith, storeContract, uniqueRealm, type Subject } from './testcontract.ts';
 
 const adminUrl = process.env['DATABASE_URL'];
@@ -64,6 +65,7 @@ describe('Store on PostgreSQL', { skip }, () => {
   storeContract(() => subject);
   historyContract(() => subject);
   leasesContract(() => subject);
+  liveSessionsContract(() => subject);
 
   it('sets statement_timeout on pooled connections', async () => {
     const r = await subject.db.query<{ statement_timeout: string }>('SHOW statement_timeout');

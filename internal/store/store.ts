@@ -7,6 +7,7 @@ import type { Db, PoolStats } from './db.ts';
 import { StoreError, toStoreError } from './errors.ts';
 import { createChatHistory, type ChatHistory } from './history.ts';
 import { createRoomLeases, type RoomLeases } from './leases.ts';
+import { createLiveSessions, type LiveSessions } from './live-sessions.ts';
 import { createRooms, type Rooms } from './rooms.ts';
 import { createTokens, type Tokens } from './tokens.ts';
 import { openSecret, sealSecret } from './secret.ts';
@@ -38,6 +39,8 @@ export type ChangeEvent =
   | { table: 'users'; op: 'insert' | 'update' | 'delete'; key: { realm: string; username: string } }
   | { table: 'rooms'; op: 'insert' | 'update' | 'delete'; key: { room: string }; generation: number }
   | { table: 'tokens'; op: 'insert' | 'update' | 'delete'; key: { id: string } }
+  /** The admin API asks the replica holding a relay session to close it (live-sessions.ts). */
+  | { table: 'live_sessions'; op: 'delete-requested'; key: { relay: string; ordinal: number; id: string } }
   | { table: '*'; op: 'resync' };
 
 export const CHANGES_CHANNEL = 'msrp_changes';
@@ -72,6 +75,8 @@ export interface Store {
   readonly history: ChatHistory;
   /** Which replica owns each chat room (several pods, docs/chat.md). */
   readonly leases: RoomLeases;
+  /** Relay sessions of every replica, and the replicas' heartbeats (relay-wide limits and views). */
+  readonly liveSessions: LiveSessions;
   /** One round trip to the database (readiness); rejects with `unavailable`. */
   ping(): Promise<void>;
   /** Connection pool counters; undefined for PGlite. */
@@ -123,6 +128,7 @@ export function createSqlStore(db: Db, secretKey: Buffer | undefined, onClose: (
     audit: createAuditLog(db, run),
     history: createChatHistory(db, run),
     leases: createRoomLeases(db, run),
+    liveSessions: createLiveSessions(db, run, CHANGES_CHANNEL),
     ping: () => run('ping', async () => {
       await db.query('SELECT 1');
     }),

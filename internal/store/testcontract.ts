@@ -10,6 +10,7 @@ import { StoreError } from './errors.ts';
 import { migrate, readMigrations } from './migrate.ts';
 import type { ChangeEvent, Store } from './store.ts';
 import { createLogger } from '../telemetry/logger.ts';
+import { eventually } from '../testwait.ts';
 
 export interface Subject {
   store: Store;
@@ -168,10 +169,18 @@ export function storeContract(subject: () => Subject): void {
       { table: 'realms', op: 'update', key: { realm } },
       { table: 'realms', op: 'delete', key: { realm } },
     ]);
+    // A second listener stays on as the probe: once it has seen two later writes, a
+    // notification for the unlistened one would have come too (PGlite hands a notification to
+    // every listener in one pass; on PostgreSQL unlisten ends that LISTEN connection, and the
+    // probe's own connection sees the same commits).
+    const probe = collect(store);
+    const unlistenProbe = await probe.ready;
     await unlisten();
     const before = feed.events.length;
-    await store.createRealm(uniqueRealm());
-    await new Promise((r) => setTimeout(r, 200));
+    const later = [uniqueRealm(), uniqueRealm()];
+    for (const name of later) await store.createRealm(name);
+    await eventually(() => later.every((name) => probe.events.some((e) => e.table === 'realms' && e.key.realm === name)), 'the probe listener to see both later writes');
+    await unlistenProbe();
     assert.equal(feed.events.length, before, 'no events after unlisten');
   });
 
@@ -188,8 +197,7 @@ export function storeContract(subject: () => Subject): void {
     await store.tokens.create({ id, name: 't', role: 'read-only', hash: randomBytes(32), createdBy: 'test' });
     await store.tokens.revoke(id);
     const mine = (e: ChangeEvent): boolean => (e.table === 'rooms' && e.key.room === room) || (e.table === 'tokens' && e.key.id === id);
-    const deadline = Date.now() + 5000;
-    while (feed.events.filter(mine).length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await eventually(() => feed.events.filter(mine).length >= 5, 'five room and token events').catch(() => undefined);
     assert.deepEqual(feed.events.filter(mine), [
       { table: 'rooms', op: 'insert', key: { room }, generation: 1 },
       { table: 'rooms', op: 'update', key: { room }, generation: 2 },

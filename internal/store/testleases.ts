@@ -1,4 +1,4 @@
-// Room leases (store.leases, migration 004) on every Store: run by store.pglite.test.ts and
+// Room leases (store.leases, migration 005) on every Store: run by store.pglite.test.ts and
 // store.postgres.test.ts on their shared database. Not a test file itself, so the
 // floating-promise rule applies: `void it(...)`.
 import { it } from 'node:test';

@@ -7,6 +7,7 @@ import pino from 'pino';
 import type { MsrpFrame } from '../msrp/frame.ts';
 import type { MsrpParseError } from '../msrp/errors.ts';
 import { Connection, type FrameHandler } from './connection.ts';
+import { eventually } from '../testwait.ts';
 
 function send(tid: string, body: string): string {
   return `MSRP ${tid} SEND\r\nTo-Path: msrp://r.example.com:2855/s1;tcp\r\nFrom-Path: msrp://a.example.com:7777/a;tcp\r\nMessage-ID: ${tid}\r\nContent-Type: text/plain\r\n\r\n${body}\r\n-------${tid}$\r\n`;
@@ -56,14 +57,18 @@ describe('Connection: quiet connections drop their frame reader', () => {
     arrived = r;
     peer.write(write);
   });
-  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
+  /** Writes `data` and waits until the connection has read it (bytesIn is counted before parsing, in the same call). */
+  const delivered = async (data: string): Promise<void> => {
+    const want = conn.bytesIn + Buffer.byteLength(data);
+    peer.write(data);
+    await eventually(() => conn.bytesIn >= want, `${Buffer.byteLength(data)} bytes read by the connection`);
+  };
 
   it('keeps the reader while bytes keep coming and while it holds part of a frame', async () => {
     await next(send('tid00001', 'one'));
     assert.equal(conn.releaseIdleReader(), false, 'first look only notes the byte count');
     const two = send('tid00002', 'two');
-    peer.write(two.slice(0, 60));
-    await settle();
+    await delivered(two.slice(0, 60));
     assert.equal(conn.releaseIdleReader(), false, 'bytes arrived since the last look');
     assert.equal(conn.releaseIdleReader(), false, 'quiet, but half a frame is held');
     await next(two.slice(60));
@@ -87,8 +92,7 @@ describe('Connection: quiet connections drop their frame reader', () => {
     assert.equal(errors[0]!.fatal, true);
     conn.releaseIdleReader();
     assert.equal(conn.releaseIdleReader(), false, 'a closed parser is not idle');
-    peer.write(send('tid00004', 'late'));
-    await settle();
+    await delivered(send('tid00004', 'late'));
     assert.deepEqual(frames.map((f) => f.transactionId), ['tid00001', 'tid00002', 'tid00003'], 'nothing read after framing was lost');
   });
 });

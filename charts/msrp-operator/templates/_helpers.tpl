@@ -38,6 +38,10 @@ app.kubernetes.io/part-of: msrp-k8s
 {{- end }}
 {{- end }}
 
+{{- define "msrp-operator.relayImage" -}}
+{{- printf "%s:%s" .Values.relayImage.repository (default .Chart.AppVersion .Values.relayImage.tag) }}
+{{- end }}
+
 {{- define "msrp-operator.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}

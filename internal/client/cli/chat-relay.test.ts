@@ -13,6 +13,7 @@ import { startChatServer, type RunningChatServer } from '../../focus/server.ts';
 import { startTestRelay, type TestRelay } from '../../relay/testrelay.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { testPki } from '../../transport/testcerts.ts';
+import { eventually } from '../../testwait.ts';
 import { runMsrp } from './testrun.ts';
 
 const ROOM = 'sip:lobby@chat.test';
@@ -65,7 +66,9 @@ describe('msrp chat --relay', { timeout: 90_000 }, () => {
     const src = join(dir, 'notes.bin');
     await writeFile(src, data);
     const scripts: Record<string, string[]> = {
-      alice: ['/nick Alice', 'wait:1500', 'hello everyone', 'expect:^\\[private\\] <sip:bob@localhost> psst alice$', 'expect:^<sip:carol@localhost> hi from carol$', `/file ${src}`, 'wait:800'],
+      // Alice starts once Bob and Carol hold their nicknames (bound, so they get her hello):
+      // the test waits for that in the room instead of Alice sleeping 1.5 s.
+      alice: ['/nick Alice', 'hello everyone', 'expect:^\\[private\\] <sip:bob@localhost> psst alice$', 'expect:^<sip:carol@localhost> hi from carol$', `/file ${src}`, 'wait:800'],
       bob: ['/nick Bob', 'expect:^<sip:alice@localhost> hello everyone$', '/msg Alice psst alice', 'expect:hi from carol', `expect:^<sip:alice@localhost> \\[file notes.bin 3000 bytes sha256 ${sha}`, 'wait:300'],
       carol: ['/nick Carol', 'expect:^<sip:alice@localhost> hello everyone$', 'wait:300', 'hi from carol', `expect:^<sip:alice@localhost> \\[file notes.bin 3000 bytes sha256 ${sha}`, 'wait:300'],
     };
@@ -77,13 +80,16 @@ describe('msrp chat --relay', { timeout: 90_000 }, () => {
       return adopt(socket, direction);
     };
     const saveDirs: Record<string, string> = {};
-    const runs = Object.entries(scripts).map(async ([user, lines]) => {
+    const start = async (user: string) => {
       const file = join(dir, `${user}.txt`);
-      await writeFile(file, lines.join('\n') + '\n');
+      await writeFile(file, scripts[user]!.join('\n') + '\n');
       saveDirs[user] = await mkdtemp(join(dir, `${user}-files-`));
       return [user, await runMsrp(joinArgs(relay, user, file, ['--save-dir', saveDirs[user]]))] as const;
-    });
-    const results = Object.fromEntries(await Promise.all(runs));
+    };
+    const others = [start('bob'), start('carol')];
+    const nicknames = () => chat.switch.room(ROOM)?.participants().map((p) => p.nickname) ?? [];
+    await eventually(() => ['Bob', 'Carol'].every((n) => nicknames().includes(n)), 'bob and carol in the room with their nicknames', 20_000);
+    const results = Object.fromEntries(await Promise.all([start('alice'), ...others]));
     chat.switch.adopt = adopt;
     for (const [user, r] of Object.entries(results)) {
       assert.equal(r.code, 0, `${user} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
@@ -102,8 +108,11 @@ describe('msrp chat --relay', { timeout: 90_000 }, () => {
     assert.deepEqual(await readdir(saveDirs['alice']!), []);
     // All of it went through the relay: its one connection to the switch carried every session.
     assert.equal(adopted.length, 1, `one connection at the switch, the relay's (direct clients would open three): ${adopted.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(chat.switch.room(ROOM)?.participants().length ?? 0, 0, 'everyone left with BYE');
+    // The room is configured, so it exists (`?.length ?? 0` would have hidden a missing room);
+    // the BYEs empty it, which the focus does after answering them: a bounded poll.
+    const room = chat.switch.room(ROOM);
+    assert.ok(room, 'the configured room exists');
+    await eventually(() => room.participants().length === 0, 'everyone left with BYE');
   });
 
   it('is no open relay: without the switch in nextHops.allow nothing reaches the room', async () => {
@@ -118,7 +127,8 @@ describe('msrp chat --relay', { timeout: 90_000 }, () => {
     assert.equal(chat.switch.connections.size, switchConnections, 'the relay opened no connection to the switch');
     // The session never bound at the switch (the focus drops it after its connect timeout).
     const room = chat.switch.room(ROOM);
-    assert.ok(room === undefined || room.participants().every((p) => p.nickname !== 'Dave'));
+    assert.ok(room, 'the configured room exists (`room === undefined ||` would have hidden it)');
+    assert.ok(room.participants().every((p) => p.nickname !== 'Dave'));
   });
 
   it('reaches a switch on msrps (as npm start runs it): the relay verifies its certificate', async () => {
@@ -129,15 +139,20 @@ describe('msrp chat --relay', { timeout: 90_000 }, () => {
     assert.equal(tlsChat.msrp.scheme, 'msrps');
     const tlsRelay = await startTestRelay({ nextHops: { allow: [{ host: '127.0.0.1', port: tlsChat.msrp.port }], allowPrivate: true, connectTimeoutMs: 2000 } });
     try {
+      // Bob starts once Alice holds her nickname (bound, so she gets his "here"), awaited in
+      // the room instead of Bob's script sleeping 1.5 s.
       const scripts: Record<string, string[]> = {
         alice: ['/nick Alice', 'expect:^<sip:bob@localhost> here$', 'hello over tls', 'wait:500'],
-        bob: ['/nick Bob', 'wait:1500', 'here', 'expect:^<sip:alice@localhost> hello over tls$', 'wait:200'],
+        bob: ['/nick Bob', 'here', 'expect:^<sip:alice@localhost> hello over tls$', 'wait:200'],
       };
-      const results = await Promise.all(Object.entries(scripts).map(async ([user, lines]) => {
+      const start = async (user: string) => {
         const file = join(dir, `tls-${user}.txt`);
-        await writeFile(file, lines.join('\n') + '\n');
+        await writeFile(file, scripts[user]!.join('\n') + '\n');
         return [user, await runMsrp(joinArgs(tlsRelay, user, file, [], tlsChat))] as const;
-      }));
+      };
+      const alice = start('alice');
+      await eventually(() => tlsChat.switch.room(ROOM)?.participants().some((p) => p.nickname === 'Alice') === true, 'alice in the room with her nickname', 20_000);
+      const results = await Promise.all([alice, start('bob')]);
       for (const [user, r] of results) assert.equal(r.code, 0, `${user} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
     } finally {
       await tlsChat.close();

@@ -193,7 +193,7 @@ describe('samples against the TypeBox types', () => {
       Record<string, unknown>
     >;
     assert.equal(spec.replicas, 1);
-    assert.deepEqual(spec.image, { repository: 'ghcr.io/msrp-k8s/msrpd', tag: '0.1.0', pullPolicy: 'IfNotPresent' });
+    assert.deepEqual(spec.image, { pullPolicy: 'IfNotPresent' });
     assert.equal(spec.ports!.msrpTls, 2855);
     assert.equal(spec.drain!.timeoutSeconds, 600);
     assert.equal(spec.service!.type, 'LoadBalancer');

@@ -27,8 +27,11 @@ export const DEFAULT_IMAGE_REPOSITORY = 'ghcr.io/msrp-k8s/msrpd';
 
 const Image = Type.Object(
   {
-    repository: Type.String({ minLength: 1, maxLength: 512, default: DEFAULT_IMAGE_REPOSITORY }),
-    tag: Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\w][\\w.@:-]*$', default: APP_VERSION }),
+    repository: Type.Optional(Type.String({
+      minLength: 1, maxLength: 512,
+      description: 'Default: the operator\'s --relay-image (the chart sets the msrpd image of the operator\'s own version), so upgrading the operator moves the relays that do not pin an image.',
+    })),
+    tag: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\w][\\w.@:-]*$', description: 'Default: the tag of the operator\'s --relay-image.' })),
     pullPolicy: StringEnum(['Always', 'IfNotPresent', 'Never'] as const, { default: 'IfNotPresent' }),
   },
   {
@@ -404,6 +407,10 @@ export const MsrpRelaySpec = Type.Object(
       description: 'Number of relay pods (StatefulSet replicas). They share state through spec.database.',
     }),
     image: Image,
+    imagePullSecrets: Type.Optional(Type.Array(Type.Object({ name: ObjectName({ description: 'A Secret of type kubernetes.io/dockerconfigjson in the relay\'s namespace.' }) }), {
+      maxItems: 16,
+      description: 'Secrets the kubelet uses to pull the relay image from a private registry (pod spec imagePullSecrets).',
+    })),
     publicHost: Hostname({
       description: 'Public FQDN of the relay, used in its msrps:// URI (Use-Path) and in the certificate.',
     }),
@@ -452,6 +459,7 @@ export const MsrpRelayStatus = Type.Object(
     replicas: Type.Optional(Type.Integer({ minimum: 0, description: 'Pods of the StatefulSet.' })),
     readyReplicas: Type.Optional(Type.Integer({ minimum: 0, description: 'Pods ready to relay.' })),
     selector: Type.Optional(Type.String({ description: 'Label selector of the pods (for the scale subresource).' })),
+    version: Type.Optional(Type.String({ description: 'The relay image every pod runs, once a rollout has finished (repository:tag).' })),
     publicUris: Type.Optional(
       Type.Array(Type.String(), { maxItems: 16, description: 'msrps:// (and msrp://) URIs clients put in their paths.' }),
     ),

@@ -1,7 +1,7 @@
 // Names, labels and owner references shared by every object rendered for one MsrpRelay.
 // Everything in render/ is pure: (relay, options) -> desired object, no I/O.
 import { API_VERSION } from '../api/common.ts';
-import type { MsrpRelay } from '../api/msrprelay.ts';
+import { APP_VERSION, DEFAULT_IMAGE_REPOSITORY, type MsrpRelay } from '../api/msrprelay.ts';
 import type { OwnerReference } from '../kube/client.ts';
 
 export const FIELD_MANAGER = 'msrp-operator';
@@ -51,6 +51,14 @@ export const names = {
   certificate: (r: MsrpRelay) => r.metadata.name,
   serviceMonitor: (r: MsrpRelay) => r.metadata.name,
 };
+
+/** The relay image when neither the spec nor the operator (--relay-image) names one: this version's msrpd. */
+export const DEFAULT_RELAY_IMAGE = { repository: DEFAULT_IMAGE_REPOSITORY, tag: APP_VERSION } as const;
+
+/** The image the relay pods run: the spec's, filled in from the operator's default (relay-controller.ts). */
+export function relayImage(r: MsrpRelay): string {
+  return `${r.spec.image.repository ?? DEFAULT_RELAY_IMAGE.repository}:${r.spec.image.tag ?? DEFAULT_RELAY_IMAGE.tag}`;
+}
 
 /** The TLS Secret the pods mount: the named one, or the one the operator's Certificate fills. */
 export function tlsSecretName(r: MsrpRelay): string {

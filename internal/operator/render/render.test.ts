@@ -15,6 +15,7 @@ import { ADMIN_CONFIG_KEY, CONFIG_KEY, configHash, nextHopRule, renderConfigMap,
 import { relayFixture } from './testfixtures.ts';
 import { renderRelay } from './index.ts';
 import { renderNetworkPolicy, renderPodDisruptionBudget } from './policy.ts';
+import { withRelayImage } from '../relay-controller.ts';
 import { parseQuantity, quantityToBytes } from './quantity.ts';
 import { renderAdminService, renderMeshService, renderPublicService } from './services.ts';
 import { renderAffinity, renderServiceAccount, renderStatefulSet } from './statefulset.ts';
@@ -229,6 +230,17 @@ describe('engine ConfigMap', () => {
 
 describe('StatefulSet', () => {
   const hash = 'abc123';
+
+  it('the relay image: the spec\'s, else the operator\'s default (withRelayImage), and the spec\'s pull secrets', () => {
+    const pinned = renderStatefulSet(relayFixture({ image: { repository: 'reg.example/msrpd', tag: '2.0.0' }, imagePullSecrets: [{ name: 'regcred' }] }), hash).spec!.template.spec!;
+    assert.deepEqual(pinned.containers.map((c) => c.image), ['reg.example/msrpd:2.0.0', 'reg.example/msrpd:2.0.0']);
+    assert.deepEqual(pinned.imagePullSecrets, [{ name: 'regcred' }]);
+    const fromOperator = renderStatefulSet(withRelayImage(relayFixture({ image: { tag: '2.1.0' } }), { repository: 'op.example/msrpd', tag: '9.9.9' }), hash).spec!.template.spec!;
+    assert.equal(fromOperator.containers[0]!.image, 'op.example/msrpd:2.1.0', 'a pinned tag stays, the repository comes from the operator');
+    const bare = renderStatefulSet(relayFixture(), hash).spec!.template.spec!;
+    assert.equal(bare.containers[0]!.image, 'ghcr.io/msrp-k8s/msrpd:0.1.0');
+    assert.equal(bare.imagePullSecrets, undefined);
+  });
 
   it('runs the engine and the admin sidecar from the relay image, hardened', () => {
     const sts = renderStatefulSet(relayFixture(), hash);

@@ -21,6 +21,7 @@ import {
   names,
   objectMeta,
   PATHS,
+  relayImage,
   selectorLabels,
   tlsSecretName,
 } from './common.ts';
@@ -117,7 +118,7 @@ export function renderAffinity(r: MsrpRelay): V1Affinity {
 }
 
 function engineContainer(r: MsrpRelay): V1Container {
-  const image = `${r.spec.image.repository}:${r.spec.image.tag}`;
+  const image = relayImage(r);
   return {
     name: 'engine',
     image,
@@ -149,7 +150,7 @@ function engineContainer(r: MsrpRelay): V1Container {
 }
 
 function adminContainer(r: MsrpRelay): V1Container {
-  const image = `${r.spec.image.repository}:${r.spec.image.tag}`;
+  const image = relayImage(r);
   return {
     name: 'admin',
     image,
@@ -217,6 +218,7 @@ export function renderStatefulSet(r: MsrpRelay, configHash: string): V1StatefulS
       ...(anyPrivilegedPort ? { sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }] } : {}),
     },
     containers: [engineContainer(r), adminContainer(r)],
+    ...(r.spec.imagePullSecrets !== undefined && r.spec.imagePullSecrets.length > 0 ? { imagePullSecrets: r.spec.imagePullSecrets.map((p) => ({ name: p.name })) } : {}),
     volumes: volumes(r),
     affinity: renderAffinity(r),
     ...(scheduling.nodeSelector ? { nodeSelector: scheduling.nodeSelector } : {}),
