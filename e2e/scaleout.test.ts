@@ -19,6 +19,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { stringify } from 'yaml';
+import { offerSdp, SipUac } from '../internal/client/sip-uac.ts';
+import { TlsParticipant } from '../internal/focus/testparticipant.ts';
+import { formatCpim } from '../internal/msrp/cpim.ts';
 import { buildResponse } from '../internal/msrp/transaction.ts';
 import { renderEngineConfig } from '../internal/operator/render/config.ts';
 import { relayFixture } from '../internal/operator/render/testfixtures.ts';
@@ -43,6 +46,8 @@ interface Pod {
   proc: Proc;
   msrpsPort: number;
   httpPort: number;
+  sipPort: number;
+  switchPort: number;
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -61,6 +66,7 @@ describe('three engine processes as pods 0-2 of one relay (mesh, real PostgreSQL
   let store: Store;
   let work: string;
   let meshPort: number;
+  let chatMeshPort: number;
   const pods: (Pod | undefined)[] = [];
   const clients: TestClient[] = [];
   let userSeq = 0;
@@ -77,7 +83,7 @@ describe('three engine processes as pods 0-2 of one relay (mesh, real PostgreSQL
     c.tls.dir = pki.named.dir;
     // The chat server (on by default in an MsrpRelay) on this pod's own loopback ports.
     c.chat = { ...c.chat, sip: { host: '127.0.0.1', udpPort: sipPort, tcpPort: sipPort, tlsPort: sipTlsPort }, msrp: { ...c.chat.msrp, host: '127.0.0.1', port: switchPort } };
-    c.mesh = { ...c.mesh, peerHost: '127.0.1.{ordinal}', listenHost: `127.0.1.${k}`, port: meshPort, tlsDir: pki.mesh.dir };
+    c.mesh = { ...c.mesh, peerHost: '127.0.1.{ordinal}', listenHost: `127.0.1.${k}`, port: meshPort, chatPort: chatMeshPort, tlsDir: pki.mesh.dir };
     c.database = { dataDir: path.join(work, `pglite-${k}`) };
     const file = path.join(work, `msrpd-${k}.yaml`);
     await writeFile(file, stringify(c));
@@ -88,7 +94,7 @@ describe('three engine processes as pods 0-2 of one relay (mesh, real PostgreSQL
       if (proc.child.exitCode !== null) throw new Error(`pod ${k} exited: ${await readFile(proc.logPath, 'utf8')}`);
       return (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.status === 200;
     }, 60_000);
-    const pod = { ordinal: k, proc, msrpsPort, httpPort };
+    const pod = { ordinal: k, proc, msrpsPort, httpPort, sipPort, switchPort };
     pods[k] = pod;
     return pod;
   }
@@ -116,7 +122,9 @@ describe('three engine processes as pods 0-2 of one relay (mesh, real PostgreSQL
     work = await mkdtemp(path.join(tmpdir(), 'scaleout-'));
     store = await openStore({ url: db.url, logger: pino({ level: 'silent' }) });
     await store.createRealm(REALM);
+    await store.rooms.put('lobby', { policy: { history: { enabled: true, size: 10 } } });
     meshPort = await freePort('127.0.1.0');
+    chatMeshPort = await freePort('127.0.1.0');
     await Promise.all([0, 1, 2].map((k) => startPod(k)));
   });
 
@@ -175,6 +183,37 @@ describe('three engine processes as pods 0-2 of one relay (mesh, real PostgreSQL
       to.c.write(buildResponse(got, 200));
       assert.equal(Buffer.concat(got.body).toString(), `from the partner to pod ${k}`);
       assert.deepEqual(got.fromPath, [to.session, sp, p.uri]);
+    }
+  });
+
+  it('one chat room across the three pods: participants joining through each (SIP and MSRP over TLS to their own pod) are in one room', async () => {
+    const ROOM = `sip:lobby@${PUBLIC}`;
+    const people = [0, 1, 2].map((k) => new TlsParticipant(`sip:p${k}@example.com`));
+    const uacs: SipUac[] = [];
+    try {
+      for (const [k, p] of people.entries()) {
+        const uac = await SipUac.open('TCP', pods[k]!.sipPort, `p${k}`);
+        uacs.push(uac);
+        const d = uac.newDialog(ROOM);
+        const res = await uac.send(d, 'INVITE', { body: offerSdp(p.uri) });
+        assert.equal(res.status, 200, `p${k} joins through pod ${k}`);
+        await uac.send(d, 'ACK');
+        p.focusUri = /^a=path:(\S+)$/m.exec(res.body.toString())![1]!;
+        await p.connect(pods[k]!.switchPort, pki.caPem, PUBLIC);
+        const tid = p.send();
+        await p.seen(`MSRP ${tid} 200`);
+      }
+      const owners = new Set(people.map((p) => /\/(r\d+)-/.exec(p.focusUri)?.[1]));
+      assert.deepEqual([...owners], ['r0'], 'one owner, the pod of the first join');
+      assert.equal((await store.leases.get(ROOM))?.holder, 0);
+      const say = (p: TlsParticipant, text: string) => p.send(formatCpim({ from: { uri: p.sipUri }, to: [{ uri: ROOM }], contentType: 'text/plain', content: text }).toString('latin1'));
+      say(people[2]!, 'hello from pod 2');
+      say(people[1]!, 'hello from pod 1');
+      for (const p of [people[0]!, people[1]!]) await p.seen('hello from pod 2');
+      for (const p of [people[0]!, people[2]!]) await p.seen('hello from pod 1');
+    } finally {
+      for (const p of people) p.socket?.destroy();
+      for (const u of uacs) u.close();
     }
   });
 

@@ -34,7 +34,7 @@ export interface AdmitRequest {
   readonly setup?: 'active' | 'passive';
 }
 
-export type AdmitFailure = 'denied' | 'full' | 'too-many-devices' | 'closed' | 'bad-path';
+export type AdmitFailure = 'denied' | 'full' | 'too-many-devices' | 'closed' | 'bad-path' | 'unavailable';
 
 export type AdmitResult =
   | {
@@ -49,8 +49,8 @@ export type AdmitResult =
   | {
       readonly ok: false;
       readonly reason: AdmitFailure;
-      /** Suggested SIP final response (RFC 3261 §21): 403 denied, 486 full, 404 room closed, 488 unusable path. */
-      readonly sipStatus: 403 | 404 | 486 | 488;
+      /** Suggested SIP final response (RFC 3261 §21): 403 denied, 486 full, 404 room closed, 488 unusable path, 503 the owner replica is unreachable (a remote room, internal/focus/room-mesh.ts). */
+      readonly sipStatus: 403 | 404 | 486 | 488 | 503;
       readonly message: string;
     };
 

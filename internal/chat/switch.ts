@@ -34,6 +34,7 @@ import { comparableHost, effectivePort, parseMsrpUri, type MsrpUri } from '../ms
 import { Connection, nextConnectionId, type FrameHandler } from '../transport/connection.ts';
 import { listen } from '../transport/listeners.ts';
 import { abortMessage, SendChunk, wholeChunk, type ChunkSink, type FanoutHost } from './fanout.ts';
+import type { ForeignSessions } from './foreign.ts';
 import { MemoryHistory, type HistoryStore } from './history.ts';
 import { parseUseNickname } from './nicknames.ts';
 import { Outbox } from './outbox.ts';
@@ -75,6 +76,8 @@ export class ChatSwitch implements RoomHost, FanoutHost {
   readonly #streams = new WeakMap<Connection, ChunkSink>();
   readonly #floodTimers = new Map<Connection, NodeJS.Timeout>();
   readonly connections = new Set<Connection>();
+  /** Requests for other replicas' sessions (several replicas); undefined on one. */
+  #foreign: ForeignSessions | undefined;
   /** Frames switched to recipients (chunks × recipients), for metrics and the bench. */
   deliveries = 0;
 
@@ -83,6 +86,12 @@ export class ChatSwitch implements RoomHost, FanoutHost {
     this.log = o.logger;
     this.history = o.history ?? new MemoryHistory();
     this.#maxQueue = o.maxQueueBytes ?? 4 * 1024 * 1024;
+  }
+
+  /** Several replicas: requests on our connections for sessions another replica owns go there (foreign.ts). */
+  setForeign(f: ForeignSessions): void {
+    this.#foreign = f;
+    f.attach({ outboxOf: (c) => this.#outbox(c), respond: (c, head, status, comment) => this.respond(c, head, status, comment) });
   }
 
   /** Where our session URIs point; set by startChatMsrpListener. */
@@ -256,8 +265,9 @@ export class ChatSwitch implements RoomHost, FanoutHost {
 
   readonly handler: FrameHandler = {
     onFrame: (conn, frame: MsrpFrame) => {
-      if (frame.kind === 'response') this.#onResponse(frame);
-      else this.#begin(conn, frame, frame);
+      if (frame.kind === 'response') {
+        if (this.#foreign?.response(conn, frame) !== true) this.#onResponse(frame);
+      } else this.#begin(conn, frame, frame);
     },
     onHead: (conn, head: MsrpHead) => {
       if (head.kind === 'request') this.#streams.set(conn, this.#begin(conn, head, undefined));
@@ -280,6 +290,7 @@ export class ChatSwitch implements RoomHost, FanoutHost {
       this.#streams.delete(conn);
       s?.abort();
       this.connections.delete(conn);
+      this.#foreign?.closed(conn);
       clearTimeout(this.#floodTimers.get(conn));
       this.#floodTimers.delete(conn);
       this.#outboxes.get(conn)?.close();
@@ -343,6 +354,10 @@ export class ChatSwitch implements RoomHost, FanoutHost {
   #dispatch(conn: Connection, head: MsrpRequestHead, whole: MsrpRequest | undefined): ChunkSink {
     const to = head.toPath.length === 1 ? parseMsrpUri(head.toPath[0]!) : undefined;
     const device = to?.ok === true && to.uri.sessionId !== undefined ? this.#devices.get(to.uri.sessionId) : undefined;
+    if (device === undefined && this.#foreign !== undefined && head.toPath.length === 1) {
+      const owner = this.#foreign.ownerOf(head.toPath[0]);
+      if (owner !== undefined) return this.#foreign.request(conn, head, owner);
+    }
     if (device === undefined || device.removed) return this.#reject(conn, head, MsrpStatus.SESSION_DOES_NOT_EXIST, 'no such session at this focus');
     if (!sameEndpoint(head.fromPath[head.fromPath.length - 1], device.remotePath[device.remotePath.length - 1])) {
       return this.#reject(conn, head, MsrpStatus.FORBIDDEN, 'From-Path does not end with the participant of this session');
@@ -412,8 +427,11 @@ export interface ChatListener {
 }
 
 /** The focus's MSRP listener (TCP, or TLS when `tls` is given); points the switch's session URIs at it. */
-export async function startChatMsrpListener(sw: ChatSwitch, o: { hosts: string[]; port: number; tls?: SecureContextOptions }): Promise<ChatListener> {
-  const l = await listen({ hosts: o.hosts, port: o.port, ...(o.tls === undefined ? {} : { tls: o.tls }), onSocket: (s) => sw.adopt(s, 'inbound') });
+export async function startChatMsrpListener(
+  sw: ChatSwitch,
+  o: { hosts: string[]; port: number; tls?: SecureContextOptions; /** Instead of adopting at once (rooms over several replicas pass some connections on). */ onSocket?: (socket: Socket) => void },
+): Promise<ChatListener> {
+  const l = await listen({ hosts: o.hosts, port: o.port, ...(o.tls === undefined ? {} : { tls: o.tls }), onSocket: o.onSocket ?? ((s) => sw.adopt(s, 'inbound')) });
   const scheme = o.tls === undefined ? 'msrp' : 'msrps';
   sw.setLocalAddress(scheme, l.port);
   return { port: l.port, scheme, setSecureContext: (options) => l.setSecureContext(options), close: () => l.close() };

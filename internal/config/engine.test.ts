@@ -131,3 +131,20 @@ describe('engine configuration', () => {
     assert.equal(tlsFiles({ dir: '/x', certFile: '/y/cert.pem' }).certFile, '/y/cert.pem');
   });
 });
+
+describe('engine configuration: chat rooms over replicas', () => {
+  it('gives the rooms channel its own port and a lease time, and refuses a port taken by another listener', () => {
+    const c = loadEngineConfig({ env: { MSRP_MESH__ENABLED: 'true', MSRP_MESH__PEER_HOST: 'x-{ordinal}', MSRP_CHAT__ENABLED: 'true' } });
+    assert.equal(c.mesh.chatPort, 2859);
+    assert.equal(c.mesh.roomLeaseSec, 20);
+    for (const taken of ['2858', '2856', '9090']) {
+      assert.throws(() => loadEngineConfig({ env: { MSRP_MESH__ENABLED: 'true', MSRP_MESH__PEER_HOST: 'x-{ordinal}', MSRP_CHAT__ENABLED: 'true', MSRP_MESH__CHAT_PORT: taken } }),
+        (err: Error & { issues?: { path: string }[] }) => {
+          assert.deepEqual(err.issues?.map((i) => i.path), ['mesh.chatPort'], `port ${taken}`);
+          return true;
+        });
+    }
+    // Without the chat server the port is unused, so nothing to refuse.
+    assert.equal(loadEngineConfig({ env: { MSRP_MESH__ENABLED: 'true', MSRP_MESH__PEER_HOST: 'x-{ordinal}', MSRP_MESH__CHAT_PORT: '2856' } }).mesh.chatPort, 2856);
+  });
+});

@@ -165,6 +165,8 @@ export const EngineConfigSchema = Type.Object({
       description: 'Folder with the mesh certificate (tls.crt, tls.key, ca.crt), shared by every replica: it must name every replica\'s peer host (a wildcard over the headless Service) and be usable for server and client authentication. Only certificates chaining to this ca.crt are accepted on the mesh port. Reloaded when it changes.',
     }),
     connectTimeoutMs: Type.Integer({ minimum: 100, default: 2000, description: 'Connect and handshake timeout towards another replica; a request for a session on a replica that cannot be reached gets 481.' }),
+    chatPort: Port('Port of the chat rooms\' channel between replicas (mutual TLS with the mesh certificate, on `listenHost`): requests to a room\'s owner replica, its events, and participants\' MSRP connections passed to it (docs/chat.md, Several pods). Used when `chat.enabled`; never exposed outside the cluster.', 2859),
+    roomLeaseSec: Type.Integer({ minimum: 1, maximum: 3600, default: 20, description: 'Time to live of a chat room\'s ownership lease in the database, renewed every third of it: how long a room stays unavailable after its owner replica dies without a clean shutdown.' }),
   }, { ...strict, default: {}, description: 'Scale-out: the replicas of one relay acting as one.' }),
 
   liveSessions: Type.Object({
@@ -241,6 +243,9 @@ export function checkEngineConfig(c: EngineConfig): { path: string; message: str
     }
     const taken = [...c.relay.listen.map((l) => l.port), c.http.port, c.http.controlPort, ...(c.chat.enabled ? [c.chat.msrp.port] : [])];
     if (taken.includes(c.mesh.port)) issues.push({ path: 'mesh.port', message: `must differ from the relay, HTTP and chat ports (${taken.join(', ')})` });
+    if (c.chat.enabled && [...taken, c.mesh.port].includes(c.mesh.chatPort)) {
+      issues.push({ path: 'mesh.chatPort', message: `must differ from the relay, HTTP, chat and mesh ports (${[...taken, c.mesh.port].join(', ')})` });
+    }
   }
   if (c.liveSessions.staleAfterSec < 2 * c.liveSessions.heartbeatSec) {
     // One late heartbeat must not make a live replica's sessions vanish.

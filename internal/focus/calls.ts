@@ -21,7 +21,7 @@ import { formatSdp, type SessionDescription } from '../sip/sdp.ts';
 import type { IncomingRequest } from '../sip/ua.ts';
 import { parseSipUri } from '../sip/uri.ts';
 import { checkOffer, warning, type MediaPolicy } from './admission.ts';
-import type { ChatRoomPort } from './chat-port.ts';
+import type { AdmitRequest, AdmitResult, ChatRoomPort, ModeratorRemoval } from './chat-port.ts';
 import type { RoomEntry } from './directory.ts';
 
 export interface Call {
@@ -36,6 +36,17 @@ export interface Call {
   answer: SessionDescription;
   /** The dialog is ending from our side or theirs: no BYE to send any more. */
   ending: boolean;
+}
+
+/** What join() learnt before the room's answer. */
+interface Joined {
+  readonly incoming: IncomingRequest;
+  readonly room: RoomEntry;
+  readonly chat: ChatRoomPort;
+  readonly sipUri: string;
+  readonly offer: SessionDescription;
+  readonly contact: string | undefined;
+  readonly refuse: (status: number, text: string, warnCode?: number) => void;
 }
 
 export interface CallsOptions {
@@ -66,6 +77,13 @@ export class Calls {
     return this.#byDialog.size;
   }
 
+  /** Calls in the room named `room`. */
+  inRoom(room: string): number {
+    let n = 0;
+    for (const c of this.#byDialog.values()) if (c.room.name === room) n++;
+    return n;
+  }
+
   contactOf(participantId: string): string | undefined {
     return this.#byParticipant.get(participantId)?.contact;
   }
@@ -81,6 +99,9 @@ export class Calls {
       this.#o.counted(String(status));
       this.#o.logger.info({ room: room.name, status, reason: text }, 'join refused');
       const headers: [string, string][] = warnCode === undefined ? [] : [['Warning', warning(warnCode, this.#o.publicHost, text)]];
+      // RFC 3261 §21.5.4: the owner replica did not answer (several replicas): the room's
+      // owner is looked up again on the next INVITE, so a retry soon is worth it.
+      if (status === 503) headers.push(['Retry-After', '1']);
       incoming.respond(status, { headers });
     };
     const from = fromHeader(req);
@@ -108,19 +129,31 @@ export class Calls {
     if (!offer.ok) return refuse(offer.status, offer.text, offer.warnCode);
     const contact = contacts(req).find((c) => !c.star);
     const deviceId = `${headerValue(req, 'Call-ID') ?? ''};${from.params.get('tag') ?? ''}`;
-    const admitted = chat.admit({
+    const request: AdmitRequest = {
       sipUri, displayName: from.displayName, remotePath: offer.media.path, acceptTypes: offer.media.acceptTypes,
       acceptsPrivate: offer.media.chatroom?.privateMessages ?? false, deviceId,
       setup: 'passive',
+    };
+    const admitted = chat.admit(request);
+    const joined: Joined = { incoming, room, chat, sipUri, offer: offer.sdp, contact: contact && !contact.star ? contact.uri : undefined, refuse };
+    // A room of this process answers at once; one another replica owns answers later.
+    if (!(admitted instanceof Promise)) return this.#admitted(joined, admitted);
+    admitted.then((r) => this.#admitted(joined, r), (err: unknown) => {
+      this.#o.logger.warn({ err, room: room.name }, 'admission by the owner replica failed');
+      refuse(503, 'the room is not reachable right now');
     });
+  }
+
+  #admitted(j: Joined, admitted: AdmitResult): void {
+    const { incoming, room, chat, sipUri, refuse } = j;
     if (!admitted.ok) {
       const status = admitted.reason === 'full' || admitted.reason === 'too-many-devices' ? 486 : admitted.sipStatus;
       return refuse(status, admitted.message, status === 488 ? 399 : undefined);
     }
     const sessionId = String(randomInt(1, 2 ** 47));
-    const answer = this.#answer(offer.sdp, [admitted.localUri], sessionId, 1, admitted.features);
+    const answer = this.#answer(j.offer, [admitted.localUri], sessionId, 1, admitted.features);
     if (!answer) {
-      chat.remove(admitted.participantId, 'sip');
+      void chat.remove(admitted.participantId, 'sip');
       return refuse(488, 'no usable MSRP media', 304);
     }
     const dialog = incoming.respond(200, {
@@ -129,11 +162,11 @@ export class Calls {
     });
     if (!dialog || dialog.state === 'terminated') {
       // CANCELled while we were admitting (the core already answered 487).
-      chat.remove(admitted.participantId, 'sip');
+      void chat.remove(admitted.participantId, 'sip');
       return;
     }
     const call: Call = {
-      dialog, room, chat, participantId: admitted.participantId, sipUri, contact: contact && !contact.star ? contact.uri : undefined,
+      dialog, room, chat, participantId: admitted.participantId, sipUri, contact: j.contact,
       sessionId, sessionVersion: 1, answer, ending: false,
     };
     this.#byDialog.set(dialogKey(dialog.id), call);
@@ -171,7 +204,7 @@ export class Calls {
     if (!call) return;
     this.#forget(call);
     call.ending = true;
-    call.chat.remove(call.participantId, 'sip');
+    void call.chat.remove(call.participantId, 'sip');
   }
 
   /** The switch removed a device (connection lost, moderator, slow reader...): BYE its dialog. */
@@ -205,15 +238,22 @@ export class Calls {
     const moderator = inCall?.sipUri ?? (fromHeader(req)?.uri ?? '');
     const targetUri = referTo.uri.replace(/;[^?]*$/, '').replace(/\?.*$/, '');
     const result = chat.removeByModerator(moderator, targetUri);
-    if (!result.ok) {
-      this.#o.logger.info({ room: room.name, moderator, target: targetUri, status: result.status }, 'REFER BYE refused');
-      incoming.respond(result.status, { reason: result.message.replace(/[\r\n]/g, ' ') });
-      return;
-    }
-    const noSub = (headerValue(req, 'Refer-Sub') ?? '').trim().toLowerCase() === 'false';
-    const dialog = incoming.respond(202, noSub ? { headers: [['Refer-Sub', 'false']] } : {});
-    this.#o.logger.info({ room: room.name, moderator, target: uriKey(targetUri), removed: result.removed }, 'participant removed by a moderator');
-    if (dialog && !noSub) this.#o.notifyRefer(dialog, 'SIP/2.0 200 OK\r\n');
+    const done = (r: ModeratorRemoval): void => {
+      if (!r.ok) {
+        this.#o.logger.info({ room: room.name, moderator, target: targetUri, status: r.status }, 'REFER BYE refused');
+        incoming.respond(r.status, { reason: r.message.replace(/[\r\n]/g, ' ') });
+        return;
+      }
+      const noSub = (headerValue(req, 'Refer-Sub') ?? '').trim().toLowerCase() === 'false';
+      const dialog = incoming.respond(202, noSub ? { headers: [['Refer-Sub', 'false']] } : {});
+      this.#o.logger.info({ room: room.name, moderator, target: uriKey(targetUri), removed: r.removed }, 'participant removed by a moderator');
+      if (dialog && !noSub) this.#o.notifyRefer(dialog, 'SIP/2.0 200 OK\r\n');
+    };
+    if (!(result instanceof Promise)) return done(result);
+    result.then(done, (err: unknown) => {
+      this.#o.logger.warn({ err, room: room.name }, 'REFER BYE: the owner replica did not answer');
+      incoming.respond(503);
+    });
   }
 
   /** Every call ends (shutdown): BYE each dialog. */
@@ -221,7 +261,7 @@ export class Calls {
     for (const call of [...this.#byDialog.values()]) {
       call.ending = true;
       this.#forget(call);
-      call.chat.remove(call.participantId, 'sip');
+      void call.chat.remove(call.participantId, 'sip');
       this.#o.sendBye(call.dialog);
     }
   }

@@ -20,7 +20,7 @@ import { parseSipUri } from '../sip/uri.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { LAB_MEDIA_POLICY, type MediaPolicy } from './admission.ts';
 import { Calls } from './calls.ts';
-import type { ChatPort, ChatRoomPort, RoomEvent } from './chat-port.ts';
+import { RoomUnavailableError, type ChatPort, type ChatRoomPort, type RoomEvent } from './chat-port.ts';
 import type { ConferenceState, StateChange } from './conference-info.ts';
 import type { RoomDirectory, RoomEntry } from './directory.ts';
 import { ConferenceSubscriptions } from './subscriptions.ts';
@@ -51,6 +51,8 @@ export interface FocusOptions {
   readonly digest?: SipDigestOptions;
   readonly subscriptions?: { readonly minExpires?: number; readonly maxExpires?: number };
   readonly timers?: Partial<TimerValues>;
+  /** How often rooms followed on another replica with no call or subscription here are let go (default 30 s). */
+  readonly remoteRoomSweepMs?: number;
 }
 
 export interface RunningFocus {
@@ -145,9 +147,13 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     if (dialog.method === 'REFER') ua.dialogs.terminate(dialog);
   }
 
-  /** The live room for an entry, watched for events once. */
-  function watch(entry: RoomEntry): WatchedRoom {
+  /** The live room for an entry, watched for events once; a promise when its owner replica has to be found. */
+  function watch(entry: RoomEntry): WatchedRoom | Promise<WatchedRoom> {
     const chat = o.chat.room(entry);
+    return chat instanceof Promise ? chat.then((c) => watching(entry, c)) : watching(entry, chat);
+  }
+
+  function watching(entry: RoomEntry, chat: ChatRoomPort): WatchedRoom {
     const known = watched.get(entry.name);
     if (known && known.chat === chat) {
       if (known.entry.generation !== entry.generation) watched.set(entry.name, { ...known, entry });
@@ -159,6 +165,16 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
       unsubscribe: chat.onChange((e) => onRoomEvent(entry.name, e)),
     };
     watched.set(entry.name, w);
+    // A room another replica served is gone from here (its owner died or gave it up): the
+    // devices were reported left (BYEs went out); subscriptions end with reason
+    // "deactivated", which invites an immediate re-SUBSCRIBE (RFC 6665 §4.2.2), and the next
+    // request looks for the room's owner again.
+    chat.onGone?.(() => {
+      if (watched.get(entry.name) !== w) return;
+      w.unsubscribe();
+      watched.delete(entry.name);
+      void subscriptions.endRoom(entry.name, () => stateOf(w), 'deactivated');
+    });
     return w;
   }
 
@@ -209,6 +225,17 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     return entry;
   }
 
+  // A room another replica owns is followed (one event stream) while this replica has a
+  // call in it or a subscription to it; a sweep lets go of the others.
+  const sweep = setInterval(() => {
+    for (const [name, w] of [...watched]) {
+      if (w.chat.release === undefined || calls.inRoom(name) > 0 || subscriptions.count(name) > 0) continue;
+      // Its onGone (watching) forgets it here; false while an admission is on its way.
+      w.chat.release();
+    }
+  }, o.remoteRoomSweepMs ?? 30_000);
+  sweep.unref();
+
   async function dispatch(incoming: IncomingRequest): Promise<void> {
     const { request: req, dialog } = incoming;
     if (dialog) {
@@ -246,7 +273,18 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
       incoming.respond(404, { reason: 'No Such Room' });
       return;
     }
-    const w = watch(entry);
+    let w: WatchedRoom;
+    try {
+      const found = watch(entry);
+      w = found instanceof Promise ? await found : found;
+    } catch (err) {
+      if (!(err instanceof RoomUnavailableError)) throw err;
+      log.warn({ room: entry.name, reason: err.message }, 'room unavailable');
+      if (req.method === 'INVITE') invites?.inc({ outcome: '503' });
+      // RFC 3261 §21.5.4: 503 with Retry-After, the time until the silent owner's lease runs out.
+      incoming.respond(503, { headers: [['Retry-After', String(err.retryAfterSec)]] });
+      return;
+    }
     switch (req.method) {
       case 'INVITE':
         calls.join(incoming, entry, w.chat);
@@ -284,12 +322,14 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
       transport.setSecureContext(options);
     },
     async close() {
+      clearInterval(sweep);
       calls.closeAll();
       await subscriptions.closeAll((room) => {
         const w = watched.get(room)!;
         return stateOf(w);
       });
       for (const w of watched.values()) w.unsubscribe();
+      watched.clear();
       // Let the BYEs leave before the sockets close.
       await new Promise((r) => setTimeout(r, 50));
       await transport.close();

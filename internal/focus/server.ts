@@ -7,19 +7,24 @@
 // listener (see internal/chat/switch.ts for why not the relay's); clients behind a relay
 // reach it through their relay's Use-Path as for any peer. Putting our relay in front
 // (path = [relay, switch]) waits for the relay → switch hand-over hook (ChatSwitch.claims/adopt).
+import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { HistoryStore } from '../chat/history.ts';
+import { ForeignSessions } from '../chat/foreign.ts';
 import { makePolicy } from '../chat/policy.ts';
 import { ChatSwitch, startChatMsrpListener, type ChatListener } from '../chat/switch.ts';
 import type { ChatConfig } from '../config/chat.ts';
+import { startMeshChannel, type MeshChannel, type MeshChannelOptions } from '../mesh/channel.ts';
 import type { SipDigestOptions } from '../sip/digest.ts';
 import type { Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import type { ChatPort, ChatRoomPort } from './chat-port.ts';
+import type { ChatPort, ChatRoomPort, LocalChatPort } from './chat-port.ts';
 import { MemoryRoomDirectory, roomEntryFromSpec, StoreRoomDirectory, type RoomDirectory, type RoomEntry } from './directory.ts';
 import { startFocus, type RunningFocus } from './focus.ts';
+import { handOff } from './msrp-handoff.ts';
+import { RoomMesh } from './room-mesh.ts';
 
 // The `chat` section of the engine config lives in internal/config (config imports no
 // feature folder, docs/architecture.md §2.2); re-exported here for the focus's callers.
@@ -38,10 +43,29 @@ export interface ChatServerDeps {
   readonly sessionIdPrefix?: string;
   /** Room history (internal/chat/history-store.ts DurableHistory over the store); default in memory. The caller closes it after close(). */
   readonly history?: HistoryStore;
+  /**
+   * Several replicas serve the rooms (docs/chat.md "Several pods"): room leases in the
+   * store (required), the mesh channel between replicas, MSRP connections passed to the
+   * room's owner. The session id prefix must be this replica's (`r<ordinal>-`).
+   */
+  readonly mesh?: ChatMeshOptions;
+}
+
+export interface ChatMeshOptions extends MeshChannelOptions {
+  /** Room lease time to live (renewed every third of it). */
+  readonly leaseTtlMs: number;
+  /** How often idle room event streams carry a heartbeat (tests shorten it). */
+  readonly heartbeatMs?: number;
+  /** How often rooms followed on another replica with no call or subscription here are let go (default 30 s). */
+  readonly remoteRoomSweepMs?: number;
 }
 
 export interface RunningChatServer {
   readonly focus: RunningFocus;
+  /** Room ownership across replicas, when deps.mesh was given. */
+  readonly roomMesh?: RoomMesh;
+  /** The mesh channel's port, when deps.mesh was given. */
+  readonly meshPort?: number;
   readonly switch: ChatSwitch;
   readonly msrp: ChatListener;
   readonly rooms: RoomDirectory;
@@ -49,7 +73,7 @@ export interface RunningChatServer {
 }
 
 /** internal/chat's switch as the focus's ChatPort: rooms created on first use, policies re-applied when the generation moves. */
-export function switchChatPort(sw: ChatSwitch): ChatPort {
+export function switchChatPort(sw: ChatSwitch): LocalChatPort {
   const generations = new Map<string, number>();
   return {
     room(entry: RoomEntry): ChatRoomPort {
@@ -79,9 +103,32 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
     ...(deps.sessionIdPrefix === undefined ? {} : { sessionIdPrefix: deps.sessionIdPrefix }),
     ...(deps.history === undefined ? {} : { history: deps.history }),
   });
-  const msrp = await startChatMsrpListener(sw, { hosts: [config.msrp.host], port: config.msrp.port, ...(msrpTls ? { tls: deps.tls } : {}) });
+  if (deps.mesh !== undefined) {
+    if (deps.store === undefined) throw new Error('rooms over several replicas need the store (room leases)');
+    if (deps.sessionIdPrefix !== `r${deps.mesh.ordinal}-`) throw new Error(`with the mesh, sessionIdPrefix must be r${deps.mesh.ordinal}-`);
+  }
+  // With the mesh, the listener first reads who owns the session a connection is for
+  // (msrp-handoff.ts); `channel` is set before anything can connect to it for real use.
+  const meshRef: { channel?: MeshChannel } = {};
+  const mo = deps.mesh;
+  const handoffs = mo === undefined ? undefined : deps.metrics?.counter<'outcome'>({
+    name: 'chat_msrp_handoffs_total',
+    help: 'MSRP connections at the switch listener by where they went: here (our session), spliced (to the room\'s owner replica), failed (owner unreachable).',
+    labelNames: ['outcome'],
+  });
+  const msrp = await startChatMsrpListener(sw, {
+    hosts: [config.msrp.host], port: config.msrp.port, ...(msrpTls ? { tls: deps.tls } : {}),
+    ...(mo === undefined ? {} : {
+      onSocket: (socket: Socket) => handOff(socket, {
+        ordinal: mo.ordinal, log,
+        counted: (outcome) => handoffs?.inc({ outcome }),
+        adopt: (s) => sw.adopt(s, 'inbound'),
+        connect: (owner) => meshRef.channel === undefined ? Promise.reject(new Error('no mesh channel yet')) : meshRef.channel.upgrade(owner, '/v1/msrp', 'msrp'),
+      }),
+    }),
+  });
 
-  const live: { apply?: (entry: RoomEntry) => void } = {};
+  const live: { apply?: (entry: RoomEntry) => void; deleted?: (uri: string) => void } = {};
   let rooms: RoomDirectory;
   let unlisten: (() => Promise<void>) | undefined;
   /** A part that fails to start (a SIP port in use, the store down) closes what had started, then rethrows. */
@@ -106,7 +153,10 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
       if (e.table !== 'rooms' || e.op !== 'delete') return dir.onChange(e);
       // A deleted room closes: its participants leave (the switch emits device-left → BYE).
       void dir.byName(e.key.room).then((entry) => {
-        if (entry) sw.deleteRoom(entry.uri);
+        if (entry) {
+          sw.deleteRoom(entry.uri);
+          live.deleted?.(entry.uri);
+        }
         dir.onChange(e);
       });
     }).catch(failed);
@@ -121,23 +171,53 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
   // once; with durable history its past messages load asynchronously (Room#ready, bounded by
   // the history read timeout). Creating it and waiting for that at lookup, before the focus
   // answers, lets the first joiner after a restart get the history replayed as well.
-  const chat = switchChatPort(sw);
+  const local = switchChatPort(sw);
   live.apply = (entry) => {
-    chat.room(entry);
-  };
-  const loaded = async (entry: RoomEntry | undefined): Promise<RoomEntry | undefined> => {
-    if (entry !== undefined) {
-      chat.room(entry);
-      await sw.room(entry.uri)?.ready;
-    }
-    return entry;
+    local.room(entry);
   };
   const base = rooms;
-  const directory: RoomDirectory = {
-    lookup: async (requestUri, localHost) => loaded(await base.lookup(requestUri, localHost)),
-    byName: (name) => base.byName(name),
-    ...(base.create === undefined ? {} : { create: async (name: string, uri: string) => loaded(await base.create!(name, uri)) }),
-  };
+  let chat: ChatPort = local;
+  let directory: RoomDirectory;
+  let roomMesh: RoomMesh | undefined;
+  let channel: MeshChannel | undefined;
+  if (mo !== undefined) {
+    // The owner replica creates the room and waits for its history (RoomMesh#own); a lookup
+    // must not create it here, where it may not belong.
+    const mesh = new RoomMesh({
+      ordinal: mo.ordinal, leases: deps.store!.leases, ttlMs: mo.leaseTtlMs, sw, local, byName: (n) => base.byName(n), log,
+      ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
+      ...(mo.heartbeatMs === undefined ? {} : { heartbeatMs: mo.heartbeatMs }),
+    });
+    try {
+      channel = await startMeshChannel(mo, mesh.handlers, log);
+    } catch (err) {
+      await mesh.close();
+      sw.close();
+      msrp.close();
+      throw err;
+    }
+    mesh.attach(channel);
+    meshRef.channel = channel;
+    const ch = channel;
+    sw.setForeign(new ForeignSessions({ self: mo.ordinal, log, open: (owner) => ch.upgrade(owner, '/v1/msrp', 'msrp') }));
+    live.deleted = (uri) => mesh.dropped(uri);
+    roomMesh = mesh;
+    chat = mesh;
+    directory = base;
+  } else {
+    const loaded = async (entry: RoomEntry | undefined): Promise<RoomEntry | undefined> => {
+      if (entry !== undefined) {
+        local.room(entry);
+        await sw.room(entry.uri)?.ready;
+      }
+      return entry;
+    };
+    directory = {
+      lookup: async (requestUri, localHost) => loaded(await base.lookup(requestUri, localHost)),
+      byName: (name) => base.byName(name),
+      ...(base.create === undefined ? {} : { create: async (name: string, uri: string) => loaded(await base.create!(name, uri)) }),
+    };
+  }
 
   const focus = await startFocus({
     sip: {
@@ -147,6 +227,7 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
       ...(config.sip.tlsPort === undefined ? {} : { tlsPort: config.sip.tlsPort, tls: deps.tls }),
     },
     rooms: directory, chat, logger: log, autoCreate: config.autoCreate, domains: [domain],
+    ...(mo?.remoteRoomSweepMs === undefined ? {} : { remoteRoomSweepMs: mo.remoteRoomSweepMs }),
     media: config.media, subscriptions: config.subscriptions,
     ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
     ...(deps.digest === undefined ? {} : { digest: deps.digest }),
@@ -154,11 +235,16 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
 
   return {
     focus, switch: sw, msrp, rooms,
+    ...(roomMesh === undefined ? {} : { roomMesh, meshPort: channel!.port }),
     async close() {
-      await focus.close();
-      await unlisten?.();
-      sw.close();
       msrp.close();
+      await focus.close();
+      await roomMesh?.close();
+      await unlisten?.();
+      // The switch first: MSRP connections other replicas spliced to us came in through the
+      // channel's server, which waits for them before it reports closed.
+      sw.close();
+      await channel?.close();
     },
   };
 }

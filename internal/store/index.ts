@@ -9,4 +9,5 @@ export type { Rooms, Room, PutResult, JsonObject } from './rooms.ts';
 export type { Tokens, TokenInfo, TokenRecord, TokenRole } from './tokens.ts';
 export type { AuditLog, AuditEntry, AuditFilter } from './audit.ts';
 export type { ChatHistory, HistoryRecord, NewHistoryRecord } from './history.ts';
+export type { RoomLease, RoomLeases } from './leases.ts';
 export type { LiveSessions, LiveSessionRecord, LiveSessionView, ReplicaRecord, Admission, Spread } from './live-sessions.ts';

@@ -14,6 +14,7 @@ import { migrate } from './migrate.ts';
 import { openStore } from './open.ts';
 import { createSqlStore, type Store } from './store.ts';
 import { historyContract } from './testhistory.ts';
+import { leasesContract } from './testleases.ts';
 import { liveSessionsContract } from './testlivesessions.ts';
 import { quietLogger, storeContract, uniqueRealm, type Subject } from './testcontract.ts';
 
@@ -36,6 +37,7 @@ describe('Store on PGlite', () => {
 
   storeContract(() => subject);
   historyContract(() => subject);
+  leasesContract(() => subject);
   liveSessionsContract(() => subject);
 
   // No advisory-lock test here: PGlite is one session, where pg_try_advisory_lock always

@@ -14,6 +14,7 @@ import { migrate, readMigrations } from './migrate.ts';
 import { openStore } from './open.ts';
 import { createSqlStore, type ChangeEvent } from './store.ts';
 import { historyContract } from './testhistory.ts';
+import { leasesContract } from './testleases.ts';
 import { liveSessionsContract } from './testlivesessions.ts';
 import { quietLogger, rejectsWith, storeContract, uniqueRealm, type Subject } from './testcontract.ts';
 
@@ -63,6 +64,7 @@ describe('Store on PostgreSQL', { skip }, () => {
 
   storeContract(() => subject);
   historyContract(() => subject);
+  leasesContract(() => subject);
   liveSessionsContract(() => subject);
 
   it('sets statement_timeout on pooled connections', async () => {

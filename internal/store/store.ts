@@ -6,6 +6,7 @@ import { createAuditLog, type AuditLog } from './audit.ts';
 import type { Db, PoolStats } from './db.ts';
 import { StoreError, toStoreError } from './errors.ts';
 import { createChatHistory, type ChatHistory } from './history.ts';
+import { createRoomLeases, type RoomLeases } from './leases.ts';
 import { createLiveSessions, type LiveSessions } from './live-sessions.ts';
 import { createRooms, type Rooms } from './rooms.ts';
 import { createTokens, type Tokens } from './tokens.ts';
@@ -72,6 +73,8 @@ export interface Store {
   readonly audit: AuditLog;
   /** Chat room history (last N public messages per room). */
   readonly history: ChatHistory;
+  /** Which replica owns each chat room (several pods, docs/chat.md). */
+  readonly leases: RoomLeases;
   /** Relay sessions of every replica, and the replicas' heartbeats (relay-wide limits and views). */
   readonly liveSessions: LiveSessions;
   /** One round trip to the database (readiness); rejects with `unavailable`. */
@@ -124,6 +127,7 @@ export function createSqlStore(db: Db, secretKey: Buffer | undefined, onClose: (
     tokens: createTokens(db, run),
     audit: createAuditLog(db, run),
     history: createChatHistory(db, run),
+    leases: createRoomLeases(db, run),
     liveSessions: createLiveSessions(db, run, CHANGES_CHANNEL),
     ping: () => run('ping', async () => {
       await db.query('SELECT 1');
