@@ -99,7 +99,7 @@ export const INVALID: InvalidCase[] = [
   {
     name: 'a public port the pod uses inside (the mesh)',
     object: relay('bad-mesh-port', { ports: { msrpTcp: 2858 } }),
-    message: /spec\.ports: Invalid value: .*ports 2858 \(mesh\), 8080 \(admin API\), 9090 and 9091 \(engine HTTP\) are taken/,
+    message: /spec\.ports: Invalid value: .*ports 2858 and 2859 \(mesh\), 8080 \(admin API\), 9090 and 9091 \(engine HTTP\) are taken/,
   },
   {
     name: 'service type External',

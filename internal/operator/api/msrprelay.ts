@@ -71,8 +71,8 @@ const Ports = Type.Object(
       },
       {
         // The engine's HTTP ports, the admin sidecar and the mesh listen in the same pod.
-        rule: '![self.msrpTls, self.sipTcp, self.sipTls, self.msrpChat].exists(p, p in [2858, 8080, 9090, 9091]) && (!has(self.msrpTcp) || !(self.msrpTcp in [2858, 8080, 9090, 9091]))',
-        message: 'ports 2858 (mesh), 8080 (admin API), 9090 and 9091 (engine HTTP) are taken inside the relay pod',
+        rule: '![self.msrpTls, self.sipTcp, self.sipTls, self.msrpChat].exists(p, p in [2858, 2859, 8080, 9090, 9091]) && (!has(self.msrpTcp) || !(self.msrpTcp in [2858, 2859, 8080, 9090, 9091]))',
+        message: 'ports 2858 and 2859 (mesh), 8080 (admin API), 9090 and 9091 (engine HTTP) are taken inside the relay pod',
       },
     ),
   },

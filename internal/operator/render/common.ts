@@ -13,6 +13,8 @@ export const ENGINE_CONTROL_PORT = 9091;
 export const ADMIN_PORT = 8080;
 /** The mesh listener of every replica (engine mesh.port): reached through the headless Service only. */
 export const MESH_PORT = 2858;
+/** The chat rooms' channel between replicas (engine mesh.chatPort): room owners answer the others here. */
+export const MESH_CHAT_PORT = 2859;
 
 /** Where things are mounted in the relay pod. */
 export const PATHS = {

@@ -10,7 +10,7 @@ import type { AdminConfig } from '../../config/admin.ts';
 import type { EngineConfig } from '../../config/engine.ts';
 import { canonicalJson, engineRestartSettings } from '../../config/live.ts';
 import type { MsrpRelay } from '../api/msrprelay.ts';
-import { ADMIN_PORT, ENGINE_CONTROL_PORT, ENGINE_HTTP_PORT, MESH_PORT, meshPeerHost, names, objectMeta, PATHS } from './common.ts';
+import { ADMIN_PORT, ENGINE_CONTROL_PORT, ENGINE_HTTP_PORT, MESH_CHAT_PORT, MESH_PORT, meshPeerHost, names, objectMeta, PATHS } from './common.ts';
 import { quantityToBytes } from './quantity.ts';
 
 export const CONFIG_KEY = 'msrpd.yaml';
@@ -119,7 +119,7 @@ export function renderEngineConfig(r: MsrpRelay): DeepPartial<EngineConfig> {
     // Always on, whatever spec.replicas says: scaling changes only the StatefulSet, so it rolls
     // no pod and every replica, old or new, finds the others by the same pattern. The ordinal
     // comes from the pod name.
-    mesh: { enabled: true, peerHost: meshPeerHost(r), port: MESH_PORT, listenHost: '0.0.0.0', tlsDir: PATHS.meshTls },
+    mesh: { enabled: true, peerHost: meshPeerHost(r), port: MESH_PORT, chatPort: MESH_CHAT_PORT, listenHost: '0.0.0.0', tlsDir: PATHS.meshTls },
     http: { host: '0.0.0.0', port: ENGINE_HTTP_PORT, controlPort: ENGINE_CONTROL_PORT },
     // database.url comes from the environment (a Secret, spec.database is required); dataDir is unused then.
     database: { dataDir: `${PATHS.data}/pglite` },

@@ -2,7 +2,7 @@
 import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { KubeObject } from '../kube/client.ts';
 import type { MsrpRelay } from '../api/msrprelay.ts';
-import { ADMIN_PORT, ENGINE_HTTP_PORT, MESH_PORT, names, objectMeta, selectorLabels } from './common.ts';
+import { ADMIN_PORT, ENGINE_HTTP_PORT, MESH_CHAT_PORT, MESH_PORT, names, objectMeta, selectorLabels } from './common.ts';
 import { publicPorts } from './statefulset.ts';
 
 /** undefined when spec.podDisruptionBudget.enabled is false. */
@@ -46,7 +46,7 @@ export function renderNetworkPolicy(r: MsrpRelay): KubeObject {
           ],
         },
         // The mesh: only the other replicas of this relay (and its certificate is checked too).
-        { from: [{ podSelector: { matchLabels: selectorLabels(r) } }], ports: [{ port: MESH_PORT, protocol: 'TCP' }] },
+        { from: [{ podSelector: { matchLabels: selectorLabels(r) } }], ports: [{ port: MESH_PORT, protocol: 'TCP' }, { port: MESH_CHAT_PORT, protocol: 'TCP' }] },
       ],
     },
   };

@@ -289,7 +289,7 @@ describe('StatefulSet', () => {
     assert.deepEqual(engine.livenessProbe?.httpGet, { path: '/healthz', port: 'http' });
     assert.deepEqual(
       engine.ports?.map((p) => [p.name, p.containerPort, p.protocol]),
-      [['msrps', 2855, 'TCP'], ['sip-udp', 5060, 'UDP'], ['sip-tcp', 5060, 'TCP'], ['sip-tls', 5061, 'TCP'], ['msrp-chat', 2857, 'TCP'], ['http', 9090, 'TCP'], ['mesh', 2858, 'TCP']],
+      [['msrps', 2855, 'TCP'], ['sip-udp', 5060, 'UDP'], ['sip-tcp', 5060, 'TCP'], ['sip-tls', 5061, 'TCP'], ['msrp-chat', 2857, 'TCP'], ['http', 9090, 'TCP'], ['mesh', 2858, 'TCP'], ['mesh-chat', 2859, 'TCP']],
     );
     assert.deepEqual(engine.volumeMounts?.find((m) => m.name === 'mesh-tls'), { name: 'mesh-tls', mountPath: '/etc/msrp/mesh-tls', readOnly: true });
     assert.deepEqual(pod.volumes?.find((v) => v.name === 'mesh-tls')?.secret, { secretName: 'relay-mesh-tls', defaultMode: 0o440 });
@@ -428,7 +428,7 @@ describe('Services', () => {
     assert.equal(svc.metadata?.name, 'relay-mesh');
     assert.equal(svc.spec?.clusterIP, 'None');
     assert.equal(svc.spec?.publishNotReadyAddresses, true);
-    assert.deepEqual(svc.spec?.ports?.map((p) => [p.name, p.port, p.targetPort]), [['msrps', 2855, 'msrps'], ['mesh', 2858, 'mesh']]);
+    assert.deepEqual(svc.spec?.ports?.map((p) => [p.name, p.port, p.targetPort]), [['msrps', 2855, 'msrps'], ['mesh', 2858, 'mesh'], ['mesh-chat', 2859, 'mesh-chat']]);
   });
 
   it('engine config: the chat server on the published ports with the relay certificate, only with spec.chat.enabled', () => {
@@ -446,7 +446,7 @@ describe('Services', () => {
     for (const replicas of [1, 3]) {
       const c = renderEngineConfig(relayFixture({ replicas }));
       assert.deepEqual(c.mesh, {
-        enabled: true, peerHost: 'relay-{ordinal}.relay-mesh.chat.svc.cluster.local', port: 2858, listenHost: '0.0.0.0', tlsDir: '/etc/msrp/mesh-tls',
+        enabled: true, peerHost: 'relay-{ordinal}.relay-mesh.chat.svc.cluster.local', port: 2858, chatPort: 2859, listenHost: '0.0.0.0', tlsDir: '/etc/msrp/mesh-tls',
       });
     }
   });
@@ -477,7 +477,7 @@ describe('PodDisruptionBudget and NetworkPolicy', () => {
     assert.deepEqual(np.spec.ingress[1]?.ports.map((p) => p.port), [8080, 9090]);
     // The mesh port only from the relay's own pods.
     assert.deepEqual(np.spec.ingress[2]?.from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'msrp-relay', 'app.kubernetes.io/instance': 'relay' } } }]);
-    assert.deepEqual(np.spec.ingress[2]?.ports.map((p) => p.port), [2858]);
+    assert.deepEqual(np.spec.ingress[2]?.ports.map((p) => p.port), [2858, 2859]);
   });
 });
 

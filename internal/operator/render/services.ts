@@ -2,7 +2,7 @@
 // (stable per-replica DNS for the mesh) and admin (ClusterIP, admin API and metrics).
 import type { V1Service } from '@kubernetes/client-node';
 import type { MsrpRelay } from '../api/msrprelay.ts';
-import { ADMIN_PORT, ENGINE_HTTP_PORT, labels, MESH_PORT, names, objectMeta, selectorLabels } from './common.ts';
+import { ADMIN_PORT, ENGINE_HTTP_PORT, labels, MESH_CHAT_PORT, MESH_PORT, names, objectMeta, selectorLabels } from './common.ts';
 import { publicPorts } from './statefulset.ts';
 
 export function renderPublicService(r: MsrpRelay): V1Service {
@@ -34,6 +34,7 @@ export function renderMeshService(r: MsrpRelay): V1Service {
       ports: [
         { name: 'msrps', port: r.spec.ports.msrpTls, targetPort: 'msrps', protocol: 'TCP' },
         { name: 'mesh', port: MESH_PORT, targetPort: 'mesh', protocol: 'TCP' },
+        { name: 'mesh-chat', port: MESH_CHAT_PORT, targetPort: 'mesh-chat', protocol: 'TCP' },
       ],
     },
   };
