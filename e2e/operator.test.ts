@@ -378,7 +378,7 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     assert.equal((await sts()).metadata!.generation, stsGeneration, 'the StatefulSet spec did not change: no rollout');
 
     // A listener port is read at start: the pods roll.
-    r = await kubectl(['patch', 'msrprelay', 'relay', '-n', NS, '--type=merge', '-p', '{"spec":{"ports":{"msrpTcp":2859}}}']);
+    r = await kubectl(['patch', 'msrprelay', 'relay', '-n', NS, '--type=merge', '-p', '{"spec":{"ports":{"msrpTcp":2860}}}']);
     assert.equal(r.code, 0, r.stderr);
     const changed = await eventually('new config hash', async () => ((await hashOf()) !== before.metadata.annotations['msrp.dev/config-hash'] ? hashOf() : undefined));
     const rolled = await eventually('RolloutInProgress after the change', async () => {
