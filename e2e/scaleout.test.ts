@@ -48,6 +48,8 @@ interface Pod {
   httpPort: number;
   sipPort: number;
   switchPort: number;
+  /** The engine's control endpoint (the admin sidecar's view of the pod). */
+  controlPort: number;
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -94,7 +96,7 @@ describe('three engine processes as pods 0-2 of one relay (mesh, real PostgreSQL
       if (proc.child.exitCode !== null) throw new Error(`pod ${k} exited: ${await readFile(proc.logPath, 'utf8')}`);
       return (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.status === 200;
     }, 60_000);
-    const pod = { ordinal: k, proc, msrpsPort, httpPort, sipPort, switchPort };
+    const pod = { ordinal: k, proc, msrpsPort, httpPort, sipPort, switchPort, controlPort };
     pods[k] = pod;
     return pod;
   }
@@ -211,6 +213,14 @@ describe('three engine processes as pods 0-2 of one relay (mesh, real PostgreSQL
       say(people[1]!, 'hello from pod 1');
       for (const p of [people[0]!, people[1]!]) await p.seen('hello from pod 2');
       for (const p of [people[0]!, people[2]!]) await p.seen('hello from pod 1');
+      // The live participant list (what the admin API and ChatRoom status read) is the same on
+      // every pod: the owner's, asked over the mesh by the others.
+      for (const k of [0, 1, 2]) {
+        const res = await fetch(`http://127.0.0.1:${pods[k]!.controlPort}/rooms/lobby/participants`);
+        assert.equal(res.status, 200, `pod ${k}`);
+        const list = (await res.json() as { participants: { uri: string }[] }).participants.map((x) => x.uri).sort();
+        assert.deepEqual(list, people.map((x) => x.sipUri).sort(), `participants seen from pod ${k}`);
+      }
     } finally {
       for (const p of people) p.socket?.destroy();
       for (const u of uacs) u.close();

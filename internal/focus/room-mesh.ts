@@ -25,7 +25,7 @@ import type { MeshChannel, MeshChannelHandlers } from '../mesh/channel.ts';
 import type { Counter } from 'prom-client';
 import type { RoomLeases } from '../store/leases.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { RoomUnavailableError, type AdmitRequest, type ChatPort, type ChatRoomPort, type LeaveReason, type LocalChatPort } from './chat-port.ts';
+import { RoomUnavailableError, type AdmitRequest, type ChatPort, type ChatRoomPort, type LeaveReason, type LocalChatPort, type ParticipantView } from './chat-port.ts';
 import type { RoomEntry } from './directory.ts';
 import { HEARTBEAT_MS, RemoteRoomPort, type RoomStreamMessage } from './remote-room.ts';
 
@@ -163,6 +163,28 @@ export class RoomMesh implements ChatPort {
     }
     const room = this.#o.sw.room(entry.uri);
     return room === undefined || room.closed ? undefined : { room };
+  }
+
+  /**
+   * The participants of a room wherever it lives (the control endpoint's live view, which
+   * the admin API and ChatRoom status read through whichever pod they reach): this
+   * replica's room when it holds the lease, the owner's list over the channel when another
+   * replica does, nobody when no replica holds it. Never takes the lease: a status query
+   * must not move a room.
+   */
+  async participantsOf(entry: RoomEntry): Promise<readonly ParticipantView[]> {
+    if (this.#held.has(entry.uri)) return this.#o.sw.room(entry.uri)?.participants() ?? [];
+    const followed = this.#remote.get(entry.uri);
+    if (followed !== undefined && !followed.gone) return followed.participants();
+    const lease = await this.#o.leases.get(entry.uri);
+    if (lease === undefined || lease.expiresAt.getTime() <= Date.now() || lease.holder === this.#o.ordinal) return [];
+    if (this.#channel === undefined) throw new Error('no mesh channel to ask the room\'s owner');
+    const port = await RemoteRoomPort.open(this.#channel, lease.holder, entry, this.#log);
+    try {
+      return port.participants();
+    } finally {
+      port.close();
+    }
   }
 
   /** A room left this replica (lease lost, room deleted): its watchers' streams end. */
