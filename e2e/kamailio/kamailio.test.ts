@@ -3,6 +3,7 @@
 // serializer: AUTH with Digest (RFC 4976 §5), SEND and REPORT between two authenticated
 // clients through the relay (RFC 4976 §6-7). Only well-formed frames are sent: a malformed
 // start line crashes Kamailio 5.6 (see README.md).
+import { eventually } from '../../internal/testwait.ts';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -196,11 +197,10 @@ describe('kamailio msrp relay (third-party peer)', { skip, timeout: 60_000 }, ()
       { name: 'Content-Type', value: 'text/plain' },
     ], body), 1000).then((r) => r.status, (e: Error) => e.message);
     const answers: (number | string)[] = [];
-    const deadline = Date.now() + 10_000;
-    while (answers.at(-1) !== 481 && Date.now() < deadline) {
+    await eventually(async () => {
       answers.push(await send());
-      if (answers.at(-1) !== 481) await new Promise((r) => setTimeout(r, 50));
-    }
+      return answers.at(-1) === 481;
+    }, 'Kamailio to answer 481', 10_000).catch(() => undefined);
     assert.equal(answers.at(-1), 481, `answers: ${answers.join(', ')}`);
   });
 

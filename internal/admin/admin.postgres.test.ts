@@ -1,6 +1,7 @@
 // The admin API on a real PostgreSQL server (docs/architecture.md §6.2): the shared contract, a real
 // HTTP listener driven with undici, and two `node cmd/admin.ts` processes migrating the
 // same empty database at once. Needs DATABASE_URL (an account that may CREATE DATABASE).
+import { eventually } from '../testwait.ts';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -141,10 +142,7 @@ describe('admin API on PostgreSQL', { skip }, () => {
           await res.body.dump();
           return res.statusCode;
         };
-        for (let i = 0; (await status('proc-token-rotated')) !== 200; i++) {
-          assert.ok(i < 500, 'the rotated token is accepted within 10 s');
-          await new Promise((r) => setTimeout(r, 20));
-        }
+        await eventually(async () => (await status('proc-token-rotated')) === 200, 'the rotated token to be accepted', 10_000);
         assert.equal(await status('proc-token'), 401, 'the old token no longer works');
       }
       const c = new pg.Client({ connectionString: empty.url });

@@ -4,6 +4,7 @@
 // next hops and realms on the connections the clients already hold. A listener port change
 // is not applied (msrp_config_restart_required 1), an invalid file is ignored.
 // One engine (one fresh PGlite) for the file; the steps run in order.
+import { eventually } from '../testwait.ts';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
@@ -53,14 +54,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Polls `cond` every 20 ms until it holds (the watcher reacts to fs events, or polls every 200 ms here). */
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** The watcher reacts to fs events, or polls every 200 ms here: wait on the condition with a deadline. */
+const until = (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> => eventually(cond, what, timeoutMs);
 
 describe('live configuration', { timeout: 180_000 }, () => {
   let dir: string;

@@ -6,6 +6,7 @@
 // in one room. Then the owner is SIGKILLed: the others get BYE and lose their MSRP
 // connection, rejoin through the surviving replicas, and the room, now on a live replica,
 // replays its history from the store.
+import { waitFor } from '../testwait.ts';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -87,15 +88,7 @@ async function notifyWhere(uac: SipUac, match: (body: string) => boolean, timeou
   }
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) assert.fail(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> => waitFor(probe, what, timeoutMs);
 
 /** A participant: SIP over TCP to one replica's focus, MSRP to that replica's switch. */
 class Participant {
