@@ -3,7 +3,8 @@
 // swapping the `..data` symlink atomically, so the file's own inode never changes and a
 // watch on it misses the update: the folder is watched (fs.watch) and the file is polled
 // too (fs.watch misses events on some volume types), and `onChange` gets the new text only
-// when it differs from the last one seen. The same approach as transport/tls-files.ts.
+// when it differs from the last one seen. transport/tls-files.ts watches a Secret folder with
+// the same mechanism (watchFolder).
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -26,18 +27,39 @@ export interface FileWatcher {
 
 export async function watchFile(o: FileWatcherOptions): Promise<FileWatcher> {
   let last = await readFile(o.file, 'utf8');
+  return watchFolder(dirname(o.file), o, async (closed) => {
+    const text = await readFile(o.file, 'utf8');
+    if (closed() || text === last) return false;
+    last = text;
+    o.onChange(text);
+    return true;
+  });
+}
+
+export interface FolderWatchOptions {
+  /** Fallback polling period. Default 10 s. */
+  pollIntervalMs?: number;
+  /** Delay after a change event before looking, so a multi-file update lands first. Default 100 ms. */
+  debounceMs?: number;
+  onError(err: Error): void;
+}
+
+/**
+ * The mechanism shared by every mounted-volume watcher (this file, transport/tls-files.ts):
+ * `look` runs after a debounced fs.watch event on `dir` and on a fallback poll, never twice at
+ * once; it resolves true when it found (and handed on) a change. Errors go to onError and
+ * the watch goes on.
+ */
+export function watchFolder(dir: string, o: FolderWatchOptions, look: (closed: () => boolean) => Promise<boolean>): FileWatcher {
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<boolean> | undefined;
+  const isClosed = (): boolean => closed;
 
   const check = (): Promise<boolean> => {
     running ??= (async () => {
       try {
-        const text = await readFile(o.file, 'utf8');
-        if (closed || text === last) return false;
-        last = text;
-        o.onChange(text);
-        return true;
+        return await look(isClosed);
       } catch (err) {
         o.onError(err as Error);
         return false;
@@ -55,7 +77,7 @@ export async function watchFile(o: FileWatcherOptions): Promise<FileWatcher> {
 
   let watcher: FSWatcher | undefined;
   try {
-    watcher = watch(dirname(o.file), { persistent: false }, schedule);
+    watcher = watch(dir, { persistent: false }, schedule);
     watcher.on('error', (err) => o.onError(err));
   } catch (err) {
     o.onError(err as Error); // polling still covers us

@@ -5,7 +5,7 @@
 // also poll a fingerprint of the resolved files, then reload when it changes. A reload
 // that fails to parse keeps the previous context (a half-written update must not take
 // the listener down).
-import { watch, type FSWatcher } from 'node:fs';
+import { watchFolder } from '../config/watch-file.ts';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
@@ -71,56 +71,21 @@ export interface TlsWatcher {
 export async function watchTlsMaterial(options: TlsWatcherOptions): Promise<TlsWatcher> {
   let current = await loadTlsMaterial(options.dir);
   let lastPrint = await fingerprint(options.dir);
-  let closed = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<boolean> | undefined;
-
-  const check = (): Promise<boolean> => {
-    running ??= (async () => {
-      try {
-        const print = await fingerprint(options.dir);
-        if (print === lastPrint || closed) return false;
-        const next = await loadTlsMaterial(options.dir);
-        lastPrint = print;
-        if (next.cert === current.cert && next.key === current.key && next.ca === current.ca) return false;
-        current = next;
-        options.onReload(next);
-        return true;
-      } catch (err) {
-        options.onError(err as Error);
-        return false;
-      } finally {
-        running = undefined;
-      }
-    })();
-    return running;
-  };
-  const schedule = (): void => {
-    if (closed) return;
-    clearTimeout(timer);
-    timer = setTimeout(() => void check(), options.debounceMs ?? 100);
-  };
-
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(options.dir, { persistent: false }, schedule);
-    watcher.on('error', (err) => options.onError(err));
-  } catch (err) {
-    options.onError(err as Error); // polling still covers us
-  }
-  const poll = setInterval(() => void check(), options.pollIntervalMs ?? 10_000);
-  poll.unref();
-
+  const w = watchFolder(options.dir, options, async (closed) => {
+    const print = await fingerprint(options.dir);
+    if (print === lastPrint || closed()) return false;
+    const next = await loadTlsMaterial(options.dir);
+    lastPrint = print;
+    if (next.cert === current.cert && next.key === current.key && next.ca === current.ca) return false;
+    current = next;
+    options.onReload(next);
+    return true;
+  });
   return {
     get current() {
       return current;
     },
-    check,
-    close() {
-      closed = true;
-      clearTimeout(timer);
-      clearInterval(poll);
-      watcher?.close();
-    },
+    check: () => w.check(),
+    close: () => w.close(),
   };
 }
