@@ -3,14 +3,13 @@
 // manifests/install.yaml, and `node cmd/operator.ts` as a child process whose kubeconfig
 // carries a TokenRequest token of the msrp-operator ServiceAccount (so the chart's RBAC
 // is what the operator gets), plus a real admin sidecar process (`node cmd/admin.ts`).
+import { freshDatabase as freshDatabaseOf } from '../internal/store/testdatabase.ts';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { freePorts, startCluster } from './cluster/cluster.ts';
 import type { Cluster } from './cluster/cluster.ts';
 import { KubeClient } from '../internal/operator/kube/client.ts';
@@ -156,29 +155,8 @@ export async function startOperatorCluster(binDir: string, namespaces: string[])
  * A database of its own on the DATABASE_URL server (CREATE DATABASE, random name), so
  * suites sharing one PostgreSQL never see each other's rooms and users.
  */
-export async function freshDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `msrp_e2e_${randomBytes(6).toString('hex')}`;
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await c.end();
-  }
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const d = new pg.Client({ connectionString: url });
-      await d.connect();
-      try {
-        await d.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await d.end();
-      }
-    },
-  };
+export function freshDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  return freshDatabaseOf(url, 'msrp_e2e');
 }
 
 export interface AdminProc extends Proc {

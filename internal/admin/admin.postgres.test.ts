@@ -1,6 +1,7 @@
 // The admin API on a real PostgreSQL server (docs/architecture.md §6.2): the shared contract, a real
 // HTTP listener driven with undici, and two `node cmd/admin.ts` processes migrating the
 // same empty database at once. Needs DATABASE_URL (an account that may CREATE DATABASE).
+import { freshDatabase } from '../store/testdatabase.ts';
 import { eventually } from '../testwait.ts';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,25 +29,6 @@ if (!adminUrl && process.env['CI'] === 'true') {
 const logger = createLogger({ name: 'admin-test', level: 'silent', env: {} });
 const ROOT = join(import.meta.dirname, '..', '..');
 
-/** CREATE DATABASE with a random name; returns its URL and a dropper. */
-export async function freshDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `msrp_admin_${randomBytes(6).toString('hex')}`;
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const d = new pg.Client({ connectionString: url });
-      await d.connect();
-      await d.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await d.end();
-    },
-  };
-}
 
 describe('admin API on PostgreSQL', { skip }, () => {
   let subject: AdminSubject;

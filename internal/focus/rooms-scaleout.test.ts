@@ -6,6 +6,7 @@
 // in one room. Then the owner is SIGKILLed: the others get BYE and lose their MSRP
 // connection, rejoin through the surviving replicas, and the room, now on a live replica,
 // replays its history from the store.
+import { freshDatabase } from '../store/testdatabase.ts';
 import { waitFor } from '../testwait.ts';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,7 +14,6 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import pino from 'pino';
 import { offerSdp, SipUac, type UacDialog } from '../client/sip-uac.ts';
 import { getHeader, TestPeer, type Received } from '../chat/testpeer.ts';
@@ -44,24 +44,6 @@ interface Replica {
   readonly exited: Promise<void>;
 }
 
-async function freshDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `msrp_rooms_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
 
 async function startReplica(ordinal: number, env: Record<string, string>): Promise<Replica> {
   const child = spawn(process.execPath, [REPLICA], {

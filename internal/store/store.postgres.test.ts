@@ -3,10 +3,10 @@
 // statement_timeout, and an unreachable server. Needs DATABASE_URL (an account that may
 // CREATE DATABASE); .ci/peers.d/10-postgres.sh or e2e/postgres/start.sh provides one.
 // Each run works in fresh databases it creates and drops.
+import { freshDatabase } from './testdatabase.ts';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { openPostgres } from './db-postgres.ts';
 import type { Db } from './db.ts';
 import { toStoreError } from './errors.ts';
@@ -28,24 +28,6 @@ if (!adminUrl && process.env['CI'] === 'true') {
 }
 
 /** CREATE DATABASE with a random name; returns its URL and a dropper. */
-async function freshDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `msrp_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
 
 describe('Store on PostgreSQL', { skip }, () => {
   let subject: Subject;
