@@ -219,9 +219,12 @@ describe(`relay-wide limits and views over one ${adminUrl !== undefined ? 'Postg
       const id = /\/([^/;]+);tcp$/.exec(s)![1]!;
       await eventually(async () => shared.store.liveSessions.exists(other.replicas[1]!.relay.identity.relay, id), 'the row');
       const t0 = Date.now();
-      assert.equal((await call('DELETE', `/v1/sessions/${id}`)).status, 204);
-      assert.ok(Date.now() - t0 < 3000, `closed in ${Date.now() - t0} ms`);
-      assert.equal(other.replicas[1]!.relay.sessions.get(id), undefined);
+      // 204 when the owner confirmed within deleteWaitMs (3 s), 202 when it was slower (a loaded
+      // machine); either way the owner must close it long before its next heartbeat (60 s).
+      const status = (await call('DELETE', `/v1/sessions/${id}`)).status;
+      assert.ok(status === 204 || status === 202, `DELETE answered ${status}`);
+      await eventually(() => other.replicas[1]!.relay.sessions.get(id) === undefined, 'the owner to close the session', 30_000);
+      assert.ok(Date.now() - t0 < 30_000, `closed in ${Date.now() - t0} ms, before any heartbeat`);
     } finally {
       for (const r of other.replicas) await r.relay.stop();
     }
