@@ -146,6 +146,11 @@ export class StoreLiveSessions implements LiveSessionRegistry {
     this.#m?.up.set(1);
   }
 
+  /** The change-feed subscription is up (delete requests arrive at once; before, only with the heartbeat). */
+  get subscribed(): boolean {
+    return this.#unlisten !== undefined;
+  }
+
   get down(): boolean {
     return this.#down;
   }

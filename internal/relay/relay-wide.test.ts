@@ -218,6 +218,9 @@ describe(`relay-wide limits and views over one ${adminUrl !== undefined ? 'Postg
       const s = usePathOf(await c.auth(other.uri.replace(':2855', ':2856'), 'bob', 'bob-pw'));
       const id = /\/([^/;]+);tcp$/.exec(s)![1]!;
       await eventually(async () => shared.store.liveSessions.exists(other.replicas[1]!.relay.identity.relay, id), 'the row');
+      // The owner subscribes to the change feed after it starts (it does not wait for it); a
+      // request made before that would only reach it with the heartbeat, which this test rules out.
+      await eventually(() => slow[1]!.subscribed, 'the owner\'s change-feed subscription', 10_000);
       const t0 = Date.now();
       // 204 when the owner confirmed within deleteWaitMs (3 s), 202 when it was slower (a loaded
       // machine); either way the owner must close it long before its next heartbeat (60 s).
