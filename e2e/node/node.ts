@@ -358,6 +358,9 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
       // 0), and anything a pod sends to another interface is dropped.
       writeFileSync(`/proc/sys/net/ipv4/conf/${bridge}/forwarding`, '1');
       const tag = ['-m', 'comment', '--comment', `msrp-e2e ${bridge}`];
+      // The host reaches ClusterIPs from its bridge address (a pod can answer it), not from
+      // the address of its default route, which no pod has a route to. Goes with the bridge.
+      await ip(['route', 'add', SERVICE_CIDR, 'dev', bridge, 'src', hostIp()]);
       for (const rule of [
         ['FORWARD', '-i', bridge, '-o', bridge, ...tag, '-j', 'ACCEPT'],
         ['FORWARD', '-i', bridge, ...tag, '-j', 'DROP'],

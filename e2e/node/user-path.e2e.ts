@@ -70,6 +70,7 @@ describe('the user\'s path: helm install, samples, msrp send and chat, helm test
   const creds = { alice: randomBytes(9).toString('hex'), bob: randomBytes(9).toString('hex') };
   const adminToken = randomBytes(24).toString('hex');
   let serviceIp = '';
+  let podIps: string[] = [];
 
   const env = () => ({ ...process.env, KUBECONFIG: cluster!.kubeconfigPath });
   const kubectl = async (args: string[], input?: string): Promise<string> => {
@@ -246,29 +247,36 @@ describe('the user\'s path: helm install, samples, msrp send and chat, helm test
       });
       assert.ok(r.status === 201 || r.status === 409, `create ${user}: ${r.status} ${await r.text()}`);
     }
-    // The host dials the Service's ClusterIP (kube-proxy's DNAT to a relay pod), so the
-    // certificate must name that address too: re-issued once the Service exists, and the
-    // Secret updated in place (the kubelet refreshes the volume, the relay reloads it).
-    await makeCert(work, 'relay.example.net', [serviceIp]);
+    // MSRP clients dial a relay pod's IP: an AUTH's To-Path must name the relay, and the
+    // engine's aliases are its publicHost (relay.example.net, which this host cannot resolve
+    // without editing /etc/hosts for everyone), the Service's DNS names (cluster DNS, which the
+    // host's resolver does not use) and the pod IP (operator render/config.ts); the ClusterIP
+    // is none of them, so AUTH to msrps://<ClusterIP> is answered 481. The certificate must
+    // name the pod IPs: re-issued once they exist, and the Secret updated in place (the
+    // kubelet refreshes the volume, the relay reloads it).
+    podIps = (await getJson<{ items: Obj[] }>(['pods', '-n', NS, '-l', `app.kubernetes.io/instance=${RELAY}`, '--sort-by=.metadata.name'])).items.map((p) => p.status!.podIP!);
+    await makeCert(work, 'relay.example.net', [serviceIp, ...podIps]);
     const secretYaml = await kubectl(['create', 'secret', 'tls', `${RELAY}-tls`, '-n', NS, `--cert=${path.join(work, 'tls.crt')}`, `--key=${path.join(work, 'tls.key')}`, '--dry-run=client', '-o', 'json']);
     await kubectl(['apply', '-f', '-'], secretYaml);
     const ca = readFileSync(path.join(work, 'ca.crt'), 'utf8');
-    await waitFor(`relay certificate for ${serviceIp} served`, () => new Promise<true | undefined>((resolve) => {
-      const sock = tls.connect({ host: serviceIp, port: 2855, ca });
-      sock.once('secureConnect', () => { sock.destroy(); resolve(sock.authorized ? true : undefined); });
-      sock.once('error', () => { sock.destroy(); resolve(undefined); });
-    }), 180_000);
+    for (const host of podIps) {
+      await waitFor(`relay certificate for ${host} served`, () => new Promise<true | undefined>((resolve) => {
+        const sock = tls.connect({ host, port: 2855, ca });
+        sock.once('secureConnect', () => { sock.destroy(); resolve(sock.authorized ? true : undefined); });
+        sock.once('error', () => { sock.destroy(); resolve(undefined); });
+      }), 180_000);
+    }
 
     const file = path.join(work, 'payload.bin');
     await writeFile(file, randomBytes(FILE_SIZE));
     const want = await sha256(file);
-    const relayUri = `msrps://${serviceIp}:2855`;
+    // bob on replica 0, alice on replica 1: the file crosses the mesh between two pods.
     const out = path.join(work, 'received');
     await mkdir(out);
     const t0 = performance.now();
-    const listener = runCli(['listen', '--relay', relayUri, '--user', 'bob', '--ca', path.join(work, 'ca.crt'), '--out', out, '--count', '1'], creds.bob);
+    const listener = runCli(['listen', '--relay', `msrps://${podIps[0]}:2855`, '--user', 'bob', '--ca', path.join(work, 'ca.crt'), '--out', out, '--count', '1'], creds.bob);
     const toPath = await listener.line(/^path: (.+)$/m, 30_000);
-    const sender = await runCli(['send', '--relay', relayUri, '--user', 'alice', '--ca', path.join(work, 'ca.crt'), '--to', toPath, '--file', file], creds.alice).done;
+    const sender = await runCli(['send', '--relay', `msrps://${podIps[1]}:2855`, '--user', 'alice', '--ca', path.join(work, 'ca.crt'), '--to', toPath, '--file', file], creds.alice).done;
     assert.equal(sender.code, 0, `msrp send:\n${sender.out}`);
     assert.match(sender.out, /delivered/, sender.out);
     const received = await listener.done;
@@ -281,8 +289,8 @@ describe('the user\'s path: helm install, samples, msrp send and chat, helm test
 
   step('4. msrp chat: two participants in the ChatRoom ops, served by a relay pod', async () => {
     await waitFor('ChatRoom ops Ready', async () => (ready(await getJson(['chatroom/ops', '-n', NS])) ? true : undefined), 180_000);
-    const relayUri = `msrps://${serviceIp}:2855`;
-    const common = (user: string) => ['chat', 'sips:ops@relay.example.net', '--focus', `${serviceIp}:5060`, '--relay', relayUri, '--user', user,
+    // SIP to the Service's ClusterIP (UDP for alice, TCP for bob), MSRP through replica 0.
+    const common = (user: string) => ['chat', 'sips:ops@relay.example.net', '--focus', `${serviceIp}:5060`, '--relay', `msrps://${podIps[0]}:2855`, '--user', user,
       '--ca', path.join(work, 'ca.crt'), '--from', `sip:${user}@example.net`, '--nick', user, '--expect-timeout', '20000'];
     await writeFile(path.join(work, 'alice.txt'), 'wait:1500\nhello from alice\nexpect:^<sip:bob@example.net> hi alice$\nwait:200\n');
     await writeFile(path.join(work, 'bob.txt'), 'expect:^<sip:alice@example.net> hello from alice$\nhi alice\nwait:500\n');
@@ -361,7 +369,7 @@ function runCli(args: string[], password: string): { done: Promise<{ code: numbe
     for (const w of waiters.splice(0)) w();
     resolve({ code, out });
   }));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 600_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 240_000); // the chat client can outlive a failed INVITE
   void done.then(() => clearTimeout(timer));
   return {
     done,
