@@ -6,7 +6,7 @@
 # Each test starts its own containerd on a socket in a temp dir (e2e/node/node.ts): the
 # packaged containerd service must never run, so invoke-rc.d is told not to start it.
 
-_node_pkgs="containerd runc containernetworking-plugins busybox-static iproute2"
+_node_pkgs="containerd runc containernetworking-plugins busybox-static iproute2 iptables"
 _node_missing=""
 for _p in $_node_pkgs; do
   [ "$(dpkg-query -W -f='${Status}' "$_p" 2>/dev/null || true)" = "install ok installed" ] || _node_missing="$_node_missing $_p"

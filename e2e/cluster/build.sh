@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds real kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl,
-# etcd and helm with the Go toolchain from the Go module proxy and caches them.
+# Builds real kube-apiserver, kube-controller-manager, kube-proxy, kube-scheduler, kubelet, kubectl,
+# etcd, helm and CoreDNS with the Go toolchain from the Go module proxy and caches them.
 # Idempotent: a second run with the same go.sum, Go version and helm version rebuilds nothing.
 #
 #   bash e2e/cluster/build.sh              build if needed; last stdout line = bin dir
@@ -13,13 +13,15 @@
 set -euo pipefail
 
 HELM_VERSION=v3.22.0
+# Cluster DNS for e2e/node's `services: true` (go install: its go.mod has no replace directives).
+COREDNS_VERSION=v1.15.0
 # kube-apiserver / kubectl report this through /version (helm and kubectl check it);
 # keep it equal to the k8s.io/kubernetes requirement in go.mod.
 KUBE_VERSION=v1.34.4
 # Bump when the build recipe (flags below) changes, to invalidate cached binaries.
 RECIPE=2
 # The Kubernetes commands built from k8s.io/kubernetes/cmd/<name> (one `go build`).
-KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
+KUBE_CMDS=(kube-apiserver kube-controller-manager kube-proxy kube-scheduler kubelet kubectl)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${MSRP_CLUSTER_CACHE:-$HOME/.cache/msrp-k8s/cluster}
@@ -30,7 +32,7 @@ command -v go >/dev/null || { echo "build.sh: go is not on PATH" >&2; exit 1; }
 grep -q "k8s.io/kubernetes $KUBE_VERSION" "$here/go.mod" || {
   echo "build.sh: KUBE_VERSION=$KUBE_VERSION does not match go.mod" >&2; exit 1; }
 
-key=$( { cat "$here/go.sum" "$here/pause/main.go"; go env GOVERSION GOOS GOARCH; echo "helm $HELM_VERSION recipe $RECIPE"; } \
+key=$( { cat "$here/go.sum" "$here/pause/main.go"; go env GOVERSION GOOS GOARCH; echo "helm $HELM_VERSION coredns $COREDNS_VERSION recipe $RECIPE"; } \
   | sha256sum | cut -c1-32)
 dir="$cache_root/$key"
 bin="$dir/bin"
@@ -43,7 +45,7 @@ fi
 log() { printf '[build.sh %4ss] %s\n' "$SECONDS" "$*" >&2; }
 have_all() {
   local b
-  for b in "${KUBE_CMDS[@]}" etcd helm pause; do [ -x "$bin/$b" ] || return 1; done
+  for b in "${KUBE_CMDS[@]}" etcd helm pause coredns; do [ -x "$bin/$b" ] || return 1; done
 }
 
 mkdir -p "$bin"
@@ -126,7 +128,16 @@ if [ ! -x "$bin/helm" ]; then
   log "helm built in $((SECONDS - t))s"
 fi
 
+t=$SECONDS
+if [ ! -x "$bin/coredns" ]; then
+  log "go install github.com/coredns/coredns@$COREDNS_VERSION"
+  (cd "$tmp" && GOFLAGS=-buildvcs=false GOBIN="$tmp" \
+    go install -trimpath -ldflags="-s -w" "github.com/coredns/coredns@$COREDNS_VERSION")
+  mv -f "$tmp/coredns" "$bin/"
+  log "coredns built in $((SECONDS - t))s"
+fi
+
 have_all || { log "missing binaries in $bin"; exit 1; }
 log "done in ${SECONDS}s; sizes:"
-(cd "$bin" && du -h "${KUBE_CMDS[@]}" etcd helm pause >&2)
+(cd "$bin" && du -h "${KUBE_CMDS[@]}" etcd helm pause coredns >&2)
 echo "$bin"

@@ -92,6 +92,7 @@ describe('local kube-apiserver + etcd', { skip: skipReason, timeout: 240_000 }, 
     assert.match(await whoami(cluster.componentTokens.scheduler), /^system:kube-scheduler /);
     assert.match(await whoami(cluster.componentTokens.controllerManager), /^system:kube-controller-manager /);
     assert.match(await whoami(cluster.componentTokens.node), new RegExp(`^system:node:${NODE_NAME} .*system:nodes`));
+    assert.match(await whoami(cluster.componentTokens.proxy), /^system:kube-proxy /);
     // The scheduler may bind pods (system:kube-scheduler ClusterRole); the node authorizer
     // lets a node read its own Node object only.
     const bind = await kubectl(['auth', 'can-i', 'create', 'pods', '--subresource=binding', '-n', 'e2e'], cluster.componentTokens.scheduler);

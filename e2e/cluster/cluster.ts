@@ -45,9 +45,10 @@ export type Cluster = {
   /**
    * Static tokens of the other control-plane identities, bound by the default RBAC roles:
    * `system:kube-scheduler`, `system:kube-controller-manager`, and `system:node:<NODE_NAME>`
-   * (group `system:nodes`, authorized by the Node authorizer).
+   * (group `system:nodes`, authorized by the Node authorizer), and `system:kube-proxy`
+   * (bound to `system:node-proxier` by the default RBAC).
    */
-  componentTokens: { scheduler: string; controllerManager: string; node: string };
+  componentTokens: { scheduler: string; controllerManager: string; node: string; proxy: string };
   /**
    * With `{ node: true }`: the CA the kubelet trusts for client certificates, and the
    * API server's client certificate for the kubelet (logs, exec, port-forward).
@@ -247,6 +248,7 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
     scheduler: randomBytes(24).toString('hex'),
     controllerManager: randomBytes(24).toString('hex'),
     node: randomBytes(24).toString('hex'),
+    proxy: randomBytes(24).toString('hex'),
   };
   // token,user,uid,"group1,group2"
   await writeFile(
@@ -257,6 +259,7 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
       `${componentTokens.scheduler},system:kube-scheduler,kube-scheduler-uid`,
       `${componentTokens.controllerManager},system:kube-controller-manager,kube-controller-manager-uid`,
       `${componentTokens.node},system:node:${NODE_NAME},node-uid,"system:nodes"`,
+      `${componentTokens.proxy},system:kube-proxy,kube-proxy-uid`,
       '',
     ].join('\n'),
     { mode: 0o600 },

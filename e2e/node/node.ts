@@ -19,8 +19,10 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readlinkSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -45,6 +47,16 @@ export const HOST_PROGRAMS = {
 export const NODE_BINARIES = ['kubelet', 'kube-scheduler', 'kube-controller-manager', 'pause'] as const;
 export const CNI_BIN_DIR = '/usr/lib/cni';
 export const PAUSE_IMAGE = 'localhost/msrp/pause:1';
+/** Binaries `{ services: true }` needs besides NODE_BINARIES (e2e/cluster/build.sh builds both). */
+export const SERVICE_BINARIES = ['kube-proxy', 'coredns'] as const;
+export const IPTABLES = '/usr/sbin/iptables';
+/** The API server's --service-cluster-ip-range (e2e/cluster/cluster.ts). */
+export const SERVICE_CIDR = '10.0.0.0/24';
+/**
+ * kube-proxy's chains (KUBE-SERVICES, ...) are host-wide and every e2e cluster uses the same
+ * service range, so only one node with `services: true` may run on a host at a time.
+ */
+const SERVICES_LOCK = '/run/msrp-e2e-services.lock';
 
 /** Why a node cannot start here (a missing program or binary, not root), or undefined. */
 export function nodeMissing(binDir: string | undefined): string | undefined {
@@ -53,6 +65,16 @@ export function nodeMissing(binDir: string | undefined): string | undefined {
   if (missing.length) return `missing ${missing.join(', ')}: apt-get install containerd runc containernetworking-plugins iproute2`;
   if (!binDir) return 'kube-apiserver not built: run e2e/cluster/build.sh';
   const bins = NODE_BINARIES.filter((b) => !existsSync(path.join(binDir, b)));
+  if (bins.length) return `${bins.join(', ')} not built in ${binDir}: run e2e/cluster/build.sh`;
+  return undefined;
+}
+
+/** Why `startNode(cluster, { services: true })` cannot run here, or undefined. */
+export function servicesMissing(binDir: string | undefined): string | undefined {
+  const base = nodeMissing(binDir);
+  if (base) return base;
+  if (!existsSync(IPTABLES)) return `missing ${IPTABLES}: apt-get install iptables`;
+  const bins = SERVICE_BINARIES.filter((b) => !existsSync(path.join(binDir!, b)));
   if (bins.length) return `${bins.join(', ')} not built in ${binDir}: run e2e/cluster/build.sh`;
   return undefined;
 }
@@ -66,6 +88,15 @@ export type NodeOptions = {
   keepDir?: boolean;
   /** OCI runtime binary for containerd's runc shim (default runc; crun works too). */
   runtimeBinary?: string;
+  /**
+   * ClusterIP Services and cluster DNS for pods: kube-proxy (iptables mode) and CoreDNS on
+   * the bridge address (the kubelet's clusterDNS), a route to the service range in every pod,
+   * forwarding on this bridge only (an iptables rule drops whatever a pod sends elsewhere),
+   * and the `kubernetes` Service's endpoint: a TCP forwarder from the bridge address to the
+   * API server on 127.0.0.1 (TLS end to end; its certificate names 10.0.0.1 and
+   * kubernetes.default.svc). One such node per host at a time (see SERVICES_LOCK).
+   */
+  services?: boolean;
 };
 
 export type Node = {
@@ -82,6 +113,8 @@ export type Node = {
   dir: string;
   /** `ctr -n k8s.io images import` of an OCI (or docker-save) archive. */
   importImage(archive: string): Promise<void>;
+  /** With `services`: the cluster DNS server's address (CoreDNS on the bridge address). */
+  dnsIp?: string;
   /** Runs `ctr -n k8s.io <args>` against this node's containerd. */
   ctr(args: string[]): Promise<string>;
   /** Stops everything and removes all it made. Safe to call twice. */
@@ -173,7 +206,7 @@ function installExitHook(): void {
 }
 
 export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promise<Node> {
-  const missing = nodeMissing(cluster.binDir);
+  const missing = opts.services ? servicesMissing(cluster.binDir) : nodeMissing(cluster.binDir);
   if (missing) throw new Error(`startNode: ${missing}`);
   if (!cluster.kubeletClientCaPath) throw new Error('startNode: start the cluster with startCluster({ node: true })');
   installExitHook();
@@ -189,6 +222,12 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
   const procs: Proc[] = [];
   let bridgeMade = false;
   let cgroupMade = false;
+  // services: the lock, the iptables rules we added, kube-proxy's chains, the API forwarder.
+  let locked = false;
+  const iptablesRules: string[][] = [];
+  let proxyRan = false;
+  let forwarder: Server | undefined;
+  const forwarded = new Set<Socket>();
 
   const ctr = async (args: string[]): Promise<string> => {
     const { stdout } = await execFileP(HOST_PROGRAMS.ctr, ['-a', containerdSocket, '-n', 'k8s.io', ...args], { maxBuffer: 16 << 20 });
@@ -199,6 +238,10 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       const problems: string[] = [];
+      if (forwarder) {
+        for (const sock of forwarded) sock.destroy();
+        await new Promise<void>((r) => forwarder!.close(() => r()));
+      }
       // Control plane components, then the kubelet (it would restart what we kill next).
       for (const p of [...procs].reverse().filter((q) => q.name !== 'containerd')) {
         await terminate(p);
@@ -272,6 +315,15 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
         }
       }
       if (bridgeMade) await ip(['link', 'del', bridge]).catch((e: Error) => problems.push(`bridge ${bridge}: ${e.message}`));
+      // kube-proxy's chains and jumps (KUBE-*, host-wide: hence the lock), then our own rules.
+      if (proxyRan) {
+        await execFileP(path.join(cluster.binDir, 'kube-proxy'), ['--cleanup', '--proxy-mode=iptables', '--v=0'])
+          .catch((e: Error) => problems.push(`kube-proxy --cleanup: ${e.message}`));
+      }
+      for (const rule of iptablesRules.reverse()) {
+        await execFileP(IPTABLES, ['-w', '-D', ...rule]).catch((e: Error) => problems.push(`iptables -D ${rule.join(' ')}: ${e.message}`));
+      }
+      if (locked) rmSync(SERVICES_LOCK, { force: true });
       if (!keepDir) await rm(dir, { recursive: true, force: true }).catch((e: Error) => problems.push(`rm ${dir}: ${e.message}`));
       if (problems.length) throw new Error(`node stop: ${problems.join('; ')}`);
     })();
@@ -298,6 +350,25 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
       net = freeSubnet();
     }
     await ip(['link', 'set', bridge, 'up']);
+    if (opts.services) {
+      await acquireServicesLock(Date.now() + (opts.readyTimeoutMs ?? 120_000));
+      locked = true;
+      // A pod reaching a ClusterIP whose endpoint is another pod is routed through the host
+      // (DNAT, then out of the same bridge): forwarding on this bridge only (ip_forward stays
+      // 0), and anything a pod sends to another interface is dropped.
+      writeFileSync(`/proc/sys/net/ipv4/conf/${bridge}/forwarding`, '1');
+      const tag = ['-m', 'comment', '--comment', `msrp-e2e ${bridge}`];
+      // The host reaches ClusterIPs from its bridge address (a pod can answer it), not from
+      // the address of its default route, which no pod has a route to. Goes with the bridge.
+      await ip(['route', 'add', SERVICE_CIDR, 'dev', bridge, 'src', hostIp()]);
+      for (const rule of [
+        ['FORWARD', '-i', bridge, '-o', bridge, ...tag, '-j', 'ACCEPT'],
+        ['FORWARD', '-i', bridge, ...tag, '-j', 'DROP'],
+      ]) {
+        await execFileP(IPTABLES, ['-w', '-A', ...rule]);
+        iptablesRules.push(rule);
+      }
+    }
     // 2. A cgroup subtree of our own (the kubelet's cgroupRoot must exist beforehand).
     makeCgroupRoot(cgroupRoot);
     cgroupMade = true;
@@ -320,7 +391,8 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
       ipam: {
         type: 'host-local',
         ranges: [[{ subnet: podSubnet(), rangeStart: `10.244.${net}.10`, rangeEnd: `10.244.${net}.250`, gateway: hostIp() }]],
-        routes: [],
+        // No default route; with services, the service range via the host (kube-proxy's DNAT).
+        routes: opts.services ? [{ dst: SERVICE_CIDR, gw: hostIp() }] : [],
         dataDir: path.join(dir, 'cni', 'ipam'),
       },
     }],
@@ -419,7 +491,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     makeIPTablesUtilChains: false,
     oomScoreAdj: 0, // -999 cannot be set here: no CAP_SYS_RESOURCE (see restrict_oom_score_adj)
     podLogsDir: path.join(dir, 'pod-logs'),
-    resolvConf: '', // pods get no nameserver: nothing to resolve, nowhere to go
+    resolvConf: '', // no host nameservers: nothing outside the cluster to resolve, nowhere to go
+    // With services, pods (dnsPolicy ClusterFirst) get CoreDNS on the bridge address.
+    ...(opts.services ? { clusterDNS: [hostIp()] } : {}),
     clusterDomain: 'cluster.local',
     registerNode: true,
     maxPods: 30,
@@ -483,6 +557,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   procs.push(cm);
   live.add(cm);
 
+  // 7b. Services and DNS (opts.services).
+  if (opts.services) {
+    try {
+      await startServices();
+    } catch (e) {
+      return fail(`services: ${(e as Error).message}`);
+    }
+  }
+
   // 8. Ready: the Node object says Ready (runtime and network ready, kubelet posting status).
   let last = '';
   for (;;) {
@@ -503,5 +586,111 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     await sleep(500);
   }
 
-  return { name: NODE_NAME, podSubnet: podSubnet(), hostIp: hostIp(), bridge, cgroupRoot, containerdSocket, dir, importImage, ctr, stop };
+  return {
+    name: NODE_NAME, podSubnet: podSubnet(), hostIp: hostIp(), bridge, cgroupRoot, containerdSocket, dir, importImage, ctr, stop,
+    ...(opts.services ? { dnsIp: hostIp() } : {}),
+  };
+
+  async function startServices(): Promise<void> {
+    // The `kubernetes` Service (10.0.0.1:443) needs an endpoint pods can reach. The API server
+    // listens on 127.0.0.1 only: it takes one --bind-address, starts before this bridge
+    // exists, and 0.0.0.0 would open it on every interface of the host (IPv4 and IPv6). So a
+    // TCP forwarder on the bridge address, same port, passes the bytes through (TLS end to
+    // end: pods verify the API server's own certificate, which names 10.0.0.1).
+    const apiPort = cluster.ports.apiserver;
+    forwarder = createServer((c) => {
+      const u = connect(apiPort, '127.0.0.1');
+      forwarded.add(c);
+      forwarded.add(u);
+      c.on('close', () => forwarded.delete(c));
+      u.on('close', () => forwarded.delete(u));
+      c.on('error', () => u.destroy());
+      u.on('error', () => c.destroy());
+      c.pipe(u).pipe(c);
+    });
+    await new Promise<void>((resolve, reject) => {
+      forwarder!.once('error', reject);
+      forwarder!.listen(apiPort, hostIp(), () => resolve());
+    });
+    // The API server runs --endpoint-reconciler-type=none (127.0.0.1 is no valid endpoint):
+    // this EndpointSlice is the one kube-proxy uses for the `kubernetes` Service.
+    const slice = {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+      metadata: { name: 'kubernetes', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'msrp-e2e-node' } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: [hostIp()], conditions: { ready: true } }],
+      ports: [{ name: 'https', port: apiPort, protocol: 'TCP' }],
+    };
+    await writeFile(path.join(dir, 'kubernetes-endpointslice.json'), JSON.stringify(slice));
+    await execFileP(path.join(cluster.binDir, 'kubectl'), ['--kubeconfig', cluster.kubeconfigPath, 'apply', '--server-side', '-f', path.join(dir, 'kubernetes-endpointslice.json')]);
+
+    // kube-proxy, iptables mode, as system:kube-proxy. No sysctl or host-wide knob it would
+    // otherwise turn: conntrack limits and timeouts left as they are, no route_localnet
+    // (localhost NodePorts off), NodePorts only on the bridge address, no masquerade for
+    // pod traffic (masquerade-all off; the cluster CIDR is our /24).
+    const [proxyMetrics, proxyHealth] = (await freePorts(2)) as [number, number];
+    await writeFile(path.join(dir, 'kube-proxy.kubeconfig'), kubeconfig(cluster, 'system:kube-proxy', cluster.componentTokens.proxy), { mode: 0o600 });
+    proxyRan = true;
+    const proxy = launch('kube-proxy', path.join(cluster.binDir, 'kube-proxy'), [
+      `--kubeconfig=${path.join(dir, 'kube-proxy.kubeconfig')}`,
+      `--hostname-override=${NODE_NAME}`,
+      '--proxy-mode=iptables',
+      `--cluster-cidr=${podSubnet()}`,
+      '--masquerade-all=false',
+      `--metrics-bind-address=127.0.0.1:${proxyMetrics}`,
+      `--healthz-bind-address=127.0.0.1:${proxyHealth}`,
+      '--conntrack-max-per-core=0',
+      '--conntrack-tcp-timeout-established=0',
+      '--conntrack-tcp-timeout-close-wait=0',
+      '--iptables-localhost-nodeports=false',
+      `--nodeport-addresses=${hostIp()}/32`,
+      '--oom-score-adj=0', // no CAP_SYS_RESOURCE here (see restrict_oom_score_adj)
+      '--v=2',
+    ], path.join(dir, 'kube-proxy.log'));
+    procs.push(proxy);
+    live.add(proxy);
+
+    // CoreDNS on the bridge address: cluster.local from the API server, nothing forwarded.
+    await writeFile(path.join(dir, 'coredns.kubeconfig'), kubeconfig(cluster, 'admin', cluster.adminToken), { mode: 0o600 });
+    await writeFile(path.join(dir, 'Corefile'), `.:53 {
+    bind ${hostIp()}
+    errors
+    log
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig ${path.join(dir, 'coredns.kubeconfig')} msrp-e2e
+        pods insecure
+    }
+}
+`);
+    const dns = launch('coredns', path.join(cluster.binDir, 'coredns'), ['-conf', path.join(dir, 'Corefile')], path.join(dir, 'coredns.log'));
+    procs.push(dns);
+    live.add(dns);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z'; // a zombie holds nothing
+  } catch {
+    return false;
+  }
+}
+
+/** One services node per host (kube-proxy's chains are host-wide); a dead holder's lock is taken over. */
+async function acquireServicesLock(deadline: number): Promise<void> {
+  for (;;) {
+    try {
+      writeFileSync(SERVICES_LOCK, String(process.pid), { flag: 'wx' });
+      return;
+    } catch {
+      const holder = Number(readFileSync(SERVICES_LOCK, 'utf8').trim() || '0');
+      if (!holder || (holder !== process.pid && !pidAlive(holder))) {
+        rmSync(SERVICES_LOCK, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`another node with services runs on this host (pid ${holder} holds ${SERVICES_LOCK})`);
+      await sleep(1000);
+    }
+  }
 }

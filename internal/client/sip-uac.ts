@@ -62,6 +62,8 @@ export class SipUac {
   readonly #send: (b: Buffer) => void;
   readonly #close: () => void;
   readonly localPort: number;
+  /** The address this side puts in Via and Contact: one the focus can send to. */
+  readonly localHost: string;
   readonly #ctx: TransactionContext;
   readonly #destination: Destination;
   /** Live client transactions by top Via branch and CSeq method (RFC 3261 §17.1.3). */
@@ -76,7 +78,8 @@ export class SipUac {
   /** Every request from the focus (after it was answered 200). */
   onRequest: ((r: SipRequest) => void) | undefined;
 
-  private constructor(transport: 'UDP' | 'TCP', user: string, localPort: number, focus: { host: string; port: number }, timers: UacTimers, send: (b: Buffer) => void, close: () => void) {
+  private constructor(transport: 'UDP' | 'TCP', user: string, localHost: string, localPort: number, focus: { host: string; port: number }, timers: UacTimers, send: (b: Buffer) => void, close: () => void) {
+    this.localHost = localHost;
     this.transport = transport;
     this.user = user;
     this.localPort = localPort;
@@ -113,8 +116,11 @@ export class SipUac {
     const onMessage = (m: SipMessage) => uac?.receive(m);
     const focus = { host: focusHost, port: focusPort };
     if (transport === 'UDP') {
+      // Bound to the address that routes to the focus (127.0.0.1 for a local one): the focus
+      // answers the Via's address, so it must be one it can reach (RFC 3261 §18.2.2).
+      const localHost = await sourceAddressFor(focusHost, focusPort);
       const s: UdpSocket = createSocket('udp4');
-      await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+      await new Promise<void>((r) => s.bind(0, localHost, r));
       s.on('message', (d) => {
         const p = parseDatagram(d);
         if (p?.ok) onMessage(p.value);
@@ -122,7 +128,7 @@ export class SipUac {
       // A send that fails (e.g. ICMP port unreachable) must not crash the client: the request
       // is retransmitted and fails by Timer B/F like any unanswered one.
       s.on('error', () => undefined);
-      uac = new SipUac('UDP', user, s.address().port, focus, timers, (b) => s.send(b, focusPort, focusHost), () => s.close());
+      uac = new SipUac('UDP', user, localHost, s.address().port, focus, timers, (b) => s.send(b, focusPort, focusHost), () => s.close());
       return uac;
     }
     const sock: Socket = connect({ host: focusHost, port: focusPort });
@@ -130,7 +136,7 @@ export class SipUac {
     const framer = new SipStreamFramer({ onMessage, onError: () => undefined, onKeepAlive: () => undefined });
     sock.on('data', (d: Buffer) => framer.push(d));
     sock.on('error', () => undefined);
-    const tcp = new SipUac('TCP', user, sock.localPort ?? 0, focus, timers, (b) => sock.write(b), () => sock.destroy());
+    const tcp = new SipUac('TCP', user, sock.localAddress ?? '127.0.0.1', sock.localPort ?? 0, focus, timers, (b) => sock.write(b), () => sock.destroy());
     uac = tcp;
     // RFC 3261 §17.1.4: a transport failure ends the transactions; no answer can come any more.
     sock.on('close', () => tcp.#shutdown('the connection to the focus closed'));
@@ -138,7 +144,7 @@ export class SipUac {
   }
 
   get contact(): string {
-    return `<sip:${this.user}@127.0.0.1:${this.localPort}${this.transport === 'TCP' ? ';transport=tcp' : ''}>`;
+    return `<sip:${this.user}@${this.localHost}:${this.localPort}${this.transport === 'TCP' ? ';transport=tcp' : ''}>`;
   }
 
   newDialog(uri: string, from = `sip:${this.user}@example.com`): UacDialog {
@@ -153,7 +159,7 @@ export class SipUac {
     const seq = method === 'ACK' ? d.seq : ++d.seq;
     const branch = `z9hG4bK${randomBytes(8).toString('hex')}`;
     const headers: [string, string][] = [
-      ['Via', `SIP/2.0/${this.transport} 127.0.0.1:${this.localPort};branch=${branch};rport`],
+      ['Via', `SIP/2.0/${this.transport} ${this.localHost}:${this.localPort};branch=${branch};rport`],
       ['Max-Forwards', '70'],
       ['From', `<${d.from}>;tag=${d.fromTag}`],
       ['To', `<${d.uri}>${d.toTag === undefined ? '' : `;tag=${d.toTag}`}`],
@@ -263,5 +269,20 @@ export class SipUac {
     const id = callId(res);
     const ack = id === undefined ? undefined : this.#acks.get(id);
     if (ack?.seq === seq) this.#write(ack.bytes);
+  }
+}
+
+/** The local IPv4 address the kernel picks to reach host:port (a connected UDP socket sends nothing). */
+async function sourceAddressFor(host: string, port: number): Promise<string> {
+  if (host === 'localhost' || host.startsWith('127.')) return '127.0.0.1';
+  const probe: UdpSocket = createSocket('udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.connect(port, host, () => resolve());
+    });
+    return probe.address().address;
+  } finally {
+    probe.close();
   }
 }
