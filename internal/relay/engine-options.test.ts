@@ -83,6 +83,14 @@ describe('engine configuration reaches the relay', () => {
     });
   });
 
+  it('lets the relay reach its own chat switch under the room URIs\' public name, on loopback, and nothing else of that name', () => {
+    const c = loadEngineConfig({ env: { MSRP_CHAT__ENABLED: 'true', MSRP_CHAT__PUBLIC_HOST: 'Chat.Example.com', MSRP_CHAT__MSRP__PORT: '2857' } });
+    const o = relayOptionsFromConfig(c, { hostname: 'relay-0', nonceSecret: randomBytes(32) });
+    assert.deepEqual(o.nextHops.ownChatSwitch, { host: 'chat.example.com', port: 2857, address: '127.0.0.1' });
+    assert.deepEqual(o.nextHops.allow, [], 'no allow-list entry: the switch is not a way to anything else');
+    assert.equal(relayOptionsFromConfig(loadEngineConfig({ env: {} }), { hostname: 'relay-0', nonceSecret: randomBytes(32) }).nextHops.ownChatSwitch, undefined);
+  });
+
   it('defaults to the production peer policy and parse error budget, and refuses require without mutual TLS', () => {
     const o = relayOptionsFromConfig(loadEngineConfig({ env: {} }), { hostname: 'laptop', nonceSecret: randomBytes(32) });
     assert.equal(o.peerCertificates, 'require');

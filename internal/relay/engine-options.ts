@@ -59,10 +59,23 @@ export function relayOptionsFromConfig(c: EngineConfig, env: EngineEnvironment):
       allowPrivate: c.nextHops.allowPrivate,
       connectTimeoutMs: c.nextHops.connectTimeoutMs,
       dnsServers: [...c.nextHops.dnsServers],
+      ...ownChatSwitchOf(c, publicHost),
     },
     // Replica k of the StatefulSet mints session ids that say k owns them (internal/mesh/ownership.ts).
     ...meshOptionsFromConfig(c, env),
   });
+}
+
+/**
+ * Chat participants behind this relay put the room's switch URI (the chat public host and
+ * switch port, RFC 7701 a=path) after their Use-Path: the relay reaches that switch in its
+ * own process's network, not through whatever the public name resolves to (docs/chat.md).
+ */
+function ownChatSwitchOf(c: EngineConfig, publicHost: string): Pick<RelayOptions['nextHops'], 'ownChatSwitch'> {
+  if (!c.chat.enabled) return {};
+  const bind = c.chat.msrp.host;
+  const address = bind === '0.0.0.0' ? '127.0.0.1' : bind === '::' ? '::1' : bind;
+  return { ownChatSwitch: { host: (c.chat.publicHost ?? publicHost).toLowerCase(), port: c.chat.msrp.port, address } };
 }
 
 /**

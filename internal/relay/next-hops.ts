@@ -107,7 +107,9 @@ export class NextHops {
   }
 
   allowed(uri: MsrpUri): boolean {
-    return this.#allowedHost(uri.host.toLowerCase(), effectivePort(uri));
+    const host = uri.host.toLowerCase();
+    const port = effectivePort(uri);
+    return this.#ownChatSwitch(host, port) !== undefined || this.#allowedHost(host, port);
   }
 
   #allowedHost(host: string, port: number): boolean {
@@ -123,8 +125,9 @@ export class NextHops {
     if (!this.allowed(uri)) throw new NextHopError('not-allowed', `next hop ${key} is not in nextHops.allow`);
     const targets = await this.#resolve(uri);
     let last: Error | undefined;
+    const own = this.#ownChatSwitch(uri.host.toLowerCase(), effectivePort(uri)) !== undefined;
     for (const t of targets) {
-      if (!this.#d.options.nextHops.allowPrivate && isPrivateAddress(t.address)) {
+      if (!own && !this.#d.options.nextHops.allowPrivate && isPrivateAddress(t.address)) {
         last = new NextHopError('not-allowed', `next hop ${key} resolves to private address ${t.address}`);
         continue;
       }
@@ -143,7 +146,15 @@ export class NextHops {
     throw last ?? new NextHopError('unresolvable', `no address for ${key}`);
   }
 
+  /** The engine's own chat switch when `host:port` names it (chat participants' paths through this relay). */
+  #ownChatSwitch(host: string, port: number): { address: string; port: number } | undefined {
+    const own = this.#d.options.nextHops.ownChatSwitch;
+    return own !== undefined && own.host === host && own.port === port ? { address: own.address, port } : undefined;
+  }
+
   async #resolve(uri: MsrpUri): Promise<{ address: string; port: number }[]> {
+    const own = this.#ownChatSwitch(uri.host.toLowerCase(), effectivePort(uri));
+    if (own !== undefined) return [own];
     const statics = this.#d.options.nextHops.staticHosts?.[uri.host.toLowerCase()];
     if (statics !== undefined) return [{ address: statics.address, port: statics.port ?? effectivePort(uri) }];
     if (isIP(uri.host) !== 0) return [{ address: uri.host, port: effectivePort(uri) }];

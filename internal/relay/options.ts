@@ -104,6 +104,13 @@ export interface RelayOptions {
     allowPrivate: boolean;
     /** Use plain TCP for msrp: URIs; msrps: always uses TLS. */
     connectTimeoutMs: number;
+    /**
+     * This engine's own chat switch, as room participants' paths name it (the public host and
+     * the switch port): reached on `address` in this process's own network namespace, whatever
+     * the public name resolves to (a load balancer's address inside the cluster, or nothing),
+     * and always allowed, private address or not (it is no DNS answer).
+     */
+    ownChatSwitch?: { host: string; port: number; address: string };
     /** Replace DNS for tests or static setups: host -> [address, port]. */
     staticHosts?: Record<string, { address: string; port?: number }>;
     /**

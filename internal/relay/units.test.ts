@@ -16,7 +16,10 @@ describe('relay policies', () => {
   it('allows next hops only by the allow-list: exact host, *.suffix, port', () => {
     const o = defaultRelayOptions({
       publicHost: 'relay.example.com', nonceSecret: Buffer.alloc(32),
-      nextHops: { allow: [{ host: 'peer.example.net', port: 2855 }, { host: '*.mesh.local' }], allowPrivate: false, connectTimeoutMs: 100 },
+      nextHops: {
+        allow: [{ host: 'peer.example.net', port: 2855 }, { host: '*.mesh.local' }], allowPrivate: false, connectTimeoutMs: 100,
+        ownChatSwitch: { host: 'relay.example.com', port: 2857, address: '127.0.0.1' },
+      },
     });
     const hops = new NextHops({ options: o, tls: () => undefined, adopt: () => { throw new Error('no'); }, log: undefined as never });
     const allowed = (u: string) => hops.allowed((parseMsrpUri(u) as { ok: true; uri: never }).uri);
@@ -24,6 +27,9 @@ describe('relay policies', () => {
     assert.equal(allowed('msrps://peer.example.net/x;tcp'), true, 'default port 2855');
     assert.equal(allowed('msrps://peer.example.net:2856/x;tcp'), false);
     assert.equal(allowed('msrps://a.mesh.local:9999/x;tcp'), true);
+    // Our own chat switch, and only its port of our name.
+    assert.equal(allowed('msrps://relay.example.com:2857/s;tcp'), true);
+    assert.equal(allowed('msrps://relay.example.com:2858/s;tcp'), false);
     assert.equal(allowed('msrps://evil.example.org/x;tcp'), false);
   });
 
