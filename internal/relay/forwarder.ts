@@ -16,6 +16,7 @@ import { getHeader, type Continuation, type MsrpFrame, type MsrpRequest, type Ms
 import { parseByteRange, type ByteRange } from '../msrp/headers.ts';
 import { buildReport, failureReportOf, reportPolicy, type Outcome } from '../msrp/reports.ts';
 import type { FrameWire } from '../msrp/parser.ts';
+import { MsrpStatus } from '../msrp/status.ts';
 import { forwardedEndLine, serializeForwarded, serializeForwardedHead, serializeForwardedWire, serializeOk, serializeOkWire, toBuffers } from '../msrp/serializer.ts';
 import { buildResponse } from '../msrp/transaction.ts';
 import type { Connection } from '../transport/connection.ts';
@@ -212,8 +213,8 @@ export class Forwarder {
     ds.head = 0;
     for (const req of ds.pending.values()) {
       req.deadline = 0;
-      if (!req.completed) req.downstreamFailed = 408;
-      else if (req.head.method === 'SEND') this.failed(req, 408, 'downstream-failed');
+      if (!req.completed) req.downstreamFailed = MsrpStatus.REQUEST_TIMEOUT;
+      else if (req.head.method === 'SEND') this.failed(req, MsrpStatus.REQUEST_TIMEOUT, 'downstream-failed');
     }
   }
 
@@ -221,7 +222,7 @@ export class Forwarder {
   register(req: Inbound, downstream: Connection, tid: string): void {
     let ds = downstreams.get(downstream);
     if (ds === undefined) downstreams.set(downstream, (ds = new Downstream()));
-    if (downstream.closed) req.downstreamFailed = 408;
+    if (downstream.closed) req.downstreamFailed = MsrpStatus.REQUEST_TIMEOUT;
     ds.pending.set(tid, req);
   }
 
@@ -267,7 +268,7 @@ export class Forwarder {
       ds.pending.delete(req.outTid);
       this.d.metrics.drops.inc({ reason: 'transaction-timeout' });
       // RFC 4975 §7.1.2: 408 is never a response on the wire; the sender learns it by REPORT.
-      if (req.head.method === 'SEND') this.failed(req, 408, 'downstream-failed');
+      if (req.head.method === 'SEND') this.failed(req, MsrpStatus.REQUEST_TIMEOUT, 'downstream-failed');
     }
     ds.trim();
     if (ds.head < ds.queue.length) this.#schedule(ds, ds.queue[ds.head]!.deadline - now);
@@ -299,7 +300,7 @@ export class Forwarder {
     // buildResponse(request, 200) serialized, straight from the received bytes or the parsed paths.
     const h = req.head;
     const w = req.wire;
-    this.#countResponse(200);
+    this.#countResponse(MsrpStatus.OK);
     const ok = w !== undefined ? serializeOkWire(h.transactionId, h.fromPath[0]!.length, h.toPath[0]!.length, w) : serializeOk(h.transactionId, h.fromPath[0]!, h.toPath[0]!, req.asciiPaths);
     writeFrameTo(req.source, [ok]);
   }
@@ -365,7 +366,7 @@ export class Inbound {
 
   start(tooLarge: boolean): void {
     const { d } = this.f;
-    if (tooLarge) return this.#reject(413, 'non-send-too-large', 'body too large for a non-SEND request');
+    if (tooLarge) return this.#reject(MsrpStatus.STOP_SENDING, 'non-send-too-large', 'body too large for a non-SEND request');
     const route = d.router.route(this.source, this.head);
     this.#route = route;
     if (route.kind === 'reject') return this.#reject(route.status, route.reason, route.comment);
@@ -373,10 +374,10 @@ export class Inbound {
       this.#state = 'discard'; // handled as a whole frame in whole()
       return;
     }
-    if (d.options.blockedMethods.includes(this.head.method)) return this.#reject(403, 'blocked-method', 'method not relayed here');
+    if (d.options.blockedMethods.includes(this.head.method)) return this.#reject(MsrpStatus.FORBIDDEN, 'blocked-method', 'method not relayed here');
     if (route.next.kind === 'session') {
       const conn = route.next.session.connection;
-      if (conn.closed) return this.#reject(481, 'session-gone');
+      if (conn.closed) return this.#reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'session-gone');
       return this.#activate(conn, route);
     }
     if (route.next.kind === 'mesh') return this.#viaMesh(route, route.next.ordinal);
@@ -396,7 +397,7 @@ export class Inbound {
         this.source.log.info({ err: err.message, nextHop: uri.host }, 'next hop refused or unreachable');
         // 403 when policy forbids the next hop; 481 when it cannot be reached: MSRP has no
         // 5xx, and RFC 4975 §7.3 makes 481 the answer when the session cannot be found.
-        this.#reject(notAllowed ? 403 : 481, notAllowed ? 'next-hop-not-allowed' : 'next-hop-unreachable');
+        this.#reject(notAllowed ? MsrpStatus.FORBIDDEN : MsrpStatus.SESSION_DOES_NOT_EXIST, notAllowed ? 'next-hop-not-allowed' : 'next-hop-unreachable');
         if (this.#end !== undefined) this.#finishRejected();
       },
     );
@@ -409,7 +410,7 @@ export class Inbound {
    */
   #viaMesh(route: Forward, ordinal: number): void {
     const mesh = this.f.d.mesh;
-    if (mesh === undefined) return this.#reject(481, 'mesh-unavailable', 'session owned by another replica, and no mesh');
+    if (mesh === undefined) return this.#reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'mesh-unavailable', 'session owned by another replica, and no mesh');
     // An open link is used at once, inside the source's read: the frame joins that read's
     // gathered write and is copied from the received bytes, as a same-replica delivery is.
     const open = mesh.openLink(ordinal);
@@ -425,7 +426,7 @@ export class Inbound {
       () => {
         this.source.resume(key);
         if (this.#state !== 'waiting') return;
-        this.#reject(481, 'mesh-unreachable', `replica ${ordinal} of this relay is unreachable`);
+        this.#reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'mesh-unreachable', `replica ${ordinal} of this relay is unreachable`);
         if (this.#end !== undefined) this.#finishRejected();
       },
     );

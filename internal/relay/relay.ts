@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { NonceManager } from '../auth/nonce.ts';
 import type { MsrpFrame, MsrpHead, MsrpRequest } from '../msrp/frame.ts';
-import { reasonPhrase } from '../msrp/status.ts';
+import { MsrpStatus, reasonPhrase } from '../msrp/status.ts';
 import { buildResponse } from '../msrp/transaction.ts';
 import { comparableHost, effectivePort, parseMsrpUri, type MsrpUri } from '../msrp/uri.ts';
 import { Connection, nextConnectionId, type FrameHandler } from '../transport/connection.ts';
@@ -343,7 +343,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
         // A refresh of an existing session (its own connection) still goes through.
         metrics.limitRejections.inc({ limit: 'draining' });
         source.log.info('AUTH refused: this replica is draining');
-        forwarder.send(source, buildResponse(request, 403, 'relay replica draining: connect again'));
+        forwarder.send(source, buildResponse(request, MsrpStatus.FORBIDDEN, 'relay replica draining: connect again'));
         outletOf(source).writeFrame([], undefined, () => source.end());
         return;
       }
