@@ -48,6 +48,9 @@ export type Route =
       next: { kind: 'session'; session: RelaySession } | { kind: 'remote'; uri: MsrpUri } | { kind: 'mesh'; ordinal: number };
     };
 
+/** The session table as the router reads it (sessions.ts SessionTable). */
+export type SessionLookup = Pick<SessionTable, 'get'>;
+
 export interface LocalIdentity {
   /** True when `uri` names this relay (any session id). */
   isLocal(uri: MsrpUri): boolean;
@@ -78,7 +81,7 @@ interface CachedUri {
 }
 
 export class Router {
-  readonly #sessions: SessionTable;
+  readonly #sessions: SessionLookup;
   readonly #self: LocalIdentity;
   readonly #peers: PeerGate;
   readonly #mesh: MeshRouting | undefined;
@@ -86,7 +89,7 @@ export class Router {
   /** Bounded parse cache (cleared when full: an attacker sending ever-new URIs only costs the parse). */
   readonly #uris = new Map<string, CachedUri>();
 
-  constructor(sessions: SessionTable, self: LocalIdentity, peers: PeerGate, mesh?: MeshRouting) {
+  constructor(sessions: SessionLookup, self: LocalIdentity, peers: PeerGate, mesh?: MeshRouting) {
     this.#sessions = sessions;
     this.#self = self;
     this.#peers = peers;
