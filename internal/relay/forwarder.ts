@@ -156,8 +156,11 @@ export class Forwarder {
     }
   }
 
-  /** A request head arrived on `source`; `whole` carries the complete frame when it was not streamed. */
-  begin(source: Connection, head: MsrpRequestHead, whole?: MsrpFrame): Inbound {
+  /**
+   * A request head arrived on `source`; `whole` carries the complete frame when it was not
+   * streamed, and `wire` where its bytes are when the parser has them (copied, not serialized).
+   */
+  begin(source: Connection, head: MsrpRequestHead, whole?: MsrpFrame, wire?: FrameWire): Inbound {
     const req = new Inbound(this, source, head, whole !== undefined);
     let size = 0;
     // Indexed loops on the per-frame path: a for-of may allocate an iterator per frame.
@@ -167,8 +170,7 @@ export class Forwarder {
     // over 10 KB. A streamed body is always over the threshold (>= the limit).
     const tooLarge = head.method !== 'SEND' && (whole === undefined || size > this.d.options.maxNonSendBody);
     req.start(tooLarge);
-    // The wire bytes after the paths, when the parser has them (read before anything can push).
-    if (whole !== undefined) req.whole(whole.body, size, whole.continuation, source.frameWire);
+    if (whole !== undefined) req.whole(whole.body, size, whole.continuation, wire);
     // Most whole frames are done by now; only the others are in flight (drain waits for them).
     if (!req.done) this.inFlight.add(req);
     return req;

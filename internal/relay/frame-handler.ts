@@ -5,6 +5,7 @@
 // progress and hands the rest of the clean-up to the relay (`closed`).
 // Methods on one object shared by every connection: no closure per connection or per frame.
 import type { Continuation, MsrpFrame, MsrpHead, MsrpRequest } from '../msrp/frame.ts';
+import type { FrameWire } from '../msrp/parser.ts';
 import type { MsrpParseError } from '../msrp/errors.ts';
 import { reasonPhrase } from '../msrp/status.ts';
 import { buildResponse } from '../msrp/transaction.ts';
@@ -36,10 +37,10 @@ export class RelayFrameHandler implements FrameHandler {
     this.#d = deps;
   }
 
-  onFrame(conn: Connection, frame: MsrpFrame): void {
+  onFrame(conn: Connection, frame: MsrpFrame, wire?: FrameWire): void {
     if (this.#broken.has(conn)) return;
     if (frame.kind === 'response') this.#d.forwarder.onResponse(conn, frame);
-    else this.#d.forwarder.begin(conn, frame, frame);
+    else this.#d.forwarder.begin(conn, frame, frame, wire);
   }
 
   onHead(conn: Connection, head: MsrpHead): void {
