@@ -2,7 +2,6 @@
 // forwarder, next hops, throttling, probes/metrics, the control endpoint and drain.
 import type { Server as HttpServer } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { NonceManager } from '../auth/nonce.ts';
 import { MsrpStatus } from '../msrp/status.ts';
@@ -11,8 +10,7 @@ import { Connection, nextConnectionId } from '../transport/connection.ts';
 import { listen, type Listener } from '../transport/listeners.ts';
 import { secureContextOptions, watchTlsMaterial, type TlsWatcher } from '../transport/tls-files.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { MeshLinks } from '../mesh/links.ts';
-import { ownerOf, replicaPrefix } from '../mesh/ownership.ts';
+import { replicaPrefix } from '../mesh/ownership.ts';
 import { AuthHandler, formatHost, type CredentialSource } from './auth-handler.ts';
 import { waitForDrain } from './drain.ts';
 import { ConnectionsPerAddress } from './connection-limits.ts';
@@ -29,7 +27,8 @@ import type { RelayOptions } from './options.ts';
 import { outletOf } from './outlet.ts';
 import { ParseErrorBudget } from './parse-error-budget.ts';
 import { PeerAuthenticator } from './peer-auth.ts';
-import { Router, type MeshRouting } from './router.ts';
+import { RelayMesh } from './relay-mesh.ts';
+import { Router } from './router.ts';
 import { SessionTable } from './sessions.ts';
 import type { StoreHealthSnapshot } from './store-health.ts';
 import { Throttle } from './throttle.ts';
@@ -99,11 +98,6 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const connections = new Set<Connection>();
   const perAddress = new ConnectionsPerAddress(o);
   let tls: TlsWatcher | undefined;
-  let meshTls: TlsWatcher | undefined;
-  let meshListener: Listener | undefined;
-  let mesh: MeshLinks | undefined;
-  /** Connections to and from the other replicas (both directions). */
-  const meshConnections = new WeakSet<Connection>();
   const listeners: Listener[] = [];
   let draining = false;
   let stopped = false;
@@ -137,16 +131,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
 
   const self = new RelayLocalIdentity(o, listeners);
   const publicPort = (): number => self.publicPort();
-  const meshOrdinal = o.mesh?.ordinal;
-  const meshRouting: MeshRouting | undefined = meshOrdinal === undefined ? undefined : {
-    remoteOwner(id) {
-      const k = ownerOf(id);
-      return k === meshOrdinal ? undefined : k;
-    },
-    isMesh: (c) => meshConnections.has(c),
-  };
   const peerAuth = new PeerAuthenticator(o.peerCertificates);
-  const router = new Router(sessions, self, peerAuth, meshRouting);
 
   // Streamed bodies are always larger than the non-SEND limit, so the forwarder can refuse a streamed non-SEND at once.
   const limits = { maxHeaderBytes: o.maxHeaderBytes, streamThreshold: Math.max(o.streamThreshold, o.maxNonSendBody) };
@@ -165,44 +150,15 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     return conn;
   };
 
-  if (o.mesh !== undefined) {
-    const mo = o.mesh;
-    meshTls = await watchTlsMaterial({
-      dir: mo.tlsDir,
-      pollIntervalMs: o.tlsPollIntervalMs,
-      onReload(m) {
-        meshListener?.setSecureContext({ ...secureContextOptions(m) });
-        log.info({ dir: mo.tlsDir }, 'mesh TLS certificate reloaded');
-      },
-      onError(err) {
-        log.warn({ err, dir: mo.tlsDir }, 'mesh TLS material not reloaded');
-      },
-    });
-    const meshMaterial = meshTls;
-    mesh = new MeshLinks({
-      options: mo,
-      tls: () => meshMaterial.current,
-      adopt(socket, ordinal) {
-        const c = adopt(socket, 'outbound', `mesh:${ordinal}`);
-        meshConnections.add(c);
-        metrics.meshConnections.inc({ direction: 'outbound' });
-        return c;
-      },
-      log,
-      events: {
-        onLinkFailure(ordinal, err) {
-          metrics.meshLinkFailures.inc({ reason: err.code });
-          log.warn({ replica: ordinal, reason: err.code, err: err.message }, 'mesh link to replica failed: its sessions get 481 until it answers');
-        },
-      },
-    });
-  }
+  /** The other replicas of this relay (relay-mesh.ts), when o.mesh is set. */
+  const mesh = o.mesh !== undefined ? await RelayMesh.open({ options: o.mesh, tlsPollIntervalMs: o.tlsPollIntervalMs, metrics, log, adopt }) : undefined;
+  const router = new Router(sessions, self, peerAuth, mesh);
 
   const nextHops = new NextHops({ options: o, tls: () => tls?.current, adopt: (s, key) => adopt(s, 'outbound', key), log });
   const authHandler = new AuthHandler(o, sessions, deps.credentials, nonces, metrics, publicPort, deps.liveSessions);
   const forwarder = new Forwarder({
     options: o, metrics, router, nextHops, throttle,
-    ...(mesh !== undefined ? { mesh } : {}),
+    ...(mesh !== undefined ? { mesh: mesh.links } : {}),
     auth(source, request, target) {
       if (draining && sessions.forConnection(source).size === 0) {
         // A new session here would be cut at the end of the drain: send the client elsewhere.
@@ -248,11 +204,9 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       unauthenticated.forget(conn);
       connections.delete(conn);
       metrics.connections.dec({ direction: conn.direction });
-      if (conn.direction === 'inbound' && !meshConnections.has(conn)) perAddress.release(conn.remoteAddress);
-      if (meshConnections.has(conn)) {
-        metrics.meshConnections.dec({ direction: conn.direction });
-        conn.log.info({ bytesIn: conn.bytesIn, bytesOut: conn.bytesOut }, 'mesh link closed');
-      }
+      const meshLink = mesh?.isMesh(conn) === true;
+      if (conn.direction === 'inbound' && !meshLink) perAddress.release(conn.remoteAddress);
+      if (meshLink) mesh.closed(conn);
       sessions.removeConnection(conn);
       forwarder.connectionClosed(conn);
       nextHops.forget(conn);
@@ -285,35 +239,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     listeners.push(l);
   }
 
-  if (o.mesh !== undefined && mesh !== undefined && meshTls !== undefined) {
-    const links = mesh;
-    meshListener = await listen({
-      hosts: o.mesh.listenHosts,
-      port: o.mesh.port,
-      tls: secureContextOptions(meshTls.current),
-      requestCert: true,
-      rejectUnauthorized: true,
-      onTlsClientError(err, socket) {
-        metrics.meshLinkFailures.inc({ reason: 'refused-certificate' });
-        log.warn({ peer: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, reason: err.message }, 'mesh connection refused at the TLS handshake');
-      },
-      onSocket(socket) {
-        const refused = links.refuseInbound(socket as TLSSocket);
-        if (refused !== undefined) {
-          metrics.meshLinkFailures.inc({ reason: 'refused-certificate' });
-          log.warn({ peer: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, reason: refused }, 'mesh connection refused');
-          socket.destroy();
-          return;
-        }
-        socket.setKeepAlive(true, 30_000);
-        socket.setNoDelay(true);
-        const c = adopt(socket, 'inbound');
-        meshConnections.add(c);
-        metrics.meshConnections.inc({ direction: 'inbound' });
-        c.log.info({ peer: c.peer }, 'mesh link accepted');
-      },
-    });
-  }
+  await mesh?.listen();
 
   // The relay key is the public URI's authority: every replica of one relay has the same.
   const identity: ReplicaIdentity = { relay: `${formatHost(o.publicHost.toLowerCase())}:${publicPort()}`, ordinal: o.mesh?.ordinal ?? 0, replicated: o.mesh !== undefined };
@@ -350,12 +276,11 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     unauthenticated.stop();
     quietReaders.stop();
     for (const l of listeners) l.close();
-    meshListener?.close();
+    mesh?.closeListener();
     tls?.close();
-    meshTls?.close();
     sessions.clear();
     await deps.liveSessions?.stop();
-    mesh?.closeAll();
+    mesh?.closeLinks();
     for (const c of connections) c.destroy();
     nextHops.closeAll();
     for (const s of httpServers) s.closeAllConnections();
@@ -368,7 +293,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     uri: `msrps://${uriHost}:${publicPort()};tcp`,
     ...(http !== undefined ? { http } : {}),
     ...(control !== undefined ? { control } : {}),
-    ...(meshListener !== undefined && mesh !== undefined ? { mesh: { port: meshListener.port, ordinal: mesh.ordinal, links: () => mesh.size } } : {}),
+    ...(mesh?.port !== undefined ? { mesh: { port: mesh.port, ordinal: mesh.ordinal, links: () => mesh.links.size } } : {}),
     identity,
     sessions,
     throttle,
