@@ -29,8 +29,12 @@ import { endLineAt, findNeedle, matchAt, NEEDLE_LEN } from './parser-endline.ts'
 export type { MsrpParseError, ParseErrorCode, ParseErrorHead } from './errors.ts';
 
 export interface MsrpParserCallbacks {
-  /** A complete frame; its body slices stay valid as long as the pushed buffers are not reused. */
-  onFrame?(frame: MsrpFrame): void;
+  /**
+   * A complete frame; its body slices stay valid as long as the pushed buffers are not reused.
+   * `wire`, when given, is where the frame's paths and rest lie in the received buffer (see
+   * MsrpParser#wire): valid for this call only, overwritten by the next frame.
+   */
+  onFrame?(frame: MsrpFrame, wire?: FrameWire): void;
   /** Streaming: start line and headers of a frame whose body follows as segments. */
   onHead?(head: MsrpHead): void;
   /** Streaming: the next slice of the current body. */
@@ -346,7 +350,7 @@ export class MsrpParser {
   private emitFrame(frame: MsrpFrame, buf: Buffer | undefined): void {
     this.wireSet = buf !== undefined;
     try {
-      this.cb.onFrame!(frame);
+      this.cb.onFrame!(frame, this.wire);
     } finally {
       this.wireSet = false;
       if (this.wireBytes !== undefined) this.wireBytes.buf = EMPTY;

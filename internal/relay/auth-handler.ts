@@ -19,6 +19,7 @@ import type { MsrpHeader, MsrpRequest, MsrpResponse } from '../msrp/frame.ts';
 import { getHeader } from '../msrp/frame.ts';
 import { parseExpires } from '../msrp/headers.ts';
 import { ownString } from '../msrp/own-string.ts';
+import { MsrpStatus } from '../msrp/status.ts';
 import { buildResponse, newSessionId } from '../msrp/transaction.ts';
 import type { MsrpUri } from '../msrp/uri.ts';
 import type { Connection } from '../transport/connection.ts';
@@ -87,39 +88,39 @@ export class AuthHandler {
     });
     const fail = (reason: string, status: number, headers: MsrpHeader[] = [], comment?: string): AuthOutcome => {
       this.#metrics.authResults.inc({ result: reason });
-      const failures = status === 403 || status === 400 ? failed() : (this.#state.get(conn)?.failures ?? 0);
+      const failures = status === MsrpStatus.FORBIDDEN || status === MsrpStatus.BAD_REQUEST ? failed() : (this.#state.get(conn)?.failures ?? 0);
       const close = failures >= this.#o.maxAuthFailures;
       return { response: reply(status, headers, comment), close };
     };
 
     const unavailable = (): AuthOutcome => {
       this.#metrics.authResults.inc({ result: 'credentials-unavailable' });
-      return { response: reply(403, [], 'credentials unavailable, try again later'), close: false };
+      return { response: reply(MsrpStatus.FORBIDDEN, [], 'credentials unavailable, try again later'), close: false };
     };
 
-    if (!conn.secure && !this.#o.allowPlainTcp) return fail('plain-tcp', 403, [], 'AUTH requires TLS');
+    if (!conn.secure && !this.#o.allowPlainTcp) return fail('plain-tcp', MsrpStatus.FORBIDDEN, [], 'AUTH requires TLS');
     const realm = this.realmFor(target);
     const uri = req.toPath[0]!;
     const authorization = getHeader(req, 'Authorization');
     if (authorization === undefined) {
       this.#metrics.authResults.inc({ result: 'challenged' });
-      return { response: reply(401, this.#challenges(conn, realm, false)), close: false };
+      return { response: reply(MsrpStatus.UNAUTHORIZED, this.#challenges(conn, realm, false)), close: false };
     }
 
     let username: string;
     let authInfo: MsrpHeader | undefined;
     if (/^basic\s/i.test(authorization)) {
-      if (!this.#o.allowBasic || !conn.secure) return fail('basic-refused', 403, [], 'Basic is not accepted');
+      if (!this.#o.allowBasic || !conn.secure) return fail('basic-refused', MsrpStatus.FORBIDDEN, [], 'Basic is not accepted');
       const basic = parseBasicCredentials(authorization);
-      if (!basic.ok) return fail('malformed', 400);
+      if (!basic.ok) return fail('malformed', MsrpStatus.BAD_REQUEST);
       const stored = await this.#lookup(conn, realm, basic.value.username);
       if (stored === UNAVAILABLE) return unavailable();
       const ok = verifyBasic(basic.value, realm, stored && !stored.disabled ? stored.ha1Sha256 : undefined);
-      if (!ok) return fail('wrong-password', 403);
+      if (!ok) return fail('wrong-password', MsrpStatus.FORBIDDEN);
       username = basic.value.username;
     } else {
       const parsed = parseDigestCredentials(authorization);
-      if (!parsed.ok) return fail(parsed.code, 400, [], parsed.message);
+      if (!parsed.ok) return fail(parsed.code, MsrpStatus.BAD_REQUEST, [], parsed.message);
       const stored = await this.#lookup(conn, realm, parsed.value.username);
       if (stored === UNAVAILABLE) return unavailable();
       const verified = verifyDigest({
@@ -135,15 +136,15 @@ export class AuthHandler {
         switch (verified.code) {
           case 'stale-nonce':
             this.#metrics.authResults.inc({ result: 'stale-nonce' });
-            return { response: reply(401, this.#challenges(conn, realm, true)), close: false };
+            return { response: reply(MsrpStatus.UNAUTHORIZED, this.#challenges(conn, realm, true)), close: false };
           case 'invalid-nonce':
           case 'realm-mismatch':
             this.#metrics.authResults.inc({ result: verified.code });
-            return { response: reply(401, this.#challenges(conn, realm, false)), close: failed() >= this.#o.maxAuthFailures };
+            return { response: reply(MsrpStatus.UNAUTHORIZED, this.#challenges(conn, realm, false)), close: failed() >= this.#o.maxAuthFailures };
           case 'wrong-response':
-            return fail('wrong-password', 403);
+            return fail('wrong-password', MsrpStatus.FORBIDDEN);
           default:
-            return fail(verified.code, 400, [], verified.message);
+            return fail(verified.code, MsrpStatus.BAD_REQUEST, [], verified.message);
         }
       }
       username = verified.value.username;
@@ -162,14 +163,14 @@ export class AuthHandler {
     const asked = getHeader(req, 'Expires');
     if (asked !== undefined) {
       const p = parseExpires(asked);
-      if (!p.ok) return fail('bad-expires', 400);
+      if (!p.ok) return fail('bad-expires', MsrpStatus.BAD_REQUEST);
       if (p.value < this.#o.expires.min) {
         this.#metrics.authResults.inc({ result: 'expires-out-of-bounds' });
-        return { response: reply(423, [{ name: 'Min-Expires', value: String(this.#o.expires.min) }]), close: false };
+        return { response: reply(MsrpStatus.PARAMETER_OUT_OF_BOUNDS, [{ name: 'Min-Expires', value: String(this.#o.expires.min) }]), close: false };
       }
       if (p.value > this.#o.expires.max) {
         this.#metrics.authResults.inc({ result: 'expires-out-of-bounds' });
-        return { response: reply(423, [{ name: 'Max-Expires', value: String(this.#o.expires.max) }]), close: false };
+        return { response: reply(MsrpStatus.PARAMETER_OUT_OF_BOUNDS, [{ name: 'Max-Expires', value: String(this.#o.expires.max) }]), close: false };
       }
       expires = p.value;
     }
@@ -195,7 +196,7 @@ export class AuthHandler {
         this.#metrics.limitRejections.inc({ limit: 'sessions-per-user' });
         this.#metrics.authResults.inc({ result: 'session-limit' });
         conn.log.info({ user: username, realm, limit, scope }, 'AUTH refused: sessions per user');
-        return { response: reply(403, [], 'too many sessions for this user'), close: false };
+        return { response: reply(MsrpStatus.FORBIDDEN, [], 'too many sessions for this user'), close: false };
       };
       if (limit > 0 && local >= limit) return refuse('replica');
       const id = newSessionId(this.#o.sessionIdPrefix);
@@ -225,7 +226,7 @@ export class AuthHandler {
         if (conn.closed) {
           // Gone while we asked: no session, and the row the registry may have written goes.
           this.#registry.removed(candidate);
-          return { response: reply(481, [], 'connection closed'), close: true };
+          return { response: reply(MsrpStatus.SESSION_DOES_NOT_EXIST, [], 'connection closed'), close: true };
         }
       }
       session = candidate;
@@ -238,7 +239,7 @@ export class AuthHandler {
       { name: 'Expires', value: String(expires) },
     ];
     if (authInfo !== undefined) headers.push(authInfo);
-    return { response: reply(200, headers), close: false, session };
+    return { response: reply(MsrpStatus.OK, headers), close: false, session };
   }
 
   /** The stored credentials, or UNAVAILABLE when they cannot be looked up (logged). */

@@ -2,31 +2,33 @@
 // forwarder, next hops, throttling, probes/metrics, the control endpoint and drain.
 import type { Server as HttpServer } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { NonceManager } from '../auth/nonce.ts';
-import type { MsrpFrame, MsrpHead, MsrpRequest } from '../msrp/frame.ts';
-import { reasonPhrase } from '../msrp/status.ts';
+import { MsrpStatus } from '../msrp/status.ts';
 import { buildResponse } from '../msrp/transaction.ts';
-import { comparableHost, effectivePort, parseMsrpUri, type MsrpUri } from '../msrp/uri.ts';
-import { Connection, nextConnectionId, type FrameHandler } from '../transport/connection.ts';
+import { Connection, nextConnectionId } from '../transport/connection.ts';
 import { listen, type Listener } from '../transport/listeners.ts';
 import { secureContextOptions, watchTlsMaterial, type TlsWatcher } from '../transport/tls-files.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { MeshLinks } from '../mesh/links.ts';
-import { ownerOf, replicaPrefix } from '../mesh/ownership.ts';
+import { replicaPrefix } from '../mesh/ownership.ts';
 import { AuthHandler, formatHost, type CredentialSource } from './auth-handler.ts';
 import { waitForDrain } from './drain.ts';
-import { Forwarder, type Inbound } from './forwarder.ts';
+import { ConnectionsPerAddress } from './connection-limits.ts';
+import { Forwarder } from './forwarder.ts';
+import { RelayFrameHandler } from './frame-handler.ts';
 import { startControlServer, startProbeServer, type RoomsControl } from './http.ts';
 import type { LiveSessionRegistry, ReplicaIdentity } from './live-sessions.ts';
+import { QuietReaderSweep, UnauthenticatedIdleSweep } from './idle-sweep.ts';
 import { createRelayMetrics, type RelayMetrics } from './metrics.ts';
 import { copyLiveOptions, type LiveRelayOptions } from './live-options.ts';
+import { RelayLocalIdentity } from './local-identity.ts';
 import { NextHops, resolverFor } from './next-hops.ts';
 import type { RelayOptions } from './options.ts';
 import { outletOf } from './outlet.ts';
+import { ParseErrorBudget } from './parse-error-budget.ts';
 import { PeerAuthenticator } from './peer-auth.ts';
-import { Router, type MeshRouting } from './router.ts';
+import { RelayMesh } from './relay-mesh.ts';
+import { Router } from './router.ts';
 import { SessionTable } from './sessions.ts';
 import type { StoreHealthSnapshot } from './store-health.ts';
 import { Throttle } from './throttle.ts';
@@ -82,9 +84,6 @@ export interface RunningRelay {
   stop(): Promise<void>;
 }
 
-/** How often connections are checked for quiet (a reader is dropped after one to two periods without a byte). */
-const QUIET_READER_SWEEP_MS = 2000;
-
 export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<RunningRelay> {
   // Listeners ask for client certificates only with mutualTls: `require` could never be met.
   if (o.peerCertificates === 'require' && !o.mutualTls) {
@@ -97,16 +96,8 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const log = deps.logger;
   const metrics = createRelayMetrics(deps.metrics);
   const connections = new Set<Connection>();
-  const perAddress = new Map<string, number>();
-  const inbound = new WeakMap<Connection, Inbound>();
-  /** Connections closing because of malformed input: whatever else they send is ignored. */
-  const broken = new WeakSet<Connection>();
+  const perAddress = new ConnectionsPerAddress(o);
   let tls: TlsWatcher | undefined;
-  let meshTls: TlsWatcher | undefined;
-  let meshListener: Listener | undefined;
-  let mesh: MeshLinks | undefined;
-  /** Connections to and from the other replicas (both directions). */
-  const meshConnections = new WeakSet<Connection>();
   const listeners: Listener[] = [];
   let draining = false;
   let stopped = false;
@@ -138,149 +129,9 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     throw new Error('a TLS listener needs tlsDir');
   }
 
-  const publicPort = (): number => o.publicPort ?? (listeners.find((l) => l.secure) ?? listeners[0])?.port ?? 2855;
-  const localHosts = (): Set<string> => {
-    const hosts = new Set<string>();
-    // Hosts mapped to realms name this relay too (RFC 4976 §5.1: the AUTH To-Path names the relay).
-    for (const h of [o.publicHost, ...o.aliases, ...o.realms.byHost.map((m) => m.host)]) {
-      const u = parseMsrpUri(`msrps://${h.includes(':') && !h.startsWith('[') ? `[${h}]` : h};tcp`);
-      if (u.ok) hosts.add(comparableHost(u.uri));
-    }
-    return hosts;
-  };
-  let ours = localHosts();
-  /** isLocal answers by host (as given) and port; both sets only grow while listeners are added. */
-  const localHostCache = new Map<string, boolean>();
-  let localPorts: Set<number> | undefined;
-  let localPortsFor = -1;
-  const isLocalPort = (port: number): boolean => {
-    if (localPorts === undefined || localPortsFor !== listeners.length) {
-      localPorts = new Set(listeners.map((l) => l.port));
-      localPorts.add(publicPort());
-      localPortsFor = listeners.length;
-    }
-    return localPorts.has(port);
-  };
-  const meshOrdinal = o.mesh?.ordinal;
-  const meshRouting: MeshRouting | undefined = meshOrdinal === undefined ? undefined : {
-    remoteOwner(id) {
-      const k = ownerOf(id);
-      return k === meshOrdinal ? undefined : k;
-    },
-    isMesh: (c) => meshConnections.has(c),
-  };
+  const self = new RelayLocalIdentity(o, listeners);
+  const publicPort = (): number => self.publicPort();
   const peerAuth = new PeerAuthenticator(o.peerCertificates);
-  const router = new Router(sessions, {
-    isLocal(uri: MsrpUri) {
-      const key = uri.hostKind + ' ' + uri.host;
-      let local = localHostCache.get(key);
-      if (local === undefined) {
-        if (localHostCache.size >= 1024) localHostCache.clear();
-        local = ours.has(comparableHost(uri));
-        localHostCache.set(key, local);
-      }
-      return local && isLocalPort(effectivePort(uri));
-    },
-  }, peerAuth, meshRouting);
-
-  /** Recent recovered parse errors per connection (timestamps, ms), for `o.parseErrorBudget`. */
-  const parseErrorTimes = new WeakMap<Connection, number[]>();
-  const withinParseErrorBudget = (conn: Connection): boolean => {
-    const now = performance.now();
-    const since = now - o.parseErrorBudget.windowSec * 1000;
-    let times = parseErrorTimes.get(conn);
-    if (times === undefined) parseErrorTimes.set(conn, (times = []));
-    while (times.length > 0 && times[0]! <= since) times.shift();
-    times.push(now);
-    return times.length <= o.parseErrorBudget.count;
-  };
-  /** Stops reading, lets what we already owe this peer go out, then closes (hard after 1 s). */
-  const closeAfterWrites = (conn: Connection): void => {
-    broken.add(conn);
-    conn.pause('parse-error');
-    outletOf(conn).writeFrame([], undefined, () => {
-      conn.end();
-      setTimeout(() => conn.destroy(), 1000).unref();
-    });
-  };
-
-  const handler: FrameHandler = {
-    onFrame(conn, frame: MsrpFrame) {
-      if (broken.has(conn)) return;
-      if (frame.kind === 'response') forwarder.onResponse(conn, frame);
-      else forwarder.begin(conn, frame, frame);
-    },
-    onHead(conn, head: MsrpHead) {
-      if (head.kind !== 'request' || broken.has(conn)) return;
-      inbound.set(conn, forwarder.begin(conn, head));
-    },
-    onBody(conn, segment) {
-      inbound.get(conn)?.body(segment);
-    },
-    onEnd(conn, flag) {
-      inbound.get(conn)?.end(flag);
-      inbound.delete(conn);
-    },
-    onParseError(conn, err) {
-      if (broken.has(conn)) return;
-      const current = inbound.get(conn);
-      inbound.delete(conn);
-      current?.abort();
-      metrics.parseErrors.inc({ code: err.code });
-      const fields = { code: err.code, status: err.status, fatal: err.fatal, tid: err.transactionId, method: err.head?.method, detail: err.message };
-      if (err.fatal) {
-        // Framing is lost: nothing more can be read from this connection.
-        metrics.drops.inc({ reason: `parse-${err.code}` });
-        conn.log.info(fields, 'malformed MSRP input, closing the connection');
-        closeAfterWrites(conn);
-        return;
-      }
-      if (!withinParseErrorBudget(conn)) {
-        metrics.drops.inc({ reason: 'parse-errors' });
-        conn.log.info({ ...fields, budget: o.parseErrorBudget }, 'too many malformed MSRP frames, closing the connection');
-        closeAfterWrites(conn);
-        return;
-      }
-      // The parser has skipped to the bad transaction's end-line and goes on with the next
-      // frame. Answer the bad request hop-by-hop when it can be addressed (RFC 4975 §7.2);
-      // REPORTs are never answered (§7.1.2), nor are responses. Otherwise the transaction
-      // is lost and the sender's own timeout tells it so.
-      const h = err.head;
-      const answer = h?.kind === 'request' && h.method !== 'REPORT' && err.transactionId !== undefined;
-      if (answer) {
-        const request: MsrpRequest = {
-          kind: 'request', transactionId: err.transactionId, method: h.method ?? '', toPath: h.toPath, fromPath: h.fromPath,
-          headers: [], body: [], continuation: '$',
-        };
-        forwarder.send(conn, buildResponse(request, err.status, `${reasonPhrase(err.status)} (${err.code})`));
-      } else {
-        metrics.drops.inc({ reason: `parse-${err.code}` });
-      }
-      conn.log.info({ ...fields, answered: answer }, answer ? 'malformed MSRP request answered' : 'malformed MSRP frame skipped');
-    },
-    onClose(conn) {
-      unauthenticated.delete(conn);
-      inbound.get(conn)?.abort();
-      inbound.delete(conn);
-      connections.delete(conn);
-      metrics.connections.dec({ direction: conn.direction });
-      const key = conn.remoteAddress;
-      if (conn.direction === 'inbound' && !meshConnections.has(conn)) {
-        const n = (perAddress.get(key) ?? 1) - 1;
-        if (n <= 0) perAddress.delete(key);
-        else perAddress.set(key, n);
-      }
-      if (meshConnections.has(conn)) {
-        metrics.meshConnections.dec({ direction: conn.direction });
-        conn.log.info({ bytesIn: conn.bytesIn, bytesOut: conn.bytesOut }, 'mesh link closed');
-      }
-      sessions.removeConnection(conn);
-      forwarder.connectionClosed(conn);
-      nextHops.forget(conn);
-      throttle.forgetConnection(conn);
-      conn.log.debug({ bytesIn: conn.bytesIn, bytesOut: conn.bytesOut }, 'connection closed');
-    },
-  };
 
   // Streamed bodies are always larger than the non-SEND limit, so the forwarder can refuse a streamed non-SEND at once.
   const limits = { maxHeaderBytes: o.maxHeaderBytes, streamThreshold: Math.max(o.streamThreshold, o.maxNonSendBody) };
@@ -290,7 +141,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const adopt = (socket: Socket, direction: 'inbound' | 'outbound', peer?: string): Connection => {
     const id = nextConnectionId(direction === 'inbound' ? 'i' : 'o');
     const conn = new Connection({
-      id, socket, direction, limits, handler, maxBufferedBytes: o.maxBufferedBytes,
+      id, socket, direction, limits, handler: frames, maxBufferedBytes: o.maxBufferedBytes,
       logger: connectionLogger,
       ...(peer !== undefined ? { peer } : {}),
     });
@@ -299,51 +150,22 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     return conn;
   };
 
-  if (o.mesh !== undefined) {
-    const mo = o.mesh;
-    meshTls = await watchTlsMaterial({
-      dir: mo.tlsDir,
-      pollIntervalMs: o.tlsPollIntervalMs,
-      onReload(m) {
-        meshListener?.setSecureContext({ ...secureContextOptions(m) });
-        log.info({ dir: mo.tlsDir }, 'mesh TLS certificate reloaded');
-      },
-      onError(err) {
-        log.warn({ err, dir: mo.tlsDir }, 'mesh TLS material not reloaded');
-      },
-    });
-    const meshMaterial = meshTls;
-    mesh = new MeshLinks({
-      options: mo,
-      tls: () => meshMaterial.current,
-      adopt(socket, ordinal) {
-        const c = adopt(socket, 'outbound', `mesh:${ordinal}`);
-        meshConnections.add(c);
-        metrics.meshConnections.inc({ direction: 'outbound' });
-        return c;
-      },
-      log,
-      events: {
-        onLinkFailure(ordinal, err) {
-          metrics.meshLinkFailures.inc({ reason: err.code });
-          log.warn({ replica: ordinal, reason: err.code, err: err.message }, 'mesh link to replica failed: its sessions get 481 until it answers');
-        },
-      },
-    });
-  }
+  /** The other replicas of this relay (relay-mesh.ts), when o.mesh is set. */
+  const mesh = o.mesh !== undefined ? await RelayMesh.open({ options: o.mesh, tlsPollIntervalMs: o.tlsPollIntervalMs, metrics, log, adopt }) : undefined;
+  const router = new Router(sessions, self, peerAuth, mesh);
 
   const nextHops = new NextHops({ options: o, tls: () => tls?.current, adopt: (s, key) => adopt(s, 'outbound', key), log });
   const authHandler = new AuthHandler(o, sessions, deps.credentials, nonces, metrics, publicPort, deps.liveSessions);
   const forwarder = new Forwarder({
     options: o, metrics, router, nextHops, throttle,
-    ...(mesh !== undefined ? { mesh } : {}),
+    ...(mesh !== undefined ? { mesh: mesh.links } : {}),
     auth(source, request, target) {
       if (draining && sessions.forConnection(source).size === 0) {
         // A new session here would be cut at the end of the drain: send the client elsewhere.
         // A refresh of an existing session (its own connection) still goes through.
         metrics.limitRejections.inc({ limit: 'draining' });
         source.log.info('AUTH refused: this replica is draining');
-        forwarder.send(source, buildResponse(request, 403, 'relay replica draining: connect again'));
+        forwarder.send(source, buildResponse(request, MsrpStatus.FORBIDDEN, 'relay replica draining: connect again'));
         outletOf(source).writeFrame([], undefined, () => source.end());
         return;
       }
@@ -353,7 +175,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
           // Pipelined AUTHs may still be answered after we decided to close: writing after
           // end() would destroy the socket and lose the answers already queued.
           if (source.closed || source.socket.writableEnded) return;
-          if (out.session !== undefined) unauthenticated.delete(source);
+          if (out.session !== undefined) unauthenticated.forget(source);
           forwarder.send(source, out.response);
           if (out.close) {
             metrics.drops.inc({ reason: 'auth-failures' });
@@ -368,67 +190,43 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     },
   });
 
-  // A connection that never authenticates and stays idle is closed (brief: 30 s). One shared
-  // sweep watches the unauthenticated connections (no timer or listener per socket): a
-  // connection idles from its last byte read or written.
-  const idleMs = o.unauthenticatedIdleSec * 1000;
-  const sweepMs = Math.min(Math.max(idleMs / 4, 20), 5000);
-  const unauthenticated = new Map<Connection, { bytes: number; since: number }>();
-  let sweepTimer: NodeJS.Timeout | undefined;
-  const sweepIdle = (): void => {
-    const now = performance.now();
-    for (const [conn, w] of unauthenticated) {
-      if (conn.closed || sessions.forConnection(conn).size > 0) {
-        unauthenticated.delete(conn);
-        continue;
-      }
-      const bytes = conn.bytesIn + conn.bytesOut;
-      if (bytes !== w.bytes) {
-        w.bytes = bytes;
-        w.since = now;
-      } else if (now - w.since >= idleMs) {
-        unauthenticated.delete(conn);
-        metrics.drops.inc({ reason: 'idle-unauthenticated' });
-        conn.destroy();
-      }
-    }
-    if (unauthenticated.size === 0 && sweepTimer !== undefined) {
-      clearInterval(sweepTimer);
-      sweepTimer = undefined;
-    }
-  };
-  const watchUnauthenticated = (conn: Connection): void => {
-    if (!(idleMs > 0)) return;
-    unauthenticated.set(conn, { bytes: conn.bytesIn + conn.bytesOut, since: performance.now() });
-    if (sweepTimer === undefined) {
-      sweepTimer = setInterval(sweepIdle, sweepMs);
-      sweepTimer.unref();
-    }
-  };
+  // A connection that never authenticates and stays idle is closed (brief: 30 s).
+  const unauthenticated = new UnauthenticatedIdleSweep<Connection>({
+    idleMs: o.unauthenticatedIdleSec * 1000,
+    authenticated: (conn) => sessions.forConnection(conn).size > 0,
+    onIdle: () => metrics.drops.inc({ reason: 'idle-unauthenticated' }),
+  });
+  const quietReaders = new QuietReaderSweep(connections);
 
-  // Idle sessions are most of a chat relay's connections: one that stayed quiet for a sweep
-  // period gives back its frame reader (parser state, about 0.7 kB); the next byte makes a
-  // new one. One shared timer for all connections.
-  const quietSweep = setInterval(() => {
-    for (const c of connections) c.releaseIdleReader();
-  }, QUIET_READER_SWEEP_MS);
-  quietSweep.unref();
+  const frames = new RelayFrameHandler({
+    forwarder, metrics, options: o, budget: new ParseErrorBudget(o),
+    closed(conn) {
+      unauthenticated.forget(conn);
+      connections.delete(conn);
+      metrics.connections.dec({ direction: conn.direction });
+      const meshLink = mesh?.isMesh(conn) === true;
+      if (conn.direction === 'inbound' && !meshLink) perAddress.release(conn.remoteAddress);
+      if (meshLink) mesh.closed(conn);
+      sessions.removeConnection(conn);
+      forwarder.connectionClosed(conn);
+      nextHops.forget(conn);
+      throttle.forgetConnection(conn);
+      conn.log.debug({ bytesIn: conn.bytesIn, bytesOut: conn.bytesOut }, 'connection closed');
+    },
+  });
 
   const onInbound = (socket: Socket): void => {
-    const addr = socket.remoteAddress ?? '';
-    const n = (perAddress.get(addr) ?? 0) + 1;
     // While draining, connections are still taken: foreign relays and endpoints may deliver
     // to our sessions on new ones; a new AUTH is what gets refused (auth() above).
-    if (o.maxConnectionsPerAddress > 0 && n > o.maxConnectionsPerAddress) {
+    if (!perAddress.admit(socket.remoteAddress ?? '')) {
       metrics.limitRejections.inc({ limit: 'connections-per-address' });
       socket.destroy();
       return;
     }
-    perAddress.set(addr, n);
     // Clients behind NAT keep quiet sessions for hours: keepalive notices a peer gone without a FIN.
     socket.setKeepAlive(true, 60_000);
     const conn = adopt(socket, 'inbound');
-    watchUnauthenticated(conn);
+    unauthenticated.watch(conn);
   };
 
   for (const spec of o.listeners) {
@@ -441,35 +239,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     listeners.push(l);
   }
 
-  if (o.mesh !== undefined && mesh !== undefined && meshTls !== undefined) {
-    const links = mesh;
-    meshListener = await listen({
-      hosts: o.mesh.listenHosts,
-      port: o.mesh.port,
-      tls: secureContextOptions(meshTls.current),
-      requestCert: true,
-      rejectUnauthorized: true,
-      onTlsClientError(err, socket) {
-        metrics.meshLinkFailures.inc({ reason: 'refused-certificate' });
-        log.warn({ peer: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, reason: err.message }, 'mesh connection refused at the TLS handshake');
-      },
-      onSocket(socket) {
-        const refused = links.refuseInbound(socket as TLSSocket);
-        if (refused !== undefined) {
-          metrics.meshLinkFailures.inc({ reason: 'refused-certificate' });
-          log.warn({ peer: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, reason: refused }, 'mesh connection refused');
-          socket.destroy();
-          return;
-        }
-        socket.setKeepAlive(true, 30_000);
-        socket.setNoDelay(true);
-        const c = adopt(socket, 'inbound');
-        meshConnections.add(c);
-        metrics.meshConnections.inc({ direction: 'inbound' });
-        c.log.info({ peer: c.peer }, 'mesh link accepted');
-      },
-    });
-  }
+  await mesh?.listen();
 
   // The relay key is the public URI's authority: every replica of one relay has the same.
   const identity: ReplicaIdentity = { relay: `${formatHost(o.publicHost.toLowerCase())}:${publicPort()}`, ordinal: o.mesh?.ordinal ?? 0, replicated: o.mesh !== undefined };
@@ -503,17 +273,14 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    if (sweepTimer !== undefined) clearInterval(sweepTimer);
-    sweepTimer = undefined;
-    clearInterval(quietSweep);
-    unauthenticated.clear();
+    unauthenticated.stop();
+    quietReaders.stop();
     for (const l of listeners) l.close();
-    meshListener?.close();
+    mesh?.closeListener();
     tls?.close();
-    meshTls?.close();
     sessions.clear();
     await deps.liveSessions?.stop();
-    mesh?.closeAll();
+    mesh?.closeLinks();
     for (const c of connections) c.destroy();
     nextHops.closeAll();
     for (const s of httpServers) s.closeAllConnections();
@@ -526,7 +293,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     uri: `msrps://${uriHost}:${publicPort()};tcp`,
     ...(http !== undefined ? { http } : {}),
     ...(control !== undefined ? { control } : {}),
-    ...(meshListener !== undefined && mesh !== undefined ? { mesh: { port: meshListener.port, ordinal: mesh.ordinal, links: () => mesh.size } } : {}),
+    ...(mesh?.port !== undefined ? { mesh: { port: mesh.port, ordinal: mesh.ordinal, links: () => mesh.links.size } } : {}),
     identity,
     sessions,
     throttle,
@@ -539,8 +306,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       if (next.peerCertificates === 'require' && !o.mutualTls) throw new Error('peerCertificates "require" needs mutualTls');
       const resolver = resolverFor(next.nextHops);
       copyLiveOptions(o, next);
-      ours = localHosts();
-      localHostCache.clear();
+      self.reconfigured();
       // New frame readers (new connections, and readers made again after a quiet spell) read these.
       limits.maxHeaderBytes = o.maxHeaderBytes;
       limits.streamThreshold = Math.max(o.streamThreshold, o.maxNonSendBody);

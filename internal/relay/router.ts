@@ -28,6 +28,7 @@
 // session this replica owns (never forwarded around the mesh again), except a REPORT the
 // owner sends back toward a foreign previous hop that reached the relay through us.
 import type { MsrpRequestHead } from '../msrp/frame.ts';
+import { MsrpStatus } from '../msrp/status.ts';
 import { newTransactionId } from '../msrp/transaction.ts';
 import { effectivePort, parseMsrpUri, type MsrpUri, type UriResult } from '../msrp/uri.ts';
 import type { Connection } from '../transport/connection.ts';
@@ -46,6 +47,9 @@ export type Route =
       /** Deliver on this client's connection, connect to `uri`, or pass to the replica that owns the session. */
       next: { kind: 'session'; session: RelaySession } | { kind: 'remote'; uri: MsrpUri } | { kind: 'mesh'; ordinal: number };
     };
+
+/** The session table as the router reads it (sessions.ts SessionTable). */
+export type SessionLookup = Pick<SessionTable, 'get'>;
 
 export interface LocalIdentity {
   /** True when `uri` names this relay (any session id). */
@@ -77,7 +81,7 @@ interface CachedUri {
 }
 
 export class Router {
-  readonly #sessions: SessionTable;
+  readonly #sessions: SessionLookup;
   readonly #self: LocalIdentity;
   readonly #peers: PeerGate;
   readonly #mesh: MeshRouting | undefined;
@@ -85,7 +89,7 @@ export class Router {
   /** Bounded parse cache (cleared when full: an attacker sending ever-new URIs only costs the parse). */
   readonly #uris = new Map<string, CachedUri>();
 
-  constructor(sessions: SessionTable, self: LocalIdentity, peers: PeerGate, mesh?: MeshRouting) {
+  constructor(sessions: SessionLookup, self: LocalIdentity, peers: PeerGate, mesh?: MeshRouting) {
     this.#sessions = sessions;
     this.#self = self;
     this.#peers = peers;
@@ -118,7 +122,7 @@ export class Router {
     let parsed: CachedUri | undefined;
     for (let hop = 0; hop < MAX_LOCAL_HOPS; hop++) {
       const first = parsed ?? this.#parse(to[k] ?? '');
-      if (!first.result.ok) return reject(400, 'first To-Path URI is not an MSRP URI', 'bad-uri');
+      if (!first.result.ok) return reject(MsrpStatus.BAD_REQUEST, 'first To-Path URI is not an MSRP URI', 'bad-uri');
       const target = first.result.uri;
       if (!this.#isLocal(first as CachedUri & { result: { ok: true } })) {
         if (hop === 0) {
@@ -127,43 +131,43 @@ export class Router {
           if (head.method === 'REPORT' && source !== undefined && this.#mesh?.isMesh(source) === true) {
             return { kind: 'forward', head: rewrite(head, 0), session: undefined, next: { kind: 'remote', uri: target } };
           }
-          return reject(481, 'To-Path does not start with this relay', 'not-for-us');
+          return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'To-Path does not start with this relay', 'not-for-us');
         }
         // The previous hop was ours; this is a remote next hop.
         return { kind: 'forward', head: rewrite(head, k), session: entered!, next: { kind: 'remote', uri: target } };
       }
       if (hop === 0 && head.method === 'AUTH' && target.sessionId === undefined) {
-        if (to.length !== 1) return reject(403, 'AUTH through this relay needs a session URI first', 'auth-path');
+        if (to.length !== 1) return reject(MsrpStatus.FORBIDDEN, 'AUTH through this relay needs a session URI first', 'auth-path');
         return { kind: 'auth', target };
       }
-      if (target.sessionId === undefined) return reject(481, 'no session in the To-Path URI', 'no-session-id');
+      if (target.sessionId === undefined) return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'no session in the To-Path URI', 'no-session-id');
       const mesh = this.#mesh;
       const owner = mesh?.remoteOwner(target.sessionId);
       if (owner !== undefined) {
         // An AUTH refreshing a session only counts on the session's own connection, which is on its owner.
-        if (head.method === 'AUTH') return reject(481, 'unknown or expired session', 'unknown-session');
-        if (arrival !== undefined && mesh!.isMesh(arrival)) return reject(481, 'session owned by another replica', 'mesh-misrouted');
+        if (head.method === 'AUTH') return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'unknown or expired session', 'unknown-session');
+        if (arrival !== undefined && mesh!.isMesh(arrival)) return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'session owned by another replica', 'mesh-misrouted');
         if (arrival !== undefined) {
           // A foreign hop toward a client of another replica: only this replica sees its certificate.
           const refused = this.#peers.refuse(arrival, head.fromPath[0]);
-          if (refused !== undefined) return reject(403, refused.comment, refused.reason);
+          if (refused !== undefined) return reject(MsrpStatus.FORBIDDEN, refused.comment, refused.reason);
         }
         return { kind: 'forward', head: rewrite(head, k), session: entered, next: { kind: 'mesh', ordinal: owner } };
       }
       const session = this.#sessions.get(target.sessionId);
-      if (session === undefined) return reject(481, 'unknown or expired session', 'unknown-session');
+      if (session === undefined) return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'unknown or expired session', 'unknown-session');
       entered ??= session;
-      if (k + 1 === to.length) return reject(481, 'To-Path ends at this relay', 'path-ends-here');
+      if (k + 1 === to.length) return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'To-Path ends at this relay', 'path-ends-here');
       const fromClient = arrival === session.connection;
       if (!fromClient && !this.#towardsClient(session, to, k + 1)) {
-        return reject(403, 'session URI used from another connection', 'foreign-connection');
+        return reject(MsrpStatus.FORBIDDEN, 'session URI used from another connection', 'foreign-connection');
       }
       // The mesh: the replica the request entered by has checked the foreign hop (above).
       if (!fromClient && arrival !== undefined && this.#mesh?.isMesh(arrival) !== true) {
         // RFC 4976 §9.2: a foreign hop toward our client is an authenticated relay (mutual TLS,
         // certificate naming the From-Path host it put first, §6.4), unless the policy allows less.
         const refused = this.#peers.refuse(arrival, head.fromPath[0]);
-        if (refused !== undefined) return reject(403, refused.comment, refused.reason);
+        if (refused !== undefined) return reject(MsrpStatus.FORBIDDEN, refused.comment, refused.reason);
       }
       // RFC 4976 §6.4: remove our URI from To-Path, add it at the front of From-Path.
       k++;
@@ -171,14 +175,14 @@ export class Router {
         return { kind: 'forward', head: rewrite(head, k), session: entered, next: { kind: 'session', session } };
       }
       const next = this.#parse(to[k]!);
-      if (!next.result.ok) return reject(400, 'next To-Path URI is not an MSRP URI', 'bad-uri');
+      if (!next.result.ok) return reject(MsrpStatus.BAD_REQUEST, 'next To-Path URI is not an MSRP URI', 'bad-uri');
       if (!this.#isLocal(next as CachedUri & { result: { ok: true } })) {
         return { kind: 'forward', head: rewrite(head, k), session: entered, next: { kind: 'remote', uri: next.result.uri } };
       }
       arrival = undefined; // the next hop is us again: process it as arriving from outside
       parsed = next;
     }
-    return reject(403, 'too many hops through this relay', 'loop');
+    return reject(MsrpStatus.FORBIDDEN, 'too many hops through this relay', 'loop');
   }
 
   /** Is to[i..] the client of `session` (the rest of To-Path after our session URI)? */

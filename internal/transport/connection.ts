@@ -16,8 +16,12 @@ import { createFrameReader, type FrameReader, type FrameReaderLimits, type Frame
 import { toBuffers } from './framing.ts';
 
 export interface FrameHandler {
-  /** A complete frame (small bodies arrive whole, as slices). */
-  onFrame(conn: Connection, frame: MsrpFrame): void;
+  /**
+   * A complete frame (small bodies arrive whole, as slices). `wire`, when the parser has it:
+   * where the frame's paths and the bytes after them are in the received buffer, for a
+   * forwarder to copy instead of serializing (valid during this call only, MsrpParser#wire).
+   */
+  onFrame(conn: Connection, frame: MsrpFrame, wire?: FrameWire): void;
   /** A streamed request starts: body segments and then the end follow. */
   onHead(conn: Connection, head: MsrpHead): void;
   onBody(conn: Connection, segment: Buffer): void;
@@ -86,8 +90,8 @@ class ReaderSink implements FrameSink {
     this.conn = conn;
     this.handler = handler;
   }
-  onFrame(f: MsrpFrame): void {
-    this.handler.onFrame(this.conn, f);
+  onFrame(f: MsrpFrame, wire?: FrameWire): void {
+    this.handler.onFrame(this.conn, f, wire);
   }
   onHead(h: MsrpHead): void {
     this.handler.onHead(this.conn, h);
@@ -178,14 +182,6 @@ export class Connection {
     } finally {
       if (--dispatching === 0) uncorkAll();
     }
-  }
-
-  /**
-   * Inside onFrame only: where the frame's path values and the bytes after its From-Path line
-   * are in the received buffer (MsrpParser#wire), or undefined. Lets a forwarder copy them.
-   */
-  get frameWire(): FrameWire | undefined {
-    return this.#reader?.wire;
   }
 
   /**

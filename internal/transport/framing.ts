@@ -12,7 +12,8 @@ export interface FrameReaderLimits {
 }
 
 export interface FrameSink {
-  onFrame(frame: MsrpFrame): void;
+  /** `wire`: where the frame's bytes are, during this call only (MsrpParser#wire). */
+  onFrame(frame: MsrpFrame, wire?: FrameWire): void;
   onHead(head: MsrpHead): void;
   onBody(segment: Buffer): void;
   onEnd(continuation: Continuation): void;
@@ -22,8 +23,6 @@ export interface FrameSink {
 export interface FrameReader {
   push(chunk: Buffer): boolean;
   readonly bufferedBytes: number;
-  /** During onFrame: where the frame's paths and the bytes after them are, when available (MsrpParser#wire). */
-  readonly wire: FrameWire | undefined;
   /** Between frames with nothing held: a new reader would carry on exactly where this one is. */
   readonly idle: boolean;
 }

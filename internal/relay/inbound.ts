@@ -1,0 +1,304 @@
+// One request travelling through the relay, from its head to its end-line (docs/architecture.md
+// §3.4): routed, then waiting for its next hop (a connection being made, a mesh link, or the
+// next hop's outlet busy with another stream), then active (head, body segments and end-line
+// written as they arrive), or discarded (refused: the rest of the chunk is read and dropped,
+// and the refusal answered when it ends). Whole frames take a shorter path (whole()): copied
+// from the received bytes in one write when the outlet is free.
+import { getHeader, type Continuation, type MsrpRequestHead } from '../msrp/frame.ts';
+import { parseByteRange, type ByteRange } from '../msrp/headers.ts';
+import type { FrameWire } from '../msrp/parser.ts';
+import { forwardedEndLine, serializeForwarded, serializeForwardedHead, serializeForwardedWire } from '../msrp/serializer.ts';
+import { MsrpStatus } from '../msrp/status.ts';
+import type { Connection } from '../transport/connection.ts';
+import type { Forwarder } from './forwarder.ts';
+import { NextHopError } from './next-hops.ts';
+import { outletOf, type Outlet } from './outlet.ts';
+import type { Route } from './router.ts';
+
+type Forward = Extract<Route, { kind: 'forward' }>;
+
+let inboundSeq = 0;
+
+/** One request travelling through the relay, from its head to its end-line. */
+export class Inbound {
+  readonly f: Forwarder;
+  readonly source: Connection;
+  readonly head: MsrpRequestHead;
+  readonly streamed: boolean;
+  readonly id = ++inboundSeq;
+  readonly startedAt = performance.now();
+  completed = false;
+  /** Where our copy went and its transaction id there, when a response is expected (not REPORT). */
+  downstream: Connection | undefined;
+  outTid = '';
+  /** The paths were printable ASCII on the wire (the parser gave the frame's bytes). */
+  asciiPaths = false;
+  /** While whole() runs: where the received frame's bytes are (MsrpParser#wire), else undefined. */
+  wire: FrameWire | undefined;
+  /** A failure seen before our end-line went out; answered when the source's chunk ends. */
+  downstreamFailed: number | undefined;
+  /** When the next hop's response is due (performance.now() ms); 0 when not waiting for it. */
+  deadline = 0;
+  #route: Route | undefined;
+  #state: 'routing' | 'waiting' | 'active' | 'discard' | 'done' = 'routing';
+  #held: Buffer[] | undefined;
+  #end: Continuation | undefined;
+  #bodyBytes = 0;
+  #outlet: Outlet | undefined;
+  #rejectStatus = 0;
+  #rejectComment: string | undefined;
+  #hasBody = true;
+
+  constructor(f: Forwarder, source: Connection, head: MsrpRequestHead, whole: boolean) {
+    this.f = f;
+    this.source = source;
+    this.head = head;
+    this.streamed = !whole;
+  }
+
+  /** Finished: forwarded whole (end-line written), rejected and answered, or aborted. */
+  get done(): boolean {
+    return this.#state === 'done';
+  }
+
+  byteRange(): ByteRange {
+    const v = getHeader(this.head, 'Byte-Range');
+    const p = v === undefined ? undefined : parseByteRange(v);
+    if (p?.ok === true) return p.value.end === '*' ? { ...p.value, end: p.value.start + this.#bodyBytes - 1 } : p.value;
+    return { start: 1, end: this.#bodyBytes, total: this.#bodyBytes };
+  }
+
+  start(tooLarge: boolean): void {
+    const { d } = this.f;
+    if (tooLarge) return this.#reject(MsrpStatus.STOP_SENDING, 'non-send-too-large', 'body too large for a non-SEND request');
+    const route = d.router.route(this.source, this.head);
+    this.#route = route;
+    if (route.kind === 'reject') return this.#reject(route.status, route.reason, route.comment);
+    if (route.kind === 'auth') {
+      this.#state = 'discard'; // handled as a whole frame in whole()
+      return;
+    }
+    if (d.options.blockedMethods.includes(this.head.method)) return this.#reject(MsrpStatus.FORBIDDEN, 'blocked-method', 'method not relayed here');
+    if (route.next.kind === 'session') {
+      const conn = route.next.session.connection;
+      if (conn.closed) return this.#reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'session-gone');
+      return this.#activate(conn, route);
+    }
+    if (route.next.kind === 'mesh') return this.#viaMesh(route, route.next.ordinal);
+    const uri = route.next.uri;
+    const key = `connect:${this.id}`;
+    this.#state = 'waiting';
+    this.source.pause(key);
+    d.nextHops.get(uri).then(
+      (conn) => {
+        this.source.resume(key);
+        if (this.#state === 'waiting') this.#activate(conn, route);
+      },
+      (err: Error) => {
+        this.source.resume(key);
+        if (this.#state !== 'waiting') return;
+        const notAllowed = err instanceof NextHopError && err.code === 'not-allowed';
+        this.source.log.info({ err: err.message, nextHop: uri.host }, 'next hop refused or unreachable');
+        // 403 when policy forbids the next hop; 481 when it cannot be reached: MSRP has no
+        // 5xx, and RFC 4975 §7.3 makes 481 the answer when the session cannot be found.
+        this.#reject(notAllowed ? MsrpStatus.FORBIDDEN : MsrpStatus.SESSION_DOES_NOT_EXIST, notAllowed ? 'next-hop-not-allowed' : 'next-hop-unreachable');
+        if (this.#end !== undefined) this.#finishRejected();
+      },
+    );
+  }
+
+  /**
+   * To the replica that owns the session, over its mesh link (connected on first use). A
+   * link that cannot be had is answered as an unreachable next hop is: 481 (RFC 4975 §7.3);
+   * one that breaks later fails its open transactions with 408 (connectionClosed).
+   */
+  #viaMesh(route: Forward, ordinal: number): void {
+    const mesh = this.f.d.mesh;
+    if (mesh === undefined) return this.#reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'mesh-unavailable', 'session owned by another replica, and no mesh');
+    // An open link is used at once, inside the source's read: the frame joins that read's
+    // gathered write and is copied from the received bytes, as a same-replica delivery is.
+    const open = mesh.openLink(ordinal);
+    if (open !== undefined) return this.#activate(open, route);
+    const key = `mesh:${this.id}`;
+    this.#state = 'waiting';
+    this.source.pause(key);
+    mesh.get(ordinal).then(
+      (conn) => {
+        this.source.resume(key);
+        if (this.#state === 'waiting') this.#activate(conn, route);
+      },
+      () => {
+        this.source.resume(key);
+        if (this.#state !== 'waiting') return;
+        this.#reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'mesh-unreachable', `replica ${ordinal} of this relay is unreachable`);
+        if (this.#end !== undefined) this.#finishRejected();
+      },
+    );
+  }
+
+  /** The complete frame (not streamed): body slices (`n` bytes in all) and flag at once. */
+  whole(body: readonly Buffer[], n: number, flag: Continuation, wire?: FrameWire): void {
+    if (wire !== undefined) {
+      this.asciiPaths = true;
+      this.wire = wire;
+      try {
+        this.#whole(body, n, flag);
+      } finally {
+        this.wire = undefined;
+      }
+      return;
+    }
+    this.#whole(body, n, flag);
+  }
+
+  #whole(body: readonly Buffer[], n: number, flag: Continuation): void {
+    this.#hasBody = n > 0;
+    if (this.#route?.kind === 'auth') {
+      this.#state = 'done';
+      this.f.inFlight.delete(this);
+      this.f.d.auth(this.source, { ...this.head, body, continuation: flag }, this.#route.target);
+      return;
+    }
+    if (this.#state === 'active') {
+      this.#bodyBytes = n;
+      if (n > 0) this.#account(n);
+      this.#end = flag;
+      const out = this.#serializeWhole(body, flag);
+      this.#outlet!.write(out, this.source);
+      this.#complete();
+      return;
+    }
+    for (const b of body) this.body(b);
+    this.end(flag);
+  }
+
+  body(segment: Buffer): void {
+    this.#bodyBytes += segment.length;
+    if (this.#state === 'active') {
+      this.#account(segment.length);
+      this.#outlet!.write([segment], this.source);
+    } else if (this.#state === 'waiting' || this.#state === 'routing') {
+      (this.#held ??= []).push(segment);
+    }
+  }
+
+  end(flag: Continuation): void {
+    this.#end = flag;
+    if (this.#state === 'active') {
+      this.#outlet!.write([forwardedEndLine(this.#outHead().transactionId, flag, this.#hasBody)], this.source);
+      this.#complete();
+    } else if (this.#state === 'discard') {
+      this.#finishRejected();
+    }
+  }
+
+  /** The source went away (or its frame broke) mid-chunk. */
+  abort(): void {
+    if (this.#state === 'active' && !this.completed) {
+      this.#outlet!.write([forwardedEndLine(this.#outHead().transactionId, '#', this.#hasBody)]);
+      this.completed = true;
+      this.#outlet!.release();
+    }
+    this.#state = 'done';
+    this.f.inFlight.delete(this);
+  }
+
+  /** The forwarded frame: copied from the received bytes when the parser has them, else serialized. */
+  #serializeWhole(body: readonly Buffer[], flag: Continuation): Buffer[] {
+    const out = this.#outHead();
+    const w = this.wire;
+    if (w === undefined) return serializeForwarded(out, body, flag);
+    // The route passed k of our URIs (router.ts rewrite()): the received To-Path minus the forwarded one.
+    const k = this.head.toPath.length - out.toPath.length;
+    return serializeForwardedWire(out.transactionId, out.method, k, this.head.toPath, w, flag);
+  }
+
+  #outHead(): MsrpRequestHead {
+    return (this.#route as Forward).head;
+  }
+
+  #account(n: number): void {
+    const session = (this.#route as Forward).session;
+    // Traffic for another replica's session is accounted and throttled by that replica.
+    if (session === undefined) return;
+    session.bytesForwarded += n;
+    this.f.d.throttle.account(session, n, this.source);
+  }
+
+  #activate(conn: Connection, route: Forward): void {
+    const outlet = outletOf(conn);
+    this.#outlet = outlet;
+    if (this.head.method !== 'REPORT') {
+      this.downstream = conn;
+      this.outTid = route.head.transactionId;
+      this.f.register(this, conn, this.outTid);
+    }
+    if (outlet.tryAcquire()) {
+      // The common case: the next hop's connection is free, no closure or pause needed.
+      this.#state = 'active';
+      if (this.streamed || this.#end !== undefined) this.#flushHeld();
+      return;
+    }
+    const key = `wait:${this.id}`;
+    outlet.acquire(() => {
+      this.source.resume(key);
+      if (this.#state === 'done') {
+        outlet.release();
+        return;
+      }
+      this.#state = 'active';
+      if (this.streamed || this.#end !== undefined) this.#flushHeld();
+    });
+    this.#state = 'waiting';
+    this.source.pause(key);
+  }
+
+  #flushHeld(): void {
+    const bufs = [serializeForwardedHead(this.#outHead(), this.#hasBody)];
+    let n = 0;
+    const held = this.#held;
+    if (held !== undefined) {
+      for (const b of held) {
+        bufs.push(b);
+        n += b.length;
+      }
+      this.#held = undefined;
+    }
+    if (n > 0) this.#account(n);
+    const flag = this.#end;
+    if (flag !== undefined) bufs.push(forwardedEndLine(this.#outHead().transactionId, flag, this.#hasBody));
+    this.#outlet!.write(bufs, this.source);
+    if (flag !== undefined) this.#complete();
+  }
+
+  #complete(): void {
+    this.f.inFlight.delete(this);
+    this.completed = true;
+    this.#state = 'done';
+    this.#outlet!.release();
+    this.f.stats.forwarded(this.head.method, this.#bodyBytes, this.startedAt);
+    const downstream = this.downstream;
+    if (downstream === undefined) return; // REPORT: no response expected (RFC 4975 §7.1.2)
+    if (this.downstreamFailed !== undefined) {
+      this.f.unregister(this, downstream, this.outTid);
+      this.f.failed(this, this.downstreamFailed, 'rejected');
+      return;
+    }
+    this.f.succeeded(this);
+    this.f.armTimer(this, downstream);
+  }
+
+  #reject(status: number, reason: string, comment?: string): void {
+    this.#state = 'discard';
+    this.#rejectStatus = status;
+    this.#rejectComment = comment;
+    this.#held = undefined;
+    this.f.d.metrics.drops.inc({ reason });
+  }
+
+  #finishRejected(): void {
+    this.#state = 'done';
+    this.f.inFlight.delete(this);
+    this.f.failed(this, this.#rejectStatus, 'rejected', this.#rejectComment);
+  }
+}
