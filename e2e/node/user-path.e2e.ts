@@ -304,7 +304,7 @@ describe('the user\'s path: helm install, samples, msrp send and chat, helm test
     const [a, b] = await Promise.all([alice, bob]);
     if (a.code !== 0 || b.code !== 0) {
       const logs = await Promise.all([0, 1, 2].map((k) => kubectl(['logs', '-n', NS, `${RELAY}-${k}`, '-c', 'engine', '--tail=400'])
-        .then((l) => `--- ${RELAY}-${k}\n` + l.split('\n').filter((x) => /chat|focus|switch|40[0-9]|warn|error/i.test(x)).slice(-15).join('\n')).catch((e: Error) => e.message)));
+        .then((l) => `--- ${RELAY}-${k}\n` + l.split('\n').filter((x) => /chat|focus|switch|next hop|mesh|40[0-9]|481|warn|error/i.test(x)).slice(-25).join('\n')).catch((e: Error) => e.message)));
       process.stderr.write(`# chat failed; engine logs:\n${logs.join('\n')}\n`);
     }
     assert.equal(b.code, 0, `bob:\n${b.out}`);
