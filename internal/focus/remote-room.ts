@@ -177,7 +177,7 @@ export class RemoteRoomPort implements ChatRoomPort {
   /** Stops following the owner; the devices are reported left as when the owner dies. */
   close(): void {
     this.#stream?.destroy();
-    this.#end();
+    this.#end(true);
   }
 
   #apply(m: RoomStreamMessage): void {
@@ -189,12 +189,15 @@ export class RemoteRoomPort implements ChatRoomPort {
     }
   }
 
-  #end(): void {
+  #end(byUs = false): void {
     if (this.#gone) return;
     this.#gone = true;
     const before = this.#participants;
     this.#participants = [];
-    this.#log.info({ participants: before.length }, 'lost the owner replica\'s room: its devices leave here');
+    // Said apart: a room this replica stops following (nobody here needs it, a status query done)
+    // is routine; the owner's stream ending by itself is what an operator looks for.
+    if (byUs) this.#log.debug({ participants: before.length }, 'stopped following the owner replica\'s room');
+    else this.#log.info({ participants: before.length }, 'lost the owner replica\'s room: its devices leave here');
     for (const p of before) {
       for (const d of p.devices) {
         const e: RoomEvent = { type: 'device-left', participantId: d.participantId, sipUri: p.sipUri, reason: 'room-closed' };

@@ -180,11 +180,9 @@ export class RoomMesh implements ChatPort {
     if (lease === undefined || lease.expiresAt.getTime() <= Date.now() || lease.holder === this.#o.ordinal) return [];
     if (this.#channel === undefined) throw new Error('no mesh channel to ask the room\'s owner');
     const port = await RemoteRoomPort.open(this.#channel, lease.holder, entry, this.#log);
-    try {
-      return port.participants();
-    } finally {
-      port.close();
-    }
+    const list = port.participants();
+    port.release();
+    return list;
   }
 
   /** A room left this replica (lease lost, room deleted): its watchers' streams end. */
