@@ -18,7 +18,8 @@
 //    using ca.crt, presenting our own certificate (mutual TLS, RFC 4976 §9.2; the relay
 //    checks a peer that dials us the same way: peer-auth.ts).
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { checkServerIdentity, connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { promises as dns, type SrvRecord } from 'node:dns';
 import type { Logger } from 'pino';
 import { effectivePort, type MsrpUri } from '../msrp/uri.ts';
@@ -132,7 +133,7 @@ export class NextHops {
         continue;
       }
       try {
-        const socket = await this.#open1(uri, t.address, t.port);
+        const socket = await this.#open1(uri, t.address, t.port, own);
         const conn = this.#d.adopt(socket, key);
         this.#open.set(key, conn);
         socket.once('close', () => {
@@ -193,7 +194,12 @@ export class NextHops {
     return out;
   }
 
-  #open1(uri: MsrpUri, address: string, port: number): Promise<Socket> {
+  /**
+   * `own`: the engine's own chat switch on loopback. It serves this engine's certificate, which
+   * need not chain to anything the relay trusts (a `kubectl create secret tls` Secret has no
+   * ca.crt): it is pinned instead, the presented certificate must be ours.
+   */
+  #open1(uri: MsrpUri, address: string, port: number, own = false): Promise<Socket> {
     const o = this.#d.options;
     return new Promise<Socket>((resolve, reject) => {
       let socket: Socket;
@@ -205,18 +211,23 @@ export class NextHops {
       const timer = setTimeout(() => onError(new Error('connect timeout')), o.nextHops.connectTimeoutMs);
       if (uri.scheme === 'msrps') {
         const m = this.#d.tls();
+        const pinned = own && m !== undefined ? new X509Certificate(m.cert).fingerprint256 : undefined;
         socket = tlsConnect({
           host: address,
           port,
           // Verify against the URI host (RFC 4976 §9.2), not the address we resolved.
           ...(isIP(uri.host) === 0 ? { servername: uri.host } : {}),
-          checkServerIdentity: (_h, cert) => checkIdentity(uri.host, cert),
+          ...(pinned === undefined ? { checkServerIdentity: (_h: string, cert: PeerCertificate) => checkIdentity(uri.host, cert) } : {}),
           ...(m?.ca !== undefined ? { ca: m.ca } : {}),
           ...(o.mutualTls && m !== undefined ? { cert: m.cert, key: m.key } : {}),
           minVersion: MIN_TLS_VERSION,
-          rejectUnauthorized: true,
+          rejectUnauthorized: pinned === undefined,
         });
         socket.once('secureConnect', () => {
+          if (pinned !== undefined && (socket as TLSSocket).getPeerCertificate().fingerprint256 !== pinned) {
+            onError(new Error('the chat switch presented another certificate than this engine\'s'));
+            return;
+          }
           clearTimeout(timer);
           socket.off('error', onError);
           resolve(socket);
