@@ -42,6 +42,9 @@ describe('control endpoint: room participants', { timeout: 60_000 }, () => {
       // A room of the directory nobody joined yet is served, and empty.
       assert.deepEqual(await (await fetch(url(relay, '/rooms/empty/participants'))).json(), { participants: [] });
       assert.equal((await fetch(url(relay, '/rooms/nowhere/participants'))).status, 404);
+      // Malformed percent-encoding is a 400, not a crash of the engine (the next request still works).
+      assert.equal((await fetch(url(relay, '/rooms/%E0%A4%A/participants'))).status, 400);
+      assert.equal((await fetch(url(relay, '/sessions/%ZZ'), { method: 'DELETE' })).status, 400);
       // An engine without the chat server serves no room at all.
       assert.equal((await fetch(url(bare, '/rooms/lobby/participants'))).status, 404);
 

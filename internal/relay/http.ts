@@ -59,6 +59,15 @@ export interface RoomsControl {
   removeParticipant(room: string, id: string): Promise<boolean>;
 }
 
+/** A path segment percent-decoded, or undefined when its encoding is malformed (a 400, not a crash). */
+function decoded(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
 /** `identity`: which relay and replica this is, sent along with the session list (the admin API merges it with the relay-wide one). */
 export async function startControlServer(
   host: string, port: number, sessions: SessionTable, rooms: () => RoomsControl | undefined = () => undefined,
@@ -69,14 +78,16 @@ export async function startControlServer(
     const r = /^\/rooms\/([^/]+)\/participants(?:\/([^/]+))?$/.exec(path);
     if (r !== null) {
       const control = rooms();
-      const name = decodeURIComponent(r[1]!);
+      const name = decoded(r[1]!);
+      const id = r[2] === undefined ? undefined : decoded(r[2]);
+      if (name === undefined || (r[2] !== undefined && id === undefined)) return json(res, 400, { error: 'malformed percent-encoding in the path' });
       if (control === undefined) return json(res, 404, { error: 'the chat server is not running on this engine' });
       const answer = (p: Promise<unknown>, ok: (v: unknown) => void) => p.then(ok, (err: Error) => json(res, 500, { error: err.message }));
       if (r[2] === undefined && req.method === 'GET') {
         return answer(control.participants(name), (list) => (list === undefined ? json(res, 404, { error: 'no such room' }) : json(res, 200, { participants: list })));
       }
       if (r[2] !== undefined && req.method === 'DELETE') {
-        return answer(control.removeParticipant(name, decodeURIComponent(r[2])), (removed) => {
+        return answer(control.removeParticipant(name, id!), (removed) => {
           if (removed !== true) return json(res, 404, { error: 'no such room or participant' });
           res.writeHead(204);
           res.end();
@@ -95,7 +106,9 @@ export async function startControlServer(
     }
     const m = /^\/sessions\/([^/]+)$/.exec(path);
     if (m !== null && req.method === 'DELETE') {
-      const removed = sessions.remove(decodeURIComponent(m[1]!), 'deleted');
+      const id = decoded(m[1]!);
+      if (id === undefined) return json(res, 400, { error: 'malformed percent-encoding in the path' });
+      const removed = sessions.remove(id, 'deleted');
       if (removed === undefined) return json(res, 404, { error: 'no such session' });
       res.writeHead(204);
       res.end();
