@@ -76,7 +76,12 @@ describe('three engine processes as pods 0-2 of one relay (mesh, real PostgreSQL
   const relay = relayFixture({ replicas: 3, publicHost: PUBLIC, realms: [{ name: REALM, hosts: [PUBLIC] }], drain: { timeoutSeconds: DRAIN_SEC }, limits: { sessionsPerUser: SESSIONS_PER_USER } }, 'relay', 'scaleout');
 
   async function startPod(k: number): Promise<Pod> {
-    const [msrpsPort, httpPort, controlPort, sipPort, sipTlsPort, switchPort] = (await freePorts(6)) as [number, number, number, number, number, number];
+    // The mesh ports are bound on 127.0.1.k, so a port free on 127.0.0.1 may be one of them;
+    // the engine refuses a config where they coincide (seen once in CI), so pick again.
+    let ports: number[];
+    do ports = await freePorts(6);
+    while (ports.some((p) => p === meshPort || p === chatMeshPort));
+    const [msrpsPort, httpPort, controlPort, sipPort, sipTlsPort, switchPort] = ports as [number, number, number, number, number, number];
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a rendered config, rewritten field by field like the materialiser does
     const c = renderEngineConfig(relay) as Record<string, any>;
     assert.equal(c.mesh.peerHost, 'relay-{ordinal}.relay-mesh.scaleout.svc.cluster.local', 'the operator\'s rendering');
@@ -126,7 +131,8 @@ describe('three engine processes as pods 0-2 of one relay (mesh, real PostgreSQL
     await store.createRealm(REALM);
     await store.rooms.put('lobby', { policy: { history: { enabled: true, size: 10 } } });
     meshPort = await freePort('127.0.1.0');
-    chatMeshPort = await freePort('127.0.1.0');
+    do chatMeshPort = await freePort('127.0.1.0');
+    while (chatMeshPort === meshPort);
     await Promise.all([0, 1, 2].map((k) => startPod(k)));
   });
 
