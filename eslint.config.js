@@ -23,7 +23,11 @@ const TEST_MODULES = ['node:test', 'node:assert', 'node:assert/strict', 'assert'
 
 // Folders of internal/ in layers, lowest first (docs/architecture.md §2.1).
 const PROTOCOL = ['msrp', 'sip', 'auth'];
-const FEATURES = ['transport', 'store', 'relay', 'mesh', 'engine', 'chat', 'focus', 'admin', 'operator', 'client'];
+// chat/ is the chat server: its two halves, focus/ (SIP, RFC 7701 §5) and switch/ (MSRP), and
+// the files directly in chat/ that assemble them (server, config, replicas, control endpoint).
+const FEATURES = ['transport', 'store', 'relay', 'mesh', 'engine', 'chat', 'admin', 'operator', 'client'];
+/** The chat server's assembly, seen from one of its halves: a file directly in chat/. */
+const CHAT_ASSEMBLY_FROM_HALF = '^\\.\\./[^./][^/]*\\.ts$';
 const ALL = [...PROTOCOL, 'config', 'telemetry', ...FEATURES];
 
 /** What each folder of internal/ must not import (besides test-only code), and why. */
@@ -35,31 +39,33 @@ const FORBIDDEN = {
   telemetry: { folders: ['config', ...FEATURES], modules: [], why: 'telemetry is below every feature' },
   transport: { folders: FEATURES.filter((f) => f !== 'transport'), modules: [], why: 'transport knows sockets and framing, not what runs over them' },
   store: { folders: FEATURES.filter((f) => f !== 'store'), modules: [], why: 'the store knows tables, not the features that use them' },
-  relay: { folders: ['engine', 'chat', 'focus', 'admin', 'operator', 'client'], modules: [], why: 'the relay does not know the engine that assembles it, the chat server, the admin sidecar, the operator or the client' },
-  chat: { folders: ['engine', 'relay', 'focus', 'admin', 'operator', 'client'], modules: [], why: 'the chat switch does not know the engine, the relay, the SIP focus above it, the admin sidecar, the operator or the client' },
-  focus: { folders: ['engine', 'admin', 'operator', 'client'], modules: [], why: 'the focus does not know the engine that assembles it, the admin sidecar, the operator or the client' },
+  relay: { folders: ['engine', 'chat', 'admin', 'operator', 'client'], modules: [], why: 'the relay does not know the engine that assembles it, the chat server, the admin sidecar, the operator or the client' },
+  'chat/switch': { folders: ['engine', 'relay', 'focus', 'admin', 'operator', 'client'], regexes: [CHAT_ASSEMBLY_FROM_HALF], modules: [], why: 'the MSRP switch does not know the engine, the relay, the SIP focus above it, the chat server that assembles it, the admin sidecar, the operator or the client' },
+  'chat/focus': { folders: ['engine', 'admin', 'operator', 'client'], regexes: [CHAT_ASSEMBLY_FROM_HALF], modules: [], why: 'the focus does not know the engine, the chat server that assembles it, the admin sidecar, the operator or the client' },
+  chat: { files: ['internal/chat/*.ts'], helpers: ['internal/chat/test*.ts', 'internal/chat/testdata/**/*.ts'], folders: ['engine', 'admin', 'operator', 'client'], modules: [], why: 'the chat server does not know the engine that assembles it, the admin sidecar, the operator or the client' },
   engine: { folders: ['admin', 'operator', 'client'], modules: [], why: 'the engine assembles the store, the relay and the chat server; the admin sidecar, the operator and the client are other processes' },
-  admin: { folders: ['transport', 'relay', 'mesh', 'engine', 'chat', 'focus', 'operator', 'client'], modules: [], why: 'the admin sidecar reaches the engine over HTTP only' },
-  operator: { folders: ['store', 'relay', 'mesh', 'engine', 'chat', 'focus', 'admin', 'client', ...PROTOCOL], modules: [], why: 'the operator never imports the engine or the admin app' },
-  client: { folders: ['store', 'relay', 'mesh', 'engine', 'focus', 'admin', 'operator'], modules: [], why: 'the client is a peer: protocol and sockets only' },
+  admin: { folders: ['transport', 'relay', 'mesh', 'engine', 'chat', 'operator', 'client'], modules: [], why: 'the admin sidecar reaches the engine over HTTP only' },
+  operator: { folders: ['store', 'relay', 'mesh', 'engine', 'chat', 'admin', 'client', ...PROTOCOL], modules: [], why: 'the operator never imports the engine or the admin app' },
+  client: { folders: ['store', 'relay', 'mesh', 'engine', 'chat/focus', 'admin', 'operator'], regexes: ['^(\\.\\./)+chat/[^/]+\\.ts$'], modules: [], why: 'the client is a peer: protocol and sockets only (of the chat server, only the switch\'s URI rules)' },
 };
 
 const folderPattern = (folders, why) => ({
   regex: `^(\\.\\./)+(${folders.join('|')})/`,
   message: `Layering (docs/architecture.md §2.2): ${why}.`,
 });
+const regexPattern = (regex, why) => ({ regex, message: `Layering (docs/architecture.md §2.2): ${why}.` });
 const testOnlyPattern = {
   regex: '(^|/)(test[^/]*\\.ts$|[^/]*\\.(test|e2e)\\.ts$|testdata/)|(^|/)(e2e|bench)/',
   message: 'Layering (docs/architecture.md §2.2): production code imports no test-only code (*.test.ts, *.e2e.ts, test*.ts, testdata/, e2e/, bench/).',
 };
-const restrict = ({ folders = [], modules = [], why = '', testOnly = false }) => [
+const restrict = ({ folders = [], regexes = [], modules = [], why = '', testOnly = false }) => [
   'error',
   {
     paths: [
       ...modules.map((name) => ({ name, message: `Layering (docs/architecture.md §2.2): ${why}.` })),
       ...(testOnly ? TEST_MODULES.map((name) => ({ name, message: testOnlyPattern.message })) : []),
     ],
-    patterns: [...(folders.length > 0 ? [folderPattern(folders, why)] : []), ...(testOnly ? [testOnlyPattern] : [])],
+    patterns: [...(folders.length > 0 ? [folderPattern(folders, why)] : []), ...regexes.map((r) => regexPattern(r, why)), ...(testOnly ? [testOnlyPattern] : [])],
   },
 ];
 
@@ -68,9 +74,10 @@ const restrict = ({ folders = [], modules = [], why = '', testOnly = false }) =>
 // Type-only imports count too (typescript-eslint's rule, allowTypeImports off).
 const layering = [
   { files: ['internal/**/*.ts', 'cmd/**/*.ts', 'scripts/**/*.ts'], ignores: [...TESTS, ...HELPERS], rules: { '@typescript-eslint/no-restricted-imports': restrict({ testOnly: true }) } },
-  ...Object.entries(FORBIDDEN).flatMap(([folder, rule]) => [
-    { files: [`internal/${folder}/**/*.ts`], ignores: [...TESTS, ...HELPERS], rules: { '@typescript-eslint/no-restricted-imports': restrict({ ...rule, testOnly: true }) } },
-    { files: HELPERS.map((h) => `internal/${folder}/${h}`), ignores: TESTS, rules: { '@typescript-eslint/no-restricted-imports': restrict(rule) } },
+  // A folder's rule covers its subfolders unless it names its files (chat/: only the assembly).
+  ...Object.entries(FORBIDDEN).flatMap(([folder, { files = [`internal/${folder}/**/*.ts`], helpers = HELPERS.map((h) => `internal/${folder}/${h}`), ...rule }]) => [
+    { files, ignores: [...TESTS, ...HELPERS], rules: { '@typescript-eslint/no-restricted-imports': restrict({ ...rule, testOnly: true }) } },
+    { files: helpers, ignores: TESTS, rules: { '@typescript-eslint/no-restricted-imports': restrict(rule) } },
   ]),
 ];
 

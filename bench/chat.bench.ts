@@ -10,8 +10,8 @@ import { formatCpim } from '../internal/msrp/cpim.ts';
 import { MsrpParser } from '../internal/msrp/parser.ts';
 import { toBuffers } from '../internal/msrp/serializer.ts';
 import { newMessageId, newSessionId, newTransactionId } from '../internal/msrp/transaction.ts';
-import { ChatSwitch, startChatMsrpListener } from '../internal/chat/switch.ts';
-import type { Room } from '../internal/chat/room.ts';
+import { ChatSwitch, startChatMsrpListener } from '../internal/chat/switch/switch.ts';
+import type { Room } from '../internal/chat/switch/room.ts';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
 const PARTICIPANTS = Number(process.env['PARTICIPANTS'] ?? 200);

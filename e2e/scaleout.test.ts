@@ -20,7 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { stringify } from 'yaml';
 import { offerSdp, SipUac } from '../internal/client/sip-uac.ts';
-import { TlsParticipant } from '../internal/focus/testparticipant.ts';
+import { TlsParticipant } from '../internal/chat/testparticipant.ts';
 import { formatCpim } from '../internal/msrp/cpim.ts';
 import { buildResponse } from '../internal/msrp/transaction.ts';
 import { renderEngineConfig } from '../internal/operator/render/config.ts';

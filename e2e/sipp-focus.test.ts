@@ -4,10 +4,10 @@
 // Skip rule: sipp absent and CI !== 'true' → skipped with the reason; in CI it must run.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startChatServer, type RunningChatServer } from '../internal/focus/server.ts';
+import { startChatServer, type RunningChatServer } from '../internal/chat/server.ts';
 import { createLogger } from '../internal/telemetry/logger.ts';
 import { SCENARIOS, runSipp, sippAvailable } from './sipp/sipp.ts';
-import { loopbackChatConfig } from '../internal/focus/testchat.ts';
+import { loopbackChatConfig } from '../internal/chat/testchat.ts';
 import { eventually } from '../internal/testwait.ts';
 
 const skip = !sippAvailable() && process.env.CI !== 'true' ? 'sipp not installed: apt-get install sip-tester (or set SIPP_BIN)' : false;

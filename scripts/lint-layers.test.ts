@@ -56,7 +56,7 @@ describe('layering lint (eslint.config.js, docs/architecture.md §2.2)', () => {
         it(`${folder}/: ${code}`, () => assertForbidden(`internal/${folder}/virtual.ts`, code));
       }
     }
-    const higher = ['transport/listeners.ts', 'relay/router.ts', 'store/store.ts', 'chat/switch.ts', 'focus/server.ts', 'admin/app.ts', 'operator/manager.ts', 'config/engine.ts', 'telemetry/metrics.ts', 'client/link.ts', 'mesh/anything.ts', 'engine/anything.ts'];
+    const higher = ['transport/listeners.ts', 'relay/router.ts', 'store/store.ts', 'chat/switch/switch.ts', 'chat/server.ts', 'chat/focus/focus.ts', 'admin/app.ts', 'operator/manager.ts', 'config/engine.ts', 'telemetry/metrics.ts', 'client/link.ts', 'mesh/anything.ts', 'engine/anything.ts'];
     for (const target of higher) {
       it(`sip/ imports nothing from ../${target}`, () => assertForbidden('internal/sip/virtual.ts', `import { x } from '../${target}';`));
     }
@@ -79,11 +79,11 @@ describe('layering lint (eslint.config.js, docs/architecture.md §2.2)', () => {
   });
 
   describe('config imports no feature folder', () => {
-    for (const folder of ['transport', 'store', 'relay', 'mesh', 'engine', 'chat', 'focus', 'admin', 'operator', 'client']) {
+    for (const folder of ['transport', 'store', 'relay', 'mesh', 'engine', 'chat', 'admin', 'operator', 'client']) {
       it(`config/ imports nothing from ../${folder}/`, () => assertForbidden('internal/config/virtual.ts', `import { x } from '../${folder}/x.ts';`));
     }
     it('a type-only import of a feature folder is a break too', () =>
-      assertForbidden('internal/config/virtual.ts', "import type { ChatConfig } from '../focus/server.ts';"));
+      assertForbidden('internal/config/virtual.ts', "import type { ChatConfig } from '../chat/server.ts';"));
     it('files, YAML, TypeBox and the protocol folders are allowed', async () => {
       await assertAllowed('internal/config/virtual.ts', "import { readFileSync } from 'node:fs';\nimport { parse } from 'yaml';\nimport Type from 'typebox';");
       await assertAllowed('internal/config/virtual.ts', "import type { MsrpUri } from '../msrp/uri.ts';");
@@ -109,7 +109,7 @@ describe('layering lint (eslint.config.js, docs/architecture.md §2.2)', () => {
     it('cmd/ is production code', () => assertForbidden('cmd/virtual.ts', "import { startStoreRelay } from '../internal/relay/teststore.ts';"));
     it('scripts/ is production code', () => assertForbidden('scripts/virtual.ts', "import { testPki } from '../internal/transport/testcerts.ts';"));
     it('a type-only import of a test helper is a break too', () =>
-      assertForbidden('internal/focus/virtual.ts', "import type { TestPeer } from '../chat/testpeer.ts';"));
+      assertForbidden('internal/chat/focus/virtual.ts', "import type { TestPeer } from '../switch/testpeer.ts';"));
     it('tests and test helpers may import test-only code', async () => {
       await assertAllowed('internal/relay/virtual.test.ts', "import { TestClient } from './testclient.ts';\nimport { describe } from 'node:test';");
       await assertAllowed('internal/relay/testvirtual.ts', "import { TestClient } from './testclient.ts';\nimport { testPki } from '../transport/testcerts.ts';");
@@ -123,7 +123,7 @@ describe('layering lint (eslint.config.js, docs/architecture.md §2.2)', () => {
     it('a relay test helper does not import the admin app', () =>
       assertForbidden('internal/relay/testvirtual.ts', "import { buildAdminApp } from '../admin/app.ts';"));
     it('the relay does not import the chat switch', () =>
-      assertForbidden('internal/relay/virtual.ts', "import { ChatSwitch } from '../chat/switch.ts';"));
+      assertForbidden('internal/relay/virtual.ts', "import { ChatSwitch } from '../chat/switch/switch.ts';"));
     it('transport does not import the relay', () =>
       assertForbidden('internal/transport/virtual.ts', "import { startRelay } from '../relay/relay.ts';"));
     it('the store does not import the admin app', () =>
@@ -134,14 +134,29 @@ describe('layering lint (eslint.config.js, docs/architecture.md §2.2)', () => {
       assertForbidden('internal/operator/virtual.ts', "import { startRelay } from '../relay/relay.ts';"));
     it('the engine does not import the admin app', () =>
       assertForbidden('internal/engine/virtual.ts', "import { buildAdminApp } from '../admin/app.ts';"));
-    for (const folder of ['relay', 'chat', 'focus']) {
+    for (const folder of ['relay', 'chat', 'chat/switch', 'chat/focus']) {
       it(`${folder}/ does not import the engine that assembles it`, () =>
-        assertForbidden(`internal/${folder}/virtual.ts`, "import { startEngine } from '../engine/engine.ts';"));
+        assertForbidden(`internal/${folder}/virtual.ts`, `import { startEngine } from '${'../'.repeat(folder.split('/').length)}engine/engine.ts';`));
     }
     it('the engine may use the relay, the chat server, the store, config and telemetry', () =>
-      assertAllowed('internal/engine/virtual.ts', "import { startRelay } from '../relay/relay.ts';\nimport { startChatFromConfig } from '../focus/from-config.ts';\nimport { openStore } from '../store/index.ts';\nimport type { EngineConfig } from '../config/engine.ts';\nimport { createMetrics } from '../telemetry/metrics.ts';"));
+      assertAllowed('internal/engine/virtual.ts', "import { startRelay } from '../relay/relay.ts';\nimport { startChatFromConfig } from '../chat/from-config.ts';\nimport { openStore } from '../store/index.ts';\nimport type { EngineConfig } from '../config/engine.ts';\nimport { createMetrics } from '../telemetry/metrics.ts';"));
     it('the focus may use the chat switch, the SIP transport and the store', () =>
-      assertAllowed('internal/focus/virtual.ts', "import { ChatSwitch } from '../chat/switch.ts';\nimport { startSipTransport } from '../transport/sip.ts';\nimport type { Store } from '../store/index.ts';"));
+      assertAllowed('internal/chat/focus/virtual.ts', "import { ChatSwitch } from '../switch/switch.ts';\nimport { startSipTransport } from '../../transport/sip.ts';\nimport type { Store } from '../../store/index.ts';"));
+    it('the chat server assembles its two halves', () =>
+      assertAllowed('internal/chat/virtual.ts', "import { ChatSwitch } from './switch/switch.ts';\nimport { startFocus } from './focus/focus.ts';\nimport { ownerOf } from '../mesh/ownership.ts';"));
+    it('the MSRP switch does not import the SIP focus above it', () =>
+      assertForbidden('internal/chat/switch/virtual.ts', "import { startFocus } from '../focus/focus.ts';"));
+    it('neither half imports the chat server that assembles it', async () => {
+      await assertForbidden('internal/chat/switch/virtual.ts', "import { startChatServer } from '../server.ts';");
+      await assertForbidden('internal/chat/focus/virtual.ts', "import type { RoomMesh } from '../room-mesh.ts';");
+    });
+    it('the switch does not import the relay', () =>
+      assertForbidden('internal/chat/switch/virtual.ts', "import { startRelay } from '../../relay/relay.ts';"));
+    it('the client uses the switch\'s URI rules, not the focus or the chat server', async () => {
+      await assertAllowed('internal/client/virtual.ts', "import { sameUri } from '../chat/switch/policy.ts';");
+      await assertForbidden('internal/client/virtual.ts', "import { startFocus } from '../chat/focus/focus.ts';");
+      await assertForbidden('internal/client/virtual.ts', "import { startChatServer } from '../chat/server.ts';");
+    });
     it('the relay may use transport, store, auth and config', () =>
       assertAllowed('internal/relay/virtual.ts', "import { listen } from '../transport/listen.ts';\nimport type { Store } from '../store/store.ts';\nimport { verify } from '../auth/verify.ts';\nimport type { EngineConfig } from '../config/engine.ts';"));
   });

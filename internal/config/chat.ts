@@ -1,6 +1,6 @@
 // The `chat` section of the engine configuration (EngineConfigSchema.chat): the SIP focus
-// and the MSRP switch of internal/focus and internal/chat read it. It lives here, not in
-// internal/focus, so that config imports no feature folder (docs/architecture.md §2.2).
+// and the MSRP switch (internal/chat/focus, internal/chat/switch) read it. It lives here, not
+// in internal/chat, so that config imports no feature folder (docs/architecture.md §2.2).
 import Type, { type Static } from 'typebox';
 
 const strict = { additionalProperties: false } as const;

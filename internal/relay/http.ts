@@ -51,7 +51,7 @@ export async function startProbeServer(host: string, port: number, state: ProbeS
   return { server, address: await listenServer(server, { host, port }) };
 }
 
-/** The chat server's rooms as the control endpoint sees them (implemented by internal/focus/control.ts). */
+/** The chat server's rooms as the control endpoint sees them (implemented by internal/chat/control.ts). */
 export interface RoomsControl {
   /** One entry per participant device; undefined when this engine serves no room of that name. */
   participants(room: string): Promise<Record<string, unknown>[] | undefined>;

@@ -2,7 +2,7 @@
 // the room URI the chat switch uses. `append` inserts and trims to the newest `keep` rows
 // of that room in one statement (the trim walks the (room, id DESC) index), so a room
 // never holds more than N rows for long and nothing periodic is needed. The CPIM body is
-// stored and returned byte for byte. internal/chat/history-store.ts puts a write queue
+// stored and returned byte for byte. internal/chat/switch/history-store.ts puts a write queue
 // and a read timeout in front of this for the switch.
 import type { Db } from './db.ts';
 import { StoreError } from './errors.ts';

@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startChatServer, type RunningChatServer } from '../../focus/server.ts';
+import { startChatServer, type RunningChatServer } from '../../chat/server.ts';
 import { startTestRelay, type TestRelay } from '../../relay/testrelay.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { testPki } from '../../transport/testcerts.ts';

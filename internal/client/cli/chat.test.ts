@@ -6,9 +6,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startChatServer, type RunningChatServer } from '../../focus/server.ts';
+import { startChatServer, type RunningChatServer } from '../../chat/server.ts';
 import { createLogger } from '../../telemetry/logger.ts';
-import { loopbackChatConfig } from '../../focus/testchat.ts';
+import { loopbackChatConfig } from '../../chat/testchat.ts';
 import { eventually } from '../../testwait.ts';
 import { runMsrp } from './testrun.ts';
 

@@ -17,7 +17,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { uriKey } from '../../chat/policy.ts';
+import { uriKey } from '../../chat/switch/policy.ts';
 import { formatCpim, parseCpim } from '../../msrp/cpim.ts';
 import { newSessionId, newTransactionId } from '../../msrp/transaction.ts';
 import { headerValue } from '../../sip/message.ts';

@@ -1,4 +1,4 @@
--- Chat room history (internal/chat/history.ts, internal/store/history.ts): the last N
+-- Chat room history (internal/chat/switch/history.ts, internal/store/history.ts): the last N
 -- public messages of a room, replayed to a device when it joins. `room` is the room URI
 -- the switch uses (not rooms.name: rooms from configuration have no row), so there is no
 -- foreign key; the switch drops a room's history when the room is deleted. `cpim` is the

@@ -1,0 +1,100 @@
+// The focus's judgement of an INVITE's offer before the switch sees it (RFC 7701 §5,
+// RFC 4975 §8, RFC 3264 §6). Pure: an SDP body and where it came from in, either the
+// MSRP media to admit or the SIP status (with a Warning, RFC 3261 §20.43) to refuse with.
+//
+//   no body / no m=message TCP(/TLS)/MSRP line  → 488, Warning 304 "Media type not available"
+//   accept-types without message/cpim (or *)    → 488, Warning 305 "Incompatible media format"
+//                                                  (RFC 7701 §5.1: the switch speaks CPIM)
+//   a=setup:passive (the focus would connect)   → 488, Warning 399: our switch only listens
+//   a=path first hop on a private address       → 488, Warning 399, when media.privateAddresses = deny
+//   a=path first hop not the SIP source address → 488, Warning 399, when media.foreignAddresses = deny
+//   unparsable SDP                              → 400 (the request is malformed, RFC 3261 §21.4.1)
+import { parseIPv4, parseIPv6, parseMsrpUri } from '../../msrp/uri.ts';
+import { findMsrpMedia, type MsrpMedia } from '../../sip/sdp-msrp.ts';
+import { parseSdp, type SessionDescription } from '../../sip/sdp.ts';
+
+export interface MediaPolicy {
+  /** A first hop on a loopback, private, link-local or CGN address (what a client behind NAT writes). */
+  readonly privateAddresses: 'allow' | 'deny';
+  /**
+   * A first hop that is not the address the SIP request came from: a client naming a
+   * third party's MSRP endpoint (a reflection vector when the focus connects or a relay
+   * trusts the path). Relays listed in `trustedHosts` are not foreign.
+   */
+  readonly foreignAddresses: 'allow' | 'deny';
+  readonly trustedHosts?: readonly string[];
+}
+
+export const LAB_MEDIA_POLICY: MediaPolicy = { privateAddresses: 'allow', foreignAddresses: 'allow' };
+
+export type OfferCheck =
+  | { readonly ok: true; readonly sdp: SessionDescription; readonly media: MsrpMedia }
+  | { readonly ok: false; readonly status: 400 | 488; readonly warnCode: number | undefined; readonly text: string };
+
+/** RFC 7701 §5.1 and RFC 4975 §8.6 ("*" accepts anything). */
+export function acceptsCpim(acceptTypes: readonly string[]): boolean {
+  return acceptTypes.some((t) => t === '*' || t.toLowerCase() === 'message/cpim' || t.toLowerCase() === 'message/*');
+}
+
+export function checkOffer(body: Buffer, sourceAddress: string, policy: MediaPolicy): OfferCheck {
+  const refuse = (warnCode: number, text: string): OfferCheck => ({ ok: false, status: 488, warnCode, text });
+  // RFC 3261 §13.2.1 allows an INVITE without offer (the offer then comes in our 2xx and the
+  // answer in the ACK); a chat room has nothing to offer without knowing the client's path.
+  if (body.length === 0) return refuse(304, 'an MSRP offer is required in the INVITE');
+  const parsed = parseSdp(body);
+  if (!parsed.ok) return { ok: false, status: 400, warnCode: undefined, text: `bad SDP: ${parsed.error.message}` };
+  const found = findMsrpMedia(parsed.value);
+  if (!found.ok) return refuse(304, found.error.message);
+  const media = found.value;
+  if (!acceptsCpim(media.acceptTypes)) return refuse(305, 'a=accept-types must include message/cpim (RFC 7701 §5.1)');
+  if (media.setup === 'passive') return refuse(399, 'the focus does not open MSRP connections: offer a=setup:active or actpass (RFC 6135)');
+  const first = parseMsrpUri(media.path[0] ?? '');
+  if (!first.ok) return refuse(399, `a=path first hop is not an MSRP URI: ${first.error.message}`);
+  const host = first.uri.host;
+  const trusted = (policy.trustedHosts ?? []).some((h) => h.toLowerCase() === host.toLowerCase());
+  if (!trusted && policy.privateAddresses === 'deny' && isPrivateHost(host)) {
+    return refuse(399, `a=path points at a private address (${host}), refused by policy`);
+  }
+  if (!trusted && policy.foreignAddresses === 'deny' && !sameAddress(host, sourceAddress)) {
+    return refuse(399, `a=path host ${host} is not the request's source ${sourceAddress}, refused by policy`);
+  }
+  return { ok: true, sdp: parsed.value, media };
+}
+
+/** Loopback, RFC 1918, link-local, CGN (RFC 6598), unspecified; ::1, fc00::/7, fe80::/10, v4-mapped of those; "localhost". */
+export function isPrivateHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (h.toLowerCase() === 'localhost') return true;
+  const v4 = parseIPv4(h);
+  if (v4) return isPrivateV4(v4);
+  const v6 = parseIPv6(h);
+  if (!v6) return false;
+  const [a = 0] = v6;
+  if (v6.every((g, i) => (i < 7 ? g === 0 : g === 1)) || v6.every((g) => g === 0)) return true;
+  if ((a & 0xfe00) === 0xfc00 || (a & 0xffc0) === 0xfe80) return true;
+  if (v6.slice(0, 5).every((g) => g === 0) && v6[5] === 0xffff) {
+    const hi = v6[6] ?? 0;
+    const lo = v6[7] ?? 0;
+    return isPrivateV4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
+  }
+  return false;
+}
+
+function isPrivateV4([a = 0, b = 0]: number[]): boolean {
+  return a === 10 || a === 127 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
+    (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127);
+}
+
+function sameAddress(a: string, b: string): boolean {
+  const norm = (s: string) => {
+    const h = s.replace(/^\[|\]$/g, '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
+    const v6 = parseIPv6(h);
+    return v6 ? v6.join(':') : h.toLowerCase();
+  };
+  return norm(a) === norm(b);
+}
+
+/** A Warning header value (RFC 3261 §20.43): warn-code SP warn-agent SP warn-text. */
+export function warning(code: number, agent: string, text: string): string {
+  return `${code} ${agent} "${text.replace(/["\\]/g, "'")}"`;
+}

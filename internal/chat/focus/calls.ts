@@ -1,0 +1,295 @@
+// INVITE dialogs with a room (RFC 7701 §5): join, re-INVITE, BYE in both directions, and
+// moderators removing a participant with REFER method=BYE (RFC 4579 §5.5, RFC 3515).
+//
+// Answers to a join INVITE, in the order they are checked:
+//   404 unknown room (unless autoCreate) · 401 Digest when the room wants it (RFC 3261 §22)
+//   403 deny-listed / not allow-listed · 400 bad SDP · 488 + Warning (admission.ts)
+//   486 Busy Here when the room is full or the participant has too many devices: RFC 3261
+//       §21.4.24 "not willing or able to take additional calls at this end system" is
+//       exactly a full room; 480 would say the room is unavailable, which it is not, and
+//       486 lets a client retry later (Retry-After, §20.33) · 200 with the answer.
+import { randomInt } from 'node:crypto';
+import type { Logger } from 'pino';
+import { admittedByLists, uriKey } from '../switch/policy.ts';
+import type { Dialog } from '../../sip/dialogs.ts';
+import { dialogKey } from '../../sip/dialogs.ts';
+import { sipChallenges, verifySipDigest, type SipDigestOptions } from '../../sip/digest.ts';
+import { contacts, fromHeader, parseNameAddr } from '../../sip/fields.ts';
+import { headerValue } from '../../sip/message.ts';
+import { buildChatRoomAnswer } from '../../sip/sdp-msrp.ts';
+import { formatSdp, type SessionDescription } from '../../sip/sdp.ts';
+import type { IncomingRequest } from '../../sip/ua.ts';
+import { parseSipUri } from '../../sip/uri.ts';
+import { checkOffer, warning, type MediaPolicy } from './admission.ts';
+import type { AdmitRequest, AdmitResult, ChatRoomPort, ModeratorRemoval } from './chat-port.ts';
+import type { RoomEntry } from './directory.ts';
+
+export interface Call {
+  readonly dialog: Dialog;
+  readonly room: RoomEntry;
+  readonly chat: ChatRoomPort;
+  readonly participantId: string;
+  readonly sipUri: string;
+  readonly contact: string | undefined;
+  readonly sessionId: string;
+  sessionVersion: number;
+  answer: SessionDescription;
+  /** The dialog is ending from our side or theirs: no BYE to send any more. */
+  ending: boolean;
+}
+
+/** What join() learnt before the room's answer. */
+interface Joined {
+  readonly incoming: IncomingRequest;
+  readonly room: RoomEntry;
+  readonly chat: ChatRoomPort;
+  readonly sipUri: string;
+  readonly offer: SessionDescription;
+  readonly contact: string | undefined;
+  readonly refuse: (status: number, text: string, warnCode?: number) => void;
+}
+
+export interface CallsOptions {
+  readonly logger: Logger;
+  readonly media: MediaPolicy;
+  /** Host written in c=/o= of answers and in Warning agents. */
+  readonly publicHost: string;
+  readonly digest: SipDigestOptions | undefined;
+  /** Contact of the focus for a room, per transport of the request (`;isfocus`, RFC 4579 §3). */
+  contactFor(room: RoomEntry, transport: string): string;
+  sendBye(dialog: Dialog): void;
+  notifyRefer(dialog: Dialog, sipfrag: string): void;
+  counted(outcome: string): void;
+}
+
+export class Calls {
+  readonly #o: CallsOptions;
+  /** dialogKey → call. */
+  readonly #byDialog = new Map<string, Call>();
+  /** participantId → call. */
+  readonly #byParticipant = new Map<string, Call>();
+
+  constructor(o: CallsOptions) {
+    this.#o = o;
+  }
+
+  get size(): number {
+    return this.#byDialog.size;
+  }
+
+  /** Calls in the room named `room`. */
+  inRoom(room: string): number {
+    let n = 0;
+    for (const c of this.#byDialog.values()) if (c.room.name === room) n++;
+    return n;
+  }
+
+  contactOf(participantId: string): string | undefined {
+    return this.#byParticipant.get(participantId)?.contact;
+  }
+
+  byDialog(dialog: Dialog): Call | undefined {
+    return this.#byDialog.get(dialogKey(dialog.id));
+  }
+
+  /** A new INVITE to `room` (found in the directory). */
+  join(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort): void {
+    const req = incoming.request;
+    const refuse = (status: number, text: string, warnCode?: number) => {
+      this.#o.counted(String(status));
+      this.#o.logger.info({ room: room.name, status, reason: text }, 'join refused');
+      const headers: [string, string][] = warnCode === undefined ? [] : [['Warning', warning(warnCode, this.#o.publicHost, text)]];
+      // RFC 3261 §21.5.4: the owner replica did not answer (several replicas): the room's
+      // owner is looked up again on the next INVITE, so a retry soon is worth it.
+      if (status === 503) headers.push(['Retry-After', '1']);
+      incoming.respond(status, { headers });
+    };
+    const from = fromHeader(req);
+    if (!from) return refuse(400, 'no From');
+    let sipUri = from.uri.replace(/^<|>$/g, '');
+    if (room.requireAuth) {
+      const digest = this.#o.digest;
+      if (!digest) return refuse(403, 'the room requires authentication and the focus has no Digest realm');
+      const header = headerValue(req, 'Authorization');
+      const challenge = (stale: boolean) => {
+        this.#o.counted('401');
+        incoming.respond(401, { headers: sipChallenges(digest, stale).map((c) => ['WWW-Authenticate', c] as const) });
+      };
+      if (header === undefined) return challenge(false);
+      const verified = verifySipDigest(digest, header, req.method, req.uri);
+      if (!verified.ok) {
+        if (verified.code === 'malformed') return refuse(400, 'bad Authorization');
+        return challenge(verified.code === 'stale-nonce');
+      }
+      // The authenticated identity is the participant (RFC 3261 §22: From is only a claim).
+      sipUri = `sip:${verified.value}@${digest.realm}`;
+    }
+    if (!admittedByLists(sipUri, room.policy)) return refuse(403, 'not allowed in this room');
+    const offer = checkOffer(req.body, incoming.source.address, this.#o.media);
+    if (!offer.ok) return refuse(offer.status, offer.text, offer.warnCode);
+    const contact = contacts(req).find((c) => !c.star);
+    const deviceId = `${headerValue(req, 'Call-ID') ?? ''};${from.params.get('tag') ?? ''}`;
+    const request: AdmitRequest = {
+      sipUri, displayName: from.displayName, remotePath: offer.media.path, acceptTypes: offer.media.acceptTypes,
+      acceptsPrivate: offer.media.chatroom?.privateMessages ?? false, deviceId,
+      setup: 'passive',
+    };
+    const admitted = chat.admit(request);
+    const joined: Joined = { incoming, room, chat, sipUri, offer: offer.sdp, contact: contact && !contact.star ? contact.uri : undefined, refuse };
+    // A room of this process answers at once; one another replica owns answers later.
+    if (!(admitted instanceof Promise)) return this.#admitted(joined, admitted);
+    admitted.then((r) => this.#admitted(joined, r), (err: unknown) => {
+      this.#o.logger.warn({ err, room: room.name }, 'admission by the owner replica failed');
+      refuse(503, 'the room is not reachable right now');
+    });
+  }
+
+  #admitted(j: Joined, admitted: AdmitResult): void {
+    const { incoming, room, chat, sipUri, refuse } = j;
+    if (!admitted.ok) {
+      const status = admitted.reason === 'full' || admitted.reason === 'too-many-devices' ? 486 : admitted.sipStatus;
+      return refuse(status, admitted.message, status === 488 ? 399 : undefined);
+    }
+    const sessionId = String(randomInt(1, 2 ** 47));
+    const answer = this.#answer(j.offer, [admitted.localUri], sessionId, 1, admitted.features);
+    if (!answer) {
+      void chat.remove(admitted.participantId, 'sip');
+      return refuse(488, 'no usable MSRP media', 304);
+    }
+    const dialog = incoming.respond(200, {
+      body: formatSdp(answer), contentType: 'application/sdp',
+      headers: [['Contact', this.#o.contactFor(room, incoming.source.transport)]],
+    });
+    if (!dialog || dialog.state === 'terminated') {
+      // CANCELled while we were admitting (the core already answered 487).
+      void chat.remove(admitted.participantId, 'sip');
+      return;
+    }
+    const call: Call = {
+      dialog, room, chat, participantId: admitted.participantId, sipUri, contact: j.contact,
+      sessionId, sessionVersion: 1, answer, ending: false,
+    };
+    this.#byDialog.set(dialogKey(dialog.id), call);
+    this.#byParticipant.set(admitted.participantId, call);
+    this.#o.counted('200');
+    this.#o.logger.info({ room: room.name, participant: sipUri, session: admitted.participantId }, 'joined by SIP');
+  }
+
+  /** RFC 3264 §8: a re-INVITE in a call. The MSRP session stays (our URI is the same); the new offer is checked and answered. */
+  reinvite(incoming: IncomingRequest, call: Call): void {
+    const offer = checkOffer(incoming.request.body, incoming.source.address, this.#o.media);
+    if (!offer.ok) {
+      // RFC 3261 §14.2: a refused re-INVITE leaves the session as it was.
+      incoming.respond(offer.status, { headers: offer.warnCode === undefined ? [] : [['Warning', warning(offer.warnCode, this.#o.publicHost, offer.text)]] });
+      return;
+    }
+    const localUri = call.answer.media.flatMap((m) => m.attributes).find((a) => a.name === 'path')?.value?.split(/\s+/) ?? [];
+    const chatroom = call.answer.media.flatMap((m) => m.attributes).find((a) => a.name === 'chatroom')?.value ?? '';
+    const answer = this.#answer(offer.sdp, localUri, call.sessionId, call.sessionVersion + 1,
+      { nickname: chatroom.includes('nickname'), privateMessages: chatroom.includes('private-messages') });
+    if (!answer) {
+      incoming.respond(488);
+      return;
+    }
+    call.sessionVersion += 1;
+    call.answer = answer;
+    // The switch keeps the device's path from the first offer: a path change needs a new
+    // MSRP connection, which RFC 4975 §5.4 leaves to a new session (documented gap).
+    incoming.respond(200, { body: formatSdp(answer), contentType: 'application/sdp', headers: [['Contact', this.#o.contactFor(call.room, incoming.source.transport)]] });
+  }
+
+  /** The dialog ended (BYE from the peer, no ACK, or our BYE): the device leaves. */
+  ended(dialog: Dialog): void {
+    const call = this.#byDialog.get(dialogKey(dialog.id));
+    if (!call) return;
+    this.#forget(call);
+    call.ending = true;
+    void call.chat.remove(call.participantId, 'sip');
+  }
+
+  /** The switch removed a device (connection lost, moderator, slow reader...): BYE its dialog. */
+  deviceLeft(participantId: string): void {
+    const call = this.#byParticipant.get(participantId);
+    if (!call || call.ending) return;
+    call.ending = true;
+    this.#forget(call);
+    this.#o.sendBye(call.dialog);
+  }
+
+  /**
+   * REFER with Refer-To: <participant;method=BYE> (RFC 4579 §5.5): a moderator removes a
+   * participant. Out of dialog or within the moderator's own INVITE dialog. 202, then one
+   * NOTIFY with the sipfrag of the outcome (RFC 3515 §2.4.5), unless Refer-Sub: false (RFC 4488).
+   */
+  refer(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort): void {
+    const req = incoming.request;
+    const referTo = parseNameAddr(headerValue(req, 'Refer-To') ?? '');
+    if (!referTo) {
+      incoming.respond(400, { reason: 'Bad Refer-To' });
+      return;
+    }
+    const target = parseSipUri(referTo.uri);
+    if (!target || (target.params.get('method') ?? '').toUpperCase() !== 'BYE') {
+      // Dial-out (REFER method=INVITE) is not offered: the room only accepts dial-in.
+      incoming.respond(403, { reason: 'Only Refer-To method=BYE is supported' });
+      return;
+    }
+    const inCall = incoming.dialog ? this.#byDialog.get(dialogKey(incoming.dialog.id)) : undefined;
+    const moderator = inCall?.sipUri ?? (fromHeader(req)?.uri ?? '');
+    const targetUri = referTo.uri.replace(/;[^?]*$/, '').replace(/\?.*$/, '');
+    const result = chat.removeByModerator(moderator, targetUri);
+    const done = (r: ModeratorRemoval): void => {
+      if (!r.ok) {
+        this.#o.logger.info({ room: room.name, moderator, target: targetUri, status: r.status }, 'REFER BYE refused');
+        incoming.respond(r.status, { reason: r.message.replace(/[\r\n]/g, ' ') });
+        return;
+      }
+      const noSub = (headerValue(req, 'Refer-Sub') ?? '').trim().toLowerCase() === 'false';
+      const dialog = incoming.respond(202, noSub ? { headers: [['Refer-Sub', 'false']] } : {});
+      this.#o.logger.info({ room: room.name, moderator, target: uriKey(targetUri), removed: r.removed }, 'participant removed by a moderator');
+      if (dialog && !noSub) this.#o.notifyRefer(dialog, 'SIP/2.0 200 OK\r\n');
+    };
+    if (!(result instanceof Promise)) return done(result);
+    result.then(done, (err: unknown) => {
+      this.#o.logger.warn({ err, room: room.name }, 'REFER BYE: the owner replica did not answer');
+      incoming.respond(503);
+    });
+  }
+
+  /** Every call ends (shutdown): BYE each dialog. */
+  closeAll(): void {
+    for (const call of [...this.#byDialog.values()]) {
+      call.ending = true;
+      this.#forget(call);
+      void call.chat.remove(call.participantId, 'sip');
+      this.#o.sendBye(call.dialog);
+    }
+  }
+
+  #forget(call: Call): void {
+    this.#byDialog.delete(dialogKey(call.dialog.id));
+    this.#byParticipant.delete(call.participantId);
+  }
+
+  #answer(
+    offer: SessionDescription, path: readonly string[], sessionId: string, version: number,
+    features: { nickname: boolean; privateMessages: boolean },
+  ): SessionDescription | undefined {
+    const port = Number(/:(\d+)\//.exec(path[0] ?? '')?.[1] ?? '2855');
+    const built = buildChatRoomAnswer(offer, {
+      path, address: this.#o.publicHost, sessionId, sessionVersion: String(version), port, features,
+      acceptWrappedTypes: ['text/plain', '*'],
+    });
+    if (!built.ok) return undefined;
+    const sdp = built.value.sdp;
+    // RFC 7701 §8: the focus announces its chat room features with a=chatroom whether or not
+    // the offer carried one (clients learn from the answer that this is a chat room);
+    // buildChatRoomAnswer only echoes an offered a=chatroom, so add it when missing.
+    const media = sdp.media.map((m, i) => {
+      if (i !== built.value.media.index || m.attributes.some((a) => a.name === 'chatroom')) return m;
+      const tokens = [...(features.nickname ? ['nickname'] : []), ...(features.privateMessages ? ['private-messages'] : [])];
+      return { ...m, attributes: [...m.attributes, { name: 'chatroom', value: tokens.join(' ') }] };
+    });
+    return { ...sdp, media };
+  }
+}

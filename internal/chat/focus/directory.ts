@@ -1,0 +1,176 @@
+// Which rooms exist, found by the URI a client dials (RFC 7701 §4: a room is a SIP URI
+// served by the focus) or by name. Two implementations: in memory (config, tests) and
+// over the store's rooms table (internal/store/rooms.ts), cached and refreshed from the
+// change feed (docs/architecture.md §4.1: the engine serves from cache when the database blips).
+import { policyFromSpec, uriKey, type RoomPolicy } from '../switch/policy.ts';
+import type { ChangeEvent, Rooms } from '../../store/index.ts';
+import { parseSipUri } from '../../sip/uri.ts';
+
+export interface RoomEntry {
+  readonly name: string;
+  /** The room URI, e.g. sip:lobby@chat.example.com. */
+  readonly uri: string;
+  readonly subject: string | undefined;
+  readonly policy: RoomPolicy;
+  /** Bumped by each spec change (store generation); the switch re-applies the policy when it moves. */
+  readonly generation: number;
+  /** Challenge joins with SIP Digest (RFC 3261 §22); needs the focus's digest options. */
+  readonly requireAuth: boolean;
+}
+
+export interface RoomDirectory {
+  /** The room a Request-URI names: exact URI match first, then the user part as a room name when `localHost(host)`. */
+  lookup(requestUri: string, localHost: (host: string) => boolean): Promise<RoomEntry | undefined>;
+  byName(name: string): Promise<RoomEntry | undefined>;
+  /** Creates a room on first INVITE (the autoCreate option); undefined when not supported. */
+  create?(name: string, uri: string): Promise<RoomEntry | undefined>;
+}
+
+/** The room URI of a stored spec: `spec.uri`, else sip:<spec.name or row name>@<domain>. */
+export function roomUri(name: string, spec: Record<string, unknown>, domain: string): string {
+  if (typeof spec['uri'] === 'string' && spec['uri'] !== '') return spec['uri'];
+  const local = typeof spec['name'] === 'string' && spec['name'] !== '' ? spec['name'] : name;
+  return `sip:${local}@${domain}`;
+}
+
+/** A directory entry from a stored ChatRoom spec (internal/operator/api/chatroom.ts). */
+export function roomEntryFromSpec(name: string, spec: Record<string, unknown>, generation: number, domain: string): RoomEntry {
+  const policy = (typeof spec['policy'] === 'object' && spec['policy'] !== null ? spec['policy'] : {}) as Record<string, unknown>;
+  return {
+    name,
+    uri: roomUri(name, spec, domain),
+    subject: typeof spec['subject'] === 'string' ? spec['subject'] : undefined,
+    policy: policyFromSpec(spec),
+    generation,
+    // Not in the CRD yet: an engine-side knob read tolerantly (see docs/chat.md).
+    requireAuth: policy['requireAuth'] === true,
+  };
+}
+
+function userOf(requestUri: string): { user: string; host: string } | undefined {
+  const u = parseSipUri(requestUri);
+  if (!u || u.user === undefined) return undefined;
+  return { user: decodeURIComponent(u.user), host: u.host.replace(/^\[|\]$/g, '') };
+}
+
+/** Rooms from configuration or tests. */
+export class MemoryRoomDirectory implements RoomDirectory {
+  readonly #byName = new Map<string, RoomEntry>();
+  readonly #byUri = new Map<string, RoomEntry>();
+  readonly #domain: string;
+  readonly #autoPolicy: RoomPolicy | undefined;
+
+  /** `autoCreatePolicy`: the policy of rooms made by `create` (absent: create is refused). */
+  constructor(rooms: readonly RoomEntry[] = [], o: { domain?: string; autoCreatePolicy?: RoomPolicy } = {}) {
+    this.#domain = o.domain ?? 'localhost';
+    this.#autoPolicy = o.autoCreatePolicy;
+    for (const r of rooms) this.put(r);
+  }
+
+  put(entry: RoomEntry): void {
+    const old = this.#byName.get(entry.name);
+    if (old) this.#byUri.delete(uriKey(old.uri));
+    this.#byName.set(entry.name, entry);
+    this.#byUri.set(uriKey(entry.uri), entry);
+  }
+
+  delete(name: string): void {
+    const old = this.#byName.get(name);
+    if (!old) return;
+    this.#byName.delete(name);
+    this.#byUri.delete(uriKey(old.uri));
+  }
+
+  lookup(requestUri: string, localHost: (host: string) => boolean): Promise<RoomEntry | undefined> {
+    return Promise.resolve(lookupIn(requestUri, localHost, (k) => this.#byUri.get(k), (n) => this.#byName.get(n)));
+  }
+
+  byName(name: string): Promise<RoomEntry | undefined> {
+    return Promise.resolve(this.#byName.get(name));
+  }
+
+  create(name: string, uri: string): Promise<RoomEntry | undefined> {
+    if (this.#autoPolicy === undefined) return Promise.resolve(undefined);
+    const entry: RoomEntry = { name, uri: uri.replace(/;.*$/, ''), subject: undefined, policy: this.#autoPolicy, generation: 1, requireAuth: false };
+    this.put(entry);
+    return Promise.resolve(entry);
+  }
+
+  get domain(): string {
+    return this.#domain;
+  }
+}
+
+function lookupIn(
+  requestUri: string, localHost: (host: string) => boolean,
+  byUri: (key: string) => RoomEntry | undefined, byName: (name: string) => RoomEntry | undefined,
+): RoomEntry | undefined {
+  const exact = byUri(uriKey(requestUri));
+  if (exact) return exact;
+  const parts = userOf(requestUri);
+  if (!parts || !localHost(parts.host)) return undefined;
+  return byName(parts.user);
+}
+
+/**
+ * Rooms of the store, all cached (a room list is small: hundreds, not millions) and kept
+ * fresh by the change feed; a `resync` event reloads everything. Reads never wait on the
+ * database after `start`, so a database outage does not stop joins to known rooms.
+ */
+export class StoreRoomDirectory implements RoomDirectory {
+  readonly #rooms: Rooms;
+  readonly #domain: string;
+  readonly #cache = new MemoryRoomDirectory();
+  readonly #onError: (err: unknown) => void;
+  readonly #onUpdated: (entry: RoomEntry) => void;
+
+  /** `onUpdated` sees every room (re)loaded from the store, so live rooms can apply a new policy at once. */
+  constructor(rooms: Rooms, o: { domain: string; onError?: (err: unknown) => void; onUpdated?: (entry: RoomEntry) => void }) {
+    this.#rooms = rooms;
+    this.#domain = o.domain;
+    this.#onError = o.onError ?? (() => undefined);
+    this.#onUpdated = o.onUpdated ?? (() => undefined);
+  }
+
+  /** Loads every room; call once before serving. */
+  async start(): Promise<void> {
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.#rooms.list({}, { after, limit: 500 });
+      for (const r of page.items) this.#put(roomEntryFromSpec(r.name, r.spec, r.generation, this.#domain));
+      if (page.next === undefined) break;
+      after = page.next;
+    }
+  }
+
+  /** Feed this with store.listen events (rooms and resync). */
+  onChange(event: ChangeEvent): void {
+    if (event.table === '*') {
+      void this.start().catch(this.#onError);
+      return;
+    }
+    if (event.table !== 'rooms') return;
+    const name = event.key.room;
+    if (event.op === 'delete') {
+      this.#cache.delete(name);
+      return;
+    }
+    void this.#rooms.get(name).then((r) => {
+      if (r) this.#put(roomEntryFromSpec(r.name, r.spec, r.generation, this.#domain));
+      else this.#cache.delete(name);
+    }).catch(this.#onError);
+  }
+
+  #put(entry: RoomEntry): void {
+    this.#cache.put(entry);
+    this.#onUpdated(entry);
+  }
+
+  lookup(requestUri: string, localHost: (host: string) => boolean): Promise<RoomEntry | undefined> {
+    return this.#cache.lookup(requestUri, localHost);
+  }
+
+  byName(name: string): Promise<RoomEntry | undefined> {
+    return this.#cache.byName(name);
+  }
+}

@@ -1,0 +1,374 @@
+// One SEND chunk from a participant, switched to the room (RFC 7701 §6) as it arrives.
+//
+//   first chunk of a message: Content-Type must be message/cpim (else 415) ─ collect body
+//   bytes until the CPIM headers are complete (bounded, RFC 3862 §3.1) ─ From must be the
+//   sender (else 403) ─ To decides: the room → public, a participant → private (404 / 428 /
+//   403) ─ open one SEND per recipient and write what was collected ─ every further body
+//   segment is written to every recipient as it comes ─ end-line: same flag to every
+//   recipient, 200 to the sender.
+//   later chunks (same Message-ID): straight to the recipients chosen by the first chunk.
+//
+// The CPIM body is never modified (RFC 7701 §6.1: the switch does not change the message;
+// recipients see the original From, To and DateTime). The MSRP envelope is the switch's:
+// each recipient session gets a new transaction id, its own To-Path/From-Path and a
+// Message-ID minted by the switch, one per message, shared by that message's chunks
+// (RFC 4975 §7.1.1: the Message-ID is chosen by the sender of each hop-session and must be
+// unique in it; the switch is the sender on every recipient's session, and two
+// participants' Message-IDs could collide in one recipient's session, which would mix
+// their chunks in its reassembly). Byte-Range is copied: the bytes are the same.
+//
+// Timers: a chunk whose body stops arriving, or a "+" message whose next chunk does not
+// come, within the room's chunkTimeoutMs is closed with "#" at every recipient (RFC 4975
+// §7.1.1: "#" = the sender aborted the message), and the sender gets 413 for a stalled chunk.
+import type { Continuation, MsrpRequest, MsrpRequestHead } from '../../msrp/frame.ts';
+import { getHeader } from '../../msrp/frame.ts';
+import { MAX_CPIM_HEAD_BYTES, parseCpim } from '../../msrp/cpim.ts';
+import { parseByteRange, parseContentType } from '../../msrp/headers.ts';
+import { successReportOf } from '../../msrp/reports.ts';
+import { MsrpStatus } from '../../msrp/status.ts';
+import { endLine } from '../../msrp/serializer.ts';
+import { newMessageId } from '../../msrp/transaction.ts';
+import type { Connection } from '../../transport/connection.ts';
+import type { OutFrame, Outbox } from './outbox.ts';
+import type { Device, Member } from './participant.ts';
+import { uriKey } from './policy.ts';
+import { ANONYMOUS_URI, type Room } from './room.ts';
+
+export interface ChunkSink {
+  data(segment: Buffer): void;
+  end(flag: Continuation): void;
+  /** The sender's connection went away or its frame broke mid-chunk. */
+  abort(): void;
+}
+
+/** What a chunk needs from the switch. */
+export interface FanoutHost {
+  /** Answers the chunk's transaction (RFC 4975 §7.2; Failure-Report decides whether). */
+  respond(conn: Connection, head: MsrpRequestHead, status: number, comment?: string): void;
+  /** Success REPORT for a complete message when the sender asked (RFC 4975 §7.1.2). */
+  successReport(conn: Connection, device: Device, head: MsrpRequestHead, total: number): void;
+  /** Flood control: accounts a message / body bytes of `member`, pausing `conn` when over the rate. */
+  account(member: Member, conn: Connection, messages: number, bytes: number): void;
+  /** A message or chunk went to `n` recipients (metrics, tests, bench). */
+  delivered?(n: number): void;
+}
+
+/** A message being received from one device, between its first and its last chunk. */
+export interface InboundMessage {
+  readonly messageId: string;
+  readonly outMessageId: string;
+  readonly recipients: readonly Device[];
+  readonly isPublic: boolean;
+  /** Body bytes kept for history while the message is small enough; undefined once not kept. */
+  history: Buffer[] | undefined;
+  historyBytes: number;
+  /** Next expected range-start. */
+  next: number;
+  total: number | '*';
+  timer: NodeJS.Timeout | undefined;
+}
+
+const ISCOMPOSING = /^application\/im-iscomposing\+xml\b/i;
+
+function isCpim(contentType: string): boolean {
+  const ct = parseContentType(contentType);
+  return ct.ok && ct.value.type === 'message' && ct.value.subtype === 'cpim';
+}
+
+/**
+ * True once `buf` holds the complete CPIM message headers and MIME headers: two blank
+ * lines, or (the RFC 7701 §9 examples' defect) one blank line after a header block
+ * that already holds a Content-* header.
+ */
+function cpimHeadComplete(buf: Buffer): boolean {
+  const text = buf.toString('latin1', 0, Math.min(buf.length, MAX_CPIM_HEAD_BYTES));
+  const first = /(^|\n)\r?\n/.exec(text);
+  if (first === null) return false;
+  const end1 = first.index + first[0].length;
+  if (/(^|\n)content-[a-z0-9-]*:/i.test(text.slice(0, end1))) return true;
+  return /(^|\n)\r?\n/.test(text.slice(end1)) || /^\r?\n/.test(text.slice(end1));
+}
+
+/** Sends an empty "#" chunk for an unfinished message to its recipients and forgets it. */
+export function abortMessage(sender: Device, msg: InboundMessage): void {
+  clearTimeout(msg.timer);
+  sender.incoming.delete(msg.messageId);
+  for (const r of msg.recipients) {
+    if (r.removed) continue;
+    const { head, transactionId } = r.sendHead(msg.outMessageId, `${msg.next}-${msg.next - 1}/${msg.total}`, false);
+    const f = r.outbox.open(head, transactionId, false);
+    r.outbox.end(f, '#');
+  }
+}
+
+export class SendChunk implements ChunkSink {
+  readonly #host: FanoutHost;
+  readonly #conn: Connection;
+  readonly #device: Device;
+  readonly #room: Room;
+  readonly #head: MsrpRequestHead;
+  readonly #streamed: boolean;
+  readonly #wholeLength: number | undefined;
+  #state: 'collect' | 'forward' | 'empty' | 'discard' | 'done' = 'collect';
+  #status = 200;
+  #comment: string | undefined;
+  #collected: Buffer[] = [];
+  #collectedLen = 0;
+  #frames: { outbox: Outbox; frame: OutFrame }[] = [];
+  /** The body of a chunk received whole, written with its head and end-line at once. */
+  #body: Buffer[] = [];
+  #msg: InboundMessage | undefined;
+  #messageId: string | undefined;
+  #start = 1;
+  #total: number | '*' = '*';
+  #bytes = 0;
+  #stall: NodeJS.Timeout | undefined;
+
+  /** `wholeLength` is the body length of a frame received whole; undefined when streamed. */
+  constructor(host: FanoutHost, conn: Connection, device: Device, head: MsrpRequestHead, wholeLength?: number) {
+    this.#host = host;
+    this.#conn = conn;
+    this.#device = device;
+    this.#room = device.room;
+    this.#head = head;
+    this.#streamed = wholeLength === undefined;
+    this.#wholeLength = wholeLength;
+    this.#open(head, conn, device, wholeLength);
+  }
+
+  #open(head: MsrpRequestHead, conn: Connection, device: Device, wholeLength: number | undefined): void {
+    const hasBody = wholeLength === undefined || wholeLength > 0;
+    this.#messageId = getHeader(head, 'Message-ID');
+    const rangeText = getHeader(head, 'Byte-Range');
+    const range = rangeText === undefined ? undefined : parseByteRange(rangeText);
+    if (range !== undefined && !range.ok) return this.#discard(MsrpStatus.BAD_REQUEST, 'bad Byte-Range');
+    this.#start = range?.value.start ?? 1;
+    this.#total = range?.value.total ?? wholeLength ?? '*';
+    if (this.#messageId === undefined) {
+      // RFC 4975 §7.1.1: an empty SEND (no body) may open the connection; anything else needs a Message-ID.
+      if (hasBody) return this.#discard(MsrpStatus.BAD_REQUEST, 'SEND without Message-ID');
+      this.#state = 'empty';
+      return;
+    }
+    const existing = device.incoming.get(this.#messageId);
+    if (existing !== undefined) {
+      clearTimeout(existing.timer);
+      existing.timer = undefined;
+      this.#msg = existing;
+      this.#openFrames(hasBody);
+      this.#state = 'forward';
+      this.#armStall();
+      return;
+    }
+    const ct = getHeader(head, 'Content-Type');
+    if (!hasBody) {
+      this.#state = 'empty';
+      return;
+    }
+    // RFC 7701 §6: messages in a chat room are wrapped in message/cpim so the switch can
+    // see who sent them and to whom; RFC 4975 §7.3: 415 for media the receiver does not take.
+    if (ct === undefined || !isCpim(ct)) return this.#discard(MsrpStatus.UNSUPPORTED_MEDIA_TYPE, 'chat rooms take message/cpim only');
+    if (this.#start !== 1) return this.#discard(MsrpStatus.BAD_REQUEST, 'the first chunk of a message must come first');
+    this.#host.account(device.member, conn, 1, 0);
+    this.#armStall();
+  }
+
+  data(segment: Buffer): void {
+    if (segment.length === 0) return;
+    this.#bytes += segment.length;
+    if (this.#state === 'discard' || this.#state === 'done') return;
+    this.#host.account(this.#device.member, this.#conn, 0, segment.length);
+    if (this.#state === 'collect') {
+      this.#collected.push(segment);
+      this.#collectedLen += segment.length;
+      const all = this.#collected.length === 1 ? this.#collected[0]! : Buffer.concat(this.#collected);
+      this.#collected = [all];
+      if (cpimHeadComplete(all)) this.#decide(all);
+      else if (this.#collectedLen > MAX_CPIM_HEAD_BYTES) this.#discard(MsrpStatus.STOP_SENDING, 'CPIM headers too large');
+      else this.#armStall();
+      return;
+    }
+    if (this.#state === 'forward') {
+      if (!this.#streamed) this.#body.push(segment);
+      for (const { outbox, frame } of this.#frames) outbox.data(frame, segment);
+      this.#keep(segment);
+      this.#armStall();
+    }
+  }
+
+  end(flag: Continuation): void {
+    clearTimeout(this.#stall);
+    if (this.#state === 'collect') {
+      if (this.#collectedLen > 0) this.#decide(this.#collected[0]!);
+      else this.#discard(MsrpStatus.BAD_REQUEST, 'empty message');
+    }
+    const state = this.#state;
+    this.#state = 'done';
+    if (state === 'empty') {
+      this.#host.respond(this.#conn, this.#head, MsrpStatus.OK);
+      return;
+    }
+    if (state === 'discard') {
+      if (this.#status !== 0) this.#host.respond(this.#conn, this.#head, this.#status, this.#comment);
+      return;
+    }
+    if (state !== 'forward') return;
+    const msg = this.#msg!;
+    if (this.#streamed) {
+      for (const { outbox, frame } of this.#frames) outbox.end(frame, flag);
+      this.#host.delivered?.(this.#frames.length);
+      this.#frames = [];
+    } else {
+      this.#writeWhole(msg, flag);
+    }
+    msg.next = this.#start + this.#bytes;
+    this.#host.respond(this.#conn, this.#head, MsrpStatus.OK);
+    if (flag === '+') {
+      const sender = this.#device;
+      msg.timer = setTimeout(() => abortMessage(sender, msg), this.#room.policy.chunkTimeoutMs);
+      msg.timer.unref();
+      return;
+    }
+    this.#device.incoming.delete(msg.messageId);
+    if (flag !== '$') return;
+    if (successReportOf(this.#head) === 'yes') this.#host.successReport(this.#conn, this.#device, this.#head, msg.next - 1);
+    if (msg.history !== undefined) {
+      this.#room.remember({ cpim: Buffer.concat(msg.history), from: this.#device.member.sipUri, at: new Date() });
+    }
+  }
+
+  abort(): void {
+    clearTimeout(this.#stall);
+    if (this.#state === 'forward') {
+      for (const { outbox, frame } of this.#frames) outbox.end(frame, '#');
+      this.#frames = [];
+      if (this.#msg !== undefined) {
+        clearTimeout(this.#msg.timer);
+        this.#device.incoming.delete(this.#msg.messageId);
+      }
+    }
+    this.#state = 'done';
+  }
+
+  #armStall(): void {
+    if (!this.#streamed) return;
+    clearTimeout(this.#stall);
+    this.#stall = setTimeout(() => {
+      if (this.#state !== 'forward' && this.#state !== 'collect') return;
+      this.abort();
+      // RFC 4975 §7.1.1: 413 tells the sender to stop sending this message; it may come before the end-line.
+      this.#host.respond(this.#conn, this.#head, MsrpStatus.STOP_SENDING, 'chunk stalled');
+      this.#state = 'discard';
+      this.#status = 0;
+    }, this.#room.policy.chunkTimeoutMs);
+    this.#stall.unref();
+  }
+
+  #discard(status: number, comment: string): void {
+    clearTimeout(this.#stall);
+    this.#state = 'discard';
+    this.#status = status;
+    this.#comment = comment;
+    this.#collected = [];
+  }
+
+  /** The CPIM headers are in: check the sender, pick the recipients, start forwarding. */
+  #decide(body: Buffer): void {
+    // Lenient: accept the RFC 7701 §9 form without the blank line before Content-Type; the
+    // bytes are forwarded as they are either way.
+    const parsed = parseCpim(body, { lenient: true });
+    if (!parsed.ok) return this.#discard(parsed.error.status, parsed.error.message);
+    const cpim = parsed.message;
+    const sender = this.#device.member;
+    const room = this.#room;
+    // RFC 7701 §6.1 / §6.2: the CPIM From must be the participant's URI (no spoofing others).
+    if (cpim.from === undefined || uriKey(cpim.from.uri) !== sender.key) {
+      return this.#discard(MsrpStatus.FORBIDDEN, 'CPIM From is not your URI');
+    }
+    const targets = cpim.to.filter((a) => {
+      const k = uriKey(a.uri);
+      return k !== room.key && k !== uriKey(ANONYMOUS_URI);
+    });
+    let recipients: Device[];
+    let isPublic = true;
+    if (targets.length === 0) {
+      // RFC 7701 §6.1: To is the room URI; RCS clients write sip:anonymous@anonymous.invalid.
+      recipients = room.devices(undefined, this.#device);
+    } else {
+      isPublic = false;
+      const p = room.policy;
+      if (!p.privateMessages) return this.#discard(MsrpStatus.FORBIDDEN, 'private messages are disabled in this room');
+      if (targets.length > 1 || cpim.to.length > 1) return this.#discard(MsrpStatus.FORBIDDEN, 'a private message has exactly one recipient');
+      const to = targets[0]!;
+      // A participant URI, or (beyond RFC 7701) a nickname written as the display name.
+      const target = room.member({ uri: to.uri, ...(to.displayName === undefined ? {} : { nickname: to.displayName }) });
+      // RFC 7701 §6.2: 404 when the recipient is not in the room.
+      if (target === undefined) return this.#discard(MsrpStatus.NOT_FOUND, 'no such participant in the room');
+      recipients = [...target.devices.values()].filter((d) => d.acceptsPrivate && d !== this.#device && !d.removed);
+      // RFC 7701 §6.2 / §8: 428 when private messages cannot be delivered; here because the
+      // recipient's a=chatroom did not list "private-messages".
+      if (recipients.length === 0) return this.#discard(MsrpStatus.PRIVATE_MESSAGES_NOT_SUPPORTED, 'the recipient does not take private messages');
+    }
+    const composing = cpim.contentType !== undefined && ISCOMPOSING.test(cpim.contentType);
+    const total = this.#total;
+    const keep = isPublic && !composing && (total === '*' || total <= room.policy.historyMaxMessageBytes) && room.policy.historySize > 0;
+    const msg: InboundMessage = {
+      messageId: this.#messageId!, outMessageId: newMessageId(), recipients, isPublic,
+      history: keep ? [] : undefined, historyBytes: 0, next: 1, total, timer: undefined,
+    };
+    this.#msg = msg;
+    this.#device.incoming.set(msg.messageId, msg);
+    this.#openFrames(true);
+    this.#state = 'forward';
+    this.#collected = [];
+    if (!this.#streamed) this.#body.push(body);
+    for (const { outbox, frame } of this.#frames) outbox.data(frame, body);
+    this.#keep(body);
+    this.#armStall();
+  }
+
+  #openFrames(hasBody: boolean): void {
+    // A chunk that arrived whole is written whole at its end (one writev per recipient);
+    // only streamed chunks hold a recipient's connection while their body arrives.
+    if (!this.#streamed) return;
+    const msg = this.#msg!;
+    const range = getHeader(this.#head, 'Byte-Range') ?? (this.#wholeLength !== undefined ? `1-${this.#wholeLength}/${this.#wholeLength}` : '1-*/*');
+    for (const r of msg.recipients) {
+      if (r.removed) continue;
+      const { head, transactionId } = r.sendHead(msg.outMessageId, range, hasBody);
+      this.#frames.push({ outbox: r.outbox, frame: r.outbox.open(head, transactionId, hasBody) });
+    }
+  }
+
+  #writeWhole(msg: InboundMessage, flag: Continuation): void {
+    const range = getHeader(this.#head, 'Byte-Range') ?? `1-${this.#wholeLength}/${this.#wholeLength}`;
+    const hasBody = this.#bytes > 0;
+    const body = this.#body;
+    let n = 0;
+    for (const r of msg.recipients) {
+      if (r.removed) continue;
+      const { head, transactionId } = r.sendHead(msg.outMessageId, range, hasBody);
+      r.outbox.write([head, ...body, endLine(transactionId, flag, hasBody)]);
+      n++;
+    }
+    this.#body = [];
+    this.#host.delivered?.(n);
+  }
+
+  #keep(segment: Buffer): void {
+    const msg = this.#msg!;
+    if (msg.history === undefined) return;
+    msg.historyBytes += segment.length;
+    if (msg.historyBytes > this.#room.policy.historyMaxMessageBytes) msg.history = undefined;
+    else msg.history.push(segment);
+  }
+}
+
+/** Used by the switch for whole frames (bodies below the streaming threshold). */
+export function wholeChunk(host: FanoutHost, conn: Connection, device: Device, frame: MsrpRequest): void {
+  let n = 0;
+  for (const b of frame.body) n += b.length;
+  const sink = new SendChunk(host, conn, device, frame, n);
+  for (const b of frame.body) sink.data(b);
+  sink.end(frame.continuation);
+}
