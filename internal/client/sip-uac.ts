@@ -113,7 +113,7 @@ export class SipUac {
 
   static async open(transport: 'UDP' | 'TCP', focusPort: number, user = 'alice', focusHost = '127.0.0.1', timers: UacTimers = {}): Promise<SipUac> {
     let uac: SipUac | undefined;
-    const onMessage = (m: SipMessage) => uac?.receive(m);
+    const onMessage = (m: SipMessage) => { if (uac) uac.#receive(m); };
     const focus = { host: focusHost, port: focusPort };
     if (transport === 'UDP') {
       // Bound to the address that routes to the focus (127.0.0.1 for a local one): the focus
@@ -243,7 +243,7 @@ export class SipUac {
     if (!this.#closed) this.#send(bytes);
   }
 
-  private receive(m: SipMessage): void {
+  #receive(m: SipMessage): void {
     if (m.kind === 'response') {
       const c = cseq(m);
       const branch = topVia(m)?.branch;

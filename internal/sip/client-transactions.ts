@@ -32,7 +32,7 @@ abstract class ClientTransactionBase<S extends string> {
   readonly destination: Destination;
   protected readonly ctx: TransactionContext;
   protected readonly events: ClientTransactionEvents;
-  private handles: TimerHandle[] = [];
+  #handles: TimerHandle[] = [];
 
   constructor(ctx: TransactionContext, request: SipRequest, destination: Destination, events: ClientTransactionEvents) {
     this.ctx = ctx;
@@ -47,12 +47,12 @@ abstract class ClientTransactionBase<S extends string> {
 
   protected timer(ms: number, fire: () => void): TimerHandle {
     const h = this.ctx.clock.setTimer(ms, fire);
-    this.handles.push(h);
+    this.#handles.push(h);
     return h;
   }
 
   protected cancelTimers(): void {
-    for (const h of this.handles.splice(0)) h.cancel();
+    for (const h of this.#handles.splice(0)) h.cancel();
   }
 
   protected terminate(): void {
@@ -78,14 +78,14 @@ abstract class ClientTransactionBase<S extends string> {
 
 export class InviteClientTransaction extends ClientTransactionBase<InviteClientState> {
   state: InviteClientState = 'calling';
-  private timerA: TimerHandle | undefined;
+  #timerA: TimerHandle | undefined;
 
   start(): void {
     this.ctx.send(this.request, this.destination);
     const { T1 } = this.ctx.timers;
     if (!this.reliable) {
       const a = (interval: number) => {
-        this.timerA = this.timer(interval, () => {
+        this.#timerA = this.timer(interval, () => {
           if (this.state !== 'calling') return;
           this.ctx.send(this.request, this.destination);
           a(2 * interval);
@@ -103,7 +103,7 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientS
     if (res.status < 200) {
       if (this.state === 'calling') {
         this.state = 'proceeding';
-        this.timerA?.cancel();
+        this.#timerA?.cancel();
       }
       if (this.state === 'proceeding') this.events.onResponse?.(res);
       return;

@@ -50,10 +50,10 @@ export type DialogCheck =
   | { readonly ok: false; readonly status: 481 | 500; readonly reason: string };
 
 export class DialogStore {
-  private readonly dialogs = new Map<string, Dialog>();
+  readonly #dialogs = new Map<string, Dialog>();
 
   get size(): number {
-    return this.dialogs.size;
+    return this.#dialogs.size;
   }
 
   /** The dialog state a UAS builds from a dialog-creating request and its 2xx/1xx (RFC 3261 §12.1.1). */
@@ -72,7 +72,7 @@ export class DialogStore {
       secure: peer.transport.toUpperCase() === 'TLS' && parseSipUri(req.uri)?.scheme === 'sips',
       peer,
     };
-    this.dialogs.set(dialogKey(id), dialog);
+    this.#dialogs.set(dialogKey(id), dialog);
     return dialog;
   }
 
@@ -80,7 +80,7 @@ export class DialogStore {
   find(req: SipRequest): Dialog | undefined {
     const local = toTag(req);
     if (local === undefined) return undefined;
-    return this.dialogs.get(dialogKey({ callId: callId(req) ?? '', localTag: local, remoteTag: fromTag(req) ?? '' }));
+    return this.#dialogs.get(dialogKey({ callId: callId(req) ?? '', localTag: local, remoteTag: fromTag(req) ?? '' }));
   }
 
   /**
@@ -107,11 +107,11 @@ export class DialogStore {
 
   terminate(dialog: Dialog): void {
     dialog.state = 'terminated';
-    this.dialogs.delete(dialogKey(dialog.id));
+    this.#dialogs.delete(dialogKey(dialog.id));
   }
 
   all(): Dialog[] {
-    return [...this.dialogs.values()];
+    return [...this.#dialogs.values()];
   }
 }
 
@@ -158,8 +158,8 @@ export function inDialogRequest(dialog: Dialog, init: InDialogRequestInit): SipR
  * with a BYE (`onGiveUp`).
  */
 export class SuccessRetransmission {
-  private handles: TimerHandle[] = [];
-  private done = false;
+  #handles: TimerHandle[] = [];
+  #done = false;
 
   constructor(
     send: (res: SipResponse) => void,
@@ -169,15 +169,15 @@ export class SuccessRetransmission {
     onGiveUp: () => void,
   ) {
     const resend = (interval: number) => {
-      this.handles.push(clock.setTimer(interval, () => {
-        if (this.done) return;
+      this.#handles.push(clock.setTimer(interval, () => {
+        if (this.#done) return;
         send(res);
         resend(Math.min(2 * interval, timers.T2));
       }));
     };
     resend(timers.T1);
-    this.handles.push(clock.setTimer(64 * timers.T1, () => {
-      if (this.done) return;
+    this.#handles.push(clock.setTimer(64 * timers.T1, () => {
+      if (this.#done) return;
       this.stop();
       onGiveUp();
     }));
@@ -185,7 +185,7 @@ export class SuccessRetransmission {
 
   /** The ACK arrived (or the dialog ended). */
   stop(): void {
-    this.done = true;
-    for (const h of this.handles.splice(0)) h.cancel();
+    this.#done = true;
+    for (const h of this.#handles.splice(0)) h.cancel();
   }
 }

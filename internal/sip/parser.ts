@@ -91,136 +91,136 @@ const SKIP = 2;
 const CLOSED = 3;
 
 export class SipStreamFramer {
-  private readonly cb: SipFramerCallbacks;
-  private readonly maxHeaderBytes: number;
-  private readonly maxBodyBytes: number;
-  private state = HEAD;
-  private buf: Buffer = Buffer.alloc(0);
+  readonly #cb: SipFramerCallbacks;
+  readonly #maxHeaderBytes: number;
+  readonly #maxBodyBytes: number;
+  #state = HEAD;
+  #buf: Buffer = Buffer.alloc(0);
   /** Where to resume the search for CRLF CRLF in `buf`. */
-  private scanFrom = 0;
+  #scanFrom = 0;
   /** CRLFs seen before the current start line (two make a keep-alive ping). */
-  private crlfs = 0;
-  private needed = 0;
-  private pending: SipMessage | undefined;
-  private pendingError: SipParseError | undefined;
+  #crlfs = 0;
+  #needed = 0;
+  #pending: SipMessage | undefined;
+  #pendingError: SipParseError | undefined;
 
   constructor(callbacks: SipFramerCallbacks, options: SipParserOptions = {}) {
-    this.cb = callbacks;
-    this.maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER;
-    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    this.#cb = callbacks;
+    this.#maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER;
+    this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   }
 
   get bufferedBytes(): number {
-    return this.buf.length;
+    return this.#buf.length;
   }
 
   get closed(): boolean {
-    return this.state === CLOSED;
+    return this.#state === CLOSED;
   }
 
   /** Feeds bytes; any split is allowed. Returns false once the framer is closed. */
   push(chunk: Buffer): boolean {
-    if (this.state === CLOSED) return false;
-    if (chunk.length > 0) this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.#state === CLOSED) return false;
+    if (chunk.length > 0) this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
     for (;;) {
-      const more = this.state === HEAD ? this.head() : this.state === BODY ? this.body() : this.state === SKIP ? this.skip() : false;
+      const more = this.#state === HEAD ? this.#head() : this.#state === BODY ? this.#body() : this.#state === SKIP ? this.#skip() : false;
       if (!more) break;
     }
-    return this.state !== CLOSED;
+    return this.#state !== CLOSED;
   }
 
   /** The stream ended: an unfinished message is a fatal error. */
   end(): void {
-    if (this.state === CLOSED) return;
-    if (this.state !== HEAD || this.buf.length > 0) {
-      this.cb.onError(sipError('bad-header-line', 'stream ended inside a message', { fatal: true }));
+    if (this.#state === CLOSED) return;
+    if (this.#state !== HEAD || this.#buf.length > 0) {
+      this.#cb.onError(sipError('bad-header-line', 'stream ended inside a message', { fatal: true }));
     }
-    this.close();
+    this.#close();
   }
 
-  private close(): void {
-    this.state = CLOSED;
-    this.buf = Buffer.alloc(0);
+  #close(): void {
+    this.#state = CLOSED;
+    this.#buf = Buffer.alloc(0);
   }
 
-  private head(): boolean {
+  #head(): boolean {
     let i = 0;
-    while (i + 1 < this.buf.length && this.buf[i] === CR && this.buf[i + 1] === LF) {
+    while (i + 1 < this.#buf.length && this.#buf[i] === CR && this.#buf[i + 1] === LF) {
       i += 2;
-      if (++this.crlfs === 2) {
-        this.crlfs = 0;
-        this.cb.onKeepAlive?.();
+      if (++this.#crlfs === 2) {
+        this.#crlfs = 0;
+        this.#cb.onKeepAlive?.();
       }
     }
     if (i > 0) {
-      this.buf = this.buf.subarray(i);
-      this.scanFrom = 0;
+      this.#buf = this.#buf.subarray(i);
+      this.#scanFrom = 0;
     }
-    if (this.buf.length === 0 || (this.buf.length === 1 && this.buf[0] === CR)) return false;
-    const end = this.buf.indexOf(END_OF_HEAD, this.scanFrom);
-    if (end < 0 || end > this.maxHeaderBytes) {
-      if (end > this.maxHeaderBytes || this.buf.length > this.maxHeaderBytes + 3) {
-        this.cb.onError(sipError('header-too-large', `more than ${this.maxHeaderBytes} bytes`, { fatal: true }));
-        this.close();
+    if (this.#buf.length === 0 || (this.#buf.length === 1 && this.#buf[0] === CR)) return false;
+    const end = this.#buf.indexOf(END_OF_HEAD, this.#scanFrom);
+    if (end < 0 || end > this.#maxHeaderBytes) {
+      if (end > this.#maxHeaderBytes || this.#buf.length > this.#maxHeaderBytes + 3) {
+        this.#cb.onError(sipError('header-too-large', `more than ${this.#maxHeaderBytes} bytes`, { fatal: true }));
+        this.#close();
         return false;
       }
-      this.scanFrom = Math.max(0, this.buf.length - 3);
+      this.#scanFrom = Math.max(0, this.#buf.length - 3);
       return false;
     }
-    this.crlfs = 0;
-    const head = parseHead(this.buf.subarray(0, end));
-    this.buf = this.buf.subarray(end + 4);
-    this.scanFrom = 0;
+    this.#crlfs = 0;
+    const head = parseHead(this.#buf.subarray(0, end));
+    this.#buf = this.#buf.subarray(end + 4);
+    this.#scanFrom = 0;
     const length = head.contentLength;
     if (length !== undefined && Number.isNaN(length)) {
       // Without a usable Content-Length the next message cannot be found (RFC 3261 §18.3).
-      this.cb.onError({ ...(head.error ?? sipError('bad-content-length')), fatal: true });
-      this.close();
+      this.#cb.onError({ ...(head.error ?? sipError('bad-content-length')), fatal: true });
+      this.#close();
       return false;
     }
-    this.pending = head.message;
-    this.pendingError = head.error;
-    if (length === undefined && !this.pendingError) {
+    this.#pending = head.message;
+    this.#pendingError = head.error;
+    if (length === undefined && !this.#pendingError) {
       // RFC 3261 §20.14: mandatory on streams. Framing survives (the body is taken as empty); the request gets a 400.
-      this.pendingError = head.message
+      this.#pendingError = head.message
         ? sipError('missing-content-length', undefined, { header: 'Content-Length', partial: head.message })
         : sipError('missing-content-length');
     }
-    this.needed = length ?? 0;
-    if (this.needed > this.maxBodyBytes) {
-      this.cb.onError(sipError('body-too-large', `Content-Length ${this.needed}`, head.message ? { partial: head.message } : {}));
-      this.pending = undefined;
-      this.state = SKIP;
+    this.#needed = length ?? 0;
+    if (this.#needed > this.#maxBodyBytes) {
+      this.#cb.onError(sipError('body-too-large', `Content-Length ${this.#needed}`, head.message ? { partial: head.message } : {}));
+      this.#pending = undefined;
+      this.#state = SKIP;
       return true;
     }
-    this.state = BODY;
+    this.#state = BODY;
     return true;
   }
 
-  private body(): boolean {
-    if (this.buf.length < this.needed) return false;
-    const body = Buffer.from(this.buf.subarray(0, this.needed));
-    this.buf = this.buf.subarray(this.needed);
-    this.state = HEAD;
-    const message = this.pending;
-    const error = this.pendingError;
-    this.pending = undefined;
-    this.pendingError = undefined;
-    if (error) this.cb.onError(error.partial ? { ...error, partial: { ...error.partial, body } } : error);
+  #body(): boolean {
+    if (this.#buf.length < this.#needed) return false;
+    const body = Buffer.from(this.#buf.subarray(0, this.#needed));
+    this.#buf = this.#buf.subarray(this.#needed);
+    this.#state = HEAD;
+    const message = this.#pending;
+    const error = this.#pendingError;
+    this.#pending = undefined;
+    this.#pendingError = undefined;
+    if (error) this.#cb.onError(error.partial ? { ...error, partial: { ...error.partial, body } } : error);
     else if (message) {
       const r = finish(message, body);
-      if (r.ok) this.cb.onMessage(r.value);
-      else this.cb.onError(r.error);
+      if (r.ok) this.#cb.onMessage(r.value);
+      else this.#cb.onError(r.error);
     }
-    return this.state === HEAD;
+    return this.#state === HEAD;
   }
 
-  private skip(): boolean {
-    const n = Math.min(this.needed, this.buf.length);
-    this.buf = this.buf.subarray(n);
-    this.needed -= n;
-    if (this.needed > 0) return false;
-    this.state = HEAD;
+  #skip(): boolean {
+    const n = Math.min(this.#needed, this.#buf.length);
+    this.#buf = this.#buf.subarray(n);
+    this.#needed -= n;
+    if (this.#needed > 0) return false;
+    this.#state = HEAD;
     return true;
   }
 }

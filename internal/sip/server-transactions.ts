@@ -41,7 +41,7 @@ abstract class ServerTransactionBase<S extends string> {
   protected readonly ctx: TransactionContext;
   protected readonly events: ServerTransactionEvents;
   protected lastResponse: SipResponse | undefined;
-  private readonly handles: TimerHandle[] = [];
+  readonly #handles: TimerHandle[] = [];
 
   constructor(ctx: TransactionContext, request: SipRequest, source: Destination, events: ServerTransactionEvents) {
     this.ctx = ctx;
@@ -65,11 +65,11 @@ abstract class ServerTransactionBase<S extends string> {
   }
 
   protected timer(ms: number, fire: () => void): void {
-    this.handles.push(this.ctx.clock.setTimer(ms, fire));
+    this.#handles.push(this.ctx.clock.setTimer(ms, fire));
   }
 
   protected terminate(): void {
-    for (const h of this.handles.splice(0)) h.cancel();
+    for (const h of this.#handles.splice(0)) h.cancel();
     this.setTerminated();
     this.events.onTerminated?.();
   }

@@ -55,31 +55,31 @@ export interface TransactionLayerOptions {
 
 export class TransactionLayer {
   readonly ctx: TransactionContext;
-  private readonly servers = new Map<string, ServerTransaction>();
-  private readonly clients = new Map<string, ClientTransaction>();
+  readonly #servers = new Map<string, ServerTransaction>();
+  readonly #clients = new Map<string, ClientTransaction>();
 
   constructor(options: TransactionLayerOptions) {
     this.ctx = { send: options.send, clock: options.clock ?? systemClock, timers: { ...DEFAULT_TIMERS, ...options.timers } };
   }
 
   get serverCount(): number {
-    return this.servers.size;
+    return this.#servers.size;
   }
 
   get clientCount(): number {
-    return this.clients.size;
+    return this.#clients.size;
   }
 
   /** The server transaction a request belongs to (a retransmission, or the ACK of a non-2xx). */
   findServer(req: SipRequest): ServerTransaction | undefined {
     const key = serverKey(req);
-    return key === undefined ? undefined : this.servers.get(key);
+    return key === undefined ? undefined : this.#servers.get(key);
   }
 
   /** RFC 3261 §9.2: the INVITE transaction a CANCEL targets (same key with method INVITE). */
   findCancelled(cancel: SipRequest): InviteServerTransaction | undefined {
     const key = serverKey(cancel, 'INVITE');
-    const tx = key === undefined ? undefined : this.servers.get(key);
+    const tx = key === undefined ? undefined : this.#servers.get(key);
     return tx instanceof InviteServerTransaction ? tx : undefined;
   }
 
@@ -87,13 +87,13 @@ export class TransactionLayer {
   createServer(req: SipRequest, source: Destination, events: ServerTransactionEvents = {}): ServerTransaction {
     const key = serverKey(req);
     const onTerminated = () => {
-      if (key !== undefined && this.servers.get(key) === tx) this.servers.delete(key);
+      if (key !== undefined && this.#servers.get(key) === tx) this.#servers.delete(key);
       events.onTerminated?.();
     };
     const tx: ServerTransaction = req.method === 'INVITE'
       ? new InviteServerTransaction(this.ctx, req, source, { ...events, onTerminated })
       : new NonInviteServerTransaction(this.ctx, req, source, { ...events, onTerminated });
-    if (key !== undefined) this.servers.set(key, tx);
+    if (key !== undefined) this.#servers.set(key, tx);
     return tx;
   }
 
@@ -101,13 +101,13 @@ export class TransactionLayer {
   sendRequest(req: SipRequest, destination: Destination, events: ClientTransactionEvents = {}): ClientTransaction {
     const key = clientKey(req);
     const onTerminated = () => {
-      if (key !== undefined && this.clients.get(key) === tx) this.clients.delete(key);
+      if (key !== undefined && this.#clients.get(key) === tx) this.#clients.delete(key);
       events.onTerminated?.();
     };
     const tx: ClientTransaction = req.method === 'INVITE'
       ? new InviteClientTransaction(this.ctx, req, destination, { ...events, onTerminated })
       : new NonInviteClientTransaction(this.ctx, req, destination, { ...events, onTerminated });
-    if (key !== undefined) this.clients.set(key, tx);
+    if (key !== undefined) this.#clients.set(key, tx);
     tx.start();
     return tx;
   }
@@ -115,7 +115,7 @@ export class TransactionLayer {
   /** Hands a response to its client transaction; false when none matches (a stray 2xx goes to the core, §17.1.1.2). */
   receiveResponse(res: SipResponse): boolean {
     const key = clientKey(res);
-    const tx = key === undefined ? undefined : this.clients.get(key);
+    const tx = key === undefined ? undefined : this.#clients.get(key);
     if (!tx) return false;
     tx.receive(res);
     return true;

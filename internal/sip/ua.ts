@@ -55,19 +55,19 @@ export interface IncomingRequest {
 export class UserAgentServer {
   readonly transactions: TransactionLayer;
   readonly dialogs = new DialogStore();
-  private readonly o: UserAgentOptions;
-  private readonly allow: readonly string[];
-  private readonly supported: readonly string[];
-  private readonly accept: readonly string[];
-  private readonly retransmissions = new Map<string, SuccessRetransmission>();
+  readonly #o: UserAgentOptions;
+  readonly #allow: readonly string[];
+  readonly #supported: readonly string[];
+  readonly #accept: readonly string[];
+  readonly #retransmissions = new Map<string, SuccessRetransmission>();
   /** How to answer a pending INVITE (used by CANCEL for its 487). */
-  private readonly pendingInvites = new WeakMap<InviteServerTransaction, (status: number) => void>();
+  readonly #pendingInvites = new WeakMap<InviteServerTransaction, (status: number) => void>();
 
   constructor(options: UserAgentOptions) {
-    this.o = options;
-    this.allow = options.allow ?? ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'SUBSCRIBE', 'NOTIFY', 'REFER'];
-    this.supported = options.supported ?? [];
-    this.accept = options.accept ?? ['application/sdp'];
+    this.#o = options;
+    this.#allow = options.allow ?? ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'SUBSCRIBE', 'NOTIFY', 'REFER'];
+    this.#supported = options.supported ?? [];
+    this.#accept = options.accept ?? ['application/sdp'];
     this.transactions = new TransactionLayer({ send: options.send, clock: options.clock, timers: options.timers });
   }
 
@@ -83,26 +83,26 @@ export class UserAgentServer {
       return;
     }
     if (msg.method === 'ACK') {
-      this.ack(msg);
+      this.#ack(msg);
       return;
     }
     const tx = this.transactions.createServer(msg, source);
-    const answer = (status: number, options: ResponseOptions = {}) => tx.respond(this.response(msg, status, undefined, options));
-    if (tx instanceof InviteServerTransaction) tx.start(this.response(msg, 100, undefined));
+    const answer = (status: number, options: ResponseOptions = {}) => tx.respond(this.#response(msg, status, undefined, options));
+    if (tx instanceof InviteServerTransaction) tx.start(this.#response(msg, 100, undefined));
 
     const mf = maxForwards(msg);
     if (mf === 0) return answer(483);
-    if (msg.method === 'CANCEL') return this.cancel(msg, answer);
-    if (!this.allow.includes(msg.method)) {
-      return KNOWN_METHODS.includes(msg.method) ? answer(405, { headers: [['Allow', this.allow.join(', ')]] }) : answer(501);
+    if (msg.method === 'CANCEL') return this.#cancel(msg, answer);
+    if (!this.#allow.includes(msg.method)) {
+      return KNOWN_METHODS.includes(msg.method) ? answer(405, { headers: [['Allow', this.#allow.join(', ')]] }) : answer(501);
     }
     // §8.2.2.3: option tags we do not support → 420 listing them in Unsupported.
-    const unsupported = optionTags(msg, 'Require').filter((t) => !this.supported.includes(t));
+    const unsupported = optionTags(msg, 'Require').filter((t) => !this.#supported.includes(t));
     if (unsupported.length > 0) return answer(420, { headers: [['Unsupported', unsupported.join(', ')]] });
     // §8.2.3: a body type we cannot process → 415 with Accept.
     const type = contentType(msg);
-    if (msg.body.length > 0 && msg.method === 'INVITE' && (!type || !this.accept.includes(type.mediaType))) {
-      return answer(415, { headers: [['Accept', this.accept.join(', ')]] });
+    if (msg.body.length > 0 && msg.method === 'INVITE' && (!type || !this.#accept.includes(type.mediaType))) {
+      return answer(415, { headers: [['Accept', this.#accept.join(', ')]] });
     }
     let dialog: Dialog | undefined;
     if (toTag(msg) !== undefined) {
@@ -110,9 +110,9 @@ export class UserAgentServer {
       if (!checked.ok) return answer(checked.status, { reason: checked.reason });
       dialog = checked.dialog;
     }
-    if (msg.method === 'OPTIONS') return answer(200, { headers: this.capabilities() });
+    if (msg.method === 'OPTIONS') return answer(200, { headers: this.#capabilities() });
     let user: string | undefined;
-    const digest = this.o.digest;
+    const digest = this.#o.digest;
     if (digest && !dialog && (digest.methods ?? ['INVITE']).includes(msg.method)) {
       const header = headerValue(msg, 'Authorization');
       const challenge = (stale: boolean) => answer(401, { headers: sipChallenges(digest, stale).map((c) => ['WWW-Authenticate', c] as const) });
@@ -124,7 +124,7 @@ export class UserAgentServer {
       }
       user = verified.value;
     }
-    this.deliver(msg, source, tx, dialog, user);
+    this.#deliver(msg, source, tx, dialog, user);
   }
 
   /** A parse error from the transport: answer a request when its Via survived (§8.2; RFC 4475's invalid messages). */
@@ -132,10 +132,10 @@ export class UserAgentServer {
     const partial = error.partial;
     if (!partial || partial.kind !== 'request' || partial.method === 'ACK' || headerValue(partial, 'Via') === undefined) return;
     const tag = toTag(partial) === undefined ? newTag() : undefined;
-    this.o.send(buildResponse(partial, error.status, tag, { reason: error.reason, headers: this.serverHeader() }), source);
+    this.#o.send(buildResponse(partial, error.status, tag, { reason: error.reason, headers: this.#serverHeader() }), source);
   }
 
-  private deliver(msg: SipRequest, source: Destination, tx: ServerTransaction, dialog: Dialog | undefined, user: string | undefined): void {
+  #deliver(msg: SipRequest, source: Destination, tx: ServerTransaction, dialog: Dialog | undefined, user: string | undefined): void {
     const localTag = dialog?.id.localTag ?? toTag(msg) ?? newTag();
     let created = dialog;
     const respond = (status: number, options: ResponseOptions = {}): Dialog | undefined => {
@@ -143,73 +143,73 @@ export class UserAgentServer {
       const creating = !dialog && DIALOG_CREATING.includes(msg.method) && status > 100 && status < 300;
       const extra: [string, string][] = [];
       if (creating || (msg.method === 'INVITE' && status >= 200 && status < 300)) {
-        if (!(options.headers ?? []).some(([n]) => n.toLowerCase() === 'contact' || n === 'm')) extra.push(['Contact', this.o.contact]);
+        if (!(options.headers ?? []).some(([n]) => n.toLowerCase() === 'contact' || n === 'm')) extra.push(['Contact', this.#o.contact]);
       }
-      const res = this.response(msg, status, localTag, { ...options, headers: [...(options.headers ?? []), ...extra] });
+      const res = this.#response(msg, status, localTag, { ...options, headers: [...(options.headers ?? []), ...extra] });
       if (creating) {
         created ??= this.dialogs.createUas(msg, localTag, source);
         if (status >= 200) created.state = 'confirmed';
       }
       if (!dialog && msg.method === 'INVITE' && status >= 300 && created) {
         this.dialogs.terminate(created);
-        this.o.onDialogEnded?.(created, 'rejected');
+        this.#o.onDialogEnded?.(created, 'rejected');
       }
       tx.respond(res);
-      if (msg.method === 'INVITE' && status >= 200 && status < 300 && created) this.retransmit(created, res, tx.source);
+      if (msg.method === 'INVITE' && status >= 200 && status < 300 && created) this.#retransmit(created, res, tx.source);
       if (msg.method === 'BYE' && status >= 200 && status < 300 && dialog) {
-        this.stopRetransmission(dialog);
+        this.#stopRetransmission(dialog);
         this.dialogs.terminate(dialog);
-        this.o.onDialogEnded?.(dialog, 'bye');
+        this.#o.onDialogEnded?.(dialog, 'bye');
       }
       return created;
     };
-    if (tx instanceof InviteServerTransaction) this.pendingInvites.set(tx, (status) => respond(status));
-    this.o.onRequest({ request: msg, source, dialog, user, respond });
+    if (tx instanceof InviteServerTransaction) this.#pendingInvites.set(tx, (status) => respond(status));
+    this.#o.onRequest({ request: msg, source, dialog, user, respond });
   }
 
-  private cancel(cancel: SipRequest, answer: (status: number) => void): void {
+  #cancel(cancel: SipRequest, answer: (status: number) => void): void {
     // §9.2: CANCEL matches the INVITE server transaction; none → 481.
     const invite = this.transactions.findCancelled(cancel);
     if (!invite) return answer(481);
     answer(200);
     if (invite.state !== 'proceeding') return;
-    this.pendingInvites.get(invite)?.(487);
-    this.o.onCancel?.(invite.request);
+    this.#pendingInvites.get(invite)?.(487);
+    this.#o.onCancel?.(invite.request);
   }
 
-  private ack(ack: SipRequest): void {
+  #ack(ack: SipRequest): void {
     // The ACK of a 2xx is its own transaction, routed by dialog (§13.3.1.4, §17.1.1.3); an ACK
     // matching nothing is dropped: ACK is never answered.
     const dialog = this.dialogs.find(ack);
     if (!dialog) return;
-    const retransmission = this.retransmissions.get(dialogKey(dialog.id));
+    const retransmission = this.#retransmissions.get(dialogKey(dialog.id));
     const seq = cseq(ack)?.seq;
     if (retransmission) {
       retransmission.stop();
-      this.retransmissions.delete(dialogKey(dialog.id));
+      this.#retransmissions.delete(dialogKey(dialog.id));
     }
-    if (seq !== undefined) this.o.onAck?.(ack, dialog);
+    if (seq !== undefined) this.#o.onAck?.(ack, dialog);
   }
 
-  private retransmit(dialog: Dialog, res: SipResponse, destination: Destination): void {
+  #retransmit(dialog: Dialog, res: SipResponse, destination: Destination): void {
     const key = dialogKey(dialog.id);
-    this.retransmissions.get(key)?.stop();
-    this.retransmissions.set(key, new SuccessRetransmission(
-      (r) => this.o.send(r, destination), res, this.transactions.ctx.clock, this.transactions.ctx.timers,
+    this.#retransmissions.get(key)?.stop();
+    this.#retransmissions.set(key, new SuccessRetransmission(
+      (r) => this.#o.send(r, destination), res, this.transactions.ctx.clock, this.transactions.ctx.timers,
       () => {
         // §13.3.1.4: no ACK within 64*T1: confirm then end the dialog with BYE.
-        this.retransmissions.delete(key);
+        this.#retransmissions.delete(key);
         void this.request(dialog, 'BYE').catch(() => undefined);
         this.dialogs.terminate(dialog);
-        this.o.onDialogEnded?.(dialog, 'no-ack');
+        this.#o.onDialogEnded?.(dialog, 'no-ack');
       },
     ));
   }
 
-  private stopRetransmission(dialog: Dialog): void {
+  #stopRetransmission(dialog: Dialog): void {
     const key = dialogKey(dialog.id);
-    this.retransmissions.get(key)?.stop();
-    this.retransmissions.delete(key);
+    this.#retransmissions.get(key)?.stop();
+    this.#retransmissions.delete(key);
   }
 
   /**
@@ -219,18 +219,18 @@ export class UserAgentServer {
    */
   request(dialog: Dialog, method: string, init: { headers?: readonly (readonly [string, string])[]; body?: Buffer; contentType?: string } = {}): Promise<SipResponse> {
     const destination = dialog.peer;
-    const sentBy = this.o.sentBy?.(destination) ?? { host: '127.0.0.1', port: 5060 };
+    const sentBy = this.#o.sentBy?.(destination) ?? { host: '127.0.0.1', port: 5060 };
     const headers = (init.headers ?? []).map(([name, value]) => ({ name, value }));
     if (init.body && init.contentType) headers.push({ name: 'Content-Type', value: init.contentType });
     const req = inDialogRequest(dialog, {
       method,
       via: `SIP/2.0/${destination.transport.toUpperCase()} ${sentBy.host}:${sentBy.port};branch=${newBranch()};rport`,
-      contact: method === 'BYE' ? undefined : this.o.contact,
+      contact: method === 'BYE' ? undefined : this.#o.contact,
       headers,
       body: init.body,
     });
     if (method === 'BYE') {
-      this.stopRetransmission(dialog);
+      this.#stopRetransmission(dialog);
       this.dialogs.terminate(dialog);
     }
     return new Promise((resolve) => {
@@ -245,18 +245,18 @@ export class UserAgentServer {
     });
   }
 
-  private capabilities(): [string, string][] {
-    const h: [string, string][] = [['Allow', this.allow.join(', ')], ['Accept', this.accept.join(', ')]];
-    if (this.supported.length > 0) h.push(['Supported', this.supported.join(', ')]);
+  #capabilities(): [string, string][] {
+    const h: [string, string][] = [['Allow', this.#allow.join(', ')], ['Accept', this.#accept.join(', ')]];
+    if (this.#supported.length > 0) h.push(['Supported', this.#supported.join(', ')]);
     return h;
   }
 
-  private serverHeader(): [string, string][] {
-    return this.o.server === undefined ? [] : [['Server', this.o.server]];
+  #serverHeader(): [string, string][] {
+    return this.#o.server === undefined ? [] : [['Server', this.#o.server]];
   }
 
-  private response(req: SipRequest, status: number, tag: string | undefined, options: ResponseOptions = {}): SipResponse {
+  #response(req: SipRequest, status: number, tag: string | undefined, options: ResponseOptions = {}): SipResponse {
     const localTag = tag ?? (status > 100 && toTag(req) === undefined ? newTag() : undefined);
-    return buildResponse(req, status, localTag, { ...options, headers: [...(options.headers ?? []), ...this.serverHeader()] });
+    return buildResponse(req, status, localTag, { ...options, headers: [...(options.headers ?? []), ...this.#serverHeader()] });
   }
 }
