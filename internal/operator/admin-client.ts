@@ -62,15 +62,15 @@ export function adminBaseUrl(template: string, relay: { name: string; namespace:
 }
 
 export class AdminClient {
-  private readonly dispatcher: Agent;
-  private readonly timeoutMs: number;
+  readonly #dispatcher: Agent;
+  readonly #timeoutMs: number;
 
   constructor(options: { timeoutMs?: number } = {}) {
-    this.timeoutMs = options.timeoutMs ?? 5000;
-    this.dispatcher = new Agent({ connectTimeout: this.timeoutMs, keepAliveTimeout: 30_000 });
+    this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#dispatcher = new Agent({ connectTimeout: this.#timeoutMs, keepAliveTimeout: 30_000 });
   }
 
-  private async call(method: 'GET' | 'PUT' | 'DELETE', url: string, token: string | undefined, body?: unknown): Promise<{ status: number; json: unknown }> {
+  async #call(method: 'GET' | 'PUT' | 'DELETE', url: string, token: string | undefined, body?: unknown): Promise<{ status: number; json: unknown }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -80,9 +80,9 @@ export class AdminClient {
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        dispatcher: this.dispatcher,
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
+        dispatcher: this.#dispatcher,
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
       });
     } catch (e) {
       throw new AdminUnreachableError(`${method} ${url}: ${(e as Error).message}`, { cause: e });
@@ -98,7 +98,7 @@ export class AdminClient {
     return { status: res.statusCode, json };
   }
 
-  private static detail(json: unknown): string {
+  static #detail(json: unknown): string {
     if (json && typeof json === 'object') {
       const p = json as { detail?: string; title?: string; message?: string };
       return p.detail ?? p.title ?? p.message ?? JSON.stringify(json).slice(0, 300);
@@ -107,23 +107,23 @@ export class AdminClient {
   }
 
   async putRoom(baseUrl: string, token: string | undefined, name: string, room: AdminRoom): Promise<StoredAdminRoom> {
-    const { status, json } = await this.call('PUT', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}`, token, room);
-    if (status < 200 || status > 299) throw new AdminRejectedError(status, `PUT room ${name}: ${status} ${AdminClient.detail(json)}`);
+    const { status, json } = await this.#call('PUT', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}`, token, room);
+    if (status < 200 || status > 299) throw new AdminRejectedError(status, `PUT room ${name}: ${status} ${AdminClient.#detail(json)}`);
     return json as StoredAdminRoom;
   }
 
   /** true when deleted, false when it was not there. */
   async deleteRoom(baseUrl: string, token: string | undefined, name: string): Promise<boolean> {
-    const { status, json } = await this.call('DELETE', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}`, token);
+    const { status, json } = await this.#call('DELETE', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}`, token);
     if (status === 404) return false;
-    if (status < 200 || status > 299) throw new AdminRejectedError(status, `DELETE room ${name}: ${status} ${AdminClient.detail(json)}`);
+    if (status < 200 || status > 299) throw new AdminRejectedError(status, `DELETE room ${name}: ${status} ${AdminClient.#detail(json)}`);
     return true;
   }
 
   /** The number of participants; accepts a list, `{ participants: [...] }`, `{ items: [...] }` or `{ count }`. */
   async participantCount(baseUrl: string, token: string | undefined, name: string): Promise<number> {
-    const { status, json } = await this.call('GET', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}/participants`, token);
-    if (status < 200 || status > 299) throw new AdminRejectedError(status, `GET participants of ${name}: ${status} ${AdminClient.detail(json)}`);
+    const { status, json } = await this.#call('GET', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}/participants`, token);
+    if (status < 200 || status > 299) throw new AdminRejectedError(status, `GET participants of ${name}: ${status} ${AdminClient.#detail(json)}`);
     if (Array.isArray(json)) return json.length;
     const o = (json ?? {}) as { participants?: unknown[]; items?: unknown[]; count?: number; total?: number };
     if (typeof o.count === 'number') return o.count;
@@ -132,6 +132,6 @@ export class AdminClient {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await this.#dispatcher.close();
   }
 }

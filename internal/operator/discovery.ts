@@ -7,27 +7,27 @@ import { crdName, RESOURCES } from './kube/resources.ts';
 import type { Capabilities } from './render/index.ts';
 
 export class ApiDiscovery {
-  private readonly client: KubeClient;
-  private readonly ttlMs: number;
-  private readonly cache = new Map<string, { present: boolean; at: number }>();
+  readonly #client: KubeClient;
+  readonly #ttlMs: number;
+  readonly #cache = new Map<string, { present: boolean; at: number }>();
 
   constructor(client: KubeClient, ttlMs = 30_000) {
-    this.client = client;
-    this.ttlMs = ttlMs;
+    this.#client = client;
+    this.#ttlMs = ttlMs;
   }
 
   async crdExists(name: string): Promise<boolean> {
-    const hit = this.cache.get(name);
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.present;
+    const hit = this.#cache.get(name);
+    if (hit && Date.now() - hit.at < this.#ttlMs) return hit.present;
     let present: boolean;
     try {
-      await this.client.get(RESOURCES.customResourceDefinition, undefined, name);
+      await this.#client.get(RESOURCES.customResourceDefinition, undefined, name);
       present = true;
     } catch (e) {
       if (!isNotFound(e)) throw e;
       present = false;
     }
-    this.cache.set(name, { present, at: Date.now() });
+    this.#cache.set(name, { present, at: Date.now() });
     return present;
   }
 

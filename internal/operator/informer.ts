@@ -31,24 +31,24 @@ export interface InformerOptions {
 
 export class ResilientInformer<T extends KubeObject> {
   readonly name: string;
-  private readonly inner: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
-  private readonly options: InformerOptions;
-  private readonly log: Logger;
-  private readonly handlers = { add: [] as EventHandler<T>[], update: [] as EventHandler<T>[], delete: [] as EventHandler<T>[] };
-  private stopped = true;
-  private synced = false;
-  private failures = 0;
-  private lastActivity = Date.now();
-  private restartTimer: NodeJS.Timeout | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
-  private erroredDuringStart = false;
-  private syncWaiters: (() => void)[] = [];
+  readonly #inner: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+  readonly #options: InformerOptions;
+  readonly #log: Logger;
+  readonly #handlers = { add: [] as EventHandler<T>[], update: [] as EventHandler<T>[], delete: [] as EventHandler<T>[] };
+  #stopped = true;
+  #synced = false;
+  #failures = 0;
+  #lastActivity = Date.now();
+  #restartTimer: NodeJS.Timeout | undefined;
+  #watchdog: NodeJS.Timeout | undefined;
+  #erroredDuringStart = false;
+  #syncWaiters: (() => void)[] = [];
 
   constructor(options: InformerOptions) {
-    this.options = options;
+    this.#options = options;
     const { type, namespace, labelSelector, client } = options;
     this.name = `${type.plural}${type.group ? '.' + type.group : ''}${namespace ? ' in ' + namespace : ''}`;
-    this.log = options.logger.child({ informer: this.name });
+    this.#log = options.logger.child({ informer: this.name });
     const path = collectionPath(type, namespace);
     const list = async () => {
       const query: Record<string, string> = labelSelector ? { labelSelector } : {};
@@ -60,18 +60,18 @@ export class ResilientInformer<T extends KubeObject> {
       }
       return l as never;
     };
-    this.inner = makeInformer<KubernetesObject>(options.kubeConfig, path, list, labelSelector);
-    this.inner.on('add', (o) => this.dispatch('add', o));
-    this.inner.on('update', (o) => this.dispatch('update', o));
-    this.inner.on('delete', (o) => this.dispatch('delete', o));
-    this.inner.on('connect', () => {
-      this.lastActivity = Date.now();
+    this.#inner = makeInformer<KubernetesObject>(options.kubeConfig, path, list, labelSelector);
+    this.#inner.on('add', (o) => this.#dispatch('add', o));
+    this.#inner.on('update', (o) => this.#dispatch('update', o));
+    this.#inner.on('delete', (o) => this.#dispatch('delete', o));
+    this.#inner.on('connect', () => {
+      this.#lastActivity = Date.now();
     });
-    this.inner.on('error', (err: unknown) => this.onError(err));
+    this.#inner.on('error', (err: unknown) => this.#onError(err));
   }
 
   on(verb: 'add' | 'update' | 'delete', handler: EventHandler<T>): void {
-    this.handlers[verb].push(handler);
+    this.#handlers[verb].push(handler);
   }
 
   /** Every add, update and delete. */
@@ -82,93 +82,93 @@ export class ResilientInformer<T extends KubeObject> {
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.inner.get(name, namespace) as T | undefined;
+    return this.#inner.get(name, namespace) as T | undefined;
   }
 
   list(namespace?: string): readonly T[] {
-    return this.inner.list(namespace) as readonly T[];
+    return this.#inner.list(namespace) as readonly T[];
   }
 
   get hasSynced(): boolean {
-    return this.synced;
+    return this.#synced;
   }
 
   /** Start; resolves once the first list has filled the cache (retrying until it does or stop()). */
   async start(): Promise<void> {
-    this.stopped = false;
-    const stale = this.options.staleAfterMs ?? 5 * 60_000;
-    this.watchdog = setInterval(() => this.checkStale(stale), Math.max(10, Math.floor(stale / 4)));
-    this.watchdog.unref();
-    await this.run();
-    if (!this.synced && !this.stopped) await new Promise<void>((resolve) => this.syncWaiters.push(resolve));
+    this.#stopped = false;
+    const stale = this.#options.staleAfterMs ?? 5 * 60_000;
+    this.#watchdog = setInterval(() => this.#checkStale(stale), Math.max(10, Math.floor(stale / 4)));
+    this.#watchdog.unref();
+    await this.#run();
+    if (!this.#synced && !this.#stopped) await new Promise<void>((resolve) => this.#syncWaiters.push(resolve));
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.restartTimer);
-    clearInterval(this.watchdog);
-    for (const w of this.syncWaiters.splice(0)) w();
-    await this.inner.stop();
+    this.#stopped = true;
+    clearTimeout(this.#restartTimer);
+    clearInterval(this.#watchdog);
+    for (const w of this.#syncWaiters.splice(0)) w();
+    await this.#inner.stop();
   }
 
-  private async run(): Promise<void> {
-    this.erroredDuringStart = false;
-    this.lastActivity = Date.now();
+  async #run(): Promise<void> {
+    this.#erroredDuringStart = false;
+    this.#lastActivity = Date.now();
     try {
-      await this.inner.start();
+      await this.#inner.start();
     } catch (e) {
-      this.onError(e);
+      this.#onError(e);
       return;
     }
-    if (!this.erroredDuringStart && !this.stopped) {
-      this.failures = 0;
-      if (!this.synced) {
-        this.synced = true;
-        this.log.debug('synced');
-        for (const w of this.syncWaiters.splice(0)) w();
+    if (!this.#erroredDuringStart && !this.#stopped) {
+      this.#failures = 0;
+      if (!this.#synced) {
+        this.#synced = true;
+        this.#log.debug('synced');
+        for (const w of this.#syncWaiters.splice(0)) w();
       }
     }
   }
 
-  private dispatch(verb: 'add' | 'update' | 'delete', obj: KubernetesObject): void {
-    this.lastActivity = Date.now();
-    for (const h of this.handlers[verb]) {
+  #dispatch(verb: 'add' | 'update' | 'delete', obj: KubernetesObject): void {
+    this.#lastActivity = Date.now();
+    for (const h of this.#handlers[verb]) {
       try {
         h(obj as T);
       } catch (e) {
-        this.log.error({ err: e }, 'event handler failed');
+        this.#log.error({ err: e }, 'event handler failed');
       }
     }
   }
 
-  private onError(err: unknown): void {
-    this.erroredDuringStart = true;
-    if (this.stopped) return;
-    const base = this.options.baseBackoffMs ?? 1000;
-    const max = this.options.maxBackoffMs ?? 60_000;
-    const delay = Math.min(base * 2 ** this.failures, max);
-    this.failures++;
-    this.log.warn({ err: errorSummary(err), retryInMs: delay }, 'watch failed; restarting');
-    this.options.onRestart?.('error');
-    this.scheduleRestart(delay);
+  #onError(err: unknown): void {
+    this.#erroredDuringStart = true;
+    if (this.#stopped) return;
+    const base = this.#options.baseBackoffMs ?? 1000;
+    const max = this.#options.maxBackoffMs ?? 60_000;
+    const delay = Math.min(base * 2 ** this.#failures, max);
+    this.#failures++;
+    this.#log.warn({ err: errorSummary(err), retryInMs: delay }, 'watch failed; restarting');
+    this.#options.onRestart?.('error');
+    this.#scheduleRestart(delay);
   }
 
-  private checkStale(staleAfterMs: number): void {
-    if (this.stopped || this.restartTimer) return;
-    if (Date.now() - this.lastActivity < staleAfterMs) return;
-    this.log.warn({ silentMs: Date.now() - this.lastActivity }, 'no watch activity; restarting');
-    this.options.onRestart?.('stale');
-    this.lastActivity = Date.now();
-    void this.inner.stop().then(() => this.scheduleRestart(0));
+  #checkStale(staleAfterMs: number): void {
+    if (this.#stopped || this.#restartTimer) return;
+    if (Date.now() - this.#lastActivity < staleAfterMs) return;
+    this.#log.warn({ silentMs: Date.now() - this.#lastActivity }, 'no watch activity; restarting');
+    this.#options.onRestart?.('stale');
+    this.#lastActivity = Date.now();
+    void this.#inner.stop().then(() => this.#scheduleRestart(0));
   }
 
-  private scheduleRestart(delayMs: number): void {
-    clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      if (!this.stopped) void this.run();
+  #scheduleRestart(delayMs: number): void {
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (!this.#stopped) void this.#run();
     }, delayMs);
-    this.restartTimer.unref();
+    this.#restartTimer.unref();
   }
 }
 

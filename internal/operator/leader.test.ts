@@ -11,26 +11,26 @@ class FakeLeases {
   rv = 0;
   failing = false;
   writes = 0;
-  private check(): void {
+  #check(): void {
     if (this.failing) throw new ApiError('GET', '/lease', 503, '{"message":"unavailable"}');
   }
   /** A client for one candidate; `calls` counts its requests (attempts, in operations, not ms). */
   client(calls = { n: 0 }): KubeClient {
     const get = (): Promise<KubeObject> => {
       calls.n++;
-      this.check();
+      this.#check();
       if (!this.lease) return Promise.reject(new ApiError('GET', '/lease', 404, '{"reason":"NotFound"}'));
       return Promise.resolve(structuredClone(this.lease));
     };
     const create = (_t: unknown, obj: KubeObject): Promise<KubeObject> => {
-      this.check();
+      this.#check();
       if (this.lease) return Promise.reject(new ApiError('POST', '/lease', 409, '{"reason":"AlreadyExists"}'));
       this.lease = { ...structuredClone(obj), metadata: { ...obj.metadata, resourceVersion: String(++this.rv) } };
       this.writes++;
       return Promise.resolve(this.lease);
     };
     const replace = (_t: unknown, obj: KubeObject): Promise<KubeObject> => {
-      this.check();
+      this.#check();
       if (obj.metadata?.resourceVersion !== this.lease?.metadata?.resourceVersion) {
         return Promise.reject(new ApiError('PUT', '/lease', 409, '{"reason":"Conflict"}'));
       }

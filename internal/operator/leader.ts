@@ -52,79 +52,79 @@ export function defaultIdentity(): string {
 
 export class LeaderElector {
   readonly identity: string;
-  private readonly o: Required<Omit<LeaderElectionOptions, 'onNewLeader' | 'identity'>> & Pick<LeaderElectionOptions, 'onNewLeader'>;
-  private readonly log: Logger;
-  private observed: { record: string; at: number } | undefined;
-  private lastHolder: string | undefined;
-  private leading = false;
-  private stopped = false;
-  private timer: NodeJS.Timeout | undefined;
-  private lastRenew = 0;
-  private running: Promise<void> | undefined;
+  readonly #o: Required<Omit<LeaderElectionOptions, 'onNewLeader' | 'identity'>> & Pick<LeaderElectionOptions, 'onNewLeader'>;
+  readonly #log: Logger;
+  #observed: { record: string; at: number } | undefined;
+  #lastHolder: string | undefined;
+  #leading = false;
+  #stopped = false;
+  #timer: NodeJS.Timeout | undefined;
+  #lastRenew = 0;
+  #running: Promise<void> | undefined;
 
   constructor(options: LeaderElectionOptions) {
     this.identity = options.identity ?? defaultIdentity();
-    this.o = {
+    this.#o = {
       leaseDurationMs: 15_000,
       renewDeadlineMs: 10_000,
       retryPeriodMs: 2_000,
       ...options,
     };
-    if (this.o.leaseDurationMs <= this.o.renewDeadlineMs) throw new Error('leaseDuration must be greater than renewDeadline');
-    if (this.o.renewDeadlineMs <= this.o.retryPeriodMs) throw new Error('renewDeadline must be greater than retryPeriod');
-    this.log = options.logger.child({ lease: `${options.namespace}/${options.name}`, identity: this.identity });
+    if (this.#o.leaseDurationMs <= this.#o.renewDeadlineMs) throw new Error('leaseDuration must be greater than renewDeadline');
+    if (this.#o.renewDeadlineMs <= this.#o.retryPeriodMs) throw new Error('renewDeadline must be greater than retryPeriod');
+    this.#log = options.logger.child({ lease: `${options.namespace}/${options.name}`, identity: this.identity });
   }
 
   get isLeader(): boolean {
-    return this.leading;
+    return this.#leading;
   }
 
   /** Try to acquire, then keep renewing, until stop() or loss. */
   start(): void {
-    this.schedule(0);
+    this.#schedule(0);
   }
 
-  private schedule(ms: number): void {
-    if (this.stopped) return;
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
     // client-go adds up to 20% jitter while acquiring so candidates do not move in lockstep.
-    const jitter = this.leading ? 0 : Math.floor(Math.random() * ms * 0.2);
-    this.timer = setTimeout(() => {
-      this.running = this.tick().finally(() => (this.running = undefined));
+    const jitter = this.#leading ? 0 : Math.floor(Math.random() * ms * 0.2);
+    this.#timer = setTimeout(() => {
+      this.#running = this.#tick().finally(() => (this.#running = undefined));
     }, ms + jitter);
   }
 
-  private async tick(): Promise<void> {
+  async #tick(): Promise<void> {
     let ok = false;
     try {
       ok = await this.tryAcquireOrRenew();
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'lease request failed');
+      this.#log.warn({ err: (e as Error).message }, 'lease request failed');
     }
-    if (this.stopped) return;
+    if (this.#stopped) return;
     const now = Date.now();
     if (ok) {
-      this.lastRenew = now;
-      if (!this.leading) {
-        this.leading = true;
-        this.log.info('became leader');
-        this.o.onStartedLeading();
+      this.#lastRenew = now;
+      if (!this.#leading) {
+        this.#leading = true;
+        this.#log.info('became leader');
+        this.#o.onStartedLeading();
       }
-    } else if (this.leading && now - this.lastRenew >= this.o.renewDeadlineMs) {
-      this.leading = false;
-      this.stopped = true;
-      this.log.error({ sinceLastRenewMs: now - this.lastRenew }, 'leadership lost: lease not renewed within the renew deadline');
-      this.o.onStoppedLeading();
+    } else if (this.#leading && now - this.#lastRenew >= this.#o.renewDeadlineMs) {
+      this.#leading = false;
+      this.#stopped = true;
+      this.#log.error({ sinceLastRenewMs: now - this.#lastRenew }, 'leadership lost: lease not renewed within the renew deadline');
+      this.#o.onStoppedLeading();
       return;
     }
-    this.schedule(this.o.retryPeriodMs);
+    this.#schedule(this.#o.retryPeriodMs);
   }
 
-  private leaseBody(existing: LeaseSpec | undefined, now: Date): LeaseSpec {
+  #leaseBody(existing: LeaseSpec | undefined, now: Date): LeaseSpec {
     const t = microTime(now);
     const takingOver = existing?.holderIdentity !== this.identity;
     return {
       holderIdentity: this.identity,
-      leaseDurationSeconds: Math.round(this.o.leaseDurationMs / 1000),
+      leaseDurationSeconds: Math.round(this.#o.leaseDurationMs / 1000),
       acquireTime: takingOver ? t : (existing?.acquireTime ?? t),
       renewTime: t,
       leaseTransitions: (existing?.leaseTransitions ?? 0) + (takingOver && existing?.holderIdentity ? 1 : 0),
@@ -133,7 +133,7 @@ export class LeaderElector {
 
   /** One round; true when we hold the lease afterwards. */
   async tryAcquireOrRenew(): Promise<boolean> {
-    const { client, namespace, name } = this.o;
+    const { client, namespace, name } = this.#o;
     const now = new Date();
     let lease: Lease;
     try {
@@ -145,61 +145,61 @@ export class LeaderElector {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
           metadata: { name, namespace },
-          spec: this.leaseBody(undefined, now),
+          spec: this.#leaseBody(undefined, now),
         });
       } catch (err) {
         if (isConflict(err) || (err as { statusCode?: number }).statusCode === 409) return false; // another candidate created it first
         throw err;
       }
-      this.noteHolder(this.identity);
+      this.#noteHolder(this.identity);
       return true;
     }
 
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
     const record = JSON.stringify([holder, spec.renewTime, spec.leaseDurationSeconds]);
-    if (this.observed?.record !== record) this.observed = { record, at: Date.now() };
-    this.noteHolder(holder);
+    if (this.#observed?.record !== record) this.#observed = { record, at: Date.now() };
+    this.#noteHolder(holder);
     const durationMs = (spec.leaseDurationSeconds ?? 15) * 1000;
     const heldByOther = holder !== '' && holder !== this.identity;
-    if (heldByOther && this.observed.at + durationMs > Date.now()) return false;
+    if (heldByOther && this.#observed.at + durationMs > Date.now()) return false;
 
     try {
-      await client.replace(RESOURCES.lease, { ...lease, spec: this.leaseBody(spec, now) });
+      await client.replace(RESOURCES.lease, { ...lease, spec: this.#leaseBody(spec, now) });
     } catch (e) {
       if (isConflict(e)) return false; // someone else wrote in between
       throw e;
     }
-    this.noteHolder(this.identity);
+    this.#noteHolder(this.identity);
     return true;
   }
 
-  private noteHolder(holder: string): void {
-    if (holder === this.lastHolder) return;
-    this.lastHolder = holder;
+  #noteHolder(holder: string): void {
+    if (holder === this.#lastHolder) return;
+    this.#lastHolder = holder;
     if (holder) {
-      this.log.info({ leader: holder }, 'new leader observed');
-      this.o.onNewLeader?.(holder);
+      this.#log.info({ leader: holder }, 'new leader observed');
+      this.#o.onNewLeader?.(holder);
     }
   }
 
   /** Stop campaigning; when leading, hand the lease back so a standby takes over without waiting. */
   async stop(options: { release?: boolean } = {}): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-    if (!this.leading || options.release === false) return;
-    this.leading = false;
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+    if (!this.#leading || options.release === false) return;
+    this.#leading = false;
     try {
-      const lease = await this.o.client.get<Lease>(RESOURCES.lease, this.o.namespace, this.o.name);
+      const lease = await this.#o.client.get<Lease>(RESOURCES.lease, this.#o.namespace, this.#o.name);
       if (lease.spec?.holderIdentity !== this.identity) return;
-      await this.o.client.replace(RESOURCES.lease, {
+      await this.#o.client.replace(RESOURCES.lease, {
         ...lease,
         spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime() },
       });
-      this.log.info('lease released');
+      this.#log.info('lease released');
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'could not release the lease');
+      this.#log.warn({ err: (e as Error).message }, 'could not release the lease');
     }
   }
 }

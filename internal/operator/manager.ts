@@ -51,26 +51,26 @@ export interface ManagerOptions {
 /** One cache over the per-namespace informers of a kind (or the single cluster-wide one). */
 class NamespacedCache<T extends KubeObject> implements Cache<T> {
   readonly informers: ResilientInformer<T>[];
-  private readonly byNamespace: Map<string, ResilientInformer<T>>;
+  readonly #byNamespace: Map<string, ResilientInformer<T>>;
   constructor(informers: ResilientInformer<T>[], namespaces: string[]) {
     this.informers = informers;
-    this.byNamespace = new Map(namespaces.map((ns, i) => [ns, informers[i]!]));
+    this.#byNamespace = new Map(namespaces.map((ns, i) => [ns, informers[i]!]));
   }
-  private pick(namespace?: string): ResilientInformer<T>[] {
-    if (this.byNamespace.size === 0) return this.informers;
+  #pick(namespace?: string): ResilientInformer<T>[] {
+    if (this.#byNamespace.size === 0) return this.informers;
     if (namespace === undefined) return this.informers;
-    const one = this.byNamespace.get(namespace);
+    const one = this.#byNamespace.get(namespace);
     return one ? [one] : [];
   }
   get(name: string, namespace?: string): T | undefined {
-    for (const i of this.pick(namespace)) {
+    for (const i of this.#pick(namespace)) {
       const o = i.get(name, namespace);
       if (o) return o;
     }
     return undefined;
   }
   list(namespace?: string): readonly T[] {
-    return this.pick(namespace).flatMap((i) => i.list(namespace));
+    return this.#pick(namespace).flatMap((i) => i.list(namespace));
   }
   onChange(handler: (obj: T) => void): void {
     for (const i of this.informers) i.onChange(handler);
@@ -84,26 +84,26 @@ function controllerKey(obj: KubeObject): string | undefined {
 }
 
 export class Manager {
-  private readonly o: ManagerOptions;
-  private readonly log: Logger;
+  readonly #o: ManagerOptions;
+  readonly #log: Logger;
   readonly relayQueue: WorkQueue;
   readonly roomQueue: WorkQueue;
-  private readonly relays: NamespacedCache<MsrpRelay & KubeObject>;
-  private readonly rooms: NamespacedCache<ChatRoom & KubeObject>;
-  private readonly secrets: NamespacedCache<KubeObject>;
-  private readonly owned: NamespacedCache<KubeObject>[];
-  private readonly admin: AdminClient;
-  private readonly tokens: RelayTokenSource;
-  private workers: Promise<void>[] = [];
-  private resyncTimer: NodeJS.Timeout | undefined;
-  private started = false;
-  private readonly metricsSet;
+  readonly #relays: NamespacedCache<MsrpRelay & KubeObject>;
+  readonly #rooms: NamespacedCache<ChatRoom & KubeObject>;
+  readonly #secrets: NamespacedCache<KubeObject>;
+  readonly #owned: NamespacedCache<KubeObject>[];
+  readonly #admin: AdminClient;
+  readonly #tokens: RelayTokenSource;
+  #workers: Promise<void>[] = [];
+  #resyncTimer: NodeJS.Timeout | undefined;
+  #started = false;
+  readonly #metricsSet;
 
   constructor(options: ManagerOptions) {
-    this.o = options;
-    this.log = options.logger;
+    this.#o = options;
+    this.#log = options.logger;
     const m = options.metrics;
-    this.metricsSet = {
+    this.#metricsSet = {
       reconciles: m.counter<'kind' | 'result'>({
         name: 'operator_reconcile_total',
         help: 'Reconciles by kind and result (success, requeue, error).',
@@ -123,8 +123,8 @@ export class Manager {
         labelNames: ['resource', 'reason'],
       }),
     };
-    this.relayQueue = new WorkQueue({ onDepth: (d) => this.metricsSet.depth.set({ kind: 'MsrpRelay' }, d) });
-    this.roomQueue = new WorkQueue({ onDepth: (d) => this.metricsSet.depth.set({ kind: 'ChatRoom' }, d) });
+    this.relayQueue = new WorkQueue({ onDepth: (d) => this.#metricsSet.depth.set({ kind: 'MsrpRelay' }, d) });
+    this.roomQueue = new WorkQueue({ onDepth: (d) => this.#metricsSet.depth.set({ kind: 'ChatRoom' }, d) });
 
     const namespaces = options.namespaces;
     const make = <T extends KubeObject>(type: ResourceType, labelSelector?: string): NamespacedCache<T> => {
@@ -139,17 +139,17 @@ export class Manager {
             ...(labelSelector ? { labelSelector } : {}),
             logger: options.logger,
             staleAfterMs: options.informerStaleAfterMs,
-            onRestart: (reason) => this.metricsSet.restarts.inc({ resource: type.plural, reason }),
+            onRestart: (reason) => this.#metricsSet.restarts.inc({ resource: type.plural, reason }),
           }),
       );
       return new NamespacedCache<T>(informers, namespaces);
     };
-    this.relays = make(RESOURCES.msrpRelay);
-    this.rooms = make(RESOURCES.chatRoom);
-    this.secrets = make(RESOURCES.secret);
+    this.#relays = make(RESOURCES.msrpRelay);
+    this.#rooms = make(RESOURCES.chatRoom);
+    this.#secrets = make(RESOURCES.secret);
     // Only our own objects: a drift (edit, delete) brings the owner back to the queue.
     const ours = `app.kubernetes.io/managed-by=${FIELD_MANAGER}`;
-    this.owned = [
+    this.#owned = [
       make(RESOURCES.statefulSet, ours),
       make(RESOURCES.service, ours),
       make(RESOURCES.configMap, ours),
@@ -157,23 +157,23 @@ export class Manager {
       make(RESOURCES.networkPolicy, ours),
     ];
 
-    this.relays.onChange((r) => {
+    this.#relays.onChange((r) => {
       this.relayQueue.add(objectKey(r));
       // Rooms wait for their relay (RelayNotFound) and follow its admin URL.
-      for (const room of this.rooms.list(r.metadata.namespace)) {
+      for (const room of this.#rooms.list(r.metadata.namespace)) {
         if (room.spec.relayRef.name === r.metadata.name) this.roomQueue.add(objectKey(room));
       }
     });
-    this.rooms.onChange((room) => this.roomQueue.add(objectKey(room)));
-    for (const cache of this.owned) {
+    this.#rooms.onChange((room) => this.roomQueue.add(objectKey(room)));
+    for (const cache of this.#owned) {
       cache.onChange((o) => {
         const key = controllerKey(o);
         if (key) this.relayQueue.add(key);
       });
     }
-    this.secrets.onChange((s) => {
+    this.#secrets.onChange((s) => {
       const ns = s.metadata?.namespace;
-      for (const r of this.relays.list(ns)) {
+      for (const r of this.#relays.list(ns)) {
         const names = [
           tlsSecretName(r), r.spec.database.secretRef.name, objectNames.adminTokenSecret(r),
           // The operator's own: a deleted or edited one is made good again at once.
@@ -182,35 +182,35 @@ export class Manager {
         if (names.includes(s.metadata?.name ?? '')) this.relayQueue.add(objectKey(r));
         // The rooms authenticate with the relay's admin token: a new or rotated one retries them now.
         if (s.metadata?.name === objectNames.adminTokenSecret(r)) {
-          for (const room of this.rooms.list(ns)) {
+          for (const room of this.#rooms.list(ns)) {
             if (room.spec.relayRef.name === r.metadata.name) this.roomQueue.add(objectKey(room));
           }
         }
       }
     });
 
-    this.admin = new AdminClient();
-    this.tokens = relaySecretTokens(this.secrets, options.adminTokenFallback);
+    this.#admin = new AdminClient();
+    this.#tokens = relaySecretTokens(this.#secrets, options.adminTokenFallback);
   }
 
   get isStarted(): boolean {
-    return this.started;
+    return this.#started;
   }
 
-  private allInformers(): ResilientInformer<KubeObject>[] {
-    return [this.relays, this.rooms, this.secrets, ...this.owned].flatMap((c) => c.informers as ResilientInformer<KubeObject>[]);
+  #allInformers(): ResilientInformer<KubeObject>[] {
+    return [this.#relays, this.#rooms, this.#secrets, ...this.#owned].flatMap((c) => c.informers as ResilientInformer<KubeObject>[]);
   }
 
   /** Start informers, wait for their first lists, then start the workers. */
   async start(): Promise<void> {
-    const o = this.o;
-    await Promise.all(this.allInformers().map((i) => i.start()));
+    const o = this.#o;
+    await Promise.all(this.#allInformers().map((i) => i.start()));
     const discovery = new ApiDiscovery(o.client, o.apiRecheckMs);
     const events = createEventRecorder(o.client, o.identity, o.logger);
     const reconcileRelay = createRelayReconciler({
       client: o.client,
-      relays: this.relays,
-      secrets: this.secrets,
+      relays: this.#relays,
+      secrets: this.#secrets,
       discovery,
       events,
       logger: o.logger,
@@ -219,33 +219,33 @@ export class Manager {
     });
     const reconcileRoom = createRoomReconciler({
       client: o.client,
-      rooms: this.rooms,
-      relays: this.relays,
-      admin: this.admin,
-      tokens: this.tokens,
+      rooms: this.#rooms,
+      relays: this.#relays,
+      admin: this.#admin,
+      tokens: this.#tokens,
       adminUrlTemplate: o.adminUrlTemplate,
       statusIntervalMs: o.roomStatusIntervalMs,
       events,
       logger: o.logger,
     });
     for (let i = 0; i < o.workers; i++) {
-      this.workers.push(this.worker('MsrpRelay', this.relayQueue, reconcileRelay));
-      this.workers.push(this.worker('ChatRoom', this.roomQueue, reconcileRoom));
+      this.#workers.push(this.#worker('MsrpRelay', this.relayQueue, reconcileRelay));
+      this.#workers.push(this.#worker('ChatRoom', this.roomQueue, reconcileRoom));
     }
-    this.resyncTimer = setInterval(() => this.resync(), o.resyncPeriodMs);
-    this.resyncTimer.unref();
-    this.started = true;
-    this.log.info({ namespaces: o.namespaces.length > 0 ? o.namespaces : 'all', workers: o.workers }, 'controllers started');
+    this.#resyncTimer = setInterval(() => this.resync(), o.resyncPeriodMs);
+    this.#resyncTimer.unref();
+    this.#started = true;
+    this.#log.info({ namespaces: o.namespaces.length > 0 ? o.namespaces : 'all', workers: o.workers }, 'controllers started');
   }
 
   /** Every known object once more (level-based safety net against a missed event). */
   resync(): void {
-    for (const r of this.relays.list()) this.relayQueue.add(objectKey(r));
-    for (const r of this.rooms.list()) this.roomQueue.add(objectKey(r));
+    for (const r of this.#relays.list()) this.relayQueue.add(objectKey(r));
+    for (const r of this.#rooms.list()) this.roomQueue.add(objectKey(r));
   }
 
-  private async worker(kind: 'MsrpRelay' | 'ChatRoom', queue: WorkQueue, reconcile: Reconcile): Promise<void> {
-    const m = this.metricsSet;
+  async #worker(kind: 'MsrpRelay' | 'ChatRoom', queue: WorkQueue, reconcile: Reconcile): Promise<void> {
+    const m = this.#metricsSet;
     for (;;) {
       const key = await queue.get();
       if (key === undefined) return;
@@ -255,7 +255,7 @@ export class Manager {
         if (result.retry) {
           const delay = queue.addRateLimited(key);
           m.reconciles.inc({ kind, result: 'requeue' });
-          this.log.debug({ kind, key, retryInMs: delay }, 'reconcile incomplete; retrying');
+          this.#log.debug({ kind, key, retryInMs: delay }, 'reconcile incomplete; retrying');
         } else {
           queue.forget(key);
           if (result.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
@@ -265,7 +265,7 @@ export class Manager {
         const delay = queue.addRateLimited(key);
         m.reconciles.inc({ kind, result: 'error' });
         m.errors.inc({ kind });
-        this.log.warn({ kind, key, err: (e as Error).message, retryInMs: delay }, 'reconcile failed');
+        this.#log.warn({ kind, key, err: (e as Error).message, retryInMs: delay }, 'reconcile failed');
       } finally {
         end();
         queue.done(key);
@@ -275,14 +275,14 @@ export class Manager {
 
   /** Stop taking keys, let reconciles in flight finish (bounded), stop the informers. */
   async stop(timeoutMs = 20_000): Promise<void> {
-    clearInterval(this.resyncTimer);
-    const drained = Promise.all([this.relayQueue.shutDownWithDrain(), this.roomQueue.shutDownWithDrain(), ...this.workers]);
+    clearInterval(this.#resyncTimer);
+    const drained = Promise.all([this.relayQueue.shutDownWithDrain(), this.roomQueue.shutDownWithDrain(), ...this.#workers]);
     const timedOut = await Promise.race([
       drained.then(() => false),
       new Promise<boolean>((r) => setTimeout(() => r(true), timeoutMs).unref()),
     ]);
-    if (timedOut) this.log.warn({ timeoutMs }, 'reconciles still running at shutdown');
-    await Promise.all(this.allInformers().map((i) => i.stop()));
-    await this.admin.close();
+    if (timedOut) this.#log.warn({ timeoutMs }, 'reconciles still running at shutdown');
+    await Promise.all(this.#allInformers().map((i) => i.stop()));
+    await this.#admin.close();
   }
 }

@@ -13,7 +13,7 @@
 export class ExponentialBackoff {
   readonly baseMs: number;
   readonly maxMs: number;
-  private readonly failures = new Map<string, number>();
+  readonly #failures = new Map<string, number>();
 
   constructor(baseMs = 5, maxMs = 1_000_000) {
     this.baseMs = baseMs;
@@ -22,18 +22,18 @@ export class ExponentialBackoff {
 
   /** The delay before the next retry of `key`, counting this failure. */
   when(key: string): number {
-    const n = this.failures.get(key) ?? 0;
-    this.failures.set(key, n + 1);
+    const n = this.#failures.get(key) ?? 0;
+    this.#failures.set(key, n + 1);
     // 2^n overflows to Infinity long after the cap, so Math.min is enough.
     return Math.min(this.baseMs * 2 ** n, this.maxMs);
   }
 
   retries(key: string): number {
-    return this.failures.get(key) ?? 0;
+    return this.#failures.get(key) ?? 0;
   }
 
   forget(key: string): void {
-    this.failures.delete(key);
+    this.#failures.delete(key);
   }
 }
 
@@ -44,70 +44,70 @@ export interface WorkQueueOptions {
 }
 
 export class WorkQueue {
-  private readonly queue: string[] = [];
+  readonly #queue: string[] = [];
   /** Keys that need processing: waiting in `queue`, or re-added while in `processing`. */
-  private readonly dirty = new Set<string>();
-  private readonly processing = new Set<string>();
-  private readonly delayed = new Map<string, { due: number; timer: NodeJS.Timeout }>();
-  private readonly waiters: ((key: string | undefined) => void)[] = [];
-  private readonly drainWaiters: (() => void)[] = [];
-  private shuttingDown = false;
+  readonly #dirty = new Set<string>();
+  readonly #processing = new Set<string>();
+  readonly #delayed = new Map<string, { due: number; timer: NodeJS.Timeout }>();
+  readonly #waiters: ((key: string | undefined) => void)[] = [];
+  readonly #drainWaiters: (() => void)[] = [];
+  #shuttingDown = false;
   readonly backoff: ExponentialBackoff;
-  private readonly onDepth: ((depth: number) => void) | undefined;
+  readonly #onDepth: ((depth: number) => void) | undefined;
 
   constructor(options: WorkQueueOptions = {}) {
     this.backoff = options.backoff ?? new ExponentialBackoff();
-    this.onDepth = options.onDepth;
+    this.#onDepth = options.onDepth;
   }
 
   /** Keys waiting to be handed out. */
   get length(): number {
-    return this.queue.length;
+    return this.#queue.length;
   }
 
   /** Keys currently held by workers. */
   get inFlight(): number {
-    return this.processing.size;
+    return this.#processing.size;
   }
 
   get isShuttingDown(): boolean {
-    return this.shuttingDown;
+    return this.#shuttingDown;
   }
 
   add(key: string): void {
-    if (this.shuttingDown) return;
-    if (this.dirty.has(key)) return;
-    this.dirty.add(key);
+    if (this.#shuttingDown) return;
+    if (this.#dirty.has(key)) return;
+    this.#dirty.add(key);
     // Processing now: done() queues it again, so no two workers ever hold the same key.
-    if (this.processing.has(key)) return;
-    const waiter = this.waiters.shift();
+    if (this.#processing.has(key)) return;
+    const waiter = this.#waiters.shift();
     if (waiter) {
-      this.dirty.delete(key);
-      this.processing.add(key);
+      this.#dirty.delete(key);
+      this.#processing.add(key);
       waiter(key);
       return;
     }
-    this.queue.push(key);
-    this.onDepth?.(this.queue.length);
+    this.#queue.push(key);
+    this.#onDepth?.(this.#queue.length);
   }
 
   /** Add after `delayMs`; a key already scheduled keeps the earlier of the two times. */
   addAfter(key: string, delayMs: number): void {
-    if (this.shuttingDown) return;
+    if (this.#shuttingDown) return;
     if (delayMs <= 0) {
       this.add(key);
       return;
     }
     const due = Date.now() + delayMs;
-    const existing = this.delayed.get(key);
+    const existing = this.#delayed.get(key);
     if (existing && existing.due <= due) return;
     if (existing) clearTimeout(existing.timer);
     const timer = setTimeout(() => {
-      this.delayed.delete(key);
+      this.#delayed.delete(key);
       this.add(key);
     }, delayMs);
     timer.unref();
-    this.delayed.set(key, { due, timer });
+    this.#delayed.set(key, { due, timer });
   }
 
   /** Add after this key's next backoff delay; returns the delay used. */
@@ -124,39 +124,39 @@ export class WorkQueue {
 
   /** Wait for the next key; undefined once the queue is shut down and empty. */
   get(): Promise<string | undefined> {
-    const key = this.queue.shift();
+    const key = this.#queue.shift();
     if (key !== undefined) {
-      this.dirty.delete(key);
-      this.processing.add(key);
-      this.onDepth?.(this.queue.length);
+      this.#dirty.delete(key);
+      this.#processing.add(key);
+      this.#onDepth?.(this.#queue.length);
       return Promise.resolve(key);
     }
-    if (this.shuttingDown) return Promise.resolve(undefined);
-    return new Promise((resolve) => this.waiters.push(resolve));
+    if (this.#shuttingDown) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
   /** The worker finished `key`; if it was added meanwhile, it is queued again now. */
   done(key: string): void {
-    this.processing.delete(key);
-    if (this.dirty.has(key)) {
-      this.dirty.delete(key);
+    this.#processing.delete(key);
+    if (this.#dirty.has(key)) {
+      this.#dirty.delete(key);
       this.add(key);
     }
-    if (this.processing.size === 0) for (const w of this.drainWaiters.splice(0)) w();
+    if (this.#processing.size === 0) for (const w of this.#drainWaiters.splice(0)) w();
   }
 
   /** Stop handing out keys; waiting get() calls resolve undefined; pending delays are dropped. */
   shutDown(): void {
-    this.shuttingDown = true;
-    for (const { timer } of this.delayed.values()) clearTimeout(timer);
-    this.delayed.clear();
-    for (const w of this.waiters.splice(0)) w(undefined);
+    this.#shuttingDown = true;
+    for (const { timer } of this.#delayed.values()) clearTimeout(timer);
+    this.#delayed.clear();
+    for (const w of this.#waiters.splice(0)) w(undefined);
   }
 
   /** shutDown(), then wait until every key in flight is done. */
   async shutDownWithDrain(): Promise<void> {
     this.shutDown();
-    if (this.processing.size === 0) return;
-    await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    if (this.#processing.size === 0) return;
+    await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
   }
 }

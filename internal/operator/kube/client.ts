@@ -100,16 +100,16 @@ export interface RequestOptions {
 export class KubeClient {
   readonly kubeConfig: KubeConfig;
   readonly server: string;
-  private dispatcher: Dispatcher | undefined;
-  private dispatcherReady = false;
-  private readonly timeoutMs: number;
+  #dispatcher: Dispatcher | undefined;
+  #dispatcherReady = false;
+  readonly #timeoutMs: number;
 
   constructor(kubeConfig: KubeConfig, options: { timeoutMs?: number } = {}) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.kubeConfig = kubeConfig;
     this.server = cluster.server.replace(/\/+$/, '');
-    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
   /** One HTTP round trip; resolves with the parsed JSON body, rejects with ApiError on non-2xx. */
@@ -120,18 +120,18 @@ export class KubeClient {
     // dispatcher once (client-node builds a new undici Agent on every call).
     const ctx = new RequestContext(url.toString(), HttpMethod.GET);
     await this.kubeConfig.applySecurityAuthentication(ctx);
-    if (!this.dispatcherReady) {
-      this.dispatcher = ctx.getDispatcher();
-      this.dispatcherReady = true;
+    if (!this.#dispatcherReady) {
+      this.#dispatcher = ctx.getDispatcher();
+      this.#dispatcherReady = true;
     }
     const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
     if (options.contentType) headers['content-type'] = options.contentType;
-    const signal = options.signal ?? AbortSignal.timeout(this.timeoutMs);
+    const signal = options.signal ?? AbortSignal.timeout(this.#timeoutMs);
     const res = await fetch(url, {
       method,
       headers,
       ...(options.body !== undefined ? { body: options.body } : {}),
-      ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+      ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
       signal,
     });
     const text = await res.text();
@@ -215,6 +215,6 @@ export class KubeClient {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher?.close().catch(() => undefined);
+    await this.#dispatcher?.close().catch(() => undefined);
   }
 }
