@@ -96,6 +96,10 @@ export default tseslint.config(
       // node:test's describe/it return promises that the runner awaits itself.
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
       'no-control-regex': 'off',
+      // Private members are #fields and #methods (docs/architecture.md §2.3); the keyword only on constructors.
+      'no-restricted-syntax': ['error',
+        { selector: 'PropertyDefinition[accessibility="private"], TSParameterProperty[accessibility="private"], MethodDefinition[accessibility="private"][kind!="constructor"], TSAbstractPropertyDefinition[accessibility="private"]', message: 'Private members are #fields and #methods (docs/architecture.md §2.3); TypeScript\'s `private` only on constructors.' },
+      ],
     },
   },
   {

@@ -161,3 +161,22 @@ describe('layering lint (eslint.config.js, docs/architecture.md §2.2)', () => {
       assertAllowed('internal/relay/virtual.ts', "import { listen } from '../transport/listen.ts';\nimport type { Store } from '../store/store.ts';\nimport { verify } from '../auth/verify.ts';\nimport type { EngineConfig } from '../config/engine.ts';"));
   });
 });
+
+describe('private members are #fields (eslint.config.js, docs/architecture.md §2.3)', () => {
+  async function privateKeyword(code: string): Promise<number> {
+    const [result] = await eslint.lintText(code, { filePath: 'internal/relay/virtual.ts' });
+    assert.ok(result);
+    assert.deepEqual(result.messages.filter((m) => m.fatal === true), [], 'parses');
+    return result.messages.filter((m) => m.ruleId === 'no-restricted-syntax').length;
+  }
+  it('the private keyword on a field, a method or a parameter property is refused', async () => {
+    assert.equal(await privateKeyword('export class A { private x = 1; }'), 1);
+    assert.equal(await privateKeyword('export class A { private readonly y: number = 2; }'), 1);
+    assert.equal(await privateKeyword('export class A { private m(): void {} }'), 1);
+    assert.equal(await privateKeyword('export class A { constructor(private readonly z: number) {} }'), 1);
+  });
+  it('#fields, #methods and a private constructor are allowed', async () => {
+    assert.equal(await privateKeyword('export class A { #x = 1; #m(): number { return this.#x; } get x(): number { return this.#m(); } }'), 0);
+    assert.equal(await privateKeyword('export class A { private constructor() {} static make(): A { return new A(); } }'), 0);
+  });
+});

@@ -62,24 +62,24 @@ export class MsrpTestClient {
   readonly received: MsrpFrame[] = [];
   /** Parse errors (fatal or not) reported by our parser: a peer bug if any. */
   readonly parseErrors: string[] = [];
-  private readonly autoRespond: boolean;
-  private readonly parser: MsrpParser;
-  private readonly pending = new Map<string, Waiter<MsrpResponse>>();
-  private readonly inbox: MsrpRequest[] = [];
-  private readonly inboxWaiters: Waiter<MsrpRequest>[] = [];
-  private closedError: Error | undefined;
+  readonly #autoRespond: boolean;
+  readonly #parser: MsrpParser;
+  readonly #pending = new Map<string, Waiter<MsrpResponse>>();
+  readonly #inbox: MsrpRequest[] = [];
+  readonly #inboxWaiters: Waiter<MsrpRequest>[] = [];
+  #closedError: Error | undefined;
 
   private constructor(socket: Socket, scheme: 'msrp' | 'msrps', autoRespond: boolean) {
     this.socket = socket;
-    this.autoRespond = autoRespond;
+    this.#autoRespond = autoRespond;
     this.uri = `${scheme}://127.0.0.1:${socket.localPort}/${ident(6)};tcp`;
-    this.parser = new MsrpParser({
-      onFrame: (f) => this.onFrame(f),
+    this.#parser = new MsrpParser({
+      onFrame: (f) => this.#onFrame(f),
       onError: (e) => this.parseErrors.push(`${e.code}${e.fatal ? ' (fatal)' : ''}: ${e.message}`),
     }, { byteRangeCheck: 'off' });
-    socket.on('data', (d: Buffer) => this.parser.push(d));
-    socket.on('error', (e) => this.fail(e));
-    socket.on('close', () => this.fail(new Error('connection closed by the peer')));
+    socket.on('data', (d: Buffer) => this.#parser.push(d));
+    socket.on('error', (e) => this.#fail(e));
+    socket.on('close', () => this.#fail(new Error('connection closed by the peer')));
   }
 
   static connect(o: MsrpClientOptions): Promise<MsrpTestClient> {
@@ -105,45 +105,45 @@ export class MsrpTestClient {
     });
   }
 
-  private fail(e: Error): void {
-    this.closedError ??= e;
-    for (const w of this.pending.values()) {
+  #fail(e: Error): void {
+    this.#closedError ??= e;
+    for (const w of this.#pending.values()) {
       clearTimeout(w.timer);
       w.reject(e);
     }
-    this.pending.clear();
-    for (const w of this.inboxWaiters.splice(0)) {
+    this.#pending.clear();
+    for (const w of this.#inboxWaiters.splice(0)) {
       clearTimeout(w.timer);
       w.reject(e);
     }
   }
 
-  private onFrame(f: MsrpFrame): void {
+  #onFrame(f: MsrpFrame): void {
     // Copy bodies: the parser's slices point into socket buffers.
     const frame: MsrpFrame = f.body.length > 0 ? { ...f, body: [Buffer.concat(f.body)] } : f;
     this.received.push(frame);
     if (frame.kind === 'response') {
-      const w = this.pending.get(frame.transactionId);
+      const w = this.#pending.get(frame.transactionId);
       if (w) {
-        this.pending.delete(frame.transactionId);
+        this.#pending.delete(frame.transactionId);
         clearTimeout(w.timer);
         w.resolve(frame);
       }
       return;
     }
-    if (this.autoRespond && frame.method === 'SEND' && getHeader(frame, 'Failure-Report')?.trim() !== 'no') {
+    if (this.#autoRespond && frame.method === 'SEND' && getHeader(frame, 'Failure-Report')?.trim() !== 'no') {
       // Hop-by-hop response (RFC 4975 §7.2, RFC 4976 §7.3): To-Path is the previous hop only.
       this.write({
         kind: 'response', status: 200, comment: 'OK', transactionId: frame.transactionId,
         toPath: [frame.fromPath[0]!], fromPath: [this.uri], headers: [], body: [], continuation: '$',
       });
     }
-    const w = this.inboxWaiters.shift();
+    const w = this.#inboxWaiters.shift();
     if (w) {
       clearTimeout(w.timer);
       w.resolve(frame);
     } else {
-      this.inbox.push(frame);
+      this.#inbox.push(frame);
     }
   }
 
@@ -156,32 +156,32 @@ export class MsrpTestClient {
 
   /** Sends a request and waits for the response with its transaction id. */
   transact(frame: MsrpRequest, timeoutMs = 5000): Promise<MsrpResponse> {
-    if (this.closedError) return Promise.reject(this.closedError);
+    if (this.#closedError) return Promise.reject(this.#closedError);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(frame.transactionId);
+        this.#pending.delete(frame.transactionId);
         reject(new Error(`no response to ${frame.method} ${frame.transactionId} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(frame.transactionId, { resolve, reject, timer });
+      this.#pending.set(frame.transactionId, { resolve, reject, timer });
       this.write(frame);
     });
   }
 
   /** The next incoming request (SEND, REPORT, ...). */
   nextRequest(timeoutMs = 5000): Promise<MsrpRequest> {
-    const queued = this.inbox.shift();
+    const queued = this.#inbox.shift();
     if (queued) return Promise.resolve(queued);
-    if (this.closedError) return Promise.reject(this.closedError);
+    if (this.#closedError) return Promise.reject(this.#closedError);
     return new Promise((resolve, reject) => {
       const w: Waiter<MsrpRequest> = {
         resolve, reject,
         timer: setTimeout(() => {
-          const i = this.inboxWaiters.indexOf(w);
-          if (i >= 0) this.inboxWaiters.splice(i, 1);
+          const i = this.#inboxWaiters.indexOf(w);
+          if (i >= 0) this.#inboxWaiters.splice(i, 1);
           reject(new Error(`no request received within ${timeoutMs} ms`));
         }, timeoutMs),
       };
-      this.inboxWaiters.push(w);
+      this.#inboxWaiters.push(w);
     });
   }
 

@@ -37,12 +37,12 @@ class Responder {
   answer: Answer = GOOD;
 
   async start(): Promise<number> {
-    this.socket.on('message', (msg, rinfo) => this.onMessage(msg.toString('utf8'), rinfo.address, rinfo.port));
+    this.socket.on('message', (msg, rinfo) => this.#onMessage(msg.toString('utf8'), rinfo.address, rinfo.port));
     await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', resolve));
     return this.socket.address().port;
   }
 
-  private onMessage(text: string, addr: string, port: number): void {
+  #onMessage(text: string, addr: string, port: number): void {
     const [head = '', body = ''] = text.split('\r\n\r\n', 2);
     const lines = head.split('\r\n');
     const method = lines[0]!.split(' ')[0]!;

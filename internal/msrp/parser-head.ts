@@ -185,8 +185,8 @@ export class HeadBuilder {
   toPath: string[] | undefined = undefined;
   fromPath: string[] | undefined = undefined;
   /** Headers of the frame being read: headers[0, headerCount) (reused; frames get an exact-size copy). */
-  private headers: MsrpHeader[] = [];
-  private headerCount = 0;
+  #headers: MsrpHeader[] = [];
+  #headerCount = 0;
   /** Byte-Range start and end when the end is numeric, else rangeEnd = -1. */
   rangeStart = 0;
   rangeEnd = -1;
@@ -197,11 +197,11 @@ export class HeadBuilder {
   fromPathAt = 0;
   fromPathEnd = 0;
   /** Set by `check()` when it fails. */
-  private textError: MsrpParseError | undefined = undefined;
+  #textError: MsrpParseError | undefined = undefined;
 
   /** Gives back the grown header list (between frames, when the connection goes quiet). */
   releaseScratch(): void {
-    if (this.headerCount === 0 && this.headers.length > 0) this.headers = [];
+    if (this.#headerCount === 0 && this.#headers.length > 0) this.#headers = [];
   }
 
   reset(): void {
@@ -213,8 +213,8 @@ export class HeadBuilder {
     this.toPath = undefined;
     this.fromPath = undefined;
     // Cleared so a reused slot does not keep an old frame's strings (and their buffers) alive.
-    for (let i = 0; i < this.headerCount; i++) this.headers[i] = NO_HEADER;
-    this.headerCount = 0;
+    for (let i = 0; i < this.#headerCount; i++) this.#headers[i] = NO_HEADER;
+    this.#headerCount = 0;
     this.rangeStart = 0;
     this.rangeEnd = -1;
     this.rangeTotal = -1;
@@ -225,14 +225,14 @@ export class HeadBuilder {
    * latin1-decoded, so char codes are the bytes; t[i] is buf[i + delta].
    * Returns 0 for printable ASCII, 1 for valid UTF-8 with non-ASCII bytes, -1 with textError set.
    */
-  private check(t: string, s: number, e: number, buf: Buffer, delta: number): number {
+  #check(t: string, s: number, e: number, buf: Buffer, delta: number): number {
     let high = false;
     for (let i = s; i < e; i++) {
       const b = t.charCodeAt(i);
       if (b < 0x20 || b === 0x7f) {
         if (b === 9) continue;
         const tid = this.transactionId || undefined;
-        this.textError =
+        this.#textError =
           b === 13
             ? err('bad-line-ending', `bare CR at column ${i - s}`, tid, tid === undefined)
             : err('control-char', `0x${b.toString(16).padStart(2, '0')} at column ${i - s}`, tid, tid === undefined);
@@ -242,7 +242,7 @@ export class HeadBuilder {
     }
     if (high && !isUtf8(buf.subarray(delta + s, delta + e))) {
       const tid = this.transactionId || undefined;
-      this.textError = err('invalid-utf8', undefined, tid, tid === undefined);
+      this.#textError = err('invalid-utf8', undefined, tid, tid === undefined);
       return -1;
     }
     return high ? 1 : 0;
@@ -250,11 +250,11 @@ export class HeadBuilder {
 
   /** RFC 4975 §9 req-start / resp-start in t[s, e). Returns an error or undefined. */
   startLine(t: string, s: number, e: number, buf: Buffer, delta: number, clean: boolean): MsrpParseError | undefined {
-    const kind = clean ? 0 : this.check(t, s, e, buf, delta);
+    const kind = clean ? 0 : this.#check(t, s, e, buf, delta);
     // pMSRP = %x4D.53.52.50 (upper case only) followed by SP. buf[delta + e] is the CR.
     const p = delta + s;
     if (buf[p] !== 0x4d || buf[p + 1] !== 0x53 || buf[p + 2] !== 0x52 || buf[p + 3] !== 0x50 || buf[p + 4] !== 0x20) {
-      return kind < 0 ? { ...this.textError!, fatal: true } : err('bad-start-line', 'does not begin with "MSRP "', undefined, true);
+      return kind < 0 ? { ...this.#textError!, fatal: true } : err('bad-start-line', 'does not begin with "MSRP "', undefined, true);
     }
     // RFC 4975 §9 transact-id = ident = ALPHANUM 3*31ident-char, checked on the bytes while
     // looking for its end (the string is made once it is known to be good).
@@ -266,14 +266,14 @@ export class HeadBuilder {
     if (tidEnd === s + 5) return err('bad-start-line', 'empty transaction id', undefined, true);
     const tid = t.slice(s + 5, tidEnd);
     if (!identOk || tidEnd - s - 5 < 4 || tidEnd - s - 5 > 32) {
-      return kind < 0 ? { ...this.textError!, fatal: true } : err('bad-transaction-id', JSON.stringify(tid), undefined, true);
+      return kind < 0 ? { ...this.#textError!, fatal: true } : err('bad-transaction-id', JSON.stringify(tid), undefined, true);
     }
     this.transactionId = tid;
-    if (kind < 0) return { ...this.textError!, transactionId: tid, fatal: false };
+    if (kind < 0) return { ...this.#textError!, transactionId: tid, fatal: false };
     if (tidEnd === e) return err('bad-start-line', 'no method or status after the transaction id', tid, false);
     const r = tidEnd + 1;
     const c0 = r < e ? buf[delta + r]! : -1;
-    if (c0 >= 0x30 && c0 <= 0x39) return this.responseLine(t, r, e, kind, buf, delta);
+    if (c0 >= 0x30 && c0 <= 0x39) return this.#responseLine(t, r, e, kind, buf, delta);
     // method = 1*UPALPHA
     let k = r;
     while (k < e && buf[delta + k]! >= 0x41 && buf[delta + k]! <= 0x5a) k++;
@@ -292,7 +292,7 @@ export class HeadBuilder {
   }
 
   /** resp-start tail t[r, e): status-code = 3DIGIT, then end or SP comment (utf8text). */
-  private responseLine(t: string, r: number, e: number, kind: number, buf: Buffer, delta: number): MsrpParseError | undefined {
+  #responseLine(t: string, r: number, e: number, kind: number, buf: Buffer, delta: number): MsrpParseError | undefined {
     let k = r;
     for (let c = t.charCodeAt(k); k < e && c >= 0x30 && c <= 0x39; c = t.charCodeAt(++k));
     if (k - r !== 3 || (k < e && t.charCodeAt(k) !== 0x20)) {
@@ -312,8 +312,8 @@ export class HeadBuilder {
    * Max-Expires and Status are validated here because their numbers must not overflow.
    */
   headerLine(t: string, s: number, e: number, buf: Buffer, delta: number, clean: boolean): MsrpParseError | undefined {
-    const kind = clean ? 0 : this.check(t, s, e, buf, delta);
-    if (kind < 0) return this.textError;
+    const kind = clean ? 0 : this.#check(t, s, e, buf, delta);
+    if (kind < 0) return this.#textError;
     const tid = this.transactionId;
     const known = knownName(buf, delta + s, delta + e);
     let colon = known === undefined ? t.indexOf(':', s) : s + known.bytes.length;
@@ -347,18 +347,18 @@ export class HeadBuilder {
           this.fromPathAt = delta + i;
           this.fromPathEnd = delta + ve;
         }
-        return this.path(pathAt(t, i, ve, buf, delta), to);
+        return this.#path(pathAt(t, i, ve, buf, delta), to);
       }
-      return this.path(splitPath(kind === 1 ? buf.toString('utf8', delta + i, delta + ve) : t.slice(i, ve)), to);
+      return this.#path(splitPath(kind === 1 ? buf.toString('utf8', delta + i, delta + ve) : t.slice(i, ve)), to);
     }
-    if (which === BYTE_RANGE && kind === 0 && this.rangeAt(buf, delta + i, delta + ve)) {
-      this.headers[this.headerCount++] = { name, value: t.slice(i, ve) };
+    if (which === BYTE_RANGE && kind === 0 && this.#rangeAt(buf, delta + i, delta + ve)) {
+      this.#headers[this.#headerCount++] = { name, value: t.slice(i, ve) };
       return undefined;
     }
     const value = kind === 1 ? buf.toString('utf8', delta + i, delta + ve) : (commonValue(buf, delta + i, delta + ve) ?? t.slice(i, ve));
-    const checked = which === OTHER ? undefined : this.checkKnown(which, value);
+    const checked = which === OTHER ? undefined : this.#checkKnown(which, value);
     if (checked) return checked;
-    this.headers[this.headerCount++] = { name, value };
+    this.#headers[this.#headerCount++] = { name, value };
     return undefined;
   }
 
@@ -366,7 +366,7 @@ export class HeadBuilder {
    * Byte-Range buf[p, q) when it is plain numbers that parseByteRange would accept: stores it
    * and returns true. Anything else ("*", overflow, errors) is left to parseByteRange.
    */
-  private rangeAt(buf: Buffer, p: number, q: number): boolean {
+  #rangeAt(buf: Buffer, p: number, q: number): boolean {
     let dash = p;
     while (dash < q && buf[dash] !== 0x2d) dash++;
     let slash = dash + 1;
@@ -385,7 +385,7 @@ export class HeadBuilder {
     return true;
   }
 
-  private path(p: string[] | { readonly badUri: string } | undefined, to: boolean): MsrpParseError | undefined {
+  #path(p: string[] | { readonly badUri: string } | undefined, to: boolean): MsrpParseError | undefined {
     const tid = this.transactionId;
     if (p === undefined) return err(to ? 'empty-to-path' : 'empty-from-path', undefined, tid, false);
     if (!Array.isArray(p)) return err('bad-path-uri', JSON.stringify((p as { badUri: string }).badUri), tid, false);
@@ -394,7 +394,7 @@ export class HeadBuilder {
     return undefined;
   }
 
-  private checkKnown(which: number, value: string): MsrpParseError | undefined {
+  #checkKnown(which: number, value: string): MsrpParseError | undefined {
     if (which === BYTE_RANGE) {
       const r = parseByteRange(value);
       if (!r.ok) return { ...r.error, transactionId: this.transactionId };
@@ -421,10 +421,10 @@ export class HeadBuilder {
   }
 
   /** The headers for a frame: an exact-size copy of the reused list, or the shared empty one. */
-  private takeHeaders(): readonly MsrpHeader[] {
-    const n = this.headerCount;
+  #takeHeaders(): readonly MsrpHeader[] {
+    const n = this.#headerCount;
     if (n === 0) return NO_HEADERS;
-    const hs = this.headers;
+    const hs = this.#headers;
     if (n === 1) return [hs[0]!];
     if (n === 2) return [hs[0]!, hs[1]!];
     if (n === 3) return [hs[0]!, hs[1]!, hs[2]!];
@@ -434,7 +434,7 @@ export class HeadBuilder {
   head(): MsrpHead {
     const toPath = this.toPath ?? [];
     const fromPath = this.fromPath ?? [];
-    const headers = this.takeHeaders();
+    const headers = this.#takeHeaders();
     return this.kind === 'request'
       ? { kind: 'request', transactionId: this.transactionId, method: this.method, toPath, fromPath, headers }
       : { kind: 'response', transactionId: this.transactionId, status: this.status, comment: this.comment, toPath, fromPath, headers };
@@ -443,7 +443,7 @@ export class HeadBuilder {
   frame(body: readonly Buffer[], continuation: Continuation): MsrpFrame {
     const toPath = this.toPath ?? [];
     const fromPath = this.fromPath ?? [];
-    const headers = this.takeHeaders();
+    const headers = this.#takeHeaders();
     return this.kind === 'request'
       ? { kind: 'request', transactionId: this.transactionId, method: this.method, toPath, fromPath, headers, body, continuation }
       : { kind: 'response', transactionId: this.transactionId, status: this.status, comment: this.comment, toPath, fromPath, headers, body, continuation };

@@ -44,21 +44,21 @@ export class LineReader {
   winBuf: Buffer | undefined = undefined;
   winStart = 0;
   /** win[.., cleanUntil) is known to be clean lines. */
-  private cleanUntil = 0;
+  #cleanUntil = 0;
   /** A line spanning buffers: chunks[1, scanIdx) hold no LF; `scanned` bytes seen so far. */
-  private scanIdx = 0;
-  private scanned = 0;
+  #scanIdx = 0;
+  #scanned = 0;
 
-  private readonly windowSize: number;
+  readonly #windowSize: number;
 
   constructor(windowSize: number) {
-    this.windowSize = windowSize;
+    this.#windowSize = windowSize;
   }
 
   /** Forgets a partial scan (after an error or at a frame boundary). */
   reset(): void {
-    this.scanIdx = 0;
-    this.scanned = 0;
+    this.#scanIdx = 0;
+    this.#scanned = 0;
   }
 
   /**
@@ -73,9 +73,9 @@ export class LineReader {
     this.win = '';
     this.winBuf = undefined;
     this.winStart = 0;
-    this.cleanUntil = 0;
-    this.scanIdx = 0;
-    this.scanned = 0;
+    this.#cleanUntil = 0;
+    this.#scanIdx = 0;
+    this.#scanned = 0;
   }
 
   /** Reads and consumes the next line if it is complete and within `allowance` bytes. */
@@ -83,57 +83,57 @@ export class LineReader {
     if (list.length === 0) return MORE;
     const c0 = list.chunks[0]!;
     const o = list.offset;
-    if (this.scanIdx === 0) {
+    if (this.#scanIdx === 0) {
       let rel = o - this.winStart;
       let lf = this.winBuf === c0 && rel >= 0 && rel < this.win.length ? this.win.indexOf('\n', rel) : -2;
       if (lf === -2 || (lf < 0 && rel > 0 && this.winStart + this.win.length < c0.length)) {
         // (Re)decode a window starting at this line, long enough for any legal head line.
         this.winBuf = c0;
         this.winStart = o;
-        this.win = c0.toString('latin1', o, Math.min(c0.length, o + this.windowSize));
-        this.cleanUntil = 0;
+        this.win = c0.toString('latin1', o, Math.min(c0.length, o + this.#windowSize));
+        this.#cleanUntil = 0;
         rel = 0;
         lf = this.win.indexOf('\n');
       }
       if (lf >= 0) {
         const n = lf - rel + 1;
         if (n > allowance) return OVERFLOW;
-        if (rel >= this.cleanUntil) {
+        if (rel >= this.#cleanUntil) {
           CLEAN_LINES.lastIndex = rel;
           CLEAN_LINES.test(this.win);
-          this.cleanUntil = CLEAN_LINES.lastIndex;
+          this.#cleanUntil = CLEAN_LINES.lastIndex;
         }
-        this.clean = lf < this.cleanUntil;
+        this.clean = lf < this.#cleanUntil;
         this.text = this.win;
         this.start = rel;
         this.buf = c0;
         this.bufDelta = this.winStart;
         this.consumed = n;
         list.advance(n);
-        return this.lineEnd(lf);
+        return this.#lineEnd(lf);
       }
       if (this.winStart + this.win.length < c0.length || this.win.length - rel >= allowance) return OVERFLOW;
     }
-    return this.readSpanning(list, allowance);
+    return this.#readSpanning(list, allowance);
   }
 
   /** The slow path: the line continues beyond the first buffer. */
-  private readSpanning(list: BufferList, allowance: number): number {
+  #readSpanning(list: BufferList, allowance: number): number {
     const chunks = list.chunks;
-    for (let i = Math.max(this.scanIdx, 1); i < chunks.length; i++) {
-      if (this.scanIdx === 0) {
-        this.scanned = chunks[0]!.length - list.offset;
-        this.scanIdx = 1;
+    for (let i = Math.max(this.#scanIdx, 1); i < chunks.length; i++) {
+      if (this.#scanIdx === 0) {
+        this.#scanned = chunks[0]!.length - list.offset;
+        this.#scanIdx = 1;
       }
       const c = chunks[i]!;
-      const lf = c.subarray(0, Math.max(allowance - this.scanned, 0)).indexOf(LF);
+      const lf = c.subarray(0, Math.max(allowance - this.#scanned, 0)).indexOf(LF);
       if (lf < 0) {
-        this.scanned += c.length;
-        this.scanIdx = i + 1;
-        if (this.scanned >= allowance) return OVERFLOW;
+        this.#scanned += c.length;
+        this.#scanIdx = i + 1;
+        if (this.#scanned >= allowance) return OVERFLOW;
         continue;
       }
-      const total = this.scanned + lf + 1;
+      const total = this.#scanned + lf + 1;
       this.reset();
       const parts: Buffer[] = [chunks[0]!.subarray(list.offset)];
       for (let k = 1; k < i; k++) parts.push(chunks[k]!);
@@ -146,13 +146,13 @@ export class LineReader {
       this.bufDelta = 0;
       this.consumed = total;
       list.advance(total);
-      return this.lineEnd(total - 1);
+      return this.#lineEnd(total - 1);
     }
     return MORE;
   }
 
   /** RFC 4975 §9: lines end with CRLF; a bare LF (text[lf]) is not a line ending. */
-  private lineEnd(lf: number): number {
+  #lineEnd(lf: number): number {
     if (lf === this.start || this.text.charCodeAt(lf - 1) !== 13) {
       this.end = lf;
       return BARE_LF;
