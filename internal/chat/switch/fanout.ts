@@ -3,7 +3,8 @@
 //   first chunk of a message: Content-Type must be message/cpim (else 415) ─ collect body
 //   bytes until the CPIM headers are complete (bounded, RFC 3862 §3.1) ─ From must be the
 //   sender (else 403) ─ To decides: the room → public, a participant → private (404 / 428 /
-//   403) ─ open one SEND per recipient and write what was collected ─ every further body
+//   403), a disposition notification (RFC 5438) → the participant it names, whatever the
+//   private-message policy ─ open one SEND per recipient and write what was collected ─ every further body
 //   segment is written to every recipient as it comes ─ end-line: same flag to every
 //   recipient, 200 to the sender.
 //   later chunks (same Message-ID): straight to the recipients chosen by the first chunk.
@@ -23,6 +24,7 @@
 import type { Continuation, MsrpRequest, MsrpRequestHead } from '../../msrp/frame.ts';
 import { getHeader } from '../../msrp/frame.ts';
 import { MAX_CPIM_HEAD_BYTES, parseCpim } from '../../msrp/cpim.ts';
+import { isDispositionNotification } from '../../msrp/imdn.ts';
 import { parseByteRange, parseContentType } from '../../msrp/headers.ts';
 import { successReportOf } from '../../msrp/reports.ts';
 import { MsrpStatus } from '../../msrp/status.ts';
@@ -51,6 +53,8 @@ export interface FanoutHost {
   account(member: Member, conn: Connection, messages: number, bytes: number): void;
   /** A message or chunk went to `n` recipients (metrics, tests, bench). */
   delivered?(n: number): void;
+  /** A disposition notification (RFC 5438) from `from` is routed to `to` (logs, tests). */
+  notification?(from: Member, to: Member): void;
 }
 
 /** A message being received from one device, between its first and its last chunk. */
@@ -297,21 +301,33 @@ export class SendChunk implements ChunkSink {
     } else {
       isPublic = false;
       const p = room.policy;
-      if (!p.privateMessages) return this.#discard(MsrpStatus.FORBIDDEN, 'private messages are disabled in this room');
+      // A disposition notification (RFC 5438, message/imdn+xml) answers a message the
+      // recipient got from the room: it goes back to that message's sender, named in its
+      // CPIM To. It is not a private message between participants, so neither the room's
+      // private-message policy nor the sender's a=chatroom (RFC 7701 §8) applies to it.
+      const notification = isDispositionNotification(cpim);
+      if (!notification && !p.privateMessages) return this.#discard(MsrpStatus.FORBIDDEN, 'private messages are disabled in this room');
       if (targets.length > 1 || cpim.to.length > 1) return this.#discard(MsrpStatus.FORBIDDEN, 'a private message has exactly one recipient');
       const to = targets[0]!;
       // A participant URI, or (beyond RFC 7701) a nickname written as the display name.
       const target = room.member({ uri: to.uri, ...(to.displayName === undefined ? {} : { nickname: to.displayName }) });
-      // RFC 7701 §6.2: 404 when the recipient is not in the room.
-      if (target === undefined) return this.#discard(MsrpStatus.NOT_FOUND, 'no such participant in the room');
-      recipients = [...target.devices.values()].filter((d) => d.acceptsPrivate && d !== this.#device && !d.removed);
+      // RFC 7701 §6.2: 404 when the recipient is not in the room (for a notification: the
+      // message's sender left).
+      if (target === undefined) return this.#discard(MsrpStatus.NOT_FOUND, notification ? 'the notified participant is not in the room' : 'no such participant in the room');
+      recipients = [...target.devices.values()].filter((d) => (notification || d.acceptsPrivate) && d !== this.#device && !d.removed);
+      if (notification) {
+        if (recipients.length === 0) return this.#discard(MsrpStatus.NOT_FOUND, 'the notified participant has no other device in the room');
+        this.#host.notification?.(this.#device.member, target);
+      }
       // RFC 7701 §6.2 / §8: 428 when private messages cannot be delivered; here because the
       // recipient's a=chatroom did not list "private-messages".
       if (recipients.length === 0) return this.#discard(MsrpStatus.PRIVATE_MESSAGES_NOT_SUPPORTED, 'the recipient does not take private messages');
     }
     const composing = cpim.contentType !== undefined && ISCOMPOSING.test(cpim.contentType);
     const total = this.#total;
-    const keep = isPublic && !composing && (total === '*' || total <= room.policy.historyMaxMessageBytes) && room.policy.historySize > 0;
+    // Neither typing indications nor disposition notifications (one addressed to the room,
+    // which goes to everyone since it names no one) are conversation to replay.
+    const keep = isPublic && !composing && !isDispositionNotification(cpim) && (total === '*' || total <= room.policy.historyMaxMessageBytes) && room.policy.historySize > 0;
     const msg: InboundMessage = {
       messageId: this.#messageId!, outMessageId: newMessageId(), recipients, isPublic,
       history: keep ? [] : undefined, historyBytes: 0, next: 1, total, timer: undefined,

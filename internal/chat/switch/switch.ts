@@ -80,6 +80,8 @@ export class ChatSwitch implements RoomHost, FanoutHost {
   #foreign: ForeignSessions | undefined;
   /** Frames switched to recipients (chunks × recipients), for metrics and the bench. */
   deliveries = 0;
+  /** Disposition notifications (RFC 5438) routed to the participant they name. */
+  notifications = 0;
 
   constructor(o: ChatSwitchOptions) {
     this.#o = o;
@@ -244,6 +246,11 @@ export class ChatSwitch implements RoomHost, FanoutHost {
 
   delivered(n: number): void {
     this.deliveries += n;
+  }
+
+  notification(from: Member, to: Member): void {
+    this.notifications++;
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ from: from.sipUri, to: to.sipUri }, 'disposition notification routed');
   }
 
   // ---- connections -------------------------------------------------------------------
