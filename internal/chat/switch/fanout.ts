@@ -72,6 +72,9 @@ export interface InboundMessage {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** Chunks above this (or of unknown length) may be interrupted at a recipient (outbox.ts). */
+export const LARGE_CHUNK_BYTES = 1024 * 1024;
+
 const ISCOMPOSING = /^application\/im-iscomposing\+xml\b/i;
 
 function isCpim(contentType: string): boolean {
@@ -124,6 +127,7 @@ export class SendChunk implements ChunkSink {
   #msg: InboundMessage | undefined;
   #messageId: string | undefined;
   #start = 1;
+  #end: number | '*' = '*';
   #total: number | '*' = '*';
   #bytes = 0;
   #stall: NodeJS.Timeout | undefined;
@@ -147,6 +151,7 @@ export class SendChunk implements ChunkSink {
     const range = rangeText === undefined ? undefined : parseByteRange(rangeText);
     if (range !== undefined && !range.ok) return this.#discard(MsrpStatus.BAD_REQUEST, 'bad Byte-Range');
     this.#start = range?.value.start ?? 1;
+    this.#end = range?.value.end ?? wholeLength ?? '*';
     this.#total = range?.value.total ?? wholeLength ?? '*';
     if (this.#messageId === undefined) {
       // RFC 4975 §7.1.1: an empty SEND (no body) may open the connection; anything else needs a Message-ID.
@@ -349,10 +354,18 @@ export class SendChunk implements ChunkSink {
     if (!this.#streamed) return;
     const msg = this.#msg!;
     const range = getHeader(this.#head, 'Byte-Range') ?? (this.#wholeLength !== undefined ? `1-${this.#wholeLength}/${this.#wholeLength}` : '1-*/*');
+    // A large chunk (or one of unknown length) may be interrupted at a recipient to let
+    // other frames by (outbox.ts, RFC 4975 §7.1.1); its rest goes out under the same
+    // Message-ID with the Byte-Range moved on by what was written.
+    const start = this.#start;
+    const end = this.#end;
+    const total = this.#total;
+    const large = hasBody && (end === '*' || end - start + 1 > LARGE_CHUNK_BYTES);
     for (const r of msg.recipients) {
       if (r.removed) continue;
       const { head, transactionId } = r.sendHead(msg.outMessageId, range, hasBody);
-      this.#frames.push({ outbox: r.outbox, frame: r.outbox.open(head, transactionId, hasBody) });
+      const resume = large ? (written: number) => r.sendHead(msg.outMessageId, `${start + written}-${end}/${total}`, true) : undefined;
+      this.#frames.push({ outbox: r.outbox, frame: r.outbox.open(head, transactionId, hasBody, resume) });
     }
   }
 
