@@ -4,8 +4,18 @@
 // written as they arrive), or discarded (refused: the rest of the chunk is read and dropped,
 // and the refusal answered when it ends). Whole frames take a shorter path (whole()): copied
 // from the received bytes in one write when the outlet is free.
-import { getHeader, type Continuation, type MsrpRequestHead } from '../msrp/frame.ts';
+//
+// A large streamed SEND shares its next hop's connection (a relay-to-relay link carries many
+// sessions): once it wrote INTERRUPT_QUANTUM_BYTES since its head and other writers wait for
+// the outlet, it is interrupted (RFC 4975 §7.1.1): end-line "+", the outlet goes to the
+// waiters, and the rest follows as a new chunk (new transaction id, same Message-ID,
+// Byte-Range from the next byte) when the outlet is ours again. The source is paused
+// meanwhile, as for any writer that waits.
+import { getHeader, type Continuation, type MsrpHeader, type MsrpRequestHead } from '../msrp/frame.ts';
+import { INTERRUPT_QUANTUM_BYTES, interruptibleRange, resumedByteRange } from '../msrp/chunker.ts';
 import { parseByteRange, type ByteRange } from '../msrp/headers.ts';
+import { failureReportOf } from '../msrp/reports.ts';
+import { newTransactionId } from '../msrp/transaction.ts';
 import type { FrameWire } from '../msrp/parser.ts';
 import { forwardedEndLine, serializeForwarded, serializeForwardedHead, serializeForwardedWire } from '../msrp/serializer.ts';
 import { MsrpStatus } from '../msrp/status.ts';
@@ -48,6 +58,14 @@ export class Inbound {
   #rejectStatus = 0;
   #rejectComment: string | undefined;
   #hasBody = true;
+  /** Body bytes written since the head of the piece on the wire (streamed requests). */
+  #pieceBytes = 0;
+  /** The head of the piece on the wire once the chunk was interrupted; else the routed head. */
+  #pieceHead: MsrpRequestHead | undefined;
+  /** Whether this chunk may be interrupted (decided when first needed), and its announced range. */
+  #interruptible: ByteRange | false | undefined;
+  /** Outlet.onWait while this stream holds the outlet (allocated for streamed requests only). */
+  #onWait: (() => void) | undefined;
 
   constructor(f: Forwarder, source: Connection, head: MsrpRequestHead, whole: boolean) {
     this.f = f;
@@ -176,7 +194,10 @@ export class Inbound {
     this.#bodyBytes += segment.length;
     if (this.#state === 'active') {
       this.#account(segment.length);
-      this.#outlet!.write([segment], this.source);
+      const outlet = this.#outlet!;
+      outlet.write([segment], this.source);
+      // One addition and one comparison per segment unless others wait for this connection.
+      if ((this.#pieceBytes += segment.length) >= INTERRUPT_QUANTUM_BYTES && outlet.waiting) this.#yield();
     } else if (this.#state === 'waiting' || this.#state === 'routing') {
       (this.#held ??= []).push(segment);
     }
@@ -197,10 +218,71 @@ export class Inbound {
     if (this.#state === 'active' && !this.completed) {
       this.#outlet!.write([forwardedEndLine(this.#outHead().transactionId, '#', this.#hasBody)]);
       this.completed = true;
+      this.#stopYielding();
       this.#outlet!.release();
     }
     this.#state = 'done';
     this.f.inFlight.delete(this);
+  }
+
+  /**
+   * RFC 4975 §7.1.1: lets the writers waiting for the outlet go first when this is a large
+   * chunk that wrote its quantum since its head; the rest of it waits its turn behind them.
+   */
+  #yield(): void {
+    if (this.#state !== 'active' || this.completed || this.#end !== undefined || this.#pieceBytes < INTERRUPT_QUANTUM_BYTES || !this.#outlet!.waiting) return;
+    if (this.#interruptible === undefined) {
+      const v = getHeader(this.head, 'Byte-Range');
+      const p = v === undefined ? undefined : parseByteRange(v);
+      const range: ByteRange = p?.ok === true ? p.value : { start: 1, end: '*', total: '*' };
+      this.#interruptible = this.head.method === 'SEND' && this.#hasBody && interruptibleRange(p?.ok === true ? p.value : undefined) ? range : false;
+    }
+    const range = this.#interruptible;
+    if (range === false) return;
+    const outlet = this.#outlet!;
+    const head = this.#outHead();
+    outlet.write([forwardedEndLine(head.transactionId, '+', true)], this.source);
+    this.f.d.metrics.chunksInterrupted.inc();
+    // The piece that went out is a transaction of its own at the next hop: with
+    // Failure-Report "yes" its answer comes back under its id (Forwarder.onResponse), else
+    // none comes and it is forgotten now.
+    const downstream = this.downstream;
+    if (downstream !== undefined && failureReportOf(this.head) !== 'yes') this.f.unregister(this, downstream, head.transactionId);
+    const tid = newTransactionId();
+    this.#pieceHead = { ...head, transactionId: tid, headers: withByteRange(head.headers, resumedByteRange(range, this.#bodyBytes)) };
+    if (downstream !== undefined) {
+      this.outTid = tid;
+      this.f.register(this, downstream, tid);
+    }
+    this.#pieceBytes = 0;
+    this.#stopYielding();
+    const key = `resume:${this.id}`;
+    this.#state = 'waiting';
+    this.source.pause(key);
+    outlet.release();
+    outlet.acquire(() => {
+      this.source.resume(key);
+      if (this.#state === 'done') {
+        // Aborted while waiting: the message it started is closed with "#" (an empty piece).
+        const h = this.#outHead();
+        outlet.write([serializeForwardedHead(h, true), forwardedEndLine(h.transactionId, '#', true)]);
+        outlet.release();
+        return;
+      }
+      this.#state = 'active';
+      this.#flushHeld();
+    });
+  }
+
+  /** While a streamed request holds the outlet, it hears of writers that start waiting. */
+  #startYielding(outlet: Outlet): void {
+    if (!this.streamed) return;
+    outlet.onWait = this.#onWait ??= () => this.#yield();
+  }
+
+  #stopYielding(): void {
+    const o = this.#outlet;
+    if (o !== undefined && this.#onWait !== undefined && o.onWait === this.#onWait) o.onWait = undefined;
   }
 
   /** The forwarded frame: copied from the received bytes when the parser has them, else serialized. */
@@ -214,7 +296,7 @@ export class Inbound {
   }
 
   #outHead(): MsrpRequestHead {
-    return (this.#route as Forward).head;
+    return this.#pieceHead ?? (this.#route as Forward).head;
   }
 
   #account(n: number): void {
@@ -268,13 +350,17 @@ export class Inbound {
     const flag = this.#end;
     if (flag !== undefined) bufs.push(forwardedEndLine(this.#outHead().transactionId, flag, this.#hasBody));
     this.#outlet!.write(bufs, this.source);
-    if (flag !== undefined) this.#complete();
+    if (flag !== undefined) return this.#complete();
+    this.#pieceBytes = n;
+    this.#startYielding(this.#outlet!);
+    if (n >= INTERRUPT_QUANTUM_BYTES && this.#outlet!.waiting) this.#yield();
   }
 
   #complete(): void {
     this.f.inFlight.delete(this);
     this.completed = true;
     this.#state = 'done';
+    this.#stopYielding();
     this.#outlet!.release();
     this.f.stats.forwarded(this.head.method, this.#bodyBytes, this.startedAt);
     const downstream = this.downstream;
@@ -301,4 +387,21 @@ export class Inbound {
     this.f.inFlight.delete(this);
     this.f.failed(this, this.#rejectStatus, 'rejected', this.#rejectComment);
   }
+}
+
+/** `headers` with Byte-Range set to `value` (the resumed piece of an interrupted chunk). */
+function withByteRange(headers: readonly MsrpHeader[], value: string): MsrpHeader[] {
+  const out: MsrpHeader[] = [];
+  let set = false;
+  for (const h of headers) {
+    if (h.name.toLowerCase() === 'byte-range') {
+      if (!set) out.push({ name: h.name, value });
+      set = true;
+    } else {
+      out.push(h);
+    }
+  }
+  // RFC 4975 §7.1.1: a Byte-Range is required on every chunk but the lone one; put it after Message-ID.
+  if (!set) out.splice(Math.max(0, out.findIndex((h) => h.name.toLowerCase() === 'message-id') + 1), 0, { name: 'Byte-Range', value });
+  return out;
 }

@@ -25,7 +25,8 @@ import type { Continuation, MsrpRequest, MsrpRequestHead } from '../../msrp/fram
 import { getHeader } from '../../msrp/frame.ts';
 import { MAX_CPIM_HEAD_BYTES, parseCpim } from '../../msrp/cpim.ts';
 import { isDispositionNotification } from '../../msrp/imdn.ts';
-import { parseByteRange, parseContentType } from '../../msrp/headers.ts';
+import { interruptibleRange, resumedByteRange } from '../../msrp/chunker.ts';
+import { parseByteRange, parseContentType, type ByteRange } from '../../msrp/headers.ts';
 import { successReportOf } from '../../msrp/reports.ts';
 import { MsrpStatus } from '../../msrp/status.ts';
 import { endLine } from '../../msrp/serializer.ts';
@@ -71,9 +72,6 @@ export interface InboundMessage {
   total: number | '*';
   timer: NodeJS.Timeout | undefined;
 }
-
-/** Chunks above this (or of unknown length) may be interrupted at a recipient (outbox.ts). */
-export const LARGE_CHUNK_BYTES = 1024 * 1024;
 
 const ISCOMPOSING = /^application\/im-iscomposing\+xml\b/i;
 
@@ -357,14 +355,12 @@ export class SendChunk implements ChunkSink {
     // A large chunk (or one of unknown length) may be interrupted at a recipient to let
     // other frames by (outbox.ts, RFC 4975 §7.1.1); its rest goes out under the same
     // Message-ID with the Byte-Range moved on by what was written.
-    const start = this.#start;
-    const end = this.#end;
-    const total = this.#total;
-    const large = hasBody && (end === '*' || end - start + 1 > LARGE_CHUNK_BYTES);
+    const announced: ByteRange = { start: this.#start, end: this.#end, total: this.#total };
+    const large = hasBody && interruptibleRange(announced);
     for (const r of msg.recipients) {
       if (r.removed) continue;
       const { head, transactionId } = r.sendHead(msg.outMessageId, range, hasBody);
-      const resume = large ? (written: number) => r.sendHead(msg.outMessageId, `${start + written}-${end}/${total}`, true) : undefined;
+      const resume = large ? (written: number) => r.sendHead(msg.outMessageId, resumedByteRange(announced, written), true) : undefined;
       this.#frames.push({ outbox: r.outbox, frame: r.outbox.open(head, transactionId, hasBody, resume) });
     }
   }

@@ -5,7 +5,7 @@
 // end-line; frames behind it wait here. A large chunk does not make them wait for all of
 // it: RFC 4975 §7.1.1 lets the sender of a chunk interrupt it (end-line "+" after fewer
 // bytes than announced) and send the rest as a new chunk, so once a large frame has written
-// INTERRUPT_AFTER_BYTES since its head and another frame is ready, the outbox ends it with
+// INTERRUPT_QUANTUM_BYTES since its head and another frame is ready, the outbox ends it with
 // "+", writes the ready frames, then resumes it (a new head from the frame's resume(), same
 // Message-ID, Byte-Range from the next byte). Only frames whose chunk is large or of unknown
 // length are interrupted; a frame is started only once it has bytes to write. Unlike the relay (docs/architecture.md §3.4) the switch never
@@ -19,6 +19,7 @@
 // active one) its frames park in an unbound outbox, which the connection's outbox adopts
 // when the first frame arrives.
 import type { Continuation } from '../../msrp/frame.ts';
+import { INTERRUPT_QUANTUM_BYTES } from '../../msrp/chunker.ts';
 import { endLine } from '../../msrp/serializer.ts';
 import type { Connection } from '../../transport/connection.ts';
 
@@ -43,9 +44,6 @@ export interface OutFrame {
   /** Body bytes written since the head of the current piece. */
   pieceBytes: number;
 }
-
-/** A large frame yields to ready frames once it wrote this much since its last head. */
-export const INTERRUPT_AFTER_BYTES = 64 * 1024;
 
 export class Outbox {
   readonly #limit: number;
@@ -105,7 +103,7 @@ export class Outbox {
       f.written += segment.length;
       f.pieceBytes += segment.length;
       // The common case (nothing else waiting) costs one length check.
-      if (this.#queue.length > 0 && f.pieceBytes >= INTERRUPT_AFTER_BYTES && f.resume !== undefined) this.#pump();
+      if (this.#queue.length > 0 && f.pieceBytes >= INTERRUPT_QUANTUM_BYTES && f.resume !== undefined) this.#pump();
       else this.#check();
       return;
     }
@@ -182,7 +180,7 @@ export class Outbox {
           continue;
         }
         // The frame on the wire waits for its sender: a large one lets ready frames by.
-        if (cur.resume === undefined || cur.pieceBytes < INTERRUPT_AFTER_BYTES || this.#nextReady() < 0) break;
+        if (cur.resume === undefined || cur.pieceBytes < INTERRUPT_QUANTUM_BYTES || this.#nextReady() < 0) break;
         this.#interrupt(conn, cur);
       }
     }
@@ -203,7 +201,7 @@ export class Outbox {
       if (f.transactionId !== '') bufs.push(endLine(f.transactionId, f.end, f.hasBody));
       this.#current = undefined;
       this.framesWritten++;
-    } else if (f.resume !== undefined && f.pieceBytes >= INTERRUPT_AFTER_BYTES && this.#nextReady() >= 0) {
+    } else if (f.resume !== undefined && f.pieceBytes >= INTERRUPT_QUANTUM_BYTES && this.#nextReady() >= 0) {
       if (bufs.length > 0) conn.writeBuffers(bufs);
       this.#interrupt(conn, f);
       return;
