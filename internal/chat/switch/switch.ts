@@ -154,7 +154,7 @@ export class ChatSwitch implements RoomHost, FanoutHost {
     });
     const device = (ref.device = new Device({
       id, localUri, remotePath: req.remotePath, acceptTypes: req.acceptTypes ?? ['message/cpim'],
-      acceptsPrivate: req.acceptsPrivate ?? false, deviceId: req.deviceId,
+      acceptsPrivate: req.acceptsPrivate ?? false, deviceId: req.deviceId, upload: req.upload,
     }, member, room, parked));
     this.#devices.set(id, device);
     const d = device;
