@@ -104,7 +104,7 @@ export class Forwarder {
       this.d.metrics.drops.inc({ reason: 'unmatched-response' });
       return;
     }
-    if (res.transactionId !== req.outTid) {
+    if (req.interrupted && res.transactionId !== req.outTid) {
       // The answer to a piece of an interrupted chunk (inbound.ts, RFC 4975 §7.1.1): a
       // failure is the chunk's failure; a 200 only closes that piece's transaction.
       this.#downstream.forget(conn, res.transactionId);

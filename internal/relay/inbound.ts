@@ -58,14 +58,8 @@ export class Inbound {
   #rejectStatus = 0;
   #rejectComment: string | undefined;
   #hasBody = true;
-  /** Body bytes written since the head of the piece on the wire (streamed requests). */
-  #pieceBytes = 0;
-  /** The head of the piece on the wire once the chunk was interrupted; else the routed head. */
-  #pieceHead: MsrpRequestHead | undefined;
-  /** Whether this chunk may be interrupted (decided when first needed), and its announced range. */
-  #interruptible: ByteRange | false | undefined;
-  /** Outlet.onWait while this stream holds the outlet (allocated for streamed requests only). */
-  #onWait: (() => void) | undefined;
+  /** A streamed request's piece on the wire (RFC 4975 §7.1.1); undefined for whole frames, which never yield. */
+  #piece: Piece | undefined;
 
   constructor(f: Forwarder, source: Connection, head: MsrpRequestHead, whole: boolean) {
     this.f = f;
@@ -197,7 +191,8 @@ export class Inbound {
       const outlet = this.#outlet!;
       outlet.write([segment], this.source);
       // One addition and one comparison per segment unless others wait for this connection.
-      if ((this.#pieceBytes += segment.length) >= INTERRUPT_QUANTUM_BYTES && outlet.waiting) this.#yield();
+      const piece = this.#piece;
+      if (piece !== undefined && (piece.bytes += segment.length) >= INTERRUPT_QUANTUM_BYTES && outlet.waiting) this.#yield();
     } else if (this.#state === 'waiting' || this.#state === 'routing') {
       (this.#held ??= []).push(segment);
     }
@@ -218,7 +213,7 @@ export class Inbound {
     if (this.#state === 'active' && !this.completed) {
       this.#outlet!.write([forwardedEndLine(this.#outHead().transactionId, '#', this.#hasBody)]);
       this.completed = true;
-      this.#stopYielding();
+      if (this.#piece !== undefined) this.#stopYielding();
       this.#outlet!.release();
     }
     this.#state = 'done';
@@ -230,14 +225,15 @@ export class Inbound {
    * chunk that wrote its quantum since its head; the rest of it waits its turn behind them.
    */
   #yield(): void {
-    if (this.#state !== 'active' || this.completed || this.#end !== undefined || this.#pieceBytes < INTERRUPT_QUANTUM_BYTES || !this.#outlet!.waiting) return;
-    if (this.#interruptible === undefined) {
+    const piece = this.#piece;
+    if (piece === undefined || this.#state !== 'active' || this.completed || this.#end !== undefined || piece.bytes < INTERRUPT_QUANTUM_BYTES || !this.#outlet!.waiting) return;
+    if (piece.range === undefined) {
       const v = getHeader(this.head, 'Byte-Range');
       const p = v === undefined ? undefined : parseByteRange(v);
-      const range: ByteRange = p?.ok === true ? p.value : { start: 1, end: '*', total: '*' };
-      this.#interruptible = this.head.method === 'SEND' && this.#hasBody && interruptibleRange(p?.ok === true ? p.value : undefined) ? range : false;
+      const announced: ByteRange = p?.ok === true ? p.value : { start: 1, end: '*', total: '*' };
+      piece.range = this.head.method === 'SEND' && this.#hasBody && interruptibleRange(p?.ok === true ? p.value : undefined) ? announced : false;
     }
-    const range = this.#interruptible;
+    const range = piece.range;
     if (range === false) return;
     const outlet = this.#outlet!;
     const head = this.#outHead();
@@ -249,12 +245,12 @@ export class Inbound {
     const downstream = this.downstream;
     if (downstream !== undefined && failureReportOf(this.head) !== 'yes') this.f.unregister(this, downstream, head.transactionId);
     const tid = newTransactionId();
-    this.#pieceHead = { ...head, transactionId: tid, headers: withByteRange(head.headers, resumedByteRange(range, this.#bodyBytes)) };
+    piece.head = { ...head, transactionId: tid, headers: withByteRange(head.headers, resumedByteRange(range, this.#bodyBytes)) };
     if (downstream !== undefined) {
       this.outTid = tid;
       this.f.register(this, downstream, tid);
     }
-    this.#pieceBytes = 0;
+    piece.bytes = 0;
     this.#stopYielding();
     const key = `resume:${this.id}`;
     this.#state = 'waiting';
@@ -274,15 +270,23 @@ export class Inbound {
     });
   }
 
-  /** While a streamed request holds the outlet, it hears of writers that start waiting. */
-  #startYielding(outlet: Outlet): void {
+  /** True once the chunk was interrupted: its answer comes under the id of its last piece (Forwarder.onResponse). */
+  get interrupted(): boolean {
+    return this.#piece?.head !== undefined;
+  }
+
+  /** While a streamed request holds the outlet, it hears of writers that start waiting; `bytes` were written since its head. */
+  #startYielding(outlet: Outlet, bytes: number): void {
     if (!this.streamed) return;
-    outlet.onWait = this.#onWait ??= () => this.#yield();
+    const piece = (this.#piece ??= { bytes: 0, head: undefined, range: undefined, onWait: () => this.#yield() });
+    piece.bytes = bytes;
+    outlet.onWait = piece.onWait;
   }
 
   #stopYielding(): void {
     const o = this.#outlet;
-    if (o !== undefined && this.#onWait !== undefined && o.onWait === this.#onWait) o.onWait = undefined;
+    const fn = this.#piece?.onWait;
+    if (o !== undefined && fn !== undefined && o.onWait === fn) o.onWait = undefined;
   }
 
   /** The forwarded frame: copied from the received bytes when the parser has them, else serialized. */
@@ -296,7 +300,7 @@ export class Inbound {
   }
 
   #outHead(): MsrpRequestHead {
-    return this.#pieceHead ?? (this.#route as Forward).head;
+    return this.#piece?.head ?? (this.#route as Forward).head;
   }
 
   #account(n: number): void {
@@ -351,8 +355,7 @@ export class Inbound {
     if (flag !== undefined) bufs.push(forwardedEndLine(this.#outHead().transactionId, flag, this.#hasBody));
     this.#outlet!.write(bufs, this.source);
     if (flag !== undefined) return this.#complete();
-    this.#pieceBytes = n;
-    this.#startYielding(this.#outlet!);
+    this.#startYielding(this.#outlet!, n);
     if (n >= INTERRUPT_QUANTUM_BYTES && this.#outlet!.waiting) this.#yield();
   }
 
@@ -360,7 +363,7 @@ export class Inbound {
     this.f.inFlight.delete(this);
     this.completed = true;
     this.#state = 'done';
-    this.#stopYielding();
+    if (this.#piece !== undefined) this.#stopYielding();
     this.#outlet!.release();
     this.f.stats.forwarded(this.head.method, this.#bodyBytes, this.startedAt);
     const downstream = this.downstream;
@@ -404,4 +407,16 @@ function withByteRange(headers: readonly MsrpHeader[], value: string): MsrpHeade
   // RFC 4975 §7.1.1: a Byte-Range is required on every chunk but the lone one; put it after Message-ID.
   if (!set) out.splice(Math.max(0, out.findIndex((h) => h.name.toLowerCase() === 'message-id') + 1), 0, { name: 'Byte-Range', value });
   return out;
+}
+
+/** The piece of a streamed chunk on the wire, for interruption (RFC 4975 §7.1.1). */
+interface Piece {
+  /** Body bytes written since the piece's head. */
+  bytes: number;
+  /** The head of the piece once the chunk was interrupted; undefined: the routed head. */
+  head: MsrpRequestHead | undefined;
+  /** The chunk's announced range when it may be interrupted, false when not; undefined until needed. */
+  range: ByteRange | false | undefined;
+  /** Outlet.onWait while this stream holds the outlet. */
+  readonly onWait: () => void;
 }
