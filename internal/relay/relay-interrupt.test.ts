@@ -35,7 +35,7 @@ interface Arrival { head: MsrpRequestHead; flag: string; at: number; bytes: numb
  * A next hop on TLS that answers every request 200 (RFC 4975 §7.2), hashes the body of the
  * chunks whose Byte-Range total is `fileTotal` in arrival order, and keeps the others.
  */
-async function nextHop(fileTotal: number) {
+async function nextHop(fileTotal: number, statusFor: (head: MsrpRequestHead) => number = () => 200) {
   const pki = await testPki();
   const server = createTlsServer({ cert: pki.server.cert, key: pki.server.key });
   servers.push(server);
@@ -51,7 +51,7 @@ async function nextHop(fileTotal: number) {
     connections.add(socket);
     let cur: { head: MsrpRequestHead; file: boolean; bytes: number } | undefined;
     const answer = (head: MsrpRequestHead): void => {
-      socket.write(Buffer.concat(toBuffers(buildResponse({ ...head, body: [], continuation: '$' }, 200))));
+      socket.write(Buffer.concat(toBuffers(buildResponse({ ...head, body: [], continuation: '$' }, statusFor(head)))));
     };
     const arrived = (a: Arrival): void => {
       arrivals.push(a);
@@ -102,6 +102,13 @@ async function nextHop(fileTotal: number) {
   return {
     port: (server.address() as AddressInfo).port,
     connections, pieceStarts, errors, arrivals,
+    /** Stops (true) or resumes reading every connection: the relay's writes back up. */
+    reading: (on: boolean) => {
+      for (const c of connections) {
+        if (on) c.resume();
+        else c.pause();
+      }
+    },
     get fileBytes() { return fileBytes; },
     digest: () => hash.digest('hex'),
     reached: (at: number) => new Promise<void>((resolve) => {
@@ -178,5 +185,52 @@ describe('chunk interruption on a shared next-hop connection (RFC 4975 §7.1.1)'
     assert.equal(hop.digest(), sent.digest('hex'));
     // Every piece was a transaction of its own, answered: nothing left open, no failure REPORT.
     assert.ok(!a.frames.some((f) => f.kind === 'request' && f.method === 'REPORT'), 'no REPORT reached the sender');
+  });
+});
+
+describe('an interrupted chunk that the next hop refuses', () => {
+  it('a refusal of its first piece reaches the sender (413 response or failure REPORT), the rest still arrives in order', async () => {
+    const total = 8 * MiB;
+    // The next hop refuses the first piece of the file (Byte-Range from 1) with 413.
+    const hop = await nextHop(total, (h) => (getHeader(h, 'Byte-Range')?.startsWith(`1-${total}/`) === true ? 413 : 200));
+    const r = await startTestRelay();
+    relays.push(r);
+    const a = await TestClient.connect({ port: r.port, ca: r.ca });
+    const c = await TestClient.connect({ port: r.port, ca: r.ca });
+    clients.push(a, c);
+    const sa = usePathOf(await a.auth(r.relay.uri, 'alice', 'alice-pw'));
+    const sc = usePathOf(await c.auth(r.relay.uri, 'bob', 'bob-pw'));
+    const target = (id: string): string => `msrps://127.0.0.1:${hop.port}/${id};tcp`;
+    const tid = newTransactionId();
+    const messageId = newMessageId();
+    a.socket.write(serializeHead({
+      kind: 'request', method: 'SEND', transactionId: tid, toPath: [sa, target('file')], fromPath: [a.uri],
+      headers: [{ name: 'Message-ID', value: messageId }, { name: 'Byte-Range', value: `1-${total}/${total}` }, { name: 'Content-Type', value: 'application/octet-stream' }],
+    }));
+    const file = randomBytes(total);
+    a.socket.write(file.subarray(0, 2 * MiB));
+    await hop.reached(MiB);
+    // The file holds the connection and the next hop stops reading: the text must wait for
+    // the outlet, which makes the file yield (its piece already wrote over 64 KiB).
+    hop.reading(false);
+    const textSent = c.sendMessage([sc, target('text')], 'short text');
+    assert.equal((await c.response(textSent.transactionId, 30_000)).status, 200);
+    a.socket.write(file.subarray(2 * MiB));
+    a.socket.write(`\r\n-------${tid}$\r\n`);
+    hop.reading(true);
+    const fileEnd = await hop.arrival((x) => getHeader(x.head, 'Byte-Range')?.endsWith(`/${total}`) === true && x.flag === '$');
+    const text = await hop.arrival((x) => x.bytes === 'short text'.length);
+    assert.ok(text.at < fileEnd.at, 'the text went between the pieces');
+    assert.ok(hop.pieceStarts.length >= 2, 'the file was interrupted');
+    assert.deepEqual(hop.errors, []);
+    assert.equal(hop.fileBytes, total);
+    // RFC 4975 §7.1.2: the sender learns of the failure, as an error response when the
+    // chunk was not yet answered, else as a failure REPORT.
+    const outcome = await a.next((f) => (f.kind === 'response' && f.transactionId === tid) || (f.kind === 'request' && f.method === 'REPORT'), 30_000);
+    if (outcome.kind === 'response') assert.equal(outcome.status, 413);
+    else {
+      assert.match(getHeader(outcome, 'Status') ?? '', /^000 413/);
+      assert.equal(getHeader(outcome, 'Message-ID'), messageId);
+    }
   });
 });
