@@ -72,6 +72,9 @@ export function spawnNode(nodeArgs: string[], opts: { fdLimit?: number; env?: No
   const quoted = [process.execPath, ...nodeArgs].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const limit = opts.fdLimit !== undefined ? `ulimit -n ${opts.fdLimit} 2>/dev/null || ulimit -n $(ulimit -Hn); ` : '';
   const proc = spawn('bash', ['-c', `${limit}exec ${quoted}`], { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  // A child that exited on its own between our check and our write (EPIPE) is not an error
+  // of the benchmark: without a listener it crashed the whole run.
+  proc.stdin.on('error', () => undefined);
   let err = '';
   proc.stderr.setEncoding('utf8');
   proc.stderr.on('data', (d: string) => {

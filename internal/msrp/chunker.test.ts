@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import type { MsrpRequest } from './frame.ts';
 import { bodyLength, getHeader } from './frame.ts';
-import { BufferChunker, ChunkerError, chunkMessage, chunkStream, formatByteRange, type ChunkerOptions } from './chunker.ts';
+import { BufferChunker, ChunkerError, chunkMessage, chunkStream, formatByteRange, INTERRUPTIBLE_CHUNK_BYTES, interruptibleRange, resumedByteRange, type ChunkerOptions } from './chunker.ts';
 
 let tid = 0;
 const options = (chunkSize: number, extra: Partial<ChunkerOptions> = {}): ChunkerOptions => ({
@@ -133,5 +133,20 @@ describe('chunkStream', () => {
 describe('formatByteRange', () => {
   it('writes unknown values as "*"', () => {
     assert.equal(formatByteRange({ start: 1, end: '*', total: '*' }), '1-*/*');
+  });
+});
+
+describe('interruption by a forwarder (RFC 4975 §7.1.1)', () => {
+  it('interrupts only chunks over 1 MiB or of unknown length', () => {
+    assert.equal(interruptibleRange(undefined), true);
+    assert.equal(interruptibleRange({ start: 1, end: '*', total: '*' }), true);
+    assert.equal(interruptibleRange({ start: 1, end: 102_400, total: 102_400 }), false);
+    assert.equal(interruptibleRange({ start: 1, end: INTERRUPTIBLE_CHUNK_BYTES, total: INTERRUPTIBLE_CHUNK_BYTES }), false);
+    assert.equal(interruptibleRange({ start: 5, end: INTERRUPTIBLE_CHUNK_BYTES + 5, total: '*' }), true);
+  });
+
+  it('resumes the rest from the next byte, end and total as announced', () => {
+    assert.equal(resumedByteRange({ start: 1, end: 209_715_200, total: 209_715_200 }, 65_536), '65537-209715200/209715200');
+    assert.equal(resumedByteRange({ start: 1001, end: '*', total: '*' }, 10), '1011-*/*');
   });
 });

@@ -79,6 +79,31 @@ export function buildChunk(
 }
 
 /**
+ * Forwarders (the relay on a shared connection, the chat switch toward a recipient) interrupt
+ * a chunk in progress only when it is larger than this, or of unknown length, so short
+ * messages are never cut (RFC 4975 §7.1.1 allows any chunk to be interrupted).
+ */
+export const INTERRUPTIBLE_CHUNK_BYTES = 1024 * 1024;
+
+/** An interruptible chunk yields to waiting frames once this many body bytes went out since its head. */
+export const INTERRUPT_QUANTUM_BYTES = 64 * 1024;
+
+/** True when a chunk announced as `range` (undefined: none given) may be interrupted by a forwarder. */
+export function interruptibleRange(range: ByteRange | undefined): boolean {
+  if (range === undefined || range.end === '*') return true;
+  return range.end - range.start + 1 > INTERRUPTIBLE_CHUNK_BYTES;
+}
+
+/**
+ * The Byte-Range of the rest of a chunk announced as `range` once `written` of its body bytes
+ * went out in an interrupted piece (RFC 4975 §7.1.1): it starts at the next byte; the end and
+ * total stay as announced.
+ */
+export function resumedByteRange(range: ByteRange, written: number): string {
+  return formatByteRange({ start: range.start + written, end: range.end, total: range.total });
+}
+
+/**
  * The frame that actually went out when a chunk in progress was cut short after
  * `bytesSent` body bytes (RFC 4975 §7.1.1): same head, shorter body, flag "+" (interrupted,
  * the rest follows in a new chunk) or "#" (the message is aborted).

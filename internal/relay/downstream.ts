@@ -89,6 +89,11 @@ export class DownstreamTransactions<T extends AwaitedTransaction, C extends obje
     }
   }
 
+  /** Forgets transaction `tid` on `conn` without touching its owner's timer (an interrupted piece, answered). */
+  forget(conn: C, tid: string): void {
+    this.#byConnection.get(conn)?.pending.delete(tid);
+  }
+
   /** `conn` closed: its open transactions, forgotten here (deadlines cleared), for the caller to fail. */
   closed(conn: C): IterableIterator<T> | undefined {
     const ds = this.#byConnection.get(conn);

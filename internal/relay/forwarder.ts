@@ -104,6 +104,18 @@ export class Forwarder {
       this.d.metrics.drops.inc({ reason: 'unmatched-response' });
       return;
     }
+    if (req.interrupted && res.transactionId !== req.outTid) {
+      // The answer to a piece of an interrupted chunk (inbound.ts, RFC 4975 §7.1.1): a
+      // failure is the chunk's failure; a 200 only closes that piece's transaction.
+      this.#downstream.forget(conn, res.transactionId);
+      if (res.status < 300) return;
+      if (!req.completed) req.downstreamFailed = res.status;
+      else if (req.head.method === 'SEND' && req.deadline !== 0) {
+        this.#downstream.settle(req, conn, req.outTid);
+        this.failed(req, res.status, 'downstream-failed');
+      }
+      return;
+    }
     if (!req.completed) {
       // The next hop answered before the end-line (e.g. 413 "stop sending").
       if (res.status >= 300) req.downstreamFailed = res.status;
@@ -124,7 +136,8 @@ export class Forwarder {
   connectionClosed(conn: Connection): void {
     const open = this.#downstream.closed(conn);
     if (open === undefined) return;
-    for (const req of open) {
+    // A set: an interrupted chunk is open under the id of each piece still unanswered.
+    for (const req of new Set(open)) {
       if (!req.completed) req.downstreamFailed = MsrpStatus.REQUEST_TIMEOUT;
       else if (req.head.method === 'SEND') this.failed(req, MsrpStatus.REQUEST_TIMEOUT, 'downstream-failed');
     }

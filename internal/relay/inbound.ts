@@ -4,8 +4,18 @@
 // written as they arrive), or discarded (refused: the rest of the chunk is read and dropped,
 // and the refusal answered when it ends). Whole frames take a shorter path (whole()): copied
 // from the received bytes in one write when the outlet is free.
-import { getHeader, type Continuation, type MsrpRequestHead } from '../msrp/frame.ts';
+//
+// A large streamed SEND shares its next hop's connection (a relay-to-relay link carries many
+// sessions): once it wrote INTERRUPT_QUANTUM_BYTES since its head and other writers wait for
+// the outlet, it is interrupted (RFC 4975 §7.1.1): end-line "+", the outlet goes to the
+// waiters, and the rest follows as a new chunk (new transaction id, same Message-ID,
+// Byte-Range from the next byte) when the outlet is ours again. The source is paused
+// meanwhile, as for any writer that waits.
+import { getHeader, type Continuation, type MsrpHeader, type MsrpRequestHead } from '../msrp/frame.ts';
+import { INTERRUPT_QUANTUM_BYTES, interruptibleRange, resumedByteRange } from '../msrp/chunker.ts';
 import { parseByteRange, type ByteRange } from '../msrp/headers.ts';
+import { failureReportOf } from '../msrp/reports.ts';
+import { newTransactionId } from '../msrp/transaction.ts';
 import type { FrameWire } from '../msrp/parser.ts';
 import { forwardedEndLine, serializeForwarded, serializeForwardedHead, serializeForwardedWire } from '../msrp/serializer.ts';
 import { MsrpStatus } from '../msrp/status.ts';
@@ -48,6 +58,8 @@ export class Inbound {
   #rejectStatus = 0;
   #rejectComment: string | undefined;
   #hasBody = true;
+  /** A streamed request's piece on the wire (RFC 4975 §7.1.1); undefined for whole frames, which never yield. */
+  #piece: Piece | undefined;
 
   constructor(f: Forwarder, source: Connection, head: MsrpRequestHead, whole: boolean) {
     this.f = f;
@@ -176,7 +188,11 @@ export class Inbound {
     this.#bodyBytes += segment.length;
     if (this.#state === 'active') {
       this.#account(segment.length);
-      this.#outlet!.write([segment], this.source);
+      const outlet = this.#outlet!;
+      outlet.write([segment], this.source);
+      // One addition and one comparison per segment unless others wait for this connection.
+      const piece = this.#piece;
+      if (piece !== undefined && (piece.bytes += segment.length) >= INTERRUPT_QUANTUM_BYTES && outlet.waiting) this.#yield();
     } else if (this.#state === 'waiting' || this.#state === 'routing') {
       (this.#held ??= []).push(segment);
     }
@@ -197,10 +213,80 @@ export class Inbound {
     if (this.#state === 'active' && !this.completed) {
       this.#outlet!.write([forwardedEndLine(this.#outHead().transactionId, '#', this.#hasBody)]);
       this.completed = true;
+      if (this.#piece !== undefined) this.#stopYielding();
       this.#outlet!.release();
     }
     this.#state = 'done';
     this.f.inFlight.delete(this);
+  }
+
+  /**
+   * RFC 4975 §7.1.1: lets the writers waiting for the outlet go first when this is a large
+   * chunk that wrote its quantum since its head; the rest of it waits its turn behind them.
+   */
+  #yield(): void {
+    const piece = this.#piece;
+    if (piece === undefined || this.#state !== 'active' || this.completed || this.#end !== undefined || piece.bytes < INTERRUPT_QUANTUM_BYTES || !this.#outlet!.waiting) return;
+    if (piece.range === undefined) {
+      const v = getHeader(this.head, 'Byte-Range');
+      const p = v === undefined ? undefined : parseByteRange(v);
+      const announced: ByteRange = p?.ok === true ? p.value : { start: 1, end: '*', total: '*' };
+      piece.range = this.head.method === 'SEND' && this.#hasBody && interruptibleRange(p?.ok === true ? p.value : undefined) ? announced : false;
+    }
+    const range = piece.range;
+    if (range === false) return;
+    const outlet = this.#outlet!;
+    const head = this.#outHead();
+    outlet.write([forwardedEndLine(head.transactionId, '+', true)], this.source);
+    this.f.d.metrics.chunksInterrupted.inc();
+    // The piece that went out is a transaction of its own at the next hop: with
+    // Failure-Report "yes" its answer comes back under its id (Forwarder.onResponse), else
+    // none comes and it is forgotten now.
+    const downstream = this.downstream;
+    if (downstream !== undefined && failureReportOf(this.head) !== 'yes') this.f.unregister(this, downstream, head.transactionId);
+    const tid = newTransactionId();
+    piece.head = { ...head, transactionId: tid, headers: withByteRange(head.headers, resumedByteRange(range, this.#bodyBytes)) };
+    if (downstream !== undefined) {
+      this.outTid = tid;
+      this.f.register(this, downstream, tid);
+    }
+    piece.bytes = 0;
+    this.#stopYielding();
+    const key = `resume:${this.id}`;
+    this.#state = 'waiting';
+    this.source.pause(key);
+    outlet.release();
+    outlet.acquire(() => {
+      this.source.resume(key);
+      if (this.#state === 'done') {
+        // Aborted while waiting: the message it started is closed with "#" (an empty piece).
+        const h = this.#outHead();
+        outlet.write([serializeForwardedHead(h, true), forwardedEndLine(h.transactionId, '#', true)]);
+        outlet.release();
+        return;
+      }
+      this.#state = 'active';
+      this.#flushHeld();
+    });
+  }
+
+  /** True once the chunk was interrupted: its answer comes under the id of its last piece (Forwarder.onResponse). */
+  get interrupted(): boolean {
+    return this.#piece?.head !== undefined;
+  }
+
+  /** While a streamed request holds the outlet, it hears of writers that start waiting; `bytes` were written since its head. */
+  #startYielding(outlet: Outlet, bytes: number): void {
+    if (!this.streamed) return;
+    const piece = (this.#piece ??= { bytes: 0, head: undefined, range: undefined, onWait: () => this.#yield() });
+    piece.bytes = bytes;
+    outlet.onWait = piece.onWait;
+  }
+
+  #stopYielding(): void {
+    const o = this.#outlet;
+    const fn = this.#piece?.onWait;
+    if (o !== undefined && fn !== undefined && o.onWait === fn) o.onWait = undefined;
   }
 
   /** The forwarded frame: copied from the received bytes when the parser has them, else serialized. */
@@ -214,7 +300,7 @@ export class Inbound {
   }
 
   #outHead(): MsrpRequestHead {
-    return (this.#route as Forward).head;
+    return this.#piece?.head ?? (this.#route as Forward).head;
   }
 
   #account(n: number): void {
@@ -268,13 +354,16 @@ export class Inbound {
     const flag = this.#end;
     if (flag !== undefined) bufs.push(forwardedEndLine(this.#outHead().transactionId, flag, this.#hasBody));
     this.#outlet!.write(bufs, this.source);
-    if (flag !== undefined) this.#complete();
+    if (flag !== undefined) return this.#complete();
+    this.#startYielding(this.#outlet!, n);
+    if (n >= INTERRUPT_QUANTUM_BYTES && this.#outlet!.waiting) this.#yield();
   }
 
   #complete(): void {
     this.f.inFlight.delete(this);
     this.completed = true;
     this.#state = 'done';
+    if (this.#piece !== undefined) this.#stopYielding();
     this.#outlet!.release();
     this.f.stats.forwarded(this.head.method, this.#bodyBytes, this.startedAt);
     const downstream = this.downstream;
@@ -301,4 +390,33 @@ export class Inbound {
     this.f.inFlight.delete(this);
     this.f.failed(this, this.#rejectStatus, 'rejected', this.#rejectComment);
   }
+}
+
+/** `headers` with Byte-Range set to `value` (the resumed piece of an interrupted chunk). */
+function withByteRange(headers: readonly MsrpHeader[], value: string): MsrpHeader[] {
+  const out: MsrpHeader[] = [];
+  let set = false;
+  for (const h of headers) {
+    if (h.name.toLowerCase() === 'byte-range') {
+      if (!set) out.push({ name: h.name, value });
+      set = true;
+    } else {
+      out.push(h);
+    }
+  }
+  // RFC 4975 §7.1.1: a Byte-Range is required on every chunk but the lone one; put it after Message-ID.
+  if (!set) out.splice(Math.max(0, out.findIndex((h) => h.name.toLowerCase() === 'message-id') + 1), 0, { name: 'Byte-Range', value });
+  return out;
+}
+
+/** The piece of a streamed chunk on the wire, for interruption (RFC 4975 §7.1.1). */
+interface Piece {
+  /** Body bytes written since the piece's head. */
+  bytes: number;
+  /** The head of the piece once the chunk was interrupted; undefined: the routed head. */
+  head: MsrpRequestHead | undefined;
+  /** The chunk's announced range when it may be interrupted, false when not; undefined until needed. */
+  range: ByteRange | false | undefined;
+  /** Outlet.onWait while this stream holds the outlet. */
+  readonly onWait: () => void;
 }

@@ -3,6 +3,9 @@
 // end-line, and other frames for that connection wait their turn (their sources are
 // paused meanwhile, so waiting costs no unbounded memory).
 //
+// A large streamed chunk does not keep the others waiting to its end: it is interrupted
+// (RFC 4975 §7.1.1, inbound.ts) once writers wait here, and resumes behind them.
+//
 // Writes honour backpressure (docs/architecture.md §3.4): when the connection's socket asks to
 // wait, the source connection that produced the bytes is paused until 'drain'.
 import type { Connection } from '../transport/connection.ts';
@@ -12,6 +15,8 @@ export class Outlet {
   #busy = false;
   /** Writers waiting their turn; allocated when the first one has to wait. */
   #waiting: (() => void)[] | undefined;
+  /** Set by the holder that can yield (an interruptible stream): told, in a microtask, that a writer waits. */
+  onWait: (() => void) | undefined;
 
   constructor(conn: Connection) {
     this.conn = conn;
@@ -25,7 +30,13 @@ export class Outlet {
       return true;
     }
     (this.#waiting ??= []).push(fn);
+    this.#notify();
     return false;
+  }
+
+  /** True when writers wait for this outlet. */
+  get waiting(): boolean {
+    return this.#waiting !== undefined && this.#waiting.length > 0;
   }
 
   /** Takes the outlet when it is free (then the caller must `release()`); false when busy. */
@@ -71,6 +82,13 @@ export class Outlet {
       after?.();
     });
     source?.pause(key);
+    this.#notify();
+  }
+
+  #notify(): void {
+    // Deferred: the holder yields by releasing, which runs waiters; never inside acquire().
+    const fn = this.onWait;
+    if (fn !== undefined) queueMicrotask(fn);
   }
 }
 

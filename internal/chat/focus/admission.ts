@@ -4,7 +4,8 @@
 //
 //   no body / no m=message TCP(/TLS)/MSRP line  → 488, Warning 304 "Media type not available"
 //   accept-types without message/cpim (or *)    → 488, Warning 305 "Incompatible media format"
-//                                                  (RFC 7701 §5.1: the switch speaks CPIM)
+//                                                  (RFC 7701 §5.1: the switch speaks CPIM),
+//                                                  unless a=file-selector (file-transfer.ts)
 //   a=setup:passive (the focus would connect)   → 488, Warning 399: our switch only listens
 //   a=path first hop on a private address       → 488, Warning 399, when media.privateAddresses = deny
 //   a=path first hop not the SIP source address → 488, Warning 399, when media.foreignAddresses = deny
@@ -46,7 +47,8 @@ export function checkOffer(body: Buffer, sourceAddress: string, policy: MediaPol
   const found = findMsrpMedia(parsed.value);
   if (!found.ok) return refuse(304, found.error.message);
   const media = found.value;
-  if (!acceptsCpim(media.acceptTypes)) return refuse(305, 'a=accept-types must include message/cpim (RFC 7701 §5.1)');
+  // A file transfer (RFC 5547, file-transfer.ts) may offer its file's type alone.
+  if (media.fileSelector === undefined && !acceptsCpim(media.acceptTypes)) return refuse(305, 'a=accept-types must include message/cpim (RFC 7701 §5.1)');
   if (media.setup === 'passive') return refuse(399, 'the focus does not open MSRP connections: offer a=setup:active or actpass (RFC 6135)');
   const first = parseMsrpUri(media.path[0] ?? '');
   if (!first.ok) return refuse(399, `a=path first hop is not an MSRP URI: ${first.error.message}`);

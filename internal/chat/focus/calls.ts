@@ -21,6 +21,7 @@ import { formatSdp, type SessionDescription } from '../../sip/sdp.ts';
 import type { IncomingRequest } from '../../sip/ua.ts';
 import { parseSipUri } from '../../sip/uri.ts';
 import { checkOffer, warning, type MediaPolicy } from './admission.ts';
+import { fileTransferOffer, withFileTransfer } from './file-transfer.ts';
 import type { AdmitRequest, AdmitResult, ChatRoomPort, ModeratorRemoval } from './chat-port.ts';
 import type { RoomEntry } from './directory.ts';
 
@@ -47,6 +48,8 @@ interface Joined {
   readonly offer: SessionDescription;
   readonly contact: string | undefined;
   readonly refuse: (status: number, text: string, warnCode?: number) => void;
+  /** An RFC 5547 push (file-transfer.ts): the answer becomes a file-transfer answer. */
+  readonly file?: Parameters<typeof withFileTransfer>[2] & { readonly index: number };
 }
 
 export interface CallsOptions {
@@ -127,15 +130,20 @@ export class Calls {
     if (!admittedByLists(sipUri, room.policy)) return refuse(403, 'not allowed in this room');
     const offer = checkOffer(req.body, incoming.source.address, this.#o.media);
     if (!offer.ok) return refuse(offer.status, offer.text, offer.warnCode);
+    const file = fileTransferOffer(offer.media, offer.sdp);
+    if (file !== undefined && !file.ok) return refuse(488, file.text, 399);
     const contact = contacts(req).find((c) => !c.star);
     const deviceId = `${headerValue(req, 'Call-ID') ?? ''};${from.params.get('tag') ?? ''}`;
     const request: AdmitRequest = {
       sipUri, displayName: from.displayName, remotePath: offer.media.path, acceptTypes: offer.media.acceptTypes,
       acceptsPrivate: offer.media.chatroom?.privateMessages ?? false, deviceId,
-      setup: 'passive',
+      setup: 'passive', ...(file === undefined ? {} : { upload: file.upload }),
     };
     const admitted = chat.admit(request);
-    const joined: Joined = { incoming, room, chat, sipUri, offer: offer.sdp, contact: contact && !contact.star ? contact.uri : undefined, refuse };
+    const joined: Joined = {
+      incoming, room, chat, sipUri, offer: offer.sdp, contact: contact && !contact.star ? contact.uri : undefined, refuse,
+      ...(file === undefined ? {} : { file: { ...file, index: offer.media.index } }),
+    };
     // A room of this process answers at once; one another replica owns answers later.
     if (!(admitted instanceof Promise)) return this.#admitted(joined, admitted);
     admitted.then((r) => this.#admitted(joined, r), (err: unknown) => {
@@ -151,7 +159,8 @@ export class Calls {
       return refuse(status, admitted.message, status === 488 ? 399 : undefined);
     }
     const sessionId = String(randomInt(1, 2 ** 47));
-    const answer = this.#answer(j.offer, [admitted.localUri], sessionId, 1, admitted.features);
+    const chatAnswer = this.#answer(j.offer, [admitted.localUri], sessionId, 1, admitted.features);
+    const answer = chatAnswer && j.file ? withFileTransfer(chatAnswer, j.file.index, j.file) : chatAnswer;
     if (!answer) {
       void chat.remove(admitted.participantId, 'sip');
       return refuse(488, 'no usable MSRP media', 304);

@@ -3,7 +3,8 @@
 //   first chunk of a message: Content-Type must be message/cpim (else 415) ─ collect body
 //   bytes until the CPIM headers are complete (bounded, RFC 3862 §3.1) ─ From must be the
 //   sender (else 403) ─ To decides: the room → public, a participant → private (404 / 428 /
-//   403) ─ open one SEND per recipient and write what was collected ─ every further body
+//   403), a disposition notification (RFC 5438) → the participant it names, whatever the
+//   private-message policy ─ open one SEND per recipient and write what was collected ─ every further body
 //   segment is written to every recipient as it comes ─ end-line: same flag to every
 //   recipient, 200 to the sender.
 //   later chunks (same Message-ID): straight to the recipients chosen by the first chunk.
@@ -22,8 +23,10 @@
 // §7.1.1: "#" = the sender aborted the message), and the sender gets 413 for a stalled chunk.
 import type { Continuation, MsrpRequest, MsrpRequestHead } from '../../msrp/frame.ts';
 import { getHeader } from '../../msrp/frame.ts';
-import { MAX_CPIM_HEAD_BYTES, parseCpim } from '../../msrp/cpim.ts';
-import { parseByteRange, parseContentType } from '../../msrp/headers.ts';
+import { formatCpim, MAX_CPIM_HEAD_BYTES, parseCpim } from '../../msrp/cpim.ts';
+import { isDispositionNotification } from '../../msrp/imdn.ts';
+import { formatByteRange, interruptibleRange, resumedByteRange } from '../../msrp/chunker.ts';
+import { parseByteRange, parseContentType, type ByteRange } from '../../msrp/headers.ts';
 import { successReportOf } from '../../msrp/reports.ts';
 import { MsrpStatus } from '../../msrp/status.ts';
 import { endLine } from '../../msrp/serializer.ts';
@@ -32,7 +35,7 @@ import type { Connection } from '../../transport/connection.ts';
 import type { OutFrame, Outbox } from './outbox.ts';
 import type { Device, Member } from './participant.ts';
 import { uriKey } from './policy.ts';
-import { ANONYMOUS_URI, type Room } from './room.ts';
+import { ANONYMOUS_URI, type FileUpload, type Room } from './room.ts';
 
 export interface ChunkSink {
   data(segment: Buffer): void;
@@ -51,6 +54,8 @@ export interface FanoutHost {
   account(member: Member, conn: Connection, messages: number, bytes: number): void;
   /** A message or chunk went to `n` recipients (metrics, tests, bench). */
   delivered?(n: number): void;
+  /** A disposition notification (RFC 5438) from `from` is routed to `to` (logs, tests). */
+  notification?(from: Member, to: Member): void;
 }
 
 /** A message being received from one device, between its first and its last chunk. */
@@ -62,9 +67,15 @@ export interface InboundMessage {
   /** Body bytes kept for history while the message is small enough; undefined once not kept. */
   history: Buffer[] | undefined;
   historyBytes: number;
-  /** Next expected range-start. */
+  /** Next expected range-start (the sender's numbering). */
   next: number;
+  /** Total as the recipients see it (offset included). */
   total: number | '*';
+  /**
+   * Bytes the switch put in front of the sender's body: the CPIM headers it wraps an RFC 5547
+   * file session's raw file in; 0 for CPIM messages, which go through unchanged.
+   */
+  offset: number;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -95,7 +106,8 @@ export function abortMessage(sender: Device, msg: InboundMessage): void {
   sender.incoming.delete(msg.messageId);
   for (const r of msg.recipients) {
     if (r.removed) continue;
-    const { head, transactionId } = r.sendHead(msg.outMessageId, `${msg.next}-${msg.next - 1}/${msg.total}`, false);
+    const next = msg.next + msg.offset;
+    const { head, transactionId } = r.sendHead(msg.outMessageId, `${next}-${next - 1}/${msg.total}`, false);
     const f = r.outbox.open(head, transactionId, false);
     r.outbox.end(f, '#');
   }
@@ -120,6 +132,7 @@ export class SendChunk implements ChunkSink {
   #msg: InboundMessage | undefined;
   #messageId: string | undefined;
   #start = 1;
+  #end: number | '*' = '*';
   #total: number | '*' = '*';
   #bytes = 0;
   #stall: NodeJS.Timeout | undefined;
@@ -143,6 +156,7 @@ export class SendChunk implements ChunkSink {
     const range = rangeText === undefined ? undefined : parseByteRange(rangeText);
     if (range !== undefined && !range.ok) return this.#discard(MsrpStatus.BAD_REQUEST, 'bad Byte-Range');
     this.#start = range?.value.start ?? 1;
+    this.#end = range?.value.end ?? wholeLength ?? '*';
     this.#total = range?.value.total ?? wholeLength ?? '*';
     if (this.#messageId === undefined) {
       // RFC 4975 §7.1.1: an empty SEND (no body) may open the connection; anything else needs a Message-ID.
@@ -165,11 +179,40 @@ export class SendChunk implements ChunkSink {
       this.#state = 'empty';
       return;
     }
+    const cpim = ct !== undefined && isCpim(ct);
+    if (device.upload !== undefined && !cpim) return this.#openUpload(conn, device, device.upload);
     // RFC 7701 §6: messages in a chat room are wrapped in message/cpim so the switch can
     // see who sent them and to whom; RFC 4975 §7.3: 415 for media the receiver does not take.
-    if (ct === undefined || !isCpim(ct)) return this.#discard(MsrpStatus.UNSUPPORTED_MEDIA_TYPE, 'chat rooms take message/cpim only');
+    if (!cpim) return this.#discard(MsrpStatus.UNSUPPORTED_MEDIA_TYPE, 'chat rooms take message/cpim only');
     if (this.#start !== 1) return this.#discard(MsrpStatus.BAD_REQUEST, 'the first chunk of a message must come first');
     this.#host.account(device.member, conn, 1, 0);
+    this.#armStall();
+  }
+
+  /**
+   * The first chunk of a file from an RFC 5547 file session: the raw file goes to the room as
+   * a CPIM message from the sender (what clients send as a chunked CPIM file today), its
+   * CPIM headers written in front of the body; the body slices pass through uncopied.
+   */
+  #openUpload(conn: Connection, device: Device, upload: FileUpload): void {
+    if (this.#start !== 1) return this.#discard(MsrpStatus.BAD_REQUEST, 'the first chunk of a file must come first');
+    const room = this.#room;
+    const prefix = formatCpim({
+      from: { uri: device.member.sipUri }, to: [{ uri: room.uri }], dateTime: new Date(), contentType: upload.type,
+      contentHeaders: upload.name === undefined ? [] : [{ name: 'Content-Disposition', value: `attachment; filename="${upload.name.replace(/[\x00-\x1f"\\]/g, '_')}"` }],
+      content: Buffer.alloc(0),
+    });
+    this.#host.account(device.member, conn, 1, 0);
+    const msg: InboundMessage = {
+      messageId: this.#messageId!, outMessageId: newMessageId(), recipients: room.devices(undefined, device), isPublic: true,
+      history: undefined, historyBytes: 0, next: 1, total: this.#total === '*' ? '*' : this.#total + prefix.length, timer: undefined, offset: prefix.length,
+    };
+    this.#msg = msg;
+    device.incoming.set(msg.messageId, msg);
+    this.#openFrames(true);
+    this.#state = 'forward';
+    if (!this.#streamed) this.#body.push(prefix);
+    for (const { outbox, frame } of this.#frames) outbox.data(frame, prefix);
     this.#armStall();
   }
 
@@ -297,24 +340,36 @@ export class SendChunk implements ChunkSink {
     } else {
       isPublic = false;
       const p = room.policy;
-      if (!p.privateMessages) return this.#discard(MsrpStatus.FORBIDDEN, 'private messages are disabled in this room');
+      // A disposition notification (RFC 5438, message/imdn+xml) answers a message the
+      // recipient got from the room: it goes back to that message's sender, named in its
+      // CPIM To. It is not a private message between participants, so neither the room's
+      // private-message policy nor the sender's a=chatroom (RFC 7701 §8) applies to it.
+      const notification = isDispositionNotification(cpim);
+      if (!notification && !p.privateMessages) return this.#discard(MsrpStatus.FORBIDDEN, 'private messages are disabled in this room');
       if (targets.length > 1 || cpim.to.length > 1) return this.#discard(MsrpStatus.FORBIDDEN, 'a private message has exactly one recipient');
       const to = targets[0]!;
       // A participant URI, or (beyond RFC 7701) a nickname written as the display name.
       const target = room.member({ uri: to.uri, ...(to.displayName === undefined ? {} : { nickname: to.displayName }) });
-      // RFC 7701 §6.2: 404 when the recipient is not in the room.
-      if (target === undefined) return this.#discard(MsrpStatus.NOT_FOUND, 'no such participant in the room');
-      recipients = [...target.devices.values()].filter((d) => d.acceptsPrivate && d !== this.#device && !d.removed);
+      // RFC 7701 §6.2: 404 when the recipient is not in the room (for a notification: the
+      // message's sender left).
+      if (target === undefined) return this.#discard(MsrpStatus.NOT_FOUND, notification ? 'the notified participant is not in the room' : 'no such participant in the room');
+      recipients = [...target.devices.values()].filter((d) => (notification || d.acceptsPrivate) && d !== this.#device && !d.removed && d.upload === undefined);
+      if (notification) {
+        if (recipients.length === 0) return this.#discard(MsrpStatus.NOT_FOUND, 'the notified participant has no other device in the room');
+        this.#host.notification?.(this.#device.member, target);
+      }
       // RFC 7701 §6.2 / §8: 428 when private messages cannot be delivered; here because the
       // recipient's a=chatroom did not list "private-messages".
       if (recipients.length === 0) return this.#discard(MsrpStatus.PRIVATE_MESSAGES_NOT_SUPPORTED, 'the recipient does not take private messages');
     }
     const composing = cpim.contentType !== undefined && ISCOMPOSING.test(cpim.contentType);
     const total = this.#total;
-    const keep = isPublic && !composing && (total === '*' || total <= room.policy.historyMaxMessageBytes) && room.policy.historySize > 0;
+    // Neither typing indications nor disposition notifications (one addressed to the room,
+    // which goes to everyone since it names no one) are conversation to replay.
+    const keep = isPublic && !composing && !isDispositionNotification(cpim) && (total === '*' || total <= room.policy.historyMaxMessageBytes) && room.policy.historySize > 0;
     const msg: InboundMessage = {
       messageId: this.#messageId!, outMessageId: newMessageId(), recipients, isPublic,
-      history: keep ? [] : undefined, historyBytes: 0, next: 1, total, timer: undefined,
+      history: keep ? [] : undefined, historyBytes: 0, next: 1, total, timer: undefined, offset: 0,
     };
     this.#msg = msg;
     this.#device.incoming.set(msg.messageId, msg);
@@ -332,16 +387,35 @@ export class SendChunk implements ChunkSink {
     // only streamed chunks hold a recipient's connection while their body arrives.
     if (!this.#streamed) return;
     const msg = this.#msg!;
-    const range = getHeader(this.#head, 'Byte-Range') ?? (this.#wholeLength !== undefined ? `1-${this.#wholeLength}/${this.#wholeLength}` : '1-*/*');
+    const range = this.#outRange(msg);
+    // A large chunk (or one of unknown length) may be interrupted at a recipient to let
+    // other frames by (outbox.ts, RFC 4975 §7.1.1); its rest goes out under the same
+    // Message-ID with the Byte-Range moved on by what was written.
+    const announced = this.#outByteRange(msg);
+    const large = hasBody && interruptibleRange(announced);
     for (const r of msg.recipients) {
       if (r.removed) continue;
       const { head, transactionId } = r.sendHead(msg.outMessageId, range, hasBody);
-      this.#frames.push({ outbox: r.outbox, frame: r.outbox.open(head, transactionId, hasBody) });
+      const resume = large ? (written: number) => r.sendHead(msg.outMessageId, resumedByteRange(announced, written), true) : undefined;
+      this.#frames.push({ outbox: r.outbox, frame: r.outbox.open(head, transactionId, hasBody, resume) });
     }
   }
 
+  /** The chunk's Byte-Range as its recipients see it: the sender's, moved on by msg.offset. */
+  #outByteRange(msg: InboundMessage): ByteRange {
+    const off = msg.offset;
+    const end = this.#end;
+    // The first chunk carries the bytes put in front, so it still starts at 1.
+    return { start: this.#start === 1 ? 1 : this.#start + off, end: end === '*' ? '*' : end + off, total: msg.total };
+  }
+
+  #outRange(msg: InboundMessage): string {
+    if (msg.offset !== 0) return formatByteRange(this.#outByteRange(msg));
+    return getHeader(this.#head, 'Byte-Range') ?? (this.#wholeLength !== undefined ? `1-${this.#wholeLength}/${this.#wholeLength}` : '1-*/*');
+  }
+
   #writeWhole(msg: InboundMessage, flag: Continuation): void {
-    const range = getHeader(this.#head, 'Byte-Range') ?? `1-${this.#wholeLength}/${this.#wholeLength}`;
+    const range = this.#outRange(msg);
     const hasBody = this.#bytes > 0;
     const body = this.#body;
     let n = 0;

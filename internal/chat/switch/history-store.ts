@@ -15,6 +15,7 @@
 import type { Logger } from 'pino';
 import type { Counter, Gauge } from 'prom-client';
 import { parseCpim } from '../../msrp/cpim.ts';
+import { imdnMessageId } from '../../msrp/imdn.ts';
 import type { ChatHistory, NewHistoryRecord } from '../../store/history.ts';
 import { StoreError } from '../../store/errors.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
@@ -52,14 +53,11 @@ type Op =
   | { readonly kind: 'append'; readonly seq: number; readonly room: string; readonly record: NewHistoryRecord; readonly keep: number; attempts: number }
   | { readonly kind: 'drop'; readonly seq: number; readonly room: string; attempts: number };
 
-const IMDN_NS = 'urn:ietf:params:imdn';
-
 /** Content type and imdn.Message-ID of a CPIM body, when it parses (the switch already checked it). */
 export function describeCpim(cpim: Buffer): { contentType: string | undefined; messageId: string | undefined } {
   const r = parseCpim(cpim, { lenient: true });
   if (!r.ok) return { contentType: undefined, messageId: undefined };
-  const id = r.message.headers.find((h) => h.namespace === IMDN_NS && h.name.toLowerCase() === 'message-id');
-  return { contentType: r.message.contentType, messageId: id?.value };
+  return { contentType: r.message.contentType, messageId: imdnMessageId(r.message) };
 }
 
 export class DurableHistory implements HistoryStore {

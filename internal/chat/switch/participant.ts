@@ -8,7 +8,7 @@ import { newMessageId, newTransactionId } from '../../msrp/transaction.ts';
 import type { Connection } from '../../transport/connection.ts';
 import type { InboundMessage } from './fanout.ts';
 import type { Outbox } from './outbox.ts';
-import type { Room } from './room.ts';
+import type { FileUpload, Room } from './room.ts';
 
 export class TokenBucket {
   readonly #rate: number;
@@ -59,6 +59,7 @@ export interface DeviceInit {
   readonly acceptTypes: readonly string[];
   readonly acceptsPrivate: boolean;
   readonly deviceId: string | undefined;
+  readonly upload?: FileUpload | undefined;
 }
 
 export class Device {
@@ -72,6 +73,8 @@ export class Device {
   /** RFC 7701 §8: the device's a=chatroom listed "private-messages". */
   readonly acceptsPrivate: boolean;
   readonly deviceId: string | undefined;
+  /** An RFC 5547 file session (only sends; its file goes to the room wrapped in CPIM). */
+  readonly upload: FileUpload | undefined;
   readonly member: Member;
   readonly room: Room;
   readonly joinedAt = new Date();
@@ -90,6 +93,7 @@ export class Device {
     this.acceptTypes = init.acceptTypes;
     this.acceptsPrivate = init.acceptsPrivate;
     this.deviceId = init.deviceId;
+    this.upload = init.upload;
     this.member = member;
     this.room = room;
     this.outbox = outbox;

@@ -32,9 +32,25 @@ export interface AdmitRequest {
    * 'active' connects to the first URI of remotePath (the offer said a=setup:passive).
    */
   readonly setup?: 'active' | 'passive';
+  /**
+   * A file transfer session (RFC 5547 push: the offer was a=sendonly with a=file-selector)
+   * of a participant already in the room: the device only sends, and the file it sends is
+   * passed to the room as a CPIM file message (fanout.ts). It receives nothing.
+   */
+  readonly upload?: FileUpload;
 }
 
-export type AdmitFailure = 'denied' | 'full' | 'too-many-devices' | 'closed' | 'bad-path' | 'unavailable';
+/** What an RFC 5547 offer said of the file a participant pushes into the room. */
+export interface FileUpload {
+  /** a=file-transfer-id. */
+  readonly transferId: string;
+  readonly name?: string;
+  /** The file's media type; application/octet-stream when the selector names none. */
+  readonly type: string;
+  readonly size?: number;
+}
+
+export type AdmitFailure = 'denied' | 'full' | 'too-many-devices' | 'closed' | 'bad-path' | 'unavailable' | 'not-a-participant';
 
 export type AdmitResult =
   | {
@@ -164,6 +180,10 @@ export class Room {
     if (!admittedByLists(req.sipUri, p)) return { ok: false, reason: 'denied', sipStatus: 403, message: 'not allowed in this room' };
     const key = uriKey(req.sipUri);
     let member = this.#members.get(key);
+    // A file goes to the room from someone in it: a file session does not make a participant.
+    if (req.upload !== undefined && member === undefined) {
+      return { ok: false, reason: 'not-a-participant', sipStatus: 403, message: 'join the room before sending it a file' };
+    }
     if (member === undefined && this.#members.size >= p.maxParticipants) {
       return { ok: false, reason: 'full', sipStatus: 486, message: `the room is full (${p.maxParticipants} participants)` };
     }
@@ -178,8 +198,11 @@ export class Room {
     member.devices.set(device.id, device);
 
     // History first, then the welcome: both queue in the device's outbox until it connects.
-    for (const h of this.#recent) device.deliver(h.cpim);
-    if (p.welcome !== undefined) device.deliver(this.#notice(p.welcome, member));
+    // A file session receives nothing (it is recvonly on our side, RFC 5547).
+    if (req.upload === undefined) {
+      for (const h of this.#recent) device.deliver(h.cpim);
+      if (p.welcome !== undefined) device.deliver(this.#notice(p.welcome, member));
+    }
     if (isNew) {
       if (p.notices) this.broadcast(this.#notice(`${this.#nameOf(member)} joined`), member);
       this.#emit({ type: 'joined', participant: this.#view(member) });
@@ -267,7 +290,7 @@ export class Room {
     const out: Device[] = [];
     for (const m of this.#members.values()) {
       if (m === except) continue;
-      for (const d of m.devices.values()) if (d !== exceptDevice && !d.removed) out.push(d);
+      for (const d of m.devices.values()) if (d !== exceptDevice && !d.removed && d.upload === undefined) out.push(d);
     }
     return out;
   }

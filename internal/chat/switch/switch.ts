@@ -80,6 +80,8 @@ export class ChatSwitch implements RoomHost, FanoutHost {
   #foreign: ForeignSessions | undefined;
   /** Frames switched to recipients (chunks × recipients), for metrics and the bench. */
   deliveries = 0;
+  /** Disposition notifications (RFC 5438) routed to the participant they name. */
+  notifications = 0;
 
   constructor(o: ChatSwitchOptions) {
     this.#o = o;
@@ -152,7 +154,7 @@ export class ChatSwitch implements RoomHost, FanoutHost {
     });
     const device = (ref.device = new Device({
       id, localUri, remotePath: req.remotePath, acceptTypes: req.acceptTypes ?? ['message/cpim'],
-      acceptsPrivate: req.acceptsPrivate ?? false, deviceId: req.deviceId,
+      acceptsPrivate: req.acceptsPrivate ?? false, deviceId: req.deviceId, upload: req.upload,
     }, member, room, parked));
     this.#devices.set(id, device);
     const d = device;
@@ -244,6 +246,11 @@ export class ChatSwitch implements RoomHost, FanoutHost {
 
   delivered(n: number): void {
     this.deliveries += n;
+  }
+
+  notification(from: Member, to: Member): void {
+    this.notifications++;
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ from: from.sipUri, to: to.sipUri }, 'disposition notification routed');
   }
 
   // ---- connections -------------------------------------------------------------------

@@ -40,6 +40,11 @@ export class TestPeer {
   readonly #resWaiters: Waiter<MsrpResponse>[] = [];
   #current: { head: MsrpRequestHead; parts: Buffer[]; at: number } | undefined;
   closed!: Promise<void>;
+  /**
+   * Sees every streamed body segment first; returning true keeps it out of `received` (for
+   * bodies too large to hold: the test hashes them as they come).
+   */
+  bodySink: ((head: MsrpRequestHead, segment: Buffer) => boolean) | undefined;
 
   constructor(sipUri: string) {
     this.sipUri = sipUri;
@@ -67,7 +72,11 @@ export class TestPeer {
         this.#current = { head: h, parts: [], at: now };
         this.#headSeen(h, now);
       },
-      onBody: (b) => this.#current?.parts.push(Buffer.from(b)),
+      onBody: (b) => {
+        const cur = this.#current;
+        if (cur === undefined || this.bodySink?.(cur.head, b) === true) return;
+        cur.parts.push(Buffer.from(b));
+      },
       onEnd: (c) => {
         const cur = this.#current!;
         this.#current = undefined;
