@@ -91,6 +91,19 @@ function uncorkAll(): void {
   corkedDuringRead.clear();
 }
 
+/**
+ * One read of a socket that delivers its bytes in several pieces (a WebSocket read carrying
+ * several messages, websocket.ts): writes made until endRead() leave together, as for one
+ * read of a TCP socket. Calls nest; every beginRead() needs its endRead().
+ */
+export function beginRead(): void {
+  dispatching++;
+}
+
+export function endRead(): void {
+  if (--dispatching === 0) uncorkAll();
+}
+
 /** Buffers up to this size written during a read are copied into one (bigger ones are passed through). */
 const GATHER_MAX = 4096;
 

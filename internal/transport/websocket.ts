@@ -20,6 +20,7 @@ import type { Socket } from 'node:net';
 import type { PeerCertificate, SecureContextOptions, TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
 import { FrameEndScanner } from '../msrp/frame-ends.ts';
+import { beginRead, endRead } from './connection.ts';
 import { bindAll, type Listener } from './listeners.ts';
 import { MIN_TLS_VERSION } from './tls-files.ts';
 
@@ -79,6 +80,11 @@ export class WebSocketStream extends EventEmitter {
     ws.on('message', (data: Buffer) => this.emit('data', data));
     ws.on('error', (err: Error) => this.emit('error', err));
     ws.on('close', () => this.#emitClose());
+    // The messages of one socket read are emitted by ws's own 'data' listener, one by one:
+    // bracketing it makes what they cause leave in one write per destination, as for a TCP read
+    // (connection.ts). ws added its listener when the upgrade completed, before this.
+    raw.prependListener('data', beginRead);
+    raw.on('data', endRead);
     raw.on('drain', () => this.emit('drain'));
     raw.on('close', () => this.#emitClose());
   }
