@@ -16,10 +16,15 @@
 //   bulk     one message of `totalBytes` in `chunkBytes` chunks, at most `window` chunks not yet
 //            delivered at B (and the sender's socket backpressure); MB/s = 10^6 bytes/s.
 //   idle     `sessions` authenticated sessions (one connection each), then hold them.
+// With `target.websocket`, every client speaks MSRP over WebSocket (RFC 7977, the `ws`
+// package, subprotocol msrp) instead: each frame goes out as one message (a frame written in
+// pieces, as bulk does, as one message of several fragments).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { WebSocket } from 'ws';
+import { FrameEndScanner } from '../internal/msrp/frame-ends.ts';
 import { computeResponse, ha1, parseAuthParams, splitScheme, type DigestAlgorithm } from '../internal/auth/index.ts';
 import { MsrpParser } from '../internal/msrp/parser.ts';
 import { emit, headersOf, percentile, Scanner, serveControl, sleep, type ScannedFrame } from './common.ts';
@@ -34,6 +39,8 @@ export interface Target {
   password?: string;
   /** PEM file of the CA to trust. */
   caFile?: string;
+  /** MSRP over WebSocket (wss: with tls, else ws:) on `port`. */
+  websocket?: boolean;
 }
 
 export interface LoadSpec {
@@ -63,9 +70,72 @@ const ca = target.caFile !== undefined ? readFileSync(target.caFile) : undefined
 let tidSeq = 0;
 const newTid = (): string => `t${(++tidSeq).toString(36).padStart(7, '0')}`;
 
+/** What a Peer writes its frames to: a TCP/TLS socket, or a WebSocket (one message per frame). */
+interface Wire {
+  /** The TCP/TLS socket (under the WebSocket for a WebSocket peer). */
+  readonly socket: Socket;
+  write(data: string | Buffer, encoding?: BufferEncoding): boolean;
+  cork(): void;
+  uncork(): void;
+}
+
+class SocketWire implements Wire {
+  readonly socket: Socket;
+  constructor(socket: Socket) {
+    this.socket = socket;
+  }
+  write(data: string | Buffer, encoding: BufferEncoding = 'utf8'): boolean {
+    return typeof data === 'string' ? this.socket.write(data, encoding) : this.socket.write(data);
+  }
+  cork(): void {
+    this.socket.cork();
+  }
+  uncork(): void {
+    this.socket.uncork();
+  }
+}
+
+/** A WebSocket carrying MSRP: the frames in what is written are found (FrameEndScanner) and each sent as one message. */
+class WebSocketWire implements Wire {
+  readonly socket: Socket;
+  readonly #ws: WebSocket;
+  readonly #scanner = new FrameEndScanner();
+  readonly #ends: number[] = [];
+
+  constructor(ws: WebSocket, socket: Socket) {
+    this.#ws = ws;
+    this.socket = socket;
+  }
+
+  write(data: string | Buffer, encoding: BufferEncoding = 'utf8'): boolean {
+    const b = typeof data === 'string' ? Buffer.from(data, encoding) : data;
+    this.#scanner.scan(b, this.#ends);
+    let start = 0;
+    for (const end of this.#ends) {
+      this.#send(start === 0 && end === b.length ? b : b.subarray(start, end), true);
+      start = end;
+    }
+    if (start < b.length) this.#send(b.subarray(start), false);
+    return !this.socket.writableNeedDrain;
+  }
+
+  #send(piece: Buffer, fin: boolean): void {
+    this.#ws.send(piece, { binary: true, fin, compress: false });
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+}
+
 /** One client connection: a socket, a frame scanner with a swappable handler, pending AUTH transactions. */
 class Peer {
   readonly socket: Socket;
+  readonly wire: Wire;
   readonly uri: string;
   /** The relay's Use-Path URI for this peer's session. */
   sid = '';
@@ -74,23 +144,53 @@ class Peer {
   afterRead: () => void = () => {};
   readonly #pending = new Map<string, (f: { status: number; headers: (n: string) => string[] }) => void>();
   readonly scanner: Scanner;
+  /** Received bytes (a WebSocket peer: one message); default: the frame scanner. */
+  onData: (d: Buffer) => void;
   errors = 0;
 
-  constructor(socket: Socket) {
+  constructor(socket: Socket, ws?: WebSocket) {
     this.socket = socket;
-    this.uri = `${target.tls ? 'msrps' : 'msrp'}://127.0.0.1:${socket.localPort}/${randomBytes(6).toString('hex')};tcp`;
+    this.uri = ws !== undefined
+      ? `msrps://${randomBytes(5).toString('hex')}.invalid:2855/${randomBytes(6).toString('hex')};ws`
+      : `${target.tls ? 'msrps' : 'msrp'}://127.0.0.1:${socket.localPort}/${randomBytes(6).toString('hex')};tcp`;
     this.onFrame = (f) => this.#setup(f);
     this.scanner = new Scanner((f) => this.onFrame(f));
-    socket.on('data', (d: Buffer) => {
-      this.scanner.push(d);
-      this.afterRead();
-    });
+    this.onData = (d) => this.scanner.push(d);
+    if (ws === undefined) {
+      this.wire = new SocketWire(socket);
+      socket.on('data', (d: Buffer) => {
+        this.onData(d);
+        this.afterRead();
+      });
+    } else {
+      this.wire = new WebSocketWire(ws, socket);
+      ws.on('message', (d: Buffer) => this.onData(d));
+      // After ws's own 'data' listener (added before 'open'): once the messages of one read were handled.
+      socket.on('data', () => this.afterRead());
+      ws.on('error', () => {
+        this.errors++;
+      });
+    }
     socket.on('error', () => {
       this.errors++;
     });
   }
 
   static connect(port = target.port): Promise<Peer> {
+    if (target.websocket === true) {
+      return new Promise((resolve, reject) => {
+        const ws = new WebSocket(`${target.tls ? 'wss' : 'ws'}://127.0.0.1:${port}/`, ['msrp'], {
+          perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, ...(target.tls ? { ca, servername: 'localhost' } : {}),
+        });
+        let socket: Socket | undefined;
+        ws.once('upgrade', (res) => (socket = res.socket));
+        ws.once('open', () => {
+          socket!.setNoDelay(true);
+          resolve(new Peer(socket!, ws));
+        });
+        ws.once('error', reject);
+      });
+    }
     return new Promise((resolve, reject) => {
       const s: Socket = target.tls
         ? tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => resolve(new Peer(s)))
@@ -119,7 +219,7 @@ class Peer {
         clearTimeout(t);
         resolve(r);
       });
-      this.socket.write(`MSRP ${tid} AUTH\r\nTo-Path: ${target.relayUri}\r\nFrom-Path: ${this.uri}\r\n${extra}-------${tid}$\r\n`, 'latin1');
+      this.wire.write(`MSRP ${tid} AUTH\r\nTo-Path: ${target.relayUri}\r\nFrom-Path: ${this.uri}\r\n${extra}-------${tid}$\r\n`, 'latin1');
     });
   }
 
@@ -220,7 +320,7 @@ async function rate(): Promise<unknown> {
         p.outstanding++;
         out += smallSend(p, newTid(), body);
       }
-      if (out !== '') p.a.socket.write(out, 'latin1');
+      if (out !== '') p.a.wire.write(out, 'latin1');
     };
     let answers = '';
     p.b.onFrame = (f) => {
@@ -232,7 +332,7 @@ async function rate(): Promise<unknown> {
     };
     p.b.afterRead = () => {
       if (answers !== '') {
-        p.b.socket.write(answers, 'latin1');
+        p.b.wire.write(answers, 'latin1');
         answers = '';
       }
       refill();
@@ -282,7 +382,7 @@ async function latency(): Promise<unknown> {
     };
     p.b.afterRead = () => {
       if (answers !== '') {
-        p.b.socket.write(answers, 'latin1');
+        p.b.wire.write(answers, 'latin1');
         answers = '';
       }
     };
@@ -299,7 +399,7 @@ async function latency(): Promise<unknown> {
       const p = pairs[sent % pairs.length]!;
       const body = sent.toString(36).padStart(12, '0') + pad;
       sentAt[sent] = performance.now();
-      p.a.socket.write(smallSend(p, newTid(), body), 'latin1');
+      p.a.wire.write(smallSend(p, newTid(), body), 'latin1');
       sent++;
     }
     await sleep(1);
@@ -339,7 +439,7 @@ async function bulk(): Promise<unknown> {
       got += seg.length;
     },
     onEnd: () => {
-      p.b.socket.write(ok200(p.b, tid), 'latin1');
+      p.b.wire.write(ok200(p.b, tid), 'latin1');
       chunksDone++;
       onDelivered();
       if (got >= total) done();
@@ -347,7 +447,7 @@ async function bulk(): Promise<unknown> {
     onFrame: (f) => {
       if (f.kind !== 'request') return;
       for (const s of f.body) got += s.length;
-      p.b.socket.write(ok200(p.b, f.transactionId), 'latin1');
+      p.b.wire.write(ok200(p.b, f.transactionId), 'latin1');
       chunksDone++;
       onDelivered();
       if (got >= total) done();
@@ -356,8 +456,7 @@ async function bulk(): Promise<unknown> {
       errors.n++;
     },
   }, { streamBodies: true, byteRangeCheck: 'off' });
-  p.b.socket.removeAllListeners('data');
-  p.b.socket.on('data', (d: Buffer) => parser.push(d));
+  p.b.onData = (d) => parser.push(d);
 
   // Body bytes: letters only, so no end-line can appear inside.
   const body = Buffer.alloc(chunk);
@@ -367,7 +466,7 @@ async function bulk(): Promise<unknown> {
   const n = Math.ceil(total / chunk);
   let sentChunks = 0;
   const t0 = performance.now();
-  const sock = p.a.socket;
+  const sock = p.a.wire;
   let waitingDrain = false;
   await new Promise<void>((resolve) => {
     const pump = (): void => {
@@ -385,7 +484,7 @@ async function bulk(): Promise<unknown> {
         sentChunks++;
         if (!more) {
           waitingDrain = true;
-          sock.once('drain', () => {
+          sock.socket.once('drain', () => {
             waitingDrain = false;
             pump();
           });

@@ -1,7 +1,7 @@
 // Our relay (internal/relay startRelay) as a child process for bench/relay.bench.ts, so its
 // RSS and CPU profile are its own:
 //   node [--cpu-prof] bench/ours.ts '{"certDir": "/path/with/tls.crt+tls.key+ca.crt"}'
-// TCP and TLS listeners on 127.0.0.1 (free ports, in the ready line); Digest AUTH against an
+// TCP, TLS and WSS (MSRP over WebSocket, RFC 7977) listeners on 127.0.0.1 (free ports, in the ready line); Digest AUTH against an
 // in-memory credential source (real HA1s) for user `bench` in realm `bench.test`; limits per
 // address and per user off (the benchmark opens thousands of sessions from one address for
 // one user); plain TCP AUTH allowed (the TCP figures need it); logs silent.
@@ -18,7 +18,7 @@ const credentials = new MemoryCredentials().add(BENCH_REALM, BENCH_USER, BENCH_P
 const o = defaultRelayOptions({
   publicHost: '127.0.0.1',
   nonceSecret: randomBytes(32),
-  listeners: [{ hosts: ['127.0.0.1'], port: 0, tls: true }, { hosts: ['127.0.0.1'], port: 0, tls: false }],
+  listeners: [{ hosts: ['127.0.0.1'], port: 0, tls: true }, { hosts: ['127.0.0.1'], port: 0, tls: false }, { hosts: ['127.0.0.1'], port: 0, tls: true, websocket: true }],
   tlsDir: args.certDir,
   allowPlainTcp: true,
   // Production default (ask peers for a certificate); `"mutualTls": false` for experiments.
@@ -38,10 +38,11 @@ const relay = await startRelay(o, {
   logger: pino({ level: process.env['BENCH_LOG_LEVEL'] ?? 'silent' }),
   metrics: createMetrics({ defaultMetrics: false }),
 });
-const tls = relay.addresses.find((a) => a.secure)!;
+const tls = relay.addresses.find((a) => a.secure && !a.websocket)!;
 const tcp = relay.addresses.find((a) => !a.secure)!;
+const wss = relay.addresses.find((a) => a.websocket)!;
 serveControl({
-  tcpPort: tcp.port, tlsPort: tls.port,
+  tcpPort: tcp.port, tlsPort: tls.port, wssPort: wss.port,
   uriTcp: `msrp://127.0.0.1:${tcp.port};tcp`, uriTls: `msrps://127.0.0.1:${tls.port};tcp`,
 }, (cmd) => {
   if (cmd !== 'stats') return false;

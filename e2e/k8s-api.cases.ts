@@ -97,6 +97,16 @@ export const INVALID: InvalidCase[] = [
     message: /spec\.ports\.msrpChat: Invalid value: .*ports\.msrpChat must differ from the other TCP ports/,
   },
   {
+    name: 'the WebSocket port on the TLS port',
+    object: relay('bad-wss-port', { ports: { msrpWss: 2855 } }),
+    message: /spec\.ports\.msrpWss: Invalid value: .*ports\.msrpWss must differ from the other TCP ports/,
+  },
+  {
+    name: 'a WebSocket origin that is not scheme://host',
+    object: relay('bad-wss-origin', { ports: { msrpWss: 8443 }, websocket: { origins: ['chat.example.com'] } }),
+    message: /spec\.websocket\.origins\[0\]: Invalid value: "chat\.example\.com": spec\.websocket\.origins\[0\] in body should match/,
+  },
+  {
     name: 'a public port the pod uses inside (the mesh)',
     object: relay('bad-mesh-port', { ports: { msrpTcp: 2858 } }),
     message: /spec\.ports: Invalid value: .*ports 2858 and 2859 \(mesh\), 8080 \(admin API\), 9090 and 9091 \(engine HTTP\) are taken/,

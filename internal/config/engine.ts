@@ -15,9 +15,9 @@ const Seconds = (description: string, def: number, minimum = 0) => Type.Integer(
 export const ListenerSchema = Type.Object({
   host: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Address to bind; `0.0.0.0` or `::` for all interfaces.' }),
   port: Port('TCP port to bind. 2855 is the registered MSRP port (RFC 4975 §15.3).', 2855),
-  transport: Type.Enum(['tls', 'tcp'], {
+  transport: Type.Enum(['tls', 'tcp', 'wss', 'ws'], {
     default: 'tls',
-    description: '`tls` for msrps: URIs; `tcp` for msrp: URIs. Clients must use TLS to authenticate unless `auth.allowPlainTcp` (RFC 4976 §5).',
+    description: '`tls` for msrps: URIs; `tcp` for msrp: URIs; `wss` and `ws` for MSRP over WebSocket (RFC 7977: browsers; subprotocol `msrp`, see `relay.websocket`), with and without TLS. Clients must use TLS (tls or wss) to authenticate unless `auth.allowPlainTcp` (RFC 4976 §5).',
   }),
 }, { ...strict, description: 'One listening socket.' });
 
@@ -37,6 +37,16 @@ export const EngineConfigSchema = Type.Object({
       default: [],
       description: 'Other host names or IP addresses that also mean this relay when they head a To-Path (e.g. the Service name, the pod IP). Realm host names count as aliases too.',
     }),
+    websocket: Type.Object({
+      origins: Type.Array(Type.String({ minLength: 1, pattern: '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/\\s]+$' }), {
+        default: [],
+        description: 'Origins (`scheme://host[:port]`, as browsers send them in the Origin header) whose pages may open WebSocket connections to the `ws`/`wss` listeners; any other Origin, or none, is refused with 403 at the handshake (RFC 6455 §10.2). Empty: any origin, and clients that send none.',
+      }),
+      maxMessageBytes: Type.Integer({
+        minimum: 16384, default: 1048576,
+        description: 'Largest WebSocket message (one MSRP frame, RFC 7977 §4.2) accepted from a client: a message is held whole until complete, so a larger one closes the connection with status 1009 (relay_drops_total{reason="websocket-message-too-big"}). Clients send file chunks smaller than this.',
+      }),
+    }, { ...strict, default: {}, description: 'MSRP over WebSocket listeners (`transport: wss` or `ws`).' }),
     blockedMethods: Type.Array(Type.String({ pattern: '^[A-Z]+$' }), {
       default: [],
       description: 'Request methods the relay refuses to forward (answered with 403), e.g. `[NICKNAME]`. AUTH addressed to this relay is never blocked.',

@@ -7,6 +7,22 @@ import { TestClient } from './testclient.ts';
 import { startTestRelay, type TestRelay } from './testrelay.ts';
 
 describe('engine configuration reaches the relay', () => {
+  it('maps ws and wss listeners and the WebSocket rules (RFC 7977)', () => {
+    const c = loadEngineConfig({ env: {
+      MSRP_RELAY__LISTEN: '[{"port":2855,"transport":"tls"},{"port":8443,"transport":"wss"},{"host":"127.0.0.1","port":8080,"transport":"ws"}]',
+      MSRP_RELAY__WEBSOCKET__ORIGINS: 'https://Chat.Example.com',
+      MSRP_RELAY__WEBSOCKET__MAX_MESSAGE_BYTES: '262144',
+    } });
+    const o = relayOptionsFromConfig(c, { hostname: 'msrp-relay-0', nonceSecret: randomBytes(32) });
+    assert.deepEqual(o.listeners, [
+      { hosts: ['0.0.0.0'], port: 2855, tls: true },
+      { hosts: ['0.0.0.0'], port: 8443, tls: true, websocket: true },
+      { hosts: ['127.0.0.1'], port: 8080, tls: false, websocket: true },
+    ]);
+    assert.deepEqual(o.websocket, { origins: ['https://chat.example.com'], maxMessageBytes: 262144 });
+    assert.throws(() => loadEngineConfig({ env: { MSRP_RELAY__WEBSOCKET__ORIGINS: 'chat.example.com' } }), /origins/);
+  });
+
   it('maps every relay setting from the engine config', () => {
     const c = loadEngineConfig({ env: {
       MSRP_RELAY__PUBLIC_HOST: 'relay.example.com',

@@ -20,7 +20,11 @@ export function relayOptionsFromConfig(c: EngineConfig, env: EngineEnvironment):
     publicHost,
     ...(c.relay.publicPort !== undefined ? { publicPort: c.relay.publicPort } : {}),
     aliases: c.relay.aliases.map((a) => a.toLowerCase()),
-    listeners: c.relay.listen.map((l) => ({ hosts: [l.host], port: l.port, tls: l.transport === 'tls' })),
+    listeners: c.relay.listen.map((l) => ({
+      hosts: [l.host], port: l.port, tls: l.transport === 'tls' || l.transport === 'wss',
+      ...(l.transport === 'ws' || l.transport === 'wss' ? { websocket: true } : {}),
+    })),
+    websocket: { origins: c.relay.websocket.origins.map((o) => o.toLowerCase()), maxMessageBytes: c.relay.websocket.maxMessageBytes },
     tlsDir: c.tls.dir,
     tlsPollIntervalMs: c.tls.pollIntervalMs,
     mutualTls: c.tls.mutual,

@@ -11,6 +11,8 @@ import type { LocalIdentity } from './router.ts';
 export interface ListeningPort {
   readonly port: number;
   readonly secure: boolean;
+  /** A WebSocket listener (RFC 7977): never the port of our URI in Use-Path, which peers reach over TCP. */
+  readonly websocket?: boolean;
 }
 
 /** Distinct hosts cached at most; the cache is cleared when full (ever-new hosts only cost a compare). */
@@ -42,9 +44,9 @@ export class RelayLocalIdentity implements LocalIdentity {
     this.#hosts = localHostsOf(o);
   }
 
-  /** The port in our public URI: configured, else the first TLS listener's, else the first listener's. */
+  /** The port in our public URI: configured, else the first TLS listener's, else the first listener's (WebSocket ones aside). */
   publicPort(): number {
-    const l = this.#listeners;
+    const l = this.#listeners.filter((x) => x.websocket !== true);
     return this.#o.publicPort ?? (l.find((x) => x.secure) ?? l[0])?.port ?? 2855;
   }
 

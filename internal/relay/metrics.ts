@@ -19,6 +19,7 @@ export interface RelayMetrics {
   parseErrors: Counter<'code'>;
   meshConnections: Gauge<'direction'>;
   meshLinkFailures: Counter<'reason'>;
+  websocketRefusals: Counter<'reason'>;
 }
 
 export function createRelayMetrics(m: Metrics): RelayMetrics {
@@ -43,6 +44,10 @@ export function createRelayMetrics(m: Metrics): RelayMetrics {
     meshLinkFailures: m.counter({
       name: 'relay_mesh_link_failures_total', labelNames: ['reason'],
       help: 'Mesh connections that failed: outbound attempts (unreachable, tls; the request got 481) and inbound ones refused (refused-certificate)',
+    }),
+    websocketRefusals: m.counter({
+      name: 'relay_websocket_refusals_total', labelNames: ['reason'],
+      help: 'WebSocket handshakes refused on ws/wss listeners (RFC 7977): subprotocol (msrp not offered), origin (not allowed), not-websocket (plain HTTP), handshake (malformed upgrade)',
     }),
     parseErrors: m.counter({ name: 'parse_errors_total', help: 'Malformed MSRP input received, by parser error code (answered 400/413 when addressable; the connection is closed when framing is lost or too many arrive)', labelNames: ['code'] }),
   };

@@ -13,6 +13,16 @@ export interface ListenerOptions {
   /** 0 = any free port (tests); several hosts with port 0 share the first one's port. */
   port: number;
   tls: boolean;
+  /** MSRP over WebSocket (RFC 7977): `wss:` with tls, `ws:` without; see RelayOptions.websocket. */
+  websocket?: boolean;
+}
+
+/** The WebSocket listeners' handshake and message rules (RFC 7977, RFC 6455). */
+export interface WebSocketOptions {
+  /** Origin header values allowed (RFC 6455 §10.2), lower-case; empty: any, including none. */
+  origins: string[];
+  /** Largest WebSocket message (one MSRP frame) received; larger ones close the connection with 1009. */
+  maxMessageBytes: number;
 }
 
 export interface RealmMapping {
@@ -43,6 +53,7 @@ export interface RelayOptions {
   /** Other host names/IPs that also mean "this relay" in a To-Path. */
   aliases: string[];
   listeners: ListenerOptions[];
+  websocket: WebSocketOptions;
   /** Directory with tls.crt, tls.key, ca.crt (cert-manager layout). Required when a TLS listener exists. */
   tlsDir?: string;
   tlsPollIntervalMs: number;
@@ -137,6 +148,7 @@ export function defaultRelayOptions(overrides: Partial<RelayOptions> & Pick<Rela
   return {
     aliases: [],
     listeners: [{ hosts: ['0.0.0.0', '::'], port: 2855, tls: true }],
+    websocket: { origins: [], maxMessageBytes: 1024 * 1024 },
     tlsPollIntervalMs: 10_000,
     mutualTls: true,
     // The production default: tests whose scenario is a foreign endpoint without a relay say so and relax it.

@@ -1,14 +1,15 @@
 // startRelay: wires listeners, connections, the session table, AUTH, the router, the
 // forwarder, next hops, throttling, probes/metrics, the control endpoint and drain.
 import type { Server as HttpServer } from 'node:http';
-import { isIP, type AddressInfo, type Socket } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { NonceManager } from '../auth/nonce.ts';
 import { MsrpStatus } from '../msrp/status.ts';
 import { buildResponse } from '../msrp/transaction.ts';
-import { Connection, nextConnectionId } from '../transport/connection.ts';
+import { Connection, nextConnectionId, type MsrpSocket } from '../transport/connection.ts';
 import { listen, type Listener } from '../transport/listeners.ts';
 import { secureContextOptions, watchTlsMaterial, type TlsWatcher } from '../transport/tls-files.ts';
+import { listenWebSocket, MSRP_SUBPROTOCOL, type WebSocketStream } from '../transport/websocket.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { replicaPrefix } from '../mesh/ownership.ts';
 import { AuthHandler, formatHost, type CredentialSource } from './auth-handler.ts';
@@ -49,7 +50,7 @@ export interface RelayDeps {
 
 export interface RunningRelay {
   /** Bound MSRP listener addresses, in the order of options.listeners. */
-  readonly addresses: { secure: boolean; address: string; port: number }[];
+  readonly addresses: { secure: boolean; websocket: boolean; address: string; port: number }[];
   /** Our relay URI, e.g. msrps://relay.example.com:2855;tcp (put it in AUTH To-Path). */
   readonly uri: string;
   readonly http?: AddressInfo;
@@ -138,7 +139,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   // The child logger is created on first use, with the peer as it was at adoption; one shared
   // factory (a closure per connection would hold its own context and peer string).
   const connectionLogger = (c: Connection): Logger => log.child({ conn: c.id, peer: c.peer });
-  const adopt = (socket: Socket, direction: 'inbound' | 'outbound', peer?: string): Connection => {
+  const adopt = (socket: MsrpSocket, direction: 'inbound' | 'outbound', peer?: string): Connection => {
     const id = nextConnectionId(direction === 'inbound' ? 'i' : 'o');
     const conn = new Connection({
       id, socket, direction, limits, handler: frames, maxBufferedBytes: o.maxBufferedBytes,
@@ -215,25 +216,52 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     },
   });
 
-  const onInbound = (socket: Socket): void => {
+  const onInbound = (socket: MsrpSocket): Connection | undefined => {
     // While draining, connections are still taken: foreign relays and endpoints may deliver
     // to our sessions on new ones; a new AUTH is what gets refused (auth() above).
     if (!perAddress.admit(socket.remoteAddress ?? '')) {
       metrics.limitRejections.inc({ limit: 'connections-per-address' });
       socket.destroy();
-      return;
+      return undefined;
     }
     // Clients behind NAT keep quiet sessions for hours: keepalive notices a peer gone without a FIN.
     socket.setKeepAlive(true, 60_000);
     const conn = adopt(socket, 'inbound');
     unauthenticated.watch(conn);
+    return conn;
+  };
+  // A WebSocket client (RFC 7977) is a client like any other once accepted; what only a
+  // WebSocket can do wrong (a message over the size limit, a bad WebSocket frame) closes it
+  // with a log line and a metric.
+  const onWebSocket = (socket: WebSocketStream): void => {
+    const conn = onInbound(socket);
+    if (conn === undefined) return;
+    socket.on('error', (err: Error & { code?: string }) => {
+      const tooBig = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+      metrics.drops.inc({ reason: tooBig ? 'websocket-message-too-big' : 'websocket-protocol' });
+      conn.log.warn({ err: err.message, code: err.code, limit: tooBig ? o.websocket.maxMessageBytes : undefined }, 'WebSocket connection failed');
+    });
   };
 
   for (const spec of o.listeners) {
+    const tlsOptions = spec.tls && tls !== undefined ? secureContextOptions(tls.current) : undefined;
+    if (spec.websocket === true) {
+      // Browsers have no client certificate to present: none is asked for (mutual TLS is for relays).
+      listeners.push(await listenWebSocket({
+        hosts: spec.hosts, port: spec.port, ...(tlsOptions !== undefined ? { tls: tlsOptions } : {}),
+        subprotocol: MSRP_SUBPROTOCOL, origins: o.websocket.origins, maxMessageBytes: o.websocket.maxMessageBytes,
+        onSocket: onWebSocket,
+        onRefused(reason, detail, req) {
+          metrics.websocketRefusals.inc({ reason });
+          log.info({ reason, detail, peer: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? 0}`, origin: req.headers.origin }, 'WebSocket handshake refused');
+        },
+      }));
+      continue;
+    }
     const l = await listen({
       hosts: spec.hosts,
       port: spec.port,
-      ...(spec.tls && tls !== undefined ? { tls: secureContextOptions(tls.current), requestCert: o.mutualTls } : {}),
+      ...(tlsOptions !== undefined ? { tls: tlsOptions, requestCert: o.mutualTls } : {}),
       onSocket: onInbound,
     });
     listeners.push(l);
@@ -289,7 +317,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
 
   log.info({ addresses: listeners.flatMap((l) => l.addresses), publicHost: o.publicHost, port: publicPort() }, 'relay listening');
   return {
-    addresses: listeners.flatMap((l) => l.addresses.map((a) => ({ secure: l.secure, address: a.address, port: a.port }))),
+    addresses: listeners.flatMap((l) => l.addresses.map((a) => ({ secure: l.secure, websocket: l.websocket, address: a.address, port: a.port }))),
     uri: `msrps://${uriHost}:${publicPort()};tcp`,
     ...(http !== undefined ? { http } : {}),
     ...(control !== undefined ? { control } : {}),

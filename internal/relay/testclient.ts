@@ -1,9 +1,12 @@
-// A minimal MSRP client for tests: a real TCP/TLS socket, the project's parser and
+// A minimal MSRP client for tests: a real TCP/TLS socket (or a real WebSocket over one,
+// RFC 7977, through the `ws` package: one message per frame), the project's parser and
 // serializer, and a Digest computation written out here from RFC 7616 §3.4.1 (so the
 // relay's verifier is checked against an independent implementation).
 import { createHash, randomBytes } from 'node:crypto';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from 'node:tls';
+import { createWebSocketStream, WebSocket } from 'ws';
 import type { MsrpFrame, MsrpHeader, MsrpRequest, MsrpResponse } from '../msrp/frame.ts';
 import { getHeader } from '../msrp/frame.ts';
 import { MsrpParser } from '../msrp/parser.ts';
@@ -23,16 +26,38 @@ export interface TestClientOptions {
   servername?: string;
 }
 
+export interface TestWebSocketOptions {
+  host?: string;
+  port: number;
+  /** PEM CA for wss:; ws: when absent. */
+  ca?: string;
+  /** Subprotocols offered (default ['msrp']). */
+  protocols?: string[];
+  origin?: string;
+  uri?: string;
+  /** Largest message accepted from the relay (default 64 MiB). */
+  maxPayload?: number;
+}
+
 export class TestClient {
+  /** The TCP or TLS socket (under the WebSocket, for a WebSocket client). */
   readonly socket: Socket;
+  /** What frames are written to and read from: the socket, or a stream over the WebSocket. */
+  readonly io: Duplex;
   readonly uri: string;
   readonly frames: MsrpFrame[] = [];
   readonly #waiters: { match: (f: MsrpFrame) => boolean; resolve: (f: MsrpFrame) => void }[] = [];
   readonly closed: Promise<void>;
+  /** WebSocket clients: messages received, and those that were not exactly one frame (RFC 7977 §4.2). */
+  messages = 0;
+  readonly messageFaults: string[] = [];
+  /** WebSocket clients: the close code received. */
+  closeCode: number | undefined;
   #nc = 0;
 
-  private constructor(socket: Socket, uri: string) {
+  private constructor(socket: Socket, uri: string, io: Duplex = socket) {
     this.socket = socket;
+    this.io = io;
     this.uri = uri;
     const parser = new MsrpParser({
       onFrame: (f) => {
@@ -43,9 +68,52 @@ export class TestClient {
         else this.frames.push(frame);
       },
     }, { maxBufferedBody: 64 * 1024 * 1024 });
-    socket.on('data', (c: Buffer) => parser.push(c));
-    socket.on('error', () => {});
+    io.on('data', (c: Buffer) => parser.push(c));
+    io.on('error', () => {});
+    if (io !== socket) socket.on('error', () => {});
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+  }
+
+  /**
+   * A WebSocket client (RFC 7977): its URI has a `.invalid` host and the `ws` transport, as a
+   * browser's would (it accepts no connections); each frame goes out as one message.
+   */
+  static async connectWebSocket(o: TestWebSocketOptions): Promise<TestClient> {
+    const host = o.host ?? '127.0.0.1';
+    const url = `${o.ca !== undefined ? 'wss' : 'ws'}://${host}:${o.port}/`;
+    const ws = new WebSocket(url, o.protocols ?? ['msrp'], {
+      perMessageDeflate: false,
+      maxPayload: o.maxPayload ?? 64 * 1024 * 1024,
+      ...(o.ca !== undefined ? { ca: o.ca, servername: 'localhost' } : {}),
+      ...(o.origin !== undefined ? { origin: o.origin } : {}),
+    });
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      ws.once('upgrade', (res) => resolve(res.socket));
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`handshake refused: ${res.statusCode}`)));
+    });
+    await new Promise<void>((resolve, reject) => {
+      if (ws.readyState === WebSocket.OPEN) resolve();
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const uri = o.uri ?? `msrps://${randomBytes(5).toString('hex')}.invalid:2855/${randomBytes(6).toString('hex')};ws`;
+    const client = new TestClient(socket, uri, createWebSocketStream(ws));
+    ws.on('message', (data: Buffer) => {
+      client.messages++;
+      // One frame: starts with its start line and ends with its own end-line, found only there.
+      const text = data.toString('latin1');
+      const tid = /^MSRP ([A-Za-z0-9][A-Za-z0-9.+%=-]*) /.exec(text)?.[1];
+      const endLine = tid === undefined ? undefined : new RegExp(`\r\n-------${tid.replace(/[.+]/g, '\\$&')}[$+#]\r\n`, 'g');
+      const ends = endLine === undefined ? [] : [...text.matchAll(endLine)];
+      if (ends.length !== 1 || ends[0]!.index + ends[0]![0].length !== text.length) {
+        client.messageFaults.push(`message ${client.messages} (${data.length} bytes) is not one frame: ${JSON.stringify(text.slice(0, 40))}`);
+      }
+    });
+    ws.on('close', (code: number) => {
+      client.closeCode = code;
+    });
+    return client;
   }
 
   static async connect(o: TestClientOptions): Promise<TestClient> {
@@ -88,7 +156,7 @@ export class TestClient {
   }
 
   write(frame: MsrpFrame): boolean {
-    return this.socket.write(Buffer.concat(toBuffers(frame)));
+    return this.io.write(Buffer.concat(toBuffers(frame)));
   }
 
   /** Sends a request and returns it (its transaction id identifies the response). */
@@ -142,6 +210,7 @@ export class TestClient {
   }
 
   close(): void {
+    this.io.destroy();
     this.socket.destroy();
   }
 }

@@ -6,14 +6,42 @@
 //  - bounding: bytes queued for writing on this socket past `maxBufferedBytes`
 //    mean the peer does not read; the connection is destroyed rather than let
 //    memory grow (the sources feeding it are paused long before that point).
-import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Continuation, MsrpFrame, MsrpHead } from '../msrp/frame.ts';
 import type { MsrpParseError } from '../msrp/errors.ts';
 import type { FrameWire } from '../msrp/parser.ts';
 import { createFrameReader, type FrameReader, type FrameReaderLimits, type FrameSink } from './framing.ts';
 import { toBuffers } from './framing.ts';
+
+/** An event listener as net.Socket takes it. */
+type SocketListener = Parameters<EventEmitter['on']>[1];
+
+/**
+ * What a Connection carries MSRP over: a TCP or TLS socket, or a WebSocket (RFC 7977,
+ * websocket.ts WebSocketStream): the part of net.Socket the relay uses.
+ */
+export interface MsrpSocket {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  readonly destroyed: boolean;
+  readonly writableLength: number;
+  readonly writableNeedDrain: boolean;
+  readonly writableHighWaterMark: number;
+  readonly writableEnded: boolean;
+  setNoDelay(noDelay?: boolean): unknown;
+  setKeepAlive(enable?: boolean, initialDelay?: number): unknown;
+  cork(): void;
+  uncork(): void;
+  write(chunk: Buffer): boolean;
+  pause(): unknown;
+  resume(): unknown;
+  end(): unknown;
+  destroy(): unknown;
+  on(event: string, listener: SocketListener): unknown;
+  once(event: string, listener: SocketListener): unknown;
+  off(event: string, listener: SocketListener): unknown;
+}
 
 export interface FrameHandler {
   /**
@@ -32,7 +60,7 @@ export interface FrameHandler {
 
 export interface ConnectionOptions {
   id: string;
-  socket: Socket | TLSSocket;
+  socket: MsrpSocket;
   direction: 'inbound' | 'outbound';
   /**
    * The connection's logger, or a function creating it on first use (most connections never
@@ -63,12 +91,25 @@ function uncorkAll(): void {
   corkedDuringRead.clear();
 }
 
+/**
+ * One read of a socket that delivers its bytes in several pieces (a WebSocket read carrying
+ * several messages, websocket.ts): writes made until endRead() leave together, as for one
+ * read of a TCP socket. Calls nest; every beginRead() needs its endRead().
+ */
+export function beginRead(): void {
+  dispatching++;
+}
+
+export function endRead(): void {
+  if (--dispatching === 0) uncorkAll();
+}
+
 /** Buffers up to this size written during a read are copied into one (bigger ones are passed through). */
 const GATHER_MAX = 4096;
 
 /** The Connection behind a socket, for the shared listeners below (no closures per connection). */
 const kConnection = Symbol('msrp.connection');
-type OwnedSocket = (Socket | TLSSocket) & { [kConnection]?: Connection };
+type OwnedSocket = MsrpSocket & { [kConnection]?: Connection };
 
 function onSocketData(this: OwnedSocket, chunk: Buffer): void {
   this[kConnection]?.received(chunk);
@@ -116,7 +157,7 @@ export function nextConnectionId(prefix: string): string {
 
 export class Connection {
   readonly id: string;
-  readonly socket: Socket | TLSSocket;
+  readonly socket: MsrpSocket;
   readonly direction: 'inbound' | 'outbound';
   #log: Logger | ((conn: Connection) => Logger);
   readonly #peer: string | undefined;

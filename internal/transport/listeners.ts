@@ -25,6 +25,8 @@ export interface ListenSpec {
 
 export interface Listener {
   readonly secure: boolean;
+  /** Speaks WebSocket (websocket.ts) rather than MSRP over the raw socket. */
+  readonly websocket: boolean;
   readonly addresses: AddressInfo[];
   readonly port: number;
   setSecureContext(options: SecureContextOptions): void;
@@ -33,10 +35,7 @@ export interface Listener {
 }
 
 export async function listen(spec: ListenSpec): Promise<Listener> {
-  const servers: (Server | TlsServer)[] = [];
-  const addresses: AddressInfo[] = [];
-  let port = spec.port;
-  for (const host of spec.hosts) {
+  const make = (): Server | TlsServer => {
     const server = spec.tls
       ? createTlsServer({ ...spec.tls, minVersion: MIN_TLS_VERSION, requestCert: spec.requestCert ?? false, rejectUnauthorized: spec.rejectUnauthorized ?? false })
       : createTcpServer();
@@ -47,6 +46,20 @@ export async function listen(spec: ListenSpec): Promise<Listener> {
         s.destroy();
       });
     }
+    return server;
+  };
+  return bindAll(spec.hosts, spec.port, { secure: spec.tls !== undefined, websocket: false }, make);
+}
+
+/**
+ * Binds one server made by `make` per host, all on one port (the first host's when `port` is 0),
+ * as one Listener. Shared by the MSRP TCP/TLS listeners and the WebSocket ones (websocket.ts).
+ */
+export async function bindAll(hosts: readonly string[], port: number, kind: Pick<Listener, 'secure' | 'websocket'>, make: () => Server): Promise<Listener> {
+  const servers: Server[] = [];
+  const addresses: AddressInfo[] = [];
+  for (const host of hosts) {
+    const server = make();
     // ipv6Only so that "::" and "0.0.0.0" can be bound side by side.
     const a = await listenServer(server, { host, port, ipv6Only: host.includes(':') });
     if (port === 0) port = a.port;
@@ -54,11 +67,11 @@ export async function listen(spec: ListenSpec): Promise<Listener> {
     addresses.push(a);
   }
   return {
-    secure: spec.tls !== undefined,
+    ...kind,
     addresses,
     port,
     setSecureContext(options) {
-      for (const s of servers) if ('setSecureContext' in s) s.setSecureContext({ ...options, minVersion: MIN_TLS_VERSION });
+      for (const s of servers) if ('setSecureContext' in s) (s as TlsServer).setSecureContext({ ...options, minVersion: MIN_TLS_VERSION });
     },
     close() {
       for (const s of servers) s.close();

@@ -45,6 +45,9 @@ const Ports = Type.Object(
   {
     msrpTls: Port({ default: 2855, description: 'MSRP over TLS (msrps: URIs, RFC 4976 default 2855).' }),
     msrpTcp: Type.Optional(Port({ description: 'MSRP over plain TCP; disabled when unset.' })),
+    msrpWss: Type.Optional(Port({
+      description: 'MSRP over secure WebSocket (RFC 7977, subprotocol msrp): browsers connect to wss://<publicHost>:<port>/. Same certificate as msrpTls; disabled when unset. See spec.websocket for the allowed page origins.',
+    })),
     sipUdp: Port({ default: 5060, description: 'SIP over UDP for room joins.' }),
     sipTcp: Port({ default: 5060, description: 'SIP over TCP.' }),
     sipTls: Port({ default: 5061, description: 'SIP over TLS.' }),
@@ -68,6 +71,13 @@ const Ports = Type.Object(
         rule: '![self.msrpTls, self.sipTcp, self.sipTls].exists(p, p == self.msrpChat) && (!has(self.msrpTcp) || self.msrpTcp != self.msrpChat)',
         message: 'ports.msrpChat must differ from the other TCP ports (msrpTls, msrpTcp, sipTcp, sipTls)',
         fieldPath: '.msrpChat',
+      },
+      {
+        rule:
+          '!has(self.msrpWss) || (![self.msrpTls, self.sipTcp, self.sipTls, self.msrpChat].exists(p, p == self.msrpWss) && ' +
+          '(!has(self.msrpTcp) || self.msrpTcp != self.msrpWss) && !(self.msrpWss in [2858, 2859, 8080, 9090, 9091]))',
+        message: 'ports.msrpWss must differ from the other TCP ports (msrpTls, msrpTcp, sipTcp, sipTls, msrpChat) and from 2858, 2859, 8080, 9090 and 9091 (taken inside the relay pod)',
+        fieldPath: '.msrpWss',
       },
       {
         // The engine's HTTP ports, the admin sidecar and the mesh listen in the same pod.
@@ -415,6 +425,16 @@ export const MsrpRelaySpec = Type.Object(
       description: 'Public FQDN of the relay, used in its msrps:// URI (Use-Path) and in the certificate.',
     }),
     ports: Ports,
+    websocket: Type.Optional(Type.Object(
+      {
+        origins: Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/\\s]+$' }), {
+          maxItems: 64,
+          default: [],
+          description: 'Origins (scheme://host[:port]) of the web pages allowed to open WebSocket connections on ports.msrpWss; others are refused with 403 at the handshake. Empty: any origin.',
+        }),
+      },
+      { description: 'MSRP over WebSocket (ports.msrpWss, RFC 7977).' },
+    )),
     service: Service,
     tls: Tls,
     // Required, but through the CEL rule below rather than the schema's `required`: a missing

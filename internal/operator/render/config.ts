@@ -83,16 +83,19 @@ function renderChat(r: MsrpRelay): DeepPartial<EngineConfig>['chat'] {
  */
 export function renderEngineConfig(r: MsrpRelay): DeepPartial<EngineConfig> {
   const s = r.spec;
-  const listen: { host: string; port: number; transport: 'tls' | 'tcp' }[] = [
+  const listen: { host: string; port: number; transport: 'tls' | 'tcp' | 'wss' }[] = [
     { host: '0.0.0.0', port: s.ports.msrpTls, transport: 'tls' },
   ];
   if (s.ports.msrpTcp !== undefined) listen.push({ host: '0.0.0.0', port: s.ports.msrpTcp, transport: 'tcp' });
+  // Browsers (RFC 7977): the same certificate, the page origins allowed.
+  if (s.ports.msrpWss !== undefined) listen.push({ host: '0.0.0.0', port: s.ports.msrpWss, transport: 'wss' });
+  const websocket = s.websocket !== undefined && s.websocket.origins.length > 0 ? { websocket: { origins: [...s.websocket.origins] } } : {};
   const throttling = s.throttling ?? {};
   const rate = (q: number | string | undefined) => (q === undefined ? 0 : quantityToBytes(q));
   const peering = renderPeering(r);
   return {
     // The pod IP is appended from the environment (podIpAliasEnv in statefulset.ts).
-    relay: { listen, publicHost: s.publicHost, publicPort: s.ports.msrpTls, aliases: serviceAliases(r) },
+    relay: { listen, publicHost: s.publicHost, publicPort: s.ports.msrpTls, aliases: serviceAliases(r), ...websocket },
     ...(peering ? { nextHops: peering.nextHops } : {}),
     // ca.crt of the mounted Secret is what peers are verified against (engine tls.caFile default).
     tls: { dir: PATHS.tls, ...peering?.tls },

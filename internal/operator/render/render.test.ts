@@ -395,6 +395,28 @@ describe('StatefulSet', () => {
   });
 });
 
+describe('MSRP over WebSocket (ports.msrpWss, RFC 7977)', () => {
+  it('listens with wss on the same certificate, publishes the port in the Service and opens it in the NetworkPolicy', () => {
+    const r = relayFixture({ ports: { msrpTls: 2855, msrpWss: 443 }, websocket: { origins: ['https://chat.example.com'] } });
+    const config = renderEngineConfig(r);
+    assert.deepEqual(config.relay?.listen, [{ host: '0.0.0.0', port: 2855, transport: 'tls' }, { host: '0.0.0.0', port: 443, transport: 'wss' }]);
+    assert.deepEqual(config.relay?.websocket, { origins: ['https://chat.example.com'] });
+    // The rendered config is one the engine accepts, and reaches the relay as a WebSocket listener.
+    const o = relayOptionsFromConfig(loadRendered(renderConfigMap(r).data![CONFIG_KEY]!), { hostname: 'relay-0', nonceSecret: Buffer.alloc(32) });
+    assert.deepEqual(o.listeners.find((l) => l.websocket === true), { hosts: ['0.0.0.0'], port: 443, tls: true, websocket: true });
+    assert.deepEqual(o.websocket.origins, ['https://chat.example.com']);
+    assert.deepEqual(renderPublicService(r).spec?.ports?.slice(0, 2).map((p) => [p.name, p.port, p.targetPort]), [['msrps', 2855, 'msrps'], ['msrp-wss', 443, 'msrp-wss']]);
+    const np = renderNetworkPolicy(r) as { spec: { ingress: { ports: { port: number }[] }[] } };
+    assert.ok(np.spec.ingress[0]?.ports.some((p) => p.port === 443));
+    const engine = renderStatefulSet(r, 'h').spec?.template.spec?.containers.find((c) => c.name === 'engine');
+    assert.ok(engine?.ports?.some((p) => p.name === 'msrp-wss' && p.containerPort === 443));
+    // Without the port, no listener and nothing published.
+    const off = relayFixture();
+    assert.equal(renderEngineConfig(off).relay?.listen?.some((l) => l?.transport === 'wss'), false);
+    assert.equal(renderPublicService(off).spec?.ports?.some((p) => p.name === 'msrp-wss'), false);
+  });
+});
+
 describe('Services', () => {
   it('public: the chosen type, annotations, MSRP and SIP ports by name', () => {
     const r = relayFixture({

@@ -65,6 +65,7 @@ export function publicPorts(r: MsrpRelay): { name: string; port: number; protoco
   return [
     { name: 'msrps', port: p.msrpTls, protocol: 'TCP' as const },
     ...(p.msrpTcp !== undefined ? [{ name: 'msrp', port: p.msrpTcp, protocol: 'TCP' as const }] : []),
+    ...(p.msrpWss !== undefined ? [{ name: 'msrp-wss', port: p.msrpWss, protocol: 'TCP' as const }] : []),
     // The chat server's ports only when it runs: a published port nobody listens on is a trap.
     ...(r.spec.chat.enabled
       ? [
@@ -201,7 +202,7 @@ function volumes(r: MsrpRelay): V1Volume[] {
 
 export function renderStatefulSet(r: MsrpRelay, configHash: string, databaseSecretHash?: string): V1StatefulSet {
   const s = r.spec;
-  const anyPrivilegedPort = [s.ports.msrpTls, s.ports.msrpTcp, s.ports.sipUdp, s.ports.sipTcp, s.ports.sipTls].some(
+  const anyPrivilegedPort = [s.ports.msrpTls, s.ports.msrpTcp, s.ports.msrpWss, s.ports.sipUdp, s.ports.sipTcp, s.ports.sipTls].some(
     (p) => p !== undefined && p < 1024,
   );
   const scheduling = s.scheduling ?? {};
