@@ -254,7 +254,7 @@ describe('chat rooms over three replicas', { skip, timeout: 120_000 }, () => {
     assert.equal(subscribed.status, 200);
     const full = (await watcher.nextRequest('NOTIFY')).body.toString();
     for (const p of people) assert.ok(full.includes(p.sipUri), `conference-info lists ${p.name}: ${full}`);
-    assert.match(full, /<chat:nickname>Al<\/chat:nickname>|display-text>Al</);
+    assert.match(full, /xcon:nickname="Al"/);
 
     // Leaving by BYE at a replica that does not own the room removes the device at the owner.
     const eve = new Participant('eve');
