@@ -155,6 +155,16 @@ export class RemoteRoomPort implements ChatRoomPort {
     }
   }
 
+  async repath(participantId: string, remotePath: readonly string[], setup: 'active' | 'passive'): Promise<boolean> {
+    try {
+      const r = await this.#channel.call<{ moved: boolean }>(this.owner, 'POST', roomPath(this.#entry.name, 'repath'), { participantId, remotePath, setup });
+      return r.status === 200 && r.body.moved;
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message, session: participantId }, 'path change at the owner replica failed');
+      return false;
+    }
+  }
+
   async removeByModerator(moderatorUri: string, targetUri: string): Promise<ModeratorRemoval> {
     try {
       const r = await this.#channel.call<ModeratorRemoval>(this.owner, 'POST', roomPath(this.#entry.name, 'remove-by-moderator'), { moderator: moderatorUri, target: targetUri });

@@ -37,12 +37,12 @@ export interface UacDialog {
   target: string | undefined;
 }
 
-export function offerSdp(path: string, o: { acceptTypes?: string; chatroom?: boolean; setup?: string; media?: string } = {}): string {
+export function offerSdp(path: string, o: { acceptTypes?: string; acceptWrappedTypes?: string; chatroom?: boolean; setup?: string; media?: string } = {}): string {
   const lines = [
     'v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
     o.media ?? 'm=message 7654 TCP/MSRP *',
     `a=accept-types:${o.acceptTypes ?? 'message/cpim text/plain'}`,
-    'a=accept-wrapped-types:*',
+    `a=accept-wrapped-types:${o.acceptWrappedTypes ?? '*'}`,
     `a=path:${path}`,
     `a=setup:${o.setup ?? 'active'}`,
   ];

@@ -20,7 +20,7 @@ import { buildChatRoomAnswer } from '../../sip/sdp-msrp.ts';
 import { formatSdp, type SessionDescription } from '../../sip/sdp.ts';
 import type { IncomingRequest } from '../../sip/ua.ts';
 import { parseSipUri } from '../../sip/uri.ts';
-import { checkOffer, warning, type MediaPolicy } from './admission.ts';
+import { answerSetup, checkOffer, warning, type MediaPolicy } from './admission.ts';
 import type { AdmitRequest, AdmitResult, ChatRoomPort, ModeratorRemoval } from './chat-port.ts';
 import type { RoomEntry } from './directory.ts';
 
@@ -32,6 +32,8 @@ export interface Call {
   readonly sipUri: string;
   readonly contact: string | undefined;
   readonly sessionId: string;
+  /** The device's a=path as last offered (a re-INVITE may change it, RFC 4975 §8.4). */
+  remotePath: readonly string[];
   sessionVersion: number;
   answer: SessionDescription;
   /** The dialog is ending from our side or theirs: no BYE to send any more. */
@@ -45,6 +47,7 @@ interface Joined {
   readonly chat: ChatRoomPort;
   readonly sipUri: string;
   readonly offer: SessionDescription;
+  readonly remotePath: readonly string[];
   readonly contact: string | undefined;
   readonly refuse: (status: number, text: string, warnCode?: number) => void;
 }
@@ -131,11 +134,12 @@ export class Calls {
     const deviceId = `${headerValue(req, 'Call-ID') ?? ''};${from.params.get('tag') ?? ''}`;
     const request: AdmitRequest = {
       sipUri, displayName: from.displayName, remotePath: offer.media.path, acceptTypes: offer.media.acceptTypes,
+      acceptWrappedTypes: offer.media.acceptWrappedTypes,
       acceptsPrivate: offer.media.chatroom?.privateMessages ?? false, deviceId,
-      setup: 'passive',
+      setup: answerSetup(offer.media),
     };
     const admitted = chat.admit(request);
-    const joined: Joined = { incoming, room, chat, sipUri, offer: offer.sdp, contact: contact && !contact.star ? contact.uri : undefined, refuse };
+    const joined: Joined = { incoming, room, chat, sipUri, offer: offer.sdp, remotePath: offer.media.path, contact: contact && !contact.star ? contact.uri : undefined, refuse };
     // A room of this process answers at once; one another replica owns answers later.
     if (!(admitted instanceof Promise)) return this.#admitted(joined, admitted);
     admitted.then((r) => this.#admitted(joined, r), (err: unknown) => {
@@ -167,7 +171,7 @@ export class Calls {
     }
     const call: Call = {
       dialog, room, chat, participantId: admitted.participantId, sipUri, contact: j.contact,
-      sessionId, sessionVersion: 1, answer, ending: false,
+      sessionId, remotePath: j.remotePath, sessionVersion: 1, answer, ending: false,
     };
     this.#byDialog.set(dialogKey(dialog.id), call);
     this.#byParticipant.set(admitted.participantId, call);
@@ -191,11 +195,28 @@ export class Calls {
       incoming.respond(488);
       return;
     }
-    call.sessionVersion += 1;
-    call.answer = answer;
-    // The switch keeps the device's path from the first offer: a path change needs a new
-    // MSRP connection, which RFC 4975 §5.4 leaves to a new session (documented gap).
-    incoming.respond(200, { body: formatSdp(answer), contentType: 'application/sdp', headers: [['Contact', this.#o.contactFor(call.room, incoming.source.transport)]] });
+    const respond = (): void => {
+      call.sessionVersion += 1;
+      call.answer = answer;
+      incoming.respond(200, { body: formatSdp(answer), contentType: 'application/sdp', headers: [['Contact', this.#o.contactFor(call.room, incoming.source.transport)]] });
+    };
+    const path = offer.media.path;
+    if (samePath(path, call.remotePath)) return respond();
+    // RFC 4975 §8.4: a new offer may carry a new path. Our URI stays (the device keeps its
+    // session, nickname and place in the room); the switch moves it to a new connection.
+    const moved = call.chat.repath(call.participantId, path, answerSetup(offer.media));
+    const done = (ok: boolean): void => {
+      if (!ok) {
+        // RFC 3261 §14.2: a refused re-INVITE leaves the session as it was.
+        incoming.respond(488, { headers: [['Warning', warning(399, this.#o.publicHost, 'the new a=path could not be applied')]] });
+        return;
+      }
+      call.remotePath = path;
+      this.#o.logger.info({ room: call.room.name, participant: call.sipUri, session: call.participantId }, 're-INVITE moved the device to a new MSRP path');
+      respond();
+    };
+    if (!(moved instanceof Promise)) return done(moved);
+    moved.then(done, () => done(false));
   }
 
   /** The dialog ended (BYE from the peer, no ACK, or our BYE): the device leaves. */
@@ -292,4 +313,9 @@ export class Calls {
     });
     return { ...sdp, media };
   }
+}
+
+/** Path URIs compared as written (RFC 4975 §6.1 would compare parts; a client re-offering keeps its text). */
+function samePath(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((u, i) => u === b[i]);
 }
