@@ -155,6 +155,12 @@ export class RemoteRoomPort implements ChatRoomPort {
     }
   }
 
+  async reserveSession(): Promise<{ sessionId: string; localUri: string }> {
+    const r = await this.#channel.call<{ sessionId: string; localUri: string }>(this.owner, 'POST', roomPath(this.#entry.name, 'reserve'), {});
+    if (r.status !== 200) throw new Error(`the owner replica answered ${r.status} to a session reservation`);
+    return r.body;
+  }
+
   async repath(participantId: string, remotePath: readonly string[], setup: 'active' | 'passive'): Promise<boolean> {
     try {
       const r = await this.#channel.call<{ moved: boolean }>(this.owner, 'POST', roomPath(this.#entry.name, 'repath'), { participantId, remotePath, setup });

@@ -242,7 +242,7 @@ export class RoomMesh implements ChatPort {
   };
 
   async #request(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const m = /^\/v1\/rooms\/([^/]+)\/(admit|remove|remove-by-moderator|repath|events)$/.exec(req.url ?? '');
+    const m = /^\/v1\/rooms\/([^/]+)\/(admit|remove|remove-by-moderator|repath|reserve|events)$/.exec(req.url ?? '');
     if (m === null) return json(res, 404, { error: 'no such path' });
     if (this.#closed) return json(res, 503, { error: 'shutting down' });
     const [, encoded, action] = m as unknown as [string, string, string];
@@ -261,6 +261,8 @@ export class RoomMesh implements ChatPort {
         const reason = typeof b.reason === 'string' && LEAVE_REASONS.has(b.reason) ? b.reason as LeaveReason : 'sip';
         return json(res, 200, { removed: typeof b.participantId === 'string' && room.remove(b.participantId, reason) });
       }
+      case 'reserve':
+        return json(res, 200, room.reserveSession());
       case 'repath': {
         const b = body as { participantId?: unknown; remotePath?: unknown; setup?: unknown };
         const path = Array.isArray(b.remotePath) && b.remotePath.every((u) => typeof u === 'string') ? b.remotePath : undefined;

@@ -23,6 +23,7 @@ import { parseSipUri } from '../../sip/uri.ts';
 import { answerSetup, checkOffer, warning, type MediaPolicy } from './admission.ts';
 import type { AdmitRequest, AdmitResult, ChatRoomPort, ModeratorRemoval } from './chat-port.ts';
 import type { RoomEntry } from './directory.ts';
+import { mayModerate, requesterOf } from './moderators.ts';
 
 export interface Call {
   readonly dialog: Dialog;
@@ -63,6 +64,8 @@ export interface CallsOptions {
   sendBye(dialog: Dialog): void;
   notifyRefer(dialog: Dialog, sipfrag: string): void;
   counted(outcome: string): void;
+  /** REFER method=INVITE: the focus invites the Refer-To target (dial-out.ts). */
+  dialOut?(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort, target: string, requester: string): void;
 }
 
 export class Calls {
@@ -219,6 +222,12 @@ export class Calls {
     moved.then(done, () => done(false));
   }
 
+  /** A call the focus placed itself (dial-out.ts) joins the others. */
+  add(call: Call): void {
+    this.#byDialog.set(dialogKey(call.dialog.id), call);
+    this.#byParticipant.set(call.participantId, call);
+  }
+
   /** The dialog ended (BYE from the peer, no ACK, or our BYE): the device leaves. */
   ended(dialog: Dialog): void {
     const call = this.#byDialog.get(dialogKey(dialog.id));
@@ -250,13 +259,19 @@ export class Calls {
       return;
     }
     const target = parseSipUri(referTo.uri);
-    if (!target || (target.params.get('method') ?? '').toUpperCase() !== 'BYE') {
-      // Dial-out (REFER method=INVITE) is not offered: the room only accepts dial-in.
-      incoming.respond(403, { reason: 'Only Refer-To method=BYE is supported' });
+    const inCall = incoming.dialog ? this.#byDialog.get(dialogKey(incoming.dialog.id)) : undefined;
+    const moderator = requesterOf(incoming, inCall);
+    // RFC 3515: a SIP URI in Refer-To without a method parameter asks for an INVITE.
+    const method = (target?.params.get('method') ?? 'INVITE').toUpperCase();
+    if (target && method === 'INVITE' && this.#o.dialOut) return this.#o.dialOut(incoming, room, chat, referTo.uri, moderator);
+    if (!target || method !== 'BYE') {
+      incoming.respond(403, { reason: 'Only Refer-To method=BYE or INVITE is supported' });
       return;
     }
-    const inCall = incoming.dialog ? this.#byDialog.get(dialogKey(incoming.dialog.id)) : undefined;
-    const moderator = inCall?.sipUri ?? (fromHeader(req)?.uri ?? '');
+    if (!mayModerate(room, moderator)) {
+      incoming.respond(403, { reason: 'Not a moderator of this room' });
+      return;
+    }
     const targetUri = referTo.uri.replace(/;[^?]*$/, '').replace(/\?.*$/, '');
     const result = chat.removeByModerator(moderator, targetUri);
     const done = (r: ModeratorRemoval): void => {

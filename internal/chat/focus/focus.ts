@@ -6,8 +6,10 @@
 //   INVITE room   → calls.ts (admission, answer, dialog ↔ device)
 //   BYE / no ACK  → the device leaves the room (UAS core onDialogEnded)
 //   SUBSCRIBE     → subscriptions.ts (Event: conference)
-//   REFER         → calls.ts (method=BYE by a moderator)
+//   REFER         → calls.ts (method=BYE by a moderator), dial-out.ts (method=INVITE)
 //   room events   → partial NOTIFYs; a device the switch dropped → BYE
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { SecureContextOptions } from 'node:tls';
 import type { Dialog } from '../../sip/dialogs.ts';
@@ -20,6 +22,7 @@ import { parseSipUri } from '../../sip/uri.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { LAB_MEDIA_POLICY, type MediaPolicy } from './admission.ts';
 import { Calls } from './calls.ts';
+import { DialOut } from './dial-out.ts';
 import { RoomUnavailableError, type ChatPort, type ChatRoomPort, type RoomEvent } from './chat-port.ts';
 import type { ConferenceState, StateChange } from './conference-info.ts';
 import type { RoomDirectory, RoomEntry } from './directory.ts';
@@ -127,6 +130,14 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     sendBye: (dialog) => void ua.request(dialog, 'BYE').catch(() => undefined),
     notifyRefer: (dialog, sipfrag) => void notifyRefer(dialog, sipfrag),
     counted: (outcome) => invites?.inc({ outcome }),
+    dialOut: (incoming, room, chat, target, requester) => dialOut.refer(incoming, room, chat, target, requester),
+  });
+
+  const dialOut = new DialOut({
+    ua, logger: log, publicHost, contactFor,
+    notify: (dialog, sipfrag, final) => void notifyRefer(dialog, sipfrag, final),
+    adopt: (call) => calls.add(call),
+    resolve: async (host) => (isIP(host) !== 0 ? host : (await lookup(host)).address),
   });
 
   const subscriptions = new ConferenceSubscriptions({
@@ -138,13 +149,13 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     },
   });
 
-  /** RFC 3515 §2.4.5: the REFER's outcome as message/sipfrag, and the implicit subscription ends. */
-  async function notifyRefer(dialog: Dialog, sipfrag: string): Promise<void> {
+  /** RFC 3515 §2.4.5: the REFER's progress or outcome as message/sipfrag; the final one ends the implicit subscription. */
+  async function notifyRefer(dialog: Dialog, sipfrag: string, final = true): Promise<void> {
     await ua.request(dialog, 'NOTIFY', {
-      headers: [['Event', 'refer'], ['Subscription-State', 'terminated;reason=noresource']],
+      headers: [['Event', 'refer'], ['Subscription-State', final ? 'terminated;reason=noresource' : 'active;expires=60']],
       body: Buffer.from(sipfrag), contentType: 'message/sipfrag;version=2.0',
     });
-    if (dialog.method === 'REFER') ua.dialogs.terminate(dialog);
+    if (final && dialog.method === 'REFER') ua.dialogs.terminate(dialog);
   }
 
   /** The live room for an entry, watched for events once; a promise when its owner replica has to be found. */

@@ -34,6 +34,8 @@ export interface AdmitRequest {
    * 'active' connects to the first URI of remotePath (the offer said a=setup:passive).
    */
   readonly setup?: 'active' | 'passive';
+  /** A session id from reserveSession (the focus's own offer named it before the device answered: dial-out). */
+  readonly sessionId?: string;
 }
 
 export type AdmitFailure = 'denied' | 'full' | 'too-many-devices' | 'closed' | 'bad-path' | 'unavailable';
@@ -95,6 +97,8 @@ export interface RoomHost {
   newDevice(room: Room, member: Member, req: AdmitRequest): Device;
   dropDevice(device: Device): void;
   connectOut(device: Device): void;
+  /** A fresh session id and our URI for it, for an offer the focus makes before admitting (dial-out). */
+  reserveSession(): { sessionId: string; localUri: string };
   /** The device's path changed (re-INVITE): leave its connection, then wait for or open the new one. */
   repathDevice(device: Device, remotePath: readonly string[], setup: 'active' | 'passive'): void;
 }
@@ -156,6 +160,11 @@ export class Room {
   onChange(fn: (e: RoomEvent) => void): () => void {
     this.#listeners.add(fn);
     return () => this.#listeners.delete(fn);
+  }
+
+  /** Our session URI for a device the focus invites (RFC 4579 §5.5): its offer needs it before the answer; admit with its sessionId. */
+  reserveSession(): { sessionId: string; localUri: string } {
+    return this.#host.reserveSession();
   }
 
   /** A participant (or another device of one) joins: called by the SIP focus on INVITE, before answering. */

@@ -142,10 +142,21 @@ export class ChatSwitch implements RoomHost, FanoutHost {
 
   // ---- RoomHost ----------------------------------------------------------------------
 
-  newDevice(room: Room, member: Member, req: AdmitRequest): Device {
-    const id = newSessionId(this.#o.sessionIdPrefix);
+  reserveSession(): { sessionId: string; localUri: string } {
+    const sessionId = newSessionId(this.#o.sessionIdPrefix);
+    return { sessionId, localUri: this.#localUri(sessionId) };
+  }
+
+  #localUri(id: string): string {
     const host = this.#o.publicHost.includes(':') && !this.#o.publicHost.startsWith('[') ? `[${this.#o.publicHost}]` : this.#o.publicHost;
-    const localUri = `${this.#scheme}://${host}:${this.#port}/${id};tcp`;
+    return `${this.#scheme}://${host}:${this.#port}/${id};tcp`;
+  }
+
+  newDevice(room: Room, member: Member, req: AdmitRequest): Device {
+    // A reserved id (dial-out) is used once; anything else gets a fresh one.
+    const reserved = req.sessionId !== undefined && /^[A-Za-z0-9\-._~+=/]{8,80}$/.test(req.sessionId) && !this.#devices.has(req.sessionId);
+    const id = reserved ? req.sessionId : newSessionId(this.#o.sessionIdPrefix);
+    const localUri = this.#localUri(id);
     const ref: { device?: Device } = {};
     const device = (ref.device = new Device({
       id, localUri, remotePath: req.remotePath, acceptTypes: req.acceptTypes ?? ['message/cpim'], acceptWrappedTypes: req.acceptWrappedTypes,
