@@ -3,7 +3,8 @@
 // answer has m=message, a=path, a=chatroom and a Contact with isfocus, ACK, BYE, 200.
 // passive-room.xml offers a=setup:passive and reinvite-room.xml moves the MSRP path with a
 // re-INVITE: sipp speaks SIP only, so a TCP listener here stands for its MSRP side and
-// sees the switch connect (RFC 6135) with the session's URIs.
+// sees the switch connect (RFC 6135) with the session's URIs. refer-invite.xml is a
+// moderator's REFER method=INVITE: the invitee is a SIP UA here that answers the focus.
 // Skip rule: sipp absent and CI !== 'true' → skipped with the reason; in CI it must run.
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
@@ -12,6 +13,8 @@ import { startChatServer, type RunningChatServer } from '../internal/chat/server
 import { createLogger } from '../internal/telemetry/logger.ts';
 import { SCENARIOS, runSipp, sippAvailable } from './sipp/sipp.ts';
 import { loopbackChatConfig } from '../internal/chat/testchat.ts';
+import { offerSdp, SipUac } from '../internal/client/sip-uac.ts';
+import { headerValue } from '../internal/sip/message.ts';
 import { eventually } from '../internal/testwait.ts';
 
 const skip = !sippAvailable() && process.env.CI !== 'true' ? 'sipp not installed: apt-get install sip-tester (or set SIPP_BIN)' : false;
@@ -19,7 +22,7 @@ const skip = !sippAvailable() && process.env.CI !== 'true' ? 'sipp not installed
 describe('sipp joins a chat room of the real focus', { skip, timeout: 120_000 }, () => {
   let chat: RunningChatServer;
   before(async () => {
-    chat = await startChatServer(loopbackChatConfig({ rooms: [{ name: 'lobby' }], minExpires: 60 }), { logger: createLogger({ name: 'sipp-focus', level: 'silent', env: {} }) });
+    chat = await startChatServer(loopbackChatConfig({ rooms: [{ name: 'lobby', policy: { moderators: ['sip:mod@example.com'] } }], minExpires: 60 }), { logger: createLogger({ name: 'sipp-focus', level: 'silent', env: {} }) });
   });
   after(async () => {
     await chat.close();
@@ -98,6 +101,32 @@ describe('sipp joins a chat room of the real focus', { skip, timeout: 120_000 },
       await eventually(() => room.participants().length === 0 && chat.focus.calls === 0, 'the BYE to empty the room');
     } finally {
       l.close();
+    }
+  });
+
+  it('adds a participant for a moderator with REFER method=INVITE (refer-invite.xml): 202, NOTIFY 100, the focus INVITEs, NOTIFY 200', async () => {
+    const invitee = await SipUac.open('UDP', chat.focus.udpPort!, 'zoe');
+    try {
+      let offered = '';
+      invitee.answerInvite = (req) => {
+        offered = req.body.toString();
+        return { status: 200, body: offerSdp('msrp://127.0.0.1:9/zoe1;tcp', { setup: 'active' }) };
+      };
+      const r = await runSipp({
+        scenario: SCENARIOS.referInvite, target: `127.0.0.1:${chat.focus.udpPort!}`, transport: 'u1', service: 'lobby',
+        keys: { moderator: 'sip:mod@example.com', target_uri: `sip:zoe@127.0.0.1:${invitee.localPort}` },
+      });
+      assert.equal(r.code, 0, failure(r));
+      assert.match(offered, /^a=setup:actpass$/m, 'the focus offered MSRP to the invitee');
+      const ack = await invitee.nextRequest('ACK');
+      assert.ok(headerValue(ack, 'Call-ID'));
+      const room = chat.switch.room('sip:lobby@chat.test')!;
+      assert.ok(room.participants().some((p) => p.sipUri === 'sip:zoe@127.0.0.1'), 'the invitee is in the room');
+      room.removeParticipant('sip:zoe@127.0.0.1', 'moderator');
+      await invitee.nextRequest('BYE');
+      await eventually(() => room.participants().length === 0 && chat.focus.calls === 0, 'the room empty again');
+    } finally {
+      invitee.close();
     }
   });
 });
