@@ -51,6 +51,7 @@ interface Joined {
   readonly remotePath: readonly string[];
   readonly contact: string | undefined;
   readonly refuse: (status: number, text: string, warnCode?: number) => void;
+  readonly onJoined: ((sipUri: string) => void) | undefined;
 }
 
 export interface CallsOptions {
@@ -98,8 +99,8 @@ export class Calls {
     return this.#byDialog.get(dialogKey(dialog.id));
   }
 
-  /** A new INVITE to `room` (found in the directory). */
-  join(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort): void {
+  /** A new INVITE to `room` (found in the directory); `onJoined` runs once the participant is in (the factory's invitations). */
+  join(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort, onJoined?: (sipUri: string) => void): void {
     const req = incoming.request;
     const refuse = (status: number, text: string, warnCode?: number) => {
       this.#o.counted(String(status));
@@ -142,7 +143,7 @@ export class Calls {
       setup: answerSetup(offer.media),
     };
     const admitted = chat.admit(request);
-    const joined: Joined = { incoming, room, chat, sipUri, offer: offer.sdp, remotePath: offer.media.path, contact: contact && !contact.star ? contact.uri : undefined, refuse };
+    const joined: Joined = { incoming, room, chat, sipUri, offer: offer.sdp, remotePath: offer.media.path, contact: contact && !contact.star ? contact.uri : undefined, refuse, onJoined };
     // A room of this process answers at once; one another replica owns answers later.
     if (!(admitted instanceof Promise)) return this.#admitted(joined, admitted);
     admitted.then((r) => this.#admitted(joined, r), (err: unknown) => {
@@ -180,6 +181,7 @@ export class Calls {
     this.#byParticipant.set(admitted.participantId, call);
     this.#o.counted('200');
     this.#o.logger.info({ room: room.name, participant: sipUri, session: admitted.participantId }, 'joined by SIP');
+    j.onJoined?.(sipUri);
   }
 
   /** RFC 3264 §8: a re-INVITE in a call. The MSRP session stays (our URI is the same); the new offer is checked and answered. */

@@ -23,6 +23,7 @@ import type { Metrics } from '../../telemetry/metrics.ts';
 import { LAB_MEDIA_POLICY, type MediaPolicy } from './admission.ts';
 import { Calls } from './calls.ts';
 import { DialOut } from './dial-out.ts';
+import { factoryInvite, isFactoryUri } from './factory.ts';
 import { RoomUnavailableError, type ChatPort, type ChatRoomPort, type RoomEvent } from './chat-port.ts';
 import type { ConferenceState, StateChange } from './conference-info.ts';
 import type { RoomDirectory, RoomEntry } from './directory.ts';
@@ -46,6 +47,10 @@ export interface FocusOptions {
   readonly metrics?: Metrics;
   /** An INVITE to an unknown room on one of our hosts creates it (directory.create). Default false: 404. */
   readonly autoCreate?: boolean;
+  /** User part of the conference factory URI (factory.ts); absent: no factory. */
+  readonly factory?: string;
+  /** Host part of rooms the factory makes (sip:grp-...@<domain>); default the first of `domains`, else publicHost. */
+  readonly domain?: string;
   /** Hosts (besides our addresses) whose Request-URI user part names a room: the chat domains. */
   readonly domains?: readonly string[];
   /** a=path checks (admission.ts). Default: allow private and foreign addresses (lab). */
@@ -108,6 +113,8 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     contact: `<sip:focus@${hostRef}>`,
     allow: ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'SUBSCRIBE', 'REFER'],
     supported: [],
+    // multipart/mixed: an SDP offer with a request-contained list, to the conference factory (factory.ts).
+    accept: o.factory === undefined ? ['application/sdp'] : ['application/sdp', 'multipart/mixed'],
     server: 'msrpd-focus',
     timers: o.timers,
     sentBy: (d) => ({ host: publicHost, port: portFor(d.transport) ?? 5060 }),
@@ -278,7 +285,26 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
       incoming.respond(req.method === 'REFER' ? 403 : 405);
       return;
     }
-    const entry = await roomFor(incoming);
+    let entry: RoomEntry | undefined;
+    let join = incoming;
+    let onJoined: ((creator: string) => void) | undefined;
+    if (req.method === 'INVITE' && isFactoryUri(req.uri, o.factory, isLocalHost)) {
+      const made = await factoryInvite(incoming, { rooms: o.rooms, domain: o.domain ?? o.domains?.[0] ?? publicHost });
+      if ('status' in made) {
+        invites?.inc({ outcome: String(made.status) });
+        incoming.respond(made.status, { reason: made.reason });
+        return;
+      }
+      if (made.created) log.info({ room: made.room.name, invitees: made.invitees.length }, 'ad-hoc room created by the conference factory');
+      ({ room: entry, incoming: join } = made);
+      const invitees = made.invitees;
+      if (invitees.length > 0) {
+        onJoined = (creator) => {
+          const w = watched.get(made.room.name);
+          if (w) for (const target of invitees) void dialOut.invite(made.room, w.chat, target, creator);
+        };
+      }
+    } else entry = await roomFor(incoming);
     if (!entry) {
       invites?.inc({ outcome: '404' });
       incoming.respond(404, { reason: 'No Such Room' });
@@ -298,7 +324,7 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     }
     switch (req.method) {
       case 'INVITE':
-        calls.join(incoming, entry, w.chat);
+        calls.join(join, entry, w.chat, onJoined);
         return;
       case 'SUBSCRIBE':
         subscribedRoom.set(callId(req) ?? '', entry.name);
