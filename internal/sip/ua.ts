@@ -62,7 +62,7 @@ export class UserAgentServer {
   private readonly retransmissions = new Map<string, SuccessRetransmission>();
   /** How to answer a pending INVITE (used by CANCEL for its 487). */
   private readonly pendingInvites = new WeakMap<InviteServerTransaction, (status: number) => void>();
-  /** The ACK of each INVITE we sent that was answered 2xx, by Call-ID, for a retransmitted 2xx (§13.2.2.4). */
+  /** The ACK of each INVITE we sent that was answered 2xx, by Call-ID, for a retransmitted 2xx (§13.2.2.4); dropped with the dialog's BYE. */
   private readonly uacAcks = new Map<string, { request: SipRequest; destination: Destination }>();
 
   constructor(options: UserAgentOptions) {
@@ -165,6 +165,7 @@ export class UserAgentServer {
       if (msg.method === 'BYE' && status >= 200 && status < 300 && dialog) {
         this.stopRetransmission(dialog);
         this.dialogs.terminate(dialog);
+        this.uacAcks.delete(dialog.id.callId);
         this.o.onDialogEnded?.(dialog, 'bye');
       }
       return created;
@@ -238,6 +239,7 @@ export class UserAgentServer {
     if (method === 'BYE') {
       this.stopRetransmission(dialog);
       this.dialogs.terminate(dialog);
+      this.uacAcks.delete(dialog.id.callId);
     }
     return new Promise((resolve) => {
       const synth = (status: number) => resolve(buildResponse(req, status, undefined));
@@ -298,11 +300,6 @@ export class UserAgentServer {
         onTransportError: () => settle(buildResponse(req, 503, undefined)),
       });
     });
-  }
-
-  /** Forget what an ended dialog we created as UAC kept (its ACK). */
-  forgetUac(dialog: Dialog): void {
-    this.uacAcks.delete(dialog.id.callId);
   }
 
   private capabilities(): [string, string][] {

@@ -106,7 +106,6 @@ export class DialOut {
     }
     const hangUp = (status: number): DialOutcome => {
       void this.#o.ua.request(dialog, 'BYE').catch(() => undefined);
-      this.#o.ua.forgetUac(dialog);
       return outcome(status);
     };
     const sdp = parseSdp(response.body);
