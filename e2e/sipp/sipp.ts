@@ -13,6 +13,9 @@ import { isAbsolute, join } from 'node:path';
 /** The scenarios next to this file. */
 export const SCENARIOS = {
   inviteRoom: join(import.meta.dirname, 'invite-room.xml'),
+  passiveRoom: join(import.meta.dirname, 'passive-room.xml'),
+  reinviteRoom: join(import.meta.dirname, 'reinvite-room.xml'),
+  referInvite: join(import.meta.dirname, 'refer-invite.xml'),
 } as const;
 
 /** $SIPP_BIN, else `sipp` from /usr/bin. */

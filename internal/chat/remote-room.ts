@@ -155,6 +155,22 @@ export class RemoteRoomPort implements ChatRoomPort {
     }
   }
 
+  async reserveSession(): Promise<{ sessionId: string; localUri: string }> {
+    const r = await this.#channel.call<{ sessionId: string; localUri: string }>(this.owner, 'POST', roomPath(this.#entry.name, 'reserve'), {});
+    if (r.status !== 200) throw new Error(`the owner replica answered ${r.status} to a session reservation`);
+    return r.body;
+  }
+
+  async repath(participantId: string, remotePath: readonly string[], setup: 'active' | 'passive'): Promise<boolean> {
+    try {
+      const r = await this.#channel.call<{ moved: boolean }>(this.owner, 'POST', roomPath(this.#entry.name, 'repath'), { participantId, remotePath, setup });
+      return r.status === 200 && r.body.moved;
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message, session: participantId }, 'path change at the owner replica failed');
+      return false;
+    }
+  }
+
   async removeByModerator(moderatorUri: string, targetUri: string): Promise<ModeratorRemoval> {
     try {
       const r = await this.#channel.call<ModeratorRemoval>(this.owner, 'POST', roomPath(this.#entry.name, 'remove-by-moderator'), { moderator: moderatorUri, target: targetUri });

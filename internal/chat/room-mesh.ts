@@ -242,7 +242,7 @@ export class RoomMesh implements ChatPort {
   };
 
   async #request(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const m = /^\/v1\/rooms\/([^/]+)\/(admit|remove|remove-by-moderator|events)$/.exec(req.url ?? '');
+    const m = /^\/v1\/rooms\/([^/]+)\/(admit|remove|remove-by-moderator|repath|reserve|events)$/.exec(req.url ?? '');
     if (m === null) return json(res, 404, { error: 'no such path' });
     if (this.#closed) return json(res, 503, { error: 'shutting down' });
     const [, encoded, action] = m as unknown as [string, string, string];
@@ -260,6 +260,14 @@ export class RoomMesh implements ChatPort {
         const b = body as { participantId?: unknown; reason?: unknown };
         const reason = typeof b.reason === 'string' && LEAVE_REASONS.has(b.reason) ? b.reason as LeaveReason : 'sip';
         return json(res, 200, { removed: typeof b.participantId === 'string' && room.remove(b.participantId, reason) });
+      }
+      case 'reserve':
+        return json(res, 200, room.reserveSession());
+      case 'repath': {
+        const b = body as { participantId?: unknown; remotePath?: unknown; setup?: unknown };
+        const path = Array.isArray(b.remotePath) && b.remotePath.every((u) => typeof u === 'string') ? b.remotePath : undefined;
+        if (typeof b.participantId !== 'string' || path === undefined) return json(res, 400, { error: 'participantId and remotePath are required' });
+        return json(res, 200, { moved: room.repath(b.participantId, path, b.setup === 'active' ? 'active' : 'passive') });
       }
       case 'remove-by-moderator': {
         const b = body as { moderator?: unknown; target?: unknown };

@@ -143,6 +143,7 @@ describe('chat rooms over three replicas', { skip, timeout: 120_000 }, () => {
     store = await openStore({ url: database.url, logger });
     await store.rooms.put('atrium', { policy: { history: { enabled: true, size: 5 } } });
     await store.rooms.put('hall', { policy: { history: { enabled: true, size: 5 } } });
+    await store.rooms.put('forum', { policy: { notices: false } });
     await store.rooms.put('lobby', { policy: { privateMessages: true, nicknames: true, moderators: ['sip:mod@example.com'], history: { enabled: true, size: 20 } } });
     const pki = await testPki();
     const env = { ROOMS_DB_URL: database.url, ROOMS_MESH_PORT: String(await freePort('127.0.1.0')), ROOMS_MESH_TLS_DIR: pki.mesh.dir, ROOMS_LEASE_MS: String(LEASE_MS), ROOMS_HEARTBEAT_MS: '200' };
@@ -169,6 +170,31 @@ describe('chat rooms over three replicas', { skip, timeout: 120_000 }, () => {
       assert.deepEqual(owners, [String(holder), String(holder), String(holder)], 'every answer names the lease holder\'s switch');
     } finally {
       for (const u of uacs) u.close();
+    }
+  });
+
+  it('applies a re-INVITE with a new MSRP path at the owner when it comes through another replica', async () => {
+    const FORUM = 'sip:forum@chat.test';
+    const [owner, mover] = [new Participant('olive'), new Participant('milo')];
+    try {
+      assert.equal(await owner.join(replicas[0]!, FORUM), 200);
+      assert.equal(await mover.join(replicas[1]!, FORUM), 200);
+      assert.equal((await store.leases.get(FORUM))?.holder, 0);
+      const moved = new TestPeer(mover.sipUri);
+      const res = await mover.uac.send(mover.dialog, 'INVITE', { inDialog: true, body: offerSdp(moved.uri) });
+      assert.equal(res.status, 200);
+      await mover.uac.send(mover.dialog, 'ACK');
+      moved.focusUri = /^a=path:(\S+)$/m.exec(res.body.toString())![1]!;
+      assert.equal(moved.focusUri, mover.peer.focusUri, 'the same session at the owner');
+      await mover.peer.closed; // the owner left the old connection
+      await moved.connect(replicas[1]!.msrp);
+      assert.equal((await moved.bind()).status, 200, 'the new connection binds the same session, through replica 1');
+      assert.equal((await owner.peer.sendAndWait(owner.peer.cpim({ to: FORUM, text: 'after the re-INVITE' }))).status, 200);
+      await moved.nextText('after the re-INVITE');
+      moved.close();
+    } finally {
+      owner.close();
+      mover.close();
     }
   });
 
@@ -254,7 +280,7 @@ describe('chat rooms over three replicas', { skip, timeout: 120_000 }, () => {
     assert.equal(subscribed.status, 200);
     const full = (await watcher.nextRequest('NOTIFY')).body.toString();
     for (const p of people) assert.ok(full.includes(p.sipUri), `conference-info lists ${p.name}: ${full}`);
-    assert.match(full, /<chat:nickname>Al<\/chat:nickname>|display-text>Al</);
+    assert.match(full, /xcon:nickname="Al"/);
 
     // Leaving by BYE at a replica that does not own the room removes the device at the owner.
     const eve = new Participant('eve');

@@ -21,7 +21,7 @@ import type { SipDigestOptions } from '../sip/digest.ts';
 import type { Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { ChatPort, ChatRoomPort, LocalChatPort } from './focus/chat-port.ts';
-import { MemoryRoomDirectory, roomEntryFromSpec, StoreRoomDirectory, type RoomDirectory, type RoomEntry } from './focus/directory.ts';
+import { MemoryRoomDirectory, roomEntryFromSpec, StoreRoomDirectory, type NewRoom, type RoomDirectory, type RoomEntry } from './focus/directory.ts';
 import { startFocus, type RunningFocus } from './focus/focus.ts';
 import { handOff } from './msrp-handoff.ts';
 import { RoomMesh } from './room-mesh.ts';
@@ -215,7 +215,8 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
     directory = {
       lookup: async (requestUri, localHost) => loaded(await base.lookup(requestUri, localHost)),
       byName: (name) => base.byName(name),
-      ...(base.create === undefined ? {} : { create: async (name: string, uri: string) => loaded(await base.create!(name, uri)) }),
+      ...(base.create === undefined ? {} : { create: async (name: string, uri: string, init?: NewRoom) => loaded(await base.create!(name, uri, init)) }),
+      ...(base.byConversation === undefined ? {} : { byConversation: async (id: string) => loaded(await base.byConversation!(id)) }),
     };
   }
 
@@ -226,7 +227,8 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
       ...(config.sip.tcpPort === undefined ? {} : { tcpPort: config.sip.tcpPort }),
       ...(config.sip.tlsPort === undefined ? {} : { tlsPort: config.sip.tlsPort, tls: deps.tls }),
     },
-    rooms: directory, chat, logger: log, autoCreate: config.autoCreate, domains: [domain],
+    rooms: directory, chat, logger: log, autoCreate: config.autoCreate, domains: [domain], domain,
+    ...(config.factory === undefined ? {} : { factory: config.factory }),
     ...(mo?.remoteRoomSweepMs === undefined ? {} : { remoteRoomSweepMs: mo.remoteRoomSweepMs }),
     media: config.media, subscriptions: config.subscriptions,
     ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),

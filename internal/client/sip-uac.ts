@@ -37,12 +37,12 @@ export interface UacDialog {
   target: string | undefined;
 }
 
-export function offerSdp(path: string, o: { acceptTypes?: string; chatroom?: boolean; setup?: string; media?: string } = {}): string {
+export function offerSdp(path: string, o: { acceptTypes?: string; acceptWrappedTypes?: string; chatroom?: boolean; setup?: string; media?: string } = {}): string {
   const lines = [
     'v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
     o.media ?? 'm=message 7654 TCP/MSRP *',
     `a=accept-types:${o.acceptTypes ?? 'message/cpim text/plain'}`,
-    'a=accept-wrapped-types:*',
+    `a=accept-wrapped-types:${o.acceptWrappedTypes ?? '*'}`,
     `a=path:${path}`,
     `a=setup:${o.setup ?? 'active'}`,
   ];
@@ -77,6 +77,8 @@ export class SipUac {
   readonly #requestWaiters: ((r: SipRequest) => void)[] = [];
   /** Every request from the focus (after it was answered 200). */
   onRequest: ((r: SipRequest) => void) | undefined;
+  /** How to answer an INVITE from the focus (it calls us out); default 200 without a body. */
+  answerInvite: ((r: SipRequest) => { status: number; body?: string }) | undefined;
 
   private constructor(transport: 'UDP' | 'TCP', user: string, localHost: string, localPort: number, focus: { host: string; port: number }, timers: UacTimers, send: (b: Buffer) => void, close: () => void) {
     this.localHost = localHost;
@@ -253,7 +255,11 @@ export class SipUac {
       else if (c?.method === 'INVITE' && m.status >= 200 && m.status < 300) this.#reAck(m, c.seq);
       return;
     }
-    if (m.method !== 'ACK') this.#write(serialize(buildResponse(m, 200, toTag(m) === undefined ? 'uac' : undefined)));
+    if (m.method === 'INVITE' && this.answerInvite !== undefined) {
+      const a = this.answerInvite(m);
+      const sdp = a.body === undefined ? {} : { body: a.body, contentType: 'application/sdp' };
+      this.#write(serialize(buildResponse(m, a.status, toTag(m) ?? 'uac', { headers: [['Contact', this.contact]], ...sdp })));
+    } else if (m.method !== 'ACK') this.#write(serialize(buildResponse(m, 200, toTag(m) === undefined ? 'uac' : undefined)));
     this.onRequest?.(m);
     for (let i = 0; i < this.#requestWaiters.length; i++) {
       if ((this.#requestWaiters[i] as unknown as (r: SipRequest) => boolean)(m)) {

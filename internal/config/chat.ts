@@ -23,6 +23,7 @@ export const ChatConfigSchema = Type.Object({
     transport: Type.Enum(['tcp', 'tls'], { default: 'tls', description: '`tls` gives msrps: session URIs (engine certificate).' }),
   }, { ...strict, default: {}, description: 'MSRP listener of the switch.' }),
   autoCreate: Type.Boolean({ default: false, description: 'An INVITE to an unknown room on our domain creates it with the default policy (else 404).' }),
+  factory: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._~-]+$', description: 'User part of the conference factory URI (sip:<factory>@<domain>): an INVITE to it creates an ad-hoc room (RCS group chat; the creator moderates it; written to the store), or rejoins the group of its Conversation-ID / Contribution-ID. Absent: no factory.' })),
   media: Type.Object({
     privateAddresses: Type.Enum(['allow', 'deny'], { default: 'allow', description: 'Offers whose a=path first hop is a private/loopback address: `deny` answers 488.' }),
     foreignAddresses: Type.Enum(['allow', 'deny'], { default: 'allow', description: 'Offers whose a=path first hop is not the SIP source address: `deny` answers 488.' }),

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  formatListAdmits,
   isIdent,
   parseByteRange,
   parseContentType,
@@ -100,5 +101,18 @@ describe('Content-Type and Use-Path', () => {
     ]);
     assert.equal(code(parseUsePath('')), 'bad-path-uri');
     assert.equal(code(parseUsePath('sip:alice@example.com')), 'bad-path-uri');
+  });
+
+  it('matches media types against accept-types / accept-wrapped-types format lists (RFC 4975 §8.6)', () => {
+    // The RCS group chat offer: CPIM and isComposing at the top, the rest only wrapped.
+    const wrapped = ['text/plain', 'message/imdn+xml', 'application/vnd.gsma.rcs-ft-http+xml'];
+    assert.equal(formatListAdmits(wrapped, 'text', 'plain'), true);
+    assert.equal(formatListAdmits(wrapped, 'message', 'imdn+xml'), true);
+    assert.equal(formatListAdmits(wrapped, 'image', 'png'), false);
+    assert.equal(formatListAdmits(['text/*'], 'text', 'html'), true);
+    assert.equal(formatListAdmits(['text/*'], 'image', 'png'), false);
+    assert.equal(formatListAdmits(['*'], 'image', 'png'), true);
+    assert.equal(formatListAdmits(['Text/Plain;charset=UTF-8'], 'text', 'plain'), true, 'parameters and case do not restrict');
+    assert.equal(formatListAdmits([], 'text', 'plain'), false);
   });
 });

@@ -212,6 +212,25 @@ export function parseContentType(value: string): HeaderResult<ContentType> {
   return ok({ type, subtype, params });
 }
 
+/**
+ * RFC 4975 §8.6: does a format list (a=accept-types or a=accept-wrapped-types) admit the media
+ * type `type/subtype`? "*" admits anything, "type/*" any subtype of that type; parameters of
+ * a format entry do not restrict the match ("a format-entry with one or more parameters is
+ * assumed to match the same format-entry with no parameters"). Both sides case-insensitive.
+ */
+export function formatListAdmits(formats: readonly string[], type: string, subtype: string): boolean {
+  for (const f of formats) {
+    if (f === '*') return true;
+    const semi = f.indexOf(';');
+    const entry = (semi < 0 ? f : f.slice(0, semi)).trim().toLowerCase();
+    const slash = entry.indexOf('/');
+    if (slash <= 0 || entry.slice(0, slash) !== type) continue;
+    const sub = entry.slice(slash + 1);
+    if (sub === '*' || sub === subtype) return true;
+  }
+  return false;
+}
+
 /** True when the URI's scheme is msrp or msrps (RFC 4975 §6, case-insensitive scheme). */
 export function hasMsrpScheme(uri: string): boolean {
   if (uri.startsWith('msrps://') || uri.startsWith('msrp://')) return true;

@@ -76,6 +76,29 @@ export class DialogStore {
     return dialog;
   }
 
+  /**
+   * The dialog a UAC builds from its INVITE and the 2xx (RFC 3261 §12.1.2): our From (with
+   * its tag) is the local party, the 2xx's To (with the peer's tag) the remote party, its
+   * Contact the remote target. The route set is kept in the order inDialogRequest expects.
+   */
+  createUac(req: SipRequest, res: SipResponse, peer: Destination): Dialog {
+    const id: DialogId = { callId: callId(req) ?? '', localTag: fromTag(req) ?? '', remoteTag: toTag(res) ?? '' };
+    const contact = contacts(res)[0];
+    const dialog: Dialog = {
+      id, state: 'confirmed', method: req.method,
+      localParty: headerValue(req, 'From') ?? '',
+      remoteParty: headerValue(res, 'To') ?? '',
+      remoteTarget: contact && !contact.star ? contact.uri : req.uri,
+      routeSet: headerValues(res, 'Record-Route'),
+      localSeq: cseq(req)?.seq ?? 1,
+      remoteSeq: undefined,
+      secure: peer.transport.toUpperCase() === 'TLS' && parseSipUri(req.uri)?.scheme === 'sips',
+      peer,
+    };
+    this.#dialogs.set(dialogKey(id), dialog);
+    return dialog;
+  }
+
   /** The dialog of an in-dialog request we receive (To tag is ours, From tag is theirs). */
   find(req: SipRequest): Dialog | undefined {
     const local = toTag(req);

@@ -27,7 +27,8 @@ export type SipErrorCode =
   | 'duplicate-header'
   | 'bad-header-value'
   | 'cseq-method-mismatch'
-  | 'bad-sdp';
+  | 'bad-sdp'
+  | 'bad-body';
 
 /** A parse error as a value. */
 export interface SipParseError {
@@ -71,6 +72,7 @@ export const SIP_ERRORS: { readonly [C in SipErrorCode]: CatalogueEntry } = {
   'bad-header-value': { status: 400, reason: 'Bad Header', message: 'header value does not follow its grammar' },
   'cseq-method-mismatch': { status: 400, reason: 'CSeq Method Mismatch', message: 'CSeq method differs from the request method (RFC 3261 §8.1.1.5)' },
   'bad-sdp': { status: 400, reason: 'Bad SDP', message: 'session description does not follow RFC 8866' },
+  'bad-body': { status: 400, reason: 'Bad Body', message: 'message body does not follow its media type (RFC 2046)' },
 };
 
 export interface SipErrorExtra {

@@ -110,6 +110,30 @@ export function msrpAttributes(media: Omit<MsrpMedia, 'index' | 'proto'>): SdpAt
   return out;
 }
 
+/**
+ * The focus's offer when it calls a participant out (RFC 4579 §5.5 dial-out, RFC 7701 §5):
+ * one m=message line with our session URI as a=path, message/cpim, the room's chatroom
+ * features, and a=setup:actpass (RFC 6135: the invitee chooses who connects).
+ */
+export function buildChatRoomOffer(o: {
+  readonly path: readonly string[]; readonly address: string; readonly sessionId: string; readonly port: number;
+  readonly proto?: MsrpProto; readonly features: { readonly nickname: boolean; readonly privateMessages: boolean };
+}): SessionDescription {
+  const addrType = o.address.includes(':') ? 'IP6' : 'IP4';
+  const attributes = msrpAttributes({
+    path: o.path, acceptTypes: ['message/cpim'], acceptWrappedTypes: ['text/plain', '*'], maxSize: undefined, setup: 'actpass',
+    chatroom: { ...o.features, others: [] }, fileSelector: undefined, direction: 'sendrecv',
+  });
+  return {
+    version: 0,
+    origin: { username: '-', sessionId: o.sessionId, sessionVersion: '1', netType: 'IN', addrType, address: o.address },
+    sessionName: '-', information: undefined, uri: undefined, emails: [], phones: [],
+    connection: { netType: 'IN', addrType, address: o.address }, bandwidths: [], timing: [{ time: '0 0', repeats: [] }],
+    timeZones: undefined, key: undefined, attributes: [],
+    media: [{ media: 'message', port: o.port, portCount: undefined, proto: o.proto ?? 'TCP/MSRP', formats: ['*'], information: undefined, connections: [], bandwidths: [], key: undefined, attributes }],
+  };
+}
+
 export interface ChatRoomAnswerOptions {
   /** a=path for the answer: relay hops first, the focus's own MSRP URI for this session last (RFC 4975 §8.2). */
   readonly path: readonly string[];

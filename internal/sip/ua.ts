@@ -5,8 +5,8 @@
 //   481/500 in-dialog → 401 Digest (out-of-dialog, configured methods) → TU
 
 import type { SipParseError } from './errors.ts';
-import { contentType, cseq, maxForwards, optionTags, toTag } from './fields.ts';
-import { headerValue, type SipMessage, type SipRequest, type SipResponse } from './message.ts';
+import { callId as callIdOf, contentType, cseq, maxForwards, optionTags, toTag } from './fields.ts';
+import { headerValue, type SipHeader, type SipMessage, type SipRequest, type SipResponse } from './message.ts';
 import { buildResponse, type ResponseOptions } from './responses.ts';
 import { DialogStore, inDialogRequest, newTag, SuccessRetransmission, dialogKey, type Dialog } from './dialogs.ts';
 import { newBranch, TransactionLayer, type SendFn } from './transactions.ts';
@@ -62,6 +62,8 @@ export class UserAgentServer {
   readonly #retransmissions = new Map<string, SuccessRetransmission>();
   /** How to answer a pending INVITE (used by CANCEL for its 487). */
   readonly #pendingInvites = new WeakMap<InviteServerTransaction, (status: number) => void>();
+  /** The ACK of each INVITE we sent that was answered 2xx, by Call-ID, for a retransmitted 2xx (§13.2.2.4); dropped with the dialog's BYE. */
+  readonly #uacAcks = new Map<string, { request: SipRequest; destination: Destination }>();
 
   constructor(options: UserAgentOptions) {
     this.#o = options;
@@ -74,7 +76,11 @@ export class UserAgentServer {
   /** A parsed message from the transport. */
   receive(msg: SipMessage, source: Destination): void {
     if (msg.kind === 'response') {
-      this.transactions.receiveResponse(msg);
+      // RFC 3261 §13.2.2.4: a 2xx to our INVITE retransmitted after its transaction ended means our ACK was lost.
+      if (!this.transactions.receiveResponse(msg) && cseq(msg)?.method === 'INVITE' && msg.status >= 200 && msg.status < 300) {
+        const ack = this.#uacAcks.get(callIdOf(msg) ?? '');
+        if (ack !== undefined) this.#o.send(ack.request, ack.destination);
+      }
       return;
     }
     const existing = this.transactions.findServer(msg);
@@ -159,6 +165,7 @@ export class UserAgentServer {
       if (msg.method === 'BYE' && status >= 200 && status < 300 && dialog) {
         this.#stopRetransmission(dialog);
         this.dialogs.terminate(dialog);
+        this.#uacAcks.delete(dialog.id.callId);
         this.#o.onDialogEnded?.(dialog, 'bye');
       }
       return created;
@@ -232,6 +239,7 @@ export class UserAgentServer {
     if (method === 'BYE') {
       this.#stopRetransmission(dialog);
       this.dialogs.terminate(dialog);
+      this.#uacAcks.delete(dialog.id.callId);
     }
     return new Promise((resolve) => {
       const synth = (status: number) => resolve(buildResponse(req, status, undefined));
@@ -241,6 +249,55 @@ export class UserAgentServer {
         },
         onTimeout: () => synth(408),
         onTransportError: () => synth(503),
+      });
+    });
+  }
+
+  /**
+   * An out-of-dialog INVITE from us (RFC 3261 §13.2, the focus calling out, RFC 4579 §5.5):
+   * one client transaction to `destination`; a 2xx creates the dialog (§12.1.2), which is
+   * confirmed at once with the ACK (§13.2.2.4, sent by us, not the transaction). Resolves
+   * with the final response and the dialog for a 2xx; a timeout is 408, a transport error 503.
+   */
+  invite(init: {
+    readonly uri: string; readonly destination: Destination; readonly from: string; readonly to: string;
+    /** Our Contact for this dialog (default: the UA's). */
+    readonly contact?: string;
+    readonly headers?: readonly (readonly [string, string])[]; readonly body?: Buffer; readonly contentType?: string;
+  }): Promise<{ response: SipResponse; dialog: Dialog | undefined }> {
+    const destination = init.destination;
+    const sentBy = this.#o.sentBy?.(destination) ?? { host: '127.0.0.1', port: 5060 };
+    const via = () => `SIP/2.0/${destination.transport.toUpperCase()} ${sentBy.host}:${sentBy.port};branch=${newBranch()};rport`;
+    const callIdValue = `${newTag()}@${sentBy.host}`;
+    const headers: SipHeader[] = [
+      { name: 'Via', value: via() }, { name: 'Max-Forwards', value: '70' },
+      { name: 'From', value: `${init.from};tag=${newTag()}` }, { name: 'To', value: init.to },
+      { name: 'Call-ID', value: callIdValue }, { name: 'CSeq', value: '1 INVITE' },
+      { name: 'Contact', value: init.contact ?? this.#o.contact },
+      ...(init.headers ?? []).map(([name, value]) => ({ name, value })),
+      ...this.#capabilities().map(([name, value]) => ({ name, value })),
+    ];
+    if (init.body && init.contentType) headers.push({ name: 'Content-Type', value: init.contentType });
+    const req: SipRequest = { kind: 'request', method: 'INVITE', uri: init.uri, headers, body: init.body ?? Buffer.alloc(0) };
+    return new Promise((resolve) => {
+      let done = false;
+      const settle = (response: SipResponse, dialog?: Dialog) => {
+        if (done) return;
+        done = true;
+        resolve({ response, dialog });
+      };
+      this.transactions.sendRequest(req, destination, {
+        onResponse: (res) => {
+          if (res.status < 200) return;
+          if (res.status >= 300) return settle(res);
+          const dialog = this.dialogs.createUac(req, res, destination);
+          const ack = inDialogRequest({ ...dialog, localSeq: dialog.localSeq - 1 }, { method: 'ACK', via: via() });
+          this.#uacAcks.set(callIdValue, { request: ack, destination });
+          this.#o.send(ack, destination);
+          settle(res, dialog);
+        },
+        onTimeout: () => settle(buildResponse(req, 408, undefined)),
+        onTransportError: () => settle(buildResponse(req, 503, undefined)),
       });
     });
   }

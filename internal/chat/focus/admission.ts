@@ -6,7 +6,6 @@
 //   accept-types without message/cpim (or *)    → 488, Warning 305 "Incompatible media format"
 //                                                  (RFC 7701 §5.1: the switch speaks CPIM),
 //                                                  unless a=file-selector (file-transfer.ts)
-//   a=setup:passive (the focus would connect)   → 488, Warning 399: our switch only listens
 //   a=path first hop on a private address       → 488, Warning 399, when media.privateAddresses = deny
 //   a=path first hop not the SIP source address → 488, Warning 399, when media.foreignAddresses = deny
 //   unparsable SDP                              → 400 (the request is malformed, RFC 3261 §21.4.1)
@@ -32,6 +31,18 @@ export type OfferCheck =
   | { readonly ok: true; readonly sdp: SessionDescription; readonly media: MsrpMedia }
   | { readonly ok: false; readonly status: 400 | 488; readonly warnCode: number | undefined; readonly text: string };
 
+/**
+ * RFC 6135 a=setup of our answer, as the switch acts on it: an offer that says passive
+ * (it waits for a connection, e.g. a client with a listening relay or a server peer) is
+ * answered active and the switch connects to the first hop of its a=path; anything else
+ * (active, actpass, none: RFC 4975 §8.5's default, the offerer connects) is answered
+ * passive, so clients behind NAT connect out. The policy checks on the first hop
+ * (private / foreign addresses) matter most here: they are where the switch would connect.
+ */
+export function answerSetup(media: MsrpMedia): 'active' | 'passive' {
+  return media.setup === 'passive' ? 'active' : 'passive';
+}
+
 /** RFC 7701 §5.1 and RFC 4975 §8.6 ("*" accepts anything). */
 export function acceptsCpim(acceptTypes: readonly string[]): boolean {
   return acceptTypes.some((t) => t === '*' || t.toLowerCase() === 'message/cpim' || t.toLowerCase() === 'message/*');
@@ -49,7 +60,6 @@ export function checkOffer(body: Buffer, sourceAddress: string, policy: MediaPol
   const media = found.value;
   // A file transfer (RFC 5547, file-transfer.ts) may offer its file's type alone.
   if (media.fileSelector === undefined && !acceptsCpim(media.acceptTypes)) return refuse(305, 'a=accept-types must include message/cpim (RFC 7701 §5.1)');
-  if (media.setup === 'passive') return refuse(399, 'the focus does not open MSRP connections: offer a=setup:active or actpass (RFC 6135)');
   const first = parseMsrpUri(media.path[0] ?? '');
   if (!first.ok) return refuse(399, `a=path first hop is not an MSRP URI: ${first.error.message}`);
   const host = first.uri.host;

@@ -20,10 +20,11 @@ import { buildChatRoomAnswer } from '../../sip/sdp-msrp.ts';
 import { formatSdp, type SessionDescription } from '../../sip/sdp.ts';
 import type { IncomingRequest } from '../../sip/ua.ts';
 import { parseSipUri } from '../../sip/uri.ts';
-import { checkOffer, warning, type MediaPolicy } from './admission.ts';
+import { answerSetup, checkOffer, warning, type MediaPolicy } from './admission.ts';
 import { fileTransferOffer, withFileTransfer } from './file-transfer.ts';
 import type { AdmitRequest, AdmitResult, ChatRoomPort, ModeratorRemoval } from './chat-port.ts';
 import type { RoomEntry } from './directory.ts';
+import { mayModerate, requesterOf } from './moderators.ts';
 
 export interface Call {
   readonly dialog: Dialog;
@@ -33,6 +34,8 @@ export interface Call {
   readonly sipUri: string;
   readonly contact: string | undefined;
   readonly sessionId: string;
+  /** The device's a=path as last offered (a re-INVITE may change it, RFC 4975 §8.4). */
+  remotePath: readonly string[];
   sessionVersion: number;
   answer: SessionDescription;
   /** The dialog is ending from our side or theirs: no BYE to send any more. */
@@ -46,10 +49,12 @@ interface Joined {
   readonly chat: ChatRoomPort;
   readonly sipUri: string;
   readonly offer: SessionDescription;
+  readonly remotePath: readonly string[];
   readonly contact: string | undefined;
   readonly refuse: (status: number, text: string, warnCode?: number) => void;
   /** An RFC 5547 push (file-transfer.ts): the answer becomes a file-transfer answer. */
   readonly file?: Parameters<typeof withFileTransfer>[2] & { readonly index: number };
+  readonly onJoined: ((sipUri: string) => void) | undefined;
 }
 
 export interface CallsOptions {
@@ -63,6 +68,8 @@ export interface CallsOptions {
   sendBye(dialog: Dialog): void;
   notifyRefer(dialog: Dialog, sipfrag: string): void;
   counted(outcome: string): void;
+  /** REFER method=INVITE: the focus invites the Refer-To target (dial-out.ts). */
+  dialOut?(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort, target: string, requester: string): void;
 }
 
 export class Calls {
@@ -95,8 +102,8 @@ export class Calls {
     return this.#byDialog.get(dialogKey(dialog.id));
   }
 
-  /** A new INVITE to `room` (found in the directory). */
-  join(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort): void {
+  /** A new INVITE to `room` (found in the directory); `onJoined` runs once the participant is in (the factory's invitations). */
+  join(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort, onJoined?: (sipUri: string) => void): void {
     const req = incoming.request;
     const refuse = (status: number, text: string, warnCode?: number) => {
       this.#o.counted(String(status));
@@ -136,12 +143,13 @@ export class Calls {
     const deviceId = `${headerValue(req, 'Call-ID') ?? ''};${from.params.get('tag') ?? ''}`;
     const request: AdmitRequest = {
       sipUri, displayName: from.displayName, remotePath: offer.media.path, acceptTypes: offer.media.acceptTypes,
+      acceptWrappedTypes: offer.media.acceptWrappedTypes,
       acceptsPrivate: offer.media.chatroom?.privateMessages ?? false, deviceId,
-      setup: 'passive', ...(file === undefined ? {} : { upload: file.upload }),
+      setup: answerSetup(offer.media), ...(file === undefined ? {} : { upload: file.upload }),
     };
     const admitted = chat.admit(request);
     const joined: Joined = {
-      incoming, room, chat, sipUri, offer: offer.sdp, contact: contact && !contact.star ? contact.uri : undefined, refuse,
+      incoming, room, chat, sipUri, offer: offer.sdp, remotePath: offer.media.path, contact: contact && !contact.star ? contact.uri : undefined, refuse, onJoined,
       ...(file === undefined ? {} : { file: { ...file, index: offer.media.index } }),
     };
     // A room of this process answers at once; one another replica owns answers later.
@@ -176,12 +184,13 @@ export class Calls {
     }
     const call: Call = {
       dialog, room, chat, participantId: admitted.participantId, sipUri, contact: j.contact,
-      sessionId, sessionVersion: 1, answer, ending: false,
+      sessionId, remotePath: j.remotePath, sessionVersion: 1, answer, ending: false,
     };
     this.#byDialog.set(dialogKey(dialog.id), call);
     this.#byParticipant.set(admitted.participantId, call);
     this.#o.counted('200');
     this.#o.logger.info({ room: room.name, participant: sipUri, session: admitted.participantId }, 'joined by SIP');
+    j.onJoined?.(sipUri);
   }
 
   /** RFC 3264 §8: a re-INVITE in a call. The MSRP session stays (our URI is the same); the new offer is checked and answered. */
@@ -200,11 +209,34 @@ export class Calls {
       incoming.respond(488);
       return;
     }
-    call.sessionVersion += 1;
-    call.answer = answer;
-    // The switch keeps the device's path from the first offer: a path change needs a new
-    // MSRP connection, which RFC 4975 §5.4 leaves to a new session (documented gap).
-    incoming.respond(200, { body: formatSdp(answer), contentType: 'application/sdp', headers: [['Contact', this.#o.contactFor(call.room, incoming.source.transport)]] });
+    const respond = (): void => {
+      call.sessionVersion += 1;
+      call.answer = answer;
+      incoming.respond(200, { body: formatSdp(answer), contentType: 'application/sdp', headers: [['Contact', this.#o.contactFor(call.room, incoming.source.transport)]] });
+    };
+    const path = offer.media.path;
+    if (samePath(path, call.remotePath)) return respond();
+    // RFC 4975 §8.4: a new offer may carry a new path. Our URI stays (the device keeps its
+    // session, nickname and place in the room); the switch moves it to a new connection.
+    const moved = call.chat.repath(call.participantId, path, answerSetup(offer.media));
+    const done = (ok: boolean): void => {
+      if (!ok) {
+        // RFC 3261 §14.2: a refused re-INVITE leaves the session as it was.
+        incoming.respond(488, { headers: [['Warning', warning(399, this.#o.publicHost, 'the new a=path could not be applied')]] });
+        return;
+      }
+      call.remotePath = path;
+      this.#o.logger.info({ room: call.room.name, participant: call.sipUri, session: call.participantId }, 're-INVITE moved the device to a new MSRP path');
+      respond();
+    };
+    if (!(moved instanceof Promise)) return done(moved);
+    moved.then(done, () => done(false));
+  }
+
+  /** A call the focus placed itself (dial-out.ts) joins the others. */
+  add(call: Call): void {
+    this.#byDialog.set(dialogKey(call.dialog.id), call);
+    this.#byParticipant.set(call.participantId, call);
   }
 
   /** The dialog ended (BYE from the peer, no ACK, or our BYE): the device leaves. */
@@ -238,13 +270,19 @@ export class Calls {
       return;
     }
     const target = parseSipUri(referTo.uri);
-    if (!target || (target.params.get('method') ?? '').toUpperCase() !== 'BYE') {
-      // Dial-out (REFER method=INVITE) is not offered: the room only accepts dial-in.
-      incoming.respond(403, { reason: 'Only Refer-To method=BYE is supported' });
+    const inCall = incoming.dialog ? this.#byDialog.get(dialogKey(incoming.dialog.id)) : undefined;
+    const moderator = requesterOf(incoming, inCall);
+    // RFC 3515: a SIP URI in Refer-To without a method parameter asks for an INVITE.
+    const method = (target?.params.get('method') ?? 'INVITE').toUpperCase();
+    if (target && method === 'INVITE' && this.#o.dialOut) return this.#o.dialOut(incoming, room, chat, referTo.uri, moderator);
+    if (!target || method !== 'BYE') {
+      incoming.respond(403, { reason: 'Only Refer-To method=BYE or INVITE is supported' });
       return;
     }
-    const inCall = incoming.dialog ? this.#byDialog.get(dialogKey(incoming.dialog.id)) : undefined;
-    const moderator = inCall?.sipUri ?? (fromHeader(req)?.uri ?? '');
+    if (!mayModerate(room, moderator)) {
+      incoming.respond(403, { reason: 'Not a moderator of this room' });
+      return;
+    }
     const targetUri = referTo.uri.replace(/;[^?]*$/, '').replace(/\?.*$/, '');
     const result = chat.removeByModerator(moderator, targetUri);
     const done = (r: ModeratorRemoval): void => {
@@ -301,4 +339,9 @@ export class Calls {
     });
     return { ...sdp, media };
   }
+}
+
+/** Path URIs compared as written (RFC 4975 §6.1 would compare parts; a client re-offering keeps its text). */
+function samePath(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((u, i) => u === b[i]);
 }

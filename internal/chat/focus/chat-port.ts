@@ -23,6 +23,10 @@ export interface ChatRoomPort {
   /** One device leaves; 'sip' when the focus asks (BYE), so the switch does not ask back. */
   remove(participantId: string, reason: LeaveReason): boolean | Promise<boolean>;
   removeByModerator(moderatorUri: string, targetUri: string): ModeratorRemoval | Promise<ModeratorRemoval>;
+  /** Our session URI for a device the focus is about to invite (dial-out); admit with its sessionId once it answered. */
+  reserveSession(): { sessionId: string; localUri: string } | Promise<{ sessionId: string; localUri: string }>;
+  /** A re-INVITE changed the device's MSRP path (RFC 4975 §8.4): same session, new connection. */
+  repath(participantId: string, remotePath: readonly string[], setup: 'active' | 'passive'): boolean | Promise<boolean>;
   /** Synchronous on both kinds: a remote room keeps a copy that its event stream keeps current. */
   participants(): ParticipantView[];
   onChange(fn: (e: RoomEvent) => void): () => void;

@@ -1,8 +1,18 @@
 // The conference-info document (RFC 4575 §5) a chat room publishes to subscribers of the
 // conference event package: users by SIP URI, one endpoint per device (RFC 4575 §5.6,
-// §5.7), the message media (§5.7.4), and the participant's nickname (RFC 7701 §7.4).
-// Older clients do not know the nickname element, so the nickname is also the user's
-// display-text when there is one (RFC 4575 §5.6.1: display-text is free-form).
+// §5.7), the message media (§5.7.4), and the participant's nickname.
+//
+// Nicknames, as RFC 7701 §7.4 says (read in the RFC text): the focus extends the <user>
+// element with the 'nickname' attribute of the XCON data model (RFC 6501), and §9.6
+// (Figure 7) shows it in the namespace urn:ietf:params:xml:ns:xcon-conference-info with the
+// prefix "xcon":
+//
+//   <user entity="sip:bob@example.com" state="full" xcon:nickname="Dopey Donkey">
+//     <display-text>Bob Hoskins</display-text>
+//
+// display-text stays the user's own display name (From); a user without one shows the
+// nickname there too, so clients that ignore the attribute still see a name (RFC 4575
+// §5.6.1: display-text is free-form).
 //
 // Full state lists everything; partial state (RFC 4575 §4.6) carries only the user that
 // changed: state="full" for a joiner, "deleted" for a leaver, "partial" with the changed
@@ -11,11 +21,8 @@ import type { ParticipantView } from './chat-port.ts';
 
 export const CONFERENCE_INFO_TYPE = 'application/conference-info+xml';
 export const CONFERENCE_INFO_NS = 'urn:ietf:params:xml:ns:conference-info';
-/**
- * Namespace of the RFC 7701 §7.4 <nickname> element. NOT verified against the RFC's IANA
- * section at the time of writing (no copy at hand): one constant so it is fixed in one place.
- */
-export const NICKNAME_NS = 'urn:ietf:params:xml:ns:conference-info-nickname';
+/** RFC 7701 §9.6 / RFC 6501: the XCON namespace of the <user> 'nickname' attribute. */
+export const NICKNAME_NS = 'urn:ietf:params:xml:ns:xcon-conference-info';
 
 export interface ConferenceState {
   readonly entity: string;
@@ -37,7 +44,7 @@ function esc(s: string): string {
 }
 
 function head(entity: string, state: 'full' | 'partial', version: number): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<conference-info xmlns="${CONFERENCE_INFO_NS}" xmlns:chat="${NICKNAME_NS}" entity="${esc(entity)}" state="${state}" version="${version}">\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<conference-info xmlns="${CONFERENCE_INFO_NS}" xmlns:xcon="${NICKNAME_NS}" entity="${esc(entity)}" state="${state}" version="${version}">\n`;
 }
 
 function endpointEntity(s: ConferenceState, p: ParticipantView, participantId: string): string {
@@ -45,10 +52,10 @@ function endpointEntity(s: ConferenceState, p: ParticipantView, participantId: s
 }
 
 function userXml(s: ConferenceState, p: ParticipantView, state: 'full' | 'partial'): string {
-  const shown = p.nickname ?? p.displayName;
-  let out = `    <user entity="${esc(p.sipUri)}" state="${state}">\n`;
+  const shown = p.displayName ?? p.nickname;
+  const nickname = p.nickname === undefined ? '' : ` xcon:nickname="${esc(p.nickname)}"`;
+  let out = `    <user entity="${esc(p.sipUri)}" state="${state}"${nickname}>\n`;
   if (shown !== undefined) out += `      <display-text>${esc(shown)}</display-text>\n`;
-  if (p.nickname !== undefined) out += `      <chat:nickname>${esc(p.nickname)}</chat:nickname>\n`;
   if (p.moderator) out += '      <roles><entry>moderator</entry></roles>\n';
   for (const d of p.devices) {
     out += `      <endpoint entity="${esc(endpointEntity(s, p, d.participantId))}" state="full">\n` +

@@ -16,14 +16,39 @@ export interface RoomEntry {
   readonly generation: number;
   /** Challenge joins with SIP Digest (RFC 3261 §22); needs the focus's digest options. */
   readonly requireAuth: boolean;
+  /** The RCS/CPM Conversation-ID (or Contribution-ID) of an ad-hoc group made by the conference factory (factory.ts). */
+  readonly conversationId?: string;
+}
+
+/** What a room made at run time starts with (autoCreate, or the conference factory). */
+export interface NewRoom {
+  readonly subject?: string;
+  /** The spec's policy (the admin API room policy shape). */
+  readonly policy?: Record<string, unknown>;
+  readonly conversationId?: string;
 }
 
 export interface RoomDirectory {
   /** The room a Request-URI names: exact URI match first, then the user part as a room name when `localHost(host)`. */
   lookup(requestUri: string, localHost: (host: string) => boolean): Promise<RoomEntry | undefined>;
   byName(name: string): Promise<RoomEntry | undefined>;
-  /** Creates a room on first INVITE (the autoCreate option); undefined when not supported. */
-  create?(name: string, uri: string): Promise<RoomEntry | undefined>;
+  /**
+   * Creates a room at run time: on first INVITE (the autoCreate option, no `init`) or for the
+   * conference factory (`init`); undefined when not supported or the name is taken.
+   */
+  create?(name: string, uri: string, init?: NewRoom): Promise<RoomEntry | undefined>;
+  /** The ad-hoc room of a conversation (Conversation-ID / Contribution-ID), for a rejoin. */
+  byConversation?(id: string): Promise<RoomEntry | undefined>;
+}
+
+/** The stored spec of a room made at run time. */
+export function newRoomSpec(uri: string, init: NewRoom): Record<string, unknown> {
+  return {
+    uri,
+    ...(init.subject === undefined ? {} : { subject: init.subject }),
+    ...(init.policy === undefined ? {} : { policy: init.policy }),
+    ...(init.conversationId === undefined ? {} : { conversationId: init.conversationId }),
+  };
 }
 
 /** The room URI of a stored spec: `spec.uri`, else sip:<spec.name or row name>@<domain>. */
@@ -44,6 +69,7 @@ export function roomEntryFromSpec(name: string, spec: Record<string, unknown>, g
     generation,
     // Not in the CRD yet: an engine-side knob read tolerantly (see docs/chat.md).
     requireAuth: policy['requireAuth'] === true,
+    ...(typeof spec['conversationId'] === 'string' && spec['conversationId'] !== '' ? { conversationId: spec['conversationId'] } : {}),
   };
 }
 
@@ -89,11 +115,19 @@ export class MemoryRoomDirectory implements RoomDirectory {
     return Promise.resolve(this.#byName.get(name));
   }
 
-  create(name: string, uri: string): Promise<RoomEntry | undefined> {
-    if (this.#autoPolicy === undefined) return Promise.resolve(undefined);
-    const entry: RoomEntry = { name, uri: uri.replace(/;.*$/, ''), subject: undefined, policy: this.#autoPolicy, generation: 1, requireAuth: false };
+  create(name: string, uri: string, init?: NewRoom): Promise<RoomEntry | undefined> {
+    if (this.#byName.has(name)) return Promise.resolve(undefined);
+    let entry: RoomEntry;
+    if (init !== undefined) entry = roomEntryFromSpec(name, newRoomSpec(uri.replace(/;.*$/, ''), init), 1, this.#domain);
+    else if (this.#autoPolicy !== undefined) entry = { name, uri: uri.replace(/;.*$/, ''), subject: undefined, policy: this.#autoPolicy, generation: 1, requireAuth: false };
+    else return Promise.resolve(undefined);
     this.put(entry);
     return Promise.resolve(entry);
+  }
+
+  byConversation(id: string): Promise<RoomEntry | undefined> {
+    for (const e of this.#byName.values()) if (e.conversationId === id) return Promise.resolve(e);
+    return Promise.resolve(undefined);
   }
 
   get domain(): string {
@@ -172,5 +206,22 @@ export class StoreRoomDirectory implements RoomDirectory {
 
   byName(name: string): Promise<RoomEntry | undefined> {
     return this.#cache.byName(name);
+  }
+
+  byConversation(id: string): Promise<RoomEntry | undefined> {
+    return this.#cache.byConversation(id);
+  }
+
+  /**
+   * A room made at run time (the conference factory) goes to the store's rooms table like
+   * one the admin API wrote, so the admin API and the operator see it; the cache has it at
+   * once (the change feed confirms it later). Only a new name: an existing one is undefined.
+   */
+  async create(name: string, uri: string, init?: NewRoom): Promise<RoomEntry | undefined> {
+    if (init === undefined || (await this.#rooms.get(name)) !== undefined) return undefined;
+    const { room } = await this.#rooms.put(name, newRoomSpec(uri, init));
+    const entry = roomEntryFromSpec(room.name, room.spec, room.generation, this.#domain);
+    this.#put(entry);
+    return entry;
   }
 }

@@ -138,8 +138,10 @@ describe('chat focus', { timeout: 60_000 }, () => {
       assert.equal(room.claimNickname(member, 'Bobby').ok, true);
       const nick = (await watcher.nextRequest('NOTIFY')).body.toString();
       assert.match(nick, /version="3"/);
-      assert.match(nick, /<display-text>Bobby<\/display-text>/);
-      assert.match(nick, /<chat:nickname>Bobby<\/chat:nickname>/);
+      // RFC 7701 §7.4 / §9.6: the XCON 'nickname' attribute of <user>.
+      assert.match(nick, /xmlns:xcon="urn:ietf:params:xml:ns:xcon-conference-info"/);
+      assert.match(nick, /<user entity="sip:bob@example.com" state="full" xcon:nickname="Bobby">/);
+      assert.match(nick, /<display-text>Bobby<\/display-text>/, 'no display name: the nickname is shown');
 
       await bob.send(d, 'BYE', { inDialog: true });
       const left = (await watcher.nextRequest('NOTIFY')).body.toString();

@@ -6,8 +6,10 @@
 //   INVITE room   → calls.ts (admission, answer, dialog ↔ device)
 //   BYE / no ACK  → the device leaves the room (UAS core onDialogEnded)
 //   SUBSCRIBE     → subscriptions.ts (Event: conference)
-//   REFER         → calls.ts (method=BYE by a moderator)
+//   REFER         → calls.ts (method=BYE by a moderator), dial-out.ts (method=INVITE)
 //   room events   → partial NOTIFYs; a device the switch dropped → BYE
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { SecureContextOptions } from 'node:tls';
 import type { Dialog } from '../../sip/dialogs.ts';
@@ -20,6 +22,8 @@ import { parseSipUri } from '../../sip/uri.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { LAB_MEDIA_POLICY, type MediaPolicy } from './admission.ts';
 import { Calls } from './calls.ts';
+import { DialOut } from './dial-out.ts';
+import { factoryInvite, isFactoryUri } from './factory.ts';
 import { RoomUnavailableError, type ChatPort, type ChatRoomPort, type RoomEvent } from './chat-port.ts';
 import type { ConferenceState, StateChange } from './conference-info.ts';
 import type { RoomDirectory, RoomEntry } from './directory.ts';
@@ -43,6 +47,10 @@ export interface FocusOptions {
   readonly metrics?: Metrics;
   /** An INVITE to an unknown room on one of our hosts creates it (directory.create). Default false: 404. */
   readonly autoCreate?: boolean;
+  /** User part of the conference factory URI (factory.ts); absent: no factory. */
+  readonly factory?: string;
+  /** Host part of rooms the factory makes (sip:grp-...@<domain>); default the first of `domains`, else publicHost. */
+  readonly domain?: string;
   /** Hosts (besides our addresses) whose Request-URI user part names a room: the chat domains. */
   readonly domains?: readonly string[];
   /** a=path checks (admission.ts). Default: allow private and foreign addresses (lab). */
@@ -105,6 +113,8 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     contact: `<sip:focus@${hostRef}>`,
     allow: ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'SUBSCRIBE', 'REFER'],
     supported: [],
+    // multipart/mixed: an SDP offer with a request-contained list, to the conference factory (factory.ts).
+    accept: o.factory === undefined ? ['application/sdp'] : ['application/sdp', 'multipart/mixed'],
     server: 'msrpd-focus',
     timers: o.timers,
     sentBy: (d) => ({ host: publicHost, port: portFor(d.transport) ?? 5060 }),
@@ -127,6 +137,14 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     sendBye: (dialog) => void ua.request(dialog, 'BYE').catch(() => undefined),
     notifyRefer: (dialog, sipfrag) => void notifyRefer(dialog, sipfrag),
     counted: (outcome) => invites?.inc({ outcome }),
+    dialOut: (incoming, room, chat, target, requester) => dialOut.refer(incoming, room, chat, target, requester),
+  });
+
+  const dialOut = new DialOut({
+    ua, logger: log, publicHost, contactFor,
+    notify: (dialog, sipfrag, final) => void notifyRefer(dialog, sipfrag, final),
+    adopt: (call) => calls.add(call),
+    resolve: async (host) => (isIP(host) !== 0 ? host : (await lookup(host)).address),
   });
 
   const subscriptions = new ConferenceSubscriptions({
@@ -138,13 +156,13 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     },
   });
 
-  /** RFC 3515 §2.4.5: the REFER's outcome as message/sipfrag, and the implicit subscription ends. */
-  async function notifyRefer(dialog: Dialog, sipfrag: string): Promise<void> {
+  /** RFC 3515 §2.4.5: the REFER's progress or outcome as message/sipfrag; the final one ends the implicit subscription. */
+  async function notifyRefer(dialog: Dialog, sipfrag: string, final = true): Promise<void> {
     await ua.request(dialog, 'NOTIFY', {
-      headers: [['Event', 'refer'], ['Subscription-State', 'terminated;reason=noresource']],
+      headers: [['Event', 'refer'], ['Subscription-State', final ? 'terminated;reason=noresource' : 'active;expires=60']],
       body: Buffer.from(sipfrag), contentType: 'message/sipfrag;version=2.0',
     });
-    if (dialog.method === 'REFER') ua.dialogs.terminate(dialog);
+    if (final && dialog.method === 'REFER') ua.dialogs.terminate(dialog);
   }
 
   /** The live room for an entry, watched for events once; a promise when its owner replica has to be found. */
@@ -267,7 +285,26 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
       incoming.respond(req.method === 'REFER' ? 403 : 405);
       return;
     }
-    const entry = await roomFor(incoming);
+    let entry: RoomEntry | undefined;
+    let join = incoming;
+    let onJoined: ((creator: string) => void) | undefined;
+    if (req.method === 'INVITE' && isFactoryUri(req.uri, o.factory, isLocalHost)) {
+      const made = await factoryInvite(incoming, { rooms: o.rooms, domain: o.domain ?? o.domains?.[0] ?? publicHost });
+      if ('status' in made) {
+        invites?.inc({ outcome: String(made.status) });
+        incoming.respond(made.status, { reason: made.reason });
+        return;
+      }
+      if (made.created) log.info({ room: made.room.name, invitees: made.invitees.length }, 'ad-hoc room created by the conference factory');
+      ({ room: entry, incoming: join } = made);
+      const invitees = made.invitees;
+      if (invitees.length > 0) {
+        onJoined = (creator) => {
+          const w = watched.get(made.room.name);
+          if (w) for (const target of invitees) void dialOut.invite(made.room, w.chat, target, creator);
+        };
+      }
+    } else entry = await roomFor(incoming);
     if (!entry) {
       invites?.inc({ outcome: '404' });
       incoming.respond(404, { reason: 'No Such Room' });
@@ -287,7 +324,7 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     }
     switch (req.method) {
       case 'INVITE':
-        calls.join(incoming, entry, w.chat);
+        calls.join(join, entry, w.chat, onJoined);
         return;
       case 'SUBSCRIBE':
         subscribedRoom.set(callId(req) ?? '', entry.name);

@@ -362,6 +362,12 @@ export class SendChunk implements ChunkSink {
       // recipient's a=chatroom did not list "private-messages".
       if (recipients.length === 0) return this.#discard(MsrpStatus.PRIVATE_MESSAGES_NOT_SUPPORTED, 'the recipient does not take private messages');
     }
+    // RFC 4975 §8.6: a device gets only the wrapped types its offer signalled (accept-types or
+    // accept-wrapped-types); the others of a public message skip it, a private one is refused.
+    if (recipients.some((d) => !d.takesWrapped(cpim.contentType))) {
+      recipients = recipients.filter((d) => d.takesWrapped(cpim.contentType));
+      if (!isPublic && recipients.length === 0) return this.#discard(MsrpStatus.UNSUPPORTED_MEDIA_TYPE, 'the recipient does not accept this content type');
+    }
     const composing = cpim.contentType !== undefined && ISCOMPOSING.test(cpim.contentType);
     const total = this.#total;
     // Neither typing indications nor disposition notifications (one addressed to the room,

@@ -3,6 +3,7 @@
 // the room from a phone and a laptop at once. Every device has its own session URI at the
 // focus (what the SDP answer's a=path names) and its own path back.
 import { formatByteRange } from '../../msrp/chunker.ts';
+import { formatListAdmits, parseContentType } from '../../msrp/headers.ts';
 import { endLine, serializeHead } from '../../msrp/serializer.ts';
 import { newMessageId, newTransactionId } from '../../msrp/transaction.ts';
 import type { Connection } from '../../transport/connection.ts';
@@ -57,6 +58,8 @@ export interface DeviceInit {
   readonly localUri: string;
   readonly remotePath: readonly string[];
   readonly acceptTypes: readonly string[];
+  /** The offer's a=accept-wrapped-types; undefined when the admission did not say (no restriction). */
+  readonly acceptWrappedTypes?: readonly string[];
   readonly acceptsPrivate: boolean;
   readonly deviceId: string | undefined;
   readonly upload?: FileUpload | undefined;
@@ -67,9 +70,10 @@ export class Device {
   readonly id: string;
   /** Our session URI for this device (SDP answer a=path, From-Path of what we send). */
   readonly localUri: string;
-  /** The device's a=path: To-Path of what we send, first hop first (RFC 4975 §8.2). */
-  readonly remotePath: readonly string[];
+  /** The device's a=path: To-Path of what we send, first hop first (RFC 4975 §8.2); a re-INVITE may change it (setRemotePath). */
+  remotePath: readonly string[];
   readonly acceptTypes: readonly string[];
+  readonly acceptWrappedTypes: readonly string[] | undefined;
   /** RFC 7701 §8: the device's a=chatroom listed "private-messages". */
   readonly acceptsPrivate: boolean;
   readonly deviceId: string | undefined;
@@ -84,22 +88,46 @@ export class Device {
   /** Messages this device is sending, between their first and last chunk, by Message-ID. */
   readonly incoming = new Map<string, InboundMessage>();
   connectTimer: NodeJS.Timeout | undefined;
-  readonly #paths: string;
+  #paths = '';
+  /** True when every wrapped type is welcome ("*" or no a=accept-wrapped-types known): the fan-out's fast path. */
+  readonly #takesAnyWrapped: boolean;
 
   constructor(init: DeviceInit, member: Member, room: Room, outbox: Outbox) {
     this.id = init.id;
     this.localUri = init.localUri;
     this.remotePath = init.remotePath;
     this.acceptTypes = init.acceptTypes;
+    this.acceptWrappedTypes = init.acceptWrappedTypes;
+    this.#takesAnyWrapped = init.acceptWrappedTypes === undefined || init.acceptWrappedTypes.includes('*') || init.acceptTypes.includes('*');
     this.acceptsPrivate = init.acceptsPrivate;
     this.deviceId = init.deviceId;
     this.upload = init.upload;
     this.member = member;
     this.room = room;
     this.outbox = outbox;
+    this.setRemotePath(init.remotePath);
+  }
+
+  /** The device's path (at admission, or changed by a re-INVITE, RFC 4975 §8.4). */
+  setRemotePath(path: readonly string[]): void {
     // Validated like serializeHead would, once: To-Path is the device's path, From-Path our URI.
-    this.#paths = serializeHead({ kind: 'request', method: 'SEND', transactionId: 'xxxx', toPath: this.remotePath, fromPath: [this.localUri], headers: [] }, false)
+    this.#paths = serializeHead({ kind: 'request', method: 'SEND', transactionId: 'xxxx', toPath: path, fromPath: [this.localUri], headers: [] }, false)
       .toString('latin1').replace(/^[^\n]*\n/, '');
+    this.remotePath = path;
+  }
+
+  /**
+   * RFC 4975 §8.6: "An MSRP endpoint MUST NOT send content of a type not signaled by the peer
+   * in either an accept-types or an accept-wrapped-types attribute": may a CPIM message whose
+   * own Content-Type is `contentType` go to this device? A message without one, or with one
+   * that does not parse, is not held back (the switch forwards what it cannot classify).
+   */
+  takesWrapped(contentType: string | undefined): boolean {
+    if (this.#takesAnyWrapped || contentType === undefined) return true;
+    const ct = parseContentType(contentType);
+    if (!ct.ok) return true;
+    const { type, subtype } = ct.value;
+    return formatListAdmits(this.acceptTypes, type, subtype) || formatListAdmits(this.acceptWrappedTypes ?? [], type, subtype);
   }
 
   /**

@@ -23,6 +23,8 @@ export interface AdmitRequest {
   /** The offer's a=path (RFC 4975 §8.2), first hop first, the device's own URI last. */
   readonly remotePath: readonly string[];
   readonly acceptTypes?: readonly string[];
+  /** The offer's a=accept-wrapped-types (RFC 4975 §8.6), honoured by the fan-out; absent: no restriction. */
+  readonly acceptWrappedTypes?: readonly string[];
   /** RFC 7701 §8: "private-messages" in the offer's a=chatroom. */
   readonly acceptsPrivate?: boolean;
   /** +sip.instance or another device identifier, for views. */
@@ -38,6 +40,8 @@ export interface AdmitRequest {
    * passed to the room as a CPIM file message (fanout.ts). It receives nothing.
    */
   readonly upload?: FileUpload;
+  /** A session id from reserveSession (the focus's own offer named it before the device answered: dial-out). */
+  readonly sessionId?: string;
 }
 
 /** What an RFC 5547 offer said of the file a participant pushes into the room. */
@@ -109,6 +113,10 @@ export interface RoomHost {
   newDevice(room: Room, member: Member, req: AdmitRequest): Device;
   dropDevice(device: Device): void;
   connectOut(device: Device): void;
+  /** A fresh session id and our URI for it, for an offer the focus makes before admitting (dial-out). */
+  reserveSession(): { sessionId: string; localUri: string };
+  /** The device's path changed (re-INVITE): leave its connection, then wait for or open the new one. */
+  repathDevice(device: Device, remotePath: readonly string[], setup: 'active' | 'passive'): void;
 }
 
 export class Room {
@@ -170,6 +178,11 @@ export class Room {
     return () => this.#listeners.delete(fn);
   }
 
+  /** Our session URI for a device the focus invites (RFC 4579 §5.5): its offer needs it before the answer; admit with its sessionId. */
+  reserveSession(): { sessionId: string; localUri: string } {
+    return this.#host.reserveSession();
+  }
+
   /** A participant (or another device of one) joins: called by the SIP focus on INVITE, before answering. */
   admit(req: AdmitRequest): AdmitResult {
     const p = this.#policy;
@@ -228,6 +241,25 @@ export class Room {
         this.removeDevice(d, reason);
         return true;
       }
+    }
+    return false;
+  }
+
+  /**
+   * A re-INVITE changed the device's a=path (RFC 4975 §8.4: "This new path may be the same as
+   * its previous path, but may be different"): the device keeps its session (our URI, its
+   * nickname, its place in the room) and moves to a new connection: it connects again
+   * (setup 'passive') or the switch connects to the new first hop ('active'). False when
+   * there is no such device or the path is not MSRP URIs.
+   */
+  repath(participantId: string, remotePath: readonly string[], setup: 'active' | 'passive'): boolean {
+    if (remotePath.length === 0 || !remotePath.every((u) => /^msrps?:\/\//i.test(u))) return false;
+    for (const m of this.#members.values()) {
+      const d = m.devices.get(participantId);
+      if (d === undefined) continue;
+      this.#host.repathDevice(d, remotePath, setup);
+      this.log.info({ participant: m.sipUri, session: d.id, setup }, 'device path changed by re-INVITE');
+      return true;
     }
     return false;
   }

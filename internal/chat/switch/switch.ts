@@ -144,25 +144,66 @@ export class ChatSwitch implements RoomHost, FanoutHost {
 
   // ---- RoomHost ----------------------------------------------------------------------
 
-  newDevice(room: Room, member: Member, req: AdmitRequest): Device {
-    const id = newSessionId(this.#o.sessionIdPrefix);
+  reserveSession(): { sessionId: string; localUri: string } {
+    const sessionId = newSessionId(this.#o.sessionIdPrefix);
+    return { sessionId, localUri: this.#localUri(sessionId) };
+  }
+
+  #localUri(id: string): string {
     const host = this.#o.publicHost.includes(':') && !this.#o.publicHost.startsWith('[') ? `[${this.#o.publicHost}]` : this.#o.publicHost;
-    const localUri = `${this.#scheme}://${host}:${this.#port}/${id};tcp`;
+    return `${this.#scheme}://${host}:${this.#port}/${id};tcp`;
+  }
+
+  newDevice(room: Room, member: Member, req: AdmitRequest): Device {
+    // A reserved id (dial-out) is used once; anything else gets a fresh one.
+    const reserved = req.sessionId !== undefined && /^[A-Za-z0-9\-._~+=/]{8,80}$/.test(req.sessionId) && !this.#devices.has(req.sessionId);
+    const id = reserved ? req.sessionId : newSessionId(this.#o.sessionIdPrefix);
+    const localUri = this.#localUri(id);
     const ref: { device?: Device } = {};
-    const parked = new Outbox(this.#maxQueue, () => {
-      if (ref.device !== undefined) room.removeDevice(ref.device, 'slow-reader');
-    });
     const device = (ref.device = new Device({
-      id, localUri, remotePath: req.remotePath, acceptTypes: req.acceptTypes ?? ['message/cpim'],
+      id, localUri, remotePath: req.remotePath, acceptTypes: req.acceptTypes ?? ['message/cpim'], acceptWrappedTypes: req.acceptWrappedTypes,
       acceptsPrivate: req.acceptsPrivate ?? false, deviceId: req.deviceId, upload: req.upload,
-    }, member, room, parked));
+    }, member, room, this.#parkedOutbox(ref)));
     this.#devices.set(id, device);
-    const d = device;
+    this.#awaitConnection(device);
+    return device;
+  }
+
+  /** Where a device's frames wait until it has a connection; a device that lets it overflow leaves. */
+  #parkedOutbox(ref: { device?: Device }): Outbox {
+    return new Outbox(this.#maxQueue, () => {
+      if (ref.device !== undefined) ref.device.room.removeDevice(ref.device, 'slow-reader');
+    });
+  }
+
+  /** A device without a connection is removed when none comes within connectTimeoutMs. */
+  #awaitConnection(d: Device): void {
+    clearTimeout(d.connectTimer);
     d.connectTimer = setTimeout(() => {
-      if (d.connection === undefined) room.removeDevice(d, 'connect-timeout');
+      if (d.connection === undefined) d.room.removeDevice(d, 'connect-timeout');
     }, this.#o.connectTimeoutMs ?? 30_000);
     d.connectTimer.unref();
-    return d;
+  }
+
+  repathDevice(d: Device, remotePath: readonly string[], setup: 'active' | 'passive'): void {
+    d.setRemotePath(remotePath);
+    const conn = d.connection;
+    if (conn !== undefined) {
+      // Messages it was sending on the old connection end with "#" at their recipients
+      // (RFC 4975 §7.1.1); what was queued for it there goes with that connection.
+      for (const msg of [...d.incoming.values()]) abortMessage(d, msg);
+      d.connection = undefined;
+      d.outbox = this.#parkedOutbox({ device: d });
+      const set = this.#bound.get(conn);
+      set?.delete(d);
+      if (set === undefined || set.size === 0) {
+        this.#bound.delete(conn);
+        // RFC 4975 §5.4: a connection no session uses any more is closed.
+        conn.end();
+      }
+    }
+    this.#awaitConnection(d);
+    if (setup === 'active') this.connectOut(d);
   }
 
   dropDevice(d: Device): void {

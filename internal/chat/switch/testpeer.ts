@@ -1,7 +1,7 @@
 // Test support: a participant device over a real socket, written with the project's parser
 // and serializer only, so tests see exactly the frames the switch writes (chunk by chunk,
 // heads before bodies) and can misbehave (stop reading, drop mid-chunk, spoof).
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import pino from 'pino';
 import type { Continuation, MsrpHeader, MsrpRequest, MsrpRequestHead, MsrpResponse } from '../../msrp/frame.ts';
 import { getHeader } from '../../msrp/frame.ts';
@@ -46,16 +46,35 @@ export class TestPeer {
    */
   bodySink: ((head: MsrpRequestHead, segment: Buffer) => boolean) | undefined;
 
-  constructor(sipUri: string) {
+  constructor(sipUri: string, uri?: string) {
     this.sipUri = sipUri;
-    this.uri = `msrp://peer${++peerSeq}.invalid:9/${newSessionId()};tcp`;
+    this.uri = uri ?? `msrp://peer${++peerSeq}.invalid:9/${newSessionId()};tcp`;
+  }
+
+  /**
+   * A peer that waits for the switch to connect (its offer says a=setup:passive, RFC 6135):
+   * its URI names a listener on 127.0.0.1; `accepted` resolves once the switch connected.
+   */
+  static async listening(sipUri: string): Promise<{ peer: TestPeer; accepted: Promise<void>; server: Server }> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const peer = new TestPeer(sipUri, `msrp://127.0.0.1:${(server.address() as AddressInfo).port}/${newSessionId()};tcp`);
+    const accepted = new Promise<void>((resolve) => server.once('connection', (s: Socket) => {
+      peer.#attach(s);
+      resolve();
+    }));
+    return { peer, accepted, server };
   }
 
   async connect(port: number): Promise<void> {
-    this.socket = await new Promise<Socket>((resolve, reject) => {
+    this.#attach(await new Promise<Socket>((resolve, reject) => {
       const s = netConnect({ host: '127.0.0.1', port }, () => resolve(s));
       s.once('error', reject);
-    });
+    }));
+  }
+
+  #attach(socket: Socket): void {
+    this.socket = socket;
     this.socket.on('error', () => undefined);
     this.closed = new Promise((r) => this.socket.once('close', () => r()));
     const parser = new MsrpParser({

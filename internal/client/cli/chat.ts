@@ -109,9 +109,10 @@ class ChatSession {
     if (res.status !== 200) return `who: ${res.status} ${res.reason}`;
     const n = await this.uac.nextRequest('NOTIFY');
     const xml = n.body.toString('utf8');
-    const users = [...xml.matchAll(/<user entity="([^"]+)"[^>]*>([\s\S]*?)<\/user>/g)].map((m) => {
-      const nick = /<chat:nickname>([^<]*)</.exec(m[2] ?? '')?.[1];
-      return nick === undefined ? m[1]! : `${nick} (${m[1]!})`;
+    // RFC 7701 §7.4 / §9.6: the nickname is the XCON 'nickname' attribute of <user>.
+    const users = [...xml.matchAll(/<user entity="([^"]+)"([^>]*)>/g)].map((m) => {
+      const nick = /\bxcon:nickname="([^"]*)"/.exec(m[2] ?? '')?.[1];
+      return nick === undefined ? m[1]! : `${xmlText(nick)} (${m[1]!})`;
     });
     return `in the room: ${users.join(', ') || 'nobody'}`;
   }
@@ -376,4 +377,14 @@ async function chat(argv: string[], ctx: ChatContext): Promise<number> {
   }
   await printing;
   return code;
+}
+
+/** XML character and entity references of an attribute value (XML 1.0 §4.6), as the focus escapes them. */
+function xmlText(s: string): string {
+  const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+  return s.replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos);/gi, (_, ref: string) => {
+    if (ref.startsWith('#x') || ref.startsWith('#X')) return String.fromCodePoint(parseInt(ref.slice(2), 16));
+    if (ref.startsWith('#')) return String.fromCodePoint(Number(ref.slice(1)));
+    return named[ref.toLowerCase()] ?? _;
+  });
 }
