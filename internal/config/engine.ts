@@ -53,7 +53,7 @@ export const EngineConfigSchema = Type.Object({
     }),
     allowPrivate: Type.Boolean({
       default: false,
-      description: 'Allow next hops that resolve to private, loopback, link-local, CGNAT or unique-local addresses. Off in production: an allowed name must not lead into the pod network (DNS rebinding).',
+      description: 'Allow next hops that resolve to an address that is not public unicast: loopback, private, CGNAT, link-local, unique-local, site-local, multicast, documentation and other special-purpose ranges, judged by number (also inside IPv4-mapped, NAT64 and 6to4 IPv6 addresses; docs/security.md). Off in production: an allowed name must not lead into the pod network (DNS rebinding).',
     }),
     connectTimeoutMs: Type.Integer({ minimum: 100, default: 5000, description: 'Connect (and TLS handshake) timeout towards a next hop; on failure the request gets 481.' }),
     dnsServers: Type.Array(Type.String({ minLength: 1, pattern: '^(\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?|[0-9A-Fa-f:.]+)$' }), {
