@@ -26,8 +26,10 @@ export interface RoomControllerDeps {
   admin: AdminClient;
   /** The bearer token for a relay's admin API (by default its `<relay>-admin-token` Secret). */
   tokens: RelayTokenSource;
-  /** `{name}`/`{namespace}` of the MsrpRelay, e.g. `http://{name}-admin.{namespace}.svc:8080`. */
+  /** `{name}`/`{namespace}` of the MsrpRelay, e.g. `https://{name}-admin.{namespace}.svc:8080`. */
   adminUrlTemplate: string;
+  /** The CA bundle a relay's admin API certificate chains to (its `<relay>-admin-tls` Secret's ca.crt), when known. */
+  adminCa?: (relay: MsrpRelay) => string | undefined;
   /** Refresh the participant count this often. */
   statusIntervalMs: number;
   events: EventRecorder;
@@ -91,7 +93,7 @@ export function createRoomReconciler(deps: RoomControllerDeps): (key: string) =>
     const log = deps.logger.child({ room: key });
     const relay = relays.get(room.spec.relayRef.name, namespace);
     const finalizers = room.metadata.finalizers ?? [];
-    const baseUrl = relay ? adminBaseUrl(deps.adminUrlTemplate, { name: relay.metadata.name, namespace }) : undefined;
+    const baseUrl = relay ? { url: adminBaseUrl(deps.adminUrlTemplate, { name: relay.metadata.name, namespace }), ca: deps.adminCa?.(relay) } : undefined;
 
     if (room.metadata.deletionTimestamp) {
       if (!finalizers.includes(ROOM_FINALIZER)) return {};
