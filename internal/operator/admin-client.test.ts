@@ -42,13 +42,18 @@ describe('admin client over HTTPS', () => {
   });
 
   it('refuses a certificate of the right CA for another name than the URL\'s host', async () => {
-    const elsewhere = createServer({ cert: pki.wrongHost.cert, key: pki.wrongHost.key }, (_req, res) => res.end('{}'));
+    const elsewhere = createServer({ cert: pki.wrongHost.cert, key: pki.wrongHost.key }, (_req, res) => res.end('{"count":0}'));
     await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', () => resolve()));
     try {
+      const at = (elsewhere.address() as AddressInfo).port;
       await assert.rejects(
-        client.participantCount({ url: `https://localhost:${(elsewhere.address() as AddressInfo).port}`, ca: pki.caPem }, 'tok', 'lobby'),
+        client.participantCount({ url: `https://localhost:${at}`, ca: pki.caPem }, 'tok', 'lobby'),
         (e: Error) => e instanceof AdminUnreachableError && /altname|Hostname|certificate/i.test(e.message),
       );
+      // The name the certificate must carry can be pinned apart from the URL's host (the operator
+      // pins the admin Service's name): an address in the URL, the name checked in the certificate.
+      await client.participantCount({ url: `https://127.0.0.1:${at}`, ca: pki.caPem, servername: 'elsewhere.test' }, 'tok', 'lobby');
+      await assert.rejects(client.participantCount({ url: `https://127.0.0.1:${at}`, ca: pki.caPem, servername: 'relay-admin.chat.svc' }, 'tok', 'lobby'), AdminUnreachableError);
     } finally {
       elsewhere.close();
     }

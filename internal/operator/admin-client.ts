@@ -63,15 +63,19 @@ export function adminBaseUrl(template: string, relay: { name: string; namespace:
   return template.replaceAll('{name}', relay.name).replaceAll('{namespace}', relay.namespace).replace(/\/+$/, '');
 }
 
-/** A relay's admin API: its base URL and, for https, the CA bundle (PEM) its certificate chains to. */
+/**
+ * A relay's admin API: its base URL and, for https, the CA bundle (PEM) its certificate chains
+ * to and the name the certificate must carry (the admin Service's, whatever host the URL names).
+ */
 export interface AdminTarget {
   readonly url: string;
   readonly ca?: string | undefined;
+  readonly servername?: string | undefined;
 }
 
 export class AdminClient {
   private readonly dispatcher: Agent;
-  /** One agent per CA bundle (a relay's, until its CA rolls over). */
+  /** One agent per CA bundle and name (a relay's, until its CA rolls over). */
   private readonly agents = new Map<string, Agent>();
   private readonly timeoutMs: number;
 
@@ -80,9 +84,10 @@ export class AdminClient {
     this.dispatcher = new Agent({ connectTimeout: this.timeoutMs, keepAliveTimeout: 30_000 });
   }
 
-  private agentFor(ca: string | undefined): Agent {
+  private agentFor(ca: string | undefined, servername: string | undefined): Agent {
     if (ca === undefined) return this.dispatcher;
-    let a = this.agents.get(ca);
+    const key = `${servername ?? ''}\n${ca}`;
+    let a = this.agents.get(key);
     if (a === undefined) {
       // A renewed CA replaces the bundle: agents of bundles no longer used are dropped.
       if (this.agents.size >= 64) for (const [k, old] of this.agents) {
@@ -90,8 +95,8 @@ export class AdminClient {
         void old.close();
         break;
       }
-      a = new Agent({ connectTimeout: this.timeoutMs, keepAliveTimeout: 30_000, connect: { ca, minVersion: 'TLSv1.2' } });
-      this.agents.set(ca, a);
+      a = new Agent({ connectTimeout: this.timeoutMs, keepAliveTimeout: 30_000, connect: { ca, minVersion: 'TLSv1.2', ...(servername === undefined ? {} : { servername }) } });
+      this.agents.set(key, a);
     }
     return a;
   }
@@ -107,7 +112,7 @@ export class AdminClient {
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        dispatcher: this.agentFor(target.ca),
+        dispatcher: this.agentFor(target.ca, target.servername),
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
       });

@@ -15,7 +15,7 @@ import type { KubeClient } from './kube/client.ts';
 import { RESOURCES } from './kube/resources.ts';
 import type { Cache, ReconcileResult } from './reconcile.ts';
 import { splitKey } from './reconcile.ts';
-import { FIELD_MANAGER } from './render/common.ts';
+import { adminDnsNames, FIELD_MANAGER } from './render/common.ts';
 
 export const ROOM_FINALIZER = 'msrp.dev/room-cleanup';
 
@@ -93,7 +93,12 @@ export function createRoomReconciler(deps: RoomControllerDeps): (key: string) =>
     const log = deps.logger.child({ room: key });
     const relay = relays.get(room.spec.relayRef.name, namespace);
     const finalizers = room.metadata.finalizers ?? [];
-    const baseUrl = relay ? { url: adminBaseUrl(deps.adminUrlTemplate, { name: relay.metadata.name, namespace }), ca: deps.adminCa?.(relay) } : undefined;
+    const adminCa = relay === undefined ? undefined : deps.adminCa?.(relay);
+    // The operator-issued admin certificate names the admin Service: checked for that name even when the URL names an address.
+    const baseUrl = relay ? {
+      url: adminBaseUrl(deps.adminUrlTemplate, { name: relay.metadata.name, namespace }),
+      ...(adminCa === undefined ? {} : { ca: adminCa, servername: adminDnsNames(relay)[0] }),
+    } : undefined;
 
     if (room.metadata.deletionTimestamp) {
       if (!finalizers.includes(ROOM_FINALIZER)) return {};
