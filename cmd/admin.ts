@@ -3,7 +3,7 @@
 //   admin [--config FILE]        environment: MSRP_ADMIN_<SECTION>__<KEY> (internal/config/admin.ts)
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { buildAdminApp } from '../internal/admin/app.ts';
+import { buildAdminApp, setAdminCertificate } from '../internal/admin/app.ts';
 import { createTokenReviewer } from '../internal/admin/tokenreview.ts';
 import { loadAdminConfig, watchFile, type FileWatcher } from '../internal/config/index.ts';
 import { openStore } from '../internal/store/index.ts';
@@ -43,13 +43,32 @@ async function main(argv: string[]): Promise<void> {
       caPem: existsSync(tr.caFile) ? readFileSync(tr.caFile, 'utf8') : undefined,
     })
     : undefined;
+  const tls = c.http.tls;
+  const readTls = () => (tls === undefined ? undefined : { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) });
+  const https = readTls();
   const app = await buildAdminApp({
+    ...(https === undefined ? {} : { https }),
     store, logger, metrics: createMetrics(), bootstrapToken: () => bootstrapToken, tokenReview, engineUrl: c.engine.controlUrl,
     liveStaleAfterSec: c.sessions.staleAfterSec, sessionDeleteWaitMs: c.sessions.deleteWaitMs,
     engineTimeoutMs: c.engine.timeoutMs, bodyLimit: c.http.bodyLimitBytes, tokenCacheTtlMs: c.auth.tokenCacheTtlMs,
   });
   const address = await app.listen({ host: c.http.host, port: c.http.port });
-  logger.info({ address, database: store.kind }, 'admin API listening');
+  logger.info({ address, database: store.kind, tls: tls !== undefined }, 'admin API listening');
+  // A renewed certificate (the kubelet swaps the mounted Secret) applies to new connections.
+  const certWatch = tls === undefined ? undefined : await watchFile({
+    file: tls.certFile,
+    onChange() {
+      try {
+        setAdminCertificate(app, readTls()!);
+        logger.info({ file: tls.certFile }, 'admin certificate reloaded');
+      } catch (err) {
+        logger.warn({ err, file: tls.certFile }, 'admin certificate not reloaded: the last one stays');
+      }
+    },
+    onError(err) {
+      logger.warn({ err, file: tls.certFile }, 'admin certificate file not readable: the last one stays');
+    },
+  });
 
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -57,6 +76,7 @@ async function main(argv: string[]): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'stopping');
     tokenWatch?.close();
+    certWatch?.close();
     void app.close().then(() => store.close()).then(() => process.exit(0), (err: unknown) => {
       logger.error({ err }, 'stop failed');
       process.exit(1);

@@ -20,7 +20,7 @@ import { RESOURCES } from '../internal/operator/kube/resources.ts';
 import { issueMeshCertificate, meshCertificateProblem, splitPemBundle } from '../internal/operator/mesh-pki.ts';
 import { ensureMeshSecrets, ROLLOVER_ANNOTATION } from '../internal/operator/mesh-secrets.ts';
 import { loadKubeConfig } from '../internal/operator/operator.ts';
-import { meshDnsNames } from '../internal/operator/render/common.ts';
+import { adminDnsNames, meshDnsNames } from '../internal/operator/render/common.ts';
 import { createLogger } from '../internal/telemetry/logger.ts';
 
 const binDir = clusterBinDir();
@@ -170,7 +170,11 @@ describe('mesh PKI Secrets against a real API server', { skip, timeout: 300_000 
       assert.notEqual(tls?.metadata?.resourceVersion, versions[1]);
       const leaf1 = new X509Certificate(pemOf(tls, 'tls.crt'));
       assert.equal(new Date(leaf1.validFrom).getTime(), Math.floor(later.getTime() / 1000) * 1000 - 5 * MIN);
-      assert.deepEqual(recorded, ['MeshCACreated', 'MeshCertificateIssued', 'MeshCertificateIssued']);
+      assert.deepEqual(recorded, ['MeshCACreated', 'MeshCertificateIssued', 'AdminCertificateIssued', 'MeshCertificateIssued', 'AdminCertificateIssued']);
+      // The admin API's certificate: the same CA, the admin Service's names only (not the mesh's).
+      const admin = await secret('solo-admin-tls', DIRECT);
+      assert.equal(meshCertificateProblem(pemOf(admin, 'tls.crt'), pemOf(await secret('solo-mesh-ca', DIRECT), 'ca.crt'), adminDnsNames(relay), later), undefined);
+      assert.deepEqual(adminDnsNames(relay), [`solo-admin.${DIRECT}.svc`, `solo-admin.${DIRECT}.svc.cluster.local`]);
     });
 
     it('deleting the CA Secret rotates it: both CAs trusted, then a leaf from the new one, then the old CA dropped', async () => {
@@ -220,7 +224,7 @@ describe('mesh PKI Secrets against a real API server', { skip, timeout: 300_000 
       const tls = await secret('solo-mesh-tls', DIRECT);
       assert.equal(meshCertificateProblem(pemOf(tls, 'tls.crt'), newCa, meshDnsNames(relay), t), undefined);
       assert.deepEqual(splitPemBundle(pemOf(tls, 'ca.crt')), [newCa, oldCa]);
-      assert.deepEqual(recorded, ['MeshCARenewed', 'MeshCertificateIssued']);
+      assert.deepEqual(recorded, ['MeshCARenewed', 'MeshCertificateIssued', 'AdminCertificateIssued']);
     });
 
     it('a CA Secret that cannot sign is reported, not overwritten', async () => {

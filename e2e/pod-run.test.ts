@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { V1StatefulSet } from '@kubernetes/client-node';
+import { Agent, fetch } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { clusterBinDir } from './cluster/cluster.ts';
 import { eventually, freshDatabase, ROOT, skipReason, startOperatorCluster } from './operator-harness.ts';
@@ -128,16 +129,22 @@ describe('apply YAML -> a working relay: the rendered pod runs', { skip, timeout
     assert.equal(adminConfig.engine.controlUrl, `http://127.0.0.1:${pod.ports.get(ENGINE_CONTROL_PORT)}`);
     assert.equal(engineConfig.http.controlPort, pod.ports.get(ENGINE_CONTROL_PORT), 'the admin reaches the engine it runs next to');
 
-    // The admin API of the pod, with the bootstrap token the relay's Secret holds.
-    const adminUrl = `http://127.0.0.1:${pod.port('admin', 'admin')}`;
+    // The admin API of the pod over HTTPS, with the certificate the operator issued for the
+    // admin Service (checked for that name and against its CA), and the bootstrap token the
+    // relay's Secret holds.
+    const adminTls = await env.kube.get<KubeObject & { data: Record<string, string> }>(RESOURCES.secret, NS, `${RELAY}-admin-tls`);
+    const adminAgent = new Agent({ connect: { ca: Buffer.from(adminTls.data['ca.crt']!, 'base64').toString('utf8'), servername: `${RELAY}-admin.${NS}.svc` } });
+    const adminUrl = `https://127.0.0.1:${pod.port('admin', 'admin')}`;
+    const plain = await fetch(`http://127.0.0.1:${pod.port('admin', 'admin')}/v1/realms`, { headers: { authorization: `Bearer ${adminToken}` } }).then(() => 'answered', () => 'refused');
+    assert.equal(plain, 'refused', 'no plain HTTP on the admin port');
     const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
-    let res = await fetch(`${adminUrl}/v1/realms`, { method: 'POST', headers, body: JSON.stringify({ name: realm }) });
+    let res = await fetch(`${adminUrl}/v1/realms`, { dispatcher: adminAgent, method: 'POST', headers, body: JSON.stringify({ name: realm }) });
     assert.equal(res.status, 201, await res.text());
     for (const [username, password] of [['alice', 'alice-password'], ['bob', 'bob-password']]) {
-      res = await fetch(`${adminUrl}/v1/realms/${realm}/users`, { method: 'POST', headers, body: JSON.stringify({ username, password }) });
+      res = await fetch(`${adminUrl}/v1/realms/${realm}/users`, { dispatcher: adminAgent, method: 'POST', headers, body: JSON.stringify({ username, password }) });
       assert.equal(res.status, 201, await res.text());
     }
-    res = await fetch(`${adminUrl}/v1/realms`, { headers: { authorization: 'Bearer wrong-token' } });
+    res = await fetch(`${adminUrl}/v1/realms`, { dispatcher: adminAgent, headers: { authorization: 'Bearer wrong-token' } });
     assert.equal(res.status, 401, 'only the Secret\'s token opens the admin API');
 
     // A file through the pod's relay with the real CLI, over TLS, authenticated.
@@ -157,7 +164,7 @@ describe('apply YAML -> a working relay: the rendered pod runs', { skip, timeout
       }, 20_000);
       assert.match(to, /^msrps:\/\/msrp\.example\.com:\d+\/\S+;tcp /, 'Use-Path names the relay by its publicHost');
       // The admin's live view comes from the engine's control endpoint in the same pod.
-      const sessions = await (await fetch(`${adminUrl}/v1/sessions`, { headers })).json() as { items: { user?: string; realm?: string }[] };
+      const sessions = await (await fetch(`${adminUrl}/v1/sessions`, { dispatcher: adminAgent, headers })).json() as { items: { user?: string; realm?: string }[] };
       assert.ok(sessions.items.some((s) => s.user === 'bob'), JSON.stringify(sessions));
       const send = cli(['send', '--relay', relayUri, '--user', 'alice', '--ca', ca, '--to', to, '--file', src], { MSRP_PASSWORD: 'alice-password' });
       assert.equal(await send.exited, 0, send.stderr);

@@ -22,6 +22,7 @@ import type { TestContext } from 'node:test';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Agent, fetch as tlsFetch } from 'undici';
 import { clusterBinDir, startCluster } from '../cluster/cluster.ts';
 import type { Cluster } from '../cluster/cluster.ts';
 import { PG_BIN, startThrowawayPostgres } from '../postgres/throwaway.ts';
@@ -237,16 +238,19 @@ describe('the user\'s path: helm install, samples, msrp send and chat, helm test
   step('3. msrp send of 20 MB from the host through the relay Service to msrp listen: sha256 equal', async () => {
     // Users alice and bob through the relay's admin API (the Service's admin port).
     const admin = await getJson<{ spec: { clusterIP: string; ports: { name: string; port: number }[] } }>([`service/${RELAY}-admin`, '-n', NS]);
-    const adminUrl = `http://${admin.spec.clusterIP}:${admin.spec.ports[0]!.port}`;
+    // HTTPS with the certificate the operator issued for the admin Service's names (docs/security.md).
+    const adminTls = await getJson<{ data: Record<string, string> }>([`secret/${RELAY}-admin-tls`, '-n', NS]);
+    const adminAgent = new Agent({ connect: { ca: Buffer.from(adminTls.data['ca.crt']!, 'base64').toString('utf8'), servername: `${RELAY}-admin.${NS}.svc` } });
+    const adminUrl = `https://${admin.spec.clusterIP}:${admin.spec.ports[0]!.port}`;
     // spec.realms configures the engine; the realm's users live in the store (admin API).
-    const realm = await fetch(`${adminUrl}/v1/realms`, {
-      method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    const realm = await tlsFetch(`${adminUrl}/v1/realms`, {
+      dispatcher: adminAgent, method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'example.net' }),
     });
     assert.ok(realm.status === 201 || realm.status === 409, `create realm: ${realm.status} ${await realm.text()}`);
     for (const [user, password] of Object.entries(creds)) {
-      const r = await fetch(`${adminUrl}/v1/realms/example.net/users`, {
-        method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      const r = await tlsFetch(`${adminUrl}/v1/realms/example.net/users`, {
+        dispatcher: adminAgent, method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({ username: user, password }),
       });
       assert.ok(r.status === 201 || r.status === 409, `create ${user}: ${r.status} ${await r.text()}`);

@@ -37,6 +37,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { V1Container, V1Probe, V1StatefulSet, V1Volume } from '@kubernetes/client-node';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { KubeClient, KubeObject } from '../../internal/operator/kube/client.ts';
 import { isNotFound } from '../../internal/operator/kube/client.ts';
@@ -317,13 +318,18 @@ export async function materializePod(opts: MaterializeOptions): Promise<Material
   return pod;
 }
 
+const PROBE_AGENT = new Agent({ connect: { rejectUnauthorized: false } });
+
 async function probeOnce(c: V1Container, probe: V1Probe, portOf: (c: V1Container, p: number | string) => number): Promise<boolean> {
   const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
   if (probe.httpGet) {
     const port = portOf(c, probe.httpGet.port);
     const scheme = (probe.httpGet.scheme ?? 'HTTP').toLowerCase();
     try {
-      const res = await fetch(`${scheme}://127.0.0.1:${port}${probe.httpGet.path ?? '/'}`, { signal: AbortSignal.timeout(timeoutMs) });
+      // The kubelet does not verify the certificate of an HTTPS probe.
+      const res = await undiciFetch(`${scheme}://127.0.0.1:${port}${probe.httpGet.path ?? '/'}`, {
+        signal: AbortSignal.timeout(timeoutMs), ...(scheme === 'https' ? { dispatcher: PROBE_AGENT } : {}),
+      });
       await res.arrayBuffer();
       return res.status >= 200 && res.status < 400; // the kubelet's success range
     } catch {

@@ -2,7 +2,9 @@
 // every route's TypeBox schema validates the request, serializes the response (so a
 // field not in the schema, such as a digest, can never leave) and is the OpenAPI 3
 // document at /docs/json (browsable at /docs). Features are plugins under routes/.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest, type RawServerDefault } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -51,6 +53,16 @@ export interface AdminAppOptions {
   liveStaleAfterSec?: number;
   /** How long DELETE /v1/sessions/:id waits for another replica to close the session before answering 202 (default 3000). */
   sessionDeleteWaitMs?: number;
+  /** Serve HTTPS with this certificate and key (docs/security.md "Admin API"); plain HTTP when absent. */
+  https?: { cert: string | Buffer; key: string | Buffer };
+}
+
+/** TLS 1.2 at least, as every other listener of the project. */
+const ADMIN_MIN_TLS = 'TLSv1.2';
+
+/** A renewed certificate for new handshakes of an HTTPS admin app (a rotated Secret file). */
+export function setAdminCertificate(app: AdminApp, tls: SecureContextOptions): void {
+  (app.server as unknown as HttpsServer).setSecureContext({ ...tls, minVersion: ADMIN_MIN_TLS });
 }
 
 /** What route plugins get: the narrow set of collaborators, nothing global. */
@@ -102,6 +114,12 @@ export async function buildAdminApp(o: AdminAppOptions): Promise<AdminApp> {
     bodyLimit: o.bodyLimit ?? 64 * 1024,
     // Query strings with repeated keys or odd encodings are validated like anything else.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    // An HTTPS server behind the same handler: Fastify types its server as http.Server
+    // whatever the factory returns; the request and response objects are the same classes.
+    ...(o.https === undefined ? {} : {
+      serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+        createHttpsServer({ cert: o.https!.cert, key: o.https!.key, minVersion: ADMIN_MIN_TLS }, handler) as unknown as HttpServer,
+    }),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   installJsonParser(app);

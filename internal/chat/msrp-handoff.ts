@@ -91,6 +91,9 @@ function splice(client: Socket, read: Buffer, owner: number, o: HandoffOptions):
     o.counted?.('spliced');
     upstream.setNoDelay(true);
     client.setNoDelay(true);
+    // The listener's idle timeout closes connections that carry no participant here; this
+    // one's participants are on the owner replica, which judges it: no idle timer here.
+    client.setTimeout(0);
     const both = (): void => {
       client.destroy();
       upstream.destroy();

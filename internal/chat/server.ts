@@ -23,6 +23,7 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import type { ChatPort, ChatRoomPort, LocalChatPort } from './focus/chat-port.ts';
 import { MemoryRoomDirectory, roomEntryFromSpec, StoreRoomDirectory, type NewRoom, type RoomDirectory, type RoomEntry } from './focus/directory.ts';
 import { startFocus, type RunningFocus } from './focus/focus.ts';
+import { chatListenerGuards } from './listener-guards.ts';
 import { handOff } from './msrp-handoff.ts';
 import { RoomMesh } from './room-mesh.ts';
 
@@ -116,8 +117,9 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
     help: 'MSRP connections at the switch listener by where they went: here (our session), spliced (to the room\'s owner replica), failed (owner unreachable).',
     labelNames: ['outcome'],
   });
+  const guards = chatListenerGuards(config.connections, log, deps.metrics);
   const msrp = await startChatMsrpListener(sw, {
-    hosts: [config.msrp.host], port: config.msrp.port, ...(msrpTls ? { tls: deps.tls } : {}),
+    hosts: [config.msrp.host], port: config.msrp.port, ...(msrpTls ? { tls: deps.tls } : {}), guard: guards.msrp,
     ...(mo === undefined ? {} : {
       onSocket: (socket: Socket) => handOff(socket, {
         ordinal: mo.ordinal, log,
@@ -222,7 +224,7 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
 
   const focus = await startFocus({
     sip: {
-      host: config.sip.host, publicHost,
+      host: config.sip.host, publicHost, guard: guards.sip,
       ...(config.sip.udpPort === undefined ? {} : { udpPort: config.sip.udpPort }),
       ...(config.sip.tcpPort === undefined ? {} : { tcpPort: config.sip.tcpPort }),
       ...(config.sip.tlsPort === undefined ? {} : { tlsPort: config.sip.tlsPort, tls: deps.tls }),

@@ -13,6 +13,10 @@ export const AdminConfigSchema = Type.Object({
     host: Type.String({ default: '0.0.0.0', description: 'Address the admin API binds.' }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'Port of the admin API, /docs, /metrics, /healthz and /readyz. 0 picks a free port.' }),
     bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 65536, description: 'Largest request body; larger ones get 413.' }),
+    tls: Type.Optional(Type.Object({
+      certFile: Type.String({ minLength: 1, description: 'Certificate chain (PEM) the admin API serves; watched, a renewed file applies to new connections.' }),
+      keyFile: Type.String({ minLength: 1, description: 'Its private key (PEM).' }),
+    }, { ...strict, description: 'Serve HTTPS (TLS 1.2+) instead of HTTP (docs/security.md "Admin API"). The operator renders it with the relay\'s operator-issued certificate.' })),
   }, { ...strict, default: {}, description: 'HTTP server.' }),
 
   database: Type.Object({

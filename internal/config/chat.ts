@@ -22,6 +22,13 @@ export const ChatConfigSchema = Type.Object({
     port: Port('MSRP port of the switch (participants connect here; a=path of the answer).', 2856),
     transport: Type.Enum(['tcp', 'tls'], { default: 'tls', description: '`tls` gives msrps: session URIs (engine certificate).' }),
   }, { ...strict, default: {}, description: 'MSRP listener of the switch.' }),
+  connections: Type.Object({
+    max: Type.Integer({ minimum: 0, default: 10000, description: 'Concurrent connections on the SIP TCP/TLS listeners together, and (counted apart) on the MSRP switch listener; counted from accept, before the TLS handshake; one more is closed at once (chat_connections_refused_total). 0 = unlimited.' }),
+    perSource: Type.Integer({ minimum: 0, default: 100, description: 'The same per source: an IPv4 address, or an IPv6 /64 (IPv4-mapped addresses count as IPv4). 0 = unlimited.' }),
+    tlsHandshakeTimeoutSec: Type.Integer({ minimum: 1, maximum: 120, default: 10, description: 'A SIP or MSRP TLS handshake not finished this long after accept closes the connection.' }),
+    sipIdleSec: Type.Integer({ minimum: 1, default: 900, description: 'A SIP TCP/TLS connection with no bytes in or out this long is closed (RFC 5626 CRLF keep-alives count as traffic); the focus opens a new one when it has a request to send.' }),
+    msrpIdleSec: Type.Integer({ minimum: 1, default: 60, description: 'A connection to the MSRP switch that carries no participant and has had no traffic this long is closed. Connections with participants may idle as long as they like (RFC 4975 §5.4: the session dies with its connection).' }),
+  }, { ...strict, default: {}, description: 'Connection caps and timeouts of the chat listeners (docs/security.md "Connection caps").' }),
   autoCreate: Type.Boolean({ default: false, description: 'An INVITE to an unknown room on our domain creates it with the default policy (else 404).' }),
   factory: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._~-]+$', description: 'User part of the conference factory URI (sip:<factory>@<domain>): an INVITE to it creates an ad-hoc room (RCS group chat; the creator moderates it; written to the store), or rejoins the group of its Conversation-ID / Contribution-ID. Absent: no factory.' })),
   media: Type.Object({

@@ -63,7 +63,7 @@ export const EngineConfigSchema = Type.Object({
     }),
     allowPrivate: Type.Boolean({
       default: false,
-      description: 'Allow next hops that resolve to private, loopback, link-local, CGNAT or unique-local addresses. Off in production: an allowed name must not lead into the pod network (DNS rebinding).',
+      description: 'Allow next hops that resolve to an address that is not public unicast: loopback, private, CGNAT, link-local, unique-local, site-local, multicast, documentation and other special-purpose ranges, judged by number (also inside IPv4-mapped, NAT64 and 6to4 IPv6 addresses; docs/security.md). Off in production: an allowed name must not lead into the pod network (DNS rebinding).',
     }),
     connectTimeoutMs: Type.Integer({ minimum: 100, default: 5000, description: 'Connect (and TLS handshake) timeout towards a next hop; on failure the request gets 481.' }),
     dnsServers: Type.Array(Type.String({ minLength: 1, pattern: '^(\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?|[0-9A-Fa-f:.]+)$' }), {
@@ -89,6 +89,10 @@ export const EngineConfigSchema = Type.Object({
       description: 'Who may deliver to our clients over an inbound connection that is not the session\'s own (a foreign relay or endpoint). `require`: only a TLS peer whose client certificate chains to ca.crt and names the host of the request\'s first From-Path URI (relay to relay is mutual TLS, RFC 4976 §9.2); anything else gets 403. `verify-if-presented`: also peers without a certificate (endpoints that use no relay, plain TCP in development); a presented certificate that fails is still refused. Clients sending from their own session, and peers on connections this relay opened, are not affected. `require` needs `tls.mutual`.',
     }),
     pollIntervalMs: Type.Integer({ minimum: 100, default: 10000, description: 'How often the certificate files are checked for a change (a renewed Secret); a change is loaded without dropping connections.' }),
+    handshakeTimeoutSec: Type.Integer({
+      minimum: 1, maximum: 120, default: 10,
+      description: 'A client connection on an msrps listener whose TLS handshake has not finished this long after accept is closed (relay_limit_rejections_total{limit="handshake-timeout"}); it counted against `limits.connections` and `limits.connectionsPerSource` meanwhile.',
+    }),
   }, { ...strict, default: {}, description: 'TLS certificate and key for msrps listeners and relay-to-relay connections.' }),
 
   auth: Type.Object({
@@ -134,7 +138,14 @@ export const EngineConfigSchema = Type.Object({
       description: 'Chunk bodies up to this size are forwarded as one write; larger ones are streamed through in segments as they arrive, never held whole (docs/architecture.md §3.2).',
     }),
     transactionTimeoutSec: Seconds('Time to wait for the next hop\'s response to a forwarded SEND; after it the sender gets a failure REPORT with status 408 (RFC 4975 §7.1.2: 408 is never sent as a response).', 30, 1),
-    connectionsPerSource: Type.Integer({ minimum: 0, default: 100, description: 'Concurrent connections from one source address; one more is closed at once (counted in relay_limit_rejections_total). 0 = unlimited.' }),
+    connections: Type.Integer({
+      minimum: 0, default: 20000,
+      description: 'Concurrent client connections over all MSRP listeners, counted from accept (before the TLS handshake); one more is closed at once (relay_limit_rejections_total{limit="connections"}). Links between replicas are not counted. 0 = unlimited.',
+    }),
+    connectionsPerSource: Type.Integer({
+      minimum: 0, default: 100,
+      description: 'Concurrent connections from one source: an IPv4 address, or an IPv6 /64 (IPv4-mapped addresses count as IPv4). Counted from accept, before the TLS handshake; one more is closed at once (relay_limit_rejections_total{limit="connections-per-address"}). 0 = unlimited.',
+    }),
     sessionsPerUser: Type.Integer({ minimum: 0, default: 20, description: 'Concurrent relay sessions per authenticated user; an AUTH past it gets 403. 0 = unlimited.' }),
     parseErrorBudget: Type.Object({
       count: Type.Integer({

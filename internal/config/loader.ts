@@ -74,7 +74,7 @@ function readConfigFile(file: string): unknown {
     // YAML 1.2 is a superset of JSON, but JSON files get JSON's stricter errors.
     value = extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
-    throw new ConfigError('config-file', [{ path: '', message: `cannot parse: ${(e as Error).message}`, source: file }]);
+    throw new ConfigError('config-file', [{ path: '', message: `cannot parse: ${withoutQuotedInput((e as Error).message)}`, source: file }]);
   }
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
@@ -191,7 +191,7 @@ function parseJson(text: string): Coerced {
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (e) {
-    return { ok: false, message: `is not valid JSON: ${(e as Error).message}` };
+    return { ok: false, message: `is not valid JSON: ${withoutQuotedInput((e as Error).message)}` };
   }
 }
 
@@ -218,7 +218,7 @@ function describeErrors(errors: readonly object[], root: unknown, origins: Map<s
     const keys = pointer.split('/').slice(1);
     const path = pathOf(keys);
     if (issues.has(`${path}\n${message}`)) return;
-    const got = withValue ? ` (got ${JSON.stringify(valueAt(root, keys))})` : '';
+    const got = !withValue ? '' : isSecretSetting(keys) ? ' (the value is not shown: a secret setting)' : ` (got ${JSON.stringify(withoutCredentials(valueAt(root, keys)))})`;
     issues.set(`${path}\n${message}`, { path, message: message + got, source: origins.get(pointer) ?? nearestOrigin(pointer, origins) });
   };
   for (const e of list) {
@@ -257,4 +257,24 @@ function nearestOrigin(pointer: string, origins: Map<string, string>): string | 
     if (o !== undefined) return o;
   }
   return undefined;
+}
+
+// Configuration errors are logged (msrpd's stderr, a live reload's warning): they never carry
+// a secret value (docs/security.md). Settings named like a secret show no value at all, URLs
+// lose their password, and parser messages lose the input they quote.
+const SECRET_KEY = /(^url$|password|secret|token$|^key$)/i;
+
+function isSecretSetting(keys: readonly string[]): boolean {
+  const last = keys[keys.length - 1] ?? '';
+  return SECRET_KEY.test(last);
+}
+
+function withoutCredentials(value: unknown): unknown {
+  return typeof value === 'string' ? value.replace(/(\/\/[^/:@\s]*):[^@/\s]*@/g, '$1:***@') : value;
+}
+
+/** A parser's message without the source text it quotes (a YAML code frame, JSON.parse's excerpt). */
+function withoutQuotedInput(message: string): string {
+  const firstLine = message.split('\n')[0] ?? '';
+  return firstLine.replace(/:$/, '').replace(/"(?:[^"\\]|\\.)*"(\.\.\.)?/g, '"…"').replace(/'(?:[^'\\]|\\.)*'/g, "'…'");
 }

@@ -8,6 +8,8 @@
 //                                         the engine's control endpoint does not answer
 // Authenticated with a bearer token per relay, resolved at every reconcile (admin-token.ts):
 // by default the relay's own `<relay>-admin-token` Secret, the admin's bootstrap token.
+// Over HTTPS (docs/security.md "Admin API"): the admin API's certificate is verified against
+// the CA bundle of the relay's `<relay>-admin-tls` Secret, which the operator itself keeps.
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 
@@ -61,8 +63,20 @@ export function adminBaseUrl(template: string, relay: { name: string; namespace:
   return template.replaceAll('{name}', relay.name).replaceAll('{namespace}', relay.namespace).replace(/\/+$/, '');
 }
 
+/**
+ * A relay's admin API: its base URL and, for https, the CA bundle (PEM) its certificate chains
+ * to and the name the certificate must carry (the admin Service's, whatever host the URL names).
+ */
+export interface AdminTarget {
+  readonly url: string;
+  readonly ca?: string | undefined;
+  readonly servername?: string | undefined;
+}
+
 export class AdminClient {
   readonly #dispatcher: Agent;
+  /** One agent per CA bundle and name (a relay's, until its CA rolls over). */
+  readonly #agents = new Map<string, Agent>();
   readonly #timeoutMs: number;
 
   constructor(options: { timeoutMs?: number } = {}) {
@@ -70,7 +84,25 @@ export class AdminClient {
     this.#dispatcher = new Agent({ connectTimeout: this.#timeoutMs, keepAliveTimeout: 30_000 });
   }
 
-  async #call(method: 'GET' | 'PUT' | 'DELETE', url: string, token: string | undefined, body?: unknown): Promise<{ status: number; json: unknown }> {
+  #agentFor(ca: string | undefined, servername: string | undefined): Agent {
+    if (ca === undefined) return this.#dispatcher;
+    const key = `${servername ?? ''}\n${ca}`;
+    let a = this.#agents.get(key);
+    if (a === undefined) {
+      // A renewed CA replaces the bundle: agents of bundles no longer used are dropped.
+      if (this.#agents.size >= 64) for (const [k, old] of this.#agents) {
+        this.#agents.delete(k);
+        void old.close();
+        break;
+      }
+      a = new Agent({ connectTimeout: this.#timeoutMs, keepAliveTimeout: 30_000, connect: { ca, minVersion: 'TLSv1.2', ...(servername === undefined ? {} : { servername }) } });
+      this.#agents.set(key, a);
+    }
+    return a;
+  }
+
+  async #call(method: 'GET' | 'PUT' | 'DELETE', target: AdminTarget, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; json: unknown }> {
+    const url = `${target.url}${path}`;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -80,7 +112,7 @@ export class AdminClient {
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        dispatcher: this.#dispatcher,
+        dispatcher: this.#agentFor(target.ca, target.servername),
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
       });
@@ -106,23 +138,23 @@ export class AdminClient {
     return typeof json === 'string' ? json.slice(0, 300) : '';
   }
 
-  async putRoom(baseUrl: string, token: string | undefined, name: string, room: AdminRoom): Promise<StoredAdminRoom> {
-    const { status, json } = await this.#call('PUT', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}`, token, room);
+  async putRoom(target: AdminTarget, token: string | undefined, name: string, room: AdminRoom): Promise<StoredAdminRoom> {
+    const { status, json } = await this.#call('PUT', target, `/v1/rooms/${encodeURIComponent(name)}`, token, room);
     if (status < 200 || status > 299) throw new AdminRejectedError(status, `PUT room ${name}: ${status} ${AdminClient.#detail(json)}`);
     return json as StoredAdminRoom;
   }
 
   /** true when deleted, false when it was not there. */
-  async deleteRoom(baseUrl: string, token: string | undefined, name: string): Promise<boolean> {
-    const { status, json } = await this.#call('DELETE', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}`, token);
+  async deleteRoom(target: AdminTarget, token: string | undefined, name: string): Promise<boolean> {
+    const { status, json } = await this.#call('DELETE', target, `/v1/rooms/${encodeURIComponent(name)}`, token);
     if (status === 404) return false;
     if (status < 200 || status > 299) throw new AdminRejectedError(status, `DELETE room ${name}: ${status} ${AdminClient.#detail(json)}`);
     return true;
   }
 
   /** The number of participants; accepts a list, `{ participants: [...] }`, `{ items: [...] }` or `{ count }`. */
-  async participantCount(baseUrl: string, token: string | undefined, name: string): Promise<number> {
-    const { status, json } = await this.#call('GET', `${baseUrl}/v1/rooms/${encodeURIComponent(name)}/participants`, token);
+  async participantCount(target: AdminTarget, token: string | undefined, name: string): Promise<number> {
+    const { status, json } = await this.#call('GET', target, `/v1/rooms/${encodeURIComponent(name)}/participants`, token);
     if (status < 200 || status > 299) throw new AdminRejectedError(status, `GET participants of ${name}: ${status} ${AdminClient.#detail(json)}`);
     if (Array.isArray(json)) return json.length;
     const o = (json ?? {}) as { participants?: unknown[]; items?: unknown[]; count?: number; total?: number };
@@ -132,6 +164,8 @@ export class AdminClient {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.#agents.values()].map((a) => a.close()));
+    this.#agents.clear();
     await this.#dispatcher.close();
   }
 }

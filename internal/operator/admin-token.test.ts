@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '../telemetry/logger.ts';
 import { AdminClient, AdminTokenMissingError } from './admin-client.ts';
-import type { AdminRoom } from './admin-client.ts';
+import type { AdminRoom, AdminTarget } from './admin-client.ts';
 import { relaySecretTokens } from './admin-token.ts';
 import type { ChatRoom } from './api/chatroom.ts';
 import type { MsrpRelay } from './api/msrprelay.ts';
@@ -62,7 +62,7 @@ describe('ChatRoom without an admin token', () => {
     const client = { apply: (_t: unknown, o: KubeObject) => (applied.push(o), Promise.resolve(o)) } as unknown as KubeClient;
     const admin = new AdminClient();
     const calls: string[] = [];
-    admin.putRoom = (_b: string, _t: string | undefined, n: string, _r: AdminRoom) => (calls.push(n), Promise.reject(new Error('not expected')));
+    admin.putRoom = (_b: AdminTarget, _t: string | undefined, n: string, _r: AdminRoom) => (calls.push(n), Promise.reject(new Error('not expected')));
     const events: string[] = [];
     const reconcile = createRoomReconciler({
       client,

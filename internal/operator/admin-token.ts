@@ -35,3 +35,12 @@ export function relaySecretTokens(secrets: Cache<KubeObject>, fallback?: TokenSo
     );
   };
 }
+
+/** The CA bundle of a relay's admin API certificate: ca.crt of its `<relay>-admin-tls` Secret (mesh-secrets.ts). */
+export function relayAdminCa(secrets: Cache<KubeObject>): (relay: MsrpRelay) => string | undefined {
+  return (relay) => {
+    const secret = secrets.get(names.adminTlsSecret(relay), relay.metadata.namespace) as { data?: Record<string, string> } | undefined;
+    const b64 = secret?.data?.['ca.crt'];
+    return b64 === undefined || b64 === '' ? undefined : Buffer.from(b64, 'base64').toString('utf8');
+  };
+}

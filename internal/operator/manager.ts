@@ -7,7 +7,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { AdminClient } from './admin-client.ts';
 import type { TokenSource } from './admin-client.ts';
-import { relaySecretTokens } from './admin-token.ts';
+import { relayAdminCa, relaySecretTokens } from './admin-token.ts';
 import type { RelayTokenSource } from './admin-token.ts';
 import type { ChatRoom } from './api/chatroom.ts';
 import type { MsrpRelay } from './api/msrprelay.ts';
@@ -35,6 +35,8 @@ export interface ManagerOptions {
   adminUrlTemplate: string;
   /** The relay image for relays that name none. */
   relayImage?: { repository: string; tag: string };
+  /** Namespaces the relays' NetworkPolicy admits to the admin and metrics ports (render/policy.ts). */
+  adminNamespaces?: string[];
   /**
    * Used only for a relay whose `<relay>-admin-token` Secret is missing or empty
    * (--admin-token-file / --admin-token-secret); the relay's own Secret comes first.
@@ -177,11 +179,11 @@ export class Manager {
         const names = [
           tlsSecretName(r), r.spec.database.secretRef.name, objectNames.adminTokenSecret(r),
           // The operator's own: a deleted or edited one is made good again at once.
-          objectNames.meshCaSecret(r), objectNames.meshTlsSecret(r),
+          objectNames.meshCaSecret(r), objectNames.meshTlsSecret(r), objectNames.adminTlsSecret(r),
         ];
         if (names.includes(s.metadata?.name ?? '')) this.relayQueue.add(objectKey(r));
-        // The rooms authenticate with the relay's admin token: a new or rotated one retries them now.
-        if (s.metadata?.name === objectNames.adminTokenSecret(r)) {
+        // The rooms authenticate with the relay's admin token and trust its admin certificate's CA: a new or rotated one retries them now.
+        if (s.metadata?.name === objectNames.adminTokenSecret(r) || s.metadata?.name === objectNames.adminTlsSecret(r)) {
           for (const room of this.#rooms.list(ns)) {
             if (room.spec.relayRef.name === r.metadata.name) this.roomQueue.add(objectKey(room));
           }
@@ -216,6 +218,7 @@ export class Manager {
       logger: o.logger,
       apiRecheckMs: o.apiRecheckMs,
       ...(o.relayImage !== undefined ? { relayImage: o.relayImage } : {}),
+      ...(o.adminNamespaces !== undefined ? { adminNamespaces: o.adminNamespaces } : {}),
     });
     const reconcileRoom = createRoomReconciler({
       client: o.client,
@@ -223,6 +226,7 @@ export class Manager {
       relays: this.#relays,
       admin: this.#admin,
       tokens: this.#tokens,
+      adminCa: relayAdminCa(this.#secrets),
       adminUrlTemplate: o.adminUrlTemplate,
       statusIntervalMs: o.roomStatusIntervalMs,
       events,

@@ -23,7 +23,7 @@ import {
 } from './mesh-pki.ts';
 import type { PemPair } from './mesh-pki.ts';
 import type { Cache } from './reconcile.ts';
-import { FIELD_MANAGER, meshDnsNames, names, objectMeta } from './render/common.ts';
+import { adminDnsNames, FIELD_MANAGER, meshDnsNames, names, objectMeta } from './render/common.ts';
 
 /** On `<relay>-mesh-tls`: when ca.crt last gained or was about to lose a CA (RFC 3339). */
 export const ROLLOVER_ANNOTATION = 'msrp.dev/mesh-ca-rollover-since';
@@ -211,61 +211,77 @@ async function ensureCa(d: MeshSecretsDeps, r: MsrpRelay, now: Date, log: Logger
   return ca;
 }
 
+/** A leaf certificate Secret the operator keeps from the mesh CA: the mesh's, or the admin API's. */
+interface LeafSpec {
+  readonly name: string;
+  readonly dnsNames: string[];
+  /** In log lines, events and the component label: "mesh" or "admin". */
+  readonly component: 'mesh' | 'admin';
+}
+
 /**
- * Makes sure both mesh Secrets of `r` exist and are valid, writing only what must change.
+ * Makes sure the mesh Secrets of `r` exist and are valid, writing only what must change: the
+ * CA, the mesh certificate every replica mounts, and the admin API's certificate (for the
+ * admin Service's names, docs/security.md "Admin API"), both signed by that CA.
  * Throws MeshSecretsError (or an ApiError) when it cannot; messages carry no key material.
  */
 export async function ensureMeshSecrets(d: MeshSecretsDeps, r: MsrpRelay, now: Date): Promise<MeshSecretsResult> {
-  const log = d.logger;
-  const rolloverMs = d.rolloverMs ?? DEFAULT_ROLLOVER_MS;
-  const namespace = r.metadata.namespace!;
-  const name = names.meshTlsSecret(r);
-  const dnsNames = meshDnsNames(r);
   try {
-    const ca = await ensureCa(d, r, now, log);
-    let existing = await readSecret(d, namespace, name, false);
-    let plan = planMeshTls(readTlsState(existing), ca.certPem, dnsNames, now, rolloverMs);
-    if (plan.action === 'write') {
-      // The cache may lag behind our own last write: decide again on what the API server holds.
-      existing = await readSecret(d, namespace, name, true);
-      plan = planMeshTls(readTlsState(existing), ca.certPem, dnsNames, now, rolloverMs);
-    }
-    if (plan.action === 'keep') return { nextCheck: plan.nextCheck };
-
-    const state = readTlsState(existing);
-    const leaf = plan.issue || !state ? issueMeshCertificate(ca, dnsNames, now) : { certPem: state.certPem, keyPem: state.keyPem };
-    const secret: SecretObject = {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: objectMeta(r, name, 'mesh', plan.rolloverSince ? { [ROLLOVER_ANNOTATION]: plan.rolloverSince.toISOString() } : undefined),
-      type: TLS_TYPE,
-      data: { 'tls.crt': b64(leaf.certPem), 'tls.key': b64(leaf.keyPem), 'ca.crt': b64(plan.caPems.join('')) },
-    };
-    // A Secret's type cannot change, and the operator may not delete Secrets (RBAC): say so.
-    if (existing && existing.type !== TLS_TYPE) {
-      throw new MeshSecretsError(`secret "${name}" has type ${existing.type ?? '(none)'}, not ${TLS_TYPE}: delete it, the operator makes the mesh certificate`);
-    }
-    await d.client.apply(RESOURCES.secret, secret, { fieldManager: FIELD_MANAGER, force: true });
-
-    const cert = new X509Certificate(leaf.certPem);
-    const what = plan.issue ? 'mesh certificate issued' : 'mesh ca.crt updated';
-    log.info({ kind: 'Secret', object: name, reason: plan.reason, serial: cert.serialNumber, notAfter: cert.validTo, cas: plan.caPems.length }, what);
-    d.events.record(
-      r,
-      'Normal',
-      plan.issue ? 'MeshCertificateIssued' : 'MeshCAUpdated',
-      plan.issue ? 'IssueMeshCertificate' : 'UpdateMeshCA',
-      `secret "${name}": ${plan.reason}; ${plan.issue ? `serial ${cert.serialNumber}, valid until ${cert.validTo}` : `ca.crt holds ${plan.caPems.length} CA(s)`}`,
-    );
-    const after = planMeshTls(
-      { certPem: leaf.certPem, keyPem: leaf.keyPem, caPems: plan.caPems, ...(plan.rolloverSince ? { rolloverSince: plan.rolloverSince } : {}) },
-      ca.certPem, dnsNames, now, rolloverMs,
-    );
-    // A write that leaves more to do (a rollover step) comes back as soon as its wait is over.
-    return { nextCheck: after.action === 'keep' ? after.nextCheck : new Date(now.getTime() + rolloverMs) };
+    const ca = await ensureCa(d, r, now, d.logger);
+    const mesh = await ensureLeaf(d, r, ca, now, { name: names.meshTlsSecret(r), dnsNames: meshDnsNames(r), component: 'mesh' });
+    const admin = await ensureLeaf(d, r, ca, now, { name: names.adminTlsSecret(r), dnsNames: adminDnsNames(r), component: 'admin' });
+    return { nextCheck: mesh.getTime() <= admin.getTime() ? mesh : admin };
   } catch (e) {
     if (e instanceof MeshSecretsError) throw e;
     const status = e instanceof ApiError ? ` (${e.statusCode}${e.reason ? ` ${e.reason}` : ''})` : '';
     throw new MeshSecretsError(`mesh secrets: ${(e as Error).message}${status}`);
   }
+}
+
+async function ensureLeaf(d: MeshSecretsDeps, r: MsrpRelay, ca: PemPair, now: Date, spec: LeafSpec): Promise<Date> {
+  const log = d.logger;
+  const rolloverMs = d.rolloverMs ?? DEFAULT_ROLLOVER_MS;
+  const namespace = r.metadata.namespace!;
+  const { name, dnsNames, component } = spec;
+  let existing = await readSecret(d, namespace, name, false);
+  let plan = planMeshTls(readTlsState(existing), ca.certPem, dnsNames, now, rolloverMs);
+  if (plan.action === 'write') {
+    // The cache may lag behind our own last write: decide again on what the API server holds.
+    existing = await readSecret(d, namespace, name, true);
+    plan = planMeshTls(readTlsState(existing), ca.certPem, dnsNames, now, rolloverMs);
+  }
+  if (plan.action === 'keep') return plan.nextCheck;
+
+  const state = readTlsState(existing);
+  const leaf = plan.issue || !state ? issueMeshCertificate(ca, dnsNames, now) : { certPem: state.certPem, keyPem: state.keyPem };
+  const secret: SecretObject = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: objectMeta(r, name, component, plan.rolloverSince ? { [ROLLOVER_ANNOTATION]: plan.rolloverSince.toISOString() } : undefined),
+    type: TLS_TYPE,
+    data: { 'tls.crt': b64(leaf.certPem), 'tls.key': b64(leaf.keyPem), 'ca.crt': b64(plan.caPems.join('')) },
+  };
+  // A Secret's type cannot change, and the operator may not delete Secrets (RBAC): say so.
+  if (existing && existing.type !== TLS_TYPE) {
+    throw new MeshSecretsError(`secret "${name}" has type ${existing.type ?? '(none)'}, not ${TLS_TYPE}: delete it, the operator makes the ${component} certificate`);
+  }
+  await d.client.apply(RESOURCES.secret, secret, { fieldManager: FIELD_MANAGER, force: true });
+
+  const cert = new X509Certificate(leaf.certPem);
+  const what = plan.issue ? `${component} certificate issued` : `${component} ca.crt updated`;
+  log.info({ kind: 'Secret', object: name, reason: plan.reason, serial: cert.serialNumber, notAfter: cert.validTo, cas: plan.caPems.length }, what);
+  const noun = component === 'mesh' ? 'Mesh' : 'Admin';
+  d.events.record(
+    r,
+    'Normal',
+    plan.issue ? `${noun}CertificateIssued` : 'MeshCAUpdated',
+    plan.issue ? `Issue${noun}Certificate` : 'UpdateMeshCA',
+    `secret "${name}": ${plan.reason}; ${plan.issue ? `serial ${cert.serialNumber}, valid until ${cert.validTo}` : `ca.crt holds ${plan.caPems.length} CA(s)`}`,
+  );
+  const after = planMeshTls(
+    { certPem: leaf.certPem, keyPem: leaf.keyPem, caPems: plan.caPems, ...(plan.rolloverSince ? { rolloverSince: plan.rolloverSince } : {}) },
+    ca.certPem, dnsNames, now, rolloverMs,
+  );
+  // A write that leaves more to do (a rollover step) comes back as soon as its wait is over.
+  return after.action === 'keep' ? after.nextCheck : new Date(now.getTime() + rolloverMs);
 }

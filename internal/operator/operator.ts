@@ -70,6 +70,7 @@ export async function startOperator(o: OperatorOptions, logger: Logger): Promise
     identity,
     adminUrlTemplate: o.adminUrlTemplate,
     relayImage: o.relayImage,
+    adminNamespaces: o.adminNamespaces,
     ...(fallback ? { adminTokenFallback: fallback } : {}),
     workers: o.workers,
     resyncPeriodMs: o.resyncPeriodMs,

@@ -26,6 +26,10 @@ describe('operator flags', () => {
     assert.equal(o.leaderElect, true, 'bare --leader-elect means true');
     assert.equal(o.leaderElectionNamespace, 'ops');
     assert.deepEqual(o.watchNamespaces, []);
+    assert.deepEqual(o.adminNamespaces, ['ops'], 'the NetworkPolicy admits the operator\'s own namespace to the admin API');
+    const m = parseOperatorArgs(['--admin-allowed-namespaces=monitoring, ops'], { POD_NAMESPACE: 'ops' });
+    if (m === 'help') throw new Error('help');
+    assert.deepEqual(m.adminNamespaces, ['ops', 'monitoring']);
     const d = parseOperatorArgs([], {});
     if (d === 'help') throw new Error('help');
     assert.equal(d.leaderElect, false);
@@ -62,7 +66,7 @@ describe('operator flags', () => {
   });
 
   it('the admin URL template names the relay admin Service', () => {
-    assert.equal(adminBaseUrl(DEFAULT_ADMIN_URL_TEMPLATE, { name: 'relay', namespace: 'chat' }), 'http://relay-admin.chat.svc:8080');
+    assert.equal(adminBaseUrl(DEFAULT_ADMIN_URL_TEMPLATE, { name: 'relay', namespace: 'chat' }), 'https://relay-admin.chat.svc:8080');
     assert.equal(adminBaseUrl('http://127.0.0.1:9/{namespace}/{name}/', { name: 'r', namespace: 'n' }), 'http://127.0.0.1:9/n/r');
   });
 });

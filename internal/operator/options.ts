@@ -4,7 +4,7 @@
 import { DEFAULT_RELAY_IMAGE } from './render/common.ts';
 import { parseArgs } from 'node:util';
 
-export const DEFAULT_ADMIN_URL_TEMPLATE = 'http://{name}-admin.{namespace}.svc:8080';
+export const DEFAULT_ADMIN_URL_TEMPLATE = 'https://{name}-admin.{namespace}.svc:8080';
 
 export interface OperatorOptions {
   kubeconfig: string | undefined;
@@ -33,6 +33,12 @@ export interface OperatorOptions {
   apiRecheckMs: number;
   /** The relay image for MsrpRelays that name none (--relay-image REPOSITORY:TAG). */
   relayImage: { repository: string; tag: string };
+  /**
+   * Namespaces the relays' NetworkPolicy admits to the admin API and the engine's metrics
+   * port: the operator's own ($POD_NAMESPACE, else the leader-election namespace) and
+   * --admin-allowed-namespaces (e.g. Prometheus's).
+   */
+  adminNamespaces: string[];
 }
 
 export class UsageError extends Error {
@@ -69,6 +75,8 @@ export const USAGE = `msrp-operator: reconciles MsrpRelay and ChatRoom objects (
   --leader-election-renew-deadline D   (default 10s)
   --leader-election-retry-period D     (default 2s)
   --watch-namespaces NS[,NS...]        (default: all namespaces)
+  --admin-allowed-namespaces NS[,NS...] namespaces besides the operator's own that the relays' NetworkPolicy
+                                       admits to the admin API and metrics ports (e.g. monitoring)
   --log-level LEVEL                    fatal|error|warn|info|debug|trace (default $LOG_LEVEL or info)
   --admin-url-template URL             relay admin API base; {name} and {namespace} are the MsrpRelay's
                                        (default ${DEFAULT_ADMIN_URL_TEMPLATE})
@@ -108,6 +116,7 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
         'leader-election-renew-deadline': str,
         'leader-election-retry-period': str,
         'watch-namespaces': str,
+        'admin-allowed-namespaces': str,
         'log-level': str,
         'admin-url-template': str,
         'admin-token-file': str,
@@ -148,6 +157,10 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     informerStaleAfterMs: parseDuration(s('informer-stale-after') ?? '5m', '--informer-stale-after'),
     apiRecheckMs: parseDuration(s('api-recheck-interval') ?? '30s', '--api-recheck-interval'),
     relayImage: parseImage(s('relay-image')),
+    adminNamespaces: [...new Set([
+      env.POD_NAMESPACE || s('leader-election-namespace') || 'default',
+      ...(s('admin-allowed-namespaces') ?? '').split(',').map((n) => n.trim()).filter((n) => n.length > 0),
+    ])],
   };
   if (opts.leaseDurationMs <= opts.renewDeadlineMs || opts.renewDeadlineMs <= opts.retryPeriodMs) {
     throw new UsageError('leader election: lease duration > renew deadline > retry period');

@@ -35,6 +35,8 @@ export interface RelayControllerDeps {
   now?: () => Date;
   /** The relay image for relays whose spec names none (--relay-image); default DEFAULT_RELAY_IMAGE. */
   relayImage?: { repository: string; tag: string };
+  /** Namespaces the relays' NetworkPolicy admits to the admin and metrics ports. */
+  adminNamespaces?: string[];
 }
 
 /** The relay with its image filled in from the operator's default, as the pods will run it. */
@@ -94,7 +96,10 @@ export function createRelayReconciler(deps: RelayControllerDeps): (key: string) 
     const caps = await discovery.capabilities();
     const effective = withRelayImage(relay, deps.relayImage ?? DEFAULT_RELAY_IMAGE);
     const dbHash = databaseSecretHash(secrets, relay);
-    const rendered = renderRelay(effective, caps, dbHash !== undefined ? { databaseSecretHash: dbHash } : {});
+    const rendered = renderRelay(effective, caps, {
+      ...(dbHash !== undefined ? { databaseSecretHash: dbHash } : {}),
+      ...(deps.adminNamespaces !== undefined ? { adminNamespaces: deps.adminNamespaces } : {}),
+    });
     let statefulSet: V1StatefulSet | undefined;
     for (const { type, object } of rendered.apply) {
       try {

@@ -15,7 +15,7 @@ import type { KubeClient } from './kube/client.ts';
 import { RESOURCES } from './kube/resources.ts';
 import type { Cache, ReconcileResult } from './reconcile.ts';
 import { splitKey } from './reconcile.ts';
-import { FIELD_MANAGER } from './render/common.ts';
+import { adminDnsNames, FIELD_MANAGER } from './render/common.ts';
 
 export const ROOM_FINALIZER = 'msrp.dev/room-cleanup';
 
@@ -26,8 +26,10 @@ export interface RoomControllerDeps {
   admin: AdminClient;
   /** The bearer token for a relay's admin API (by default its `<relay>-admin-token` Secret). */
   tokens: RelayTokenSource;
-  /** `{name}`/`{namespace}` of the MsrpRelay, e.g. `http://{name}-admin.{namespace}.svc:8080`. */
+  /** `{name}`/`{namespace}` of the MsrpRelay, e.g. `https://{name}-admin.{namespace}.svc:8080`. */
   adminUrlTemplate: string;
+  /** The CA bundle a relay's admin API certificate chains to (its `<relay>-admin-tls` Secret's ca.crt), when known. */
+  adminCa?: (relay: MsrpRelay) => string | undefined;
   /** Refresh the participant count this often. */
   statusIntervalMs: number;
   events: EventRecorder;
@@ -91,7 +93,12 @@ export function createRoomReconciler(deps: RoomControllerDeps): (key: string) =>
     const log = deps.logger.child({ room: key });
     const relay = relays.get(room.spec.relayRef.name, namespace);
     const finalizers = room.metadata.finalizers ?? [];
-    const baseUrl = relay ? adminBaseUrl(deps.adminUrlTemplate, { name: relay.metadata.name, namespace }) : undefined;
+    const adminCa = relay === undefined ? undefined : deps.adminCa?.(relay);
+    // The operator-issued admin certificate names the admin Service: checked for that name even when the URL names an address.
+    const baseUrl = relay ? {
+      url: adminBaseUrl(deps.adminUrlTemplate, { name: relay.metadata.name, namespace }),
+      ...(adminCa === undefined ? {} : { ca: adminCa, servername: adminDnsNames(relay)[0] }),
+    } : undefined;
 
     if (room.metadata.deletionTimestamp) {
       if (!finalizers.includes(ROOM_FINALIZER)) return {};

@@ -47,7 +47,9 @@ export function relayOptionsFromConfig(c: EngineConfig, env: EngineEnvironment):
     streamThreshold: c.limits.streamThresholdBytes,
     blockedMethods: [...c.relay.blockedMethods],
     transactionTimeoutSec: c.limits.transactionTimeoutSec,
+    maxConnections: c.limits.connections,
     maxConnectionsPerAddress: c.limits.connectionsPerSource,
+    tlsHandshakeTimeoutSec: c.tls.handshakeTimeoutSec,
     maxSessionsPerUser: c.limits.sessionsPerUser,
     parseErrorBudget: { count: c.limits.parseErrorBudget.count, windowSec: c.limits.parseErrorBudget.windowSec },
     throttle: {

@@ -56,4 +56,18 @@ describe('ForwardMetrics', () => {
     assert.deepEqual(seen['bytes SEND'], [10, 5]);
     assert.deepEqual(seen['responses 413'], [1], 'no zero increments');
   });
+  it('labels only known methods and statuses by name: anything from the wire else is "other"', () => {
+    const { seen, metrics } = fakeMetrics();
+    const scheduled: (() => void)[] = [];
+    const fm = new ForwardMetrics(metrics as never, () => 0, (f) => scheduled.push(f));
+    for (const m of ['NICKNAME', 'FOO', 'BAR', 'SEND']) fm.forwarded(m, 1, 0);
+    for (const st of [481, 299, 999, 200]) fm.response(st);
+    scheduled[0]!();
+    assert.deepEqual(Object.keys(seen).sort(), [
+      'bytes NICKNAME', 'bytes SEND', 'bytes other', 'frames NICKNAME', 'frames SEND', 'frames other',
+      'latency NICKNAME', 'latency SEND', 'latency other', 'responses 200', 'responses 481', 'responses other',
+    ]);
+    assert.deepEqual(seen['frames other'], [2]);
+    assert.deepEqual(seen['responses other'], [2]);
+  });
 });

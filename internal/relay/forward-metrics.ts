@@ -2,7 +2,24 @@
 // more than the rest of a small SEND's bookkeeping. Deltas per method (frames, bytes, one
 // latency sample) and per response status are kept in plain fields and added once per
 // event-loop turn (flush()).
+import { MsrpStatus } from '../msrp/status.ts';
 import type { RelayMetrics } from './metrics.ts';
+
+/**
+ * Label values come from the wire (a relay forwards methods it does not know, RFC 4976 §7.1,
+ * and responses of any 3-digit status): known ones keep their name, anything else is "other",
+ * so a peer cannot create Prometheus series at will.
+ */
+const METHOD_LABELS = new Set(['SEND', 'REPORT', 'NICKNAME']);
+const STATUS_LABELS = new Set<number>(Object.values(MsrpStatus));
+
+export function methodLabel(method: string): string {
+  return METHOD_LABELS.has(method) ? method : 'other';
+}
+
+export function statusLabel(status: number): string {
+  return STATUS_LABELS.has(status) ? String(status) : 'other';
+}
 
 /** Per-method metric deltas since the last flush. */
 interface MethodStats {
@@ -21,8 +38,8 @@ export class ForwardMetrics {
   readonly #now: () => number;
   readonly #schedule: (flush: () => void) => void;
   readonly #stats = new Map<string, MethodStats>();
-  /** Responses we sent, by status (a few hundred statuses at most: 3 digits). */
-  readonly #responseCounts = new Map<number, { n: number; readonly child: { inc(n: number): void } }>();
+  /** Responses we sent, by status label. */
+  readonly #responseCounts = new Map<string, { n: number; readonly child: { inc(n: number): void } }>();
   #flushScheduled = false;
   /** The one flush callback (no closure per scheduling). */
   readonly #flush = (): void => this.flush();
@@ -39,12 +56,13 @@ export class ForwardMetrics {
 
   /** Counts a forwarded request of `bytes` body bytes, started at `startedAt` (the clock's ms). */
   forwarded(method: string, bytes: number, startedAt: number): void {
-    let st = this.#stats.get(method);
+    const label = methodLabel(method);
+    let st = this.#stats.get(label);
     if (st === undefined) {
       const m = this.#metrics;
-      // Methods seen are bounded: the parser accepts UPALPHA names only and the map grows by one per name.
-      st = { frames: 0, bytes: 0, latency: -1, framesChild: m.framesForwarded.labels({ method }), bytesChild: m.bytesForwarded.labels({ method }), latencyChild: m.forwardLatency.labels({ method }) };
-      this.#stats.set(method, st);
+      const labels = { method: label };
+      st = { frames: 0, bytes: 0, latency: -1, framesChild: m.framesForwarded.labels(labels), bytesChild: m.bytesForwarded.labels(labels), latencyChild: m.forwardLatency.labels(labels) };
+      this.#stats.set(label, st);
     }
     st.frames++;
     st.bytes += bytes;
@@ -54,8 +72,9 @@ export class ForwardMetrics {
 
   /** Counts a response we sent. */
   response(status: number): void {
-    let rc = this.#responseCounts.get(status);
-    if (rc === undefined) this.#responseCounts.set(status, (rc = { n: 0, child: this.#metrics.responses.labels({ status: String(status) }) }));
+    const label = statusLabel(status);
+    let rc = this.#responseCounts.get(label);
+    if (rc === undefined) this.#responseCounts.set(label, (rc = { n: 0, child: this.#metrics.responses.labels({ status: label }) }));
     rc.n++;
     this.#scheduleFlush();
   }

@@ -10,7 +10,7 @@ export const LIVE_RELAY_OPTIONS = [
   'aliases', 'realms', 'blockedMethods',
   'algorithms', 'allowPlainTcp', 'allowBasic', 'maxAuthFailures', 'expires',
   'maxHeaderBytes', 'streamThreshold', 'maxBufferedBytes', 'maxNonSendBody', 'parseErrorBudget',
-  'transactionTimeoutSec', 'maxConnectionsPerAddress', 'maxSessionsPerUser',
+  'transactionTimeoutSec', 'maxConnections', 'maxConnectionsPerAddress', 'maxSessionsPerUser',
   'throttle', 'nextHops', 'peerCertificates', 'drainTimeoutSec',
 ] as const satisfies readonly (keyof RelayOptions)[];
 

@@ -16,6 +16,7 @@ import { defaultRelayOptions, type RelayOptions } from './options.ts';
 import { startTestDns, type TestDnsServer } from './testdns.ts';
 import { TestClient, usePathOf } from './testclient.ts';
 import { startTestRelay, type TestRelay } from './testrelay.ts';
+import { eventually } from '../testwait.ts';
 
 const silent = pino({ level: 'silent' });
 const ignore: FrameHandler = { onFrame() {}, onHead() {}, onBody() {}, onEnd() {}, onParseError() {}, onClose() {} };
@@ -162,6 +163,27 @@ describe('next-hop resolution through nextHops.dnsServers (RFC 4976 §8)', () =>
     assert.equal(p.accepted.length, 0, 'nothing was dialled');
     const conn = await nextHops({ allowPrivate: true }).get(uri('msrp://inside.test/s;tcp'));
     assert.equal(conn.remotePort, p.port);
+  });
+
+  it('judges resolved addresses by number: NAT64, expanded and IPv4-mapped loopback are private too', async () => {
+    const p = await peer();
+    servers.push(p.server);
+    // AAAA records an attacker's zone can serve: 127.0.0.1 behind the NAT64 prefix, and ::1 written out.
+    dns.zone.set('nat64.test', { aaaa: ['64:ff9b::7f00:1'] });
+    dns.zone.set('expanded.test', { aaaa: ['0:0:0:0:0:0:0:1'] });
+    for (const host of ['nat64.test', 'expanded.test']) {
+      await assert.rejects(nextHops({ allowPrivate: false }).get(uri(`msrp://${host}:${p.port}/s;tcp`)),
+        (err: NextHopError) => err.code === 'not-allowed' && /private address .* \((loopback)\)/.test(err.message), host);
+    }
+    // A static host (nextHops.staticHosts) in the IPv4-mapped hex spelling of 127.0.0.1.
+    const statics = { 'mapped.test': { address: '::ffff:7f00:1', port: p.port } };
+    await assert.rejects(nextHops({ allowPrivate: false, staticHosts: statics }).get(uri('msrp://mapped.test/s;tcp')),
+      (err: NextHopError) => err.code === 'not-allowed' && err.message.includes('::ffff:7f00:1 (loopback)'));
+    assert.equal(p.accepted.length, 0, 'nothing was dialled');
+    // Allowed, the same static host is dialled (and reaches the IPv4 loopback listener).
+    const conn = await nextHops({ allowPrivate: true, staticHosts: statics }).get(uri('msrp://mapped.test/s;tcp'));
+    assert.equal(conn.remotePort, p.port);
+    await eventually(() => p.accepted.length === 1, 'the peer accepted the connection');
   });
 
   it('says a name with no records (NXDOMAIN) is unresolvable', async () => {

@@ -11,9 +11,11 @@
 // Policy, so this is never an open relay:
 //  - a peer must match `nextHops.allow` (exact host, `*.suffix`, or `*`, optional port);
 //    our own sessions never get here (they are delivered locally);
-//  - after resolution, private, loopback, link-local, CGNAT and unique-local addresses are
-//    refused unless `nextHops.allowPrivate` (a name in the allow-list must not be a way
-//    to reach the pod network by DNS rebinding);
+//  - after resolution, every address that is not public unicast (loopback, RFC 1918, CGNAT,
+//    link-local, ULA, site-local, multicast, documentation..., also when carried inside an
+//    IPv6 address: IPv4-mapped, NAT64, 6to4) is refused unless `nextHops.allowPrivate`, judged
+//    on the number (transport/address-class.ts), not the spelling (a name in the allow-list or
+//    a static host must not be a way to reach the pod network, e.g. by DNS rebinding);
 //  - msrps: peers get TLS 1.2+, with the peer certificate verified against the URI host
 //    using ca.crt, presenting our own certificate (mutual TLS, RFC 4976 §9.2; the relay
 //    checks a peer that dials us the same way: peer-auth.ts).
@@ -24,6 +26,7 @@ import { promises as dns, type SrvRecord } from 'node:dns';
 import type { Logger } from 'pino';
 import { effectivePort, type MsrpUri } from '../msrp/uri.ts';
 import type { Connection } from '../transport/connection.ts';
+import { classifyAddress, isPublicAddress } from '../transport/address-class.ts';
 import { MIN_TLS_VERSION, type TlsMaterial } from '../transport/tls-files.ts';
 import type { RelayOptions } from './options.ts';
 
@@ -73,7 +76,7 @@ export class NextHops {
     for (const [key, conn] of this.#open) {
       const at = key.lastIndexOf(':');
       const host = key.slice(key.indexOf('://') + 3, at);
-      const allowed = this.#allowedHost(host, Number(key.slice(at + 1))) && (hops.allowPrivate || !isPrivateAddress(conn.remoteAddress));
+      const allowed = this.#allowedHost(host, Number(key.slice(at + 1))) && (hops.allowPrivate || isPublicAddress(conn.remoteAddress));
       if (allowed) continue;
       this.#d.log.info({ nextHop: key }, 'next hop no longer allowed: connection closed');
       this.#open.delete(key);
@@ -128,8 +131,9 @@ export class NextHops {
     let last: Error | undefined;
     const own = this.#ownChatSwitch(uri.host.toLowerCase(), effectivePort(uri)) !== undefined;
     for (const t of targets) {
-      if (!own && !this.#d.options.nextHops.allowPrivate && isPrivateAddress(t.address)) {
-        last = new NextHopError('not-allowed', `next hop ${key} resolves to private address ${t.address}`);
+      const cls = classifyAddress(t.address);
+      if (!own && !this.#d.options.nextHops.allowPrivate && cls !== 'public') {
+        last = new NextHopError('not-allowed', `next hop ${key} resolves to private address ${t.address} (${cls})`);
         continue;
       }
       try {
@@ -261,16 +265,4 @@ export function resolverFor(hops: RelayOptions['nextHops']): dns.Resolver | unde
 
 function checkIdentity(host: string, cert: PeerCertificate): Error | undefined {
   return checkServerIdentity(host, cert);
-}
-
-/** RFC 1918, loopback, link-local, CGNAT (RFC 6598), unspecified; IPv6 loopback, ULA, link-local, mapped. */
-export function isPrivateAddress(address: string): boolean {
-  if (isIP(address) === 4) {
-    const [a, b] = address.split('.').map(Number) as [number, number];
-    return a === 10 || a === 127 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
-      (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127);
-  }
-  const v = address.toLowerCase();
-  if (v.startsWith('::ffff:')) return isPrivateAddress(v.slice(7));
-  return v === '::1' || v === '::' || v.startsWith('fc') || v.startsWith('fd') || v.startsWith('fe80');
 }

@@ -102,8 +102,12 @@ export interface RelayOptions {
   streamThreshold: number;
   /** Per connection: bytes queued for writing past this mean the peer does not read; close. */
   maxBufferedBytes: number;
-  /** 0 = unlimited. */
+  /** Client connections over all listeners, counted from accept; 0 = unlimited. */
+  maxConnections: number;
+  /** Per source (IPv4 address or IPv6 /64), counted from accept; 0 = unlimited. */
   maxConnectionsPerAddress: number;
+  /** A TLS handshake on a client listener not finished this long after accept closes the socket. */
+  tlsHandshakeTimeoutSec: number;
   /** 0 = unlimited. */
   maxSessionsPerUser: number;
   throttle: { session: RateLimit; user: RateLimit; realm: RateLimit };
@@ -168,7 +172,9 @@ export function defaultRelayOptions(overrides: Partial<RelayOptions> & Pick<Rela
     maxHeaderBytes: 16 * 1024,
     streamThreshold: 64 * 1024,
     maxBufferedBytes: 4 * 1024 * 1024,
+    maxConnections: 0,
     maxConnectionsPerAddress: 64,
+    tlsHandshakeTimeoutSec: 10,
     maxSessionsPerUser: 16,
     throttle: {
       session: { bytesPerSec: 0, burstBytes: 0 },

@@ -7,14 +7,14 @@ import { NonceManager } from '../auth/nonce.ts';
 import { MsrpStatus } from '../msrp/status.ts';
 import { buildResponse } from '../msrp/transaction.ts';
 import { Connection, nextConnectionId, type MsrpSocket } from '../transport/connection.ts';
-import { listen, type Listener } from '../transport/listeners.ts';
+import { ConnectionLimits } from '../transport/connection-limits.ts';
+import { listen, type Listener, type ListenerGuard } from '../transport/listeners.ts';
 import { secureContextOptions, watchTlsMaterial, type TlsWatcher } from '../transport/tls-files.ts';
 import { listenWebSocket, MSRP_SUBPROTOCOL, type WebSocketStream } from '../transport/websocket.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { replicaPrefix } from '../mesh/ownership.ts';
 import { AuthHandler, formatHost, type CredentialSource } from './auth-handler.ts';
 import { waitForDrain } from './drain.ts';
-import { ConnectionsPerAddress } from './connection-limits.ts';
 import { Forwarder } from './forwarder.ts';
 import { RelayFrameHandler } from './frame-handler.ts';
 import { startControlServer, startProbeServer, type RoomsControl } from './http.ts';
@@ -97,7 +97,24 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const log = deps.logger;
   const metrics = createRelayMetrics(deps.metrics);
   const connections = new Set<Connection>();
-  const perAddress = new ConnectionsPerAddress(o);
+  // Caps of the client listeners, counted from accept (docs/security.md "Connection caps"),
+  // read on every new connection (live options).
+  const guard: ListenerGuard = {
+    limits: new ConnectionLimits({
+      get max() {
+        return o.maxConnections;
+      },
+      get perSource() {
+        return o.maxConnectionsPerAddress;
+      },
+    }),
+    handshakeTimeoutMs: o.tlsHandshakeTimeoutSec * 1000,
+    onRefused(reason, address) {
+      // One label per cap (the per-source one keeps its historical name).
+      metrics.limitRejections.inc({ limit: reason === 'connections-per-source' ? 'connections-per-address' : reason });
+      log.debug({ peer: address, reason }, 'connection refused by a cap');
+    },
+  };
   let tls: TlsWatcher | undefined;
   const listeners: Listener[] = [];
   let draining = false;
@@ -206,7 +223,6 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       connections.delete(conn);
       metrics.connections.dec({ direction: conn.direction });
       const meshLink = mesh?.isMesh(conn) === true;
-      if (conn.direction === 'inbound' && !meshLink) perAddress.release(conn.remoteAddress);
       if (meshLink) mesh.closed(conn);
       sessions.removeConnection(conn);
       forwarder.connectionClosed(conn);
@@ -219,11 +235,6 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const onInbound = (socket: MsrpSocket): Connection | undefined => {
     // While draining, connections are still taken: foreign relays and endpoints may deliver
     // to our sessions on new ones; a new AUTH is what gets refused (auth() above).
-    if (!perAddress.admit(socket.remoteAddress ?? '')) {
-      metrics.limitRejections.inc({ limit: 'connections-per-address' });
-      socket.destroy();
-      return undefined;
-    }
     // Clients behind NAT keep quiet sessions for hours: keepalive notices a peer gone without a FIN.
     socket.setKeepAlive(true, 60_000);
     const conn = adopt(socket, 'inbound');
@@ -251,6 +262,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
         hosts: spec.hosts, port: spec.port, ...(tlsOptions !== undefined ? { tls: tlsOptions } : {}),
         subprotocol: MSRP_SUBPROTOCOL, origins: o.websocket.origins, maxMessageBytes: o.websocket.maxMessageBytes,
         onSocket: onWebSocket,
+        guard,
         onRefused(reason, detail, req) {
           metrics.websocketRefusals.inc({ reason });
           log.info({ reason, detail, peer: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? 0}`, origin: req.headers.origin }, 'WebSocket handshake refused');
@@ -263,6 +275,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       port: spec.port,
       ...(tlsOptions !== undefined ? { tls: tlsOptions, requestCert: o.mutualTls } : {}),
       onSocket: onInbound,
+      guard,
     });
     listeners.push(l);
   }

@@ -1,8 +1,12 @@
 // TCP and TLS listeners on one or more addresses (IPv4 and IPv6), with hot TLS context
 // replacement: `setSecureContext` affects new handshakes only, established connections
 // keep the context they were made with (docs/architecture.md §4.3, cert-manager rotation).
+// With a guard (docs/security.md "Connection caps"), every accepted socket is counted against
+// the connection caps before its TLS handshake starts, a handshake gets a deadline, and an
+// idle connection is closed.
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type SecureContextOptions } from 'node:tls';
+import type { CapRefusal, ConnectionLimits } from './connection-limits.ts';
 import { listenServer } from './listen.ts';
 import { MIN_TLS_VERSION } from './tls-files.ts';
 
@@ -21,6 +25,22 @@ export interface ListenSpec {
   onSocket(socket: Socket): void;
   /** A TLS handshake failed (the socket is destroyed right after). */
   onTlsClientError?(err: Error, socket: Socket): void;
+  guard?: ListenerGuard;
+}
+
+/** Why the guard closed a connection: a cap at accept, a slow handshake, or idleness (a fixed set: metric labels). */
+export type GuardRefusal = CapRefusal | 'handshake-timeout' | 'idle';
+
+export interface ListenerGuard {
+  /** Shared by every listener of one surface (e.g. SIP over TCP and TLS). */
+  readonly limits: ConnectionLimits;
+  /** TLS: a handshake not finished this long after accept closes the socket (Node's default is 120 s). */
+  readonly handshakeTimeoutMs?: number;
+  /** A connection with no bytes in or out this long is closed, unless `keepIdle` says it may idle. */
+  readonly idleMs?: number;
+  keepIdle?(socket: Socket): boolean;
+  /** A connection the guard refused or closed (for a metric and a log line). */
+  onRefused?(reason: GuardRefusal, address: string): void;
 }
 
 export interface Listener {
@@ -35,13 +55,27 @@ export interface Listener {
 }
 
 export async function listen(spec: ListenSpec): Promise<Listener> {
+  const guard = spec.guard;
+  const onSocket = guard?.idleMs === undefined ? (s: Socket) => spec.onSocket(s) : (s: Socket) => {
+    if (s.destroyed) return; // refused at accept
+    watchIdle(s, guard.idleMs!, guard);
+    spec.onSocket(s);
+  };
   const make = (): Server | TlsServer => {
     const server = spec.tls
-      ? createTlsServer({ ...spec.tls, minVersion: MIN_TLS_VERSION, requestCert: spec.requestCert ?? false, rejectUnauthorized: spec.rejectUnauthorized ?? false })
+      ? createTlsServer({
+        ...spec.tls, minVersion: MIN_TLS_VERSION, requestCert: spec.requestCert ?? false, rejectUnauthorized: spec.rejectUnauthorized ?? false,
+        ...(guard?.handshakeTimeoutMs === undefined ? {} : { handshakeTimeout: guard.handshakeTimeoutMs }),
+      })
       : createTcpServer();
-    server.on(spec.tls ? 'secureConnection' : 'connection', (s: Socket) => spec.onSocket(s));
+    // Before the TLS server wraps the socket (its own 'connection' listener): a refused one never starts a handshake.
+    if (guard !== undefined) guardAccept(server, guard);
+    server.on(spec.tls ? 'secureConnection' : 'connection', (s: Socket) => {
+      if (!s.destroyed) onSocket(s);
+    });
     if (spec.tls) {
-      server.on('tlsClientError', (err: Error, s: Socket) => {
+      server.on('tlsClientError', (err: Error & { code?: string }, s: Socket) => {
+        if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') guard?.onRefused?.('handshake-timeout', s.remoteAddress ?? '');
         spec.onTlsClientError?.(err, s);
         s.destroy();
       });
@@ -77,4 +111,37 @@ export async function bindAll(hosts: readonly string[], port: number, kind: Pick
       for (const s of servers) s.close();
     },
   };
+}
+
+/** Counts every socket `server` accepts against the guard's caps, before any TLS handshake or HTTP upgrade on it. */
+export function guardAccept(server: Server, guard: ListenerGuard): void {
+  server.prependListener('connection', (raw: Socket) => admit(raw, guard));
+}
+
+/** Counts an accepted socket against the caps (released when it closes), or destroys it. */
+function admit(raw: Socket, guard: ListenerGuard): void {
+  const address = raw.remoteAddress;
+  if (address === undefined) {
+    raw.destroy(); // already reset by the peer
+    return;
+  }
+  const r = guard.limits.admit(address);
+  if (!r.ok) {
+    guard.onRefused?.(r.refusal, address);
+    raw.destroy();
+    return;
+  }
+  raw.once('close', () => guard.limits.release(r.source));
+}
+
+function watchIdle(s: Socket, idleMs: number, guard: ListenerGuard): void {
+  s.setTimeout(idleMs);
+  s.on('timeout', () => {
+    if (guard.keepIdle?.(s) === true) {
+      s.setTimeout(idleMs); // the timer does not re-arm by itself without traffic
+      return;
+    }
+    guard.onRefused?.('idle', s.remoteAddress ?? '');
+    s.destroy();
+  });
 }

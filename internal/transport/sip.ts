@@ -17,7 +17,7 @@ import { parseDatagram, SipStreamFramer, type SipParserOptions } from '../sip/pa
 import { responseDestination, stampReceived } from '../sip/routing.ts';
 import { serialize } from '../sip/serializer.ts';
 import type { Destination } from '../sip/timers.ts';
-import { listen, type Listener } from './listeners.ts';
+import { listen, type Listener, type ListenerGuard } from './listeners.ts';
 
 export interface SipTransportOptions {
   /** Addresses to bind, e.g. ["127.0.0.1"] (default) or ["0.0.0.0", "::"]. */
@@ -30,6 +30,8 @@ export interface SipTransportOptions {
   /** Options for outbound TLS connections (CA, servername...). */
   readonly tlsClient?: ConnectionOptions;
   readonly limits?: SipParserOptions;
+  /** Caps and timeouts of the TCP and TLS listeners, one count for both (docs/security.md "Connection caps"). */
+  readonly guard?: ListenerGuard;
   onMessage(message: SipMessage, source: Destination): void;
   onError?(error: SipParseError, source: Destination): void;
 }
@@ -82,11 +84,11 @@ export async function startSipTransport(options: SipTransportOptions): Promise<S
   let tcp: Listener | undefined;
   let tls: Listener | undefined;
   if (options.tcpPort !== undefined) {
-    tcp = await listen({ hosts: [...hosts], port: options.tcpPort, onSocket: (s) => attach(s, 'TCP') });
+    tcp = await listen({ hosts: [...hosts], port: options.tcpPort, onSocket: (s) => attach(s, 'TCP'), ...(options.guard === undefined ? {} : { guard: options.guard }) });
   }
   if (options.tlsPort !== undefined) {
     if (!options.tls) throw new Error('tlsPort needs tls options');
-    tls = await listen({ hosts: [...hosts], port: options.tlsPort, tls: options.tls, onSocket: (s) => attach(s, 'TLS') });
+    tls = await listen({ hosts: [...hosts], port: options.tlsPort, tls: options.tls, onSocket: (s) => attach(s, 'TLS'), ...(options.guard === undefined ? {} : { guard: options.guard }) });
   }
   let udpPort = options.udpPort;
   if (udpPort !== undefined) {

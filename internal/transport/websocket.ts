@@ -21,7 +21,7 @@ import type { PeerCertificate, SecureContextOptions, TLSSocket } from 'node:tls'
 import { WebSocket, WebSocketServer } from 'ws';
 import { FrameEndScanner } from '../msrp/frame-ends.ts';
 import { beginRead, endRead } from './connection.ts';
-import { bindAll, type Listener } from './listeners.ts';
+import { bindAll, guardAccept, type Listener, type ListenerGuard } from './listeners.ts';
 import { MIN_TLS_VERSION } from './tls-files.ts';
 
 /** RFC 7977 §10.1: the registered WebSocket subprotocol name. */
@@ -44,6 +44,8 @@ export interface WebSocketListenSpec {
   onSocket(socket: WebSocketStream): void;
   /** A handshake was refused (after the HTTP answer was written). */
   onRefused?(reason: HandshakeRefusal, detail: string, req: IncomingMessage): void;
+  /** Connection caps and the TLS handshake deadline, as on the MSRP listeners (listeners.ts). */
+  guard?: ListenerGuard;
 }
 
 /** Smaller pieces of an unfinished frame are gathered before they leave as one fragment. */
@@ -276,7 +278,11 @@ export async function listenWebSocket(spec: WebSocketListenSpec): Promise<Listen
   };
 
   const make = (): HttpServer | HttpsServer => {
-    const server = spec.tls !== undefined ? createHttpsServer({ ...spec.tls, minVersion: MIN_TLS_VERSION }) : createHttpServer();
+    const guard = spec.guard;
+    const handshake = guard?.handshakeTimeoutMs === undefined ? {} : { handshakeTimeout: guard.handshakeTimeoutMs };
+    const server = spec.tls !== undefined ? createHttpsServer({ ...spec.tls, minVersion: MIN_TLS_VERSION, ...handshake }) : createHttpServer();
+    // Counted from accept, before the TLS handshake and the HTTP upgrade, like the MSRP listeners.
+    if (guard !== undefined) guardAccept(server, guard);
     server.on('upgrade', onUpgrade);
     server.on('request', (req, res) => {
       // Not an upgrade: this port speaks WebSocket only (RFC 7231 §6.5.15).

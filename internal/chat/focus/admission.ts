@@ -9,7 +9,8 @@
 //   a=path first hop on a private address       → 488, Warning 399, when media.privateAddresses = deny
 //   a=path first hop not the SIP source address → 488, Warning 399, when media.foreignAddresses = deny
 //   unparsable SDP                              → 400 (the request is malformed, RFC 3261 §21.4.1)
-import { parseIPv4, parseIPv6, parseMsrpUri } from '../../msrp/uri.ts';
+import { parseIPv6, parseMsrpUri } from '../../msrp/uri.ts';
+import { classifyAddress } from '../../transport/address-class.ts';
 import { findMsrpMedia, type MsrpMedia } from '../../sip/sdp-msrp.ts';
 import { parseSdp, type SessionDescription } from '../../sip/sdp.ts';
 
@@ -73,28 +74,16 @@ export function checkOffer(body: Buffer, sourceAddress: string, policy: MediaPol
   return { ok: true, sdp: parsed.value, media };
 }
 
-/** Loopback, RFC 1918, link-local, CGN (RFC 6598), unspecified; ::1, fc00::/7, fe80::/10, v4-mapped of those; "localhost". */
+/**
+ * "localhost", or an IP literal that is not public unicast (loopback, RFC 1918, CGN,
+ * link-local, ULA, site-local, multicast, documentation..., also inside IPv4-mapped, NAT64
+ * or 6to4 IPv6 addresses), judged on the number (transport/address-class.ts). Other names: false.
+ */
 export function isPrivateHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
   if (h.toLowerCase() === 'localhost') return true;
-  const v4 = parseIPv4(h);
-  if (v4) return isPrivateV4(v4);
-  const v6 = parseIPv6(h);
-  if (!v6) return false;
-  const [a = 0] = v6;
-  if (v6.every((g, i) => (i < 7 ? g === 0 : g === 1)) || v6.every((g) => g === 0)) return true;
-  if ((a & 0xfe00) === 0xfc00 || (a & 0xffc0) === 0xfe80) return true;
-  if (v6.slice(0, 5).every((g) => g === 0) && v6[5] === 0xffff) {
-    const hi = v6[6] ?? 0;
-    const lo = v6[7] ?? 0;
-    return isPrivateV4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
-  }
-  return false;
-}
-
-function isPrivateV4([a = 0, b = 0]: number[]): boolean {
-  return a === 10 || a === 127 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
-    (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127);
+  const cls = classifyAddress(h);
+  return cls !== 'invalid' && cls !== 'public';
 }
 
 function sameAddress(a: string, b: string): boolean {

@@ -16,6 +16,7 @@ import type { Dialog } from '../../sip/dialogs.ts';
 import type { SipDigestOptions } from '../../sip/digest.ts';
 import { callId } from '../../sip/fields.ts';
 import type { TimerValues } from '../../sip/timers.ts';
+import type { ListenerGuard } from '../../transport/listeners.ts';
 import { startSipTransport, type SipTransport } from '../../transport/sip.ts';
 import { UserAgentServer, type IncomingRequest } from '../../sip/ua.ts';
 import { parseSipUri } from '../../sip/uri.ts';
@@ -40,6 +41,8 @@ export interface FocusOptions {
     readonly host?: string;
     /** Host in Contact, Via, SDP c=/o= and Warning (default: `host`, or 127.0.0.1 for a wildcard bind). */
     readonly publicHost?: string;
+    /** Connection caps and timeouts of the TCP/TLS listeners (docs/security.md "Connection caps"). */
+    readonly guard?: ListenerGuard;
   };
   readonly rooms: RoomDirectory;
   readonly chat: ChatPort;
@@ -341,6 +344,7 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
   const transport = await startSipTransport({
     hosts: [bindHost],
     udpPort: o.sip.udpPort, tcpPort: o.sip.tcpPort, tlsPort: o.sip.tlsPort, tls: o.sip.tls,
+    ...(o.sip.guard === undefined ? {} : { guard: o.sip.guard }),
     onMessage: (m, source) => ua.receive(m, source),
     onError: (e, source) => ua.receiveError(e, source),
   });

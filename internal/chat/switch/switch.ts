@@ -32,7 +32,7 @@ import { MsrpStatus } from '../../msrp/status.ts';
 import { buildResponse, newSessionId, newTransactionId } from '../../msrp/transaction.ts';
 import { comparableHost, effectivePort, parseMsrpUri, type MsrpUri } from '../../msrp/uri.ts';
 import { Connection, nextConnectionId, type FrameHandler } from '../../transport/connection.ts';
-import { listen } from '../../transport/listeners.ts';
+import { listen, type ListenerGuard } from '../../transport/listeners.ts';
 import { abortMessage, SendChunk, wholeChunk, type ChunkSink, type FanoutHost } from './fanout.ts';
 import type { ForeignSessions } from './foreign.ts';
 import { MemoryHistory, type HistoryStore } from './history.ts';
@@ -349,6 +349,12 @@ export class ChatSwitch implements RoomHost, FanoutHost {
     },
   };
 
+  /** Whether the connection on `socket` has a participant bound to it (an idle one may stay). */
+  carriesParticipants(socket: Socket): boolean {
+    for (const [conn, devices] of this.#bound) if (conn.socket === socket && devices.size > 0) return true;
+    return false;
+  }
+
   /** Closes every room and connection; durable history is kept for the next start. */
   close(): void {
     for (const r of [...this.#rooms.values()]) this.deleteRoom(r.uri, false);
@@ -477,9 +483,19 @@ export interface ChatListener {
 /** The focus's MSRP listener (TCP, or TLS when `tls` is given); points the switch's session URIs at it. */
 export async function startChatMsrpListener(
   sw: ChatSwitch,
-  o: { hosts: string[]; port: number; tls?: SecureContextOptions; /** Instead of adopting at once (rooms over several replicas pass some connections on). */ onSocket?: (socket: Socket) => void },
+  o: {
+    hosts: string[]; port: number; tls?: SecureContextOptions;
+    /** Instead of adopting at once (rooms over several replicas pass some connections on). */
+    onSocket?: (socket: Socket) => void;
+    /** Caps and timeouts (docs/security.md "Connection caps"); idle connections that carry a participant are kept. */
+    guard?: Omit<ListenerGuard, 'keepIdle'>;
+  },
 ): Promise<ChatListener> {
-  const l = await listen({ hosts: o.hosts, port: o.port, ...(o.tls === undefined ? {} : { tls: o.tls }), onSocket: o.onSocket ?? ((s) => sw.adopt(s, 'inbound')) });
+  const guard: ListenerGuard | undefined = o.guard === undefined ? undefined : { ...o.guard, keepIdle: (s) => sw.carriesParticipants(s) };
+  const l = await listen({
+    hosts: o.hosts, port: o.port, ...(o.tls === undefined ? {} : { tls: o.tls }), onSocket: o.onSocket ?? ((s) => sw.adopt(s, 'inbound')),
+    ...(guard === undefined ? {} : { guard }),
+  });
   const scheme = o.tls === undefined ? 'msrp' : 'msrps';
   sw.setLocalAddress(scheme, l.port);
   return { port: l.port, scheme, setSecureContext: (options) => l.setSecureContext(options), close: () => l.close() };

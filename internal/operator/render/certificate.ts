@@ -2,7 +2,7 @@
 // ServiceMonitor. Rendered as plain objects (we do not depend on their TypeScript types).
 import type { MsrpRelay } from '../api/msrprelay.ts';
 import type { KubeObject } from '../kube/client.ts';
-import { names, objectMeta, tlsSecretName } from './common.ts';
+import { adminDnsNames, names, objectMeta, tlsSecretName } from './common.ts';
 import { adminServiceLabels } from './services.ts';
 
 /** undefined unless spec.tls.issuerRef is set. */
@@ -30,6 +30,11 @@ export function renderServiceMonitor(r: MsrpRelay): KubeObject | undefined {
   const sm = r.spec.monitoring.serviceMonitor;
   if (!sm.enabled) return undefined;
   const endpoint = (port: string) => ({ port, path: '/metrics', ...(sm.interval ? { interval: sm.interval } : {}) });
+  // The admin port speaks HTTPS with the operator-issued certificate: verified against its CA.
+  const admin = {
+    ...endpoint('admin'), scheme: 'https',
+    tlsConfig: { ca: { secret: { name: names.adminTlsSecret(r), key: 'ca.crt' } }, serverName: adminDnsNames(r)[0] },
+  };
   const meta = objectMeta(r, names.serviceMonitor(r), 'admin');
   return {
     apiVersion: 'monitoring.coreos.com/v1',
@@ -38,7 +43,7 @@ export function renderServiceMonitor(r: MsrpRelay): KubeObject | undefined {
     spec: {
       selector: { matchLabels: adminServiceLabels(r) },
       namespaceSelector: { matchNames: [r.metadata.namespace] },
-      endpoints: [endpoint('metrics'), endpoint('admin')],
+      endpoints: [endpoint('metrics'), admin],
     },
   };
 }

@@ -27,6 +27,7 @@ export const PATHS = {
   tls: '/etc/msrp/tls',
   /** The mesh certificate (a wildcard over the headless Service, its own CA). */
   meshTls: '/etc/msrp/mesh-tls',
+  adminTls: '/etc/msrp/admin-tls',
   data: '/data',
   tmp: '/tmp',
 } as const;
@@ -52,6 +53,8 @@ export const names = {
   adminService: (r: MsrpRelay) => `${r.metadata.name}-admin`,
   /** The mesh certificate Secret (kubernetes.io/tls with ca.crt), mounted in every replica. */
   meshTlsSecret: (r: MsrpRelay) => `${r.metadata.name}-mesh-tls`,
+  /** The admin API's certificate, issued by the operator from the mesh CA (mesh-secrets.ts). */
+  adminTlsSecret: (r: MsrpRelay) => `${r.metadata.name}-admin-tls`,
   /** The mesh CA's key and certificate; the operator signs mesh certificates with it; never mounted. */
   meshCaSecret: (r: MsrpRelay) => `${r.metadata.name}-mesh-ca`,
   podDisruptionBudget: (r: MsrpRelay) => r.metadata.name,
@@ -80,6 +83,12 @@ export function meshPeerHost(r: MsrpRelay): string {
 }
 
 /** The names the mesh certificate must carry: every replica's, through one wildcard per form. */
+/** The admin Service's names: what the operator (and Prometheus) dial the admin API by over TLS. */
+export function adminDnsNames(r: MsrpRelay): string[] {
+  const svc = `${names.adminService(r)}.${r.metadata.namespace}.svc`;
+  return [svc, `${svc}.cluster.local`];
+}
+
 export function meshDnsNames(r: MsrpRelay): string[] {
   const svc = `${names.meshService(r)}.${r.metadata.namespace}.svc`;
   return [`*.${svc}.cluster.local`, `*.${svc}`];

@@ -136,7 +136,8 @@ export function renderEngineConfig(r: MsrpRelay): DeepPartial<EngineConfig> {
  */
 export function renderAdminConfig(_r: MsrpRelay): DeepPartial<AdminConfig> {
   return {
-    http: { host: '0.0.0.0', port: ADMIN_PORT },
+    // HTTPS inside the pod network with the operator-issued certificate (docs/security.md "Admin API").
+    http: { host: '0.0.0.0', port: ADMIN_PORT, tls: { certFile: `${PATHS.adminTls}/tls.crt`, keyFile: `${PATHS.adminTls}/tls.key` } },
     engine: { controlUrl: `http://127.0.0.1:${ENGINE_CONTROL_PORT}` },
     auth: { bootstrapTokenFile: PATHS.adminTokenFile },
     // database.url comes from the environment (a Secret, spec.database is required); dataDir is unused then.

@@ -38,6 +38,8 @@ export interface RenderedRelay {
 export interface RenderInputs {
   /** A digest of the database URL in spec.database.secretRef (absent while the Secret or key is). */
   databaseSecretHash?: string;
+  /** Namespaces admitted to the admin API and metrics ports (the operator's and configured ones); default: the relay's own only. */
+  adminNamespaces?: string[];
 }
 
 export function renderRelay(r: MsrpRelay, caps: Capabilities, inputs: RenderInputs = {}): RenderedRelay {
@@ -48,7 +50,7 @@ export function renderRelay(r: MsrpRelay, caps: Capabilities, inputs: RenderInpu
     { type: RESOURCES.service, object: renderMeshService(r) as KubeObject },
     { type: RESOURCES.service, object: renderPublicService(r) as KubeObject },
     { type: RESOURCES.service, object: renderAdminService(r) as KubeObject },
-    { type: RESOURCES.networkPolicy, object: renderNetworkPolicy(r) },
+    { type: RESOURCES.networkPolicy, object: renderNetworkPolicy(r, inputs.adminNamespaces) },
   ];
   const absent: Absent[] = [];
   const missingApis: RenderedRelay['missingApis'] = [];

@@ -22,13 +22,16 @@ export function renderPodDisruptionBudget(r: MsrpRelay): V1PodDisruptionBudget |
 }
 
 /**
- * Ingress only: MSRP and SIP from anywhere (they are public), the admin API and metrics
- * from inside the cluster only (the operator, Prometheus), MSRP between replicas (mesh).
+ * Ingress only: MSRP and SIP from anywhere (they are public); the admin API and the engine's
+ * metrics port only from the listed namespaces (the operator's own and --admin-allowed-namespaces,
+ * e.g. Prometheus's; by default the relay's own), by their `kubernetes.io/metadata.name` label,
+ * which the API server sets and namespace owners cannot change; MSRP between replicas (mesh).
  * Egress is left open: PostgreSQL and other relays (RFC 4976 §7 next hops) live anywhere.
  */
 // Typed as a plain object: client-node's V1NetworkPolicyIngressRule calls the wire field
 // `from` `_from` (its serializer renames it), so its model type does not describe JSON.
-export function renderNetworkPolicy(r: MsrpRelay): KubeObject {
+export function renderNetworkPolicy(r: MsrpRelay, adminNamespaces?: readonly string[]): KubeObject {
+  const admitted = [...new Set(adminNamespaces !== undefined && adminNamespaces.length > 0 ? adminNamespaces : [r.metadata.namespace!])].sort();
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
@@ -39,7 +42,7 @@ export function renderNetworkPolicy(r: MsrpRelay): KubeObject {
       ingress: [
         { ports: publicPorts(r).map((p) => ({ port: p.port, protocol: p.protocol })) },
         {
-          from: [{ namespaceSelector: {} }],
+          from: [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: admitted }] } }],
           ports: [
             { port: ADMIN_PORT, protocol: 'TCP' },
             { port: ENGINE_HTTP_PORT, protocol: 'TCP' },

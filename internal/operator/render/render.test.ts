@@ -134,7 +134,10 @@ describe('engine ConfigMap', () => {
   it('holds a valid admin sidecar config next to it, loaded as cmd/admin.ts loads it', () => {
     const cm = renderConfigMap(relayFixture());
     const a = loadRenderedAdmin(cm.data![ADMIN_CONFIG_KEY]!, { MSRP_ADMIN_DATABASE__URL: 'postgres://u:p@db:5432/msrp' });
-    assert.deepEqual(a.http, { host: '0.0.0.0', port: 8080, bodyLimitBytes: 65536 });
+    assert.deepEqual(a.http, {
+      host: '0.0.0.0', port: 8080, bodyLimitBytes: 65536,
+      tls: { certFile: '/etc/msrp/admin-tls/tls.crt', keyFile: '/etc/msrp/admin-tls/tls.key' },
+    }, 'HTTPS with the operator-issued admin certificate');
     assert.equal(a.engine.controlUrl, 'http://127.0.0.1:9091', 'the engine control port of the same pod');
     assert.equal(a.auth.bootstrapTokenFile, '/etc/msrp/admin-token/token');
     assert.equal(a.database.url, 'postgres://u:p@db:5432/msrp');
@@ -271,8 +274,11 @@ describe('StatefulSet', () => {
     assert.equal(admin.image, engine.image);
     assert.deepEqual(admin.command, ['node', 'cmd/admin.ts']);
     assert.deepEqual(admin.args, ['--config', '/etc/msrp/config/admin.yaml']);
-    assert.deepEqual(admin.readinessProbe?.httpGet, { path: '/healthz', port: 'admin' }, 'a database outage must not unready the relay pod');
-    assert.deepEqual(admin.livenessProbe?.httpGet, { path: '/healthz', port: 'admin' });
+    assert.deepEqual(admin.readinessProbe?.httpGet, { path: '/healthz', port: 'admin', scheme: 'HTTPS' }, 'a database outage must not unready the relay pod');
+    assert.deepEqual(admin.livenessProbe?.httpGet, { path: '/healthz', port: 'admin', scheme: 'HTTPS' });
+    assert.deepEqual(admin.volumeMounts?.find((m) => m.name === 'admin-tls'), { name: 'admin-tls', mountPath: '/etc/msrp/admin-tls', readOnly: true });
+    assert.deepEqual(pod.volumes?.find((v) => v.name === 'admin-tls')?.secret, { secretName: 'relay-admin-tls', defaultMode: 0o440 });
+    assert.equal(engine.volumeMounts?.some((m) => m.name === 'admin-tls'), false, 'the engine does not need the admin key');
     assert.deepEqual(admin.volumeMounts?.find((m) => m.name === 'admin-token'), { name: 'admin-token', mountPath: '/etc/msrp/admin-token', readOnly: true });
     assert.deepEqual(pod.volumes?.find((v) => v.name === 'admin-token')?.secret, { secretName: 'relay-admin-token', defaultMode: 0o440 });
     assert.equal(engine.volumeMounts?.some((m) => m.name === 'admin-token'), false, 'the engine never sees the admin token');
@@ -490,16 +496,19 @@ describe('PodDisruptionBudget and NetworkPolicy', () => {
     assert.equal(renderPodDisruptionBudget(relayFixture({ podDisruptionBudget: { enabled: false } })), undefined);
   });
 
-  it('NetworkPolicy: public ports open, admin and metrics only from inside the cluster', () => {
-    const np = renderNetworkPolicy(relayFixture()) as { spec: { policyTypes: string[]; ingress: { from?: unknown[]; ports: { port: number }[] }[] } };
+  it('NetworkPolicy: public ports open, admin and metrics only from the operator\'s and the configured namespaces', () => {
+    const np = renderNetworkPolicy(relayFixture(), ['msrp-system', 'monitoring']) as { spec: { policyTypes: string[]; ingress: { from?: unknown[]; ports: { port: number }[] }[] } };
     assert.deepEqual(np.spec.policyTypes, ['Ingress']);
     assert.deepEqual(np.spec.ingress[0]?.from, undefined);
     assert.deepEqual(np.spec.ingress[0]?.ports.map((p) => p.port), [2855, 5060, 5060, 5061, 2857]);
-    assert.deepEqual(np.spec.ingress[1]?.from, [{ namespaceSelector: {} }]);
+    assert.deepEqual(np.spec.ingress[1]?.from, [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['monitoring', 'msrp-system'] }] } }]);
     assert.deepEqual(np.spec.ingress[1]?.ports.map((p) => p.port), [8080, 9090]);
     // The mesh port only from the relay's own pods.
     assert.deepEqual(np.spec.ingress[2]?.from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'msrp-relay', 'app.kubernetes.io/instance': 'relay' } } }]);
     assert.deepEqual(np.spec.ingress[2]?.ports.map((p) => p.port), [2858, 2859]);
+    // Without a list (no operator to name its namespace): the relay's own namespace only, never the whole cluster.
+    const own = renderNetworkPolicy(relayFixture()) as { spec: { ingress: { from?: unknown[] }[] } };
+    assert.deepEqual(own.spec.ingress[1]?.from, [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['chat'] }] } }]);
   });
 });
 
@@ -527,6 +536,11 @@ describe('cert-manager Certificate and ServiceMonitor', () => {
     assert.equal(sm.metadata.labels.release, 'prom');
     assert.equal(sm.spec.selector.matchLabels['app.kubernetes.io/component'], 'admin');
     assert.deepEqual(sm.spec.endpoints.map((e) => [e.port, e.interval]), [['metrics', '15s'], ['admin', '15s']]);
+    // The admin port is HTTPS: scraped with the admin certificate verified against its CA.
+    assert.deepEqual((sm.spec.endpoints[1] as unknown as { scheme: string; tlsConfig: unknown }).scheme, 'https');
+    assert.deepEqual((sm.spec.endpoints[1] as unknown as { tlsConfig: unknown }).tlsConfig, {
+      ca: { secret: { name: 'relay-admin-tls', key: 'ca.crt' } }, serverName: 'relay-admin.chat.svc',
+    });
   });
 
   it('renderRelay reports a wanted but missing API and lists disabled kinds for removal', () => {

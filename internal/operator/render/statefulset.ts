@@ -164,17 +164,19 @@ function adminContainer(r: MsrpRelay): V1Container {
     args: ['--config', PATHS.adminConfigFile],
     env: databaseEnv(r, 'MSRP_ADMIN_'),
     ports: [{ name: 'admin', containerPort: ADMIN_PORT, protocol: 'TCP' }],
-    startupProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 2, failureThreshold: 60 },
-    livenessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 10, failureThreshold: 3 },
+    // The admin API speaks HTTPS (the kubelet does not verify the certificate of a probe).
+    startupProbe: { httpGet: { path: '/healthz', port: 'admin', scheme: 'HTTPS' }, periodSeconds: 2, failureThreshold: 60 },
+    livenessProbe: { httpGet: { path: '/healthz', port: 'admin', scheme: 'HTTPS' }, periodSeconds: 10, failureThreshold: 3 },
     // /healthz, not the admin's /readyz (database reachable): pod readiness is all containers,
     // and the engine keeps relaying from its cache while PostgreSQL is briefly down (docs/architecture.md
     // §4.1), so a database outage must not take the pod out of the public Service.
-    readinessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 5, failureThreshold: 2 },
+    readinessProbe: { httpGet: { path: '/healthz', port: 'admin', scheme: 'HTTPS' }, periodSeconds: 5, failureThreshold: 2 },
     resources: { requests: { cpu: '20m', memory: '96Mi' }, limits: { memory: '256Mi' } },
     securityContext: containerSecurityContext(),
     volumeMounts: [
       { name: 'config', mountPath: PATHS.config, readOnly: true },
       { name: 'admin-token', mountPath: PATHS.adminToken, readOnly: true },
+      { name: 'admin-tls', mountPath: PATHS.adminTls, readOnly: true },
       { name: 'data', mountPath: PATHS.data },
       { name: 'tmp', mountPath: PATHS.tmp },
     ],
@@ -193,6 +195,9 @@ function volumes(r: MsrpRelay): V1Volume[] {
     // The admin API's bootstrap token; the operator calls the admin API with the same token
     // (it reads this Secret, admin-token.ts). Required: without it nobody can call the API.
     { name: 'admin-token', secret: { secretName: names.adminTokenSecret(r), defaultMode: 0o440 } },
+    // The admin API's own certificate (operator-issued from the mesh CA for the admin Service's
+    // names): not the mesh certificate, which would let the admin sidecar join the mesh.
+    { name: 'admin-tls', secret: { secretName: names.adminTlsSecret(r), defaultMode: 0o440 } },
     { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
     // Scratch only: state is in PostgreSQL (spec.database is required; PGlite is single-process
     // and the engine and the admin are two).
