@@ -2,7 +2,8 @@
 // moderators removing a participant with REFER method=BYE (RFC 4579 §5.5, RFC 3515).
 //
 // Answers to a join INVITE, in the order they are checked:
-//   404 unknown room (unless autoCreate) · 401 Digest when the room wants it (RFC 3261 §22)
+//   404 unknown room (unless autoCreate) · 401 Digest when the room wants it (RFC 3261 §22;
+//       identity.ts, asked by focus.ts before the call gets here)
 //   403 deny-listed / not allow-listed · 400 bad SDP · 488 + Warning (admission.ts)
 //   486 Busy Here when the room is full or the participant has too many devices: RFC 3261
 //       §21.4.24 "not willing or able to take additional calls at this end system" is
@@ -13,7 +14,6 @@ import type { Logger } from 'pino';
 import { admittedByLists, uriKey } from '../switch/policy.ts';
 import type { Dialog } from '../../sip/dialogs.ts';
 import { dialogKey } from '../../sip/dialogs.ts';
-import { sipChallenges, verifySipDigest, type SipDigestOptions } from '../../sip/digest.ts';
 import { contacts, fromHeader, parseNameAddr } from '../../sip/fields.ts';
 import { headerValue } from '../../sip/message.ts';
 import { buildChatRoomAnswer } from '../../sip/sdp-msrp.ts';
@@ -21,6 +21,7 @@ import { formatSdp, type SessionDescription } from '../../sip/sdp.ts';
 import type { IncomingRequest } from '../../sip/ua.ts';
 import { parseSipUri } from '../../sip/uri.ts';
 import { checkOffer, warning, type MediaPolicy } from './admission.ts';
+import { isAuthenticated, isModerator, type Identity } from './identity.ts';
 import type { AdmitRequest, AdmitResult, ChatRoomPort, ModeratorRemoval } from './chat-port.ts';
 import type { RoomEntry } from './directory.ts';
 
@@ -30,6 +31,8 @@ export interface Call {
   readonly chat: ChatRoomPort;
   readonly participantId: string;
   readonly sipUri: string;
+  /** Who joined: authenticated (Digest, trusted P-Asserted-Identity) or only the From claim. */
+  readonly identity: Identity;
   readonly contact: string | undefined;
   readonly sessionId: string;
   sessionVersion: number;
@@ -44,6 +47,7 @@ interface Joined {
   readonly room: RoomEntry;
   readonly chat: ChatRoomPort;
   readonly sipUri: string;
+  readonly identity: Identity;
   readonly offer: SessionDescription;
   readonly contact: string | undefined;
   readonly refuse: (status: number, text: string, warnCode?: number) => void;
@@ -54,7 +58,6 @@ export interface CallsOptions {
   readonly media: MediaPolicy;
   /** Host written in c=/o= of answers and in Warning agents. */
   readonly publicHost: string;
-  readonly digest: SipDigestOptions | undefined;
   /** Contact of the focus for a room, per transport of the request (`;isfocus`, RFC 4579 §3). */
   contactFor(room: RoomEntry, transport: string): string;
   sendBye(dialog: Dialog): void;
@@ -92,8 +95,8 @@ export class Calls {
     return this.#byDialog.get(dialogKey(dialog.id));
   }
 
-  /** A new INVITE to `room` (found in the directory). */
-  join(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort): void {
+  /** A new INVITE to `room` (found in the directory) from `who` (identity.ts; authenticated when the room requires it). */
+  join(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort, who: Identity): void {
     const req = incoming.request;
     const refuse = (status: number, text: string, warnCode?: number) => {
       this.#o.counted(String(status));
@@ -106,24 +109,8 @@ export class Calls {
     };
     const from = fromHeader(req);
     if (!from) return refuse(400, 'no From');
-    let sipUri = from.uri.replace(/^<|>$/g, '');
-    if (room.requireAuth) {
-      const digest = this.#o.digest;
-      if (!digest) return refuse(403, 'the room requires authentication and the focus has no Digest realm');
-      const header = headerValue(req, 'Authorization');
-      const challenge = (stale: boolean) => {
-        this.#o.counted('401');
-        incoming.respond(401, { headers: sipChallenges(digest, stale).map((c) => ['WWW-Authenticate', c] as const) });
-      };
-      if (header === undefined) return challenge(false);
-      const verified = verifySipDigest(digest, header, req.method, req.uri);
-      if (!verified.ok) {
-        if (verified.code === 'malformed') return refuse(400, 'bad Authorization');
-        return challenge(verified.code === 'stale-nonce');
-      }
-      // The authenticated identity is the participant (RFC 3261 §22: From is only a claim).
-      sipUri = `sip:${verified.value}@${digest.realm}`;
-    }
+    // The participant is the identity (RFC 3261 §22: From is only a claim when unauthenticated).
+    const sipUri = who.uri;
     if (!admittedByLists(sipUri, room.policy)) return refuse(403, 'not allowed in this room');
     const offer = checkOffer(req.body, incoming.source.address, this.#o.media);
     if (!offer.ok) return refuse(offer.status, offer.text, offer.warnCode);
@@ -135,7 +122,7 @@ export class Calls {
       setup: 'passive',
     };
     const admitted = chat.admit(request);
-    const joined: Joined = { incoming, room, chat, sipUri, offer: offer.sdp, contact: contact && !contact.star ? contact.uri : undefined, refuse };
+    const joined: Joined = { incoming, room, chat, sipUri, identity: who, offer: offer.sdp, contact: contact && !contact.star ? contact.uri : undefined, refuse };
     // A room of this process answers at once; one another replica owns answers later.
     if (!(admitted instanceof Promise)) return this.#admitted(joined, admitted);
     admitted.then((r) => this.#admitted(joined, r), (err: unknown) => {
@@ -166,7 +153,7 @@ export class Calls {
       return;
     }
     const call: Call = {
-      dialog, room, chat, participantId: admitted.participantId, sipUri, contact: j.contact,
+      dialog, room, chat, participantId: admitted.participantId, sipUri, identity: j.identity, contact: j.contact,
       sessionId, sessionVersion: 1, answer, ending: false,
     };
     this.#byDialog.set(dialogKey(dialog.id), call);
@@ -218,10 +205,12 @@ export class Calls {
 
   /**
    * REFER with Refer-To: <participant;method=BYE> (RFC 4579 §5.5): a moderator removes a
-   * participant. Out of dialog or within the moderator's own INVITE dialog. 202, then one
-   * NOTIFY with the sipfrag of the outcome (RFC 3515 §2.4.5), unless Refer-Sub: false (RFC 4488).
+   * participant. Out of dialog or within the moderator's own INVITE dialog; `who` is the
+   * sender's identity (identity.ts), which must be authenticated and on the room's moderator
+   * list (isModerator). 202, then one NOTIFY with the sipfrag of the outcome (RFC 3515
+   * §2.4.5), unless Refer-Sub: false (RFC 4488).
    */
-  refer(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort): void {
+  refer(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort, who: Identity): void {
     const req = incoming.request;
     const referTo = parseNameAddr(headerValue(req, 'Refer-To') ?? '');
     if (!referTo) {
@@ -234,9 +223,13 @@ export class Calls {
       incoming.respond(403, { reason: 'Only Refer-To method=BYE is supported' });
       return;
     }
-    const inCall = incoming.dialog ? this.#byDialog.get(dialogKey(incoming.dialog.id)) : undefined;
-    const moderator = inCall?.sipUri ?? (fromHeader(req)?.uri ?? '');
+    const moderator = who.uri;
     const targetUri = referTo.uri.replace(/;[^?]*$/, '').replace(/\?.*$/, '');
+    if (!isModerator(who, room)) {
+      this.#o.logger.info({ room: room.name, claimed: moderator, authenticated: isAuthenticated(who), target: targetUri }, 'REFER BYE refused: not an authenticated moderator');
+      incoming.respond(403, { reason: 'Not A Moderator Of This Room' });
+      return;
+    }
     const result = chat.removeByModerator(moderator, targetUri);
     const done = (r: ModeratorRemoval): void => {
       if (!r.ok) {

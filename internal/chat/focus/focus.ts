@@ -6,12 +6,15 @@
 //   INVITE room   → calls.ts (admission, answer, dialog ↔ device)
 //   BYE / no ACK  → the device leaves the room (UAS core onDialogEnded)
 //   SUBSCRIBE     → subscriptions.ts (Event: conference)
-//   REFER         → calls.ts (method=BYE by a moderator)
+//   REFER         → calls.ts (method=BYE by an authenticated moderator)
+//   who sent it   → identity.ts (Digest, trusted P-Asserted-Identity, or the From claim),
+//                   asked before any work for the room (challenge before work)
 //   room events   → partial NOTIFYs; a device the switch dropped → BYE
 import type { Logger } from 'pino';
 import type { SecureContextOptions } from 'node:tls';
 import type { Dialog } from '../../sip/dialogs.ts';
-import type { SipDigestOptions } from '../../sip/digest.ts';
+import { GuessLimiter } from '../../auth/guesses.ts';
+import { AuthFailures } from '../../telemetry/auth-failures.ts';
 import { callId } from '../../sip/fields.ts';
 import type { TimerValues } from '../../sip/timers.ts';
 import { startSipTransport, type SipTransport } from '../../transport/sip.ts';
@@ -23,7 +26,9 @@ import { Calls } from './calls.ts';
 import { RoomUnavailableError, type ChatPort, type ChatRoomPort, type RoomEvent } from './chat-port.ts';
 import type { ConferenceState, StateChange } from './conference-info.ts';
 import type { RoomDirectory, RoomEntry } from './directory.ts';
+import { isAuthenticated, RoomIdentity, type FocusAuth } from './identity.ts';
 import { ConferenceSubscriptions } from './subscriptions.ts';
+import { admittedByLists } from '../switch/policy.ts';
 
 export interface FocusOptions {
   readonly sip: {
@@ -47,8 +52,12 @@ export interface FocusOptions {
   readonly domains?: readonly string[];
   /** a=path checks (admission.ts). Default: allow private and foreign addresses (lab). */
   readonly media?: MediaPolicy;
-  /** For rooms with requireAuth: SIP Digest realm, nonces and user lookup. */
-  readonly digest?: SipDigestOptions;
+  /** SIP Digest against the relay's realms and users: rooms with requireAuth, and moderators everywhere (identity.ts). */
+  readonly auth?: FocusAuth;
+  /** RFC 3325: proxies whose P-Asserted-Identity is believed (source addresses). */
+  readonly trustedProxies?: readonly string[];
+  /** Failed passwords per user and source; the engine shares one with the relay's AUTH. Default: the focus's own. */
+  readonly guesses?: GuessLimiter;
   readonly subscriptions?: { readonly minExpires?: number; readonly maxExpires?: number };
   readonly timers?: Partial<TimerValues>;
   /** How often rooms followed on another replica with no call or subscription here are let go (default 30 s). */
@@ -122,8 +131,13 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     contactOf: (id) => calls.contactOf(id),
   });
 
+  const identity = new RoomIdentity({
+    auth: o.auth, guesses: o.guesses ?? new GuessLimiter(), failures: new AuthFailures(o.metrics), logger: log,
+    ...(o.trustedProxies === undefined ? {} : { trustedProxies: o.trustedProxies }),
+  });
+
   const calls = new Calls({
-    logger: log, media: o.media ?? LAB_MEDIA_POLICY, publicHost, digest: o.digest, contactFor,
+    logger: log, media: o.media ?? LAB_MEDIA_POLICY, publicHost, contactFor,
     sendBye: (dialog) => void ua.request(dialog, 'BYE').catch(() => undefined),
     notifyRefer: (dialog, sipfrag) => void notifyRefer(dialog, sipfrag),
     counted: (outcome) => invites?.inc({ outcome }),
@@ -261,7 +275,9 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
         return;
       }
       if (req.method === 'REFER' && call) {
-        calls.refer(incoming, call.room, call.chat);
+        // The caller's identity from the join, when it was authenticated; else it must authenticate now.
+        const who = isAuthenticated(call.identity) ? call.identity : await identity.identityOf(incoming, true);
+        if (who) calls.refer(incoming, call.room, call.chat, who);
         return;
       }
       incoming.respond(req.method === 'REFER' ? 403 : 405);
@@ -273,6 +289,12 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
       incoming.respond(404, { reason: 'No Such Room' });
       return;
     }
+    // Challenge before work: the identity first (a 401 is all an unauthenticated request to a
+    // requireAuth room gets), then the room. A REFER is a moderator action in any room.
+    const who = await identity.identityOf(incoming, entry.requireAuth || req.method === 'REFER', (status) => {
+      if (req.method === 'INVITE') invites?.inc({ outcome: String(status) });
+    });
+    if (!who) return;
     let w: WatchedRoom;
     try {
       const found = watch(entry);
@@ -287,14 +309,20 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     }
     switch (req.method) {
       case 'INVITE':
-        calls.join(incoming, entry, w.chat);
+        calls.join(incoming, entry, w.chat, who);
         return;
       case 'SUBSCRIBE':
+        // The roster is for those who may join (allow/deny lists on the identity).
+        if (!admittedByLists(who.uri, entry.policy)) {
+          log.info({ room: entry.name, subscriber: who.uri }, 'conference subscription refused by the room\'s lists');
+          incoming.respond(403);
+          return;
+        }
         subscribedRoom.set(callId(req) ?? '', entry.name);
         subscriptions.subscribe(incoming, entry.name, () => stateOf(w));
         return;
       case 'REFER':
-        calls.refer(incoming, entry, w.chat);
+        calls.refer(incoming, entry, w.chat, who);
         return;
       default:
         incoming.respond(405, { headers: [['Allow', 'INVITE, ACK, BYE, CANCEL, OPTIONS, SUBSCRIBE, REFER']] });

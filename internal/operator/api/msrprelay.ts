@@ -45,7 +45,9 @@ const Ports = Type.Object(
   {
     msrpTls: Port({ default: 2855, description: 'MSRP over TLS (msrps: URIs, RFC 4976 default 2855).' }),
     msrpTcp: Type.Optional(Port({ description: 'MSRP over plain TCP; disabled when unset.' })),
-    sipUdp: Port({ default: 5060, description: 'SIP over UDP for room joins.' }),
+    sipUdp: Type.Optional(Port({
+      description: 'SIP over UDP for room joins; off (not listened on, not published) when unset. UDP sources can be spoofed, so a public UDP port can be used to reflect traffic at a third party; the focus bounds that (docs/security.md "UDP amplification"), but TCP and TLS need no such care. Set it (e.g. 5060) for clients that only speak UDP.',
+    })),
     sipTcp: Port({ default: 5060, description: 'SIP over TCP.' }),
     sipTls: Port({ default: 5061, description: 'SIP over TLS.' }),
     msrpChat: Port({
