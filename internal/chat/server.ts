@@ -22,7 +22,7 @@ import type { Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { ChatPort, ChatRoomPort, LocalChatPort } from './focus/chat-port.ts';
 import { MemoryRoomDirectory, roomEntryFromSpec, StoreRoomDirectory, type RoomDirectory, type RoomEntry } from './focus/directory.ts';
-import { startFocus, type RunningFocus } from './focus/focus.ts';
+import { startFocus, type FocusOptions, type RunningFocus } from './focus/focus.ts';
 import type { FocusAuth } from './focus/identity.ts';
 import { handOff } from './msrp-handoff.ts';
 import { RoomMesh } from './room-mesh.ts';
@@ -42,6 +42,8 @@ export interface ChatServerDeps {
   readonly auth?: FocusAuth;
   /** Failed passwords per user and source, shared with the relay's AUTH (auth/guesses.ts). */
   readonly guesses?: GuessLimiter;
+  /** SIP timers (RFC 3261 Table 4) and UDP guard bounds of the focus; tests shorten T1. */
+  readonly focusTuning?: Pick<FocusOptions, 'timers' | 'udpGuard'>;
   /** Session id prefix of this replica (docs/architecture.md §4.2). */
   readonly sessionIdPrefix?: string;
   /** Room history (internal/chat/switch/history-store.ts DurableHistory over the store); default in memory. The caller closes it after close(). */
@@ -235,6 +237,7 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
     ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
     ...(deps.auth === undefined ? {} : { auth: deps.auth }),
     ...(deps.guesses === undefined ? {} : { guesses: deps.guesses }),
+    ...deps.focusTuning,
     ...(config.sip.trustedProxies === undefined ? {} : { trustedProxies: config.sip.trustedProxies }),
   }).catch(failed);
 

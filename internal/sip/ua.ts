@@ -39,6 +39,11 @@ export interface UserAgentOptions {
   /** A pending INVITE was cancelled (the core already answered 487). */
   onCancel?(invite: SipRequest): void;
   onDialogEnded?(dialog: Dialog, why: 'bye' | 'no-ack' | 'rejected'): void;
+  /**
+   * `source` proved it receives what we send: it answered one of our requests, sent a request
+   * in a dialog (our tag), or ACKed our 2xx. A spoofed UDP source cannot (transport/udp-guard.ts).
+   */
+  onReturnRoutable?(source: Destination): void;
 }
 
 export interface IncomingRequest {
@@ -74,7 +79,7 @@ export class UserAgentServer {
   /** A parsed message from the transport. */
   receive(msg: SipMessage, source: Destination): void {
     if (msg.kind === 'response') {
-      this.transactions.receiveResponse(msg);
+      if (this.transactions.receiveResponse(msg)) this.#o.onReturnRoutable?.(source);
       return;
     }
     const existing = this.transactions.findServer(msg);
@@ -83,7 +88,7 @@ export class UserAgentServer {
       return;
     }
     if (msg.method === 'ACK') {
-      this.#ack(msg);
+      this.#ack(msg, source);
       return;
     }
     const tx = this.transactions.createServer(msg, source);
@@ -109,6 +114,7 @@ export class UserAgentServer {
       const checked = this.dialogs.check(msg);
       if (!checked.ok) return answer(checked.status, { reason: checked.reason });
       dialog = checked.dialog;
+      this.#o.onReturnRoutable?.(source);
     }
     if (msg.method === 'OPTIONS') return answer(200, { headers: this.#capabilities() });
     let user: string | undefined;
@@ -177,11 +183,12 @@ export class UserAgentServer {
     this.#o.onCancel?.(invite.request);
   }
 
-  #ack(ack: SipRequest): void {
+  #ack(ack: SipRequest, source: Destination): void {
     // The ACK of a 2xx is its own transaction, routed by dialog (§13.3.1.4, §17.1.1.3); an ACK
     // matching nothing is dropped: ACK is never answered.
     const dialog = this.dialogs.find(ack);
     if (!dialog) return;
+    this.#o.onReturnRoutable?.(source);
     const retransmission = this.#retransmissions.get(dialogKey(dialog.id));
     const seq = cseq(ack)?.seq;
     if (retransmission) {

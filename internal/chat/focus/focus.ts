@@ -18,6 +18,8 @@ import { AuthFailures } from '../../telemetry/auth-failures.ts';
 import { callId } from '../../sip/fields.ts';
 import type { TimerValues } from '../../sip/timers.ts';
 import { startSipTransport, type SipTransport } from '../../transport/sip.ts';
+import { UdpGuard, type UdpGuardOptions } from '../../transport/udp-guard.ts';
+import type { Destination } from '../../sip/timers.ts';
 import { UserAgentServer, type IncomingRequest } from '../../sip/ua.ts';
 import { parseSipUri } from '../../sip/uri.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
@@ -60,6 +62,8 @@ export interface FocusOptions {
   readonly guesses?: GuessLimiter;
   readonly subscriptions?: { readonly minExpires?: number; readonly maxExpires?: number };
   readonly timers?: Partial<TimerValues>;
+  /** SIP over UDP: per-source rate limit and anti-amplification bounds (transport/udp-guard.ts); defaults apply. */
+  readonly udpGuard?: UdpGuardOptions;
   /** How often rooms followed on another replica with no call or subscription here are let go (default 30 s). */
   readonly remoteRoomSweepMs?: number;
 }
@@ -90,6 +94,15 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
   const publicHost = o.sip.publicHost ?? (bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost);
   const hostRef = publicHost.includes(':') ? `[${publicHost}]` : publicHost;
   const invites = o.metrics?.counter<'outcome'>({ name: 'focus_invites_total', help: 'Room join INVITEs by final status.', labelNames: ['outcome'] });
+  const udpDrops = o.metrics?.counter<'reason'>({
+    name: 'focus_udp_drops_total', labelNames: ['reason'],
+    help: 'SIP datagrams not processed (reason="rate": the source sent too many) or not sent (reason="amplification": to an address that never proved it receives, beyond 3x what it sent).',
+  });
+  // Issue 13: a spoofed UDP source must not make us send much more than it sent, repeatedly.
+  const udpGuard = new UdpGuard(o.udpGuard);
+  const returnRoutable = (d: Destination): void => {
+    if (d.transport.toUpperCase() === 'UDP') udpGuard.validate(d.address, d.port);
+  };
   const watched = new Map<string, WatchedRoom>();
   /** Call-ID of a conference subscription → its room (refreshes arrive in the dialog). */
   const subscribedRoom = new Map<string, string>();
@@ -124,6 +137,7 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
       });
     },
     onDialogEnded: (dialog) => calls.ended(dialog),
+    onReturnRoutable: returnRoutable,
   });
 
   const stateOf = (w: WatchedRoom): ConferenceState => ({
@@ -132,7 +146,7 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
   });
 
   const identity = new RoomIdentity({
-    auth: o.auth, guesses: o.guesses ?? new GuessLimiter(), failures: new AuthFailures(o.metrics), logger: log,
+    auth: o.auth, guesses: o.guesses ?? new GuessLimiter(), failures: new AuthFailures(o.metrics), logger: log, onReturnRoutable: returnRoutable,
     ...(o.trustedProxies === undefined ? {} : { trustedProxies: o.trustedProxies }),
   });
 
@@ -332,6 +346,8 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
   const transport = await startSipTransport({
     hosts: [bindHost],
     udpPort: o.sip.udpPort, tcpPort: o.sip.tcpPort, tlsPort: o.sip.tlsPort, tls: o.sip.tls,
+    udpGuard,
+    onDrop: (reason) => udpDrops?.inc({ reason }),
     onMessage: (m, source) => ua.receive(m, source),
     onError: (e, source) => ua.receiveError(e, source),
   });

@@ -11,7 +11,10 @@ import { NonceManager } from '../../auth/nonce.ts';
 import { offerSdp, SipUac } from '../../client/sip-uac.ts';
 import { TestClient } from '../../relay/testclient.ts';
 import { MemoryCredentials, startTestRelay } from '../../relay/testrelay.ts';
-import { headerValue } from '../../sip/message.ts';
+import { createSocket } from 'node:dgram';
+import { headerValue, request } from '../../sip/message.ts';
+import { serialize } from '../../sip/serializer.ts';
+import { eventually } from '../../testwait.ts';
 import { createMetrics, type Metrics } from '../../telemetry/metrics.ts';
 import { startChatServer, type RunningChatServer } from '../server.ts';
 import { loopbackChatConfig } from '../testchat.ts';
@@ -143,6 +146,77 @@ describe('SIP focus security (issue 13)', { timeout: 60_000 }, () => {
     assert.deepEqual({ user: failures[0]!['user'], realm: failures[0]!['realm'], source: failures[0]!['source'] }, { user: 'victim', realm: REALM, source: '127.0.0.1' });
     assert.equal(await metricValue(metrics, 'msrp_auth_failures_total{protocol="sip"}'), 3);
     assert.ok(await metricValue(metrics, 'msrp_auth_guess_refusals_total{protocol="sip",scope="user"}') >= 1);
+  });
+});
+
+describe('spoofed SIP over UDP (issue 13)', { timeout: 60_000 }, () => {
+  it('sends the spoofed address at most ~3x the bytes it received from it: 401s, 2xx and NOTIFYs are not retransmitted to it, and a flood is rate limited', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const users = new MemoryCredentials().add(REALM, 'mod', 'mod-pw');
+    const chat = await startChatServer(loopbackChatConfig({
+      rooms: [{ name: 'open' }, { name: 'vault', policy: { requireAuth: true } }],
+    }), {
+      logger: pino({ level: 'silent' }), metrics,
+      auth: { realmFor: () => REALM, nonces: new NonceManager({ secret: randomBytes(32), lifetimeSec: 300 }), lookup: (r, u) => users.lookup(r, u) },
+      // Short RFC 3261 timers so every retransmission schedule (Timer G/H, E/F, 2xx) runs out within the test.
+      focusTuning: { timers: { T1: 10, T2: 40, T4: 50 } },
+    });
+    // The victim: a real UDP socket whose address the attacker writes as source (what the
+    // focus sees of a spoofed datagram); it receives but never answers.
+    const victim = createSocket('udp4');
+    await new Promise<void>((r) => victim.bind(0, '127.0.0.1', r));
+    const port = victim.address().port;
+    let received = 0;
+    let sent = 0;
+    victim.on('message', (d) => (received += d.length));
+    const spoof = (method: string, room: string, i: number, headers: [string, string][] = [], body = ''): Promise<void> => {
+      const bytes = serialize(request({
+        method, uri: `sip:${room}@chat.test`, body,
+        headers: [
+          ['Via', `SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`], ['Max-Forwards', '70'],
+          ['From', `<sip:x${i}@example.com>;tag=${randomBytes(4).toString('hex')}`], ['To', `<sip:${room}@chat.test>`],
+          ['Call-ID', randomBytes(8).toString('hex')], ['CSeq', `1 ${method}`], ['Contact', `<sip:x@127.0.0.1:${port}>`],
+          ...headers, ...(body === '' ? [] : [['Content-Type', 'application/sdp'] as [string, string]]),
+        ],
+      }));
+      sent += bytes.length;
+      return new Promise((r) => victim.send(bytes, chat.focus.udpPort, '127.0.0.1', () => r()));
+    };
+    try {
+      for (let i = 0; i < 10; i++) {
+        await spoof('INVITE', 'vault', i, [], offerSdp(`msrp://127.0.0.1:7654/v${i};tcp`)); // 401 (+ Timer G)
+        await spoof('SUBSCRIBE', 'open', i, [['Event', 'conference'], ['Expires', '600']]); // 200 + NOTIFY (+ Timer E)
+        await spoof('INVITE', 'open', i, [], offerSdp(`msrp://127.0.0.1:7654/o${i};tcp`)); // 200 never ACKed (+ 2xx retransmission, BYE)
+      }
+      const ua = chat.focus.ua;
+      const invites = async () => await metricValue(metrics, 'msrp_focus_invites_total{outcome="401"}') + await metricValue(metrics, 'msrp_focus_invites_total{outcome="200"}');
+      await eventually(async () => await invites() === 20, 'the focus to answer the 20 spoofed INVITEs');
+      await eventually(() => ua.transactions.serverCount === 0 && ua.transactions.clientCount === 0 && chat.focus.calls === 0 && chat.focus.subscriptions === 0,
+        'every transaction, call and subscription of the spoofed requests to end', 20_000);
+      const ratio = received / sent;
+      assert.ok(received > 0, 'the focus did answer');
+      assert.ok(ratio <= 3.5, `bytes sent to the spoofed address / bytes received from it = ${ratio.toFixed(2)} (${received}/${sent})`);
+      assert.ok(await metricValue(metrics, 'msrp_focus_udp_drops_total{reason="amplification"}') > 0);
+
+      // A flood from one address, paced so the socket buffer loses none: beyond the burst
+      // (60) and the refill (20/s), datagrams are dropped unanswered.
+      let answers = 0;
+      victim.on('message', () => answers++);
+      const flood = 150;
+      const started = Date.now();
+      for (let i = 0; i < flood; i++) {
+        await spoof('OPTIONS', 'open', i);
+        await new Promise((r) => setImmediate(r));
+      }
+      const rateDrops = async () => await metricValue(metrics, 'msrp_focus_udp_drops_total{reason="rate"}');
+      await eventually(async () => answers + await rateDrops() >= flood, 'every flood datagram answered or dropped');
+      const allowed = 60 + Math.ceil(((Date.now() - started) / 1000) * 20);
+      assert.ok(await rateDrops() >= flood - allowed, `rate drops ${await rateDrops()}, answers ${answers}`);
+      assert.ok(answers <= allowed, `answers ${answers} > ${allowed}`);
+    } finally {
+      victim.close();
+      await chat.close();
+    }
   });
 });
 
