@@ -147,6 +147,7 @@ describe('Kubernetes API surface (CRDs, chart, RBAC)', { skip: skipCluster, time
         maxParticipants: 100,
         history: { enabled: true, size: 50 },
         welcome: 'Be nice. Type /nick to choose a nickname.',
+        requireAuth: false,
       });
     });
 
