@@ -128,7 +128,7 @@ describe('Kubernetes API surface (CRDs, chart, RBAC)', { skip: skipCluster, time
       assert.equal(spec.replicas, 1);
       // No repository or tag by default: the operator's --relay-image fills them in, so an operator upgrade moves the relay.
       assert.deepEqual(spec.image, { pullPolicy: 'IfNotPresent' });
-      assert.deepEqual(spec.ports, { msrpTls: 2855, sipUdp: 5060, sipTcp: 5060, sipTls: 5061, msrpChat: 2857 });
+      assert.deepEqual(spec.ports, { msrpTls: 2855, sipTcp: 5060, sipTls: 5061, msrpChat: 2857 });
       assert.equal(spec.service!.type, 'LoadBalancer');
       assert.equal((spec.tls!.issuerRef as Record<string, unknown>).group, 'cert-manager.io');
       assert.equal(spec.drain!.timeoutSeconds, 600);
@@ -147,6 +147,7 @@ describe('Kubernetes API surface (CRDs, chart, RBAC)', { skip: skipCluster, time
         maxParticipants: 100,
         history: { enabled: true, size: 50 },
         welcome: 'Be nice. Type /nick to choose a nickname.',
+        requireAuth: false,
       });
     });
 

@@ -277,7 +277,7 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
     assert.equal(svc.type, 'LoadBalancer');
     assert.equal(svc.externalTrafficPolicy, 'Local');
     assert.deepEqual(svc.ports.map((p: any) => [p.name, p.port, p.protocol]), [
-      ['msrps', 2855, 'TCP'], ['msrp', 2856, 'TCP'], ['sip-udp', 5060, 'UDP'], ['sip-tcp', 5060, 'TCP'], ['sip-tls', 5061, 'TCP'], ['msrp-chat', 2857, 'TCP'],
+      ['msrps', 2855, 'TCP'], ['msrp', 2856, 'TCP'], ['sip-tcp', 5060, 'TCP'], ['sip-tls', 5061, 'TCP'], ['msrp-chat', 2857, 'TCP'],
     ]);
     assert.equal((await get(RESOURCES.service, 'relay'))!.metadata?.annotations?.['lb.example.com/type'], 'nlb');
     assert.equal(((await get(RESOURCES.service, 'relay-mesh'))!.spec as any).clusterIP, 'None');
@@ -505,7 +505,7 @@ describe('operator against a real API server', { skip, timeout: 600_000 }, () =>
       subject: 'Welcome',
       policy: {
         nicknames: true, privateMessages: true, maxParticipants: 10, history: { enabled: true, size: 50 },
-        allow: [], deny: [], moderators: ['sips:alice@example.com'], welcome: '',
+        allow: [], deny: [], moderators: ['sips:alice@example.com'], welcome: '', requireAuth: false,
       },
       generation: 1,
     });

@@ -138,7 +138,7 @@ describe('manifests/samples with the operator running', { skip, timeout: 300_000
     assert.deepEqual(ops.policy, {
       nicknames: true, privateMessages: false, maxParticipants: 25, history: { enabled: true, size: 200 },
       allow: ['sip:*@example.net'], deny: ['sip:guest-*@example.net'], moderators: ['sips:alice@example.net', 'sips:bob@example.net'],
-      welcome: '',
+      welcome: '', requireAuth: false,
     });
     assert.equal((await adminGet('/v1/rooms/news')).json.policy.history.size, 1000);
   });

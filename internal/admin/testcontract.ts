@@ -207,7 +207,7 @@ export function adminContract(subject: () => AdminSubject): void {
     assert.equal(first.status, 201, first.body);
     assert.equal(first.json['generation'], 1);
     assert.equal(first.headers['etag'], '"1"');
-    assert.deepEqual(first.json['policy'], { nicknames: true, privateMessages: true, maxParticipants: 100, history: { enabled: true, size: 50 }, allow: [], deny: [], moderators: [], welcome: '' });
+    assert.deepEqual(first.json['policy'], { nicknames: true, privateMessages: true, maxParticipants: 100, history: { enabled: true, size: 50 }, allow: [], deny: [], moderators: [], welcome: '', requireAuth: false });
     const same = await call('PUT', `/v1/rooms/${name}`, { body: room(uri) });
     assert.equal(same.status, 200);
     assert.equal(same.json['generation'], 1);

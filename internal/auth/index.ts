@@ -5,3 +5,4 @@ export * from './digest.ts';
 export * from './nonce.ts';
 export * from './verify.ts';
 export * from './basic.ts';
+export * from './guesses.ts';

@@ -12,6 +12,8 @@ import type { Store } from '../store/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { loadTlsMaterial, secureContextOptions, watchTlsMaterial } from '../transport/tls-files.ts';
+import type { GuessLimiter } from '../auth/guesses.ts';
+import type { FocusAuth } from './focus/identity.ts';
 import { startChatServer, type ChatMeshOptions, type RunningChatServer } from './server.ts';
 
 /**
@@ -21,7 +23,7 @@ import { startChatServer, type ChatMeshOptions, type RunningChatServer } from '.
  * mesh certificate of the rooms' channel is read once, at start.
  */
 export async function startChatFromConfig(
-  c: EngineConfig, deps: { logger: Logger; metrics: Metrics; store: Store; hostname: string },
+  c: EngineConfig, deps: { logger: Logger; metrics: Metrics; store: Store; hostname: string; auth?: FocusAuth; guesses?: GuessLimiter },
 ): Promise<RunningChatServer | undefined> {
   if (!c.chat.enabled) return undefined;
   const sessionIdPrefix = sessionIdPrefixOf(c, deps.hostname);
@@ -56,6 +58,8 @@ export async function startChatFromConfig(
       ...(tls === undefined ? {} : { tls }),
       sessionIdPrefix,
       ...(mesh === undefined ? {} : { mesh }),
+      ...(deps.auth === undefined ? {} : { auth: deps.auth }),
+      ...(deps.guesses === undefined ? {} : { guesses: deps.guesses }),
     });
   } catch (err) {
     watcher?.close();

@@ -144,6 +144,9 @@ describe('chat rooms over three replicas', { skip, timeout: 120_000 }, () => {
     await store.rooms.put('atrium', { policy: { history: { enabled: true, size: 5 } } });
     await store.rooms.put('hall', { policy: { history: { enabled: true, size: 5 } } });
     await store.rooms.put('forum', { policy: { notices: false } });
+    // The moderator authenticates with SIP Digest (a REFER on the word of a From is refused).
+    await store.createRealm('example.com');
+    await store.createUser('example.com', 'mod', 'mod-pw');
     await store.rooms.put('lobby', { policy: { privateMessages: true, nicknames: true, moderators: ['sip:mod@example.com'], history: { enabled: true, size: 20 } } });
     const pki = await testPki();
     const env = { ROOMS_DB_URL: database.url, ROOMS_MESH_PORT: String(await freePort('127.0.1.0')), ROOMS_MESH_TLS_DIR: pki.mesh.dir, ROOMS_LEASE_MS: String(LEASE_MS), ROOMS_HEARTBEAT_MS: '200' };
@@ -296,6 +299,7 @@ describe('chat rooms over three replicas', { skip, timeout: 120_000 }, () => {
     const dave = new Participant('dave');
     assert.equal(await dave.join(replicas[1]!), 200);
     const mod = await SipUac.open('TCP', replicas[2]!.sip, 'mod');
+    mod.credentials = { username: 'mod', password: 'mod-pw' };
     const referred = await mod.send(mod.newDialog(ROOM, 'sip:mod@example.com'), 'REFER', { headers: [['Refer-To', `<${dave.sipUri};method=BYE>`]] });
     assert.equal(referred.status, 202);
     assert.match((await mod.nextRequest('NOTIFY')).body.toString(), /^SIP\/2\.0 200 OK/);
@@ -303,7 +307,7 @@ describe('chat rooms over three replicas', { skip, timeout: 120_000 }, () => {
     assert.equal(headerValue(kicked, 'Call-ID'), dave.dialog.callId);
     await dave.peer.closed;
     const notMod = await bob.uac.send(bob.uac.newDialog(ROOM), 'REFER', { headers: [['Refer-To', `<${carol.sipUri};method=BYE>`]] });
-    assert.equal(notMod.status, 403, 'a participant who is not a moderator is refused by the owner');
+    assert.equal(notMod.status, 401, 'a REFER without credentials is challenged: moderators must authenticate');
     mod.close();
     dave.close();
 

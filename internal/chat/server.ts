@@ -17,12 +17,13 @@ import { makePolicy } from './switch/policy.ts';
 import { ChatSwitch, startChatMsrpListener, type ChatListener } from './switch/switch.ts';
 import type { ChatConfig } from '../config/chat.ts';
 import { startMeshChannel, type MeshChannel, type MeshChannelOptions } from '../mesh/channel.ts';
-import type { SipDigestOptions } from '../sip/digest.ts';
+import type { GuessLimiter } from '../auth/guesses.ts';
 import type { Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { ChatPort, ChatRoomPort, LocalChatPort } from './focus/chat-port.ts';
 import { MemoryRoomDirectory, roomEntryFromSpec, StoreRoomDirectory, type NewRoom, type RoomDirectory, type RoomEntry } from './focus/directory.ts';
-import { startFocus, type RunningFocus } from './focus/focus.ts';
+import { startFocus, type FocusOptions, type RunningFocus } from './focus/focus.ts';
+import type { FocusAuth } from './focus/identity.ts';
 import { chatListenerGuards } from './listener-guards.ts';
 import { handOff } from './msrp-handoff.ts';
 import { RoomMesh } from './room-mesh.ts';
@@ -38,8 +39,12 @@ export interface ChatServerDeps {
   readonly store?: Store;
   /** Certificate for msrps and SIP over TLS. */
   readonly tls?: SecureContextOptions;
-  /** For rooms whose policy sets requireAuth. */
-  readonly digest?: SipDigestOptions;
+  /** SIP Digest against the relay's realms and users (rooms with requireAuth, moderators everywhere). */
+  readonly auth?: FocusAuth;
+  /** Failed passwords per user and source, shared with the relay's AUTH (auth/guesses.ts). */
+  readonly guesses?: GuessLimiter;
+  /** SIP timers (RFC 3261 Table 4) and UDP guard bounds of the focus; tests shorten T1. */
+  readonly focusTuning?: Pick<FocusOptions, 'timers' | 'udpGuard'>;
   /** Session id prefix of this replica (docs/architecture.md §4.2). */
   readonly sessionIdPrefix?: string;
   /** Room history (internal/chat/switch/history-store.ts DurableHistory over the store); default in memory. The caller closes it after close(). */
@@ -234,7 +239,10 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
     ...(mo?.remoteRoomSweepMs === undefined ? {} : { remoteRoomSweepMs: mo.remoteRoomSweepMs }),
     media: config.media, subscriptions: config.subscriptions,
     ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
-    ...(deps.digest === undefined ? {} : { digest: deps.digest }),
+    ...(deps.auth === undefined ? {} : { auth: deps.auth }),
+    ...(deps.guesses === undefined ? {} : { guesses: deps.guesses }),
+    ...deps.focusTuning,
+    ...(config.sip.trustedProxies === undefined ? {} : { trustedProxies: config.sip.trustedProxies }),
   }).catch(failed);
 
   return {

@@ -71,6 +71,8 @@ export interface DigestAnswerInput {
   readonly nc?: number;
   /** Fixed client nonce for tests; random otherwise. */
   readonly cnonce?: string;
+  /** The method in A2: AUTH for MSRP (default), the request's method for SIP (RFC 3261 §22.4). */
+  readonly method?: string;
 }
 
 /** Builds the Authorization value answering `challenge` (RFC 7616 §3.4, qop=auth). */
@@ -80,7 +82,7 @@ export function answerChallenge(input: DigestAnswerInput): DigestAnswer {
   const h1 = ha1(hash, input.username, c.realm, input.password);
   const cnonce = input.cnonce ?? randomBytes(16).toString('base64url');
   const nc = (input.nc ?? 1).toString(16).padStart(8, '0');
-  const response = computeResponse({ algorithm: c.algorithm, ha1: h1, nonce: c.nonce, cnonce, nc, qop: 'auth', method: AUTH_METHOD, uri: input.uri });
+  const response = computeResponse({ algorithm: c.algorithm, ha1: h1, nonce: c.nonce, cnonce, nc, qop: 'auth', method: input.method ?? AUTH_METHOD, uri: input.uri });
   // RFC 7616 §3.4: a username that cannot travel in a quoted-string goes in username* (RFC 5987).
   const user = /^[\x20-\x7e]*$/.test(input.username) ? `username=${quote(input.username)}` : `username*=UTF-8''${encodeURIComponent(input.username)}`;
   const parts = [

@@ -11,7 +11,8 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { InviteClientTransaction, NonInviteClientTransaction, type ClientTransaction } from '../sip/client-transactions.ts';
 import { callId, cseq, toTag, topVia } from '../sip/fields.ts';
-import { headerValue, request, type SipMessage, type SipRequest, type SipResponse } from '../sip/message.ts';
+import { answerChallenge, chooseChallenge } from './digest.ts';
+import { headerValue, headerValues, request, type SipMessage, type SipRequest, type SipResponse } from '../sip/message.ts';
 import { parseDatagram, SipStreamFramer } from '../sip/parser.ts';
 import { buildResponse } from '../sip/responses.ts';
 import { serialize } from '../sip/serializer.ts';
@@ -79,6 +80,8 @@ export class SipUac {
   onRequest: ((r: SipRequest) => void) | undefined;
   /** How to answer an INVITE from the focus (it calls us out); default 200 without a body. */
   answerInvite: ((r: SipRequest) => { status: number; body?: string }) | undefined;
+  /** When set, a 401/407 is answered once with Digest (RFC 3261 §22.2) for the request's method and Request-URI. */
+  credentials: { readonly username: string; readonly password: string } | undefined;
 
   private constructor(transport: 'UDP' | 'TCP', user: string, localHost: string, localPort: number, focus: { host: string; port: number }, timers: UacTimers, send: (b: Buffer) => void, close: () => void) {
     this.localHost = localHost;
@@ -201,6 +204,15 @@ export class SipUac {
       this.#transactions.set(key, { tx, fail: reject });
       tx.start();
     });
+    const challenged = res.status === 401 || res.status === 407;
+    const answered = (o.headers ?? []).some(([n]) => /^(proxy-)?authorization$/i.test(n));
+    if (challenged && this.credentials !== undefined && !answered) {
+      const challenge = chooseChallenge(headerValues(res, res.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate'));
+      if (challenge !== undefined) {
+        const { authorization } = answerChallenge({ challenge, ...this.credentials, uri, method });
+        return this.send(d, method, { ...o, headers: [...(o.headers ?? []), [res.status === 401 ? 'Authorization' : 'Proxy-Authorization', authorization]] });
+      }
+    }
     if (res.status >= 200 && res.status < 300 && d.toTag === undefined) {
       d.toTag = toTag(res);
       const contact = headerValue(res, 'Contact');

@@ -13,9 +13,12 @@ export const ChatConfigSchema = Type.Object({
   publicHost: Type.Optional(Type.String({ minLength: 1, description: 'Host written in SIP Contact/Via, SDP and MSRP session URIs. Default: the SIP bind address, or the host name for a wildcard bind.' })),
   sip: Type.Object({
     host: Type.String({ default: '0.0.0.0', description: 'Address the SIP focus binds.' }),
-    udpPort: Type.Optional(Port('SIP over UDP (RFC 3261 §18); 0 = any free port; absent = off.', 5060)),
+    udpPort: Type.Optional(Port('SIP over UDP (RFC 3261 §18); 0 = any free port; absent (the default) = off: UDP sources can be spoofed (docs/security.md "UDP amplification").')),
     tcpPort: Type.Optional(Port('SIP over TCP; 0 = any free port; absent = off.', 5060)),
     tlsPort: Type.Optional(Port('SIP over TLS (sips:) with the engine certificate; absent = off.')),
+    trustedProxies: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
+      description: 'Source addresses of SIP proxies whose P-Asserted-Identity is believed as the sender\'s identity (RFC 3325 trust domain); from anyone else the header is ignored. Default: nobody.',
+    })),
   }, { ...strict, default: {}, description: 'SIP listeners of the focus.' }),
   msrp: Type.Object({
     host: Type.String({ default: '0.0.0.0', description: 'Address the MSRP switch binds.' }),

@@ -115,6 +115,11 @@ export const EngineConfigSchema = Type.Object({
       description: 'File with the secret (>= 32 bytes) that signs nonces. Replicas sharing it accept each other\'s nonces. Default: a random secret per process.',
     })),
     maxFailures: Type.Integer({ minimum: 1, default: 3, description: 'Failed AUTH attempts (403, or 401 with a bad nonce) on one connection before it is closed.' }),
+    guessing: Type.Object({
+      perUser: Type.Integer({ minimum: 0, default: 10, description: 'Wrong passwords for one user (any connection, MSRP AUTH or SIP Digest) within `windowSec` after which that user is refused (403) without a password check until the window ends. 0 = no limit.' }),
+      perSource: Type.Integer({ minimum: 0, default: 20, description: 'Wrong passwords from one source address (IPv6: one /64) within `windowSec` after which it is refused the same way. 0 = no limit.' }),
+      windowSec: Seconds('Length of the window the failures are counted in.', 60, 1),
+    }, { ...strict, default: {}, description: 'Password guessing across connections (docs/security.md "Password guessing"): each wrong password is logged with user, realm and source and counted in msrp_auth_failures_total.' }),
     idleUnauthSec: Seconds('Close a connection that holds no relay session and has been idle (no bytes in or out) this long; a successful AUTH lifts the timer.', 30, 1),
   }, { ...strict, default: {}, description: 'Client authentication with AUTH (RFC 4976 §5, §6).' }),
 

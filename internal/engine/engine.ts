@@ -16,6 +16,9 @@ import { hostname as osHostname } from 'node:os';
 import type { EngineConfig } from '../config/engine.ts';
 import { roomsControl } from '../chat/control.ts';
 import { startChatFromConfig } from '../chat/from-config.ts';
+import type { FocusAuth } from '../chat/focus/identity.ts';
+import { GuessLimiter } from '../auth/guesses.ts';
+import { NonceManager } from '../auth/nonce.ts';
 import type { RunningChatServer } from '../chat/server.ts';
 import { connectStoreCredentials, type StoreCredentials } from '../relay/credential-cache.ts';
 import { liveSessionOptionsFromConfig, relayOptionsFromConfig } from '../relay/engine-options.ts';
@@ -122,9 +125,19 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
   // Relay-wide sessions per user, throttle shares and session list (docs/relay.md "Relay-wide
   // limits and views"); the relay starts and stops it.
   const liveSessions = connectLiveSessions(store, { logger, metrics, ...liveSessionOptionsFromConfig(config) });
-  const relay = await part('relay', () => startRelay(options, { credentials: credentials.credentials, logger, metrics, storeHealth: credentials.health, liveSessions }));
+  // Failed passwords are counted per user and source across MSRP AUTH and SIP Digest alike.
+  const g = config.auth.guessing;
+  const guesses = new GuessLimiter({ perUser: g.perUser, perSource: g.perSource, windowMs: g.windowSec * 1000 });
+  const relay = await part('relay', () => startRelay(options, { credentials: credentials.credentials, logger, metrics, storeHealth: credentials.health, liveSessions, guesses }));
   started.push(() => relay.stop());
-  const chat = await part('chat', () => startChatFromConfig(config, { logger, metrics, store, hostname }));
+  // The focus authenticates SIP against the relay's realms, users and nonce secret.
+  const auth: FocusAuth = {
+    realmFor: (host) => options.realms.byHost.find((m) => m.host === host)?.realm ?? options.realms.default,
+    nonces: new NonceManager({ secret: options.nonceSecret, lifetimeSec: options.nonceLifetimeSec }),
+    algorithms: options.algorithms,
+    lookup: (realm, user) => credentials.credentials.lookup(realm, user),
+  };
+  const chat = await part('chat', () => startChatFromConfig(config, { logger, metrics, store, hostname, auth, guesses }));
   if (chat !== undefined) relay.attachRooms(roomsControl(chat));
   if (chat !== undefined) started.push(() => chat.close());
   const cf = deps.configFile;

@@ -4,6 +4,10 @@
 //   first, then MD5 for older clients; RFC 7616 §3.7 lets the client pick the first it
 //   supports), nonces bound to the connection id.
 // - Wrong credentials: 403, and the connection is closed after `maxAuthFailures` of them.
+//   Each wrong password is logged (user, realm, source) and counted per user and per source
+//   address across connections (auth/guesses.ts, shared with the chat focus's SIP Digest):
+//   past the limit, AUTH answers 403 "too many failed attempts" without checking the
+//   password, and the connection closes.
 // - Credentials that cannot be looked up (database down, user not cached): 403 with the
 //   comment "credentials unavailable", not counted as a failure (MSRP has no "try again
 //   later" code; see docs/relay.md, "Database outages").
@@ -14,6 +18,7 @@
 // - AUTH over plain TCP is refused (403) unless allowPlainTcp (development only): RFC 4976
 //   §9.2 requires TLS between a client and its relay.
 import { authenticationInfo, digestChallenge, parseDigestCredentials, verifyDigest, type NonceManager } from '../auth/index.ts';
+import { GuessLimiter } from '../auth/guesses.ts';
 import { basicChallenge, parseBasicCredentials, verifyBasic } from '../auth/basic.ts';
 import type { MsrpHeader, MsrpRequest, MsrpResponse } from '../msrp/frame.ts';
 import { getHeader } from '../msrp/frame.ts';
@@ -22,6 +27,7 @@ import { ownString } from '../msrp/own-string.ts';
 import { MsrpStatus } from '../msrp/status.ts';
 import { buildResponse, newSessionId } from '../msrp/transaction.ts';
 import type { MsrpUri } from '../msrp/uri.ts';
+import { AuthFailures } from '../telemetry/auth-failures.ts';
 import type { Connection } from '../transport/connection.ts';
 import type { AdmitVerdict, LiveSessionRegistry } from './live-sessions.ts';
 import type { RelayMetrics } from './metrics.ts';
@@ -57,9 +63,16 @@ export class AuthHandler {
   readonly #registry: LiveSessionRegistry | undefined;
   /** New sessions whose relay-wide admission is being asked, per user: they count locally meanwhile. */
   readonly #admitting = new Map<string, number>();
+  readonly #guesses: GuessLimiter;
+  readonly #failures: AuthFailures;
 
-  constructor(o: RelayOptions, sessions: SessionTable, credentials: CredentialSource, nonces: NonceManager, metrics: RelayMetrics, publicPort: () => number, registry?: LiveSessionRegistry) {
+  constructor(
+    o: RelayOptions, sessions: SessionTable, credentials: CredentialSource, nonces: NonceManager, metrics: RelayMetrics, publicPort: () => number,
+    registry?: LiveSessionRegistry, guard: { guesses?: GuessLimiter; failures?: AuthFailures } = {},
+  ) {
     this.#o = o;
+    this.#guesses = guard.guesses ?? new GuessLimiter();
+    this.#failures = guard.failures ?? new AuthFailures(undefined);
     this.#registry = registry;
     this.#sessions = sessions;
     this.#credentials = credentials;
@@ -99,6 +112,20 @@ export class AuthHandler {
     };
 
     if (!conn.secure && !this.#o.allowPlainTcp) return fail('plain-tcp', MsrpStatus.FORBIDDEN, [], 'AUTH requires TLS');
+    const source = conn.remoteAddress;
+    /** Refused before the password is looked at: the user or the source failed too often (auth/guesses.ts). */
+    const guessing = (user: string): AuthOutcome | undefined => {
+      const verdict = this.#guesses.check(realm, user, source);
+      if (verdict.ok) return undefined;
+      this.#failures.refused(conn.log, { protocol: 'msrp', user, realm, source, scope: verdict.scope, retryAfterMs: verdict.retryAfterMs });
+      this.#metrics.authResults.inc({ result: 'too-many-failures' });
+      return { response: reply(MsrpStatus.FORBIDDEN, [], 'too many failed attempts, try again later'), close: true };
+    };
+    const wrongPassword = (user: string): AuthOutcome => {
+      this.#guesses.failed(realm, user, source);
+      this.#failures.failed(conn.log, { protocol: 'msrp', user, realm, source });
+      return fail('wrong-password', MsrpStatus.FORBIDDEN);
+    };
     const realm = this.realmFor(target);
     const uri = req.toPath[0]!;
     const authorization = getHeader(req, 'Authorization');
@@ -113,14 +140,18 @@ export class AuthHandler {
       if (!this.#o.allowBasic || !conn.secure) return fail('basic-refused', MsrpStatus.FORBIDDEN, [], 'Basic is not accepted');
       const basic = parseBasicCredentials(authorization);
       if (!basic.ok) return fail('malformed', MsrpStatus.BAD_REQUEST);
+      const refused = guessing(basic.value.username);
+      if (refused) return refused;
       const stored = await this.#lookup(conn, realm, basic.value.username);
       if (stored === UNAVAILABLE) return unavailable();
       const ok = verifyBasic(basic.value, realm, stored && !stored.disabled ? stored.ha1Sha256 : undefined);
-      if (!ok) return fail('wrong-password', MsrpStatus.FORBIDDEN);
+      if (!ok) return wrongPassword(basic.value.username);
       username = basic.value.username;
     } else {
       const parsed = parseDigestCredentials(authorization);
       if (!parsed.ok) return fail(parsed.code, MsrpStatus.BAD_REQUEST, [], parsed.message);
+      const refused = guessing(parsed.value.username);
+      if (refused) return refused;
       const stored = await this.#lookup(conn, realm, parsed.value.username);
       if (stored === UNAVAILABLE) return unavailable();
       const verified = verifyDigest({
@@ -142,7 +173,7 @@ export class AuthHandler {
             this.#metrics.authResults.inc({ result: verified.code });
             return { response: reply(MsrpStatus.UNAUTHORIZED, this.#challenges(conn, realm, false)), close: failed() >= this.#o.maxAuthFailures };
           case 'wrong-response':
-            return fail('wrong-password', MsrpStatus.FORBIDDEN);
+            return wrongPassword(parsed.value.username);
           default:
             return fail(verified.code, MsrpStatus.BAD_REQUEST, [], verified.message);
         }
@@ -177,6 +208,7 @@ export class AuthHandler {
 
     // Authenticated: the failure count starts over (a connection that never fails keeps no state).
     this.#state.delete(conn);
+    this.#guesses.succeeded(realm, username);
     const expiresAt = Date.now() + expires * 1000;
     let session = [...this.#sessions.forConnection(conn)].find((s) => s.user === username && s.realm === realm);
     if (session !== undefined) {

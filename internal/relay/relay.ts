@@ -3,7 +3,9 @@
 import type { Server as HttpServer } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { GuessLimiter } from '../auth/guesses.ts';
 import { NonceManager } from '../auth/nonce.ts';
+import { AuthFailures } from '../telemetry/auth-failures.ts';
 import { MsrpStatus } from '../msrp/status.ts';
 import { buildResponse } from '../msrp/transaction.ts';
 import { Connection, nextConnectionId, type MsrpSocket } from '../transport/connection.ts';
@@ -46,6 +48,8 @@ export interface RelayDeps {
    * over every replica. Absent: everything is per replica. The relay starts and stops it.
    */
   liveSessions?: LiveSessionRegistry;
+  /** Failed AUTH counted per user and source (auth/guesses.ts); the engine shares one with the chat focus. Default: one of this relay's own. */
+  guesses?: GuessLimiter;
 }
 
 export interface RunningRelay {
@@ -173,7 +177,9 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const router = new Router(sessions, self, peerAuth, mesh);
 
   const nextHops = new NextHops({ options: o, tls: () => tls?.current, adopt: (s, key) => adopt(s, 'outbound', key), log });
-  const authHandler = new AuthHandler(o, sessions, deps.credentials, nonces, metrics, publicPort, deps.liveSessions);
+  const authHandler = new AuthHandler(o, sessions, deps.credentials, nonces, metrics, publicPort, deps.liveSessions, {
+    guesses: deps.guesses ?? new GuessLimiter(), failures: new AuthFailures(deps.metrics),
+  });
   const forwarder = new Forwarder({
     options: o, metrics, router, nextHops, throttle,
     ...(mesh !== undefined ? { mesh: mesh.links } : {}),

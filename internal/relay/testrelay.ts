@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { ha1 } from '../auth/digest.ts';
+import type { GuessLimiter } from '../auth/guesses.ts';
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { testPki, type TestCertDir } from '../transport/testcerts.ts';
 import type { CredentialSource } from './auth-handler.ts';
@@ -39,6 +40,7 @@ export interface TestRelay {
 export interface TestRelayDeps {
   logger?: Logger;
   metrics?: Metrics;
+  guesses?: GuessLimiter;
   liveSessions?: LiveSessionRegistry;
 }
 
@@ -58,6 +60,7 @@ export async function startTestRelay(overrides: Partial<RelayOptions> = {}, cert
   const relay = await startRelay(o, {
     credentials, logger, metrics: deps.metrics ?? createMetrics({ defaultMetrics: false }),
     ...(deps.liveSessions !== undefined ? { liveSessions: deps.liveSessions } : {}),
+    ...(deps.guesses !== undefined ? { guesses: deps.guesses } : {}),
   });
   return { relay, port: relay.addresses[0]!.port, ca: pki.caPem, credentials };
 }

@@ -18,11 +18,17 @@ export interface SipDigestOptions {
   lookup(username: string): StoredHa1 | undefined;
   /** Algorithms offered and accepted (default SHA-256 then MD5: RFC 8760 §2.4, one challenge each). */
   readonly algorithms?: readonly DigestAlgorithm[];
+  /**
+   * What the nonce is bound to (e.g. the request's source address): a nonce sent to one
+   * address is refused from another, so a valid answer also proves the sender received our
+   * 401 (return routability, against spoofed UDP sources).
+   */
+  readonly binding?: string;
 }
 
 /** WWW-Authenticate values for a 401, one per algorithm (RFC 8760 §2.4: preferred first). */
 export function sipChallenges(options: SipDigestOptions, stale = false): string[] {
-  const nonce = options.nonces.issue(options.realm);
+  const nonce = options.nonces.issue(options.realm, options.binding);
   return (options.algorithms ?? ['SHA-256', 'MD5']).map((algorithm) => digestChallenge({ realm: options.realm, nonce, algorithm, stale }));
 }
 
@@ -34,7 +40,7 @@ export function verifySipDigest(options: SipDigestOptions, header: string, metho
   if (options.algorithms && !options.algorithms.includes(c.algorithm)) return authError('unsupported-algorithm', `${c.algorithm} is not offered`);
   if (c.realm !== options.realm) return authError('realm-mismatch', `realm ${JSON.stringify(c.realm)}`);
   if (c.uri === undefined || !uriEquals(c.uri, requestUri)) return authError('uri-mismatch', 'digest-uri is not the Request-URI (RFC 3261 §22.4)');
-  const nonceState = options.nonces.check(c.nonce, options.realm);
+  const nonceState = options.nonces.check(c.nonce, options.realm, options.binding);
   if (nonceState === 'invalid') return authError('invalid-nonce', 'nonce was not issued here');
   const stored = options.lookup(c.username);
   const hash = hashOf(c.algorithm);

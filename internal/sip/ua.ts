@@ -39,6 +39,11 @@ export interface UserAgentOptions {
   /** A pending INVITE was cancelled (the core already answered 487). */
   onCancel?(invite: SipRequest): void;
   onDialogEnded?(dialog: Dialog, why: 'bye' | 'no-ack' | 'rejected'): void;
+  /**
+   * `source` proved it receives what we send: it answered one of our requests, sent a request
+   * in a dialog (our tag), or ACKed our 2xx. A spoofed UDP source cannot (transport/udp-guard.ts).
+   */
+  onReturnRoutable?(source: Destination): void;
 }
 
 export interface IncomingRequest {
@@ -76,8 +81,9 @@ export class UserAgentServer {
   /** A parsed message from the transport. */
   receive(msg: SipMessage, source: Destination): void {
     if (msg.kind === 'response') {
+      if (this.transactions.receiveResponse(msg)) this.#o.onReturnRoutable?.(source);
       // RFC 3261 §13.2.2.4: a 2xx to our INVITE retransmitted after its transaction ended means our ACK was lost.
-      if (!this.transactions.receiveResponse(msg) && cseq(msg)?.method === 'INVITE' && msg.status >= 200 && msg.status < 300) {
+      else if (cseq(msg)?.method === 'INVITE' && msg.status >= 200 && msg.status < 300) {
         const ack = this.#uacAcks.get(callIdOf(msg) ?? '');
         if (ack !== undefined) this.#o.send(ack.request, ack.destination);
       }
@@ -89,7 +95,7 @@ export class UserAgentServer {
       return;
     }
     if (msg.method === 'ACK') {
-      this.#ack(msg);
+      this.#ack(msg, source);
       return;
     }
     const tx = this.transactions.createServer(msg, source);
@@ -115,6 +121,7 @@ export class UserAgentServer {
       const checked = this.dialogs.check(msg);
       if (!checked.ok) return answer(checked.status, { reason: checked.reason });
       dialog = checked.dialog;
+      this.#o.onReturnRoutable?.(source);
     }
     if (msg.method === 'OPTIONS') return answer(200, { headers: this.#capabilities() });
     let user: string | undefined;
@@ -184,11 +191,12 @@ export class UserAgentServer {
     this.#o.onCancel?.(invite.request);
   }
 
-  #ack(ack: SipRequest): void {
+  #ack(ack: SipRequest, source: Destination): void {
     // The ACK of a 2xx is its own transaction, routed by dialog (§13.3.1.4, §17.1.1.3); an ACK
     // matching nothing is dropped: ACK is never answered.
     const dialog = this.dialogs.find(ack);
     if (!dialog) return;
+    this.#o.onReturnRoutable?.(source);
     const retransmission = this.#retransmissions.get(dialogKey(dialog.id));
     const seq = cseq(ack)?.seq;
     if (retransmission) {

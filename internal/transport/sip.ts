@@ -18,6 +18,7 @@ import { responseDestination, stampReceived } from '../sip/routing.ts';
 import { serialize } from '../sip/serializer.ts';
 import type { Destination } from '../sip/timers.ts';
 import { listen, type Listener, type ListenerGuard } from './listeners.ts';
+import type { UdpDrop, UdpGuard } from './udp-guard.ts';
 
 export interface SipTransportOptions {
   /** Addresses to bind, e.g. ["127.0.0.1"] (default) or ["0.0.0.0", "::"]. */
@@ -32,6 +33,9 @@ export interface SipTransportOptions {
   readonly limits?: SipParserOptions;
   /** Caps and timeouts of the TCP and TLS listeners, one count for both (docs/security.md "Connection caps"). */
   readonly guard?: ListenerGuard;
+  /** Rate limit and anti-amplification on UDP (udp-guard.ts); `onDrop` hears each datagram not received or not sent. */
+  readonly udpGuard?: UdpGuard;
+  onDrop?(reason: UdpDrop, peer: Destination): void;
   onMessage(message: SipMessage, source: Destination): void;
   onError?(error: SipParseError, source: Destination): void;
 }
@@ -96,6 +100,11 @@ export async function startSipTransport(options: SipTransportOptions): Promise<S
       const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', ipv6Only: host.includes(':') });
       socket.on('message', (datagram, rinfo) => {
         const source: Destination = { transport: 'UDP', address: rinfo.address, port: rinfo.port };
+        const dropped = options.udpGuard?.received(rinfo.address, rinfo.port, datagram.length);
+        if (dropped !== undefined) {
+          options.onDrop?.(dropped, source);
+          return;
+        }
         const r = parseDatagram(datagram, options.limits);
         if (r === undefined) return; // keep-alive
         if (r.ok) deliver(r.value, source);
@@ -114,6 +123,9 @@ export async function startSipTransport(options: SipTransportOptions): Promise<S
     }
   }
 
+  /** Messages already sent once: the transaction layer resends the same object (udp-guard.ts: a retransmission is not a first request). */
+  const sentOnce = new WeakSet<SipMessage>();
+  let closed = false;
   const udpFor = (address: string) => udpSockets.find((s) => (s.address().family === 'IPv6') === address.includes(':')) ?? udpSockets[0];
 
   const openConnection = (destination: Destination): Socket => {
@@ -133,11 +145,22 @@ export async function startSipTransport(options: SipTransportOptions): Promise<S
       return connections.size;
     },
     send(message, destination) {
+      // Timers of transactions may still fire after close (their last retransmission): nothing goes out.
+      if (closed) return;
       const target = message.kind === 'response' ? responseDestination(message, destination) : destination;
       const bytes = serialize(message);
       if (target.transport.toUpperCase() === 'UDP') {
         const socket = udpFor(target.address);
         if (!socket) throw new Error('no UDP socket');
+        if (options.udpGuard !== undefined) {
+          const first = message.kind === 'request' && !sentOnce.has(message);
+          sentOnce.add(message);
+          const dropped = options.udpGuard.maySend(target.address, target.port, bytes.length, first);
+          if (dropped !== undefined) {
+            options.onDrop?.(dropped, target);
+            return;
+          }
+        }
         socket.send(bytes, target.port, target.address);
         return;
       }
@@ -149,6 +172,7 @@ export async function startSipTransport(options: SipTransportOptions): Promise<S
       tls?.setSecureContext(context);
     },
     async close() {
+      closed = true;
       tcp?.close();
       tls?.close();
       for (const s of connections.values()) s.destroy();

@@ -26,6 +26,10 @@ export const RoomPolicy = Type.Object({
   deny: Type.Array(UriPattern, { maxItems: 256, default: [], description: 'URIs matching one of these may not join (wins over allow).' }),
   moderators: Type.Array(SipUri, { maxItems: 64, uniqueItems: true, default: [], description: 'Participants who may remove others and change the subject.' }),
   welcome: Type.String({ maxLength: 4096, format: 'multiline-text', default: '', description: 'Message sent to each participant who joins; none when empty.' }),
+  requireAuth: Type.Boolean({
+    default: false,
+    description: 'Joins (INVITE), roster subscriptions (SUBSCRIBE) and every other request to the room must authenticate with SIP Digest against the relay\'s realms and users (or come with P-Asserted-Identity from a trusted proxy); the participant, allow/deny lists and moderators then match sip:<user>@<realm>. Moderator actions need an authenticated identity in every room.',
+  }),
 }, { ...strict, default: {} });
 
 export const RoomSpec = Type.Object({

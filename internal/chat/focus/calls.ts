@@ -2,7 +2,8 @@
 // moderators removing a participant with REFER method=BYE (RFC 4579 §5.5, RFC 3515).
 //
 // Answers to a join INVITE, in the order they are checked:
-//   404 unknown room (unless autoCreate) · 401 Digest when the room wants it (RFC 3261 §22)
+//   404 unknown room (unless autoCreate) · 401 Digest when the room wants it (RFC 3261 §22;
+//       identity.ts, asked by focus.ts before the call gets here)
 //   403 deny-listed / not allow-listed · 400 bad SDP · 488 + Warning (admission.ts)
 //   486 Busy Here when the room is full or the participant has too many devices: RFC 3261
 //       §21.4.24 "not willing or able to take additional calls at this end system" is
@@ -13,7 +14,6 @@ import type { Logger } from 'pino';
 import { admittedByLists, uriKey } from '../switch/policy.ts';
 import type { Dialog } from '../../sip/dialogs.ts';
 import { dialogKey } from '../../sip/dialogs.ts';
-import { sipChallenges, verifySipDigest, type SipDigestOptions } from '../../sip/digest.ts';
 import { contacts, fromHeader, parseNameAddr } from '../../sip/fields.ts';
 import { headerValue } from '../../sip/message.ts';
 import { buildChatRoomAnswer } from '../../sip/sdp-msrp.ts';
@@ -22,9 +22,9 @@ import type { IncomingRequest } from '../../sip/ua.ts';
 import { parseSipUri } from '../../sip/uri.ts';
 import { answerSetup, checkOffer, warning, type MediaPolicy } from './admission.ts';
 import { fileTransferOffer, withFileTransfer } from './file-transfer.ts';
+import { isAuthenticated, isModerator, type Identity } from './identity.ts';
 import type { AdmitRequest, AdmitResult, ChatRoomPort, ModeratorRemoval } from './chat-port.ts';
 import type { RoomEntry } from './directory.ts';
-import { mayModerate, requesterOf } from './moderators.ts';
 
 export interface Call {
   readonly dialog: Dialog;
@@ -32,6 +32,8 @@ export interface Call {
   readonly chat: ChatRoomPort;
   readonly participantId: string;
   readonly sipUri: string;
+  /** Who joined: authenticated (Digest, trusted P-Asserted-Identity) or only the From claim. */
+  readonly identity: Identity;
   readonly contact: string | undefined;
   readonly sessionId: string;
   /** The device's a=path as last offered (a re-INVITE may change it, RFC 4975 §8.4). */
@@ -48,6 +50,7 @@ interface Joined {
   readonly room: RoomEntry;
   readonly chat: ChatRoomPort;
   readonly sipUri: string;
+  readonly identity: Identity;
   readonly offer: SessionDescription;
   readonly remotePath: readonly string[];
   readonly contact: string | undefined;
@@ -62,14 +65,13 @@ export interface CallsOptions {
   readonly media: MediaPolicy;
   /** Host written in c=/o= of answers and in Warning agents. */
   readonly publicHost: string;
-  readonly digest: SipDigestOptions | undefined;
   /** Contact of the focus for a room, per transport of the request (`;isfocus`, RFC 4579 §3). */
   contactFor(room: RoomEntry, transport: string): string;
   sendBye(dialog: Dialog): void;
   notifyRefer(dialog: Dialog, sipfrag: string): void;
   counted(outcome: string): void;
   /** REFER method=INVITE: the focus invites the Refer-To target (dial-out.ts). */
-  dialOut?(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort, target: string, requester: string): void;
+  dialOut?(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort, target: string, requester: Identity): void;
 }
 
 export class Calls {
@@ -102,8 +104,8 @@ export class Calls {
     return this.#byDialog.get(dialogKey(dialog.id));
   }
 
-  /** A new INVITE to `room` (found in the directory); `onJoined` runs once the participant is in (the factory's invitations). */
-  join(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort, onJoined?: (sipUri: string) => void): void {
+  /** A new INVITE to `room` (found in the directory) from `who` (identity.ts; authenticated when the room requires it); `onJoined` runs once the participant is in (the factory's invitations). */
+  join(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort, who: Identity, onJoined?: (sipUri: string) => void): void {
     const req = incoming.request;
     const refuse = (status: number, text: string, warnCode?: number) => {
       this.#o.counted(String(status));
@@ -116,24 +118,8 @@ export class Calls {
     };
     const from = fromHeader(req);
     if (!from) return refuse(400, 'no From');
-    let sipUri = from.uri.replace(/^<|>$/g, '');
-    if (room.requireAuth) {
-      const digest = this.#o.digest;
-      if (!digest) return refuse(403, 'the room requires authentication and the focus has no Digest realm');
-      const header = headerValue(req, 'Authorization');
-      const challenge = (stale: boolean) => {
-        this.#o.counted('401');
-        incoming.respond(401, { headers: sipChallenges(digest, stale).map((c) => ['WWW-Authenticate', c] as const) });
-      };
-      if (header === undefined) return challenge(false);
-      const verified = verifySipDigest(digest, header, req.method, req.uri);
-      if (!verified.ok) {
-        if (verified.code === 'malformed') return refuse(400, 'bad Authorization');
-        return challenge(verified.code === 'stale-nonce');
-      }
-      // The authenticated identity is the participant (RFC 3261 §22: From is only a claim).
-      sipUri = `sip:${verified.value}@${digest.realm}`;
-    }
+    // The participant is the identity (RFC 3261 §22: From is only a claim when unauthenticated).
+    const sipUri = who.uri;
     if (!admittedByLists(sipUri, room.policy)) return refuse(403, 'not allowed in this room');
     const offer = checkOffer(req.body, incoming.source.address, this.#o.media);
     if (!offer.ok) return refuse(offer.status, offer.text, offer.warnCode);
@@ -149,7 +135,7 @@ export class Calls {
     };
     const admitted = chat.admit(request);
     const joined: Joined = {
-      incoming, room, chat, sipUri, offer: offer.sdp, remotePath: offer.media.path, contact: contact && !contact.star ? contact.uri : undefined, refuse, onJoined,
+      incoming, room, chat, sipUri, identity: who, offer: offer.sdp, remotePath: offer.media.path, contact: contact && !contact.star ? contact.uri : undefined, refuse, onJoined,
       ...(file === undefined ? {} : { file: { ...file, index: offer.media.index } }),
     };
     // A room of this process answers at once; one another replica owns answers later.
@@ -183,7 +169,7 @@ export class Calls {
       return;
     }
     const call: Call = {
-      dialog, room, chat, participantId: admitted.participantId, sipUri, contact: j.contact,
+      dialog, room, chat, participantId: admitted.participantId, sipUri, identity: j.identity, contact: j.contact,
       sessionId, remotePath: j.remotePath, sessionVersion: 1, answer, ending: false,
     };
     this.#byDialog.set(dialogKey(dialog.id), call);
@@ -259,10 +245,12 @@ export class Calls {
 
   /**
    * REFER with Refer-To: <participant;method=BYE> (RFC 4579 §5.5): a moderator removes a
-   * participant. Out of dialog or within the moderator's own INVITE dialog. 202, then one
-   * NOTIFY with the sipfrag of the outcome (RFC 3515 §2.4.5), unless Refer-Sub: false (RFC 4488).
+   * participant. Out of dialog or within the moderator's own INVITE dialog; `who` is the
+   * sender's identity (identity.ts), which must be authenticated and on the room's moderator
+   * list (isModerator). 202, then one NOTIFY with the sipfrag of the outcome (RFC 3515
+   * §2.4.5), unless Refer-Sub: false (RFC 4488).
    */
-  refer(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort): void {
+  refer(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort, who: Identity): void {
     const req = incoming.request;
     const referTo = parseNameAddr(headerValue(req, 'Refer-To') ?? '');
     if (!referTo) {
@@ -270,20 +258,20 @@ export class Calls {
       return;
     }
     const target = parseSipUri(referTo.uri);
-    const inCall = incoming.dialog ? this.#byDialog.get(dialogKey(incoming.dialog.id)) : undefined;
-    const moderator = requesterOf(incoming, inCall);
+    const moderator = who.uri;
     // RFC 3515: a SIP URI in Refer-To without a method parameter asks for an INVITE.
     const method = (target?.params.get('method') ?? 'INVITE').toUpperCase();
-    if (target && method === 'INVITE' && this.#o.dialOut) return this.#o.dialOut(incoming, room, chat, referTo.uri, moderator);
+    if (target && method === 'INVITE' && this.#o.dialOut) return this.#o.dialOut(incoming, room, chat, referTo.uri, who);
     if (!target || method !== 'BYE') {
       incoming.respond(403, { reason: 'Only Refer-To method=BYE or INVITE is supported' });
       return;
     }
-    if (!mayModerate(room, moderator)) {
-      incoming.respond(403, { reason: 'Not a moderator of this room' });
+    const targetUri = referTo.uri.replace(/;[^?]*$/, '').replace(/\?.*$/, '');
+    if (!isModerator(who, room)) {
+      this.#o.logger.info({ room: room.name, claimed: moderator, authenticated: isAuthenticated(who), target: targetUri }, 'REFER BYE refused: not an authenticated moderator');
+      incoming.respond(403, { reason: 'Not A Moderator Of This Room' });
       return;
     }
-    const targetUri = referTo.uri.replace(/;[^?]*$/, '').replace(/\?.*$/, '');
     const result = chat.removeByModerator(moderator, targetUri);
     const done = (r: ModeratorRemoval): void => {
       if (!r.ok) {

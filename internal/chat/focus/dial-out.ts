@@ -2,7 +2,7 @@
 // the person to add (`<sip:carol@example.com;method=INVITE>`, or no method parameter: INVITE
 // is what a SIP URI in Refer-To means), and the focus invites that person itself:
 //
-//   REFER (moderator) → 403 unless mayModerate · 202 Accepted · NOTIFY "100 Trying" (active)
+//   REFER (moderator) → 403 unless isModerator (identity.ts: authenticated) · 202 Accepted · NOTIFY "100 Trying" (active)
 //   INVITE carol, From the room, Contact ;isfocus, offer a=path:<our session>, a=setup:actpass
 //   2xx with an MSRP answer → ACK, admit (the reserved session), the call is the room's like
 //   any joined one · NOTIFY "200 OK" (terminated) · any other outcome: NOTIFY with it
@@ -20,7 +20,7 @@ import { acceptsCpim } from './admission.ts';
 import type { Call } from './calls.ts';
 import type { AdmitResult, ChatRoomPort } from './chat-port.ts';
 import type { RoomEntry } from './directory.ts';
-import { mayModerate } from './moderators.ts';
+import { isAuthenticated, isModerator, type Identity } from './identity.ts';
 
 export interface DialOutOptions {
   readonly ua: UserAgentServer;
@@ -48,10 +48,11 @@ export class DialOut {
     this.#o = o;
   }
 
-  /** REFER method=INVITE from `requester` (moderators only). */
-  refer(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort, target: string, requester: string): void {
-    if (!mayModerate(room, requester)) {
-      this.#o.logger.info({ room: room.name, requester }, 'REFER INVITE refused: not a moderator');
+  /** REFER method=INVITE from `who` (authenticated moderators only, identity.ts). */
+  refer(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort, target: string, who: Identity): void {
+    const requester = who.uri;
+    if (!isModerator(who, room)) {
+      this.#o.logger.info({ room: room.name, requester, authenticated: isAuthenticated(who) }, 'REFER INVITE refused: not an authenticated moderator');
       incoming.respond(403, { reason: 'Only moderators invite' });
       return;
     }
@@ -133,7 +134,8 @@ export class DialOut {
       return hangUp(admitted.sipStatus);
     }
     this.#o.adopt({
-      dialog, room, chat, participantId: admitted.participantId, sipUri: invitee.aor, contact: dialog.remoteTarget,
+      // The address we called, not an authenticated identity: a moderator action in this dialog is challenged.
+      dialog, room, chat, participantId: admitted.participantId, sipUri: invitee.aor, identity: { uri: invitee.aor, by: 'from' }, contact: dialog.remoteTarget,
       sessionId: offer.origin.sessionId, remotePath: m.path, sessionVersion: 1, answer: offer, ending: false,
     });
     log.info({ session: admitted.participantId, setup }, 'invited participant joined');

@@ -67,7 +67,7 @@ export function roomEntryFromSpec(name: string, spec: Record<string, unknown>, g
     subject: typeof spec['subject'] === 'string' ? spec['subject'] : undefined,
     policy: policyFromSpec(spec),
     generation,
-    // Not in the CRD yet: an engine-side knob read tolerantly (see docs/chat.md).
+    // spec.policy.requireAuth of the ChatRoom CRD and the admin API (absent in older rows: false).
     requireAuth: policy['requireAuth'] === true,
     ...(typeof spec['conversationId'] === 'string' && spec['conversationId'] !== '' ? { conversationId: spec['conversationId'] } : {}),
   };

@@ -13,7 +13,7 @@
 //
 // The offer is the SDP part of a multipart body, or the body itself.
 import { createHash, randomBytes } from 'node:crypto';
-import { contentType, fromHeader } from '../../sip/fields.ts';
+import { contentType } from '../../sip/fields.ts';
 import { headerValue } from '../../sip/message.ts';
 import { parseMultipart, resourceListUris } from '../../sip/multipart.ts';
 import type { IncomingRequest } from '../../sip/ua.ts';
@@ -48,7 +48,8 @@ export function conversationOf(incoming: IncomingRequest): string | undefined {
   return id === undefined || id === '' || id.length > 256 ? undefined : id;
 }
 
-export async function factoryInvite(incoming: IncomingRequest, o: { readonly rooms: RoomDirectory; readonly domain: string }): Promise<FactoryResult> {
+/** `creator` is who asked (identity.ts: authenticated when the focus has Digest realms), the new room's moderator. */
+export async function factoryInvite(incoming: IncomingRequest, o: { readonly rooms: RoomDirectory; readonly domain: string; readonly creator: string }): Promise<FactoryResult> {
   const req = incoming.request;
   let offer = req.body;
   let invitees: string[] = [];
@@ -67,7 +68,7 @@ export async function factoryInvite(incoming: IncomingRequest, o: { readonly roo
   const known = conversation === undefined ? undefined : await o.rooms.byConversation?.(conversation);
   if (known !== undefined) return { room: known, incoming: asJoin, created: false, invitees: [] };
   if (o.rooms.create === undefined) return { status: 403, reason: 'Rooms Cannot Be Created Here' };
-  const creator = (fromHeader(req)?.uri ?? '').replace(/^<|>$/g, '');
+  const creator = o.creator;
   const key = conversation ?? randomBytes(16).toString('hex');
   const name = `grp-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
   const subject = headerValue(req, 'Subject')?.slice(0, 256);

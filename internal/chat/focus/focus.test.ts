@@ -2,6 +2,9 @@
 // joins, refusals, BYE both ways, the conference event package and moderator REFER.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { NonceManager } from '../../auth/nonce.ts';
+import { MemoryCredentials } from '../../relay/testrelay.ts';
 import { headerValue } from '../../sip/message.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { startChatServer, type RunningChatServer } from '../server.ts';
@@ -10,7 +13,12 @@ import { loopbackChatConfig } from '../testchat.ts';
 
 const logger = createLogger({ name: 'focus-test', level: 'silent', env: {} });
 
+/** The relay's kind of credential source (real HA1 digests) for realm example.com. */
+export const testUsers = (): MemoryCredentials => new MemoryCredentials()
+  .add('example.com', 'mod', 'mod-pw').add('example.com', 'carol', 'carol-pw').add('example.com', 'alice', 'alice-pw');
+
 export async function startTestChat(): Promise<RunningChatServer> {
+  const users = testUsers();
   return startChatServer(loopbackChatConfig({
     minExpires: 1,
     rooms: [
@@ -18,7 +26,10 @@ export async function startTestChat(): Promise<RunningChatServer> {
       { name: 'tiny', policy: { maxParticipants: 1 } },
       { name: 'closed', policy: { deny: ['sip:mallory@*'] } },
     ],
-  }), { logger });
+  }), {
+    logger,
+    auth: { realmFor: () => 'example.com', nonces: new NonceManager({ secret: randomBytes(32), lifetimeSec: 300 }), lookup: (r, u) => users.lookup(r, u) },
+  });
 }
 
 const until = async (cond: () => boolean, ms = 3000): Promise<void> => {
@@ -167,15 +178,24 @@ describe('chat focus', { timeout: 60_000 }, () => {
     assert.equal(headerValue(r1, 'Allow-Events'), 'conference');
   });
 
-  it('lets a moderator remove a participant with REFER method=BYE, and refuses others', async () => {
+  it('lets an authenticated moderator remove a participant with REFER method=BYE, and refuses a forged moderator From and non-moderators', async () => {
     const carol = await TestUac.open('TCP', chat.focus.tcpPort!, 'carol');
     const mod = await TestUac.open('UDP', chat.focus.udpPort!, 'mod');
     try {
       const d = carol.newDialog('sip:lobby@chat.test');
       assert.equal((await carol.send(d, 'INVITE', { body: offerSdp('msrp://127.0.0.1:7654/carol;tcp') })).status, 200);
       await carol.send(d, 'ACK');
-      const notMod = await carol.send(carol.newDialog('sip:lobby@chat.test'), 'REFER', { headers: [['Refer-To', '<sip:carol@example.com;method=BYE>']] });
+      // Out of dialog with the moderator's URI in From and no credentials: a claim, so a challenge (issue 13).
+      const forged = await carol.send(carol.newDialog('sip:lobby@chat.test', 'sip:mod@example.com'), 'REFER', { headers: [['Refer-To', '<sip:carol@example.com;method=BYE>']] });
+      assert.equal(forged.status, 401);
+      assert.match(headerValue(forged, 'WWW-Authenticate') ?? '', /^Digest realm="example\.com"/);
+      // Within carol's own (unauthenticated) dialog: challenged too; authenticated as carol, not a moderator.
+      assert.equal((await carol.send(d, 'REFER', { inDialog: true, headers: [['Refer-To', '<sip:carol@example.com;method=BYE>']] })).status, 401);
+      carol.credentials = { username: 'carol', password: 'carol-pw' };
+      const notMod = await carol.send(carol.newDialog('sip:lobby@chat.test', 'sip:mod@example.com'), 'REFER', { headers: [['Refer-To', '<sip:carol@example.com;method=BYE>']] });
       assert.equal(notMod.status, 403);
+      assert.equal(lobby().participants().length, 1, 'carol is still in the room');
+      mod.credentials = { username: 'mod', password: 'mod-pw' };
       const r = mod.newDialog('sip:lobby@chat.test', 'sip:mod@example.com');
       const res = await mod.send(r, 'REFER', { headers: [['Refer-To', '<sip:carol@example.com;method=BYE>']] });
       assert.equal(res.status, 202);

@@ -6,18 +6,23 @@
 //   INVITE room   → calls.ts (admission, answer, dialog ↔ device)
 //   BYE / no ACK  → the device leaves the room (UAS core onDialogEnded)
 //   SUBSCRIBE     → subscriptions.ts (Event: conference)
-//   REFER         → calls.ts (method=BYE by a moderator), dial-out.ts (method=INVITE)
+//   REFER         → calls.ts (method=BYE by an authenticated moderator), dial-out.ts (method=INVITE, the same)
+//   who sent it   → identity.ts (Digest, trusted P-Asserted-Identity, or the From claim),
+//                   asked before any work for the room (challenge before work)
 //   room events   → partial NOTIFYs; a device the switch dropped → BYE
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { SecureContextOptions } from 'node:tls';
 import type { Dialog } from '../../sip/dialogs.ts';
-import type { SipDigestOptions } from '../../sip/digest.ts';
+import { GuessLimiter } from '../../auth/guesses.ts';
+import { AuthFailures } from '../../telemetry/auth-failures.ts';
 import { callId } from '../../sip/fields.ts';
 import type { TimerValues } from '../../sip/timers.ts';
 import type { ListenerGuard } from '../../transport/listeners.ts';
 import { startSipTransport, type SipTransport } from '../../transport/sip.ts';
+import { UdpGuard, type UdpGuardOptions } from '../../transport/udp-guard.ts';
+import type { Destination } from '../../sip/timers.ts';
 import { UserAgentServer, type IncomingRequest } from '../../sip/ua.ts';
 import { parseSipUri } from '../../sip/uri.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
@@ -28,7 +33,9 @@ import { factoryInvite, isFactoryUri } from './factory.ts';
 import { RoomUnavailableError, type ChatPort, type ChatRoomPort, type RoomEvent } from './chat-port.ts';
 import type { ConferenceState, StateChange } from './conference-info.ts';
 import type { RoomDirectory, RoomEntry } from './directory.ts';
+import { isAuthenticated, RoomIdentity, type FocusAuth, type Identity } from './identity.ts';
 import { ConferenceSubscriptions } from './subscriptions.ts';
+import { admittedByLists } from '../switch/policy.ts';
 
 export interface FocusOptions {
   readonly sip: {
@@ -58,10 +65,16 @@ export interface FocusOptions {
   readonly domains?: readonly string[];
   /** a=path checks (admission.ts). Default: allow private and foreign addresses (lab). */
   readonly media?: MediaPolicy;
-  /** For rooms with requireAuth: SIP Digest realm, nonces and user lookup. */
-  readonly digest?: SipDigestOptions;
+  /** SIP Digest against the relay's realms and users: rooms with requireAuth, and moderators everywhere (identity.ts). */
+  readonly auth?: FocusAuth;
+  /** RFC 3325: proxies whose P-Asserted-Identity is believed (source addresses). */
+  readonly trustedProxies?: readonly string[];
+  /** Failed passwords per user and source; the engine shares one with the relay's AUTH. Default: the focus's own. */
+  readonly guesses?: GuessLimiter;
   readonly subscriptions?: { readonly minExpires?: number; readonly maxExpires?: number };
   readonly timers?: Partial<TimerValues>;
+  /** SIP over UDP: per-source rate limit and anti-amplification bounds (transport/udp-guard.ts); defaults apply. */
+  readonly udpGuard?: UdpGuardOptions;
   /** How often rooms followed on another replica with no call or subscription here are let go (default 30 s). */
   readonly remoteRoomSweepMs?: number;
 }
@@ -92,6 +105,15 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
   const publicHost = o.sip.publicHost ?? (bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost);
   const hostRef = publicHost.includes(':') ? `[${publicHost}]` : publicHost;
   const invites = o.metrics?.counter<'outcome'>({ name: 'focus_invites_total', help: 'Room join INVITEs by final status.', labelNames: ['outcome'] });
+  const udpDrops = o.metrics?.counter<'reason'>({
+    name: 'focus_udp_drops_total', labelNames: ['reason'],
+    help: 'SIP datagrams not processed (reason="rate": the source sent too many) or not sent (reason="amplification": to an address that never proved it receives, beyond 3x what it sent).',
+  });
+  // Issue 13: a spoofed UDP source must not make us send much more than it sent, repeatedly.
+  const udpGuard = new UdpGuard(o.udpGuard);
+  const returnRoutable = (d: Destination): void => {
+    if (d.transport.toUpperCase() === 'UDP') udpGuard.validate(d.address, d.port);
+  };
   const watched = new Map<string, WatchedRoom>();
   /** Call-ID of a conference subscription → its room (refreshes arrive in the dialog). */
   const subscribedRoom = new Map<string, string>();
@@ -128,6 +150,7 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
       });
     },
     onDialogEnded: (dialog) => calls.ended(dialog),
+    onReturnRoutable: returnRoutable,
   });
 
   const stateOf = (w: WatchedRoom): ConferenceState => ({
@@ -135,8 +158,13 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     contactOf: (id) => calls.contactOf(id),
   });
 
+  const identity = new RoomIdentity({
+    auth: o.auth, guesses: o.guesses ?? new GuessLimiter(), failures: new AuthFailures(o.metrics), logger: log, onReturnRoutable: returnRoutable,
+    ...(o.trustedProxies === undefined ? {} : { trustedProxies: o.trustedProxies }),
+  });
+
   const calls = new Calls({
-    logger: log, media: o.media ?? LAB_MEDIA_POLICY, publicHost, digest: o.digest, contactFor,
+    logger: log, media: o.media ?? LAB_MEDIA_POLICY, publicHost, contactFor,
     sendBye: (dialog) => void ua.request(dialog, 'BYE').catch(() => undefined),
     notifyRefer: (dialog, sipfrag) => void notifyRefer(dialog, sipfrag),
     counted: (outcome) => invites?.inc({ outcome }),
@@ -282,7 +310,9 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
         return;
       }
       if (req.method === 'REFER' && call) {
-        calls.refer(incoming, call.room, call.chat);
+        // The caller's identity from the join, when it was authenticated; else it must authenticate now.
+        const who = isAuthenticated(call.identity) ? call.identity : await identity.identityOf(incoming, true);
+        if (who) calls.refer(incoming, call.room, call.chat, who);
         return;
       }
       incoming.respond(req.method === 'REFER' ? 403 : 405);
@@ -291,8 +321,16 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     let entry: RoomEntry | undefined;
     let join = incoming;
     let onJoined: ((creator: string) => void) | undefined;
+    let who: Identity | undefined;
+    const countRefusal = (status: number) => {
+      if (req.method === 'INVITE') invites?.inc({ outcome: String(status) });
+    };
     if (req.method === 'INVITE' && isFactoryUri(req.uri, o.factory, isLocalHost)) {
-      const made = await factoryInvite(incoming, { rooms: o.rooms, domain: o.domain ?? o.domains?.[0] ?? publicHost });
+      // Challenge before work: a room is written to the store, so its creator (its moderator)
+      // authenticates whenever the focus has Digest realms.
+      who = await identity.identityOf(incoming, o.auth !== undefined, countRefusal);
+      if (!who) return;
+      const made = await factoryInvite(incoming, { rooms: o.rooms, domain: o.domain ?? o.domains?.[0] ?? publicHost, creator: who.uri });
       if ('status' in made) {
         invites?.inc({ outcome: String(made.status) });
         incoming.respond(made.status, { reason: made.reason });
@@ -313,6 +351,10 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
       incoming.respond(404, { reason: 'No Such Room' });
       return;
     }
+    // Challenge before work: the identity first (a 401 is all an unauthenticated request to a
+    // requireAuth room gets), then the room. A REFER is a moderator action in any room.
+    who ??= await identity.identityOf(incoming, entry.requireAuth || req.method === 'REFER', countRefusal);
+    if (!who) return;
     let w: WatchedRoom;
     try {
       const found = watch(entry);
@@ -327,14 +369,20 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     }
     switch (req.method) {
       case 'INVITE':
-        calls.join(join, entry, w.chat, onJoined);
+        calls.join(join, entry, w.chat, who, onJoined);
         return;
       case 'SUBSCRIBE':
+        // The roster is for those who may join (allow/deny lists on the identity).
+        if (!admittedByLists(who.uri, entry.policy)) {
+          log.info({ room: entry.name, subscriber: who.uri }, 'conference subscription refused by the room\'s lists');
+          incoming.respond(403);
+          return;
+        }
         subscribedRoom.set(callId(req) ?? '', entry.name);
         subscriptions.subscribe(incoming, entry.name, () => stateOf(w));
         return;
       case 'REFER':
-        calls.refer(incoming, entry, w.chat);
+        calls.refer(incoming, entry, w.chat, who);
         return;
       default:
         incoming.respond(405, { headers: [['Allow', 'INVITE, ACK, BYE, CANCEL, OPTIONS, SUBSCRIBE, REFER']] });
@@ -345,6 +393,8 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     hosts: [bindHost],
     udpPort: o.sip.udpPort, tcpPort: o.sip.tcpPort, tlsPort: o.sip.tlsPort, tls: o.sip.tls,
     ...(o.sip.guard === undefined ? {} : { guard: o.sip.guard }),
+    udpGuard,
+    onDrop: (reason) => udpDrops?.inc({ reason }),
     onMessage: (m, source) => ua.receive(m, source),
     onError: (e, source) => ua.receiveError(e, source),
   });

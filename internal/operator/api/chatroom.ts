@@ -56,6 +56,10 @@ const Policy = Type.Object(
       }),
     ),
     welcome: Type.Optional(Type.String({ maxLength: 4096, description: 'Message sent to each participant who joins.' })),
+    requireAuth: Type.Boolean({
+      default: false,
+      description: 'Joins and roster subscriptions must authenticate with SIP Digest against the relay\'s realms and users; participants, allow/deny lists and moderators then match sip:<user>@<realm>. Moderator actions need an authenticated identity in every room.',
+    }),
   },
   { default: {} },
 );

@@ -48,7 +48,9 @@ const Ports = Type.Object(
     msrpWss: Type.Optional(Port({
       description: 'MSRP over secure WebSocket (RFC 7977, subprotocol msrp): browsers connect to wss://<publicHost>:<port>/. Same certificate as msrpTls; disabled when unset. See spec.websocket for the allowed page origins.',
     })),
-    sipUdp: Port({ default: 5060, description: 'SIP over UDP for room joins.' }),
+    sipUdp: Type.Optional(Port({
+      description: 'SIP over UDP for room joins; off (not listened on, not published) when unset. UDP sources can be spoofed, so a public UDP port can be used to reflect traffic at a third party; the focus bounds that (docs/security.md "UDP amplification"), but TCP and TLS need no such care. Set it (e.g. 5060) for clients that only speak UDP.',
+    })),
     sipTcp: Port({ default: 5060, description: 'SIP over TCP.' }),
     sipTls: Port({ default: 5061, description: 'SIP over TLS.' }),
     msrpChat: Port({

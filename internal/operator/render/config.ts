@@ -62,8 +62,8 @@ function renderPeering(r: MsrpRelay): Pick<DeepPartial<EngineConfig>, 'nextHops'
 }
 
 /**
- * The chat server (RFC 7701 focus and MSRP switch) on the published ports: SIP on UDP, TCP
- * and TLS, the switch over TLS, both with the relay's certificate; room URIs on
+ * The chat server (RFC 7701 focus and MSRP switch) on the published ports: SIP on TCP and
+ * TLS (and UDP when spec.ports.sipUdp is set), the switch over TLS, both with the relay's certificate; room URIs on
  * spec.chat.domain (publicHost when unset), as the ChatRoom controller writes them.
  */
 function renderChat(r: MsrpRelay): DeepPartial<EngineConfig>['chat'] {
@@ -72,7 +72,8 @@ function renderChat(r: MsrpRelay): DeepPartial<EngineConfig>['chat'] {
     enabled: true,
     domain: s.chat.domain ?? s.publicHost,
     publicHost: s.publicHost,
-    sip: { host: '0.0.0.0', udpPort: s.ports.sipUdp, tcpPort: s.ports.sipTcp, tlsPort: s.ports.sipTls },
+    // SIP over UDP only when spec.ports.sipUdp is set (docs/security.md "UDP amplification").
+    sip: { host: '0.0.0.0', ...(s.ports.sipUdp === undefined ? {} : { udpPort: s.ports.sipUdp }), tcpPort: s.ports.sipTcp, tlsPort: s.ports.sipTls },
     msrp: { host: '0.0.0.0', port: s.ports.msrpChat, transport: 'tls' },
   };
 }

@@ -295,7 +295,7 @@ describe('StatefulSet', () => {
     assert.deepEqual(engine.livenessProbe?.httpGet, { path: '/healthz', port: 'http' });
     assert.deepEqual(
       engine.ports?.map((p) => [p.name, p.containerPort, p.protocol]),
-      [['msrps', 2855, 'TCP'], ['sip-udp', 5060, 'UDP'], ['sip-tcp', 5060, 'TCP'], ['sip-tls', 5061, 'TCP'], ['msrp-chat', 2857, 'TCP'], ['http', 9090, 'TCP'], ['mesh', 2858, 'TCP'], ['mesh-chat', 2859, 'TCP']],
+      [['msrps', 2855, 'TCP'], ['sip-tcp', 5060, 'TCP'], ['sip-tls', 5061, 'TCP'], ['msrp-chat', 2857, 'TCP'], ['http', 9090, 'TCP'], ['mesh', 2858, 'TCP'], ['mesh-chat', 2859, 'TCP']],
     );
     assert.deepEqual(engine.volumeMounts?.find((m) => m.name === 'mesh-tls'), { name: 'mesh-tls', mountPath: '/etc/msrp/mesh-tls', readOnly: true });
     assert.deepEqual(pod.volumes?.find((v) => v.name === 'mesh-tls')?.secret, { secretName: 'relay-mesh-tls', defaultMode: 0o440 });
@@ -438,11 +438,13 @@ describe('Services', () => {
     assert.deepEqual(svc.spec?.ports?.map((p) => [p.name, p.port, p.targetPort, p.protocol]), [
       ['msrps', 2855, 'msrps', 'TCP'],
       ['msrp', 2856, 'msrp', 'TCP'],
-      ['sip-udp', 5060, 'sip-udp', 'UDP'],
       ['sip-tcp', 5060, 'sip-tcp', 'TCP'],
       ['sip-tls', 5061, 'sip-tls', 'TCP'],
       ['msrp-chat', 2857, 'msrp-chat', 'TCP'],
     ]);
+    // SIP over UDP only when spec.ports.sipUdp asks for it (issue 13: spoofable sources).
+    const udp = renderPublicService(relayFixture({ ports: { msrpTls: 2855, sipUdp: 5060 } }));
+    assert.deepEqual(udp.spec?.ports?.filter((p) => p.protocol === 'UDP').map((p) => [p.name, p.port]), [['sip-udp', 5060]]);
     // Without the chat server, none of its ports is published.
     assert.deepEqual(renderPublicService(relayFixture({ chat: { enabled: false } })).spec?.ports?.map((p) => p.name), ['msrps']);
     const cluster = renderPublicService(relayFixture({ service: { type: 'ClusterIP' } }));
@@ -464,7 +466,9 @@ describe('Services', () => {
     assert.equal(c.chat.enabled, true);
     assert.equal(c.chat.domain, 'chat.example.com');
     assert.equal(c.chat.publicHost, 'msrp.example.com');
-    assert.deepEqual(c.chat.sip, { host: '0.0.0.0', udpPort: 5060, tcpPort: 5060, tlsPort: 5061 });
+    assert.deepEqual(c.chat.sip, { host: '0.0.0.0', tcpPort: 5060, tlsPort: 5061 }, 'no SIP over UDP unless spec.ports.sipUdp is set');
+    const udp = loadRendered(renderConfigMap(relayFixture({ chat: { enabled: true }, ports: { msrpTls: 2855, sipUdp: 5062 } })).data![CONFIG_KEY]!);
+    assert.equal(udp.chat.sip.udpPort, 5062);
     assert.deepEqual(c.chat.msrp, { host: '0.0.0.0', port: 2857, transport: 'tls' });
     const off = loadRendered(renderConfigMap(relayFixture({ chat: { enabled: false } })).data![CONFIG_KEY]!);
     assert.equal(off.chat.enabled, false);
@@ -500,7 +504,7 @@ describe('PodDisruptionBudget and NetworkPolicy', () => {
     const np = renderNetworkPolicy(relayFixture(), ['msrp-system', 'monitoring']) as { spec: { policyTypes: string[]; ingress: { from?: unknown[]; ports: { port: number }[] }[] } };
     assert.deepEqual(np.spec.policyTypes, ['Ingress']);
     assert.deepEqual(np.spec.ingress[0]?.from, undefined);
-    assert.deepEqual(np.spec.ingress[0]?.ports.map((p) => p.port), [2855, 5060, 5060, 5061, 2857]);
+    assert.deepEqual(np.spec.ingress[0]?.ports.map((p) => p.port), [2855, 5060, 5061, 2857]);
     assert.deepEqual(np.spec.ingress[1]?.from, [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['monitoring', 'msrp-system'] }] } }]);
     assert.deepEqual(np.spec.ingress[1]?.ports.map((p) => p.port), [8080, 9090]);
     // The mesh port only from the relay's own pods.

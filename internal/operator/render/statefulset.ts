@@ -69,7 +69,8 @@ export function publicPorts(r: MsrpRelay): { name: string; port: number; protoco
     // The chat server's ports only when it runs: a published port nobody listens on is a trap.
     ...(r.spec.chat.enabled
       ? [
-          { name: 'sip-udp', port: p.sipUdp, protocol: 'UDP' as const },
+          // UDP only when asked for (spec.ports.sipUdp): spoofable sources, docs/security.md "UDP amplification".
+          ...(p.sipUdp !== undefined ? [{ name: 'sip-udp', port: p.sipUdp, protocol: 'UDP' as const }] : []),
           { name: 'sip-tcp', port: p.sipTcp, protocol: 'TCP' as const },
           { name: 'sip-tls', port: p.sipTls, protocol: 'TCP' as const },
           { name: 'msrp-chat', port: p.msrpChat, protocol: 'TCP' as const },
