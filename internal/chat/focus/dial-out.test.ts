@@ -2,7 +2,10 @@
 // moderator's REFER with Refer-To method=INVITE makes the focus INVITE the target with an
 // MSRP offer; the invitee's answer admits it to the room (RFC 4579 §5.5, RFC 3515 NOTIFYs).
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { NonceManager } from '../../auth/nonce.ts';
+import { MemoryCredentials } from '../../relay/testrelay.ts';
 import { headerValue, type SipRequest } from '../../sip/message.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { offerSdp, SipUac } from '../../client/sip-uac.ts';
@@ -21,7 +24,12 @@ describe('dial-out: REFER method=INVITE', { timeout: 60_000 }, () => {
   const lobby = () => chat.switch.room(ROOM)!;
 
   before(async () => {
-    chat = await startChatServer(loopbackChatConfig({ rooms: [{ name: 'lobby', policy: { moderators: ['sip:mod@example.com'], notices: false } }] }), { logger });
+    // Moderator actions need an authenticated identity (identity.ts): SIP Digest against these users.
+    const users = new MemoryCredentials().add('example.com', 'mod', 'mod-pw').add('example.com', 'eve', 'eve-pw');
+    chat = await startChatServer(loopbackChatConfig({ rooms: [{ name: 'lobby', policy: { moderators: ['sip:mod@example.com'], notices: false } }] }), {
+      logger,
+      auth: { realmFor: () => 'example.com', nonces: new NonceManager({ secret: randomBytes(32), lifetimeSec: 300 }), lookup: (r, u) => users.lookup(r, u) },
+    });
   });
   after(async () => {
     for (const p of peers) p.close();
@@ -32,6 +40,12 @@ describe('dial-out: REFER method=INVITE', { timeout: 60_000 }, () => {
   async function uac(user: string): Promise<SipUac> {
     const u = await SipUac.open('UDP', chat.focus.udpPort!, user);
     uacs.push(u);
+    return u;
+  }
+  /** A user who answers the focus's Digest challenge with the password of the store's user `user`. */
+  async function authenticated(user: string): Promise<SipUac> {
+    const u = await uac(user);
+    u.credentials = { username: user, password: `${user}-pw` };
     return u;
   }
 
@@ -51,7 +65,7 @@ describe('dial-out: REFER method=INVITE', { timeout: 60_000 }, () => {
 
   it('invites the Refer-To target for a moderator: 202, NOTIFY 100 then 200, the invitee in the room over MSRP', async () => {
     const carol = await invitee('carol');
-    const mod = await uac('mod');
+    const mod = await authenticated('mod');
     const target = `sip:carol@127.0.0.1:${carol.u.localPort}`;
     const res = await mod.send(mod.newDialog(ROOM, 'sip:mod@example.com'), 'REFER', { headers: [['Refer-To', `<${target};method=INVITE>`]] });
     assert.equal(res.status, 202);
@@ -116,6 +130,7 @@ describe('dial-out: REFER method=INVITE', { timeout: 60_000 }, () => {
       return { status: 486 };
     };
     const mod = await uac('mod2');
+    mod.credentials = { username: 'mod', password: 'mod-pw' };
     const res = await mod.send(mod.newDialog(ROOM, 'sip:mod@example.com'), 'REFER', { headers: [['Refer-To', `<sip:busy@127.0.0.1:${busy.localPort}>`]] });
     assert.equal(res.status, 202);
     assert.match((await mod.nextRequest('NOTIFY')).body.toString(), /^SIP\/2\.0 100/);
@@ -131,7 +146,8 @@ describe('dial-out: REFER method=INVITE', { timeout: 60_000 }, () => {
       invited = true;
       return { status: 486 };
     };
-    const eve = await uac('eve');
+    // Authenticated as eve, who is not on the room's moderator list.
+    const eve = await authenticated('eve');
     const res = await eve.send(eve.newDialog(ROOM), 'REFER', { headers: [['Refer-To', `<sip:target@127.0.0.1:${target.localPort};method=INVITE>`]] });
     assert.equal(res.status, 403);
     // Ordered check: an OPTIONS round trip to the focus after the refusal; the refusal was synchronous.
