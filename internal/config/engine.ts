@@ -102,6 +102,32 @@ export const EngineConfigSchema = Type.Object({
     })),
     maxFailures: Type.Integer({ minimum: 1, default: 3, description: 'Failed AUTH attempts (403, or 401 with a bad nonce) on one connection before it is closed.' }),
     idleUnauthSec: Seconds('Close a connection that holds no relay session and has been idle (no bytes in or out) this long; a successful AUTH lifts the timer.', 30, 1),
+    subscribers: Type.Object({
+      enabled: Type.Boolean({ default: false, description: 'Also take credentials from an existing SIP `subscriber` table (Kamailio, OpenSIPS), read-only. The Digest realm is the row\'s domain.' }),
+      mode: Type.Enum(['alongside', 'instead'], {
+        default: 'alongside',
+        description: '`alongside`: our own users first, then the subscriber table. `instead`: the subscriber table only.',
+      }),
+      url: Type.Optional(Type.String({
+        pattern: '^postgres(ql)?://',
+        description: 'PostgreSQL URL of the database holding the table (the SIP proxy\'s). Every transaction on it is read-only. Default: the relay\'s own database (`database.url`, or PGlite).',
+      })),
+      sslCaFile: Type.Optional(Type.String({ description: 'CA bundle to verify that server\'s certificate; enables TLS. Default: the URL decides.' })),
+      table: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_$]*(\\.[A-Za-z_][A-Za-z0-9_$]*)?$', default: 'subscriber', description: 'Table name, optionally `schema.table`.' }),
+      columns: Type.Object({
+        username: Type.String({ default: 'username', description: 'User name column.' }),
+        domain: Type.String({ default: 'domain', description: 'Domain column: the Digest realm.' }),
+        password: Type.String({ default: 'password', description: 'Clear password column (Kamailio `calculate_ha1`); used only where no HA1 is stored. Empty: not read.' }),
+        ha1: Type.String({ default: 'ha1', description: 'MD5 HA1 column, MD5(username:domain:password). Empty: not read.' }),
+        ha1b: Type.String({ default: 'ha1b', description: 'MD5 HA1 of `username@domain` (clients whose Digest username carries the domain). Empty: not read.' }),
+        ha1Sha256: Type.String({ default: 'ha1_sha256', description: 'SHA-256 HA1 column (OpenSIPS 3.x, newer Kamailio). Empty: not read. Without it (and without a clear password) only MD5 Digest can succeed: list MD5 first in `auth.algorithms`.' }),
+      }, { ...strict, default: {}, description: 'Column names. A configured column the table does not have is skipped (checked at start).' }),
+      changeFeed: Type.Boolean({
+        default: false,
+        description: 'The table has the trigger of docs/relay.md ("Existing subscriber tables") that notifies `msrp_changes` on every write: cached entries are dropped at once. Without it, entries are re-read after `cacheTtlSec`.',
+      }),
+      cacheTtlSec: Type.Integer({ minimum: 1, maximum: 3600, default: 30, description: 'Without `changeFeed`: the longest a cached credential (ours or the table\'s) is used before it is read again; a changed or removed subscriber takes effect within this time.' }),
+    }, { ...strict, default: {}, description: 'Credentials from an existing subscriber table (docs/relay.md "Existing subscriber tables").' }),
   }, { ...strict, default: {}, description: 'Client authentication with AUTH (RFC 4976 §5, §6).' }),
 
   session: Type.Object({

@@ -26,6 +26,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { watchEngineConfig, type LiveConfig } from './live-config.ts';
 import { openEngineStore } from './store.ts';
+import { openEngineSubscribers } from './subscribers.ts';
 
 export interface EngineDeps {
   logger: Logger;
@@ -117,7 +118,13 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
   const metrics = deps.metrics ?? createMetrics();
   // Cache over the store, invalidated by its change feed, answering from cache while the
   // database is down; its health shows in /readyz and msrp_store_up.
-  const credentials = await part('store', () => connectStoreCredentials(store, { metrics, logger }));
+  // An existing SIP subscriber table, read-only, alongside or instead of our users.
+  const subscribers = await part('store', () => openEngineSubscribers(config, store, logger));
+  if (subscribers !== undefined) started.push(() => subscribers.close());
+  const credentials = await part('store', () => connectStoreCredentials(store, {
+    metrics, logger,
+    ...(subscribers !== undefined ? { subscribers: subscribers.credentials, ...(subscribers.ttlMs !== undefined ? { ttlMs: subscribers.ttlMs } : {}) } : {}),
+  }));
   started.push(() => credentials.close());
   // Relay-wide sessions per user, throttle shares and session list (docs/relay.md "Relay-wide
   // limits and views"); the relay starts and stops it.
@@ -144,7 +151,7 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
       await (graceful ? relay.drain() : relay.stop());
       // Each part closes even when an earlier one failed to; the first failure is reported.
       const failures: unknown[] = [];
-      for (const step of [() => chat?.close(), () => credentials.close(), ...(ownsStore ? [() => store.close()] : [])]) {
+      for (const step of [() => chat?.close(), () => credentials.close(), () => subscribers?.close(), ...(ownsStore ? [() => store.close()] : [])]) {
         try {
           await step();
         } catch (err) {

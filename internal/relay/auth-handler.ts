@@ -115,7 +115,7 @@ export class AuthHandler {
       if (!basic.ok) return fail('malformed', MsrpStatus.BAD_REQUEST);
       const stored = await this.#lookup(conn, realm, basic.value.username);
       if (stored === UNAVAILABLE) return unavailable();
-      const ok = verifyBasic(basic.value, realm, stored && !stored.disabled ? stored.ha1Sha256 : undefined);
+      const ok = verifyBasic(basic.value, realm, stored && !stored.disabled && stored.ha1Sha256 !== '' ? stored.ha1Sha256 : undefined);
       if (!ok) return fail('wrong-password', MsrpStatus.FORBIDDEN);
       username = basic.value.username;
     } else {

@@ -11,6 +11,7 @@ import { createLiveSessions, type LiveSessions } from './live-sessions.ts';
 import { createRooms, type Rooms } from './rooms.ts';
 import { createTokens, type Tokens } from './tokens.ts';
 import { openSecret, sealSecret } from './secret.ts';
+import { openSubscriberSource, type SubscriberSource, type SubscriberTable } from './subscribers.ts';
 
 export interface Realm {
   name: string;
@@ -81,6 +82,8 @@ export interface Store {
   ping(): Promise<void>;
   /** Connection pool counters; undefined for PGlite. */
   poolStats(): PoolStats | undefined;
+  /** Read-only credentials from a SIP subscriber table in this database (subscribers.ts). */
+  openSubscribers(spec: SubscriberTable): Promise<SubscriberSource>;
   /** Subscribes to the change feed; resolves to an unsubscribe function. */
   listen(onChange: (event: ChangeEvent) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
@@ -133,6 +136,7 @@ export function createSqlStore(db: Db, secretKey: Buffer | undefined, onClose: (
       await db.query('SELECT 1');
     }),
     poolStats: () => db.poolStats(),
+    openSubscribers: (spec) => run(`subscriber table ${spec.table}`, () => openSubscriberSource(db, spec)),
 
     createRealm: (name) => run(`realm ${name}`, async () => {
       checkName('realm', name);
