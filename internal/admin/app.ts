@@ -18,6 +18,7 @@ import { createAdminMetrics, type AdminMetrics } from './metrics.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { healthRoutes } from './routes/health.ts';
 import { liveRoutes } from './routes/live.ts';
+import { passwordStorageRoutes } from './routes/password-storage.ts';
 import { realmRoutes } from './routes/realms.ts';
 import { roomRoutes } from './routes/rooms.ts';
 import { tokenRoutes } from './routes/tokens.ts';
@@ -164,7 +165,7 @@ export async function buildAdminApp(o: AdminAppOptions): Promise<AdminApp> {
       info: { title: 'MSRP admin API', version: 'v1', description: 'Realms, users, rooms, tokens, audit and live views of an MSRP relay (RFC 4976) and chat server (RFC 7701). Errors are RFC 9457 problem details; see docs/admin-api.md.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'msrp_<id>_<secret> token, the bootstrap token, or a Kubernetes ServiceAccount token (TokenReview).' } } },
       security: [{ bearer: [] }],
-      tags: ['realms', 'users', 'rooms', 'tokens', 'audit', 'live', 'health'].map((name) => ({ name })),
+      tags: ['realms', 'users', 'password-storage', 'rooms', 'tokens', 'audit', 'live', 'health'].map((name) => ({ name })),
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -183,6 +184,7 @@ export async function buildAdminApp(o: AdminAppOptions): Promise<AdminApp> {
     });
     await v1.register(realmRoutes, { ctx });
     await v1.register(userRoutes, { ctx });
+    await v1.register(passwordStorageRoutes, { ctx });
     await v1.register(roomRoutes, { ctx });
     await v1.register(tokenRoutes, { ctx });
     await v1.register(auditRoutes, { ctx });

@@ -217,7 +217,15 @@ export const EngineConfigSchema = Type.Object({
     sslCaFile: Type.Optional(Type.String({ description: 'CA bundle to verify the PostgreSQL server certificate; enables TLS. Default: absent, the connection URL decides.' })),
     statementTimeoutMs: Type.Integer({ minimum: 0, default: 5000, description: 'PostgreSQL statement_timeout for every connection; 0 = none.' }),
     poolMax: Type.Integer({ minimum: 1, default: 10, description: 'Largest number of pooled PostgreSQL connections.' }),
-    secretKeyFile: Type.Optional(Type.String({ description: 'File with a 32-byte key (raw, hex or base64) for storing recoverable user secrets (AES-256-GCM). Default: absent, and no secrets are stored.' })),
+    passwordStorage: Type.Enum(['ha1', 'encrypted'], {
+      default: 'ha1',
+      description: 'How user passwords are kept. `ha1`: only the HA1 digests Digest AUTH needs (MD5 and SHA-256); the password cannot be recovered. `encrypted`: the digests plus the password sealed with AES-256-GCM under `secretKeyFile` (a Secret outside the database), for operators who must recover or migrate passwords. Applies to passwords set from then on (docs/admin-api.md "Password storage").',
+    }),
+    secretKeyFile: Type.Optional(Type.String({ description: 'File with a 32-byte key (raw, hex or base64) that seals passwords (AES-256-GCM). Required by `passwordStorage: encrypted`. Default: absent, and no password is sealed.' })),
+    previousSecretKeyFiles: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'Older keys, still used to read passwords sealed before a key rotation; `msrpd users rotate-key` (or POST /v1/password-storage/rotate) re-seals them with `secretKeyFile`, after which they can be removed.',
+    }),
   }, { ...strict, default: {}, description: 'Where realms and users live.' }),
 
   log: Type.Object({
@@ -272,6 +280,9 @@ export function checkEngineConfig(c: EngineConfig): { path: string; message: str
     if (c.chat.enabled && [...taken, c.mesh.port].includes(c.mesh.chatPort)) {
       issues.push({ path: 'mesh.chatPort', message: `must differ from the relay, HTTP, chat and mesh ports (${[...taken, c.mesh.port].join(', ')})` });
     }
+  }
+  if (c.database.passwordStorage === 'encrypted' && c.database.secretKeyFile === undefined) {
+    issues.push({ path: 'database.secretKeyFile', message: 'is required by database.passwordStorage: encrypted' });
   }
   if (c.liveSessions.staleAfterSec < 2 * c.liveSessions.heartbeatSec) {
     // One late heartbeat must not make a live replica's sessions vanish.

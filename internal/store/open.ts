@@ -4,10 +4,10 @@ import type { Logger } from 'pino';
 import { openPglite } from './db-pglite.ts';
 import { openPostgres } from './db-postgres.ts';
 import type { Db } from './db.ts';
-import { toStoreError } from './errors.ts';
+import { StoreError, toStoreError } from './errors.ts';
 import { migrate } from './migrate.ts';
 import { readSecretKey } from './secret.ts';
-import { CHANGES_CHANNEL, createSqlStore, type ChangeEvent, type Store } from './store.ts';
+import { CHANGES_CHANNEL, createSqlStore, type ChangeEvent, type PasswordStorage, type Store } from './store.ts';
 import { openSubscriberSource, type SubscriberSource, type SubscriberTable } from './subscribers.ts';
 
 export const DEFAULT_PGLITE_DIR = './data/pglite';
@@ -16,6 +16,10 @@ export interface OpenStoreOptions {
   url?: string | undefined;
   dataDir?: string | undefined;
   secretKeyFile?: string | undefined;
+  /** Older keys, still read (key rotation); see Store.rotateSecretKey. */
+  previousSecretKeyFiles?: readonly string[] | undefined;
+  /** `ha1` (default) or `encrypted` (needs secretKeyFile). */
+  passwordStorage?: PasswordStorage | undefined;
   sslCaFile?: string | undefined;
   statementTimeoutMs?: number;
   poolMax?: number;
@@ -25,6 +29,11 @@ export interface OpenStoreOptions {
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const logger = options.logger.child({ component: 'store' });
   const secretKey = options.secretKeyFile ? readSecretKey(options.secretKeyFile) : undefined;
+  const previousKeys = (options.previousSecretKeyFiles ?? []).map(readSecretKey);
+  const passwordStorage = options.passwordStorage ?? 'ha1';
+  if (passwordStorage === 'encrypted' && secretKey === undefined) {
+    throw new StoreError('invalid', 'passwordStorage "encrypted" needs a secret key file (database.secretKeyFile)');
+  }
   let db: Db;
   try {
     db = options.url
@@ -40,7 +49,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     await db.close().catch(() => undefined);
     throw toStoreError(e, 'migrate');
   }
-  return createSqlStore(db, secretKey);
+  return createSqlStore(db, { key: secretKey, previousKeys, passwordStorage });
 }
 
 export interface SubscriberDatabase {

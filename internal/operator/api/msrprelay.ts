@@ -143,9 +143,32 @@ const Tls = Type.Object(
   },
 );
 
+const PasswordStorage = Type.Object(
+  {
+    mode: StringEnum(['ha1', 'encrypted'] as const, {
+      default: 'ha1',
+      description:
+        'ha1: only the HA1 digests Digest AUTH needs; passwords cannot be recovered. encrypted: the digests plus the ' +
+        'password sealed with AES-256-GCM under the key of keySecretRef (engine database.passwordStorage).',
+    }),
+    keySecretRef: Type.Optional(SecretKeySelector('key', 'Secret key holding the 32-byte key (raw, 64 hex characters or base64); required by encrypted.')),
+    previousKeySecretRefs: Type.Optional(
+      Type.Array(SecretKeySelector('key', 'An older key, still read after a rotation.'), {
+        maxItems: 4,
+        description: 'Older keys still read (key rotation): POST /v1/password-storage/rotate re-seals with keySecretRef, then remove them.',
+      }),
+    ),
+  },
+  {
+    description: 'How user passwords are kept (docs/admin-api.md "Password storage").',
+    ...cel({ rule: "self.mode != 'encrypted' || has(self.keySecretRef)", message: 'passwordStorage.keySecretRef is required when mode is encrypted' }),
+  },
+);
+
 const Database = Type.Object(
   {
     secretRef: SecretKeySelector('url', 'Secret key holding a PostgreSQL connection URL (postgres://...).'),
+    passwordStorage: Type.Optional(PasswordStorage),
   },
   {
     description:

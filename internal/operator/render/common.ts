@@ -27,6 +27,8 @@ export const PATHS = {
   tls: '/etc/msrp/tls',
   /** The mesh certificate (a wildcard over the headless Service, its own CA). */
   meshTls: '/etc/msrp/mesh-tls',
+  /** The password storage key (spec.database.passwordStorage.keySecretRef) and older ones (previous-<n>). */
+  passwordKeys: '/etc/msrp/password-keys',
   data: '/data',
   tmp: '/tmp',
 } as const;
