@@ -228,6 +228,13 @@ export const EngineConfigSchema = Type.Object({
     }),
   }, { ...strict, default: {}, description: 'Where realms and users live.' }),
 
+  accounting: Type.Object({
+    enabled: Type.Boolean({ default: true, description: 'Write one record per relay session and per chat participation when it ends (user, realm, source, start, end, bytes and messages each way, close reason): a log line `accounting record` and a row in the database (docs/relay.md "Accounting").' }),
+    database: Type.Boolean({ default: true, description: 'Also write the records to the database (table accounting_records), in batches; `false`: the log line only.' }),
+    retentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Records that ended longer ago than this are deleted (checked at start and every hour).' }),
+    maxPending: Type.Integer({ minimum: 100, maximum: 1000000, default: 10000, description: 'Records waiting for the database (it is slow or down) beyond which new ones are not written there (still logged; msrp_accounting_records_total{outcome="dropped"}).' }),
+  }, { ...strict, default: {}, description: 'Accounting records.' }),
+
   log: Type.Object({
     level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Least severe level written. `LOG_LEVEL` overrides it.' }),
     pretty: Type.Boolean({ default: false, description: 'Human-readable lines instead of JSON.' }),

@@ -27,6 +27,7 @@ import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { watchEngineConfig, type LiveConfig } from './live-config.ts';
 import { openEngineStore } from './store.ts';
 import { openEngineSubscribers } from './subscribers.ts';
+import { AccountingWriter } from './accounting.ts';
 
 export interface EngineDeps {
   logger: Logger;
@@ -63,6 +64,8 @@ export interface RunningEngine {
   /** Whether drain()/stop() close the store (the engine opened it). */
   readonly ownsStore: boolean;
   readonly credentials: StoreCredentials;
+  /** The accounting sink (accounting.enabled); flush() writes what is pending. */
+  readonly accounting: AccountingWriter | undefined;
   readonly metrics: Metrics;
   /** The watched config file (deps.configFile), when there is one. */
   readonly liveConfig: LiveConfig | undefined;
@@ -129,9 +132,18 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
   // Relay-wide sessions per user, throttle shares and session list (docs/relay.md "Relay-wide
   // limits and views"); the relay starts and stops it.
   const liveSessions = connectLiveSessions(store, { logger, metrics, ...liveSessionOptionsFromConfig(config) });
-  const relay = await part('relay', () => startRelay(options, { credentials: credentials.credentials, logger, metrics, storeHealth: credentials.health, liveSessions }));
+  // One record per relay session and chat participation when it ends (docs/relay.md "Accounting").
+  const a = config.accounting;
+  const accounting = a.enabled
+    ? new AccountingWriter({ logger, metrics, table: a.database ? store.accounting : undefined, retentionDays: a.retentionDays, maxPending: a.maxPending })
+    : undefined;
+  if (accounting !== undefined) started.push(() => accounting.close());
+  const relay = await part('relay', () => startRelay(options, {
+    credentials: credentials.credentials, logger, metrics, storeHealth: credentials.health, liveSessions,
+    ...(accounting !== undefined ? { accounting } : {}),
+  }));
   started.push(() => relay.stop());
-  const chat = await part('chat', () => startChatFromConfig(config, { logger, metrics, store, hostname }));
+  const chat = await part('chat', () => startChatFromConfig(config, { logger, metrics, store, hostname, ...(accounting !== undefined ? { accounting } : {}) }));
   if (chat !== undefined) relay.attachRooms(roomsControl(chat));
   if (chat !== undefined) started.push(() => chat.close());
   const cf = deps.configFile;
@@ -151,7 +163,8 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
       await (graceful ? relay.drain() : relay.stop());
       // Each part closes even when an earlier one failed to; the first failure is reported.
       const failures: unknown[] = [];
-      for (const step of [() => chat?.close(), () => credentials.close(), () => subscribers?.close(), ...(ownsStore ? [() => store.close()] : [])]) {
+      // Accounting after the relay and the chat server (their last sessions end there), before the store.
+      for (const step of [() => chat?.close(), () => accounting?.close(), () => credentials.close(), () => subscribers?.close(), ...(ownsStore ? [() => store.close()] : [])]) {
         try {
           await step();
         } catch (err) {
@@ -164,7 +177,7 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
   };
 
   return {
-    relay, chat, store, ownsStore, credentials, metrics, liveConfig,
+    relay, chat, store, ownsStore, credentials, accounting, metrics, liveConfig,
     addresses: {
       msrp: relay.addresses,
       ...(relay.http !== undefined ? { http: relay.http } : {}),

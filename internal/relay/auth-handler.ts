@@ -206,7 +206,7 @@ export class AuthHandler {
         id, connection: conn, user: ownString(username), realm,
         uri: ownString(`msrps://${formatHost(this.#o.publicHost)}:${this.#publicPort()}/${id};tcp`),
         clientUri: ownString(req.fromPath[req.fromPath.length - 1]!),
-        createdAt: Date.now(), expiresAt, bytesForwarded: 0,
+        createdAt: Date.now(), expiresAt, bytesForwarded: 0, bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0,
       };
       if (limit > 0 && this.#registry !== undefined) {
         this.#admitting.set(userKey, (this.#admitting.get(userKey) ?? 0) + 1);

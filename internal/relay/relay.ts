@@ -9,6 +9,7 @@ import { buildResponse } from '../msrp/transaction.ts';
 import { Connection, nextConnectionId } from '../transport/connection.ts';
 import { listen, type Listener } from '../transport/listeners.ts';
 import { secureContextOptions, watchTlsMaterial, type TlsWatcher } from '../transport/tls-files.ts';
+import type { AccountingSink } from '../telemetry/accounting.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { replicaPrefix } from '../mesh/ownership.ts';
 import { AuthHandler, formatHost, type CredentialSource } from './auth-handler.ts';
@@ -45,6 +46,8 @@ export interface RelayDeps {
    * over every replica. Absent: everything is per replica. The relay starts and stops it.
    */
   liveSessions?: LiveSessionRegistry;
+  /** Where a record goes when a session ends (docs/relay.md "Accounting"); none when absent. */
+  accounting?: AccountingSink;
 }
 
 export interface RunningRelay {
@@ -108,6 +111,12 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       throttle.forgetSession(s);
       deps.liveSessions?.removed(s);
       s.connection.log.info({ session: s.id, reason }, 'relay session removed');
+      deps.accounting?.record({
+        kind: 'relay-session', sessionId: s.id, realm: s.realm, username: s.user,
+        source: `${s.connection.remoteAddress}:${s.connection.remotePort}`,
+        startedAt: new Date(s.createdAt), endedAt: new Date(),
+        bytesIn: s.bytesIn, bytesOut: s.bytesOut, messagesIn: s.messagesIn, messagesOut: s.messagesOut, closeReason: reason,
+      });
     },
   });
   const throttle = new Throttle(o.throttle, metrics);

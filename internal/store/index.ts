@@ -12,3 +12,4 @@ export type { AuditLog, AuditEntry, AuditFilter } from './audit.ts';
 export type { ChatHistory, HistoryRecord, NewHistoryRecord } from './history.ts';
 export type { RoomLease, RoomLeases } from './leases.ts';
 export type { LiveSessions, LiveSessionRecord, LiveSessionView, ReplicaRecord, Admission, Spread } from './live-sessions.ts';
+export type { Accounting, AccountingFilter, StoredAccountingRecord } from './accounting.ts';

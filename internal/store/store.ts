@@ -1,6 +1,7 @@
 // The Store: realms and users over PostgreSQL or PGlite (docs/architecture.md §2.1, §4.1).
 // Passwords are turned into HA1 digests here and never stored (RFC 7616 §3.4.2, §5.2).
 import { ha1 } from '../auth/digest.ts';
+import { createAccounting, type Accounting } from './accounting.ts';
 import { createAccounts, type Accounts } from './accounts.ts';
 import { createAuditLog, type AuditLog } from './audit.ts';
 import type { Db, PoolStats } from './db.ts';
@@ -108,6 +109,8 @@ export interface Store {
   readonly rooms: Rooms;
   readonly tokens: Tokens;
   readonly audit: AuditLog;
+  /** Accounting records of ended relay sessions and chat participations. */
+  readonly accounting: Accounting;
   /** Chat room history (last N public messages per room). */
   readonly history: ChatHistory;
   /** Which replica owns each chat room (several pods, docs/chat.md). */
@@ -171,6 +174,7 @@ export function createSqlStore(db: Db, secrets: Buffer | StoreSecrets | undefine
     rooms: createRooms(db, run),
     tokens: createTokens(db, run),
     audit: createAuditLog(db, run),
+    accounting: createAccounting(db, run),
     history: createChatHistory(db, run),
     leases: createRoomLeases(db, run),
     liveSessions: createLiveSessions(db, run, CHANGES_CHANNEL),

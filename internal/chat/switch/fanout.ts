@@ -114,7 +114,7 @@ export class SendChunk implements ChunkSink {
   #comment: string | undefined;
   #collected: Buffer[] = [];
   #collectedLen = 0;
-  #frames: { outbox: Outbox; frame: OutFrame }[] = [];
+  #frames: { outbox: Outbox; frame: OutFrame; device: Device }[] = [];
   /** The body of a chunk received whole, written with its head and end-line at once. */
   #body: Buffer[] = [];
   #msg: InboundMessage | undefined;
@@ -177,6 +177,7 @@ export class SendChunk implements ChunkSink {
     if (segment.length === 0) return;
     this.#bytes += segment.length;
     if (this.#state === 'discard' || this.#state === 'done') return;
+    this.#device.bytesIn += segment.length;
     this.#host.account(this.#device.member, this.#conn, 0, segment.length);
     if (this.#state === 'collect') {
       this.#collected.push(segment);
@@ -214,8 +215,13 @@ export class SendChunk implements ChunkSink {
     }
     if (state !== 'forward') return;
     const msg = this.#msg!;
+    if (flag === '$') this.#device.messagesIn++;
     if (this.#streamed) {
-      for (const { outbox, frame } of this.#frames) outbox.end(frame, flag);
+      for (const f of this.#frames) {
+        f.outbox.end(f.frame, flag);
+        f.device.bytesOut += this.#bytes;
+        if (flag === '$') f.device.messagesOut++;
+      }
       this.#host.delivered?.(this.#frames.length);
       this.#frames = [];
     } else {
@@ -336,7 +342,7 @@ export class SendChunk implements ChunkSink {
     for (const r of msg.recipients) {
       if (r.removed) continue;
       const { head, transactionId } = r.sendHead(msg.outMessageId, range, hasBody);
-      this.#frames.push({ outbox: r.outbox, frame: r.outbox.open(head, transactionId, hasBody) });
+      this.#frames.push({ outbox: r.outbox, frame: r.outbox.open(head, transactionId, hasBody), device: r });
     }
   }
 
@@ -349,6 +355,8 @@ export class SendChunk implements ChunkSink {
       if (r.removed) continue;
       const { head, transactionId } = r.sendHead(msg.outMessageId, range, hasBody);
       r.outbox.write([head, ...body, endLine(transactionId, flag, hasBody)]);
+      r.bytesOut += this.#bytes;
+      if (flag === '$') r.messagesOut++;
       n++;
     }
     this.#body = [];

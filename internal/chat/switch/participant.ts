@@ -81,6 +81,12 @@ export class Device {
   /** Messages this device is sending, between their first and last chunk, by Message-ID. */
   readonly incoming = new Map<string, InboundMessage>();
   connectTimer: NodeJS.Timeout | undefined;
+  // Accounting (docs/relay.md "Accounting"): body bytes and complete messages from this
+  // device and delivered to it, counted where the fan-out already handles each chunk.
+  bytesIn = 0;
+  bytesOut = 0;
+  messagesIn = 0;
+  messagesOut = 0;
   readonly #paths: string;
 
   constructor(init: DeviceInit, member: Member, room: Room, outbox: Outbox) {
@@ -115,6 +121,8 @@ export class Device {
   deliver(cpim: Buffer): void {
     if (this.removed) return;
     const { head, transactionId } = this.sendHead(newMessageId(), formatByteRange({ start: 1, end: cpim.length, total: cpim.length }), cpim.length > 0);
+    this.bytesOut += cpim.length;
+    this.messagesOut++;
     this.outbox.write(cpim.length > 0 ? [head, cpim, endLine(transactionId, '$', true)] : [head, endLine(transactionId, '$', false)]);
   }
 }

@@ -40,7 +40,8 @@ import { parseUseNickname } from './nicknames.ts';
 import { Outbox } from './outbox.ts';
 import { Device, type Member } from './participant.ts';
 import { makePolicy, uriKey, type RoomPolicy } from './policy.ts';
-import { Room, type AdmitRequest, type RoomHost } from './room.ts';
+import { Room, type AdmitRequest, type LeaveReason, type RoomHost } from './room.ts';
+import { sipUserAndDomain, type AccountingSink } from '../../telemetry/accounting.ts';
 
 export interface ChatSwitchOptions {
   /** Host written in our session URIs (what participants, or their relays, connect to). */
@@ -58,6 +59,8 @@ export interface ChatSwitchOptions {
   readonly maxHeaderBytes?: number;
   /** For connecting out (a=setup:active): trusted CAs, or accept any certificate. */
   readonly tlsClient?: { readonly ca?: string | Buffer; readonly insecure?: boolean };
+  /** Where a participation's record goes when a device leaves (docs/relay.md "Accounting"). */
+  readonly accounting?: AccountingSink;
 }
 
 const IGNORE: ChunkSink = { data: () => undefined, end: () => undefined, abort: () => undefined };
@@ -163,8 +166,17 @@ export class ChatSwitch implements RoomHost, FanoutHost {
     return d;
   }
 
-  dropDevice(d: Device): void {
+  dropDevice(d: Device, reason: LeaveReason): void {
     this.#devices.delete(d.id);
+    if (this.#o.accounting !== undefined) {
+      const conn = d.connection;
+      this.#o.accounting.record({
+        kind: 'chat-participation', sessionId: d.id, ...sipUserAndDomain(d.member.sipUri), room: d.room.uri,
+        source: conn !== undefined ? `${conn.remoteAddress}:${conn.remotePort}` : '',
+        startedAt: d.joinedAt, endedAt: new Date(),
+        bytesIn: d.bytesIn, bytesOut: d.bytesOut, messagesIn: d.messagesIn, messagesOut: d.messagesOut, closeReason: reason,
+      });
+    }
     clearTimeout(d.connectTimer);
     for (const msg of [...d.incoming.values()]) abortMessage(d, msg);
     const conn = d.connection;
