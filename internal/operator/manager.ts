@@ -5,7 +5,9 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { AdminClient } from './admin-client.ts';
+import { AdminClient, adminBaseUrl } from './admin-client.ts';
+import { Agent } from 'undici';
+import { probeDatabase } from './relay-health.ts';
 import type { TokenSource } from './admin-client.ts';
 import { relaySecretTokens } from './admin-token.ts';
 import type { RelayTokenSource } from './admin-token.ts';
@@ -43,6 +45,8 @@ export interface ManagerOptions {
   workers: number;
   resyncPeriodMs: number;
   roomStatusIntervalMs: number;
+  /** How often relay status (database, load-balancer address, certificate) is looked at again (default 30 s). */
+  relayStatusIntervalMs?: number;
   informerStaleAfterMs: number;
   /** How long the presence of an optional CRD is remembered; also the recheck period while missing. */
   apiRecheckMs: number;
@@ -93,6 +97,7 @@ export class Manager {
   private readonly secrets: NamespacedCache<KubeObject>;
   private readonly owned: NamespacedCache<KubeObject>[];
   private readonly admin: AdminClient;
+  private readonly healthAgent = new Agent({ connectTimeout: 3000, keepAliveTimeout: 30_000 });
   private readonly tokens: RelayTokenSource;
   private workers: Promise<void>[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -216,6 +221,9 @@ export class Manager {
       logger: o.logger,
       apiRecheckMs: o.apiRecheckMs,
       ...(o.relayImage !== undefined ? { relayImage: o.relayImage } : {}),
+      // DatabaseReady: the relay's admin API (its /readyz pings the database), at the same URL the rooms use.
+      database: (r) => probeDatabase(adminBaseUrl(o.adminUrlTemplate, { name: r.metadata.name, namespace: r.metadata.namespace ?? '' }), this.healthAgent),
+      ...(o.relayStatusIntervalMs !== undefined ? { statusIntervalMs: o.relayStatusIntervalMs } : {}),
     });
     const reconcileRoom = createRoomReconciler({
       client: o.client,
@@ -284,5 +292,6 @@ export class Manager {
     if (timedOut) this.log.warn({ timeoutMs }, 'reconciles still running at shutdown');
     await Promise.all(this.allInformers().map((i) => i.stop()));
     await this.admin.close();
+    await this.healthAgent.close();
   }
 }

@@ -486,6 +486,8 @@ export const MsrpRelayStatus = Type.Object(
     publicUris: Type.Optional(
       Type.Array(Type.String(), { maxItems: 16, description: 'msrps:// (and msrp://) URIs clients put in their paths.' }),
     ),
+    address: Type.Optional(Type.String({ maxLength: 253, description: 'The public Service\'s load-balancer address (IP or host name), or its cluster IP when it is not a LoadBalancer.' })),
+    certificateNotAfter: Type.Optional(Type.String({ format: 'date-time', description: 'When the certificate in the TLS Secret expires (its notAfter).' })),
   },
   { description: 'Observed state of the relay.' },
 );
@@ -521,6 +523,9 @@ export const msrpRelayKind: KindDefinition = {
       priority: 1,
     },
     { name: 'Public URI', type: 'string', jsonPath: '.status.publicUris[0]', description: 'First public URI.' },
+    { name: 'Address', type: 'string', jsonPath: '.status.address', description: 'Load-balancer address.' },
+    { name: 'Cert Expires', type: 'string', jsonPath: '.status.certificateNotAfter', description: 'Certificate notAfter.', priority: 1 },
+    { name: 'Database', type: 'string', jsonPath: '.status.conditions[?(@.type=="DatabaseReady")].status', description: 'DatabaseReady condition.', priority: 1 },
     AGE_COLUMN,
   ],
   scale: {
