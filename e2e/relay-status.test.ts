@@ -53,7 +53,7 @@ describe('MsrpRelay status conditions against a real API server', { skip, timeou
     await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
     admin = await startAdmin({ dir: oc.cluster.dir, tokenFile, databaseUrl: db.url, logPath: path.join(oc.cluster.dir, 'status-admin.log') });
     const secret = (name: string, data: Record<string, string>, type = 'Opaque') =>
-      oc.kube.create(RESOURCES.secret, { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: NS }, type, data } as KubeObject);
+      oc.kube.create(RESOURCES.secret, { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: NS }, type, data });
     await secret('relay-tls', tlsData(new Date(Date.now() - DAY), 90), 'kubernetes.io/tls');
     await secret('relay-db', { url: b64(db.url) });
     await secret('relay-admin-token', { token: b64(TOKEN) });
