@@ -106,6 +106,7 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
     ...(deps.sessionIdPrefix === undefined ? {} : { sessionIdPrefix: deps.sessionIdPrefix }),
     ...(deps.history === undefined ? {} : { history: deps.history }),
     ...(deps.accounting === undefined ? {} : { accounting: deps.accounting }),
+    ...(deps.metrics === undefined ? {} : { roomsGauge: deps.metrics.gauge({ name: 'chat_rooms', help: 'Chat rooms open on this replica\'s switch (with several replicas: the rooms it serves or follows)' }) }),
   });
   if (deps.mesh !== undefined) {
     if (deps.store === undefined) throw new Error('rooms over several replicas need the store (room leases)');

@@ -20,7 +20,7 @@ import { RelayFrameHandler } from './frame-handler.ts';
 import { startControlServer, startProbeServer, type RoomsControl } from './http.ts';
 import type { LiveSessionRegistry, ReplicaIdentity } from './live-sessions.ts';
 import { QuietReaderSweep, UnauthenticatedIdleSweep } from './idle-sweep.ts';
-import { createRelayMetrics, type RelayMetrics } from './metrics.ts';
+import { createRelayMetrics, recordCertificateExpiry, type RelayMetrics } from './metrics.ts';
 import { copyLiveOptions, type LiveRelayOptions } from './live-options.ts';
 import { RelayLocalIdentity } from './local-identity.ts';
 import { NextHops, resolverFor } from './next-hops.ts';
@@ -128,12 +128,14 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       pollIntervalMs: o.tlsPollIntervalMs,
       onReload(m) {
         for (const l of listeners) if (l.secure) l.setSecureContext(secureContextOptions(m));
+        recordCertificateExpiry(metrics, 'relay', m.cert);
         log.info({ dir: o.tlsDir }, 'TLS certificate reloaded');
       },
       onError(err) {
         log.warn({ err, dir: o.tlsDir }, 'TLS material not reloaded');
       },
     });
+    recordCertificateExpiry(metrics, 'relay', tls.current.cert);
   } else if (o.listeners.some((l) => l.tls)) {
     throw new Error('a TLS listener needs tlsDir');
   }
@@ -282,6 +284,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    metrics.ready.set(0);
     unauthenticated.stop();
     quietReaders.stop();
     for (const l of listeners) l.close();
@@ -297,6 +300,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   };
 
   log.info({ addresses: listeners.flatMap((l) => l.addresses), publicHost: o.publicHost, port: publicPort() }, 'relay listening');
+  metrics.ready.set(1);
   return {
     addresses: listeners.flatMap((l) => l.addresses.map((a) => ({ secure: l.secure, address: a.address, port: a.port }))),
     uri: `msrps://${uriHost}:${publicPort()};tcp`,
@@ -328,6 +332,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     async drain() {
       if (draining) return;
       draining = true;
+      metrics.ready.set(0);
       log.info({ sessions: sessions.size, inFlight: forwarder.inFlight.size, timeoutSec: o.drainTimeoutSec }, 'draining: new AUTHs refused, existing sessions served until they end');
       const finished = await waitForDrain(() => sessions.size === 0 && forwarder.inFlight.size === 0, o.drainTimeoutSec * 1000, 200);
       for (const l of listeners) l.close();

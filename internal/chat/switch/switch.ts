@@ -61,6 +61,8 @@ export interface ChatSwitchOptions {
   readonly tlsClient?: { readonly ca?: string | Buffer; readonly insecure?: boolean };
   /** Where a participation's record goes when a device leaves (docs/relay.md "Accounting"). */
   readonly accounting?: AccountingSink;
+  /** Told the number of rooms open on this switch whenever it changes (msrp_chat_rooms). */
+  readonly roomsGauge?: { set(n: number): void };
 }
 
 const IGNORE: ChunkSink = { data: () => undefined, end: () => undefined, abort: () => undefined };
@@ -111,6 +113,7 @@ export class ChatSwitch implements RoomHost, FanoutHost {
     if (existing !== undefined && !existing.closed) throw new Error(`room ${init.uri} exists`);
     const room = new Room(this, init.uri, makePolicy(init.policy), init.subject ?? '');
     this.#rooms.set(key, room);
+    this.#o.roomsGauge?.set(this.#rooms.size);
     return room;
   }
 
@@ -131,6 +134,7 @@ export class ChatSwitch implements RoomHost, FanoutHost {
     if (room === undefined) return false;
     room.close();
     this.#rooms.delete(room.key);
+    this.#o.roomsGauge?.set(this.#rooms.size);
     if (dropHistory) {
       this.history.drop(room.uri).catch((err: Error) => this.log.warn({ err }, 'history not dropped'));
     }
