@@ -177,10 +177,10 @@ describe('Kubernetes API surface (CRDs, chart, RBAC)', { skip: skipCluster, time
 
       r = await kubectl(['get', 'mrl']);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /^NAME\s+READY\s+REPLICAS\s+PUBLIC URI\s+AGE$/m);
+      assert.match(r.stdout, /^NAME\s+READY\s+REPLICAS\s+PUBLIC URI\s+ADDRESS\s+AGE$/m);
       assert.match(r.stdout, /^relay-ha\s+True\s+3\s+msrps:\/\/relay\.example\.net:2855;tcp\s+\S+$/m);
       r = await kubectl(['get', 'mrl', '-o', 'wide']);
-      assert.match(r.stdout, /^NAME\s+READY\s+REPLICAS\s+AVAILABLE\s+PUBLIC URI\s+AGE$/m);
+      assert.match(r.stdout, /^NAME\s+READY\s+REPLICAS\s+AVAILABLE\s+PUBLIC URI\s+ADDRESS\s+CERT EXPIRES\s+DATABASE\s+AGE$/m);
       r = await kubectl(['get', 'room']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^NAME\s+RELAY\s+URI\s+PARTICIPANTS\s+READY\s+AGE$/m);
