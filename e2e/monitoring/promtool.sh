@@ -8,7 +8,8 @@
 #   bash e2e/monitoring/promtool.sh --print-path print where the binary is (or would be), build nothing
 #
 # Cache: ${MSRP_PROMTOOL_CACHE:-$HOME/.cache/msrp-promtool}/<module version>/promtool.
-# Cold build: ~15-25 min on 2 shared cores (about 300 modules); cached: instant.
+# Cold build: measured 43 min on 2 cores shared with a load average of ~20 (about 300 modules;
+# the Go build cache keeps what a cut-off run compiled); cached: instant.
 set -euo pipefail
 
 # The Prometheus module's version (Prometheus 3.x is tagged v0.3xx.y in Go).
