@@ -16,6 +16,7 @@ async function main(argv: string[]): Promise<void> {
   const logger = createLogger({ name: 'admin', level: c.log.level, pretty: c.log.pretty });
   const store = await openStore({
     url: c.database.url, dataDir: c.database.dataDir, secretKeyFile: c.database.secretKeyFile, sslCaFile: c.database.sslCaFile,
+    previousSecretKeyFiles: c.database.previousSecretKeyFiles, passwordStorage: c.database.passwordStorage,
     statementTimeoutMs: c.database.statementTimeoutMs, poolMax: c.database.poolMax, logger,
   });
   const tokenFile = c.auth.bootstrapTokenFile;

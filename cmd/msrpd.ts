@@ -5,6 +5,9 @@
 //   msrpd users add|passwd --realm R --user U [--password P]   (prompts when --password is absent)
 //   msrpd users disable|enable|delete --realm R --user U
 //   msrpd users list --realm R
+//   msrpd users storage                        password storage mode and counts
+//   msrpd users rotate-key                     re-seal passwords under database.secretKeyFile
+//   (add/passwd take --password-storage ha1|encrypted to override database.passwordStorage)
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadEngineConfig, type EngineConfig } from '../internal/config/index.ts';
@@ -38,16 +41,38 @@ async function prompt(question: string): Promise<string> {
 async function users(c: EngineConfig, logger: Logger, args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args, allowPositionals: true,
-    options: { realm: { type: 'string' }, user: { type: 'string' }, password: { type: 'string' }, config: { type: 'string' } },
+    options: {
+      realm: { type: 'string' }, user: { type: 'string' }, password: { type: 'string' }, config: { type: 'string' },
+      'password-storage': { type: 'string' },
+    },
   });
   const action = positionals[0];
   const realm = values.realm;
-  if (realm === undefined || action === undefined) {
-    process.stderr.write('usage: msrpd users add|passwd|disable|enable|delete|list --realm R [--user U] [--password P]\n');
+  const storage = values['password-storage'];
+  if (storage !== undefined && storage !== 'ha1' && storage !== 'encrypted') {
+    process.stderr.write('--password-storage must be ha1 or encrypted\n');
     return 2;
   }
-  const store = await openEngineStore(c, logger);
+  const keyed = action === 'storage' || action === 'rotate-key';
+  if (action === undefined || (realm === undefined && !keyed)) {
+    process.stderr.write('usage: msrpd users add|passwd|disable|enable|delete|list --realm R [--user U] [--password P] [--password-storage ha1|encrypted]\n'
+      + '       msrpd users storage|rotate-key\n');
+    return 2;
+  }
+  const store = await openEngineStore(storage !== undefined ? { ...c, database: { ...c.database, passwordStorage: storage } } : c, logger);
   try {
+    if (action === 'storage') {
+      const info = await store.passwordStorage();
+      process.stdout.write(`mode\t${info.mode}\nkey\t${info.keyConfigured ? 'configured' : 'none'}\npreviousKeys\t${info.previousKeys}\n`
+        + `usersWithSecret\t${info.usersWithSecret}\nusersWithoutSecret\t${info.usersWithoutSecret}\n`);
+      return 0;
+    }
+    if (action === 'rotate-key') {
+      const r = await store.rotateSecretKey();
+      process.stdout.write(`reencrypted\t${r.reencrypted}\ncurrent\t${r.current}\nunreadable\t${r.unreadable}\n`);
+      return r.unreadable > 0 ? 1 : 0;
+    }
+    if (realm === undefined) return 2;
     if (action === 'list') {
       for (const u of await store.listUsers(realm)) process.stdout.write(`${u.username}\t${u.disabled ? 'disabled' : 'enabled'}\n`);
       return 0;

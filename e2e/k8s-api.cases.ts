@@ -42,6 +42,12 @@ export const INVALID: InvalidCase[] = [
     message: /spec\.database: Invalid value: .*spec\.database\.secretRef is required: .*PGlite.*a relay pod needs PostgreSQL/,
   },
   {
+    // docs/admin-api.md "Password storage": encrypted passwords need the key's Secret.
+    name: 'encrypted password storage without a key',
+    object: relay('bad-password-key', { database: { secretRef: { name: 'relay-db' }, passwordStorage: { mode: 'encrypted' } } }),
+    message: /spec\.database\.passwordStorage: Invalid value: .*passwordStorage\.keySecretRef is required when mode is encrypted/,
+  },
+  {
     name: 'three replicas without a database',
     object: without(relay('bad-replicas', { replicas: 3 }), 'database'),
     message: /spec\.database: Invalid value: .*spec\.database\.secretRef is required/,

@@ -74,6 +74,7 @@ function stubCrd(group: string, kind: string, plural: string, version: string) {
 }
 const STUB_CRDS = [
   stubCrd('monitoring.coreos.com', 'ServiceMonitor', 'servicemonitors', 'v1'),
+  stubCrd('monitoring.coreos.com', 'PrometheusRule', 'prometheusrules', 'v1'),
   stubCrd('cert-manager.io', 'Certificate', 'certificates', 'v1'),
 ];
 
@@ -177,10 +178,10 @@ describe('Kubernetes API surface (CRDs, chart, RBAC)', { skip: skipCluster, time
 
       r = await kubectl(['get', 'mrl']);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /^NAME\s+READY\s+REPLICAS\s+PUBLIC URI\s+AGE$/m);
+      assert.match(r.stdout, /^NAME\s+READY\s+REPLICAS\s+PUBLIC URI\s+ADDRESS\s+AGE$/m);
       assert.match(r.stdout, /^relay-ha\s+True\s+3\s+msrps:\/\/relay\.example\.net:2855;tcp\s+\S+$/m);
       r = await kubectl(['get', 'mrl', '-o', 'wide']);
-      assert.match(r.stdout, /^NAME\s+READY\s+REPLICAS\s+AVAILABLE\s+PUBLIC URI\s+AGE$/m);
+      assert.match(r.stdout, /^NAME\s+READY\s+REPLICAS\s+AVAILABLE\s+PUBLIC URI\s+ADDRESS\s+CERT EXPIRES\s+DATABASE\s+AGE$/m);
       r = await kubectl(['get', 'room']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^NAME\s+RELAY\s+URI\s+PARTICIPANTS\s+READY\s+AGE$/m);
@@ -278,13 +279,15 @@ describe('Kubernetes API surface (CRDs, chart, RBAC)', { skip: skipCluster, time
     });
 
     it('the all-on render passes a server-side dry run (with a ServiceMonitor CRD present)', async () => {
-      let r = await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com']);
+      let r = await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
       assert.equal(r.code, 0, r.stderr);
       const t = await helm(['template', 'all-on', CHART, '--namespace', 'msrp-system', '--values', path.join(CHART, 'ci', 'all-on-values.yaml')]);
       assert.equal(t.code, 0, t.stderr);
       r = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], t.stdout);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /servicemonitor\.monitoring\.coreos\.com\/msrp-operator-all-on serverside-applied/);
+      assert.match(r.stdout, /prometheusrule\.monitoring\.coreos\.com\/msrp-operator-all-on serverside-applied/);
+      assert.match(r.stdout, /configmap\/msrp-operator-all-on-dashboard serverside-applied/);
       assert.match(r.stdout, /rolebinding\.rbac\.authorization\.k8s\.io\/msrp-operator-all-on serverside-applied/);
     });
 

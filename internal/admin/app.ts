@@ -17,9 +17,11 @@ import { Authenticator, type BootstrapToken, type Principal } from './auth.ts';
 import { createEngineClient, type EngineClient } from './engine-client.ts';
 import { ProblemError, problemFromStore, sendProblem, type FieldError } from './errors.ts';
 import { createAdminMetrics, type AdminMetrics } from './metrics.ts';
+import { accountingRoutes } from './routes/accounting.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { healthRoutes } from './routes/health.ts';
 import { liveRoutes } from './routes/live.ts';
+import { passwordStorageRoutes } from './routes/password-storage.ts';
 import { realmRoutes } from './routes/realms.ts';
 import { roomRoutes } from './routes/rooms.ts';
 import { tokenRoutes } from './routes/tokens.ts';
@@ -182,7 +184,7 @@ export async function buildAdminApp(o: AdminAppOptions): Promise<AdminApp> {
       info: { title: 'MSRP admin API', version: 'v1', description: 'Realms, users, rooms, tokens, audit and live views of an MSRP relay (RFC 4976) and chat server (RFC 7701). Errors are RFC 9457 problem details; see docs/admin-api.md.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'msrp_<id>_<secret> token, the bootstrap token, or a Kubernetes ServiceAccount token (TokenReview).' } } },
       security: [{ bearer: [] }],
-      tags: ['realms', 'users', 'rooms', 'tokens', 'audit', 'live', 'health'].map((name) => ({ name })),
+      tags: ['realms', 'users', 'password-storage', 'rooms', 'tokens', 'audit', 'accounting', 'live', 'health'].map((name) => ({ name })),
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -201,9 +203,11 @@ export async function buildAdminApp(o: AdminAppOptions): Promise<AdminApp> {
     });
     await v1.register(realmRoutes, { ctx });
     await v1.register(userRoutes, { ctx });
+    await v1.register(passwordStorageRoutes, { ctx });
     await v1.register(roomRoutes, { ctx });
     await v1.register(tokenRoutes, { ctx });
     await v1.register(auditRoutes, { ctx });
+    await v1.register(accountingRoutes, { ctx });
     await v1.register(liveRoutes, { ctx });
   }, { prefix: '/v1' });
 

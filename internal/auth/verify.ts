@@ -8,6 +8,7 @@ import type { NonceManager } from './nonce.ts';
 /** RFC 4976 §5.1: the Digest "method" for A2 is the MSRP method name, AUTH. */
 export const AUTH_METHOD = 'AUTH';
 
+/** An empty string means "not known for this hash" (a subscriber table without that column): never matches. */
 export interface StoredHa1 {
   ha1Md5: string;
   ha1Sha256: string;
@@ -51,9 +52,12 @@ export function verifyDigest(input: VerifyInput): AuthResult<Verified> {
   if (nonceState === 'invalid') return authError('invalid-nonce', 'nonce was not issued here');
 
   // An unknown user is checked against a dummy HA1 so that timing does not reveal which users exist.
-  const ha1 = input.stored ? ha1For(hashOf(c.algorithm), input.stored) : '0'.repeat(hashOf(c.algorithm) === 'MD5' ? 32 : 64);
+  // An empty stored HA1 (no digest of that hash for the user) is checked the same way and
+  // refused: a response computed over an empty HA1 must never pass.
+  const known = input.stored ? ha1For(hashOf(c.algorithm), input.stored) : '';
+  const ha1 = known !== '' ? known : '0'.repeat(hashOf(c.algorithm) === 'MD5' ? 32 : 64);
   const expected = computeResponse({ algorithm: c.algorithm, ha1, nonce: c.nonce, cnonce: c.cnonce, nc: c.nc, qop: c.qop, method: AUTH_METHOD, uri: c.uri ?? input.uri });
-  if (!constantTimeEqual(expected, c.response) || input.stored === undefined) {
+  if (!constantTimeEqual(expected, c.response) || known === '') {
     return authError('wrong-response', 'the digest response does not match');
   }
   if (nonceState === 'stale') return authError('stale-nonce', 'nonce expired; retry with the new one (stale=true)');

@@ -4,6 +4,7 @@
 // engine's certificate for msrps and SIP over TLS, the replica's session id prefix, and,
 // with several replicas (mesh.enabled), rooms owned through leases in the store and reached
 // over the mesh channel (docs/chat.md "Several pods").
+import type { AccountingSink } from '../telemetry/accounting.ts';
 import type { EngineConfig } from '../config/engine.ts';
 import { DurableHistory } from './switch/history-store.ts';
 import { ordinalOfHostname } from '../mesh/ownership.ts';
@@ -23,7 +24,7 @@ import { startChatServer, type ChatMeshOptions, type RunningChatServer } from '.
  * mesh certificate of the rooms' channel is read once, at start.
  */
 export async function startChatFromConfig(
-  c: EngineConfig, deps: { logger: Logger; metrics: Metrics; store: Store; hostname: string; auth?: FocusAuth; guesses?: GuessLimiter },
+  c: EngineConfig, deps: { logger: Logger; metrics: Metrics; store: Store; hostname: string; auth?: FocusAuth; guesses?: GuessLimiter; accounting?: AccountingSink },
 ): Promise<RunningChatServer | undefined> {
   if (!c.chat.enabled) return undefined;
   const sessionIdPrefix = sessionIdPrefixOf(c, deps.hostname);
@@ -60,6 +61,7 @@ export async function startChatFromConfig(
       ...(mesh === undefined ? {} : { mesh }),
       ...(deps.auth === undefined ? {} : { auth: deps.auth }),
       ...(deps.guesses === undefined ? {} : { guesses: deps.guesses }),
+      ...(deps.accounting === undefined ? {} : { accounting: deps.accounting }),
     });
   } catch (err) {
     watcher?.close();

@@ -7,6 +7,7 @@
 // listener (see internal/chat/switch/switch.ts for why not the relay's); clients behind a relay
 // reach it through their relay's Use-Path as for any peer. Putting our relay in front
 // (path = [relay, switch]) waits for the relay → switch hand-over hook (ChatSwitch.claims/adopt).
+import type { AccountingSink } from '../telemetry/accounting.ts';
 import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import type { SecureContextOptions } from 'node:tls';
@@ -49,6 +50,8 @@ export interface ChatServerDeps {
   readonly sessionIdPrefix?: string;
   /** Room history (internal/chat/switch/history-store.ts DurableHistory over the store); default in memory. The caller closes it after close(). */
   readonly history?: HistoryStore;
+  /** Where a participation's accounting record goes when a device leaves. */
+  readonly accounting?: AccountingSink;
   /**
    * Several replicas serve the rooms (docs/chat.md "Several pods"): room leases in the
    * store (required), the mesh channel between replicas, MSRP connections passed to the
@@ -108,6 +111,8 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
     publicHost, logger: log,
     ...(deps.sessionIdPrefix === undefined ? {} : { sessionIdPrefix: deps.sessionIdPrefix }),
     ...(deps.history === undefined ? {} : { history: deps.history }),
+    ...(deps.accounting === undefined ? {} : { accounting: deps.accounting }),
+    ...(deps.metrics === undefined ? {} : { roomsGauge: deps.metrics.gauge({ name: 'chat_rooms', help: 'Chat rooms open on this replica\'s switch (with several replicas: the rooms it serves or follows)' }) }),
   });
   if (deps.mesh !== undefined) {
     if (deps.store === undefined) throw new Error('rooms over several replicas need the store (room leases)');

@@ -25,7 +25,9 @@ export const AdminConfigSchema = Type.Object({
     sslCaFile: Type.Optional(Type.String({ description: 'CA bundle to verify the PostgreSQL server certificate; enables TLS.' })),
     statementTimeoutMs: Type.Integer({ minimum: 0, default: 5000, description: 'PostgreSQL statement_timeout for every connection; 0 = none.' }),
     poolMax: Type.Integer({ minimum: 1, default: 10, description: 'Largest number of pooled PostgreSQL connections.' }),
-    secretKeyFile: Type.Optional(Type.String({ description: 'File with a 32-byte key for recoverable user secrets (AES-256-GCM); as the engine.' })),
+    passwordStorage: Type.Enum(['ha1', 'encrypted'], { default: 'ha1', description: '`ha1` (digests only) or `encrypted` (digests plus the password sealed with AES-256-GCM under secretKeyFile); as the engine\'s database.passwordStorage.' }),
+    secretKeyFile: Type.Optional(Type.String({ description: 'File with a 32-byte key that seals passwords (AES-256-GCM); as the engine. Required by `encrypted`.' })),
+    previousSecretKeyFiles: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Older keys still read after a rotation (POST /v1/password-storage/rotate re-seals with secretKeyFile).' }),
   }, { ...strict, default: {}, description: 'Where realms, users, rooms, tokens and the audit log live.' }),
 
   auth: Type.Object({
@@ -65,6 +67,9 @@ export type AdminConfig = Static<typeof AdminConfigSchema>;
 
 export function loadAdminConfig(options: Omit<LoadOptions, 'envPrefix'> = {}): AdminConfig {
   const config = loadConfig(AdminConfigSchema, { ...options, envPrefix: 'MSRP_ADMIN_' });
+  if (config.database.passwordStorage === 'encrypted' && config.database.secretKeyFile === undefined) {
+    throw new ConfigError('config-invalid', [{ path: 'database.secretKeyFile', message: 'is required by database.passwordStorage: encrypted' }]);
+  }
   const t = config.auth.tokenReview;
   if (t.enabled && t.serviceAccounts.length === 0) {
     throw new ConfigError('config-invalid', [{ path: 'auth.tokenReview.serviceAccounts', message: 'must name at least one ServiceAccount when tokenReview is enabled' }]);

@@ -121,6 +121,32 @@ export const EngineConfigSchema = Type.Object({
       windowSec: Seconds('Length of the window the failures are counted in.', 60, 1),
     }, { ...strict, default: {}, description: 'Password guessing across connections (docs/security.md "Password guessing"): each wrong password is logged with user, realm and source and counted in msrp_auth_failures_total.' }),
     idleUnauthSec: Seconds('Close a connection that holds no relay session and has been idle (no bytes in or out) this long; a successful AUTH lifts the timer.', 30, 1),
+    subscribers: Type.Object({
+      enabled: Type.Boolean({ default: false, description: 'Also take credentials from an existing SIP `subscriber` table (Kamailio, OpenSIPS), read-only. The Digest realm is the row\'s domain.' }),
+      mode: Type.Enum(['alongside', 'instead'], {
+        default: 'alongside',
+        description: '`alongside`: our own users first, then the subscriber table. `instead`: the subscriber table only.',
+      }),
+      url: Type.Optional(Type.String({
+        pattern: '^postgres(ql)?://',
+        description: 'PostgreSQL URL of the database holding the table (the SIP proxy\'s). Every transaction on it is read-only. Default: the relay\'s own database (`database.url`, or PGlite).',
+      })),
+      sslCaFile: Type.Optional(Type.String({ description: 'CA bundle to verify that server\'s certificate; enables TLS. Default: the URL decides.' })),
+      table: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_$]*(\\.[A-Za-z_][A-Za-z0-9_$]*)?$', default: 'subscriber', description: 'Table name, optionally `schema.table`.' }),
+      columns: Type.Object({
+        username: Type.String({ default: 'username', description: 'User name column.' }),
+        domain: Type.String({ default: 'domain', description: 'Domain column: the Digest realm.' }),
+        password: Type.String({ default: 'password', description: 'Clear password column (Kamailio `calculate_ha1`); used only where no HA1 is stored. Empty: not read.' }),
+        ha1: Type.String({ default: 'ha1', description: 'MD5 HA1 column, MD5(username:domain:password). Empty: not read.' }),
+        ha1b: Type.String({ default: 'ha1b', description: 'MD5 HA1 of `username@domain` (clients whose Digest username carries the domain). Empty: not read.' }),
+        ha1Sha256: Type.String({ default: 'ha1_sha256', description: 'SHA-256 HA1 column (OpenSIPS 3.x, newer Kamailio). Empty: not read. Without it (and without a clear password) only MD5 Digest can succeed: list MD5 first in `auth.algorithms`.' }),
+      }, { ...strict, default: {}, description: 'Column names. A configured column the table does not have is skipped (checked at start).' }),
+      changeFeed: Type.Boolean({
+        default: false,
+        description: 'The table has the trigger of docs/relay.md ("Existing subscriber tables") that notifies `msrp_changes` on every write: cached entries are dropped at once. Without it, entries are re-read after `cacheTtlSec`.',
+      }),
+      cacheTtlSec: Type.Integer({ minimum: 1, maximum: 3600, default: 30, description: 'Without `changeFeed`: the longest a cached credential (ours or the table\'s) is used before it is read again; a changed or removed subscriber takes effect within this time.' }),
+    }, { ...strict, default: {}, description: 'Credentials from an existing subscriber table (docs/relay.md "Existing subscriber tables").' }),
   }, { ...strict, default: {}, description: 'Client authentication with AUTH (RFC 4976 §5, §6).' }),
 
   session: Type.Object({
@@ -217,8 +243,23 @@ export const EngineConfigSchema = Type.Object({
     sslCaFile: Type.Optional(Type.String({ description: 'CA bundle to verify the PostgreSQL server certificate; enables TLS. Default: absent, the connection URL decides.' })),
     statementTimeoutMs: Type.Integer({ minimum: 0, default: 5000, description: 'PostgreSQL statement_timeout for every connection; 0 = none.' }),
     poolMax: Type.Integer({ minimum: 1, default: 10, description: 'Largest number of pooled PostgreSQL connections.' }),
-    secretKeyFile: Type.Optional(Type.String({ description: 'File with a 32-byte key (raw, hex or base64) for storing recoverable user secrets (AES-256-GCM). Default: absent, and no secrets are stored.' })),
+    passwordStorage: Type.Enum(['ha1', 'encrypted'], {
+      default: 'ha1',
+      description: 'How user passwords are kept. `ha1`: only the HA1 digests Digest AUTH needs (MD5 and SHA-256); the password cannot be recovered. `encrypted`: the digests plus the password sealed with AES-256-GCM under `secretKeyFile` (a Secret outside the database), for operators who must recover or migrate passwords. Applies to passwords set from then on (docs/admin-api.md "Password storage").',
+    }),
+    secretKeyFile: Type.Optional(Type.String({ description: 'File with a 32-byte key (raw, hex or base64) that seals passwords (AES-256-GCM). Required by `passwordStorage: encrypted`. Default: absent, and no password is sealed.' })),
+    previousSecretKeyFiles: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'Older keys, still used to read passwords sealed before a key rotation; `msrpd users rotate-key` (or POST /v1/password-storage/rotate) re-seals them with `secretKeyFile`, after which they can be removed.',
+    }),
   }, { ...strict, default: {}, description: 'Where realms and users live.' }),
+
+  accounting: Type.Object({
+    enabled: Type.Boolean({ default: true, description: 'Write one record per relay session and per chat participation when it ends (user, realm, source, start, end, bytes and messages each way, close reason): a log line `accounting record` and a row in the database (docs/relay.md "Accounting").' }),
+    database: Type.Boolean({ default: true, description: 'Also write the records to the database (table accounting_records), in batches; `false`: the log line only.' }),
+    retentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Records that ended longer ago than this are deleted (checked at start and every hour).' }),
+    maxPending: Type.Integer({ minimum: 100, maximum: 1000000, default: 10000, description: 'Records waiting for the database (it is slow or down) beyond which new ones are not written there (still logged; msrp_accounting_records_total{outcome="dropped"}).' }),
+  }, { ...strict, default: {}, description: 'Accounting records.' }),
 
   log: Type.Object({
     level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Least severe level written. `LOG_LEVEL` overrides it.' }),
@@ -272,6 +313,9 @@ export function checkEngineConfig(c: EngineConfig): { path: string; message: str
     if (c.chat.enabled && [...taken, c.mesh.port].includes(c.mesh.chatPort)) {
       issues.push({ path: 'mesh.chatPort', message: `must differ from the relay, HTTP, chat and mesh ports (${[...taken, c.mesh.port].join(', ')})` });
     }
+  }
+  if (c.database.passwordStorage === 'encrypted' && c.database.secretKeyFile === undefined) {
+    issues.push({ path: 'database.secretKeyFile', message: 'is required by database.passwordStorage: encrypted' });
   }
   if (c.liveSessions.staleAfterSec < 2 * c.liveSessions.heartbeatSec) {
     // One late heartbeat must not make a live replica's sessions vanish.

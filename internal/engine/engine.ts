@@ -29,6 +29,8 @@ import type { Logger } from '../telemetry/logger.ts';
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { watchEngineConfig, type LiveConfig } from './live-config.ts';
 import { openEngineStore } from './store.ts';
+import { openEngineSubscribers } from './subscribers.ts';
+import { AccountingWriter } from './accounting.ts';
 
 export interface EngineDeps {
   logger: Logger;
@@ -65,6 +67,8 @@ export interface RunningEngine {
   /** Whether drain()/stop() close the store (the engine opened it). */
   readonly ownsStore: boolean;
   readonly credentials: StoreCredentials;
+  /** The accounting sink (accounting.enabled); flush() writes what is pending. */
+  readonly accounting: AccountingWriter | undefined;
   readonly metrics: Metrics;
   /** The watched config file (deps.configFile), when there is one. */
   readonly liveConfig: LiveConfig | undefined;
@@ -120,15 +124,30 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
   const metrics = deps.metrics ?? createMetrics();
   // Cache over the store, invalidated by its change feed, answering from cache while the
   // database is down; its health shows in /readyz and msrp_store_up.
-  const credentials = await part('store', () => connectStoreCredentials(store, { metrics, logger }));
+  // An existing SIP subscriber table, read-only, alongside or instead of our users.
+  const subscribers = await part('store', () => openEngineSubscribers(config, store, logger));
+  if (subscribers !== undefined) started.push(() => subscribers.close());
+  const credentials = await part('store', () => connectStoreCredentials(store, {
+    metrics, logger,
+    ...(subscribers !== undefined ? { subscribers: subscribers.credentials, ...(subscribers.ttlMs !== undefined ? { ttlMs: subscribers.ttlMs } : {}) } : {}),
+  }));
   started.push(() => credentials.close());
   // Relay-wide sessions per user, throttle shares and session list (docs/relay.md "Relay-wide
   // limits and views"); the relay starts and stops it.
   const liveSessions = connectLiveSessions(store, { logger, metrics, ...liveSessionOptionsFromConfig(config) });
+  // One record per relay session and chat participation when it ends (docs/relay.md "Accounting").
+  const a = config.accounting;
+  const accounting = a.enabled
+    ? new AccountingWriter({ logger, metrics, table: a.database ? store.accounting : undefined, retentionDays: a.retentionDays, maxPending: a.maxPending })
+    : undefined;
+  if (accounting !== undefined) started.push(() => accounting.close());
   // Failed passwords are counted per user and source across MSRP AUTH and SIP Digest alike.
   const g = config.auth.guessing;
   const guesses = new GuessLimiter({ perUser: g.perUser, perSource: g.perSource, windowMs: g.windowSec * 1000 });
-  const relay = await part('relay', () => startRelay(options, { credentials: credentials.credentials, logger, metrics, storeHealth: credentials.health, liveSessions, guesses }));
+  const relay = await part('relay', () => startRelay(options, {
+    credentials: credentials.credentials, logger, metrics, storeHealth: credentials.health, liveSessions, guesses,
+    ...(accounting !== undefined ? { accounting } : {}),
+  }));
   started.push(() => relay.stop());
   // The focus authenticates SIP against the relay's realms, users and nonce secret.
   const auth: FocusAuth = {
@@ -137,7 +156,7 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
     algorithms: options.algorithms,
     lookup: (realm, user) => credentials.credentials.lookup(realm, user),
   };
-  const chat = await part('chat', () => startChatFromConfig(config, { logger, metrics, store, hostname, auth, guesses }));
+  const chat = await part('chat', () => startChatFromConfig(config, { logger, metrics, store, hostname, auth, guesses, ...(accounting !== undefined ? { accounting } : {}) }));
   if (chat !== undefined) relay.attachRooms(roomsControl(chat));
   if (chat !== undefined) started.push(() => chat.close());
   const cf = deps.configFile;
@@ -157,7 +176,8 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
       await (graceful ? relay.drain() : relay.stop());
       // Each part closes even when an earlier one failed to; the first failure is reported.
       const failures: unknown[] = [];
-      for (const step of [() => chat?.close(), () => credentials.close(), ...(ownsStore ? [() => store.close()] : [])]) {
+      // Accounting after the relay and the chat server (their last sessions end there), before the store.
+      for (const step of [() => chat?.close(), () => accounting?.close(), () => credentials.close(), () => subscribers?.close(), ...(ownsStore ? [() => store.close()] : [])]) {
         try {
           await step();
         } catch (err) {
@@ -170,7 +190,7 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
   };
 
   return {
-    relay, chat, store, ownsStore, credentials, metrics, liveConfig,
+    relay, chat, store, ownsStore, credentials, accounting, metrics, liveConfig,
     addresses: {
       msrp: relay.addresses,
       ...(relay.http !== undefined ? { http: relay.http } : {}),

@@ -8,7 +8,7 @@ import type { Logger } from '../telemetry/logger.ts';
 export function openEngineStore(c: EngineConfig, logger: Logger): Promise<Store> {
   const d = c.database;
   return openStore({
-    url: d.url, dataDir: d.dataDir, secretKeyFile: d.secretKeyFile,
+    url: d.url, dataDir: d.dataDir, secretKeyFile: d.secretKeyFile, previousSecretKeyFiles: d.previousSecretKeyFiles, passwordStorage: d.passwordStorage,
     sslCaFile: d.sslCaFile, statementTimeoutMs: d.statementTimeoutMs, poolMax: d.poolMax, logger,
   });
 }

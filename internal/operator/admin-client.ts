@@ -130,6 +130,12 @@ export class AdminClient {
     return { status: res.statusCode, json };
   }
 
+  /** GET /readyz without a token (the probe is public): 200, or 503 naming what is down (DatabaseReady). */
+  async readyz(target: AdminTarget, timeoutMs = 3000): Promise<{ status: number; text: string }> {
+    const res = await request(`${target.url}/readyz`, { method: 'GET', dispatcher: this.#agentFor(target.ca, target.servername), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    return { status: res.statusCode, text: await res.body.text() };
+  }
+
   static #detail(json: unknown): string {
     if (json && typeof json === 'object') {
       const p = json as { detail?: string; title?: string; message?: string };

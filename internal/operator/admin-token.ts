@@ -4,11 +4,11 @@
 // explicit --admin-token-file / --admin-token-secret is only a fallback for a relay whose
 // Secret is missing or empty.
 import type { MsrpRelay } from './api/msrprelay.ts';
-import { AdminTokenMissingError } from './admin-client.ts';
-import type { TokenSource } from './admin-client.ts';
+import { AdminTokenMissingError, adminBaseUrl } from './admin-client.ts';
+import type { AdminTarget, TokenSource } from './admin-client.ts';
 import type { KubeObject } from './kube/client.ts';
 import type { Cache } from './reconcile.ts';
-import { names } from './render/common.ts';
+import { adminDnsNames, names } from './render/common.ts';
 
 export const ADMIN_TOKEN_KEY = 'token';
 
@@ -42,5 +42,17 @@ export function relayAdminCa(secrets: Cache<KubeObject>): (relay: MsrpRelay) => 
     const secret = secrets.get(names.adminTlsSecret(relay), relay.metadata.namespace) as { data?: Record<string, string> } | undefined;
     const b64 = secret?.data?.['ca.crt'];
     return b64 === undefined || b64 === '' ? undefined : Buffer.from(b64, 'base64').toString('utf8');
+  };
+}
+
+/**
+ * A relay's admin API as the operator calls it: the URL from the template and, with the
+ * operator-issued certificate, its CA and the admin Service's name, checked even when the
+ * URL names an address.
+ */
+export function relayAdminTarget(template: string, relay: MsrpRelay, ca: string | undefined): AdminTarget {
+  return {
+    url: adminBaseUrl(template, { name: relay.metadata.name, namespace: relay.metadata.namespace ?? '' }),
+    ...(ca === undefined ? {} : { ca, servername: adminDnsNames(relay)[0] }),
   };
 }

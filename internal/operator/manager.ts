@@ -6,8 +6,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { AdminClient } from './admin-client.ts';
+import { probeDatabase } from './relay-health.ts';
 import type { TokenSource } from './admin-client.ts';
-import { relayAdminCa, relaySecretTokens } from './admin-token.ts';
+import { relayAdminCa, relayAdminTarget, relaySecretTokens } from './admin-token.ts';
 import type { RelayTokenSource } from './admin-token.ts';
 import type { ChatRoom } from './api/chatroom.ts';
 import type { MsrpRelay } from './api/msrprelay.ts';
@@ -45,6 +46,8 @@ export interface ManagerOptions {
   workers: number;
   resyncPeriodMs: number;
   roomStatusIntervalMs: number;
+  /** How often relay status (database, load-balancer address, certificate) is looked at again (default 30 s). */
+  relayStatusIntervalMs?: number;
   informerStaleAfterMs: number;
   /** How long the presence of an optional CRD is remembered; also the recheck period while missing. */
   apiRecheckMs: number;
@@ -209,6 +212,7 @@ export class Manager {
     await Promise.all(this.#allInformers().map((i) => i.start()));
     const discovery = new ApiDiscovery(o.client, o.apiRecheckMs);
     const events = createEventRecorder(o.client, o.identity, o.logger);
+    const adminCa = relayAdminCa(this.#secrets);
     const reconcileRelay = createRelayReconciler({
       client: o.client,
       relays: this.#relays,
@@ -219,6 +223,9 @@ export class Manager {
       apiRecheckMs: o.apiRecheckMs,
       ...(o.relayImage !== undefined ? { relayImage: o.relayImage } : {}),
       ...(o.adminNamespaces !== undefined ? { adminNamespaces: o.adminNamespaces } : {}),
+      // DatabaseReady: the relay's admin API (its /readyz pings the database), at the same URL the rooms use.
+      database: (r) => probeDatabase(relayAdminTarget(o.adminUrlTemplate, r, adminCa(r)), this.#admin),
+      ...(o.relayStatusIntervalMs !== undefined ? { statusIntervalMs: o.relayStatusIntervalMs } : {}),
     });
     const reconcileRoom = createRoomReconciler({
       client: o.client,
@@ -226,7 +233,7 @@ export class Manager {
       relays: this.#relays,
       admin: this.#admin,
       tokens: this.#tokens,
-      adminCa: relayAdminCa(this.#secrets),
+      adminCa,
       adminUrlTemplate: o.adminUrlTemplate,
       statusIntervalMs: o.roomStatusIntervalMs,
       events,

@@ -75,6 +75,7 @@ export async function startOperator(o: OperatorOptions, logger: Logger): Promise
     workers: o.workers,
     resyncPeriodMs: o.resyncPeriodMs,
     roomStatusIntervalMs: o.roomStatusIntervalMs,
+    relayStatusIntervalMs: o.relayStatusIntervalMs,
     informerStaleAfterMs: o.informerStaleAfterMs,
     apiRecheckMs: o.apiRecheckMs,
   });

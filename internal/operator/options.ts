@@ -29,6 +29,7 @@ export interface OperatorOptions {
   workers: number;
   resyncPeriodMs: number;
   roomStatusIntervalMs: number;
+  relayStatusIntervalMs: number;
   informerStaleAfterMs: number;
   apiRecheckMs: number;
   /** The relay image for MsrpRelays that name none (--relay-image REPOSITORY:TAG). */
@@ -87,6 +88,8 @@ export const USAGE = `msrp-operator: reconciles MsrpRelay and ChatRoom objects (
   --workers N                          concurrent reconciles per kind (default 2)
   --resync-period D                    look at every object again this often (default 10m)
   --room-status-interval D             refresh room participant counts (default 30s)
+  --relay-status-interval D            look again at each relay's database (through its admin API) and a pending
+                                       load-balancer address (default 30s)
   --informer-stale-after D             restart a watch silent for this long (default 5m)
   --relay-image REPOSITORY:TAG         the relay image of MsrpRelays whose spec.image names none (the chart
                                        sets this version's msrpd image; default ${DEFAULT_RELAY_IMAGE.repository}:${DEFAULT_RELAY_IMAGE.tag})
@@ -124,6 +127,7 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
         workers: str,
         'resync-period': str,
         'room-status-interval': str,
+        'relay-status-interval': str,
         'informer-stale-after': str,
         'api-recheck-interval': str,
         'relay-image': str,
@@ -154,6 +158,7 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     workers,
     resyncPeriodMs: parseDuration(s('resync-period') ?? '10m', '--resync-period'),
     roomStatusIntervalMs: parseDuration(s('room-status-interval') ?? '30s', '--room-status-interval'),
+    relayStatusIntervalMs: parseDuration(s('relay-status-interval') ?? '30s', '--relay-status-interval'),
     informerStaleAfterMs: parseDuration(s('informer-stale-after') ?? '5m', '--informer-stale-after'),
     apiRecheckMs: parseDuration(s('api-recheck-interval') ?? '30s', '--api-recheck-interval'),
     relayImage: parseImage(s('relay-image')),

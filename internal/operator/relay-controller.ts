@@ -3,7 +3,7 @@
 // is observed.
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import type { V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from '../telemetry/logger.ts';
 import type { MsrpRelay, MsrpRelayStatus } from './api/msrprelay.ts';
 import { conditionChanged, findCondition, nowTime } from './conditions.ts';
@@ -17,6 +17,7 @@ import type { Cache, ReconcileResult } from './reconcile.ts';
 import { splitKey } from './reconcile.ts';
 import { DEFAULT_RELAY_IMAGE, FIELD_MANAGER, names, tlsSecretName } from './render/common.ts';
 import { renderRelay } from './render/index.ts';
+import { CERT_EXPIRY_WARNING_DAYS, observeCertificate, observeService, type DatabaseObservation } from './relay-health.ts';
 import { computeRelayStatus } from './relay-status.ts';
 import type { SecretObservation } from './relay-status.ts';
 
@@ -37,6 +38,10 @@ export interface RelayControllerDeps {
   relayImage?: { repository: string; tag: string };
   /** Namespaces the relays' NetworkPolicy admits to the admin and metrics ports. */
   adminNamespaces?: string[];
+  /** The database as the relay's admin API sees it (relay-health.ts probeDatabase); no DatabaseReady probe when absent. */
+  database?: (relay: MsrpRelay) => Promise<DatabaseObservation>;
+  /** Look again this often for the database, the load-balancer address and the certificate (--relay-status-interval). */
+  statusIntervalMs?: number;
 }
 
 /** The relay with its image filled in from the operator's default, as the pods will run it. */
@@ -101,10 +106,12 @@ export function createRelayReconciler(deps: RelayControllerDeps): (key: string) 
       ...(deps.adminNamespaces !== undefined ? { adminNamespaces: deps.adminNamespaces } : {}),
     });
     let statefulSet: V1StatefulSet | undefined;
+    let publicService: V1Service | undefined;
     for (const { type, object } of rendered.apply) {
       try {
         const applied = await client.apply(type, object, { fieldManager: FIELD_MANAGER, force: true });
         if (type === RESOURCES.statefulSet) statefulSet = applied as V1StatefulSet;
+        if (type === RESOURCES.service && object.metadata?.name === names.publicService(relay)) publicService = applied as V1Service;
       } catch (e) {
         log.warn({ kind: type.kind, object: object.metadata?.name, err: (e as Error).message }, 'apply failed');
         applyErrors.push(`apply ${type.kind} ${object.metadata?.name ?? ''}: ${(e as Error).message}`);
@@ -124,21 +131,35 @@ export function createRelayReconciler(deps: RelayControllerDeps): (key: string) 
     }
 
     const dbRef = relay.spec.database.secretRef;
+    const databaseSecret = observeSecret(secrets, namespace, dbRef.name, dbRef.key);
+    const certificate = observeCertificate(secrets.get(tlsSecretName(relay), namespace) as { data?: Record<string, string> } | undefined, tlsSecretName(relay));
+    const service = observeService(publicService, names.publicService(relay));
+    const database = deps.database !== undefined && databaseSecret.problem === undefined ? await deps.database(relay) : undefined;
     const status = computeRelayStatus(
       effective,
       {
         tlsSecret: observeSecret(secrets, namespace, tlsSecretName(relay)),
-        databaseSecret: observeSecret(secrets, namespace, dbRef.name, dbRef.key),
+        databaseSecret,
         adminTokenSecret: observeSecret(secrets, namespace, names.adminTokenSecret(relay), 'token'),
         statefulSet,
         missingApis: rendered.missingApis,
         applyErrors,
+        certificate,
+        ...(service !== undefined ? { publicService: service } : {}),
+        ...(database !== undefined ? { database } : {}),
+        now,
       },
       nowTime(),
     );
     await writeRelayStatus(client, relay, status, events);
     if (applyErrors.length > 0) throw new Error(applyErrors.join('; '));
-    const requeue = Math.min(rendered.missingApis.length > 0 ? deps.apiRecheckMs : Infinity, meshNextCheckMs ?? Infinity, MAX_REQUEUE_MS);
+    // The database and a pending load-balancer address change with nothing we watch: look again
+    // every status interval; the certificate's conditions change at known times.
+    const statusMs = deps.database !== undefined || service?.type === 'LoadBalancer' && service.ingress.length === 0 ? deps.statusIntervalMs ?? 30_000 : Infinity;
+    const certMs = certificate.problem === undefined
+      ? [certificate.notAfter.getTime() - CERT_EXPIRY_WARNING_DAYS * 86_400_000, certificate.notAfter.getTime()].map((t) => t - now.getTime()).find((ms) => ms > 0) ?? Infinity
+      : Infinity;
+    const requeue = Math.min(rendered.missingApis.length > 0 ? deps.apiRecheckMs : Infinity, meshNextCheckMs ?? Infinity, statusMs, Math.max(1000, certMs), MAX_REQUEUE_MS);
     return { requeueAfterMs: requeue };
   };
 }

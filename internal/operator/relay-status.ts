@@ -4,6 +4,7 @@ import type { V1StatefulSet } from '@kubernetes/client-node';
 import type { MsrpRelay, MsrpRelayStatus } from './api/msrprelay.ts';
 import { mergeConditions } from './conditions.ts';
 import type { ConditionInput } from './conditions.ts';
+import { CERT_EXPIRY_WARNING_DAYS, type CertificateObservation, type DatabaseObservation, type ServiceObservation } from './relay-health.ts';
 import { relayImage, selectorString, tlsSecretName } from './render/common.ts';
 
 export interface SecretObservation {
@@ -22,6 +23,49 @@ export interface RelayObservations {
   missingApis: readonly ('cert-manager' | 'prometheus-operator')[];
   /** Apply or delete failures of owned objects, as messages. */
   applyErrors: readonly string[];
+  // The extra conditions (docs/relay.md "Status"); each is written only when observed.
+  certificate?: CertificateObservation;
+  publicService?: ServiceObservation;
+  database?: DatabaseObservation;
+  /** The clock for certificate expiry (default: now). */
+  now?: Date;
+}
+
+const DAY_MS = 86_400_000;
+
+function certificateCondition(c: CertificateObservation, now: Date): ConditionInput {
+  if (c.problem !== undefined) return { type: 'CertificateReady', status: 'False', reason: c.problem === 'missing' ? 'SecretMissing' : 'Invalid', message: c.message };
+  const until = c.notAfter.toISOString();
+  const names = c.dnsNames.length > 0 ? c.dnsNames.join(', ') : c.subject;
+  if (now < c.notBefore) return { type: 'CertificateReady', status: 'False', reason: 'NotYetValid', message: `certificate for ${names} is valid from ${c.notBefore.toISOString()}` };
+  const days = (c.notAfter.getTime() - now.getTime()) / DAY_MS;
+  if (days <= 0) return { type: 'CertificateReady', status: 'False', reason: 'Expired', message: `certificate for ${names} expired at ${until}` };
+  if (days <= CERT_EXPIRY_WARNING_DAYS) {
+    return { type: 'CertificateReady', status: 'True', reason: 'ExpiringSoon', message: `certificate for ${names} expires at ${until}, in ${Math.floor(days)} days: renew it` };
+  }
+  return { type: 'CertificateReady', status: 'True', reason: 'Valid', message: `certificate for ${names} valid until ${until} (${Math.floor(days)} days)` };
+}
+
+function loadBalancerCondition(s: ServiceObservation): ConditionInput {
+  if (s.type !== 'LoadBalancer') {
+    return { type: 'LoadBalancerReady', status: 'True', reason: 'NotLoadBalancer', message: `Service "${s.name}" is ${s.type}${s.clusterIp ? `, cluster IP ${s.clusterIp}` : ''}` };
+  }
+  if (s.ingress.length === 0) return { type: 'LoadBalancerReady', status: 'False', reason: 'AddressPending', message: `waiting for an address for Service "${s.name}" (type LoadBalancer)` };
+  return { type: 'LoadBalancerReady', status: 'True', reason: 'AddressAssigned', message: `Service "${s.name}" is reachable at ${s.ingress.join(', ')}` };
+}
+
+function databaseCondition(o: RelayObservations): ConditionInput {
+  if (o.databaseSecret?.problem) return { type: 'DatabaseReady', status: 'False', reason: 'SecretMissing', message: secretMessage(o.databaseSecret, 'database') };
+  const d = o.database!;
+  if (d.state === 'reachable') return { type: 'DatabaseReady', status: 'True', reason: 'Reachable', message: 'the relay\'s admin API reaches the database' };
+  if (d.state === 'unreachable') return { type: 'DatabaseReady', status: 'False', reason: 'Unreachable', message: d.message };
+  return { type: 'DatabaseReady', status: 'Unknown', reason: 'AdminUnreachable', message: d.message };
+}
+
+/** The address for status.address: the first load-balancer ingress, else the cluster IP of a non-LoadBalancer Service. */
+export function relayAddress(s: ServiceObservation | undefined): string | undefined {
+  if (s === undefined) return undefined;
+  return s.ingress[0] ?? (s.type !== 'LoadBalancer' ? s.clusterIp : undefined);
 }
 
 export function publicUris(r: MsrpRelay): string[] {
@@ -114,11 +158,22 @@ export function relayConditions(r: MsrpRelay, o: RelayObservations): ConditionIn
       'spec.monitoring.serviceMonitor.enabled is true but CRD servicemonitors.monitoring.coreos.com is not installed',
     ]);
   }
+  const extra: ConditionInput[] = [];
+  if (o.certificate !== undefined) extra.push(certificateCondition(o.certificate, o.now ?? new Date()));
+  if (o.publicService !== undefined) extra.push(loadBalancerCondition(o.publicService));
+  if (o.database !== undefined || o.databaseSecret?.problem) extra.push(databaseCondition(o));
+  // A certificate about to expire, or a database the relay cannot reach, is a problem to act on now.
+  for (const c of extra) {
+    if (c.reason === 'ExpiringSoon' || c.reason === 'Expired' || (c.type === 'DatabaseReady' && c.reason === 'Unreachable')) {
+      degradedReasons.push([c.type === 'DatabaseReady' ? 'DatabaseUnreachable' : c.reason === 'Expired' ? 'CertificateExpired' : 'CertificateExpiringSoon', c.message]);
+    }
+  }
+
   const degraded: ConditionInput = degradedReasons.length > 0
     ? { type: 'Degraded', status: 'True', reason: degradedReasons[0]![0], message: degradedReasons.map(([, m]) => m).join('; ') }
     : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'no problem found' };
 
-  return [readyCond, progressing, degraded];
+  return [readyCond, progressing, degraded, ...extra];
 }
 
 function rolloutMessage(sts: V1StatefulSet | undefined): string {
@@ -137,6 +192,8 @@ export function computeRelayStatus(r: MsrpRelay, o: RelayObservations, now: stri
     selector: selectorString(r),
     publicUris: publicUris(r),
     ...versionOf(r, o.statefulSet),
+    ...(relayAddress(o.publicService) !== undefined ? { address: relayAddress(o.publicService)! } : {}),
+    ...(o.certificate !== undefined && o.certificate.problem === undefined ? { certificateNotAfter: o.certificate.notAfter.toISOString().replace(/\.\d+Z$/, 'Z') } : {}),
   };
 }
 

@@ -5,9 +5,9 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../telemetry/logger.ts';
 import type { ChatRoom, ChatRoomStatus } from './api/chatroom.ts';
 import type { MsrpRelay } from './api/msrprelay.ts';
-import { AdminRejectedError, AdminTokenMissingError, AdminUnreachableError, adminBaseUrl } from './admin-client.ts';
+import { AdminRejectedError, AdminTokenMissingError, AdminUnreachableError } from './admin-client.ts';
 import type { AdminClient, AdminRoom } from './admin-client.ts';
-import type { RelayTokenSource } from './admin-token.ts';
+import { relayAdminTarget, type RelayTokenSource } from './admin-token.ts';
 import { conditionChanged, findCondition, mergeConditions, nowTime } from './conditions.ts';
 import type { ConditionInput } from './conditions.ts';
 import type { EventRecorder } from './events.ts';
@@ -15,7 +15,7 @@ import type { KubeClient } from './kube/client.ts';
 import { RESOURCES } from './kube/resources.ts';
 import type { Cache, ReconcileResult } from './reconcile.ts';
 import { splitKey } from './reconcile.ts';
-import { adminDnsNames, FIELD_MANAGER } from './render/common.ts';
+import { FIELD_MANAGER } from './render/common.ts';
 
 export const ROOM_FINALIZER = 'msrp.dev/room-cleanup';
 
@@ -94,11 +94,7 @@ export function createRoomReconciler(deps: RoomControllerDeps): (key: string) =>
     const relay = relays.get(room.spec.relayRef.name, namespace);
     const finalizers = room.metadata.finalizers ?? [];
     const adminCa = relay === undefined ? undefined : deps.adminCa?.(relay);
-    // The operator-issued admin certificate names the admin Service: checked for that name even when the URL names an address.
-    const baseUrl = relay ? {
-      url: adminBaseUrl(deps.adminUrlTemplate, { name: relay.metadata.name, namespace }),
-      ...(adminCa === undefined ? {} : { ca: adminCa, servername: adminDnsNames(relay)[0] }),
-    } : undefined;
+    const baseUrl = relay ? relayAdminTarget(deps.adminUrlTemplate, relay, adminCa) : undefined;
 
     if (room.metadata.deletionTimestamp) {
       if (!finalizers.includes(ROOM_FINALIZER)) return {};

@@ -144,7 +144,7 @@ export class AuthHandler {
       if (refused) return refused;
       const stored = await this.#lookup(conn, realm, basic.value.username);
       if (stored === UNAVAILABLE) return unavailable();
-      const ok = verifyBasic(basic.value, realm, stored && !stored.disabled ? stored.ha1Sha256 : undefined);
+      const ok = verifyBasic(basic.value, realm, stored && !stored.disabled && stored.ha1Sha256 !== '' ? stored.ha1Sha256 : undefined);
       if (!ok) return wrongPassword(basic.value.username);
       username = basic.value.username;
     } else {
@@ -238,7 +238,7 @@ export class AuthHandler {
         id, connection: conn, user: ownString(username), realm,
         uri: ownString(`msrps://${formatHost(this.#o.publicHost)}:${this.#publicPort()}/${id};tcp`),
         clientUri: ownString(req.fromPath[req.fromPath.length - 1]!),
-        createdAt: Date.now(), expiresAt, bytesForwarded: 0,
+        createdAt: Date.now(), expiresAt, bytesForwarded: 0, bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0,
       };
       if (limit > 0 && this.#registry !== undefined) {
         this.#admitting.set(userKey, (this.#admitting.get(userKey) ?? 0) + 1);

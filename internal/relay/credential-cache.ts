@@ -7,7 +7,7 @@
 // CredentialsUnavailableError and AUTH answers 403 (docs/relay.md, "Database outages").
 import type { Counter } from 'prom-client';
 import type { Logger } from 'pino';
-import type { Store } from '../store/store.ts';
+import type { ChangeEvent, Store } from '../store/store.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { CredentialSource } from './auth-handler.ts';
 import { StoreHealth, type StoreAvailability } from './store-health.ts';
@@ -97,6 +97,15 @@ export class CachedCredentials implements CredentialSource {
   }
 }
 
+/** A second source of credentials: an existing subscriber table (store/subscribers.ts). */
+export interface SubscriberCredentials {
+  lookup: CredentialSource['lookup'];
+  /** `alongside`: our users first, then the table; `instead`: the table only. */
+  mode: 'alongside' | 'instead';
+  /** The change feed of the table's database when it is another one than the store's. */
+  listen?: (onChange: (event: ChangeEvent) => void) => Promise<() => Promise<void>>;
+}
+
 export interface StoreCredentials {
   credentials: CachedCredentials;
   health: StoreHealth;
@@ -112,20 +121,26 @@ export interface StoreCredentials {
  */
 export async function connectStoreCredentials(
   store: Pick<Store, 'getUserCredentials' | 'ping' | 'listen'>,
-  o: { metrics?: Metrics; logger?: Logger; ttlMs?: number; maxEntries?: number; pingIntervalMs?: number } = {},
+  o: { metrics?: Metrics; logger?: Logger; ttlMs?: number; maxEntries?: number; pingIntervalMs?: number; subscribers?: SubscriberCredentials } = {},
 ): Promise<StoreCredentials> {
   const health = new StoreHealth(() => store.ping(), {
     ...(o.pingIntervalMs !== undefined ? { intervalMs: o.pingIntervalMs } : {}),
     ...(o.metrics !== undefined ? { metrics: o.metrics } : {}),
     ...(o.logger !== undefined ? { logger: o.logger } : {}),
   });
-  const credentials = new CachedCredentials({ lookup: (realm, user) => store.getUserCredentials(realm, user) }, {
+  const sub = o.subscribers;
+  const lookup: CredentialSource['lookup'] = sub === undefined
+    ? (realm, user) => store.getUserCredentials(realm, user)
+    : sub.mode === 'instead'
+      ? sub.lookup
+      : async (realm, user) => (await store.getUserCredentials(realm, user)) ?? sub.lookup(realm, user);
+  const credentials = new CachedCredentials({ lookup }, {
     availability: health,
     ...(o.metrics !== undefined ? { metrics: o.metrics } : {}),
     ...(o.ttlMs !== undefined ? { ttlMs: o.ttlMs } : {}),
     ...(o.maxEntries !== undefined ? { maxEntries: o.maxEntries } : {}),
   });
-  const unlisten = await store.listen((e) => {
+  const onChange = (e: ChangeEvent): void => {
     if (e.table !== 'users' && e.table !== 'realms' && e.table !== '*') return; // not credentials
     if (e.table === '*') {
       health.noteResync();
@@ -134,7 +149,15 @@ export async function connectStoreCredentials(
       return;
     }
     credentials.invalidate(e);
-  });
+  };
+  const unlisten = await store.listen(onChange);
+  let unlistenSubscribers: (() => Promise<void>) | undefined;
+  try {
+    unlistenSubscribers = await sub?.listen?.(onChange);
+  } catch (err) {
+    await unlisten();
+    throw err;
+  }
   health.start();
   return {
     credentials,
@@ -142,6 +165,7 @@ export async function connectStoreCredentials(
     async close() {
       health.stop();
       await unlisten();
+      await unlistenSubscribers?.();
     },
   };
 }

@@ -304,11 +304,24 @@ export class Inbound {
   }
 
   #account(n: number): void {
-    const session = (this.#route as Forward).session;
+    const route = this.#route as Forward;
+    // Delivered to one of our clients (accounting: bytes out of its session).
+    if (route.next.kind === 'session') route.next.session.bytesOut += n;
+    const session = route.session;
     // Traffic for another replica's session is accounted and throttled by that replica.
     if (session === undefined) return;
     session.bytesForwarded += n;
+    if (this.source === session.connection) session.bytesIn += n;
     this.f.d.throttle.account(session, n, this.source);
+  }
+
+  /** A SEND's last chunk went through: one message each way it counts (accounting). */
+  #countMessage(): void {
+    if (this.head.method !== 'SEND' || this.#end !== '$') return;
+    const route = this.#route as Forward;
+    if (route.next.kind === 'session') route.next.session.messagesOut++;
+    const session = route.session;
+    if (session !== undefined && this.source === session.connection) session.messagesIn++;
   }
 
   #activate(conn: Connection, route: Forward): void {
@@ -366,6 +379,7 @@ export class Inbound {
     if (this.#piece !== undefined) this.#stopYielding();
     this.#outlet!.release();
     this.f.stats.forwarded(this.head.method, this.#bodyBytes, this.startedAt);
+    this.#countMessage();
     const downstream = this.downstream;
     if (downstream === undefined) return; // REPORT: no response expected (RFC 4975 §7.1.2)
     if (this.downstreamFailed !== undefined) {

@@ -1,4 +1,5 @@
 // The relay's Prometheus metrics, declared once through internal/telemetry's factories.
+import { X509Certificate } from 'node:crypto';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { Metrics } from '../telemetry/metrics.ts';
 
@@ -20,6 +21,21 @@ export interface RelayMetrics {
   meshConnections: Gauge<'direction'>;
   meshLinkFailures: Counter<'reason'>;
   websocketRefusals: Counter<'reason'>;
+  tlsCertificateExpiry: Gauge<'certificate'>;
+  ready: Gauge;
+}
+
+/**
+ * Sets msrp_tls_certificate_expiry_timestamp_seconds{certificate} from the leaf of a PEM chain
+ * (the alert "certificate expires within 14 days" reads it); a chain that does not parse
+ * leaves the last value (the TLS loader refuses such files anyway).
+ */
+export function recordCertificateExpiry(m: Pick<RelayMetrics, 'tlsCertificateExpiry'>, certificate: 'relay' | 'mesh', pem: string): void {
+  try {
+    m.tlsCertificateExpiry.set({ certificate }, Math.floor(new X509Certificate(pem).validToDate.getTime() / 1000));
+  } catch {
+    // keep the previous value
+  }
 }
 
 export function createRelayMetrics(m: Metrics): RelayMetrics {
@@ -48,6 +64,11 @@ export function createRelayMetrics(m: Metrics): RelayMetrics {
     websocketRefusals: m.counter({
       name: 'relay_websocket_refusals_total', labelNames: ['reason'],
       help: 'WebSocket handshakes refused on ws/wss listeners (RFC 7977): subprotocol (msrp not offered), origin (not allowed), not-websocket (plain HTTP), handshake (malformed upgrade)',
+    }),
+    ready: m.gauge({ name: 'relay_ready', help: '1 while the relay accepts new sessions (what /readyz says); 0 while draining or stopped' }),
+    tlsCertificateExpiry: m.gauge({
+      name: 'tls_certificate_expiry_timestamp_seconds', labelNames: ['certificate'],
+      help: 'When the certificate in use expires (its notAfter, Unix seconds): relay (msrps listeners, relay to relay) and mesh (between replicas)',
     }),
     parseErrors: m.counter({ name: 'parse_errors_total', help: 'Malformed MSRP input received, by parser error code (answered 400/413 when addressable; the connection is closed when framing is lost or too many arrive)', labelNames: ['code'] }),
   };

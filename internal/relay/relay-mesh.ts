@@ -10,13 +10,13 @@ import { ownerOf } from '../mesh/ownership.ts';
 import type { Connection } from '../transport/connection.ts';
 import { listen, type Listener } from '../transport/listeners.ts';
 import { secureContextOptions, watchTlsMaterial, type TlsWatcher } from '../transport/tls-files.ts';
-import type { RelayMetrics } from './metrics.ts';
+import { recordCertificateExpiry, type RelayMetrics } from './metrics.ts';
 import type { MeshRouting } from './router.ts';
 
 export interface RelayMeshDeps {
   options: MeshOptions;
   tlsPollIntervalMs: number;
-  metrics: Pick<RelayMetrics, 'meshConnections' | 'meshLinkFailures'>;
+  metrics: Pick<RelayMetrics, 'meshConnections' | 'meshLinkFailures' | 'tlsCertificateExpiry'>;
   log: Logger;
   /** Wraps a socket into a relay Connection (the relay's frame handler attached). */
   adopt(socket: Socket, direction: 'inbound' | 'outbound', peer?: string): Connection;
@@ -39,12 +39,14 @@ export class RelayMesh implements MeshRouting {
       pollIntervalMs: deps.tlsPollIntervalMs,
       onReload(m) {
         if (ref.mesh !== undefined) ref.mesh.#listener?.setSecureContext({ ...secureContextOptions(m) });
+        recordCertificateExpiry(deps.metrics, 'mesh', m.cert);
         deps.log.info({ dir: deps.options.tlsDir }, 'mesh TLS certificate reloaded');
       },
       onError(err) {
         deps.log.warn({ err, dir: deps.options.tlsDir }, 'mesh TLS material not reloaded');
       },
     });
+    recordCertificateExpiry(deps.metrics, 'mesh', tls.current.cert);
     ref.mesh = new RelayMesh(deps, tls);
     return ref.mesh;
   }

@@ -13,6 +13,7 @@ import { ConnectionLimits } from '../transport/connection-limits.ts';
 import { listen, type Listener, type ListenerGuard } from '../transport/listeners.ts';
 import { secureContextOptions, watchTlsMaterial, type TlsWatcher } from '../transport/tls-files.ts';
 import { listenWebSocket, MSRP_SUBPROTOCOL, type WebSocketStream } from '../transport/websocket.ts';
+import type { AccountingSink } from '../telemetry/accounting.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { replicaPrefix } from '../mesh/ownership.ts';
 import { AuthHandler, formatHost, type CredentialSource } from './auth-handler.ts';
@@ -22,7 +23,7 @@ import { RelayFrameHandler } from './frame-handler.ts';
 import { startControlServer, startProbeServer, type RoomsControl } from './http.ts';
 import type { LiveSessionRegistry, ReplicaIdentity } from './live-sessions.ts';
 import { QuietReaderSweep, UnauthenticatedIdleSweep } from './idle-sweep.ts';
-import { createRelayMetrics, type RelayMetrics } from './metrics.ts';
+import { createRelayMetrics, recordCertificateExpiry, type RelayMetrics } from './metrics.ts';
 import { copyLiveOptions, type LiveRelayOptions } from './live-options.ts';
 import { RelayLocalIdentity } from './local-identity.ts';
 import { NextHops, resolverFor } from './next-hops.ts';
@@ -50,6 +51,8 @@ export interface RelayDeps {
   liveSessions?: LiveSessionRegistry;
   /** Failed AUTH counted per user and source (auth/guesses.ts); the engine shares one with the chat focus. Default: one of this relay's own. */
   guesses?: GuessLimiter;
+  /** Where a record goes when a session ends (docs/relay.md "Accounting"); none when absent. */
+  accounting?: AccountingSink;
 }
 
 export interface RunningRelay {
@@ -130,6 +133,12 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       throttle.forgetSession(s);
       deps.liveSessions?.removed(s);
       s.connection.log.info({ session: s.id, reason }, 'relay session removed');
+      deps.accounting?.record({
+        kind: 'relay-session', sessionId: s.id, realm: s.realm, username: s.user,
+        source: `${s.connection.remoteAddress}:${s.connection.remotePort}`,
+        startedAt: new Date(s.createdAt), endedAt: new Date(),
+        bytesIn: s.bytesIn, bytesOut: s.bytesOut, messagesIn: s.messagesIn, messagesOut: s.messagesOut, closeReason: reason,
+      });
     },
   });
   const throttle = new Throttle(o.throttle, metrics);
@@ -141,12 +150,14 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       pollIntervalMs: o.tlsPollIntervalMs,
       onReload(m) {
         for (const l of listeners) if (l.secure) l.setSecureContext(secureContextOptions(m));
+        recordCertificateExpiry(metrics, 'relay', m.cert);
         log.info({ dir: o.tlsDir }, 'TLS certificate reloaded');
       },
       onError(err) {
         log.warn({ err, dir: o.tlsDir }, 'TLS material not reloaded');
       },
     });
+    recordCertificateExpiry(metrics, 'relay', tls.current.cert);
   } else if (o.listeners.some((l) => l.tls)) {
     throw new Error('a TLS listener needs tlsDir');
   }
@@ -320,6 +331,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    metrics.ready.set(0);
     unauthenticated.stop();
     quietReaders.stop();
     for (const l of listeners) l.close();
@@ -335,6 +347,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   };
 
   log.info({ addresses: listeners.flatMap((l) => l.addresses), publicHost: o.publicHost, port: publicPort() }, 'relay listening');
+  metrics.ready.set(1);
   return {
     addresses: listeners.flatMap((l) => l.addresses.map((a) => ({ secure: l.secure, websocket: l.websocket, address: a.address, port: a.port }))),
     uri: `msrps://${uriHost}:${publicPort()};tcp`,
@@ -366,6 +379,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     async drain() {
       if (draining) return;
       draining = true;
+      metrics.ready.set(0);
       log.info({ sessions: sessions.size, inFlight: forwarder.inFlight.size, timeoutSec: o.drainTimeoutSec }, 'draining: new AUTHs refused, existing sessions served until they end');
       const finished = await waitForDrain(() => sessions.size === 0 && forwarder.inFlight.size === 0, o.drainTimeoutSec * 1000, 200);
       for (const l of listeners) l.close();

@@ -40,7 +40,7 @@ function identity(host: string, port: number): LocalIdentity {
 class FakeSessions {
   readonly byId = new Map<string, RelaySession>();
   add(id: string, conn: Connection, clientUri: string): RelaySession {
-    const s = { id, connection: conn, user: 'u', realm: 'r', uri: '', clientUri, createdAt: 0, expiresAt: Infinity, bytesForwarded: 0 };
+    const s = { id, connection: conn, user: 'u', realm: 'r', uri: '', clientUri, createdAt: 0, expiresAt: Infinity, bytesForwarded: 0, bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
     this.byId.set(id, s);
     return s;
   }

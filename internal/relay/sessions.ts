@@ -16,6 +16,15 @@ export interface RelaySession {
   readonly createdAt: number;
   expiresAt: number;
   bytesForwarded: number;
+  // Accounting (docs/relay.md "Accounting"), counted where the forwarder already accounts
+  // bytes (inbound.ts): plain increments on this object, nothing allocated per frame.
+  /** Body bytes received from the client on its connection. */
+  bytesIn: number;
+  /** Body bytes delivered to the client. */
+  bytesOut: number;
+  /** Complete SEND messages (last chunk) from the client, and delivered to it. */
+  messagesIn: number;
+  messagesOut: number;
 }
 
 export interface SessionTableEvents {

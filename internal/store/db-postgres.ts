@@ -12,6 +12,8 @@ export interface PostgresOptions {
   sslCaFile?: string | undefined;
   statementTimeoutMs?: number;
   poolMax?: number;
+  /** Every transaction read-only (default_transaction_read_only): the server refuses any write. */
+  readOnly?: boolean;
   logger: Logger;
 }
 
@@ -21,6 +23,7 @@ function clientConfig(o: PostgresOptions): pg.ClientConfig {
     statement_timeout: o.statementTimeoutMs ?? 5000,
     application_name: 'msrp',
     connectionTimeoutMillis: 5000,
+    ...(o.readOnly === true ? { options: '-c default_transaction_read_only=on' } : {}),
     ...(o.sslCaFile ? { ssl: { ca: readFileSync(o.sslCaFile, 'utf8'), rejectUnauthorized: true } } : {}),
   };
 }

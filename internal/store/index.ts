@@ -1,6 +1,7 @@
 export * from './errors.ts';
 export * from './store.ts';
-export { openStore, DEFAULT_PGLITE_DIR, type OpenStoreOptions } from './open.ts';
+export { openStore, openSubscriberDatabase, DEFAULT_PGLITE_DIR, type OpenStoreOptions, type SubscriberDatabase } from './open.ts';
+export { DEFAULT_SUBSCRIBER_COLUMNS, type SubscriberColumns, type SubscriberSource, type SubscriberTable } from './subscribers.ts';
 export { migrate, readMigrations, MIGRATION_LOCK_KEY } from './migrate.ts';
 export type { PoolStats } from './db.ts';
 export type { Page, PageRequest } from './page.ts';
@@ -11,3 +12,4 @@ export type { AuditLog, AuditEntry, AuditFilter } from './audit.ts';
 export type { ChatHistory, HistoryRecord, NewHistoryRecord } from './history.ts';
 export type { RoomLease, RoomLeases } from './leases.ts';
 export type { LiveSessions, LiveSessionRecord, LiveSessionView, ReplicaRecord, Admission, Spread } from './live-sessions.ts';
+export type { Accounting, AccountingFilter, StoredAccountingRecord } from './accounting.ts';

@@ -4,10 +4,11 @@ import type { Logger } from 'pino';
 import { openPglite } from './db-pglite.ts';
 import { openPostgres } from './db-postgres.ts';
 import type { Db } from './db.ts';
-import { toStoreError } from './errors.ts';
+import { StoreError, toStoreError } from './errors.ts';
 import { migrate } from './migrate.ts';
 import { readSecretKey } from './secret.ts';
-import { createSqlStore, type Store } from './store.ts';
+import { CHANGES_CHANNEL, createSqlStore, type ChangeEvent, type PasswordStorage, type Store } from './store.ts';
+import { openSubscriberSource, type SubscriberSource, type SubscriberTable } from './subscribers.ts';
 
 export const DEFAULT_PGLITE_DIR = './data/pglite';
 
@@ -15,6 +16,10 @@ export interface OpenStoreOptions {
   url?: string | undefined;
   dataDir?: string | undefined;
   secretKeyFile?: string | undefined;
+  /** Older keys, still read (key rotation); see Store.rotateSecretKey. */
+  previousSecretKeyFiles?: readonly string[] | undefined;
+  /** `ha1` (default) or `encrypted` (needs secretKeyFile). */
+  passwordStorage?: PasswordStorage | undefined;
   sslCaFile?: string | undefined;
   statementTimeoutMs?: number;
   poolMax?: number;
@@ -24,6 +29,11 @@ export interface OpenStoreOptions {
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const logger = options.logger.child({ component: 'store' });
   const secretKey = options.secretKeyFile ? readSecretKey(options.secretKeyFile) : undefined;
+  const previousKeys = (options.previousSecretKeyFiles ?? []).map(readSecretKey);
+  const passwordStorage = options.passwordStorage ?? 'ha1';
+  if (passwordStorage === 'encrypted' && secretKey === undefined) {
+    throw new StoreError('invalid', 'passwordStorage "encrypted" needs a secret key file (database.secretKeyFile)');
+  }
   let db: Db;
   try {
     db = options.url
@@ -39,5 +49,39 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     await db.close().catch(() => undefined);
     throw toStoreError(e, 'migrate');
   }
-  return createSqlStore(db, secretKey);
+  return createSqlStore(db, { key: secretKey, previousKeys, passwordStorage });
+}
+
+export interface SubscriberDatabase {
+  readonly source: SubscriberSource;
+  /** The change feed of that database (the trigger of docs/relay.md "Existing subscriber tables"). */
+  listen(onChange: (event: ChangeEvent) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/**
+ * A subscriber table in another PostgreSQL database (the SIP proxy's): its own small pool on
+ * which every transaction is read-only, so the server itself refuses any write.
+ */
+export async function openSubscriberDatabase(o: { url: string; sslCaFile?: string | undefined; spec: SubscriberTable; logger: Logger }): Promise<SubscriberDatabase> {
+  const logger = o.logger.child({ component: 'subscribers' });
+  const db = openPostgres({ url: o.url, sslCaFile: o.sslCaFile, poolMax: 4, readOnly: true, logger });
+  try {
+    const source = await openSubscriberSource(db, o.spec);
+    logger.info({ table: o.spec.table, columns: source.present }, 'subscriber table ready');
+    return {
+      source,
+      listen: (onChange) => db.listen(CHANGES_CHANNEL, (payload) => {
+        try {
+          onChange(JSON.parse(payload) as ChangeEvent);
+        } catch {
+          // not ours
+        }
+      }, () => onChange({ table: '*', op: 'resync' })),
+      close: () => db.close(),
+    };
+  } catch (e) {
+    await db.close().catch(() => undefined);
+    throw toStoreError(e, `subscriber table ${o.spec.table}`);
+  }
 }

@@ -49,3 +49,25 @@ export function openSecret(key: Buffer, realm: string, username: string, sealed:
     throw new StoreError('invalid', 'sealed secret does not open with this key (wrong key or moved row)');
   }
 }
+
+/** The key new secrets are sealed with, and older ones still accepted for reading (rotation). */
+export interface SecretKeys {
+  current: Buffer;
+  previous: readonly Buffer[];
+}
+
+/** Opens with the current key, else a previous one; `rotated` is true when a previous key opened it. */
+export function openSecretWithAny(keys: SecretKeys, realm: string, username: string, sealed: Uint8Array): { secret: string; rotated: boolean } {
+  try {
+    return { secret: openSecret(keys.current, realm, username, sealed), rotated: false };
+  } catch (e) {
+    for (const key of keys.previous) {
+      try {
+        return { secret: openSecret(key, realm, username, sealed), rotated: true };
+      } catch {
+        // try the next one
+      }
+    }
+    throw e;
+  }
+}

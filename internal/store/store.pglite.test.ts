@@ -17,6 +17,7 @@ import { historyContract } from './testhistory.ts';
 import { leasesContract } from './testleases.ts';
 import { liveSessionsContract } from './testlivesessions.ts';
 import { quietLogger, storeContract, uniqueRealm, type Subject } from './testcontract.ts';
+import { operationsContract } from './testoperations.ts';
 
 describe('Store on PGlite', () => {
   let dir: string;
@@ -36,6 +37,7 @@ describe('Store on PGlite', () => {
   });
 
   storeContract(() => subject);
+  operationsContract(() => subject);
   historyContract(() => subject);
   leasesContract(() => subject);
   liveSessionsContract(() => subject);

@@ -17,6 +17,7 @@ import { historyContract } from './testhistory.ts';
 import { leasesContract } from './testleases.ts';
 import { liveSessionsContract } from './testlivesessions.ts';
 import { quietLogger, rejectsWith, storeContract, uniqueRealm, type Subject } from './testcontract.ts';
+import { operationsContract } from './testoperations.ts';
 
 const adminUrl = process.env['DATABASE_URL'];
 const skip = adminUrl ? false : 'DATABASE_URL is not set: no PostgreSQL server to test against (start one with e2e/postgres/start.sh)';
@@ -45,6 +46,7 @@ describe('Store on PostgreSQL', { skip }, () => {
   });
 
   storeContract(() => subject);
+  operationsContract(() => subject);
   historyContract(() => subject);
   leasesContract(() => subject);
   liveSessionsContract(() => subject);

@@ -1,6 +1,7 @@
 // The Store: realms and users over PostgreSQL or PGlite (docs/architecture.md §2.1, §4.1).
 // Passwords are turned into HA1 digests here and never stored (RFC 7616 §3.4.2, §5.2).
 import { ha1 } from '../auth/digest.ts';
+import { createAccounting, type Accounting } from './accounting.ts';
 import { createAccounts, type Accounts } from './accounts.ts';
 import { createAuditLog, type AuditLog } from './audit.ts';
 import type { Db, PoolStats } from './db.ts';
@@ -10,7 +11,8 @@ import { createRoomLeases, type RoomLeases } from './leases.ts';
 import { createLiveSessions, type LiveSessions } from './live-sessions.ts';
 import { createRooms, type Rooms } from './rooms.ts';
 import { createTokens, type Tokens } from './tokens.ts';
-import { openSecret, sealSecret } from './secret.ts';
+import { openSecretWithAny, sealSecret, type SecretKeys } from './secret.ts';
+import { openSubscriberSource, type SubscriberSource, type SubscriberTable } from './subscribers.ts';
 
 export interface Realm {
   name: string;
@@ -46,8 +48,40 @@ export type ChangeEvent =
 export const CHANGES_CHANNEL = 'msrp_changes';
 
 export interface PasswordOptions {
-  /** Also keep the password sealed with the secret key (needs `secretKeyFile`). */
+  /** Also keep the password sealed with the secret key (needs `secretKeyFile`). Default: the store's passwordStorage. */
   storeSecret?: boolean;
+}
+
+/**
+ * How passwords are kept (docs/admin-api.md "Password storage"): `ha1`, the HA1 digests only
+ * (default); `encrypted`, the digests plus the password sealed with AES-256-GCM under a key
+ * from a file outside the database. AUTH uses the digests either way.
+ */
+export type PasswordStorage = 'ha1' | 'encrypted';
+
+export interface StoreSecrets {
+  passwordStorage?: PasswordStorage;
+  /** Seals new secrets; required by `encrypted`. */
+  key?: Buffer | undefined;
+  /** Older keys: secrets sealed with them still open, and rotateSecretKey re-seals them. */
+  previousKeys?: readonly Buffer[];
+}
+
+export interface PasswordStorageInfo {
+  mode: PasswordStorage;
+  keyConfigured: boolean;
+  previousKeys: number;
+  usersWithSecret: number;
+  usersWithoutSecret: number;
+}
+
+export interface KeyRotation {
+  /** Re-sealed with the current key (they opened with a previous one). */
+  reencrypted: number;
+  /** Already sealed with the current key. */
+  current: number;
+  /** Opened with no configured key (left as they are; logged by the caller). */
+  unreadable: number;
 }
 
 export interface Store {
@@ -63,14 +97,20 @@ export interface Store {
   enableUser(realm: string, username: string): Promise<void>;
   deleteUser(realm: string, username: string): Promise<void>;
   getUserCredentials(realm: string, username: string): Promise<UserCredentials | undefined>;
-  /** The recoverable secret, when one was stored; needs the key. */
+  /** The recoverable secret, when one was stored; needs the key (or a previous one). */
   getUserSecret(realm: string, username: string): Promise<string | undefined>;
+  /** The password storage mode and how many users have a sealed password. */
+  passwordStorage(): Promise<PasswordStorageInfo>;
+  /** Re-seals every secret that opens only with a previous key under the current key. */
+  rotateSecretKey(): Promise<KeyRotation>;
   listUsers(realm: string): Promise<UserInfo[]>;
   /** Realms and users with versions, paged lists, guarded deletion (admin API). */
   readonly accounts: Accounts;
   readonly rooms: Rooms;
   readonly tokens: Tokens;
   readonly audit: AuditLog;
+  /** Accounting records of ended relay sessions and chat participations. */
+  readonly accounting: Accounting;
   /** Chat room history (last N public messages per room). */
   readonly history: ChatHistory;
   /** Which replica owns each chat room (several pods, docs/chat.md). */
@@ -81,6 +121,8 @@ export interface Store {
   ping(): Promise<void>;
   /** Connection pool counters; undefined for PGlite. */
   poolStats(): PoolStats | undefined;
+  /** Read-only credentials from a SIP subscriber table in this database (subscribers.ts). */
+  openSubscribers(spec: SubscriberTable): Promise<SubscriberSource>;
   /** Subscribes to the change feed; resolves to an unsubscribe function. */
   listen(onChange: (event: ChangeEvent) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
@@ -102,7 +144,13 @@ function checkName(kind: string, value: string): void {
   if (kind === 'username' && value.includes(':')) throw new StoreError('invalid', 'username must not contain ":"');
 }
 
-export function createSqlStore(db: Db, secretKey: Buffer | undefined, onClose: () => Promise<void> = () => db.close()): Store {
+/** `secrets`: a key alone (the secret store of old: opt-in per password), or the storage mode with its keys. */
+export function createSqlStore(db: Db, secrets: Buffer | StoreSecrets | undefined, onClose: () => Promise<void> = () => db.close()): Store {
+  const s: StoreSecrets = Buffer.isBuffer(secrets) ? { key: secrets } : (secrets ?? {});
+  const mode: PasswordStorage = s.passwordStorage ?? 'ha1';
+  const secretKey = s.key;
+  if (mode === 'encrypted' && secretKey === undefined) throw new StoreError('invalid', 'passwordStorage "encrypted" needs a secret key file (database.secretKeyFile)');
+  const keys: SecretKeys | undefined = secretKey !== undefined ? { current: secretKey, previous: s.previousKeys ?? [] } : undefined;
   const run = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -126,6 +174,7 @@ export function createSqlStore(db: Db, secretKey: Buffer | undefined, onClose: (
     rooms: createRooms(db, run),
     tokens: createTokens(db, run),
     audit: createAuditLog(db, run),
+    accounting: createAccounting(db, run),
     history: createChatHistory(db, run),
     leases: createRoomLeases(db, run),
     liveSessions: createLiveSessions(db, run, CHANGES_CHANNEL),
@@ -133,6 +182,7 @@ export function createSqlStore(db: Db, secretKey: Buffer | undefined, onClose: (
       await db.query('SELECT 1');
     }),
     poolStats: () => db.poolStats(),
+    openSubscribers: (spec) => run(`subscriber table ${spec.table}`, () => openSubscriberSource(db, spec)),
 
     createRealm: (name) => run(`realm ${name}`, async () => {
       checkName('realm', name);
@@ -156,7 +206,7 @@ export function createSqlStore(db: Db, secretKey: Buffer | undefined, onClose: (
 
     createUser: (realm, username, password, options = {}) => run(`user ${username}@${realm}`, async () => {
       checkName('username', username);
-      const sealed = seal(realm, username, password, options.storeSecret === true);
+      const sealed = seal(realm, username, password, options.storeSecret ?? mode === 'encrypted');
       const r = await db.query<UserRow>(
         `WITH ins AS (
            INSERT INTO users (realm_id, username, ha1_md5, ha1_sha256, secret_enc)
@@ -173,7 +223,7 @@ export function createSqlStore(db: Db, secretKey: Buffer | undefined, onClose: (
       await db.transaction(async (tx) => {
         const cur = await tx.query<{ has_secret: boolean }>(`SELECT (secret_enc IS NOT NULL) AS has_secret FROM users WHERE ${userWhere} FOR UPDATE`, [realm, username]);
         if (!cur.rows[0]) throw new StoreError('not-found', `user ${username}@${realm}: not found`);
-        const wanted = options.storeSecret ?? (cur.rows[0].has_secret && secretKey !== undefined);
+        const wanted = options.storeSecret ?? (mode === 'encrypted' || (cur.rows[0].has_secret && secretKey !== undefined));
         await tx.query(
           `UPDATE users SET ha1_md5 = $3, ha1_sha256 = $4, secret_enc = $5, updated_at = now() WHERE ${userWhere}`,
           [realm, username, ha1('MD5', username, realm, password), ha1('SHA-256', username, realm, password), seal(realm, username, password, wanted)],
@@ -205,8 +255,51 @@ export function createSqlStore(db: Db, secretKey: Buffer | undefined, onClose: (
       if (!r.rows[0]) throw new StoreError('not-found', `user ${username}@${realm}: not found`);
       const sealed = r.rows[0].secret_enc;
       if (sealed === null) return undefined;
-      if (!secretKey) throw new StoreError('invalid', 'a secret is stored but no secret key file is configured');
-      return openSecret(secretKey, realm, username, sealed);
+      if (!keys) throw new StoreError('invalid', 'a secret is stored but no secret key file is configured');
+      return openSecretWithAny(keys, realm, username, sealed).secret;
+    }),
+
+    passwordStorage: () => run('password storage', async () => {
+      const r = await db.query<{ with_secret: number; without_secret: number }>(
+        `SELECT count(*) FILTER (WHERE secret_enc IS NOT NULL)::int AS with_secret, count(*) FILTER (WHERE secret_enc IS NULL)::int AS without_secret FROM users`);
+      return {
+        mode, keyConfigured: secretKey !== undefined, previousKeys: s.previousKeys?.length ?? 0,
+        usersWithSecret: Number(r.rows[0]!.with_secret), usersWithoutSecret: Number(r.rows[0]!.without_secret),
+      };
+    }),
+
+    rotateSecretKey: () => run('secret key rotation', async () => {
+      if (!keys) throw new StoreError('invalid', 'key rotation needs a secret key file (database.secretKeyFile)');
+      const out: KeyRotation = { reencrypted: 0, current: 0, unreadable: 0 };
+      // In batches by id, each in its own transaction with the rows locked: a password set
+      // meanwhile is either before (re-sealed here) or after (sealed with the current key).
+      let after = 0;
+      for (;;) {
+        const done = await db.transaction(async (tx) => {
+          const rows = await tx.query<{ id: string; realm: string; username: string; secret_enc: Uint8Array }>(
+            `SELECT u.id, r.name AS realm, u.username, u.secret_enc FROM users u JOIN realms r ON r.id = u.realm_id
+              WHERE u.secret_enc IS NOT NULL AND u.id > $1 ORDER BY u.id LIMIT 500 FOR UPDATE OF u`, [after]);
+          for (const row of rows.rows) {
+            after = Number(row.id);
+            let opened: { secret: string; rotated: boolean };
+            try {
+              opened = openSecretWithAny(keys, row.realm, row.username, row.secret_enc);
+            } catch {
+              out.unreadable++;
+              continue;
+            }
+            if (!opened.rotated) {
+              out.current++;
+              continue;
+            }
+            // updated_at is left alone: the password did not change, only its envelope.
+            await tx.query('UPDATE users SET secret_enc = $2 WHERE id = $1', [row.id, sealSecret(keys.current, row.realm, row.username, opened.secret)]);
+            out.reencrypted++;
+          }
+          return rows.rows.length < 500;
+        });
+        if (done) return out;
+      }
     }),
 
     listUsers: (realm) => run(`realm ${realm}`, async () => {

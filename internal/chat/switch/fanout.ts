@@ -126,7 +126,7 @@ export class SendChunk implements ChunkSink {
   #comment: string | undefined;
   #collected: Buffer[] = [];
   #collectedLen = 0;
-  #frames: { outbox: Outbox; frame: OutFrame }[] = [];
+  #frames: { outbox: Outbox; frame: OutFrame; device: Device }[] = [];
   /** The body of a chunk received whole, written with its head and end-line at once. */
   #body: Buffer[] = [];
   #msg: InboundMessage | undefined;
@@ -220,6 +220,7 @@ export class SendChunk implements ChunkSink {
     if (segment.length === 0) return;
     this.#bytes += segment.length;
     if (this.#state === 'discard' || this.#state === 'done') return;
+    this.#device.bytesIn += segment.length;
     this.#host.account(this.#device.member, this.#conn, 0, segment.length);
     if (this.#state === 'collect') {
       this.#collected.push(segment);
@@ -257,8 +258,13 @@ export class SendChunk implements ChunkSink {
     }
     if (state !== 'forward') return;
     const msg = this.#msg!;
+    if (flag === '$') this.#device.messagesIn++;
     if (this.#streamed) {
-      for (const { outbox, frame } of this.#frames) outbox.end(frame, flag);
+      for (const f of this.#frames) {
+        f.outbox.end(f.frame, flag);
+        f.device.bytesOut += this.#bytes;
+        if (flag === '$') f.device.messagesOut++;
+      }
       this.#host.delivered?.(this.#frames.length);
       this.#frames = [];
     } else {
@@ -403,7 +409,7 @@ export class SendChunk implements ChunkSink {
       if (r.removed) continue;
       const { head, transactionId } = r.sendHead(msg.outMessageId, range, hasBody);
       const resume = large ? (written: number) => r.sendHead(msg.outMessageId, resumedByteRange(announced, written), true) : undefined;
-      this.#frames.push({ outbox: r.outbox, frame: r.outbox.open(head, transactionId, hasBody, resume) });
+      this.#frames.push({ outbox: r.outbox, frame: r.outbox.open(head, transactionId, hasBody, resume), device: r });
     }
   }
 
@@ -429,6 +435,8 @@ export class SendChunk implements ChunkSink {
       if (r.removed) continue;
       const { head, transactionId } = r.sendHead(msg.outMessageId, range, hasBody);
       r.outbox.write([head, ...body, endLine(transactionId, flag, hasBody)]);
+      r.bytesOut += this.#bytes;
+      if (flag === '$') r.messagesOut++;
       n++;
     }
     this.#body = [];

@@ -91,6 +91,12 @@ export class Device {
   #paths = '';
   /** True when every wrapped type is welcome ("*" or no a=accept-wrapped-types known): the fan-out's fast path. */
   readonly #takesAnyWrapped: boolean;
+  // Accounting (docs/relay.md "Accounting"): body bytes and complete messages from this
+  // device and delivered to it, counted where the fan-out already handles each chunk.
+  bytesIn = 0;
+  bytesOut = 0;
+  messagesIn = 0;
+  messagesOut = 0;
 
   constructor(init: DeviceInit, member: Member, room: Room, outbox: Outbox) {
     this.id = init.id;
@@ -147,6 +153,8 @@ export class Device {
   deliver(cpim: Buffer): void {
     if (this.removed) return;
     const { head, transactionId } = this.sendHead(newMessageId(), formatByteRange({ start: 1, end: cpim.length, total: cpim.length }), cpim.length > 0);
+    this.bytesOut += cpim.length;
+    this.messagesOut++;
     this.outbox.write(cpim.length > 0 ? [head, cpim, endLine(transactionId, '$', true)] : [head, endLine(transactionId, '$', false)]);
   }
 }

@@ -111,7 +111,7 @@ export interface RoomHost {
   readonly log: Logger;
   readonly history: HistoryStore;
   newDevice(room: Room, member: Member, req: AdmitRequest): Device;
-  dropDevice(device: Device): void;
+  dropDevice(device: Device, reason: LeaveReason): void;
   connectOut(device: Device): void;
   /** A fresh session id and our URI for it, for an offer the focus makes before admitting (dial-out). */
   reserveSession(): { sessionId: string; localUri: string };
@@ -357,7 +357,7 @@ export class Room {
     d.removed = true;
     const m = d.member;
     m.devices.delete(d.id);
-    this.#host.dropDevice(d);
+    this.#host.dropDevice(d, reason);
     this.log.info({ participant: m.sipUri, session: d.id, reason }, 'device left');
     this.#emit({ type: 'device-left', participantId: d.id, sipUri: m.sipUri, reason });
     if (m.devices.size > 0) return;

@@ -40,7 +40,8 @@ import { parseUseNickname } from './nicknames.ts';
 import { Outbox } from './outbox.ts';
 import { Device, type Member } from './participant.ts';
 import { makePolicy, uriKey, type RoomPolicy } from './policy.ts';
-import { Room, type AdmitRequest, type RoomHost } from './room.ts';
+import { Room, type AdmitRequest, type LeaveReason, type RoomHost } from './room.ts';
+import { sipUserAndDomain, type AccountingSink } from '../../telemetry/accounting.ts';
 
 export interface ChatSwitchOptions {
   /** Host written in our session URIs (what participants, or their relays, connect to). */
@@ -58,6 +59,10 @@ export interface ChatSwitchOptions {
   readonly maxHeaderBytes?: number;
   /** For connecting out (a=setup:active): trusted CAs, or accept any certificate. */
   readonly tlsClient?: { readonly ca?: string | Buffer; readonly insecure?: boolean };
+  /** Where a participation's record goes when a device leaves (docs/relay.md "Accounting"). */
+  readonly accounting?: AccountingSink;
+  /** Told the number of rooms open on this switch whenever it changes (msrp_chat_rooms). */
+  readonly roomsGauge?: { set(n: number): void };
 }
 
 const IGNORE: ChunkSink = { data: () => undefined, end: () => undefined, abort: () => undefined };
@@ -110,6 +115,7 @@ export class ChatSwitch implements RoomHost, FanoutHost {
     if (existing !== undefined && !existing.closed) throw new Error(`room ${init.uri} exists`);
     const room = new Room(this, init.uri, makePolicy(init.policy), init.subject ?? '');
     this.#rooms.set(key, room);
+    this.#o.roomsGauge?.set(this.#rooms.size);
     return room;
   }
 
@@ -130,6 +136,7 @@ export class ChatSwitch implements RoomHost, FanoutHost {
     if (room === undefined) return false;
     room.close();
     this.#rooms.delete(room.key);
+    this.#o.roomsGauge?.set(this.#rooms.size);
     if (dropHistory) {
       this.history.drop(room.uri).catch((err: Error) => this.log.warn({ err }, 'history not dropped'));
     }
@@ -206,8 +213,17 @@ export class ChatSwitch implements RoomHost, FanoutHost {
     if (setup === 'active') this.connectOut(d);
   }
 
-  dropDevice(d: Device): void {
+  dropDevice(d: Device, reason: LeaveReason): void {
     this.#devices.delete(d.id);
+    if (this.#o.accounting !== undefined) {
+      const conn = d.connection;
+      this.#o.accounting.record({
+        kind: 'chat-participation', sessionId: d.id, ...sipUserAndDomain(d.member.sipUri), room: d.room.uri,
+        source: conn !== undefined ? `${conn.remoteAddress}:${conn.remotePort}` : '',
+        startedAt: d.joinedAt, endedAt: new Date(),
+        bytesIn: d.bytesIn, bytesOut: d.bytesOut, messagesIn: d.messagesIn, messagesOut: d.messagesOut, closeReason: reason,
+      });
+    }
     clearTimeout(d.connectTimer);
     for (const msg of [...d.incoming.values()]) abortMessage(d, msg);
     const conn = d.connection;

@@ -149,8 +149,12 @@ export const Condition = Type.Object({
 });
 export type Condition = Static<typeof Condition>;
 
-/** The condition types the operator writes on both kinds. */
-export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded'] as const;
+/**
+ * The condition types the operator writes: Ready, Progressing, Degraded on both kinds; on an
+ * MsrpRelay also what a person checks first (docs/relay.md "Status"): the certificate, the
+ * load-balancer address and the database.
+ */
+export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'CertificateReady', 'LoadBalancerReady', 'DatabaseReady'] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 /** `status.conditions`: a list map keyed by type, as server-side apply expects. */

@@ -74,12 +74,12 @@ describe('CRD schemas are structural', () => {
     });
   }
 
-  it('MsrpRelay prints Ready, Replicas, Public URI and Age; short name mrl; scale subresource', () => {
+  it('MsrpRelay prints Ready, Replicas, Public URI, Address and Age; short name mrl; scale subresource', () => {
     const c = crd('MsrpRelay');
     const columns = (c.spec.versions[0]!.additionalPrinterColumns as { name: string; priority?: number }[])
       .filter((col) => !col.priority)
       .map((col) => col.name);
-    assert.deepEqual(columns, ['Ready', 'Replicas', 'Public URI', 'Age']);
+    assert.deepEqual(columns, ['Ready', 'Replicas', 'Public URI', 'Address', 'Age']);
     assert.deepEqual(c.spec.names.shortNames, ['mrl']);
     assert.deepEqual(c.spec.versions[0]!.subresources.scale, {
       specReplicasPath: '.spec.replicas',

@@ -155,9 +155,32 @@ const Tls = Type.Object(
   },
 );
 
+const PasswordStorage = Type.Object(
+  {
+    mode: StringEnum(['ha1', 'encrypted'] as const, {
+      default: 'ha1',
+      description:
+        'ha1: only the HA1 digests Digest AUTH needs; passwords cannot be recovered. encrypted: the digests plus the ' +
+        'password sealed with AES-256-GCM under the key of keySecretRef (engine database.passwordStorage).',
+    }),
+    keySecretRef: Type.Optional(SecretKeySelector('key', 'Secret key holding the 32-byte key (raw, 64 hex characters or base64); required by encrypted.')),
+    previousKeySecretRefs: Type.Optional(
+      Type.Array(SecretKeySelector('key', 'An older key, still read after a rotation.'), {
+        maxItems: 4,
+        description: 'Older keys still read (key rotation): POST /v1/password-storage/rotate re-seals with keySecretRef, then remove them.',
+      }),
+    ),
+  },
+  {
+    description: 'How user passwords are kept (docs/admin-api.md "Password storage").',
+    ...cel({ rule: "self.mode != 'encrypted' || has(self.keySecretRef)", message: 'passwordStorage.keySecretRef is required when mode is encrypted' }),
+  },
+);
+
 const Database = Type.Object(
   {
     secretRef: SecretKeySelector('url', 'Secret key holding a PostgreSQL connection URL (postgres://...).'),
+    passwordStorage: Type.Optional(PasswordStorage),
   },
   {
     description:
@@ -485,6 +508,8 @@ export const MsrpRelayStatus = Type.Object(
     publicUris: Type.Optional(
       Type.Array(Type.String(), { maxItems: 16, description: 'msrps:// (and msrp://) URIs clients put in their paths.' }),
     ),
+    address: Type.Optional(Type.String({ maxLength: 253, description: 'The public Service\'s load-balancer address (IP or host name), or its cluster IP when it is not a LoadBalancer.' })),
+    certificateNotAfter: Type.Optional(Type.String({ format: 'date-time', description: 'When the certificate in the TLS Secret expires (its notAfter).' })),
   },
   { description: 'Observed state of the relay.' },
 );
@@ -520,6 +545,9 @@ export const msrpRelayKind: KindDefinition = {
       priority: 1,
     },
     { name: 'Public URI', type: 'string', jsonPath: '.status.publicUris[0]', description: 'First public URI.' },
+    { name: 'Address', type: 'string', jsonPath: '.status.address', description: 'Load-balancer address.' },
+    { name: 'Cert Expires', type: 'string', jsonPath: '.status.certificateNotAfter', description: 'Certificate notAfter.', priority: 1 },
+    { name: 'Database', type: 'string', jsonPath: '.status.conditions[?(@.type=="DatabaseReady")].status', description: 'DatabaseReady condition.', priority: 1 },
     AGE_COLUMN,
   ],
   scale: {

@@ -28,6 +28,8 @@ export const PATHS = {
   /** The mesh certificate (a wildcard over the headless Service, its own CA). */
   meshTls: '/etc/msrp/mesh-tls',
   adminTls: '/etc/msrp/admin-tls',
+  /** The password storage key (spec.database.passwordStorage.keySecretRef) and older ones (previous-<n>). */
+  passwordKeys: '/etc/msrp/password-keys',
   data: '/data',
   tmp: '/tmp',
 } as const;

@@ -82,6 +82,23 @@ function renderChat(r: MsrpRelay): DeepPartial<EngineConfig>['chat'] {
  * The engine config as a plain object. Fields the engine defaults well (auth algorithms,
  * nonce lifetime, database pool) are left out, so engine defaults keep applying.
  */
+/**
+ * spec.database.passwordStorage as the engine's and the admin's database settings; nothing
+ * without it, so the ConfigMap of a relay that does not set it stays as it was. The key files
+ * are the Secrets mounted by statefulset.ts (passwordKeyVolumes).
+ */
+export function renderPasswordStorage(r: MsrpRelay): { passwordStorage?: 'ha1' | 'encrypted'; secretKeyFile?: string; previousSecretKeyFiles?: string[] } {
+  const p = r.spec.database.passwordStorage;
+  if (p === undefined) return {};
+  return {
+    passwordStorage: p.mode,
+    ...(p.keySecretRef !== undefined ? { secretKeyFile: `${PATHS.passwordKeys}/current/${p.keySecretRef.key}` } : {}),
+    ...(p.previousKeySecretRefs !== undefined && p.previousKeySecretRefs.length > 0
+      ? { previousSecretKeyFiles: p.previousKeySecretRefs.map((k, i) => `${PATHS.passwordKeys}/previous-${i}/${k.key}`) }
+      : {}),
+  };
+}
+
 export function renderEngineConfig(r: MsrpRelay): DeepPartial<EngineConfig> {
   const s = r.spec;
   const listen: { host: string; port: number; transport: 'tls' | 'tcp' | 'wss' }[] = [
@@ -126,7 +143,7 @@ export function renderEngineConfig(r: MsrpRelay): DeepPartial<EngineConfig> {
     mesh: { enabled: true, peerHost: meshPeerHost(r), port: MESH_PORT, chatPort: MESH_CHAT_PORT, listenHost: '0.0.0.0', tlsDir: PATHS.meshTls },
     http: { host: '0.0.0.0', port: ENGINE_HTTP_PORT, controlPort: ENGINE_CONTROL_PORT },
     // database.url comes from the environment (a Secret, spec.database is required); dataDir is unused then.
-    database: { dataDir: `${PATHS.data}/pglite` },
+    database: { dataDir: `${PATHS.data}/pglite`, ...renderPasswordStorage(r) },
     log: { level: 'info' },
   };
 }
@@ -135,14 +152,14 @@ export function renderEngineConfig(r: MsrpRelay): DeepPartial<EngineConfig> {
  * The admin sidecar's config. Its schema is not the engine's (both are strict), so it is a
  * file of its own. The control URL is the engine's loopback port in the same pod.
  */
-export function renderAdminConfig(_r: MsrpRelay): DeepPartial<AdminConfig> {
+export function renderAdminConfig(r: MsrpRelay): DeepPartial<AdminConfig> {
   return {
     // HTTPS inside the pod network with the operator-issued certificate (docs/security.md "Admin API").
     http: { host: '0.0.0.0', port: ADMIN_PORT, tls: { certFile: `${PATHS.adminTls}/tls.crt`, keyFile: `${PATHS.adminTls}/tls.key` } },
     engine: { controlUrl: `http://127.0.0.1:${ENGINE_CONTROL_PORT}` },
     auth: { bootstrapTokenFile: PATHS.adminTokenFile },
     // database.url comes from the environment (a Secret, spec.database is required); dataDir is unused then.
-    database: { dataDir: `${PATHS.data}/pglite` },
+    database: { dataDir: `${PATHS.data}/pglite`, ...renderPasswordStorage(r) },
     log: { level: 'info' },
   };
 }

@@ -150,6 +150,7 @@ function engineContainer(r: MsrpRelay): V1Container {
       { name: 'mesh-tls', mountPath: PATHS.meshTls, readOnly: true },
       { name: 'data', mountPath: PATHS.data },
       { name: 'tmp', mountPath: PATHS.tmp },
+      ...passwordKeyVolumes(r).mounts,
     ],
   };
 }
@@ -180,12 +181,27 @@ function adminContainer(r: MsrpRelay): V1Container {
       { name: 'admin-tls', mountPath: PATHS.adminTls, readOnly: true },
       { name: 'data', mountPath: PATHS.data },
       { name: 'tmp', mountPath: PATHS.tmp },
+      ...passwordKeyVolumes(r).mounts,
     ],
+  };
+}
+
+/** The password storage keys (spec.database.passwordStorage), one Secret volume each, in both containers. */
+function passwordKeyVolumes(r: MsrpRelay): { volumes: V1Volume[]; mounts: { name: string; mountPath: string; readOnly: boolean }[] } {
+  const p = r.spec.database.passwordStorage;
+  const refs = [
+    ...(p?.keySecretRef !== undefined ? [{ dir: 'current', ref: p.keySecretRef }] : []),
+    ...(p?.previousKeySecretRefs ?? []).map((ref, i) => ({ dir: `previous-${i}`, ref })),
+  ];
+  return {
+    volumes: refs.map(({ dir, ref }) => ({ name: `password-key-${dir}`, secret: { secretName: ref.name, items: [{ key: ref.key, path: ref.key }], defaultMode: 0o440 } })),
+    mounts: refs.map(({ dir }) => ({ name: `password-key-${dir}`, mountPath: `${PATHS.passwordKeys}/${dir}`, readOnly: true })),
   };
 }
 
 function volumes(r: MsrpRelay): V1Volume[] {
   return [
+    ...passwordKeyVolumes(r).volumes,
     { name: 'config', configMap: { name: names.configMap(r) } },
     // Mounted as a directory (not subPath) so the kubelet's atomic symlink swap reaches the
     // engine when cert-manager rotates the certificate.
