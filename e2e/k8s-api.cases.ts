@@ -108,6 +108,11 @@ export const INVALID: InvalidCase[] = [
     message: /spec\.ports\.msrpWss: Invalid value: .*ports\.msrpWss must differ from the other TCP ports/,
   },
   {
+    name: 'the SIP WebSocket port on the MSRP WebSocket port',
+    object: relay('bad-sip-wss-port', { ports: { msrpWss: 8443, sipWss: 8443 } }),
+    message: /spec\.ports\.sipWss: Invalid value: .*ports\.sipWss must differ from the other TCP ports/,
+  },
+  {
     name: 'a WebSocket origin that is not scheme://host',
     object: relay('bad-wss-origin', { ports: { msrpWss: 8443 }, websocket: { origins: ['chat.example.com'] } }),
     message: /spec\.websocket\.origins\[0\]: Invalid value: "chat\.example\.com": spec\.websocket\.origins\[0\] in body should match/,

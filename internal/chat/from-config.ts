@@ -33,7 +33,7 @@ export async function startChatFromConfig(
     ordinal, peerHost: c.mesh.peerHost, port: c.mesh.chatPort, listenHosts: [c.mesh.listenHost],
     tls: await loadTlsMaterial(c.mesh.tlsDir), connectTimeoutMs: c.mesh.connectTimeoutMs, leaseTtlMs: c.mesh.roomLeaseSec * 1000,
   };
-  const needsTls = c.chat.msrp.transport === 'tls' || c.chat.sip.tlsPort !== undefined;
+  const needsTls = c.chat.msrp.transport === 'tls' || c.chat.sip.tlsPort !== undefined || c.chat.sip.wssPort !== undefined;
   const live: { chat?: RunningChatServer } = {};
   const watcher = needsTls
     ? await watchTlsMaterial({

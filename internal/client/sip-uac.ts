@@ -6,9 +6,13 @@
 // machines as the focus's, internal/sip/client-transactions.ts): over UDP it is resent on
 // Timer A (INVITE) or Timer E (non-INVITE) until a response arrives, and fails on Timer B/F
 // (64*T1); over TCP it is sent once (§17.1.1.2: a reliable transport does not retransmit).
+// Over WebSocket (RFC 7118, `ws:`/`wss:` with the `sip` subprotocol) each request is one
+// message and the Via/Contact host is a random `.invalid` name (§5.2): the focus can reach us
+// only over the connection we opened.
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
+import { WebSocket } from 'ws';
 import { InviteClientTransaction, NonInviteClientTransaction, type ClientTransaction } from '../sip/client-transactions.ts';
 import { callId, cseq, toTag, topVia } from '../sip/fields.ts';
 import { answerChallenge, chooseChallenge } from './digest.ts';
@@ -57,8 +61,18 @@ interface Pending {
   readonly fail: (err: Error) => void;
 }
 
+export type UacTransport = 'UDP' | 'TCP' | 'WS' | 'WSS';
+
+/** How to reach a focus over WebSocket: its CA (wss:) and the Origin to present. */
+export interface UacWebSocketOptions {
+  readonly ca?: string;
+  readonly origin?: string;
+  /** Subprotocols offered (default ['sip']). */
+  readonly protocols?: readonly string[];
+}
+
 export class SipUac {
-  readonly transport: 'UDP' | 'TCP';
+  readonly transport: UacTransport;
   readonly user: string;
   readonly #send: (b: Buffer) => void;
   readonly #close: () => void;
@@ -83,7 +97,7 @@ export class SipUac {
   /** When set, a 401/407 is answered once with Digest (RFC 3261 §22.2) for the request's method and Request-URI. */
   credentials: { readonly username: string; readonly password: string } | undefined;
 
-  private constructor(transport: 'UDP' | 'TCP', user: string, localHost: string, localPort: number, focus: { host: string; port: number }, timers: UacTimers, send: (b: Buffer) => void, close: () => void) {
+  private constructor(transport: UacTransport, user: string, localHost: string, localPort: number, focus: { host: string; port: number }, timers: UacTimers, send: (b: Buffer) => void, close: () => void) {
     this.localHost = localHost;
     this.transport = transport;
     this.user = user;
@@ -116,10 +130,33 @@ export class SipUac {
     };
   }
 
-  static async open(transport: 'UDP' | 'TCP', focusPort: number, user = 'alice', focusHost = '127.0.0.1', timers: UacTimers = {}): Promise<SipUac> {
+  static async open(transport: UacTransport, focusPort: number, user = 'alice', focusHost = '127.0.0.1', timers: UacTimers = {}, wsOptions: UacWebSocketOptions = {}): Promise<SipUac> {
     let uac: SipUac | undefined;
     const onMessage = (m: SipMessage) => { if (uac) uac.#receive(m); };
     const focus = { host: focusHost, port: focusPort };
+    if (transport === 'WS' || transport === 'WSS') {
+      const url = `${transport === 'WSS' ? 'wss' : 'ws'}://${focusHost.includes(':') ? `[${focusHost}]` : focusHost}:${focusPort}/`;
+      const ws = new WebSocket(url, [...(wsOptions.protocols ?? ['sip'])], {
+        ...(wsOptions.ca === undefined ? {} : { ca: wsOptions.ca, servername: 'localhost' }),
+        ...(wsOptions.origin === undefined ? {} : { origin: wsOptions.origin }),
+      });
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+        ws.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket handshake refused: ${res.statusCode ?? 0}`)));
+      });
+      ws.on('error', () => undefined);
+      // RFC 7118 §5.2: one SIP message per WebSocket message, parsed whole.
+      ws.on('message', (data: Buffer) => {
+        const p = parseDatagram(data);
+        if (p?.ok) onMessage(p.value);
+      });
+      const host = `${randomBytes(6).toString('hex')}.invalid`;
+      const w = new SipUac(transport, user, host, 0, focus, timers, (b) => ws.send(b), () => ws.terminate());
+      uac = w;
+      ws.on('close', () => w.#shutdown('the WebSocket to the focus closed'));
+      return w;
+    }
     if (transport === 'UDP') {
       // Bound to the address that routes to the focus (127.0.0.1 for a local one): the focus
       // answers the Via's address, so it must be one it can reach (RFC 3261 §18.2.2).
@@ -149,6 +186,7 @@ export class SipUac {
   }
 
   get contact(): string {
+    if (this.transport === 'WS' || this.transport === 'WSS') return `<sip:${this.user}@${this.localHost};transport=ws>`;
     return `<sip:${this.user}@${this.localHost}:${this.localPort}${this.transport === 'TCP' ? ';transport=tcp' : ''}>`;
   }
 
@@ -164,7 +202,7 @@ export class SipUac {
     const seq = method === 'ACK' ? d.seq : ++d.seq;
     const branch = `z9hG4bK${randomBytes(8).toString('hex')}`;
     const headers: [string, string][] = [
-      ['Via', `SIP/2.0/${this.transport} ${this.localHost}:${this.localPort};branch=${branch};rport`],
+      ['Via', `SIP/2.0/${this.transport} ${this.localHost}${this.localPort === 0 ? '' : `:${this.localPort}`};branch=${branch};rport`],
       ['Max-Forwards', '70'],
       ['From', `<${d.from}>;tag=${d.fromTag}`],
       ['To', `<${d.uri}>${d.toTag === undefined ? '' : `;tag=${d.toTag}`}`],

@@ -19,6 +19,9 @@ export const ChatConfigSchema = Type.Object({
     trustedProxies: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
       description: 'Source addresses of SIP proxies whose P-Asserted-Identity is believed as the sender\'s identity (RFC 3325 trust domain); from anyone else the header is ignored. Default: nobody.',
     })),
+    wsPort: Type.Optional(Port('SIP over WebSocket (RFC 7118, `ws:`, subprotocol `sip`), for development; absent = off.')),
+    wssPort: Type.Optional(Port('SIP over secure WebSocket (RFC 7118, `wss:`, subprotocol `sip`) with the engine certificate: how browsers reach the focus; absent = off.')),
+    wsOrigins: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Origins (e.g. `https://chat.example.com`) allowed on the SIP WebSocket ports (403 otherwise); absent or empty: any.' })),
   }, { ...strict, default: {}, description: 'SIP listeners of the focus.' }),
   msrp: Type.Object({
     host: Type.String({ default: '0.0.0.0', description: 'Address the MSRP switch binds.' }),

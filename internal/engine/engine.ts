@@ -57,7 +57,7 @@ export interface EngineAddresses {
   /** The control endpoint on 127.0.0.1 (live sessions, rooms, drain) for the admin sidecar. */
   readonly control?: AddressInfo;
   /** The chat server's SIP focus ports and MSRP switch port, when it runs. */
-  readonly chat?: { readonly sipUdp?: number; readonly sipTcp?: number; readonly msrp: number };
+  readonly chat?: { readonly sipUdp?: number; readonly sipTcp?: number; readonly sipWs?: number; readonly sipWss?: number; readonly msrp: number };
 }
 
 export interface RunningEngine {
@@ -199,6 +199,8 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
         chat: {
           ...(chat.focus.udpPort !== undefined ? { sipUdp: chat.focus.udpPort } : {}),
           ...(chat.focus.tcpPort !== undefined ? { sipTcp: chat.focus.tcpPort } : {}),
+          ...(chat.focus.wsPort !== undefined ? { sipWs: chat.focus.wsPort } : {}),
+          ...(chat.focus.wssPort !== undefined ? { sipWss: chat.focus.wssPort } : {}),
           msrp: chat.msrp.port,
         },
       } : {}),

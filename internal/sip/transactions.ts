@@ -112,6 +112,29 @@ export class TransactionLayer {
     return tx;
   }
 
+  /**
+   * RFC 3261 §17.1.4: the transport could not send `req` (a WebSocket peer's connection is gone
+   * and cannot be reopened): its client transaction ends with a transport error now rather
+   * than on Timer B/F. False when no transaction matches.
+   */
+  transportFailed(req: SipRequest): boolean {
+    const key = clientKey(req);
+    const tx = key === undefined ? undefined : this.#clients.get(key);
+    if (tx === undefined) return false;
+    tx.transportError();
+    return true;
+  }
+
+  /**
+   * §17.1.4 for a connection that closed and cannot be reopened (a WebSocket): every client
+   * transaction sent over it ends with a transport error. Returns how many.
+   */
+  connectionLost(connectionId: string): number {
+    const lost = [...this.#clients.values()].filter((tx) => tx.destination.connectionId === connectionId);
+    for (const tx of lost) tx.transportError();
+    return lost.length;
+  }
+
   /** Hands a response to its client transaction; false when none matches (a stray 2xx goes to the core, §17.1.1.2). */
   receiveResponse(res: SipResponse): boolean {
     const key = clientKey(res);

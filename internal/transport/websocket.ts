@@ -13,6 +13,9 @@
 // - Limits: a received message is held whole by `ws` until complete, so its size is capped
 //   (`maxMessageBytes`): a larger one closes the connection with 1009 (RFC 6455 §7.4.1).
 // - Backpressure: writes report the underlying socket's state; pause() stops reading it.
+// - Message mode (SIP over WebSocket, RFC 7118 §5.2): each write is one whole message, sent as
+//   text when it is UTF-8 (binary otherwise); no frame scanning.
+import { isUtf8 } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -41,6 +44,8 @@ export interface WebSocketListenSpec {
   origins: readonly string[];
   /** Largest message accepted; a larger one closes the connection with 1009. */
   maxMessageBytes: number;
+  /** Each write is one message (SIP, RFC 7118) instead of a piece of an MSRP stream. */
+  messages?: boolean;
   onSocket(socket: WebSocketStream): void;
   /** A handshake was refused (after the HTTP answer was written). */
   onRefused?(reason: HandshakeRefusal, detail: string, req: IncomingMessage): void;
@@ -71,9 +76,11 @@ export class WebSocketStream extends EventEmitter {
   #fragmented = false;
   #ended = false;
   #closeEmitted = false;
+  readonly #messages: boolean;
 
-  constructor(ws: WebSocket, raw: Socket) {
+  constructor(ws: WebSocket, raw: Socket, messages = false) {
     super();
+    this.#messages = messages;
     this.#ws = ws;
     this.#raw = raw;
     this.remoteAddress = raw.remoteAddress;
@@ -95,6 +102,11 @@ export class WebSocketStream extends EventEmitter {
     if (this.#closeEmitted) return;
     this.#closeEmitted = true;
     this.emit('close');
+  }
+
+  /** Open for writing: not ended, and no Close frame sent or received. */
+  get open(): boolean {
+    return !this.#ended && this.#ws.readyState === WebSocket.OPEN;
   }
 
   /** The WebSocket subprotocol agreed at the handshake. */
@@ -139,6 +151,10 @@ export class WebSocketStream extends EventEmitter {
    */
   write(b: Buffer): boolean {
     if (this.#ended || this.#ws.readyState !== WebSocket.OPEN) return false;
+    if (this.#messages) {
+      this.#ws.send(b, { binary: !isUtf8(b), fin: true, compress: false });
+      return !this.#raw.writableNeedDrain;
+    }
     const ends = this.#ends;
     try {
       this.#scanner.scan(b, ends);
@@ -274,7 +290,7 @@ export async function listenWebSocket(spec: WebSocketListenSpec): Promise<Listen
       refuse(socket, req, 'origin', 403, `origin ${JSON.stringify(origin ?? '')} is not allowed`);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => spec.onSocket(new WebSocketStream(ws, socket)));
+    wss.handleUpgrade(req, socket, head, (ws) => spec.onSocket(new WebSocketStream(ws, socket, spec.messages === true)));
   };
 
   const make = (): HttpServer | HttpsServer => {

@@ -43,6 +43,11 @@ export interface FocusOptions {
     readonly udpPort?: number;
     readonly tcpPort?: number;
     readonly tlsPort?: number;
+    /** SIP over WebSocket (RFC 7118): `ws:` and `wss:` (with `tls`) ports. */
+    readonly wsPort?: number;
+    readonly wssPort?: number;
+    /** Origins allowed on the WebSocket ports; empty or absent: any. */
+    readonly wsOrigins?: readonly string[];
     readonly tls?: SecureContextOptions;
     /** Address to bind (default 127.0.0.1). */
     readonly host?: string;
@@ -83,6 +88,8 @@ export interface RunningFocus {
   readonly udpPort: number | undefined;
   readonly tcpPort: number | undefined;
   readonly tlsPort: number | undefined;
+  readonly wsPort: number | undefined;
+  readonly wssPort: number | undefined;
   readonly ua: UserAgentServer;
   /** Active INVITE dialogs (joined devices). */
   readonly calls: number;
@@ -122,13 +129,15 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
 
   const portFor = (t: string): number | undefined => {
     const u = t.toUpperCase();
-    return u === 'UDP' ? sockets.transport?.udpPort : u === 'TCP' ? sockets.transport?.tcpPort : sockets.transport?.tlsPort;
+    const t2 = sockets.transport;
+    return u === 'UDP' ? t2?.udpPort : u === 'TCP' ? t2?.tcpPort : u === 'WS' ? t2?.wsPort : u === 'WSS' ? t2?.wssPort : t2?.tlsPort;
   };
   const contactFor = (room: RoomEntry, t: string): string => {
     const user = parseSipUri(room.uri)?.user ?? room.name;
     const tp = t.toUpperCase();
     const scheme = tp === 'TLS' ? 'sips' : 'sip';
-    const param = tp === 'UDP' ? '' : `;transport=${tp.toLowerCase()}`;
+    // RFC 7118 §5.3: over WebSocket, `;transport=ws` (wss too: it is the same URI parameter).
+    const param = tp === 'UDP' ? '' : `;transport=${tp === 'WSS' ? 'ws' : tp.toLowerCase()}`;
     // RFC 4579 §3, RFC 7701 §5: the focus's Contact carries the isfocus feature tag.
     return `<${scheme}:${user}@${hostRef}:${portFor(tp) ?? 5060}${param}>;isfocus`;
   };
@@ -395,14 +404,24 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     ...(o.sip.guard === undefined ? {} : { guard: o.sip.guard }),
     udpGuard,
     onDrop: (reason) => udpDrops?.inc({ reason }),
+    wsPort: o.sip.wsPort, wssPort: o.sip.wssPort, wsOrigins: o.sip.wsOrigins,
     onMessage: (m, source) => ua.receive(m, source),
     onError: (e, source) => ua.receiveError(e, source),
+    onRefused: (reason, detail) => log.info({ reason, detail }, 'SIP WebSocket handshake refused'),
+    onUndeliverable: (m, d) => {
+      log.debug({ transport: d.transport, kind: m.kind }, 'SIP WebSocket connection gone: message dropped');
+      // A request (NOTIFY, BYE) fails at once (§17.1.4) instead of waiting for Timer F.
+      if (m.kind === 'request') ua.transactions.transportFailed(m);
+    },
+    // Requests in flight on a closed WebSocket get no answer: they fail now (§17.1.4).
+    onWebSocketClosed: (id) => ua.transactions.connectionLost(id),
   });
   sockets.transport = transport;
-  log.info({ udp: transport.udpPort, tcp: transport.tcpPort, tls: transport.tlsPort, host: bindHost }, 'chat focus listening');
+  log.info({ udp: transport.udpPort, tcp: transport.tcpPort, tls: transport.tlsPort, ws: transport.wsPort, wss: transport.wssPort, host: bindHost }, 'chat focus listening');
 
   return {
-    udpPort: transport.udpPort, tcpPort: transport.tcpPort, tlsPort: transport.tlsPort, ua,
+    udpPort: transport.udpPort, tcpPort: transport.tcpPort, tlsPort: transport.tlsPort,
+    wsPort: transport.wsPort, wssPort: transport.wssPort, ua,
     get calls() {
       return calls.size;
     },

@@ -53,6 +53,9 @@ const Ports = Type.Object(
     })),
     sipTcp: Port({ default: 5060, description: 'SIP over TCP.' }),
     sipTls: Port({ default: 5061, description: 'SIP over TLS.' }),
+    sipWss: Type.Optional(Port({
+      description: 'SIP over secure WebSocket (RFC 7118, subprotocol sip) to the chat focus: browsers join rooms at wss://<publicHost>:<port>/ (their MSRP goes through ports.msrpWss). Same certificate as sipTls; only with chat enabled; disabled when unset. spec.websocket.origins applies too.',
+    })),
     msrpChat: Port({
       default: 2857,
       description: 'The chat rooms\' MSRP switch over TLS: participants connect here (the a=path of the room\'s SDP answer, RFC 7701). Published only with spec.chat.enabled.',
@@ -80,6 +83,14 @@ const Ports = Type.Object(
           '(!has(self.msrpTcp) || self.msrpTcp != self.msrpWss) && !(self.msrpWss in [2858, 2859, 8080, 9090, 9091]))',
         message: 'ports.msrpWss must differ from the other TCP ports (msrpTls, msrpTcp, sipTcp, sipTls, msrpChat) and from 2858, 2859, 8080, 9090 and 9091 (taken inside the relay pod)',
         fieldPath: '.msrpWss',
+      },
+      {
+        rule:
+          '!has(self.sipWss) || (![self.msrpTls, self.sipTcp, self.sipTls, self.msrpChat].exists(p, p == self.sipWss) && ' +
+          '(!has(self.msrpTcp) || self.msrpTcp != self.sipWss) && (!has(self.msrpWss) || self.msrpWss != self.sipWss) && ' +
+          '!(self.sipWss in [2858, 2859, 8080, 9090, 9091]))',
+        message: 'ports.sipWss must differ from the other TCP ports (msrpTls, msrpTcp, msrpWss, sipTcp, sipTls, msrpChat) and from 2858, 2859, 8080, 9090 and 9091 (taken inside the relay pod)',
+        fieldPath: '.sipWss',
       },
       {
         // The engine's HTTP ports, the admin sidecar and the mesh listen in the same pod.
@@ -455,10 +466,10 @@ export const MsrpRelaySpec = Type.Object(
         origins: Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/\\s]+$' }), {
           maxItems: 64,
           default: [],
-          description: 'Origins (scheme://host[:port]) of the web pages allowed to open WebSocket connections on ports.msrpWss; others are refused with 403 at the handshake. Empty: any origin.',
+          description: 'Origins (scheme://host[:port]) of the web pages allowed to open WebSocket connections on ports.msrpWss and ports.sipWss; others are refused with 403 at the handshake. Empty: any origin.',
         }),
       },
-      { description: 'MSRP over WebSocket (ports.msrpWss, RFC 7977).' },
+      { description: 'MSRP and SIP over WebSocket (ports.msrpWss, RFC 7977; ports.sipWss, RFC 7118).' },
     )),
     service: Service,
     tls: Tls,

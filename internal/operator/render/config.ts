@@ -63,7 +63,7 @@ function renderPeering(r: MsrpRelay): Pick<DeepPartial<EngineConfig>, 'nextHops'
 
 /**
  * The chat server (RFC 7701 focus and MSRP switch) on the published ports: SIP on TCP and
- * TLS (and UDP when spec.ports.sipUdp is set), the switch over TLS, both with the relay's certificate; room URIs on
+ * TLS (UDP when spec.ports.sipUdp is set, secure WebSocket with ports.sipWss), the switch over TLS, both with the relay's certificate; room URIs on
  * spec.chat.domain (publicHost when unset), as the ChatRoom controller writes them.
  */
 function renderChat(r: MsrpRelay): DeepPartial<EngineConfig>['chat'] {
@@ -73,7 +73,12 @@ function renderChat(r: MsrpRelay): DeepPartial<EngineConfig>['chat'] {
     domain: s.chat.domain ?? s.publicHost,
     publicHost: s.publicHost,
     // SIP over UDP only when spec.ports.sipUdp is set (docs/security.md "UDP amplification").
-    sip: { host: '0.0.0.0', ...(s.ports.sipUdp === undefined ? {} : { udpPort: s.ports.sipUdp }), tcpPort: s.ports.sipTcp, tlsPort: s.ports.sipTls },
+    sip: {
+      host: '0.0.0.0', ...(s.ports.sipUdp === undefined ? {} : { udpPort: s.ports.sipUdp }), tcpPort: s.ports.sipTcp, tlsPort: s.ports.sipTls,
+      // Browsers (RFC 7118): the same certificate, the page origins allowed.
+      ...(s.ports.sipWss === undefined ? {} : { wssPort: s.ports.sipWss }),
+      ...(s.ports.sipWss !== undefined && s.websocket !== undefined && s.websocket.origins.length > 0 ? { wsOrigins: [...s.websocket.origins] } : {}),
+    },
     msrp: { host: '0.0.0.0', port: s.ports.msrpChat, transport: 'tls' },
   };
 }

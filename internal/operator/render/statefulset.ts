@@ -73,6 +73,7 @@ export function publicPorts(r: MsrpRelay): { name: string; port: number; protoco
           ...(p.sipUdp !== undefined ? [{ name: 'sip-udp', port: p.sipUdp, protocol: 'UDP' as const }] : []),
           { name: 'sip-tcp', port: p.sipTcp, protocol: 'TCP' as const },
           { name: 'sip-tls', port: p.sipTls, protocol: 'TCP' as const },
+          ...(p.sipWss !== undefined ? [{ name: 'sip-wss', port: p.sipWss, protocol: 'TCP' as const }] : []),
           { name: 'msrp-chat', port: p.msrpChat, protocol: 'TCP' as const },
         ]
       : []),
@@ -224,7 +225,7 @@ function volumes(r: MsrpRelay): V1Volume[] {
 
 export function renderStatefulSet(r: MsrpRelay, configHash: string, databaseSecretHash?: string): V1StatefulSet {
   const s = r.spec;
-  const anyPrivilegedPort = [s.ports.msrpTls, s.ports.msrpTcp, s.ports.msrpWss, s.ports.sipUdp, s.ports.sipTcp, s.ports.sipTls].some(
+  const anyPrivilegedPort = [s.ports.msrpTls, s.ports.msrpTcp, s.ports.msrpWss, s.ports.sipUdp, s.ports.sipTcp, s.ports.sipTls, s.ports.sipWss].some(
     (p) => p !== undefined && p < 1024,
   );
   const scheduling = s.scheduling ?? {};
