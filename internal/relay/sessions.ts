@@ -16,6 +16,19 @@ export interface RelaySession {
   readonly createdAt: number;
   expiresAt: number;
   bytesForwarded: number;
+  /**
+   * A front session (docs/chat.md "Our relay in front of the switch"): no AUTH, handed to the
+   * in-process chat server; its client may send only to this next hop (the own chat switch).
+   */
+  readonly onlyTo?: { host: string; port: number };
+}
+
+/** A front session handed out and not yet used: bound to the first connection that sends through it. */
+export interface FrontReservation {
+  readonly id: string;
+  readonly uri: string;
+  readonly onlyTo: { host: string; port: number };
+  readonly expiresAt: number;
 }
 
 export interface SessionTableEvents {
@@ -30,6 +43,8 @@ export class SessionTable {
   /** One session per connection is the rule: a Set only when a connection holds more. */
   readonly #byConnection = new Map<Connection, RelaySession | Set<RelaySession>>();
   readonly #byUser = new Map<string, Set<RelaySession>>();
+  /** Front sessions not bound yet (bounded by the chat server's devices; they end with the device). */
+  readonly #fronts = new Map<string, FrontReservation>();
   readonly #events: SessionTableEvents;
   readonly #now: () => number;
   /** One sweep timer for the whole table (not one per session), running while it is not empty. */
@@ -53,6 +68,39 @@ export class SessionTable {
       return undefined;
     }
     return s;
+  }
+
+  /** Reserves a front session (the engine's chat server, at admission). */
+  reserveFront(r: FrontReservation): void {
+    this.#fronts.set(r.id, r);
+  }
+
+  /**
+   * Binds a reserved front session to the connection that first sends through it (RFC 4975
+   * §5.4, as a switch session is bound), or undefined when `id` is no such reservation.
+   */
+  bindFront(id: string, conn: Connection, clientUri: string, towards: (onlyTo: FrontReservation['onlyTo']) => boolean): RelaySession | undefined {
+    const r = this.#fronts.get(id);
+    if (r === undefined || !towards(r.onlyTo)) return undefined;
+    this.#fronts.delete(id);
+    if (r.expiresAt <= this.#now()) return undefined;
+    const session: RelaySession = {
+      id, connection: conn, user: 'front', realm: '', uri: r.uri, clientUri,
+      createdAt: this.#now(), expiresAt: r.expiresAt, bytesForwarded: 0, onlyTo: r.onlyTo,
+    };
+    this.add(session);
+    return session;
+  }
+
+  /** Ends a front session, bound or not (the device left the room). */
+  endFront(id: string): void {
+    if (this.#fronts.delete(id)) return;
+    this.remove(id, 'deleted');
+  }
+
+  /** Front sessions reserved and not bound yet. */
+  get pendingFronts(): number {
+    return this.#fronts.size;
   }
 
   all(): IterableIterator<RelaySession> {
@@ -115,6 +163,7 @@ export class SessionTable {
   }
 
   clear(): void {
+    this.#fronts.clear();
     for (const id of [...this.#byId.keys()]) this.remove(id, 'deleted');
   }
 
