@@ -12,6 +12,7 @@ import type { Store } from '../store/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { loadTlsMaterial, secureContextOptions, watchTlsMaterial } from '../transport/tls-files.ts';
+import type { FrontSessions } from './focus/calls.ts';
 import { startChatServer, type ChatMeshOptions, type RunningChatServer } from './server.ts';
 
 /**
@@ -21,7 +22,7 @@ import { startChatServer, type ChatMeshOptions, type RunningChatServer } from '.
  * mesh certificate of the rooms' channel is read once, at start.
  */
 export async function startChatFromConfig(
-  c: EngineConfig, deps: { logger: Logger; metrics: Metrics; store: Store; hostname: string },
+  c: EngineConfig, deps: { logger: Logger; metrics: Metrics; store: Store; hostname: string; front?: FrontSessions },
 ): Promise<RunningChatServer | undefined> {
   if (!c.chat.enabled) return undefined;
   const sessionIdPrefix = sessionIdPrefixOf(c, deps.hostname);
@@ -56,6 +57,7 @@ export async function startChatFromConfig(
       ...(tls === undefined ? {} : { tls }),
       sessionIdPrefix,
       ...(mesh === undefined ? {} : { mesh }),
+      ...(c.chat.msrp.relayInFront && deps.front !== undefined ? { front: deps.front } : {}),
     });
   } catch (err) {
     watcher?.close();

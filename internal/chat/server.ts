@@ -22,6 +22,7 @@ import type { Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { ChatPort, ChatRoomPort, LocalChatPort } from './focus/chat-port.ts';
 import { MemoryRoomDirectory, roomEntryFromSpec, StoreRoomDirectory, type NewRoom, type RoomDirectory, type RoomEntry } from './focus/directory.ts';
+import type { FrontSessions } from './focus/calls.ts';
 import { startFocus, type RunningFocus } from './focus/focus.ts';
 import { handOff } from './msrp-handoff.ts';
 import { RoomMesh } from './room-mesh.ts';
@@ -49,6 +50,8 @@ export interface ChatServerDeps {
    * room's owner. The session id prefix must be this replica's (`r<ordinal>-`).
    */
   readonly mesh?: ChatMeshOptions;
+  /** The engine's relay in front of the switch (chat.msrp.relayInFront, docs/chat.md "Our relay in front of the switch"). */
+  readonly front?: FrontSessions;
 }
 
 export interface ChatMeshOptions extends MeshChannelOptions {
@@ -233,6 +236,7 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
     media: config.media, subscriptions: config.subscriptions,
     ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
     ...(deps.digest === undefined ? {} : { digest: deps.digest }),
+    ...(deps.front === undefined ? {} : { front: deps.front }),
   }).catch(failed);
 
   return {

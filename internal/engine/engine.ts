@@ -92,6 +92,9 @@ export class EngineStartError extends Error {
   }
 }
 
+/** How long a front session waits for its device's connection (the switch gives up sooner: connect-timeout). */
+const FRONT_BIND_WITHIN_MS = 5 * 60_000;
+
 export async function startEngine(config: EngineConfig, deps: EngineDeps): Promise<RunningEngine> {
   const { logger } = deps;
   const hostname = deps.hostname ?? osHostname();
@@ -124,7 +127,10 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
   const liveSessions = connectLiveSessions(store, { logger, metrics, ...liveSessionOptionsFromConfig(config) });
   const relay = await part('relay', () => startRelay(options, { credentials: credentials.credentials, logger, metrics, storeHealth: credentials.health, liveSessions }));
   started.push(() => relay.stop());
-  const chat = await part('chat', () => startChatFromConfig(config, { logger, metrics, store, hostname }));
+  // Our relay in front of the switch (chat.msrp.relayInFront): the chat server asks the relay
+  // for front sessions through this hook; the relay knows nothing of chat.
+  const front = { open: () => relay.openFront(FRONT_BIND_WITHIN_MS), end: (id: string) => relay.endFront(id) };
+  const chat = await part('chat', () => startChatFromConfig(config, { logger, metrics, store, hostname, front }));
   if (chat !== undefined) relay.attachRooms(roomsControl(chat));
   if (chat !== undefined) started.push(() => chat.close());
   const cf = deps.configFile;

@@ -71,7 +71,7 @@ export interface RunningRelay {
    * switch"): a session URI without AUTH whose client, the first connection that sends through
    * it, may reach only nextHops.ownChatSwitch. Undefined when the relay has no own switch.
    */
-  openFront(lifetimeMs: number): { id: string; uri: string } | undefined;
+  openFront(bindWithinMs: number): { id: string; uri: string } | undefined;
   /** Ends a front session (the device left), bound or not. */
   endFront(id: string): void;
   /**
@@ -338,12 +338,12 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     attachRooms(rooms) {
       roomsControl = rooms;
     },
-    openFront(lifetimeMs) {
+    openFront(bindWithinMs) {
       const own = o.nextHops.ownChatSwitch;
       if (own === undefined || stopped) return undefined;
       const id = newSessionId(o.sessionIdPrefix);
       const uri = `msrps://${uriHost}:${publicPort()}/${id};tcp`;
-      sessions.reserveFront({ id, uri, onlyTo: { host: own.host, port: own.port }, expiresAt: Date.now() + lifetimeMs });
+      sessions.reserveFront({ id, uri, onlyTo: { host: own.host, port: own.port }, expiresAt: Date.now() + bindWithinMs });
       return { id, uri };
     },
     endFront(id) {

@@ -28,12 +28,16 @@ export interface FrontReservation {
   readonly id: string;
   readonly uri: string;
   readonly onlyTo: { host: string; port: number };
+  /** Unused until then, it cannot be bound any more. */
   readonly expiresAt: number;
 }
 
 export interface SessionTableEvents {
   onRemoved(session: RelaySession, reason: 'expired' | 'closed' | 'deleted' | 'replaced'): void;
 }
+
+/** A bound front session's expiry: a year, i.e. none in practice (it ends with its device). */
+const FRONT_BOUND_LIFETIME_MS = 365 * 24 * 3600_000;
 
 /** How often expired sessions are swept out (lookups check the expiry themselves, exactly). */
 const SWEEP_INTERVAL_MS = 1000;
@@ -86,7 +90,8 @@ export class SessionTable {
     if (r.expiresAt <= this.#now()) return undefined;
     const session: RelaySession = {
       id, connection: conn, user: 'front', realm: '', uri: r.uri, clientUri,
-      createdAt: this.#now(), expiresAt: r.expiresAt, bytesForwarded: 0, onlyTo: r.onlyTo,
+      // It ends with the device (the chat server ends it), not by time.
+      createdAt: this.#now(), expiresAt: this.#now() + FRONT_BOUND_LIFETIME_MS, bytesForwarded: 0, onlyTo: r.onlyTo,
     };
     this.add(session);
     return session;
