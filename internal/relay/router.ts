@@ -162,6 +162,10 @@ export class Router {
       if (!fromClient && !this.#towardsClient(session, to, k + 1)) {
         return reject(MsrpStatus.FORBIDDEN, 'session URI used from another connection', 'foreign-connection');
       }
+      // A front session's client hears only from its chat switch, on the connection we opened to it.
+      if (!fromClient && session.onlyTo !== undefined && !this.#fromSwitch(session.onlyTo, arrival, head)) {
+        return reject(MsrpStatus.FORBIDDEN, 'a front session takes traffic only from its chat switch', 'front-foreign');
+      }
       // The mesh: the replica the request entered by has checked the foreign hop (above).
       if (!fromClient && arrival !== undefined && this.#mesh?.isMesh(arrival) !== true) {
         // RFC 4976 §9.2: a foreign hop toward our client is an authenticated relay (mutual TLS,
@@ -201,6 +205,11 @@ export class Router {
     const next = this.#parse(raw).result;
     if (!next.ok) return undefined;
     return bind.call(this.#sessions, id, arrival, head.fromPath[head.fromPath.length - 1]!, (onlyTo) => sameHop(next.uri, onlyTo));
+  }
+
+  #fromSwitch(hop: { host: string; port: number }, arrival: Connection | undefined, head: MsrpRequestHead): boolean {
+    const from = this.#parse(head.fromPath[0] ?? '').result;
+    return arrival?.direction === 'outbound' && from.ok && sameHop(from.uri, hop);
   }
 
   /** Is to[i..] the client of `session` (the rest of To-Path after our session URI)? */
