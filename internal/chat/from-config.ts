@@ -31,6 +31,9 @@ export async function startChatFromConfig(
     ordinal, peerHost: c.mesh.peerHost, port: c.mesh.chatPort, listenHosts: [c.mesh.listenHost],
     tls: await loadTlsMaterial(c.mesh.tlsDir), connectTimeoutMs: c.mesh.connectTimeoutMs, leaseTtlMs: c.mesh.roomLeaseSec * 1000,
   };
+  if (c.chat.msrp.relayInFront && c.mesh.enabled) {
+    deps.logger.warn({ component: 'chat' }, 'chat.msrp.relayInFront is ignored with mesh.enabled: answers name the switch directly');
+  }
   const needsTls = c.chat.msrp.transport === 'tls' || c.chat.sip.tlsPort !== undefined;
   const live: { chat?: RunningChatServer } = {};
   const watcher = needsTls
@@ -57,7 +60,9 @@ export async function startChatFromConfig(
       ...(tls === undefined ? {} : { tls }),
       sessionIdPrefix,
       ...(mesh === undefined ? {} : { mesh }),
-      ...(c.chat.msrp.relayInFront && deps.front !== undefined ? { front: deps.front } : {}),
+      // Several replicas: a front session lives on the replica that answered the INVITE, and
+      // a client the load balancer sends elsewhere could not bind it (docs/chat.md): direct paths.
+      ...(c.chat.msrp.relayInFront && !c.mesh.enabled && deps.front !== undefined ? { front: deps.front } : {}),
     });
   } catch (err) {
     watcher?.close();
