@@ -93,6 +93,12 @@ describe('our relay in front of the chat switch', { timeout: 60_000 }, () => {
     bob.p.send(cpim(bob.p.sipUri, 'hello alice'));
     await alice.p.seen('hello alice');
 
+    // Alice herself may go nowhere but the switch through her front session.
+    const elsewhere = new TlsParticipant(alice.p.sipUri);
+    elsewhere.focusUri = `${alice.path[0]} msrps://127.0.0.1:${relay.port + 1}/x;tcp`;
+    const tid = elsewhere.send(cpim(alice.p.sipUri, 'elsewhere'), alice.p);
+    assert.equal(await statusOf(alice.p, tid), 403);
+
     // A third party that did not get the answer, on its own connection to the relay.
     const mallory = new TlsParticipant('sip:mallory@example.com');
     participants.push(mallory);
