@@ -36,6 +36,9 @@ export interface SessionTableEvents {
   onRemoved(session: RelaySession, reason: 'expired' | 'closed' | 'deleted' | 'replaced'): void;
 }
 
+/** The realm of front sessions (the relay's throttle and views): all of them share its realm limit. */
+export const FRONT_REALM = 'chat-front';
+
 /** A bound front session's expiry: a year, i.e. none in practice (it ends with its device). */
 const FRONT_BOUND_LIFETIME_MS = 365 * 24 * 3600_000;
 
@@ -89,7 +92,8 @@ export class SessionTable {
     this.#fronts.delete(id);
     if (r.expiresAt <= this.#now()) return undefined;
     const session: RelaySession = {
-      id, connection: conn, user: 'front', realm: '', uri: r.uri, clientUri,
+      // Throttled as a user of its own in the realm `chat-front` (throttle.ts keys: session, user, realm).
+      id, connection: conn, user: id, realm: FRONT_REALM, uri: r.uri, clientUri,
       // It ends with the device (the chat server ends it), not by time.
       createdAt: this.#now(), expiresAt: this.#now() + FRONT_BOUND_LIFETIME_MS, bytesForwarded: 0, onlyTo: r.onlyTo,
     };
