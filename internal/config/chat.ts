@@ -21,7 +21,7 @@ export const ChatConfigSchema = Type.Object({
     host: Type.String({ default: '0.0.0.0', description: 'Address the MSRP switch binds.' }),
     port: Port('MSRP port of the switch (participants connect here; a=path of the answer).', 2856),
     transport: Type.Enum(['tcp', 'tls'], { default: 'tls', description: '`tls` gives msrps: session URIs (engine certificate).' }),
-    relayInFront: Type.Boolean({ default: false, description: 'Answer devices that connect to us directly (one a=path URI, answer a=setup:passive) with a=path [relay front session, switch]: they connect to the relay\'s listener only, which forwards to this switch (docs/chat.md "Our relay in front of the switch"). Off: the switch\'s own listener is the path.' }),
+    relayInFront: Type.Boolean({ default: false, description: 'Answer devices that connect to us directly (one a=path URI, answer a=setup:passive) with a=path [relay front session, switch]: they connect to the relay\'s listener only, which forwards to this switch (docs/chat.md "Our relay in front of the switch"). Ignored with mesh.enabled. Off: the switch\'s own listener is the path.' }),
   }, { ...strict, default: {}, description: 'MSRP listener of the switch.' }),
   autoCreate: Type.Boolean({ default: false, description: 'An INVITE to an unknown room on our domain creates it with the default policy (else 404).' }),
   factory: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._~-]+$', description: 'User part of the conference factory URI (sip:<factory>@<domain>): an INVITE to it creates an ad-hoc room (RCS group chat; the creator moderates it; written to the store), or rejoins the group of its Conversation-ID / Contribution-ID. Absent: no factory.' })),
