@@ -459,7 +459,7 @@ describe('Services', () => {
     assert.equal(c.chat.domain, 'chat.example.com');
     assert.equal(c.chat.publicHost, 'msrp.example.com');
     assert.deepEqual(c.chat.sip, { host: '0.0.0.0', udpPort: 5060, tcpPort: 5060, tlsPort: 5061 });
-    assert.deepEqual(c.chat.msrp, { host: '0.0.0.0', port: 2857, transport: 'tls' });
+    assert.deepEqual(c.chat.msrp, { host: '0.0.0.0', port: 2857, transport: 'tls', relayInFront: false });
     const off = loadRendered(renderConfigMap(relayFixture({ chat: { enabled: false } })).data![CONFIG_KEY]!);
     assert.equal(off.chat.enabled, false);
   });
