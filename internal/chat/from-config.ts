@@ -15,6 +15,7 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import { loadTlsMaterial, secureContextOptions, watchTlsMaterial } from '../transport/tls-files.ts';
 import type { GuessLimiter } from '../auth/guesses.ts';
 import type { FocusAuth } from './focus/identity.ts';
+import type { FrontSessions } from './focus/calls.ts';
 import { startChatServer, type ChatMeshOptions, type RunningChatServer } from './server.ts';
 
 /**
@@ -24,7 +25,7 @@ import { startChatServer, type ChatMeshOptions, type RunningChatServer } from '.
  * mesh certificate of the rooms' channel is read once, at start.
  */
 export async function startChatFromConfig(
-  c: EngineConfig, deps: { logger: Logger; metrics: Metrics; store: Store; hostname: string; auth?: FocusAuth; guesses?: GuessLimiter; accounting?: AccountingSink },
+  c: EngineConfig, deps: { logger: Logger; metrics: Metrics; store: Store; hostname: string; auth?: FocusAuth; guesses?: GuessLimiter; accounting?: AccountingSink; front?: FrontSessions },
 ): Promise<RunningChatServer | undefined> {
   if (!c.chat.enabled) return undefined;
   const sessionIdPrefix = sessionIdPrefixOf(c, deps.hostname);
@@ -33,6 +34,9 @@ export async function startChatFromConfig(
     ordinal, peerHost: c.mesh.peerHost, port: c.mesh.chatPort, listenHosts: [c.mesh.listenHost],
     tls: await loadTlsMaterial(c.mesh.tlsDir), connectTimeoutMs: c.mesh.connectTimeoutMs, leaseTtlMs: c.mesh.roomLeaseSec * 1000,
   };
+  if (c.chat.msrp.relayInFront && c.mesh.enabled) {
+    deps.logger.warn({ component: 'chat' }, 'chat.msrp.relayInFront is ignored with mesh.enabled: answers name the switch directly');
+  }
   const needsTls = c.chat.msrp.transport === 'tls' || c.chat.sip.tlsPort !== undefined || c.chat.sip.wssPort !== undefined;
   const live: { chat?: RunningChatServer } = {};
   const watcher = needsTls
@@ -62,6 +66,9 @@ export async function startChatFromConfig(
       ...(deps.auth === undefined ? {} : { auth: deps.auth }),
       ...(deps.guesses === undefined ? {} : { guesses: deps.guesses }),
       ...(deps.accounting === undefined ? {} : { accounting: deps.accounting }),
+      // Several replicas: a front session lives on the replica that answered the INVITE, and
+      // a client the load balancer sends elsewhere could not bind it (docs/chat.md): direct paths.
+      ...(c.chat.msrp.relayInFront && !c.mesh.enabled && deps.front !== undefined ? { front: deps.front } : {}),
     });
   } catch (err) {
     watcher?.close();

@@ -52,7 +52,7 @@ async function chatWith(connections: Partial<ChatConfig['connections']>, metrics
   return startChatServer({
     ...base,
     sip: { host: '127.0.0.1', udpPort: 0, tcpPort: 0, tlsPort: 0 },
-    msrp: { host: '127.0.0.1', port: 0, transport: 'tls' },
+    msrp: { ...base.msrp, host: '127.0.0.1', port: 0, transport: 'tls' },
     connections: { ...base.connections, ...connections },
   }, { logger, metrics, tls: { cert: pki.peer.cert, key: pki.peer.key } });
 }

@@ -23,6 +23,7 @@ import type { Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { ChatPort, ChatRoomPort, LocalChatPort } from './focus/chat-port.ts';
 import { MemoryRoomDirectory, roomEntryFromSpec, StoreRoomDirectory, type NewRoom, type RoomDirectory, type RoomEntry } from './focus/directory.ts';
+import type { FrontSessions } from './focus/calls.ts';
 import { startFocus, type FocusOptions, type RunningFocus } from './focus/focus.ts';
 import type { FocusAuth } from './focus/identity.ts';
 import { chatListenerGuards } from './listener-guards.ts';
@@ -58,6 +59,8 @@ export interface ChatServerDeps {
    * room's owner. The session id prefix must be this replica's (`r<ordinal>-`).
    */
   readonly mesh?: ChatMeshOptions;
+  /** The engine's relay in front of the switch (chat.msrp.relayInFront, docs/chat.md "Our relay in front of the switch"). */
+  readonly front?: FrontSessions;
 }
 
 export interface ChatMeshOptions extends MeshChannelOptions {
@@ -252,6 +255,7 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
     ...(deps.guesses === undefined ? {} : { guesses: deps.guesses }),
     ...deps.focusTuning,
     ...(config.sip.trustedProxies === undefined ? {} : { trustedProxies: config.sip.trustedProxies }),
+    ...(deps.front === undefined ? {} : { front: deps.front }),
   }).catch(failed);
 
   return {

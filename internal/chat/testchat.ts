@@ -6,7 +6,7 @@ export function loopbackChatConfig(o: { rooms: ChatConfig['rooms']; minExpires?:
   return {
     enabled: true, domain: 'chat.test', publicHost: '127.0.0.1',
     sip: { host: '127.0.0.1', udpPort: 0, tcpPort: 0 },
-    msrp: { host: '127.0.0.1', port: 0, transport: 'tcp' },
+    msrp: { host: '127.0.0.1', port: 0, transport: 'tcp', relayInFront: false },
     autoCreate: false,
     media: { privateAddresses: 'allow', foreignAddresses: 'allow', trustedHosts: [] },
     subscriptions: { minExpires: o.minExpires ?? 60, maxExpires: 3600 },

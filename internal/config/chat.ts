@@ -27,6 +27,7 @@ export const ChatConfigSchema = Type.Object({
     host: Type.String({ default: '0.0.0.0', description: 'Address the MSRP switch binds.' }),
     port: Port('MSRP port of the switch (participants connect here; a=path of the answer).', 2856),
     transport: Type.Enum(['tcp', 'tls'], { default: 'tls', description: '`tls` gives msrps: session URIs (engine certificate).' }),
+    relayInFront: Type.Boolean({ default: false, description: 'Answer devices that connect to us directly (one a=path URI, answer a=setup:passive) with a=path [relay front session, switch]: they connect to the relay\'s listener only, which forwards to this switch (docs/chat.md "Our relay in front of the switch"). Ignored with mesh.enabled. Off: the switch\'s own listener is the path.' }),
   }, { ...strict, default: {}, description: 'MSRP listener of the switch.' }),
   connections: Type.Object({
     max: Type.Integer({ minimum: 0, default: 10000, description: 'Concurrent connections on the SIP TCP/TLS listeners together, and (counted apart) on the MSRP switch listener; counted from accept, before the TLS handshake; one more is closed at once (chat_connections_refused_total). 0 = unlimited.' }),

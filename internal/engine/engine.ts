@@ -99,6 +99,9 @@ export class EngineStartError extends Error {
   }
 }
 
+/** How long a front session waits for its device's connection (the switch gives up sooner: connect-timeout). */
+const FRONT_BIND_WITHIN_MS = 5 * 60_000;
+
 export async function startEngine(config: EngineConfig, deps: EngineDeps): Promise<RunningEngine> {
   const { logger } = deps;
   const hostname = deps.hostname ?? osHostname();
@@ -156,7 +159,10 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
     algorithms: options.algorithms,
     lookup: (realm, user) => credentials.credentials.lookup(realm, user),
   };
-  const chat = await part('chat', () => startChatFromConfig(config, { logger, metrics, store, hostname, auth, guesses, ...(accounting !== undefined ? { accounting } : {}) }));
+  // Our relay in front of the switch (chat.msrp.relayInFront): the chat server asks the relay
+  // for front sessions through this hook; the relay knows nothing of chat.
+  const front = { open: () => relay.openFront(FRONT_BIND_WITHIN_MS), end: (id: string) => relay.endFront(id) };
+  const chat = await part('chat', () => startChatFromConfig(config, { logger, metrics, store, hostname, auth, guesses, front, ...(accounting !== undefined ? { accounting } : {}) }));
   if (chat !== undefined) relay.attachRooms(roomsControl(chat));
   if (chat !== undefined) started.push(() => chat.close());
   const cf = deps.configFile;

@@ -7,7 +7,7 @@ import { GuessLimiter } from '../auth/guesses.ts';
 import { NonceManager } from '../auth/nonce.ts';
 import { AuthFailures } from '../telemetry/auth-failures.ts';
 import { MsrpStatus } from '../msrp/status.ts';
-import { buildResponse } from '../msrp/transaction.ts';
+import { buildResponse, newSessionId } from '../msrp/transaction.ts';
 import { Connection, nextConnectionId, type MsrpSocket } from '../transport/connection.ts';
 import { ConnectionLimits } from '../transport/connection-limits.ts';
 import { listen, type Listener, type ListenerGuard } from '../transport/listeners.ts';
@@ -73,6 +73,14 @@ export interface RunningRelay {
   readonly connections: ReadonlySet<Connection>;
   /** The chat server's rooms for the control endpoint (started after the relay). */
   attachRooms(rooms: RoomsControl): void;
+  /**
+   * A front session for the in-process chat switch (docs/chat.md "Our relay in front of the
+   * switch"): a session URI without AUTH whose client, the first connection that sends through
+   * it, may reach only nextHops.ownChatSwitch. Undefined when the relay has no own switch.
+   */
+  openFront(bindWithinMs: number): { id: string; uri: string } | undefined;
+  /** Ends a front session (the device left), bound or not. */
+  endFront(id: string): void;
   /**
    * Takes new live options (internal/relay/live-options.ts) without dropping a connection:
    * limits, throttling, next hops, peer policy, realms and aliases. Throws, changing nothing,
@@ -361,6 +369,17 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     connections,
     attachRooms(rooms) {
       roomsControl = rooms;
+    },
+    openFront(bindWithinMs) {
+      const own = o.nextHops.ownChatSwitch;
+      if (own === undefined || stopped) return undefined;
+      const id = newSessionId(o.sessionIdPrefix);
+      const uri = `msrps://${uriHost}:${publicPort()}/${id};tcp`;
+      sessions.reserveFront({ id, uri, onlyTo: { host: own.host, port: own.port }, expiresAt: Date.now() + bindWithinMs });
+      return { id, uri };
+    },
+    endFront(id) {
+      sessions.endFront(id);
     },
     reconfigure(next) {
       if (next.peerCertificates === 'require' && !o.mutualTls) throw new Error('peerCertificates "require" needs mutualTls');

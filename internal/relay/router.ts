@@ -49,7 +49,7 @@ export type Route =
     };
 
 /** The session table as the router reads it (sessions.ts SessionTable). */
-export type SessionLookup = Pick<SessionTable, 'get'>;
+export type SessionLookup = Pick<SessionTable, 'get'> & Partial<Pick<SessionTable, 'bindFront'>>;
 
 export interface LocalIdentity {
   /** True when `uri` names this relay (any session id). */
@@ -154,13 +154,17 @@ export class Router {
         }
         return { kind: 'forward', head: rewrite(head, k), session: entered, next: { kind: 'mesh', ordinal: owner } };
       }
-      const session = this.#sessions.get(target.sessionId);
+      const session = this.#sessions.get(target.sessionId) ?? this.#bindFront(target.sessionId, arrival, head, k);
       if (session === undefined) return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'unknown or expired session', 'unknown-session');
       entered ??= session;
       if (k + 1 === to.length) return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'To-Path ends at this relay', 'path-ends-here');
       const fromClient = arrival === session.connection;
       if (!fromClient && !this.#towardsClient(session, to, k + 1)) {
         return reject(MsrpStatus.FORBIDDEN, 'session URI used from another connection', 'foreign-connection');
+      }
+      // A front session's client hears only from its chat switch, on the connection we opened to it.
+      if (!fromClient && session.onlyTo !== undefined && !this.#fromSwitch(session.onlyTo, arrival, head)) {
+        return reject(MsrpStatus.FORBIDDEN, 'a front session takes traffic only from its chat switch', 'front-foreign');
       }
       // The mesh: the replica the request entered by has checked the foreign hop (above).
       if (!fromClient && arrival !== undefined && this.#mesh?.isMesh(arrival) !== true) {
@@ -176,6 +180,9 @@ export class Router {
       }
       const next = this.#parse(to[k]!);
       if (!next.result.ok) return reject(MsrpStatus.BAD_REQUEST, 'next To-Path URI is not an MSRP URI', 'bad-uri');
+      if (session.onlyTo !== undefined && !sameHop(next.result.uri, session.onlyTo)) {
+        return reject(MsrpStatus.FORBIDDEN, 'a front session leads only to its chat switch', 'front-next-hop');
+      }
       if (!this.#isLocal(next as CachedUri & { result: { ok: true } })) {
         return { kind: 'forward', head: rewrite(head, k), session: entered, next: { kind: 'remote', uri: next.result.uri } };
       }
@@ -183,6 +190,26 @@ export class Router {
       parsed = next;
     }
     return reject(MsrpStatus.FORBIDDEN, 'too many hops through this relay', 'loop');
+  }
+
+  /**
+   * A front session's first use (docs/chat.md "Our relay in front of the switch"): a client
+   * connection sending toward the session's chat switch binds it. The switch's own connection
+   * or the mesh never binds one.
+   */
+  #bindFront(id: string, arrival: Connection | undefined, head: MsrpRequestHead, k: number): RelaySession | undefined {
+    const bind = this.#sessions.bindFront;
+    if (bind === undefined || arrival === undefined || head.method === 'AUTH' || this.#mesh?.isMesh(arrival) === true) return undefined;
+    const raw = head.toPath[k + 1];
+    if (raw === undefined || head.fromPath.length === 0) return undefined;
+    const next = this.#parse(raw).result;
+    if (!next.ok) return undefined;
+    return bind.call(this.#sessions, id, arrival, head.fromPath[head.fromPath.length - 1]!, (onlyTo) => sameHop(next.uri, onlyTo));
+  }
+
+  #fromSwitch(hop: { host: string; port: number }, arrival: Connection | undefined, head: MsrpRequestHead): boolean {
+    const from = this.#parse(head.fromPath[0] ?? '').result;
+    return arrival?.direction === 'outbound' && from.ok && sameHop(from.uri, hop);
   }
 
   /** Is to[i..] the client of `session` (the rest of To-Path after our session URI)? */
@@ -208,6 +235,10 @@ function rewrite(head: MsrpRequestHead, k: number): MsrpRequestHead {
   for (let i = 0; i < k; i++) fromPath[i] = to[k - 1 - i]!;
   for (let i = 0; i < from.length; i++) fromPath[k + i] = from[i]!;
   return { kind: 'request', transactionId: newTransactionId(), method: head.method, toPath: to.slice(k), fromPath, headers: head.headers };
+}
+
+function sameHop(uri: MsrpUri, hop: { host: string; port: number }): boolean {
+  return uri.host.toLowerCase() === hop.host && effectivePort(uri) === hop.port;
 }
 
 function reject(status: number, comment: string, reason: string): Route {

@@ -25,11 +25,31 @@ export interface RelaySession {
   /** Complete SEND messages (last chunk) from the client, and delivered to it. */
   messagesIn: number;
   messagesOut: number;
+  /**
+   * A front session (docs/chat.md "Our relay in front of the switch"): no AUTH, handed to the
+   * in-process chat server; its client may send only to this next hop (the own chat switch).
+   */
+  readonly onlyTo?: { host: string; port: number };
+}
+
+/** A front session handed out and not yet used: bound to the first connection that sends through it. */
+export interface FrontReservation {
+  readonly id: string;
+  readonly uri: string;
+  readonly onlyTo: { host: string; port: number };
+  /** Unused until then, it cannot be bound any more. */
+  readonly expiresAt: number;
 }
 
 export interface SessionTableEvents {
   onRemoved(session: RelaySession, reason: 'expired' | 'closed' | 'deleted' | 'replaced'): void;
 }
+
+/** The realm of front sessions (the relay's throttle and views): all of them share its realm limit. */
+export const FRONT_REALM = 'chat-front';
+
+/** A bound front session's expiry: a year, i.e. none in practice (it ends with its device). */
+const FRONT_BOUND_LIFETIME_MS = 365 * 24 * 3600_000;
 
 /** How often expired sessions are swept out (lookups check the expiry themselves, exactly). */
 const SWEEP_INTERVAL_MS = 1000;
@@ -39,6 +59,8 @@ export class SessionTable {
   /** One session per connection is the rule: a Set only when a connection holds more. */
   readonly #byConnection = new Map<Connection, RelaySession | Set<RelaySession>>();
   readonly #byUser = new Map<string, Set<RelaySession>>();
+  /** Front sessions not bound yet (bounded by the chat server's devices; they end with the device). */
+  readonly #fronts = new Map<string, FrontReservation>();
   readonly #events: SessionTableEvents;
   readonly #now: () => number;
   /** One sweep timer for the whole table (not one per session), running while it is not empty. */
@@ -62,6 +84,41 @@ export class SessionTable {
       return undefined;
     }
     return s;
+  }
+
+  /** Reserves a front session (the engine's chat server, at admission). */
+  reserveFront(r: FrontReservation): void {
+    this.#fronts.set(r.id, r);
+  }
+
+  /**
+   * Binds a reserved front session to the connection that first sends through it (RFC 4975
+   * §5.4, as a switch session is bound), or undefined when `id` is no such reservation.
+   */
+  bindFront(id: string, conn: Connection, clientUri: string, towards: (onlyTo: FrontReservation['onlyTo']) => boolean): RelaySession | undefined {
+    const r = this.#fronts.get(id);
+    if (r === undefined || !towards(r.onlyTo)) return undefined;
+    this.#fronts.delete(id);
+    if (r.expiresAt <= this.#now()) return undefined;
+    const session: RelaySession = {
+      // Throttled as a user of its own in the realm `chat-front` (throttle.ts keys: session, user, realm).
+      id, connection: conn, user: id, realm: FRONT_REALM, uri: r.uri, clientUri,
+      // It ends with the device (the chat server ends it), not by time.
+      createdAt: this.#now(), expiresAt: this.#now() + FRONT_BOUND_LIFETIME_MS, bytesForwarded: 0, bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0, onlyTo: r.onlyTo,
+    };
+    this.add(session);
+    return session;
+  }
+
+  /** Ends a front session, bound or not (the device left the room). */
+  endFront(id: string): void {
+    if (this.#fronts.delete(id)) return;
+    this.remove(id, 'deleted');
+  }
+
+  /** Front sessions reserved and not bound yet. */
+  get pendingFronts(): number {
+    return this.#fronts.size;
   }
 
   all(): IterableIterator<RelaySession> {
@@ -124,6 +181,7 @@ export class SessionTable {
   }
 
   clear(): void {
+    this.#fronts.clear();
     for (const id of [...this.#byId.keys()]) this.remove(id, 'deleted');
   }
 

@@ -38,6 +38,8 @@ export interface Call {
   readonly sessionId: string;
   /** The device's a=path as last offered (a re-INVITE may change it, RFC 4975 §8.4). */
   remotePath: readonly string[];
+  /** Our relay's front session in the device's path (docs/chat.md "Our relay in front of the switch"). */
+  front?: FrontSession | undefined;
   sessionVersion: number;
   answer: SessionDescription;
   /** The dialog is ending from our side or theirs: no BYE to send any more. */
@@ -58,6 +60,20 @@ interface Joined {
   /** An RFC 5547 push (file-transfer.ts): the answer becomes a file-transfer answer. */
   readonly file?: Parameters<typeof withFileTransfer>[2] & { readonly index: number };
   readonly onJoined: ((sipUri: string) => void) | undefined;
+  readonly front: FrontSession | undefined;
+}
+
+/** A front session of our relay (internal/relay RunningRelay.openFront), as the engine hands it over. */
+export interface FrontSession {
+  readonly id: string;
+  readonly uri: string;
+}
+
+/** Our relay in front of the switch (docs/chat.md): the engine wires its in-process relay here. */
+export interface FrontSessions {
+  /** A new front session, or undefined when the relay cannot give one (then the path is direct). */
+  open(): FrontSession | undefined;
+  end(id: string): void;
 }
 
 export interface CallsOptions {
@@ -72,6 +88,8 @@ export interface CallsOptions {
   counted(outcome: string): void;
   /** REFER method=INVITE: the focus invites the Refer-To target (dial-out.ts). */
   dialOut?(incoming: IncomingRequest, room: RoomEntry, chat: ChatRoomPort, target: string, requester: Identity): void;
+  /** Put our relay in front of the switch for devices that connect to us directly (chat.msrp.relayInFront). */
+  readonly front?: FrontSessions;
 }
 
 export class Calls {
@@ -127,33 +145,40 @@ export class Calls {
     if (file !== undefined && !file.ok) return refuse(488, file.text, 399);
     const contact = contacts(req).find((c) => !c.star);
     const deviceId = `${headerValue(req, 'Call-ID') ?? ''};${from.params.get('tag') ?? ''}`;
+    const setup = answerSetup(offer.media);
+    const front = file === undefined ? this.#openFront(offer.media.path, setup) : undefined;
     const request: AdmitRequest = {
-      sipUri, displayName: from.displayName, remotePath: offer.media.path, acceptTypes: offer.media.acceptTypes,
+      sipUri, displayName: from.displayName, remotePath: front === undefined ? offer.media.path : [front.uri, ...offer.media.path], acceptTypes: offer.media.acceptTypes,
       acceptWrappedTypes: offer.media.acceptWrappedTypes,
       acceptsPrivate: offer.media.chatroom?.privateMessages ?? false, deviceId,
-      setup: answerSetup(offer.media), ...(file === undefined ? {} : { upload: file.upload }),
+      setup, ...(file === undefined ? {} : { upload: file.upload }),
     };
     const admitted = chat.admit(request);
     const joined: Joined = {
-      incoming, room, chat, sipUri, identity: who, offer: offer.sdp, remotePath: offer.media.path, contact: contact && !contact.star ? contact.uri : undefined, refuse, onJoined,
+      incoming, room, chat, sipUri, identity: who, offer: offer.sdp, remotePath: offer.media.path, contact: contact && !contact.star ? contact.uri : undefined, refuse, onJoined, front,
       ...(file === undefined ? {} : { file: { ...file, index: offer.media.index } }),
     };
     // A room of this process answers at once; one another replica owns answers later.
     if (!(admitted instanceof Promise)) return this.#admitted(joined, admitted);
     admitted.then((r) => this.#admitted(joined, r), (err: unknown) => {
+      this.#endFront(front);
       this.#o.logger.warn({ err, room: room.name }, 'admission by the owner replica failed');
       refuse(503, 'the room is not reachable right now');
     });
   }
 
   #admitted(j: Joined, admitted: AdmitResult): void {
-    const { incoming, room, chat, sipUri, refuse } = j;
+    const { incoming, room, chat, sipUri, front } = j;
+    const refuse: Joined['refuse'] = (status, text, warnCode) => {
+      this.#endFront(front);
+      j.refuse(status, text, warnCode);
+    };
     if (!admitted.ok) {
       const status = admitted.reason === 'full' || admitted.reason === 'too-many-devices' ? 486 : admitted.sipStatus;
       return refuse(status, admitted.message, status === 488 ? 399 : undefined);
     }
     const sessionId = String(randomInt(1, 2 ** 47));
-    const chatAnswer = this.#answer(j.offer, [admitted.localUri], sessionId, 1, admitted.features);
+    const chatAnswer = this.#answer(j.offer, front === undefined ? [admitted.localUri] : [front.uri, admitted.localUri], sessionId, 1, admitted.features);
     const answer = chatAnswer && j.file ? withFileTransfer(chatAnswer, j.file.index, j.file) : chatAnswer;
     if (!answer) {
       void chat.remove(admitted.participantId, 'sip');
@@ -165,12 +190,13 @@ export class Calls {
     });
     if (!dialog || dialog.state === 'terminated') {
       // CANCELled while we were admitting (the core already answered 487).
+      this.#endFront(front);
       void chat.remove(admitted.participantId, 'sip');
       return;
     }
     const call: Call = {
       dialog, room, chat, participantId: admitted.participantId, sipUri, identity: j.identity, contact: j.contact,
-      sessionId, remotePath: j.remotePath, sessionVersion: 1, answer, ending: false,
+      sessionId, remotePath: j.remotePath, sessionVersion: 1, answer, ending: false, front,
     };
     this.#byDialog.set(dialogKey(dialog.id), call);
     this.#byParticipant.set(admitted.participantId, call);
@@ -187,11 +213,18 @@ export class Calls {
       incoming.respond(offer.status, { headers: offer.warnCode === undefined ? [] : [['Warning', warning(offer.warnCode, this.#o.publicHost, offer.text)]] });
       return;
     }
-    const localUri = call.answer.media.flatMap((m) => m.attributes).find((a) => a.name === 'path')?.value?.split(/\s+/) ?? [];
+    const path = offer.media.path;
+    const setup = answerSetup(offer.media);
+    const answered = call.answer.media.flatMap((m) => m.attributes).find((a) => a.name === 'path')?.value?.split(/\s+/) ?? [];
+    // A moved device gets a new front session (the old one is bound to its old connection).
+    const same = samePath(path, call.remotePath);
+    const front = same ? call.front : this.#openFront(path, setup);
+    const localUri = [...(front === undefined ? [] : [front.uri]), answered[answered.length - 1] ?? ''];
     const chatroom = call.answer.media.flatMap((m) => m.attributes).find((a) => a.name === 'chatroom')?.value ?? '';
     const answer = this.#answer(offer.sdp, localUri, call.sessionId, call.sessionVersion + 1,
       { nickname: chatroom.includes('nickname'), privateMessages: chatroom.includes('private-messages') });
     if (!answer) {
+      if (front !== call.front) this.#endFront(front);
       incoming.respond(488);
       return;
     }
@@ -200,18 +233,24 @@ export class Calls {
       call.answer = answer;
       incoming.respond(200, { body: formatSdp(answer), contentType: 'application/sdp', headers: [['Contact', this.#o.contactFor(call.room, incoming.source.transport)]] });
     };
-    const path = offer.media.path;
-    if (samePath(path, call.remotePath)) return respond();
+    if (same) return respond();
     // RFC 4975 §8.4: a new offer may carry a new path. Our URI stays (the device keeps its
     // session, nickname and place in the room); the switch moves it to a new connection.
-    const moved = call.chat.repath(call.participantId, path, answerSetup(offer.media));
+    const moved = call.chat.repath(call.participantId, front === undefined ? path : [front.uri, ...path], setup);
     const done = (ok: boolean): void => {
       if (!ok) {
+        this.#endFront(front);
         // RFC 3261 §14.2: a refused re-INVITE leaves the session as it was.
         incoming.respond(488, { headers: [['Warning', warning(399, this.#o.publicHost, 'the new a=path could not be applied')]] });
         return;
       }
       call.remotePath = path;
+      if (call.ending) {
+        this.#endFront(front); // the device left meanwhile
+      } else {
+        this.#endFront(call.front);
+        call.front = front;
+      }
       this.#o.logger.info({ room: call.room.name, participant: call.sipUri, session: call.participantId }, 're-INVITE moved the device to a new MSRP path');
       respond();
     };
@@ -304,6 +343,22 @@ export class Calls {
   #forget(call: Call): void {
     this.#byDialog.delete(dialogKey(call.dialog.id));
     this.#byParticipant.delete(call.participantId);
+    // The front session ends with the device.
+    this.#endFront(call.front);
+    call.front = undefined;
+  }
+
+  /**
+   * A front session for a device that connects to us itself (one a=path URI: no relay of its
+   * own, and the answer is passive), when the engine put our relay in front of the switch.
+   */
+  #openFront(path: readonly string[], setup: 'active' | 'passive'): FrontSession | undefined {
+    if (this.#o.front === undefined || path.length !== 1 || setup !== 'passive') return undefined;
+    return this.#o.front.open();
+  }
+
+  #endFront(front: FrontSession | undefined): void {
+    if (front !== undefined) this.#o.front?.end(front.id);
   }
 
   #answer(

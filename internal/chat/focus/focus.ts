@@ -27,7 +27,7 @@ import { UserAgentServer, type IncomingRequest } from '../../sip/ua.ts';
 import { parseSipUri } from '../../sip/uri.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { LAB_MEDIA_POLICY, type MediaPolicy } from './admission.ts';
-import { Calls } from './calls.ts';
+import { Calls, type FrontSessions } from './calls.ts';
 import { DialOut } from './dial-out.ts';
 import { factoryInvite, isFactoryUri } from './factory.ts';
 import { RoomUnavailableError, type ChatPort, type ChatRoomPort, type RoomEvent } from './chat-port.ts';
@@ -82,6 +82,8 @@ export interface FocusOptions {
   readonly udpGuard?: UdpGuardOptions;
   /** How often rooms followed on another replica with no call or subscription here are let go (default 30 s). */
   readonly remoteRoomSweepMs?: number;
+  /** Our relay in front of the switch (docs/chat.md "Our relay in front of the switch"); absent: direct paths. */
+  readonly front?: FrontSessions;
 }
 
 export interface RunningFocus {
@@ -178,6 +180,7 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     notifyRefer: (dialog, sipfrag) => void notifyRefer(dialog, sipfrag),
     counted: (outcome) => invites?.inc({ outcome }),
     dialOut: (incoming, room, chat, target, requester) => dialOut.refer(incoming, room, chat, target, requester),
+    ...(o.front === undefined ? {} : { front: o.front }),
   });
 
   const dialOut = new DialOut({

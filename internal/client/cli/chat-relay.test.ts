@@ -22,7 +22,7 @@ function chatConfig(transport: 'tcp' | 'tls'): Parameters<typeof startChatServer
   return {
     enabled: true, domain: 'chat.test', publicHost: '127.0.0.1',
     sip: { host: '127.0.0.1', udpPort: 0, tcpPort: 0 },
-    msrp: { host: '127.0.0.1', port: 0, transport },
+    msrp: { host: '127.0.0.1', port: 0, transport, relayInFront: false },
     autoCreate: false,
     media: { privateAddresses: 'allow', foreignAddresses: 'allow', trustedHosts: [] },
     subscriptions: { minExpires: 60, maxExpires: 3600 },

@@ -486,7 +486,7 @@ describe('Services', () => {
     assert.deepEqual(c.chat.sip, { host: '0.0.0.0', tcpPort: 5060, tlsPort: 5061 }, 'no SIP over UDP unless spec.ports.sipUdp is set');
     const udp = loadRendered(renderConfigMap(relayFixture({ chat: { enabled: true }, ports: { msrpTls: 2855, sipUdp: 5062 } })).data![CONFIG_KEY]!);
     assert.equal(udp.chat.sip.udpPort, 5062);
-    assert.deepEqual(c.chat.msrp, { host: '0.0.0.0', port: 2857, transport: 'tls' });
+    assert.deepEqual(c.chat.msrp, { host: '0.0.0.0', port: 2857, transport: 'tls', relayInFront: false });
     const off = loadRendered(renderConfigMap(relayFixture({ chat: { enabled: false } })).data![CONFIG_KEY]!);
     assert.equal(off.chat.enabled, false);
   });
