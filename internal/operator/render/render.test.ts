@@ -427,7 +427,7 @@ describe('SIP over WebSocket to the chat focus (ports.sipWss, RFC 7118)', () => 
   it('renders the focus wss port and origins, publishes sip-wss in the Service, the pod and the NetworkPolicy; nothing without chat', () => {
     const r = relayFixture({ ports: { msrpTls: 2855, msrpWss: 8443, sipWss: 7443 }, websocket: { origins: ['https://chat.example.com'] }, chat: { enabled: true } });
     const c = loadRendered(renderConfigMap(r).data![CONFIG_KEY]!);
-    assert.deepEqual(c.chat.sip, { host: '0.0.0.0', udpPort: 5060, tcpPort: 5060, tlsPort: 5061, wssPort: 7443, wsOrigins: ['https://chat.example.com'] });
+    assert.deepEqual(c.chat.sip, { host: '0.0.0.0', tcpPort: 5060, tlsPort: 5061, wssPort: 7443, wsOrigins: ['https://chat.example.com'] });
     assert.ok(renderPublicService(r).spec?.ports?.some((p) => p.name === 'sip-wss' && p.port === 7443 && p.targetPort === 'sip-wss'));
     const np = renderNetworkPolicy(r) as { spec: { ingress: { ports: { port: number }[] }[] } };
     assert.ok(np.spec.ingress[0]?.ports.some((p) => p.port === 7443));
