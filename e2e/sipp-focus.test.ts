@@ -6,6 +6,9 @@
 // sees the switch connect (RFC 6135) with the session's URIs. refer-invite.xml is a
 // moderator's REFER method=INVITE: the invitee is a SIP UA here that answers the focus.
 // Skip rule: sipp absent and CI !== 'true' → skipped with the reason; in CI it must run.
+import { randomBytes } from 'node:crypto';
+import { NonceManager } from '../internal/auth/nonce.ts';
+import { MemoryCredentials } from '../internal/relay/testrelay.ts';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -22,7 +25,13 @@ const skip = !sippAvailable() && process.env.CI !== 'true' ? 'sipp not installed
 describe('sipp joins a chat room of the real focus', { skip, timeout: 120_000 }, () => {
   let chat: RunningChatServer;
   before(async () => {
-    chat = await startChatServer(loopbackChatConfig({ rooms: [{ name: 'lobby', policy: { moderators: ['sip:mod@example.com'] } }], minExpires: 60 }), { logger: createLogger({ name: 'sipp-focus', level: 'silent', env: {} }) });
+    // Moderator actions need SIP Digest (refer-invite.xml answers the challenge as mod / mod-pw).
+    const users = new MemoryCredentials().add('example.com', 'mod', 'mod-pw');
+    chat = await startChatServer(loopbackChatConfig({ rooms: [{ name: 'lobby', policy: { moderators: ['sip:mod@example.com'] } }], minExpires: 60 }), {
+      logger: createLogger({ name: 'sipp-focus', level: 'silent', env: {} }),
+      // sipp answers only an MD5 challenge, and takes the first one offered (SHA-256 comes first by default).
+      auth: { realmFor: () => 'example.com', nonces: new NonceManager({ secret: randomBytes(32), lifetimeSec: 300 }), lookup: (r, u) => users.lookup(r, u), algorithms: ['MD5'] },
+    });
   });
   after(async () => {
     await chat.close();
@@ -115,6 +124,8 @@ describe('sipp joins a chat room of the real focus', { skip, timeout: 120_000 },
       const r = await runSipp({
         scenario: SCENARIOS.referInvite, target: `127.0.0.1:${chat.focus.udpPort!}`, transport: 'u1', service: 'lobby',
         keys: { moderator: 'sip:mod@example.com', target_uri: `sip:zoe@127.0.0.1:${invitee.localPort}` },
+        // The Digest uri must be the Request-URI (RFC 3261 §22.4); sipp's default is remote_ip:remote_port.
+        extraArgs: ['-auth_uri', `lobby@127.0.0.1:${chat.focus.udpPort!}`],
       });
       assert.equal(r.code, 0, failure(r));
       assert.match(offered, /^a=setup:actpass$/m, 'the focus offered MSRP to the invitee');

@@ -103,8 +103,20 @@ async function readIf(path: string | undefined): Promise<string> {
   }
 }
 
-/** Runs sipp once, in the foreground, in a temp folder; never rejects for a failed call. */
+/**
+ * Runs sipp once, in the foreground, in a temp folder; never rejects for a failed call. The
+ * local ports are free when chosen but another process may take one before sipp binds it
+ * (seen in CI with TCP transport): sipp then fails before sending anything, and it is run
+ * again on new ports.
+ */
 export async function runSipp(o: SippOptions): Promise<SippResult> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await runSippOnce(o);
+    if (attempt >= 3 || !/Unable to bind (main|control) socket/.test(r.errors + r.stderr)) return r;
+  }
+}
+
+async function runSippOnce(o: SippOptions): Promise<SippResult> {
   const dir = await mkdtemp(join(tmpdir(), 'msrp-sipp-'));
   const scenario = isAbsolute(o.scenario) ? o.scenario : join(import.meta.dirname, o.scenario);
   const keys: Record<string, string> = { msrp_port: '2855', msrp_sess: 'sipp', ...o.keys };
