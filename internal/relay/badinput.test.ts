@@ -10,11 +10,10 @@ import { createServer, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import type { Counter } from 'prom-client';
 import { buildResponse } from '../msrp/transaction.ts';
 import { MALFORMED_CASES, TID, type MalformedCase } from '../msrp/testdata/malformed.ts';
 import { TestClient, usePathOf } from './testclient.ts';
-import { eventually, startTestRelay, type TestRelay } from './testrelay.ts';
+import { count, eventually, startTestRelay, type TestRelay } from './testrelay.ts';
 
 const IDLE_SEC = 0.5;
 
@@ -26,11 +25,6 @@ const logger = pino({ level: 'info' }, new Writable({
     done();
   },
 }));
-
-async function count<L extends string>(c: Counter<L>, labels: Partial<Record<L, string>>): Promise<number> {
-  const { values } = await c.get();
-  return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k as L] === x)).reduce((n, v) => n + v.value, 0);
-}
 
 let t: TestRelay;
 let tlsPort: number;

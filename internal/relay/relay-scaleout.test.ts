@@ -11,10 +11,7 @@ import { getHeader } from '../msrp/frame.ts';
 import { buildResponse } from '../msrp/transaction.ts';
 import { testPki, type TestPki } from '../transport/testcerts.ts';
 import { TestClient, usePathOf } from './testclient.ts';
-import { eventually, startTestMesh, startTestRelay, type TestMeshReplica, type TestRelay } from './testrelay.ts';
-
-const counter = async (c: { get(): Promise<{ values: { value: number; labels: Record<string, string | number> }[] }> }, labels: Record<string, string>): Promise<number> =>
-  (await c.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
+import { count, eventually, startTestMesh, startTestRelay, type TestMeshReplica, type TestRelay } from './testrelay.ts';
 
 describe('three replicas of one relay over the mesh', () => {
   let pki: TestPki;
@@ -156,8 +153,8 @@ describe('three replicas of one relay over the mesh', () => {
       const lost = a.sendMessage([sa, sz, z.uri], 'after');
       const res = await a.response(lost.transactionId);
       assert.equal(res.status, 481);
-      assert.ok(await counter(trio[0]!.relay.metrics.meshLinkFailures, { reason: 'unreachable' }) >= 1);
-      assert.ok(await counter(trio[0]!.relay.metrics.drops, { reason: 'mesh-unreachable' }) >= 1);
+      assert.ok(await count(trio[0]!.relay.metrics.meshLinkFailures, { reason: 'unreachable' }) >= 1);
+      assert.ok(await count(trio[0]!.relay.metrics.drops, { reason: 'mesh-unreachable' }) >= 1);
 
       // Replicas 0 and 1 still talk.
       const ok = a.sendMessage([sa, sb, b.uri], 'still here');
@@ -206,13 +203,13 @@ describe('three replicas of one relay over the mesh', () => {
       s.once('close', () => resolve());
       s.setTimeout(5000, () => reject(new Error('the mesh port kept the connection')));
     });
-    const before = await counter(r1.relay.metrics.meshLinkFailures, { reason: 'refused-certificate' });
+    const before = await count(r1.relay.metrics.meshLinkFailures, { reason: 'refused-certificate' });
     await refused(undefined);
     await refused(pki.meshWrongCa);
     await refused(pki.meshWrongName);
     // Relay clients' certificates are no way in either: the mesh trusts its own CA only.
     await refused(pki.peer);
-    await eventually(async () => (await counter(r1.relay.metrics.meshLinkFailures, { reason: 'refused-certificate' })) === before + 4, 'four refusals counted');
+    await eventually(async () => (await count(r1.relay.metrics.meshLinkFailures, { reason: 'refused-certificate' })) === before + 4, 'four refusals counted');
   });
 
   it('delivers what a replica sends over the mesh, and refuses a mesh frame for a session the replica does not own', async () => {

@@ -4,17 +4,11 @@
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
-import type { Counter } from 'prom-client';
 import { eventually } from '../testwait.ts';
 import { closedWithin, rawConnect } from '../transport/testsockets.ts';
 import type { RelayOptions } from './options.ts';
 import { TestClient, usePathOf } from './testclient.ts';
-import { startTestRelay, type TestRelay } from './testrelay.ts';
-
-async function count<L extends string>(c: Counter<L>, labels: Partial<Record<L, string>>): Promise<number> {
-  const { values } = await c.get();
-  return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k as L] === x)).reduce((n, v) => n + v.value, 0);
-}
+import { count, startTestRelay, type TestRelay } from './testrelay.ts';
 
 const relays: TestRelay[] = [];
 const sockets: Socket[] = [];

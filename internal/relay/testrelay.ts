@@ -2,6 +2,7 @@
 // CredentialSource holding real HA1 digests (the same interface the store implements).
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
+import type { Counter } from 'prom-client';
 import { ha1 } from '../auth/digest.ts';
 import type { GuessLimiter } from '../auth/guesses.ts';
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
@@ -103,6 +104,12 @@ export async function freePort(host: string): Promise<number> {
   const port = (s.address() as { port: number }).port;
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
+}
+
+/** The sum of a counter's values whose labels include `labels`. */
+export async function count<L extends string>(c: Counter<L>, labels: Partial<Record<L, string>>): Promise<number> {
+  const { values } = await c.get();
+  return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k as L] === x)).reduce((n, v) => n + v.value, 0);
 }
 
 /** Shared by every internal/ test (internal/testwait.ts); re-exported for the relay's tests. */
