@@ -208,7 +208,11 @@ export class Inbound {
     }
   }
 
-  /** The source went away (or its frame broke) mid-chunk. */
+  /**
+   * The source went away (or its frame broke) mid-chunk. Its transaction downstream is
+   * forgotten: never armed, it would stay open on a shared next-hop connection until that
+   * closes; an answer to the aborted chunk is then an unmatched response.
+   */
   abort(): void {
     if (this.#state === 'active' && !this.completed) {
       this.#outlet!.write([forwardedEndLine(this.#outHead().transactionId, '#', this.#hasBody)]);
@@ -216,6 +220,7 @@ export class Inbound {
       if (this.#piece !== undefined) this.#stopYielding();
       this.#outlet!.release();
     }
+    if (this.#state !== 'done' && this.downstream !== undefined) this.f.unregister(this, this.downstream, this.outTid);
     this.#state = 'done';
     this.f.inFlight.delete(this);
   }

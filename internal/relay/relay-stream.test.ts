@@ -3,9 +3,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { getHeader } from '../msrp/frame.ts';
 import { serializeHead } from '../msrp/serializer.ts';
-import { newMessageId, newTransactionId } from '../msrp/transaction.ts';
+import { buildResponse, newMessageId, newTransactionId } from '../msrp/transaction.ts';
 import { TestClient, usePathOf } from './testclient.ts';
-import { eventually, startTestRelay, type TestRelay } from './testrelay.ts';
+import { count, eventually, startTestRelay, type TestRelay } from './testrelay.ts';
 
 const relays: TestRelay[] = [];
 after(async () => {
@@ -67,7 +67,7 @@ describe('streaming and flow control (docs/architecture.md §3.2, §3.4)', () =>
     assert.equal((await a.response(sent.transactionId, 20_000)).status, 200);
   });
 
-  it('ends the forwarded chunk with "#" when the sender goes away mid-chunk', async () => {
+  it('ends the forwarded chunk with "#" when the sender goes away mid-chunk, and forgets its transaction downstream', async () => {
     const { r, a, b, sa, sb } = await pair();
     const tid = newTransactionId();
     const head = serializeHead({
@@ -83,6 +83,12 @@ describe('streaming and flow control (docs/architecture.md §3.2, §3.4)', () =>
     const got = await b.request('SEND', 5000);
     assert.equal(got.continuation, '#');
     assert.equal(getHeader(got, 'Byte-Range'), '1-1000000/1000000');
+    // The aborted chunk's transaction is not kept open on B's connection (it would be until
+    // that closes): B's late answer to it matches nothing.
+    const unmatched = (): Promise<number> => count(r.relay.metrics.drops, { reason: 'unmatched-response' });
+    const before = await unmatched();
+    b.write(buildResponse(got, 200));
+    await eventually(async () => (await unmatched()) === before + 1, 'the late answer to be counted as unmatched');
   });
 
   it('paces a session to its byte rate by pausing the sender', async () => {
