@@ -55,5 +55,7 @@ describe('FrameEndScanner: where our MSRP frames end (RFC 7977 §4.2: one frame 
 
   it('refuses bytes that do not start a frame', () => {
     assert.throws(() => new FrameEndScanner().scan(Buffer.from('HTTP/1.1 200 OK\r\n'), []), /not an MSRP start line/);
+    assert.throws(() => new FrameEndScanner().scan(Buffer.from('MS\r\n'), []), /not an MSRP start line/);
+    assert.throws(() => new FrameEndScanner().scan(Buffer.from('MSRP abc\r\nMSRP x SEND\r\n'), []), /not an MSRP start line/);
   });
 });

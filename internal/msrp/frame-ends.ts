@@ -43,15 +43,28 @@ export class FrameEndScanner {
           if (this.#line.length > MAX_START_LINE) throw new Error('not an MSRP start line');
           return;
         }
-        const line = this.#line + b.toString('latin1', pos, lf);
-        this.#line = '';
-        // RFC 4975 §9: req-start = pMSRP SP transact-id SP method CRLF (responses alike)
-        const sp = line.indexOf(' ', 5);
-        if (!line.startsWith('MSRP ') || sp <= 5) throw new Error('not an MSRP start line');
-        this.#needle = Buffer.from(NEEDLE_TEXT + line.slice(5, sp), 'latin1');
-        // The end-line's leading CRLF may be the start line's own (a frame without headers).
-        this.#tail = CRLF;
-        pos = lf + 1;
+        let from = lf + 1;
+        if (this.#line === '') {
+          // The whole start line is in b (the common case): read from the bytes, no strings.
+          // RFC 4975 §9: req-start = pMSRP SP transact-id SP method CRLF (responses alike)
+          const sp = b.indexOf(SP, pos + 5);
+          if (lf - pos < 7 || b.compare(MSRP_SP, 0, 5, pos, pos + 5) !== 0 || sp === -1 || sp <= pos + 5 || sp > lf) throw new Error('not an MSRP start line');
+          const needle = Buffer.allocUnsafe(NEEDLE.length + sp - pos - 5);
+          NEEDLE.copy(needle);
+          b.copy(needle, NEEDLE.length, pos + 5, sp);
+          this.#needle = needle;
+          // The end-line's leading CRLF may be the start line's own (a frame without headers): here, in b.
+          from = lf - 1;
+        } else {
+          const line = this.#line + b.toString('latin1', pos, lf);
+          this.#line = '';
+          const sp = line.indexOf(' ', 5);
+          if (!line.startsWith('MSRP ') || sp <= 5) throw new Error('not an MSRP start line');
+          this.#needle = Buffer.from(NEEDLE_TEXT + line.slice(5, sp), 'latin1');
+          // The end-line's leading CRLF may be the start line's own, split from b.
+          this.#tail = CRLF;
+        }
+        pos = from;
         continue;
       }
       const end = this.#findEnd(b, pos);
@@ -92,6 +105,9 @@ export class FrameEndScanner {
 }
 
 const CRLF = Buffer.from('\r\n', 'latin1');
+const NEEDLE = Buffer.from(NEEDLE_TEXT, 'latin1');
+const MSRP_SP = Buffer.from('MSRP ', 'latin1');
+const SP = 0x20;
 
 /** True when buf[i, ...) is needle, a continuation flag and CRLF (RFC 4975 §9). */
 function endLineAt(buf: Buffer, i: number, needle: Buffer): boolean {
