@@ -46,4 +46,23 @@ describe('GuessLimiter (failed passwords per user and per source)', () => {
     for (let i = 0; i < 50; i++) g.failed('r', `u${i}`, `10.0.0.${i}`);
     assert.equal(g.tracked, 20);
   });
+  it('forgets ended windows as new ones start, without waiting for the bound', () => {
+    const c = clock();
+    const g = new GuessLimiter({ perUser: 5, perSource: 5, windowMs: 1_000 }, { now: c.now });
+    for (let i = 0; i < 50; i++) g.failed('r', `u${i}`, `10.0.0.${i}`);
+    assert.equal(g.tracked, 100);
+    c.advance(1_000);
+    g.failed('r', 'late', '10.0.1.1');
+    assert.equal(g.tracked, 2, 'only the new user and source windows are left');
+  });
+
+  it('counts a long (made-up) username, keyed by its hash, as one user of its own', () => {
+    const g = new GuessLimiter({ perUser: 2, perSource: 100, windowMs: 60_000 }, { now: clock().now });
+    const long = 'x'.repeat(16_000);
+    g.failed('r', long, '10.0.0.1');
+    assert.equal(g.failed('r', long, '10.0.0.2').ok, false, 'the same long name is one user');
+    assert.equal(g.check('r', `${long}y`, '10.0.0.3').ok, true, 'another long name is another user');
+    g.succeeded('r', long);
+    assert.equal(g.check('r', long, '10.0.0.3').ok, true, 'a success forgives it');
+  });
 });

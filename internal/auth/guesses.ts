@@ -12,6 +12,12 @@
 // its source by logging in). The per-user bound is the higher one: it also lets an
 // attacker lock a victim out for one window, which is the price of stopping a slow
 // distributed guess at one account (docs/security.md "Password guessing").
+//
+// Memory under attack: windows that have ended are dropped as new ones start (the Map's
+// order is the windows' start order, so they are at its front), and a username is keyed by
+// its hash when long, so a flood of failures with made-up 16 KiB usernames costs a bounded
+// few bytes per key, not the header size.
+import { createHash } from 'node:crypto';
 import { parseIPv4, parseIPv6 } from '../msrp/ip.ts';
 
 export interface GuessLimits {
@@ -101,12 +107,21 @@ export class GuessLimiter {
       return;
     }
     map.delete(key); // re-inserted last: the Map's order is the windows' start order
+    // Windows that have ended are at the front: gone now rather than when evicted.
+    for (const [k, old] of map) {
+      if (now - old.start < this.#limits.windowMs) break;
+      map.delete(k);
+    }
     map.set(key, { start: now, failures: 1 });
     // Bounded: the oldest windows go first (an attacker cycling sources forgets its own oldest).
     while (map.size > this.#maxTracked) map.delete(map.keys().next().value!);
   }
 }
 
+/** Usernames longer than this are keyed by their SHA-256 (no real account has such a name). */
+const MAX_KEYED_USER = 128;
+
 function userKey(realm: string, user: string): string {
-  return `${realm}\u0000${user}`;
+  const u = user.length <= MAX_KEYED_USER ? user : `\u0001${createHash('sha256').update(user).digest('base64url')}`;
+  return `${realm}\u0000${u}`;
 }
