@@ -23,7 +23,7 @@ import { startSipTransport, type SipTransport } from '../../transport/sip.ts';
 import { UdpGuard, type UdpGuardOptions } from '../../transport/udp-guard.ts';
 import type { Destination } from '../../sip/timers.ts';
 import { UserAgentServer, type IncomingRequest } from '../../sip/ua.ts';
-import { parseSipUri } from '../../sip/uri.ts';
+import { parseSipUri, unescapeUri } from '../../sip/uri.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { LAB_MEDIA_POLICY, type MediaPolicy } from './admission.ts';
 import { Calls, type FrontSessions } from './calls.ts';
@@ -273,7 +273,7 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     if (!entry && o.autoCreate === true && incoming.request.method === 'INVITE' && o.rooms.create) {
       const parsed = parseSipUri(uri);
       if (parsed?.user !== undefined && isLocalHost(parsed.host.replace(/^\[|\]$/g, ''))) {
-        entry = await o.rooms.create(decodeURIComponent(parsed.user), `sip:${parsed.user}@${parsed.host}`);
+        entry = await o.rooms.create(unescapeUri(parsed.user), `sip:${parsed.user}@${parsed.host}`);
         if (entry) log.info({ room: entry.name }, 'room created by INVITE (autoCreate)');
       }
     }
