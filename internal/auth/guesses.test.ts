@@ -36,6 +36,7 @@ describe('GuessLimiter (failed passwords per user and per source)', () => {
     assert.equal(sourceKey('2001:db8:1:2:aaaa::1'), sourceKey('2001:db8:1:2:bbbb::9'));
     assert.notEqual(sourceKey('2001:db8:1:2::1'), sourceKey('2001:db8:1:3::1'));
     assert.equal(sourceKey('::ffff:192.0.2.1'), '192.0.2.1');
+    assert.equal(sourceKey('[::ffff:c000:201]'), '192.0.2.1', 'hex-form mapped, bracketed: as the connection caps count it');
     const g = new GuessLimiter({ perUser: 0, perSource: 1, windowMs: 1_000 }, { now: clock().now });
     g.failed('r', 'a', '2001:db8::1');
     assert.equal(g.check('r', 'a', '2001:db8::ffff').ok, false);

@@ -39,15 +39,21 @@ interface Window {
   failures: number;
 }
 
-/** The key of a source address: IPv4 as is (v4-mapped IPv6 too), IPv6 by its /64 (one host gets a whole /64). */
+/**
+ * The key of a source address: IPv4 as is (IPv4-mapped IPv6 too, dotted or hex), IPv6 by its
+ * /64 (RFC 4291 §2.5.4: one subnet, which one host or customer gets whole). Shared with the
+ * connection caps (transport/connection-limits.ts).
+ */
 export function sourceKey(address: string): string {
   const a = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
-  if (mapped) return mapped[1]!;
   if (parseIPv4(a)) return a;
-  const v6 = parseIPv6(a);
-  if (!v6) return a.toLowerCase();
-  return `${v6.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+  const g = parseIPv6(a);
+  if (!g) return a.toLowerCase();
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
+    const [hi = 0, lo = 0] = g.slice(6);
+    return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+  }
+  return `${g.slice(0, 4).map((x) => x.toString(16)).join(':')}::/64`;
 }
 
 export class GuessLimiter {
