@@ -36,6 +36,7 @@ describe('GuessLimiter (failed passwords per user and per source)', () => {
     assert.equal(sourceKey('2001:db8:1:2:aaaa::1'), sourceKey('2001:db8:1:2:bbbb::9'));
     assert.notEqual(sourceKey('2001:db8:1:2::1'), sourceKey('2001:db8:1:3::1'));
     assert.equal(sourceKey('::ffff:192.0.2.1'), '192.0.2.1');
+    assert.equal(sourceKey('[::ffff:c000:201]'), '192.0.2.1', 'hex-form mapped, bracketed: as the connection caps count it');
     const g = new GuessLimiter({ perUser: 0, perSource: 1, windowMs: 1_000 }, { now: clock().now });
     g.failed('r', 'a', '2001:db8::1');
     assert.equal(g.check('r', 'a', '2001:db8::ffff').ok, false);
@@ -45,5 +46,24 @@ describe('GuessLimiter (failed passwords per user and per source)', () => {
     const g = new GuessLimiter({ perUser: 5, perSource: 5, windowMs: 60_000 }, { now: clock().now, maxTracked: 10 });
     for (let i = 0; i < 50; i++) g.failed('r', `u${i}`, `10.0.0.${i}`);
     assert.equal(g.tracked, 20);
+  });
+  it('forgets ended windows as new ones start, without waiting for the bound', () => {
+    const c = clock();
+    const g = new GuessLimiter({ perUser: 5, perSource: 5, windowMs: 1_000 }, { now: c.now });
+    for (let i = 0; i < 50; i++) g.failed('r', `u${i}`, `10.0.0.${i}`);
+    assert.equal(g.tracked, 100);
+    c.advance(1_000);
+    g.failed('r', 'late', '10.0.1.1');
+    assert.equal(g.tracked, 2, 'only the new user and source windows are left');
+  });
+
+  it('counts a long (made-up) username, keyed by its hash, as one user of its own', () => {
+    const g = new GuessLimiter({ perUser: 2, perSource: 100, windowMs: 60_000 }, { now: clock().now });
+    const long = 'x'.repeat(16_000);
+    g.failed('r', long, '10.0.0.1');
+    assert.equal(g.failed('r', long, '10.0.0.2').ok, false, 'the same long name is one user');
+    assert.equal(g.check('r', `${long}y`, '10.0.0.3').ok, true, 'another long name is another user');
+    g.succeeded('r', long);
+    assert.equal(g.check('r', long, '10.0.0.3').ok, true, 'a success forgives it');
   });
 });

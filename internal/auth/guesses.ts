@@ -12,6 +12,12 @@
 // its source by logging in). The per-user bound is the higher one: it also lets an
 // attacker lock a victim out for one window, which is the price of stopping a slow
 // distributed guess at one account (docs/security.md "Password guessing").
+//
+// Memory under attack: windows that have ended are dropped as new ones start (the Map's
+// order is the windows' start order, so they are at its front), and a username is keyed by
+// its hash when long, so a flood of failures with made-up 16 KiB usernames costs a bounded
+// few bytes per key, not the header size.
+import { createHash } from 'node:crypto';
 import { parseIPv4, parseIPv6 } from '../msrp/ip.ts';
 
 export interface GuessLimits {
@@ -33,15 +39,21 @@ interface Window {
   failures: number;
 }
 
-/** The key of a source address: IPv4 as is (v4-mapped IPv6 too), IPv6 by its /64 (one host gets a whole /64). */
+/**
+ * The key of a source address: IPv4 as is (IPv4-mapped IPv6 too, dotted or hex), IPv6 by its
+ * /64 (RFC 4291 §2.5.4: one subnet, which one host or customer gets whole). Shared with the
+ * connection caps (transport/connection-limits.ts).
+ */
 export function sourceKey(address: string): string {
   const a = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
-  if (mapped) return mapped[1]!;
   if (parseIPv4(a)) return a;
-  const v6 = parseIPv6(a);
-  if (!v6) return a.toLowerCase();
-  return `${v6.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+  const g = parseIPv6(a);
+  if (!g) return a.toLowerCase();
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
+    const [hi = 0, lo = 0] = g.slice(6);
+    return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+  }
+  return `${g.slice(0, 4).map((x) => x.toString(16)).join(':')}::/64`;
 }
 
 export class GuessLimiter {
@@ -101,12 +113,21 @@ export class GuessLimiter {
       return;
     }
     map.delete(key); // re-inserted last: the Map's order is the windows' start order
+    // Windows that have ended are at the front: gone now rather than when evicted.
+    for (const [k, old] of map) {
+      if (now - old.start < this.#limits.windowMs) break;
+      map.delete(k);
+    }
     map.set(key, { start: now, failures: 1 });
     // Bounded: the oldest windows go first (an attacker cycling sources forgets its own oldest).
     while (map.size > this.#maxTracked) map.delete(map.keys().next().value!);
   }
 }
 
+/** Usernames longer than this are keyed by their SHA-256 (no real account has such a name). */
+const MAX_KEYED_USER = 128;
+
 function userKey(realm: string, user: string): string {
-  return `${realm}\u0000${user}`;
+  const u = user.length <= MAX_KEYED_USER ? user : `\u0001${createHash('sha256').update(user).digest('base64url')}`;
+  return `${realm}\u0000${u}`;
 }

@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { mutate, mutationOf } from './testdata/mutations.ts';
 import { MsrpParser } from './parser.ts';
 import type { MsrpParserOptions } from './parser.ts';
 import { PARSE_ERRORS } from './errors.ts';
@@ -17,27 +18,7 @@ const OPTIONS: MsrpParserOptions = { maxHeaderBytes: 2048, maxBufferedBody: 4096
 // Head limit + one push at most, plus the end-line tail.
 const BOUND = 2048 + 4096 + 2048;
 
-type Mutation = { kind: 'flip'; at: number; bit: number } | { kind: 'insert'; at: number; bytes: Uint8Array } | { kind: 'delete'; at: number; n: number } | { kind: 'truncate'; at: number };
-
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 8 }), fc.constantFrom(...['\r\n', '\r', '\n', ':', ' ', '-------', '\x00', '\xff', 'MSRP ', '$\r\n'].map((s) => Buffer.from(s, 'latin1')))) }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 8 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-);
-
-function mutate(input: Buffer, mutations: readonly Mutation[]): Buffer {
-  let b = Buffer.from(input);
-  for (const m of mutations) {
-    if (b.length === 0) break;
-    const at = m.at % b.length;
-    if (m.kind === 'flip') b[at] = b[at]! ^ (1 << m.bit);
-    else if (m.kind === 'insert') b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
-    else if (m.kind === 'delete') b = Buffer.concat([b.subarray(0, at), b.subarray(at + m.n)]);
-    else b = b.subarray(0, at);
-  }
-  return b;
-}
+const mutation = mutationOf(['\r\n', '\r', '\n', ':', ' ', '-------', '\x00', '\xff', 'MSRP ', '$\r\n']);
 
 function cutsFor(raw: readonly number[], length: number): number[] {
   return [...new Set(raw.map((c) => c % (length + 1)))].sort((a, b) => a - b);

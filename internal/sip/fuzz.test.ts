@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { mutate, mutationOf } from '../msrp/testdata/mutations.ts';
 import { parseDigestCredentials } from '../auth/index.ts';
 import { SIP_ERRORS } from './errors.ts';
 import { contacts, cseq, fromHeader, routes, toHeader, topVia, vias } from './fields.ts';
@@ -39,33 +40,7 @@ Route: <sip:proxy.example.com;lr>
 `);
 const SEEDS: readonly Buffer[] = [RFC3261_INVITE, RFC3261_200, WSINV, AUTHORIZED, ...Object.values(VALID)];
 
-type Mutation = { kind: 'flip'; at: number; bit: number } | { kind: 'insert'; at: number; bytes: Uint8Array } | { kind: 'delete'; at: number; n: number } | { kind: 'truncate'; at: number };
-
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({
-    kind: fc.constant('insert' as const), at: fc.nat(),
-    bytes: fc.oneof(
-      fc.uint8Array({ minLength: 1, maxLength: 8 }),
-      fc.constantFrom(...['\r\n', '\r', '\n', ':', ';', ',', '<', '>', '"', '\\', ' ', '\t', '=', '@', '%', '%0', 'sip:', 'Content-Length: 99999\r\n', 'CSeq: 1 X\r\n', '\x00', '\xff'].map((s) => Buffer.from(s, 'latin1'))),
-    ),
-  }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 8 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-);
-
-function mutate(input: Buffer, mutations: readonly Mutation[]): Buffer {
-  let b = Buffer.from(input);
-  for (const m of mutations) {
-    if (b.length === 0) break;
-    const at = m.at % b.length;
-    if (m.kind === 'flip') b[at] = b[at]! ^ (1 << m.bit);
-    else if (m.kind === 'insert') b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
-    else if (m.kind === 'delete') b = Buffer.concat([b.subarray(0, at), b.subarray(at + m.n)]);
-    else b = b.subarray(0, at);
-  }
-  return b;
-}
+const mutation = mutationOf(['\r\n', '\r', '\n', ':', ';', ',', '<', '>', '"', '\\', ' ', '\t', '=', '@', '%', '%0', 'sip:', 'Content-Length: 99999\r\n', 'CSeq: 1 X\r\n', '\x00', '\xff']);
 
 const mutated: fc.Arbitrary<Buffer> = fc.tuple(fc.constantFrom(...SEEDS), fc.array(mutation, { minLength: 1, maxLength: 6 })).map(([s, ms]) => mutate(s, ms));
 const anyInput: fc.Arbitrary<Buffer> = fc.oneof(mutated, fc.uint8Array({ maxLength: 600 }).map((u) => Buffer.from(u)));

@@ -121,6 +121,18 @@ describe('UserAgentServer INVITE dialogs', () => {
     assert.equal(ua.dialogs.size, 0);
   });
 
+  it('makes a dialog for a REFER accepted with 202, none when the 202 says Refer-Sub: false (RFC 4488)', () => {
+    const { ua, tu, last } = make();
+    ua.receive(req('REFER', [['Refer-To', '<sip:bob@example.com>'], ['Refer-Sub', 'false']]), SRC);
+    assert.equal(tu[0]!.respond(202, { headers: [['Refer-Sub', 'false']] }), undefined);
+    assert.equal(last().status, 202);
+    assert.ok(toTag(last()) !== undefined && headerValue(last(), 'Contact') !== undefined);
+    assert.equal(ua.dialogs.size, 0, 'nothing left to end');
+    ua.receive(req('REFER', [['Refer-To', '<sip:bob@example.com>']], { seq: 2 }), SRC);
+    assert.ok(tu[1]!.respond(202) !== undefined);
+    assert.equal(ua.dialogs.size, 1);
+  });
+
   it('ends the dialog with BYE when no ACK comes within 64*T1', () => {
     const ended: string[] = [];
     const { ua, tu, sent, clock } = make({ onDialogEnded: (_d, why) => ended.push(why) });

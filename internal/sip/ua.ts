@@ -153,9 +153,12 @@ export class UserAgentServer {
     let created = dialog;
     const respond = (status: number, options: ResponseOptions = {}): Dialog | undefined => {
       if (tx.state === 'terminated' || tx.state === 'completed' || tx.state === 'confirmed') return created;
-      const creating = !dialog && DIALOG_CREATING.includes(msg.method) && status > 100 && status < 300;
+      const accepting = !dialog && DIALOG_CREATING.includes(msg.method) && status > 100 && status < 300;
+      // RFC 4488 §4: a REFER accepted with Refer-Sub: false makes no subscription, so no dialog
+      // (nothing would ever end it: no NOTIFY says terminated).
+      const creating = accepting && !(msg.method === 'REFER' && (options.headers ?? []).some(([n, v]) => n.toLowerCase() === 'refer-sub' && v.trim().toLowerCase() === 'false'));
       const extra: [string, string][] = [];
-      if (creating || (msg.method === 'INVITE' && status >= 200 && status < 300)) {
+      if (accepting || (msg.method === 'INVITE' && status >= 200 && status < 300)) {
         if (!(options.headers ?? []).some(([n]) => n.toLowerCase() === 'contact' || n === 'm')) extra.push(['Contact', this.#o.contact]);
       }
       const res = this.#response(msg, status, localTag, { ...options, headers: [...(options.headers ?? []), ...extra] });

@@ -82,7 +82,8 @@ export function formatSipUri(uri: SipUri): string {
   return out;
 }
 
-function unescape(s: string): string {
+/** %HH escapes decoded (RFC 3261 §19.1.2); text whose escapes are not UTF-8 (`%FF`) stays as written. */
+export function unescapeUri(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
@@ -101,10 +102,10 @@ const STRICT_PARAMS = ['user', 'ttl', 'method', 'maddr', 'transport'];
 export function sipUriEquals(a: SipUri, b: SipUri): boolean {
   if (a.scheme !== b.scheme) return false;
   if ((a.user === undefined) !== (b.user === undefined)) return false;
-  if (a.user !== undefined && unescape(a.user) !== unescape(b.user!)) return false;
-  if (unescape(a.password ?? '') !== unescape(b.password ?? '')) return false;
+  if (a.user !== undefined && unescapeUri(a.user) !== unescapeUri(b.user!)) return false;
+  if (unescapeUri(a.password ?? '') !== unescapeUri(b.password ?? '')) return false;
   if (a.host.toLowerCase() !== b.host.toLowerCase() || a.port !== b.port) return false;
-  const norm = (v: string | null | undefined) => (v === undefined ? undefined : v === null ? '' : unescape(v).toLowerCase());
+  const norm = (v: string | null | undefined) => (v === undefined ? undefined : v === null ? '' : unescapeUri(v).toLowerCase());
   for (const name of STRICT_PARAMS) {
     if (norm(a.params.get(name)) !== norm(b.params.get(name))) return false;
   }
@@ -112,9 +113,9 @@ export function sipUriEquals(a: SipUri, b: SipUri): boolean {
     if (b.params.has(name) && norm(value) !== norm(b.params.get(name))) return false;
   }
   if (a.headers.size !== b.headers.size) return false;
-  const bHeaders = new Map([...b.headers].map(([n, v]) => [unescape(n).toLowerCase(), unescape(v)]));
+  const bHeaders = new Map([...b.headers].map(([n, v]) => [unescapeUri(n).toLowerCase(), unescapeUri(v)]));
   for (const [name, value] of a.headers) {
-    if (bHeaders.get(unescape(name).toLowerCase()) !== unescape(value)) return false;
+    if (bHeaders.get(unescapeUri(name).toLowerCase()) !== unescapeUri(value)) return false;
   }
   return true;
 }

@@ -7,7 +7,7 @@
 // A source is an IPv4 address, or an IPv6 /64 (RFC 4291 §2.5.4: one subnet, which one host
 // or one customer gets whole, so counting single IPv6 addresses would give an attacker 2^64
 // slots). IPv4-mapped IPv6 addresses (dual-stack listeners) count as their IPv4 address.
-import { parseIPv6 } from '../msrp/ip.ts';
+import { sourceKey } from '../auth/guesses.ts';
 
 export interface ConnectionCaps {
   /** Connections over all the listeners sharing these limits; 0 = no limit. */
@@ -59,14 +59,5 @@ export class ConnectionLimits {
   }
 }
 
-/** The source a connection from `address` is counted under: the IPv4 address, or the IPv6 /64. */
-export function sourceOf(address: string): string {
-  if (!address.includes(':')) return address;
-  const g = parseIPv6(address.split('%')[0] ?? '');
-  if (g === null) return address.toLowerCase();
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    const [hi = 0, lo = 0] = g.slice(6);
-    return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
-  }
-  return `${g.slice(0, 4).map((x) => x.toString(16)).join(':')}::/64`;
-}
+/** The source a connection from `address` is counted under: the IPv4 address, or the IPv6 /64 (the password-guessing limiter's key). */
+export const sourceOf = sourceKey;

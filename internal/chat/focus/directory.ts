@@ -4,7 +4,7 @@
 // change feed (docs/architecture.md §4.1: the engine serves from cache when the database blips).
 import { policyFromSpec, uriKey, type RoomPolicy } from '../switch/policy.ts';
 import type { ChangeEvent, Rooms } from '../../store/index.ts';
-import { parseSipUri } from '../../sip/uri.ts';
+import { parseSipUri, unescapeUri } from '../../sip/uri.ts';
 
 export interface RoomEntry {
   readonly name: string;
@@ -76,7 +76,7 @@ export function roomEntryFromSpec(name: string, spec: Record<string, unknown>, g
 function userOf(requestUri: string): { user: string; host: string } | undefined {
   const u = parseSipUri(requestUri);
   if (!u || u.user === undefined) return undefined;
-  return { user: decodeURIComponent(u.user), host: u.host.replace(/^\[|\]$/g, '') };
+  return { user: unescapeUri(u.user), host: u.host.replace(/^\[|\]$/g, '') };
 }
 
 /** Rooms from configuration or tests. */

@@ -116,4 +116,12 @@ describe('conference factory (ad-hoc rooms, RCS group chat)', { timeout: 120_000
     const bad = await carol.send(carol.newDialog('sip:factory@chat.test'), 'INVITE', { body: 'no boundary here', contentType: 'multipart/mixed' });
     assert.equal(bad.status, 400);
   });
+
+  it('answers 404, not 500, to a Request-URI whose user part escapes are not UTF-8 (sip:%FF@...)', async () => {
+    const u = await uac('escapes');
+    for (const uri of ['sip:%FF@chat.test', 'sip:%E0%A4@127.0.0.1']) {
+      const res = await u.send(u.newDialog(uri), 'INVITE', { body: offerSdp('msrp://127.0.0.1:9/esc;tcp') });
+      assert.equal(res.status, 404, uri);
+    }
+  });
 });

@@ -17,7 +17,7 @@ import { contentType } from '../../sip/fields.ts';
 import { headerValue } from '../../sip/message.ts';
 import { parseMultipart, resourceListUris } from '../../sip/multipart.ts';
 import type { IncomingRequest } from '../../sip/ua.ts';
-import { parseSipUri } from '../../sip/uri.ts';
+import { parseSipUri, unescapeUri } from '../../sip/uri.ts';
 import type { RoomDirectory, RoomEntry } from './directory.ts';
 
 /** Invitees of one creation, at most (a resource list is the client's word). */
@@ -39,7 +39,7 @@ export type FactoryResult = FactoryInvite | { readonly status: 400 | 403 | 415 |
 export function isFactoryUri(requestUri: string, factoryUser: string | undefined, localHost: (host: string) => boolean): boolean {
   if (factoryUser === undefined) return false;
   const u = parseSipUri(requestUri);
-  return u?.user !== undefined && decodeURIComponent(u.user) === factoryUser && localHost(u.host.replace(/^\[|\]$/g, ''));
+  return u?.user !== undefined && unescapeUri(u.user) === factoryUser && localHost(u.host.replace(/^\[|\]$/g, ''));
 }
 
 /** The group a factory INVITE is about: Conversation-ID first (OMA CPM), else Contribution-ID. */

@@ -17,14 +17,13 @@ import type { SecureContextOptions } from 'node:tls';
 import type { Dialog } from '../../sip/dialogs.ts';
 import { GuessLimiter } from '../../auth/guesses.ts';
 import { AuthFailures } from '../../telemetry/auth-failures.ts';
-import { callId } from '../../sip/fields.ts';
 import type { TimerValues } from '../../sip/timers.ts';
 import type { ListenerGuard } from '../../transport/listeners.ts';
 import { startSipTransport, type SipTransport } from '../../transport/sip.ts';
 import { UdpGuard, type UdpGuardOptions } from '../../transport/udp-guard.ts';
 import type { Destination } from '../../sip/timers.ts';
 import { UserAgentServer, type IncomingRequest } from '../../sip/ua.ts';
-import { parseSipUri } from '../../sip/uri.ts';
+import { parseSipUri, unescapeUri } from '../../sip/uri.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { LAB_MEDIA_POLICY, type MediaPolicy } from './admission.ts';
 import { Calls, type FrontSessions } from './calls.ts';
@@ -124,8 +123,6 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     if (d.transport.toUpperCase() === 'UDP') udpGuard.validate(d.address, d.port);
   };
   const watched = new Map<string, WatchedRoom>();
-  /** Call-ID of a conference subscription → its room (refreshes arrive in the dialog). */
-  const subscribedRoom = new Map<string, string>();
   // Set once the sockets are up; the UAS is built first because the transport delivers to it.
   const sockets: { transport?: SipTransport } = {};
 
@@ -193,10 +190,7 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
   const subscriptions = new ConferenceSubscriptions({
     logger: log, minExpires: o.subscriptions?.minExpires, maxExpires: o.subscriptions?.maxExpires,
     request: (dialog, method, init) => ua.request(dialog, method, init),
-    forget: (dialog) => {
-      subscribedRoom.delete(dialog.id.callId);
-      ua.dialogs.terminate(dialog);
-    },
+    forget: (dialog) => ua.dialogs.terminate(dialog),
   });
 
   /** RFC 3515 §2.4.5: the REFER's progress or outcome as message/sipfrag; the final one ends the implicit subscription. */
@@ -279,7 +273,7 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     if (!entry && o.autoCreate === true && incoming.request.method === 'INVITE' && o.rooms.create) {
       const parsed = parseSipUri(uri);
       if (parsed?.user !== undefined && isLocalHost(parsed.host.replace(/^\[|\]$/g, ''))) {
-        entry = await o.rooms.create(decodeURIComponent(parsed.user), `sip:${parsed.user}@${parsed.host}`);
+        entry = await o.rooms.create(unescapeUri(parsed.user), `sip:${parsed.user}@${parsed.host}`);
         if (entry) log.info({ room: entry.name }, 'room created by INVITE (autoCreate)');
       }
     }
@@ -312,7 +306,7 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
       }
       if (req.method === 'SUBSCRIBE') {
         // A refresh or unsubscribe: the room is the one the subscription was made for.
-        const name = subscribedRoom.get(dialog.id.callId);
+        const name = subscriptions.roomOf(dialog);
         const wr = name === undefined ? undefined : watched.get(name);
         if (!wr) {
           incoming.respond(481);
@@ -390,7 +384,6 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
           incoming.respond(403);
           return;
         }
-        subscribedRoom.set(callId(req) ?? '', entry.name);
         subscriptions.subscribe(incoming, entry.name, () => stateOf(w));
         return;
       case 'REFER':

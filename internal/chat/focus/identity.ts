@@ -21,7 +21,7 @@
 import type { Logger } from 'pino';
 import { parseDigestCredentials, type DigestAlgorithm, type NonceManager } from '../../auth/index.ts';
 import type { GuessLimiter } from '../../auth/guesses.ts';
-import { sipChallenges, verifySipDigest, type SipDigestOptions } from '../../sip/digest.ts';
+import { precheckSipDigest, sipChallenges, verifySipDigest, type SipDigestOptions } from '../../sip/digest.ts';
 import { fromHeader, parseNameAddr } from '../../sip/fields.ts';
 import { headerValue } from '../../sip/message.ts';
 import type { IncomingRequest } from '../../sip/ua.ts';
@@ -117,6 +117,9 @@ export class RoomIdentity {
       this.#o.failures.refused(this.#o.logger, { ...event, scope: allowed.scope, retryAfterMs: allowed.retryAfterMs });
       return answer(403, [['Retry-After', String(Math.ceil(allowed.retryAfterMs / 1000))]], 'Too Many Failed Attempts');
     }
+    // Challenge before work: a nonce that is not ours (or not for this address), another
+    // realm or digest-uri costs no credential lookup (the store, when the cache misses).
+    if (!precheckSipDigest(digest(), parsed.value, req.uri).ok) return challenge(false);
     let stored: Awaited<ReturnType<FocusAuth['lookup']>>;
     try {
       stored = await auth.lookup(realm, user);

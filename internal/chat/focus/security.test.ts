@@ -57,6 +57,8 @@ describe('SIP focus security (issue 13)', { timeout: 60_000 }, () => {
     return { d, res };
   };
   const room = (name: string) => chat.switch.room(`sip:${name}@chat.test`)!;
+  /** Credential lookups (the store, in production): a request that cannot authenticate should cost none. */
+  let lookups = 0;
 
   before(async () => {
     const users = new MemoryCredentials().add(REALM, 'mod', 'mod-pw').add(REALM, 'alice', 'alice-pw').add(REALM, 'mallory', 'mallory-pw').add(REALM, 'victim', 'victim-pw');
@@ -68,7 +70,10 @@ describe('SIP focus security (issue 13)', { timeout: 60_000 }, () => {
       ],
     }), {
       logger: log.logger, metrics,
-      auth: { realmFor: () => REALM, nonces: new NonceManager({ secret: randomBytes(32), lifetimeSec: 300 }), lookup: (r, u) => users.lookup(r, u) },
+      auth: { realmFor: () => REALM, nonces: new NonceManager({ secret: randomBytes(32), lifetimeSec: 300 }), lookup: (r, u) => {
+        lookups++;
+        return users.lookup(r, u);
+      } },
       guesses: new GuessLimiter({ perUser: 3, perSource: 50, windowMs: 60_000 }),
     });
   });
@@ -112,6 +117,20 @@ describe('SIP focus security (issue 13)', { timeout: 60_000 }, () => {
     const { res } = await join(anon, 'vault');
     assert.equal(res.status, 401);
     assert.ok(!room('vault').participants().some((p) => p.sipUri.includes('anon')));
+  });
+
+  it('a made-up nonce (or one another focus issued) is challenged again before any credential lookup', async () => {
+    const forger = await open('forger');
+    const foreign = new NonceManager({ secret: randomBytes(32), lifetimeSec: 300 }).issue(REALM, '127.0.0.1');
+    const before = lookups;
+    for (const nonce of ['AAAA', foreign]) {
+      const authorization = `Digest username="victim", realm="${REALM}", nonce="${nonce}", uri="sip:vault@chat.test", response="${'0'.repeat(32)}", qop=auth, nc=00000001, cnonce="c", algorithm=MD5`;
+      const res = await forger.send(forger.newDialog('sip:vault@chat.test', `sip:victim@${REALM}`), 'INVITE', { headers: [['Authorization', authorization]], body: offerSdp('msrp://127.0.0.1:7654/forger;tcp') });
+      assert.equal(res.status, 401);
+      assert.ok(headerValue(res, 'WWW-Authenticate') !== undefined);
+    }
+    assert.equal(lookups, before, 'no lookup for credentials that cannot be right');
+    assert.ok(!room('vault').participants().some((p) => p.sipUri.includes('victim')));
   });
 
   it('ACL bypass by forged From: the allow list matches the authenticated user, not the From', async () => {

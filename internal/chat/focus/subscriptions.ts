@@ -56,6 +56,11 @@ export class ConferenceSubscriptions {
     return n;
   }
 
+  /** The room of the subscription in `dialog`: an in-dialog refresh names no room. */
+  roomOf(dialog: Dialog): string | undefined {
+    return this.#subs.get(dialogKey(dialog.id))?.room;
+  }
+
   /** A SUBSCRIBE (new or in-dialog refresh) for `room`, whose state `state()` renders. */
   subscribe(incoming: IncomingRequest, room: string, state: () => ConferenceState): void {
     const req = incoming.request;
