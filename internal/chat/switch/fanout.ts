@@ -338,6 +338,9 @@ export class SendChunk implements ChunkSink {
       const k = uriKey(a.uri);
       return k !== room.key && k !== uriKey(ANONYMOUS_URI);
     });
+    // A disposition notification (RFC 5438, message/imdn+xml) answers a message the
+    // recipient got from the room.
+    const notification = isDispositionNotification(cpim);
     let recipients: Device[];
     let isPublic = true;
     if (targets.length === 0) {
@@ -346,11 +349,9 @@ export class SendChunk implements ChunkSink {
     } else {
       isPublic = false;
       const p = room.policy;
-      // A disposition notification (RFC 5438, message/imdn+xml) answers a message the
-      // recipient got from the room: it goes back to that message's sender, named in its
-      // CPIM To. It is not a private message between participants, so neither the room's
+      // A notification goes back to the sender of the message it answers, named in its CPIM
+      // To. It is not a private message between participants, so neither the room's
       // private-message policy nor the sender's a=chatroom (RFC 7701 §8) applies to it.
-      const notification = isDispositionNotification(cpim);
       if (!notification && !p.privateMessages) return this.#discard(MsrpStatus.FORBIDDEN, 'private messages are disabled in this room');
       if (targets.length > 1 || cpim.to.length > 1) return this.#discard(MsrpStatus.FORBIDDEN, 'a private message has exactly one recipient');
       const to = targets[0]!;
@@ -370,15 +371,17 @@ export class SendChunk implements ChunkSink {
     }
     // RFC 4975 §8.6: a device gets only the wrapped types its offer signalled (accept-types or
     // accept-wrapped-types); the others of a public message skip it, a private one is refused.
-    if (recipients.some((d) => !d.takesWrapped(cpim.contentType))) {
-      recipients = recipients.filter((d) => d.takesWrapped(cpim.contentType));
+    const ct = cpim.contentType === undefined ? undefined : parseContentType(cpim.contentType);
+    const wrapped = ct?.ok === true ? ct.value : undefined;
+    if (recipients.some((d) => !d.takesWrapped(wrapped))) {
+      recipients = recipients.filter((d) => d.takesWrapped(wrapped));
       if (!isPublic && recipients.length === 0) return this.#discard(MsrpStatus.UNSUPPORTED_MEDIA_TYPE, 'the recipient does not accept this content type');
     }
     const composing = cpim.contentType !== undefined && ISCOMPOSING.test(cpim.contentType);
     const total = this.#total;
     // Neither typing indications nor disposition notifications (one addressed to the room,
     // which goes to everyone since it names no one) are conversation to replay.
-    const keep = isPublic && !composing && !isDispositionNotification(cpim) && (total === '*' || total <= room.policy.historyMaxMessageBytes) && room.policy.historySize > 0;
+    const keep = isPublic && !composing && !notification && (total === '*' || total <= room.policy.historyMaxMessageBytes) && room.policy.historySize > 0;
     const msg: InboundMessage = {
       messageId: this.#messageId!, outMessageId: newMessageId(), recipients, isPublic,
       history: keep ? [] : undefined, historyBytes: 0, next: 1, total, timer: undefined, offset: 0,
