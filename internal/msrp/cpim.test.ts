@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CPIM_DEFAULT_NAMESPACE, checkRequire, escape, formatAddress, formatCpim, parseAddress, parseCpim, unescape, type CpimMessage } from './cpim.ts';
+import { CPIM_DEFAULT_NAMESPACE, CpimHeadScanner, MAX_CPIM_HEAD_BYTES, checkRequire, escape, formatAddress, formatCpim, parseAddress, parseCpim, unescape, type CpimMessage } from './cpim.ts';
 
 const crlf = (lines: string[]): Buffer => Buffer.from(lines.join('\r\n'));
 
@@ -136,6 +136,48 @@ describe('parseCpim', () => {
     const m = ok(crlf(['From: "Doe, \\"JD\\" \\u00e9" <im:jd@example.com>', 'Subject: tab\\there', '', '', '']));
     assert.equal(m.from?.displayName, 'Doe, "JD" é');
     assert.deepEqual(m.subject, [{ value: 'tab\there' }]);
+  });
+});
+
+/** The byte count after which a CpimHeadScanner fed `body` in `step`-byte segments says complete; -1 never. */
+function headEndBy(body: Buffer, step: number): number {
+  const scan = new CpimHeadScanner();
+  for (let at = 0; at < body.length; at += step) {
+    if (scan.push(body.subarray(at, at + step))) return Math.min(at + step, body.length);
+  }
+  return -1;
+}
+
+describe('CpimHeadScanner (a streamed CPIM head, RFC 3862 §3.1)', () => {
+  it('finds the end of the head whether the body comes whole or one byte at a time', () => {
+    const headLength = (b: Buffer, blank: string) => b.indexOf(blank, b.indexOf(blank) + blank.length) + blank.length;
+    for (const [body, end] of [
+      [rfc3862, headLength(rfc3862, '\r\n\r\n')],
+      [rfc7701Fixed, headLength(rfc7701Fixed, '\r\n\r\n')],
+      // The RFC 7701 §9 form: one blank line after a block holding Content-Type.
+      [rfc7701AsPublished, rfc7701AsPublished.indexOf('\r\n\r\n') + 4],
+      [Buffer.from('To: <im:a@b>\n\nContent-Type: text/plain\n\nhi'), 'To: <im:a@b>\n\nContent-Type: text/plain\n\n'.length],
+      // A blank first line opens an empty message-header block.
+      [Buffer.from('\r\nContent-Type: text/plain\r\n\r\nhi'), '\r\nContent-Type: text/plain\r\n\r\n'.length],
+    ] as const) {
+      assert.equal(headEndBy(body, body.length), body.length, 'whole: complete');
+      assert.equal(headEndBy(body, 1), end, 'byte by byte: complete at the last blank line');
+      assert.equal(headEndBy(body, 3) >= end, true);
+      assert.ok(parseCpim(body.subarray(0, end), { lenient: true }).ok, 'what it calls complete parses');
+    }
+  });
+
+  it('does not take a header merely starting with "content" or a CR-only line as the end', () => {
+    assert.equal(headEndBy(crlf(['From: <im:a@b>', 'Contentious: yes', '', 'more']), 1), -1);
+    assert.equal(headEndBy(crlf(['From: <im:a@b>', 'X: Content-Type: a', '', 'more']), 1), -1);
+    assert.equal(headEndBy(Buffer.from('From: <im:a@b>\r\r\nContent-Type: a\r\n'), 1), -1);
+    assert.equal(headEndBy(crlf(['From: <im:a@b>', '']), 1), -1);
+  });
+
+  it('stays incomplete past the head bound, however the bytes come', () => {
+    const long = Buffer.concat([Buffer.from('From: <im:a@b>\r\nX: '), Buffer.alloc(MAX_CPIM_HEAD_BYTES, 0x61), Buffer.from('\r\n\r\n\r\n')]);
+    assert.equal(headEndBy(long, long.length), -1);
+    assert.equal(headEndBy(long, 1000), -1);
   });
 });
 

@@ -111,6 +111,64 @@ function readLine(buf: Buffer, at: number, limit: number): Line | null {
   return { text: buf.toString('utf8', at, end), next: lf + 1 };
 }
 
+const CONTENT_PREFIX = 'content-';
+
+function isContentNameChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d;
+}
+
+/**
+ * Watches a message/cpim body arrive in pieces (a streamed MSRP chunk) and tells when its head
+ * is complete, so parseCpim can be called once: two blank lines (RFC 3862 §3.1), or one
+ * blank line after a block that already holds a Content-* header (the RFC 7701 §9 examples'
+ * missing blank line, as parseCpim's `lenient` takes it). Each byte is looked at once and
+ * nothing is kept, so a head that trickles in a few bytes per segment costs what a whole
+ * one does; past MAX_CPIM_HEAD_BYTES it stays incomplete (the caller answers 413).
+ */
+export class CpimHeadScanner {
+  #seen = 0;
+  #blankLines = 0;
+  /** Bytes of the current line so far, and whether they are exactly "\r". */
+  #lineBytes = 0;
+  #lineIsCr = false;
+  /** How far the current line matches content-[A-Za-z0-9-]*: (8 past "content-"; -1 no match). */
+  #match = 0;
+  #sawContentHeader = false;
+  #complete = false;
+
+  /** Takes the next body bytes; true once the head is complete (and from then on). */
+  push(segment: Buffer): boolean {
+    if (this.#complete) return true;
+    const n = Math.min(segment.length, MAX_CPIM_HEAD_BYTES - this.#seen);
+    this.#seen += n;
+    for (let i = 0; i < n; i++) {
+      const c = segment[i]!;
+      if (c === 0x0a) {
+        if (this.#lineBytes === 0 || (this.#lineBytes === 1 && this.#lineIsCr)) {
+          this.#blankLines++;
+          if (this.#blankLines === 2 || this.#sawContentHeader) return (this.#complete = true);
+        }
+        this.#lineBytes = 0;
+        this.#match = 0;
+        continue;
+      }
+      this.#lineIsCr = this.#lineBytes === 0 && c === 0x0d;
+      this.#lineBytes++;
+      // A MIME header among the message headers: only the first block is looked at.
+      if (this.#blankLines > 0 || this.#match < 0 || this.#sawContentHeader) continue;
+      if (this.#match < CONTENT_PREFIX.length) {
+        const lower = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+        this.#match = lower === CONTENT_PREFIX.charCodeAt(this.#match) ? this.#match + 1 : -1;
+      } else if (c === 0x3a /* : */) {
+        this.#sawContentHeader = true;
+      } else if (!isContentNameChar(c)) {
+        this.#match = -1;
+      }
+    }
+    return false;
+  }
+}
+
 /** Parses a message/cpim body (the MSRP body, from the message headers on). */
 export function parseCpim(body: Buffer, options: CpimParseOptions = {}): CpimResult {
   const limit = Math.min(body.length, MAX_CPIM_HEAD_BYTES);

@@ -30,10 +30,13 @@ export function parseMultipart(body: Buffer, contentTypeValue: string): SipResul
     if (start < 0) break;
     const next = text.indexOf(`\n${delimiter}`, start);
     if (next < 0) return { ok: false, error: sipError('bad-body', 'multipart body without a close-delimiter') };
-    const raw = text.slice(start + 1, text[next - 1] === '\r' ? next - 1 : next);
+    const rawEnd = text[next - 1] === '\r' ? next - 1 : next;
+    const raw = text.slice(start + 1, rawEnd);
     const blank = /\r?\n\r?\n/.exec(raw);
     const head = blank === null ? raw : raw.slice(0, blank.index);
-    const content = blank === null ? '' : raw.slice(blank.index + blank[0].length);
+    // latin1 maps byte to char one to one: string offsets are body offsets, so the part's
+    // content is a slice of the body, not a copy through a string.
+    const content = blank === null ? body.subarray(0, 0) : body.subarray(start + 1 + blank.index + blank[0].length, rawEnd);
     const headers = new Map<string, string>();
     for (const line of head.split(/\r?\n/)) {
       const colon = line.indexOf(':');
@@ -42,7 +45,7 @@ export function parseMultipart(body: Buffer, contentTypeValue: string): SipResul
     const partType = headers.get('content-type');
     parts.push({
       mediaType: partType === undefined ? 'text/plain' : (parseContentType(partType)?.mediaType ?? 'application/octet-stream'),
-      headers, body: Buffer.from(content, 'latin1'),
+      headers, body: content,
     });
     at = next + 1;
   }

@@ -23,7 +23,7 @@
 // §7.1.1: "#" = the sender aborted the message), and the sender gets 413 for a stalled chunk.
 import type { Continuation, MsrpRequest, MsrpRequestHead } from '../../msrp/frame.ts';
 import { getHeader } from '../../msrp/frame.ts';
-import { formatCpim, MAX_CPIM_HEAD_BYTES, parseCpim } from '../../msrp/cpim.ts';
+import { CpimHeadScanner, formatCpim, MAX_CPIM_HEAD_BYTES, parseCpim } from '../../msrp/cpim.ts';
 import { isDispositionNotification } from '../../msrp/imdn.ts';
 import { formatByteRange, interruptibleRange, resumedByteRange } from '../../msrp/chunker.ts';
 import { parseByteRange, parseContentType, type ByteRange } from '../../msrp/headers.ts';
@@ -86,20 +86,6 @@ function isCpim(contentType: string): boolean {
   return ct.ok && ct.value.type === 'message' && ct.value.subtype === 'cpim';
 }
 
-/**
- * True once `buf` holds the complete CPIM message headers and MIME headers: two blank
- * lines, or (the RFC 7701 §9 examples' defect) one blank line after a header block
- * that already holds a Content-* header.
- */
-function cpimHeadComplete(buf: Buffer): boolean {
-  const text = buf.toString('latin1', 0, Math.min(buf.length, MAX_CPIM_HEAD_BYTES));
-  const first = /(^|\n)\r?\n/.exec(text);
-  if (first === null) return false;
-  const end1 = first.index + first[0].length;
-  if (/(^|\n)content-[a-z0-9-]*:/i.test(text.slice(0, end1))) return true;
-  return /(^|\n)\r?\n/.test(text.slice(end1)) || /^\r?\n/.test(text.slice(end1));
-}
-
 /** Sends an empty "#" chunk for an unfinished message to its recipients and forgets it. */
 export function abortMessage(sender: Device, msg: InboundMessage): void {
   clearTimeout(msg.timer);
@@ -126,6 +112,8 @@ export class SendChunk implements ChunkSink {
   #comment: string | undefined;
   #collected: Buffer[] = [];
   #collectedLen = 0;
+  /** Set while collecting: finds the end of the CPIM head without re-reading what came before. */
+  #headScan: CpimHeadScanner | undefined;
   #frames: { outbox: Outbox; frame: OutFrame; device: Device }[] = [];
   /** The body of a chunk received whole, written with its head and end-line at once. */
   #body: Buffer[] = [];
@@ -186,6 +174,7 @@ export class SendChunk implements ChunkSink {
     if (!cpim) return this.#discard(MsrpStatus.UNSUPPORTED_MEDIA_TYPE, 'chat rooms take message/cpim only');
     if (this.#start !== 1) return this.#discard(MsrpStatus.BAD_REQUEST, 'the first chunk of a message must come first');
     this.#host.account(device.member, conn, 1, 0);
+    this.#headScan = new CpimHeadScanner();
     this.#armStall();
   }
 
@@ -225,9 +214,8 @@ export class SendChunk implements ChunkSink {
     if (this.#state === 'collect') {
       this.#collected.push(segment);
       this.#collectedLen += segment.length;
-      const all = this.#collected.length === 1 ? this.#collected[0]! : Buffer.concat(this.#collected);
-      this.#collected = [all];
-      if (cpimHeadComplete(all)) this.#decide(all);
+      // The segments are joined once, when the head is complete (or the chunk ends).
+      if (this.#headScan!.push(segment)) this.#decide(this.#collectedBody());
       else if (this.#collectedLen > MAX_CPIM_HEAD_BYTES) this.#discard(MsrpStatus.STOP_SENDING, 'CPIM headers too large');
       else this.#armStall();
       return;
@@ -243,7 +231,7 @@ export class SendChunk implements ChunkSink {
   end(flag: Continuation): void {
     clearTimeout(this.#stall);
     if (this.#state === 'collect') {
-      if (this.#collectedLen > 0) this.#decide(this.#collected[0]!);
+      if (this.#collectedLen > 0) this.#decide(this.#collectedBody());
       else this.#discard(MsrpStatus.BAD_REQUEST, 'empty message');
     }
     const state = this.#state;
@@ -319,6 +307,11 @@ export class SendChunk implements ChunkSink {
     this.#status = status;
     this.#comment = comment;
     this.#collected = [];
+    this.#headScan = undefined;
+  }
+
+  #collectedBody(): Buffer {
+    return this.#collected.length === 1 ? this.#collected[0]! : Buffer.concat(this.#collected, this.#collectedLen);
   }
 
   /** The CPIM headers are in: check the sender, pick the recipients, start forwarding. */
@@ -338,6 +331,9 @@ export class SendChunk implements ChunkSink {
       const k = uriKey(a.uri);
       return k !== room.key && k !== uriKey(ANONYMOUS_URI);
     });
+    // A disposition notification (RFC 5438, message/imdn+xml) answers a message the
+    // recipient got from the room.
+    const notification = isDispositionNotification(cpim);
     let recipients: Device[];
     let isPublic = true;
     if (targets.length === 0) {
@@ -346,11 +342,9 @@ export class SendChunk implements ChunkSink {
     } else {
       isPublic = false;
       const p = room.policy;
-      // A disposition notification (RFC 5438, message/imdn+xml) answers a message the
-      // recipient got from the room: it goes back to that message's sender, named in its
-      // CPIM To. It is not a private message between participants, so neither the room's
+      // A notification goes back to the sender of the message it answers, named in its CPIM
+      // To. It is not a private message between participants, so neither the room's
       // private-message policy nor the sender's a=chatroom (RFC 7701 §8) applies to it.
-      const notification = isDispositionNotification(cpim);
       if (!notification && !p.privateMessages) return this.#discard(MsrpStatus.FORBIDDEN, 'private messages are disabled in this room');
       if (targets.length > 1 || cpim.to.length > 1) return this.#discard(MsrpStatus.FORBIDDEN, 'a private message has exactly one recipient');
       const to = targets[0]!;
@@ -370,15 +364,17 @@ export class SendChunk implements ChunkSink {
     }
     // RFC 4975 §8.6: a device gets only the wrapped types its offer signalled (accept-types or
     // accept-wrapped-types); the others of a public message skip it, a private one is refused.
-    if (recipients.some((d) => !d.takesWrapped(cpim.contentType))) {
-      recipients = recipients.filter((d) => d.takesWrapped(cpim.contentType));
+    const ct = cpim.contentType === undefined ? undefined : parseContentType(cpim.contentType);
+    const wrapped = ct?.ok === true ? ct.value : undefined;
+    if (recipients.some((d) => !d.takesWrapped(wrapped))) {
+      recipients = recipients.filter((d) => d.takesWrapped(wrapped));
       if (!isPublic && recipients.length === 0) return this.#discard(MsrpStatus.UNSUPPORTED_MEDIA_TYPE, 'the recipient does not accept this content type');
     }
     const composing = cpim.contentType !== undefined && ISCOMPOSING.test(cpim.contentType);
     const total = this.#total;
     // Neither typing indications nor disposition notifications (one addressed to the room,
     // which goes to everyone since it names no one) are conversation to replay.
-    const keep = isPublic && !composing && !isDispositionNotification(cpim) && (total === '*' || total <= room.policy.historyMaxMessageBytes) && room.policy.historySize > 0;
+    const keep = isPublic && !composing && !notification && (total === '*' || total <= room.policy.historyMaxMessageBytes) && room.policy.historySize > 0;
     const msg: InboundMessage = {
       messageId: this.#messageId!, outMessageId: newMessageId(), recipients, isPublic,
       history: keep ? [] : undefined, historyBytes: 0, next: 1, total, timer: undefined, offset: 0,
@@ -388,6 +384,7 @@ export class SendChunk implements ChunkSink {
     this.#openFrames(true);
     this.#state = 'forward';
     this.#collected = [];
+    this.#headScan = undefined;
     if (!this.#streamed) this.#body.push(body);
     for (const { outbox, frame } of this.#frames) outbox.data(frame, body);
     this.#keep(body);

@@ -3,7 +3,7 @@
 // the room from a phone and a laptop at once. Every device has its own session URI at the
 // focus (what the SDP answer's a=path names) and its own path back.
 import { formatByteRange } from '../../msrp/chunker.ts';
-import { formatListAdmits, parseContentType } from '../../msrp/headers.ts';
+import { formatListAdmits, type ContentType } from '../../msrp/headers.ts';
 import { endLine, serializeHead } from '../../msrp/serializer.ts';
 import { newMessageId, newTransactionId } from '../../msrp/transaction.ts';
 import type { Connection } from '../../transport/connection.ts';
@@ -125,14 +125,13 @@ export class Device {
   /**
    * RFC 4975 §8.6: "An MSRP endpoint MUST NOT send content of a type not signaled by the peer
    * in either an accept-types or an accept-wrapped-types attribute": may a CPIM message whose
-   * own Content-Type is `contentType` go to this device? A message without one, or with one
-   * that does not parse, is not held back (the switch forwards what it cannot classify).
+   * own Content-Type is `wrapped` (parsed once per message by the fan-out) go to this device?
+   * undefined, a message without one or with one that does not parse, is not held back (the
+   * switch forwards what it cannot classify).
    */
-  takesWrapped(contentType: string | undefined): boolean {
-    if (this.#takesAnyWrapped || contentType === undefined) return true;
-    const ct = parseContentType(contentType);
-    if (!ct.ok) return true;
-    const { type, subtype } = ct.value;
+  takesWrapped(wrapped: Pick<ContentType, 'type' | 'subtype'> | undefined): boolean {
+    if (this.#takesAnyWrapped || wrapped === undefined) return true;
+    const { type, subtype } = wrapped;
     return formatListAdmits(this.acceptTypes, type, subtype) || formatListAdmits(this.acceptWrappedTypes ?? [], type, subtype);
   }
 

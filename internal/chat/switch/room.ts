@@ -8,10 +8,16 @@
 //   room.onChange((e) => { e.type === 'device-left' && e.initiator !== 'sip' && sendBye(e.participantId); ... })
 import type { Logger } from 'pino';
 import { formatCpim } from '../../msrp/cpim.ts';
+import { hasMsrpScheme } from '../../msrp/headers.ts';
 import type { HistoryEntry, HistoryStore } from './history.ts';
 import { NicknameRegistry, type NicknameOutcome } from './nicknames.ts';
 import { Member, type Device } from './participant.ts';
 import { admittedByLists, matchesAny, uriKey, type RoomPolicy } from './policy.ts';
+
+/** An a=path a device can be reached by: one or more msrp/msrps URIs (RFC 4975 §8.2). */
+function isMsrpPath(path: readonly string[]): boolean {
+  return path.length > 0 && path.every(hasMsrpScheme);
+}
 
 /** RFC 3261 §8.2.2.1 / RCS: the To a client uses for "the room" when it does not know its URI. */
 export const ANONYMOUS_URI = 'sip:anonymous@anonymous.invalid';
@@ -187,7 +193,7 @@ export class Room {
   admit(req: AdmitRequest): AdmitResult {
     const p = this.#policy;
     if (this.#closed) return { ok: false, reason: 'closed', sipStatus: 404, message: 'the room is closed' };
-    if (req.remotePath.length === 0 || !req.remotePath.every((u) => /^msrps?:\/\//i.test(u))) {
+    if (!isMsrpPath(req.remotePath)) {
       return { ok: false, reason: 'bad-path', sipStatus: 488, message: 'a=path must hold MSRP URIs' };
     }
     if (!admittedByLists(req.sipUri, p)) return { ok: false, reason: 'denied', sipStatus: 403, message: 'not allowed in this room' };
@@ -253,7 +259,7 @@ export class Room {
    * there is no such device or the path is not MSRP URIs.
    */
   repath(participantId: string, remotePath: readonly string[], setup: 'active' | 'passive'): boolean {
-    if (remotePath.length === 0 || !remotePath.every((u) => /^msrps?:\/\//i.test(u))) return false;
+    if (!isMsrpPath(remotePath)) return false;
     for (const m of this.#members.values()) {
       const d = m.devices.get(participantId);
       if (d === undefined) continue;

@@ -70,6 +70,22 @@ describe('files and chunked messages in rooms', () => {
     assert.equal(sha(got.body), sha(body));
   });
 
+  it('switches a streamed message whose CPIM head trickles in a few bytes per segment', async () => {
+    // Every body streamed, so each read of the sender's bytes is one segment at the switch.
+    const { alice, bob, carol } = await room({}, { streamThreshold: 0 });
+    const body = alice.cpim({ to: ROOM_URI, text: 'hello in pieces' });
+    alice.socket.setNoDelay(true);
+    const tid = alice.startChunk(newMessageId(), `1-${body.length}/${body.length}`, body.subarray(0, 3));
+    for (let at = 3; at < body.length; at += 3) {
+      alice.socket.write(body.subarray(at, at + 3));
+      // Let the switch read this piece before the next is written.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    alice.endChunk(tid, '$');
+    assert.equal((await alice.response(tid)).status, 200);
+    for (const p of [bob, carol]) assert.ok((await p.next()).body.equals(body));
+  });
+
   it('closes the chunk with "#" at the others when the sender drops mid-transfer, removes the sender, and the room goes on', async () => {
     const { room: r, alice, bob, carol, events } = await room();
     const body = fileBody(alice, 1_000_000);

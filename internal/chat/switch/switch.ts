@@ -194,20 +194,11 @@ export class ChatSwitch implements RoomHost, FanoutHost {
 
   repathDevice(d: Device, remotePath: readonly string[], setup: 'active' | 'passive'): void {
     d.setRemotePath(remotePath);
-    const conn = d.connection;
-    if (conn !== undefined) {
-      // Messages it was sending on the old connection end with "#" at their recipients
-      // (RFC 4975 §7.1.1); what was queued for it there goes with that connection.
-      for (const msg of [...d.incoming.values()]) abortMessage(d, msg);
+    this.#leaveConnection(d);
+    if (d.connection !== undefined) {
+      // What was queued for it on the old connection goes with that connection.
       d.connection = undefined;
       d.outbox = this.#parkedOutbox({ device: d });
-      const set = this.#bound.get(conn);
-      set?.delete(d);
-      if (set === undefined || set.size === 0) {
-        this.#bound.delete(conn);
-        // RFC 4975 §5.4: a connection no session uses any more is closed.
-        conn.end();
-      }
     }
     this.#awaitConnection(d);
     if (setup === 'active') this.connectOut(d);
@@ -225,17 +216,23 @@ export class ChatSwitch implements RoomHost, FanoutHost {
       });
     }
     clearTimeout(d.connectTimer);
+    this.#leaveConnection(d);
+    if (d.connection === undefined) d.outbox.close();
+  }
+
+  /**
+   * The device stops using its connection: messages it was sending end with "#" at their
+   * recipients (RFC 4975 §7.1.1), and a connection no session uses any more is closed
+   * (RFC 4975 §5.4).
+   */
+  #leaveConnection(d: Device): void {
     for (const msg of [...d.incoming.values()]) abortMessage(d, msg);
     const conn = d.connection;
-    if (conn === undefined) {
-      d.outbox.close();
-      return;
-    }
+    if (conn === undefined) return;
     const set = this.#bound.get(conn);
     set?.delete(d);
     if (set === undefined || set.size === 0) {
       this.#bound.delete(conn);
-      // RFC 4975 §5.4: a connection no session uses any more is closed.
       conn.end();
     }
   }
