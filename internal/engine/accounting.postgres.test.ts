@@ -229,6 +229,7 @@ describe('accounting', { skip, timeout: 120_000 }, () => {
     const text = await metrics.render();
     assert.match(text, /^msrp_accounting_records_total\{kind="relay-session",outcome="dropped"\} 50$/m);
     assert.equal(capture.lines.filter((l) => l['msg'] === 'accounting record').length, 150, 'every record is logged');
+    assert.equal(capture.lines.filter((l) => l['msg'] === 'accounting queue full: new records are not written to the database (still logged)').length, 1, 'one warning when dropping starts');
     await eventually(() => capture.lines.some((l) => l['msg'] === 'accounting records not written; retrying'), 'the failed write is logged');
     await writer.close();
   });

@@ -34,6 +34,8 @@ export class AccountingWriter implements AccountingSink {
   #flushing: Promise<void> | undefined;
   /** The last write failed: the next try waits for the retry timer, whatever arrives meanwhile. */
   #failing = false;
+  /** Records dropped for the database since the queue last filled (one warning per episode). */
+  #dropped = 0;
   #closed = false;
 
   constructor(o: AccountingWriterOptions) {
@@ -63,6 +65,7 @@ export class AccountingWriter implements AccountingSink {
     }
     if (this.#pending.length >= this.#o.maxPending) {
       this.#records.inc({ kind: r.kind, outcome: 'dropped' });
+      if (this.#dropped++ === 0) this.#log.warn({ maxPending: this.#o.maxPending }, 'accounting queue full: new records are not written to the database (still logged)');
       return;
     }
     this.#pending.push(r);
@@ -94,6 +97,10 @@ export class AccountingWriter implements AccountingSink {
         return;
       }
       this.#failing = false;
+      if (this.#dropped > 0) {
+        this.#log.info({ dropped: this.#dropped }, 'accounting records written again; some were dropped for the database meanwhile');
+        this.#dropped = 0;
+      }
       this.#pending.splice(0, batch.length);
       for (const r of batch) this.#records.inc({ kind: r.kind, outcome: 'written' });
     }
