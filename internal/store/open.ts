@@ -7,7 +7,7 @@ import type { Db } from './db.ts';
 import { StoreError, toStoreError } from './errors.ts';
 import { migrate } from './migrate.ts';
 import { readSecretKey } from './secret.ts';
-import { CHANGES_CHANNEL, createSqlStore, type ChangeEvent, type PasswordStorage, type Store } from './store.ts';
+import { createSqlStore, listenChanges, type ChangeEvent, type PasswordStorage, type Store } from './store.ts';
 import { openSubscriberSource, type SubscriberSource, type SubscriberTable } from './subscribers.ts';
 
 export const DEFAULT_PGLITE_DIR = './data/pglite';
@@ -71,13 +71,7 @@ export async function openSubscriberDatabase(o: { url: string; sslCaFile?: strin
     logger.info({ table: o.spec.table, columns: source.present }, 'subscriber table ready');
     return {
       source,
-      listen: (onChange) => db.listen(CHANGES_CHANNEL, (payload) => {
-        try {
-          onChange(JSON.parse(payload) as ChangeEvent);
-        } catch {
-          // not ours
-        }
-      }, () => onChange({ table: '*', op: 'resync' })),
+      listen: (onChange) => listenChanges(db, onChange),
       close: () => db.close(),
     };
   } catch (e) {

@@ -47,6 +47,23 @@ export type ChangeEvent =
 
 export const CHANGES_CHANNEL = 'msrp_changes';
 
+/** The change feed of `db` (ours, or a subscriber table's database): parsed events, and `resync` after a reconnect. */
+export function listenChanges(db: Db, onChange: (event: ChangeEvent) => void): Promise<() => Promise<void>> {
+  return db.listen(
+    CHANGES_CHANNEL,
+    (payload) => {
+      let event: ChangeEvent;
+      try {
+        event = JSON.parse(payload) as ChangeEvent;
+      } catch {
+        return; // not ours: someone else NOTIFYing on the channel
+      }
+      onChange(event);
+    },
+    () => onChange({ table: '*', op: 'resync' }),
+  );
+}
+
 export interface PasswordOptions {
   /** Also keep the password sealed with the secret key (needs `secretKeyFile`). Default: the store's passwordStorage. */
   storeSecret?: boolean;
@@ -310,19 +327,7 @@ export function createSqlStore(db: Db, secrets: Buffer | StoreSecrets | undefine
       return r.rows.filter((row) => row.username !== null).map(userOf);
     }),
 
-    listen: (onChange) => run('listen', () => db.listen(
-      CHANGES_CHANNEL,
-      (payload) => {
-        let event: ChangeEvent;
-        try {
-          event = JSON.parse(payload) as ChangeEvent;
-        } catch {
-          return; // not ours: someone else NOTIFYing on the channel
-        }
-        onChange(event);
-      },
-      () => onChange({ table: '*', op: 'resync' }),
-    )),
+    listen: (onChange) => run('listen', () => listenChanges(db, onChange)),
 
     close: onClose,
   };
