@@ -161,9 +161,8 @@ function checkName(kind: string, value: string): void {
   if (kind === 'username' && value.includes(':')) throw new StoreError('invalid', 'username must not contain ":"');
 }
 
-/** `secrets`: a key alone (the secret store of old: opt-in per password), or the storage mode with its keys. */
-export function createSqlStore(db: Db, secrets: Buffer | StoreSecrets | undefined, onClose: () => Promise<void> = () => db.close()): Store {
-  const s: StoreSecrets = Buffer.isBuffer(secrets) ? { key: secrets } : (secrets ?? {});
+export function createSqlStore(db: Db, secrets: StoreSecrets | undefined, onClose: () => Promise<void> = () => db.close()): Store {
+  const s: StoreSecrets = secrets ?? {};
   const mode: PasswordStorage = s.passwordStorage ?? 'ha1';
   const secretKey = s.key;
   if (mode === 'encrypted' && secretKey === undefined) throw new StoreError('invalid', 'passwordStorage "encrypted" needs a secret key file (database.secretKeyFile)');
