@@ -67,10 +67,8 @@ export async function openSubscriberDatabase(o: { url: string; sslCaFile?: strin
   const logger = o.logger.child({ component: 'subscribers' });
   const db = openPostgres({ url: o.url, sslCaFile: o.sslCaFile, poolMax: 4, readOnly: true, logger });
   try {
-    const source = await openSubscriberSource(db, o.spec);
-    logger.info({ table: o.spec.table, columns: source.present }, 'subscriber table ready');
     return {
-      source,
+      source: await openSubscriberSource(db, o.spec),
       listen: (onChange) => listenChanges(db, onChange),
       close: () => db.close(),
     };
