@@ -269,8 +269,14 @@ function isSecretSetting(keys: readonly string[]): boolean {
   return SECRET_KEY.test(last);
 }
 
+/** The value as shown in an error: URL passwords masked, and inside objects and arrays (a section of the wrong shape) secret settings too. */
 function withoutCredentials(value: unknown): unknown {
-  return typeof value === 'string' ? value.replace(/(\/\/[^/:@\s]*):[^@/\s]*@/g, '$1:***@') : value;
+  if (typeof value === 'string') return value.replace(/(\/\/[^/:@\s]*):[^@/\s]*@/g, '$1:***@');
+  if (Array.isArray(value)) return value.map(withoutCredentials);
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? '***' : withoutCredentials(v)]));
+  }
+  return value;
 }
 
 /** A parser's message without the source text it quotes (a YAML code frame, JSON.parse's excerpt). */

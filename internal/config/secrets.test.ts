@@ -37,6 +37,8 @@ const ROWS: [string, () => unknown, RegExp][] = [
   ['a YAML syntax error on the line of the URL', () => loadEngineConfig({ file: file('b.yaml', `database:\n  url: "postgres://msrp:${SECRET}@db/msrp\n  poolMax: [\n`), env: {} }), /cannot parse/],
   ['a JSON syntax error next to the URL', () => loadEngineConfig({ file: file('c.json', `{"database": {"url": "postgres://msrp:${SECRET}@db/msrp"},}`), env: {} }), /cannot parse/],
   ['a JSON value in the environment that does not parse', () => loadEngineConfig({ env: { MSRP_NEXT_HOPS__ALLOW: `[{"host": "${SECRET}"` } }), /nextHops\.allow/],
+  ['a section of the wrong shape (a YAML list) holding the URL', () => loadEngineConfig({ file: file('e.yaml', `database:\n  - url: postgres://msrp:${SECRET}@db/msrp\n`), env: {} }), /database/],
+  ['a section of the wrong shape holding a secret setting by name', () => loadEngineConfig({ env: { MSRP_AUTH__SUBSCRIBERS: `{"enabled": {"password": "${SECRET}"}}` } }), /auth\.subscribers\.enabled/],
   ['a URL with credentials in a setting of the wrong type', () => loadEngineConfig({ file: file('d.yaml', `nextHops:\n  dnsServers: ["https://u:${SECRET}@resolver"]\n`), env: {} }), /dnsServers/],
 ];
 

@@ -229,7 +229,33 @@ describe('accounting', { skip, timeout: 120_000 }, () => {
     const text = await metrics.render();
     assert.match(text, /^msrp_accounting_records_total\{kind="relay-session",outcome="dropped"\} 50$/m);
     assert.equal(capture.lines.filter((l) => l['msg'] === 'accounting record').length, 150, 'every record is logged');
+    assert.equal(capture.lines.filter((l) => l['msg'] === 'accounting queue full: new records are not written to the database (still logged)').length, 1, 'one warning when dropping starts');
     await eventually(() => capture.lines.some((l) => l['msg'] === 'accounting records not written; retrying'), 'the failed write is logged');
+    await writer.close();
+  });
+
+  it('a database that is down is tried again after the retry delay, not at each new record once a batch is waiting', async () => {
+    const closed = await openStore({ url: db.url, logger: log.logger });
+    await closed.close();
+    // The fault as above; the wrapper only counts the insert attempts (made synchronously when a flush starts).
+    let attempts = 0;
+    const table = { ...closed.accounting, insert: (records: readonly AccountingRecord[]) => (attempts++, closed.accounting.insert(records)) };
+    const capture = captureLog();
+    const writer = new AccountingWriter({ logger: capture.logger, metrics: createMetrics({ defaultMetrics: false }), table, retentionDays: 90, maxPending: 1000 });
+    const rec = (i: number): AccountingRecord => ({
+      kind: 'relay-session', sessionId: `r${i}`, realm: REALM, username: 'u', source: '', startedAt: new Date(), endedAt: new Date(),
+      bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0, closeReason: 'closed',
+    });
+    for (let i = 0; i < 200; i++) writer.record(rec(i));
+    await eventually(() => capture.lines.some((l) => l['msg'] === 'accounting records not written; retrying'), 'the failed write is logged');
+    assert.equal(attempts, 1, 'a full batch is written at once');
+    // More records while the batch waits: each one's timer (if any) fires before the 1 ms one behind it.
+    for (let i = 200; i < 220; i++) {
+      writer.record(rec(i));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    assert.equal(attempts, 1, 'no new attempt before the retry delay');
+    assert.equal(capture.lines.filter((l) => l['msg'] === 'accounting records not written; retrying').length, 1, 'one warning per failed attempt');
     await writer.close();
   });
 });

@@ -1,6 +1,7 @@
 // The engine's accounting sink (docs/relay.md "Accounting"): every record is logged at once
 // ("accounting record") and queued for the database, written in batches (one INSERT per
-// second at most, or sooner when 200 are waiting). The queue is bounded: while the
+// second at most, or sooner when 200 are waiting; after a failed write, only the retry
+// timer tries again, every 5 s, however many records arrive). The queue is bounded: while the
 // database is slow or down, records past `maxPending` are counted as dropped for the
 // database (they are in the log). Old records are pruned by age at start and every hour.
 import type { Accounting } from '../store/index.ts';
@@ -20,6 +21,8 @@ export interface AccountingWriterOptions {
 }
 
 const BATCH = 200;
+/** After a failed write, the next try (the database is down: one attempt and one warning per period). */
+const RETRY_MS = 5000;
 
 export class AccountingWriter implements AccountingSink {
   readonly #o: AccountingWriterOptions;
@@ -29,6 +32,10 @@ export class AccountingWriter implements AccountingSink {
   #flushTimer: NodeJS.Timeout | undefined;
   readonly #pruneTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
+  /** The last write failed: the next try waits for the retry timer, whatever arrives meanwhile. */
+  #failing = false;
+  /** Records dropped for the database since the queue last filled (one warning per episode). */
+  #dropped = 0;
   #closed = false;
 
   constructor(o: AccountingWriterOptions) {
@@ -58,10 +65,11 @@ export class AccountingWriter implements AccountingSink {
     }
     if (this.#pending.length >= this.#o.maxPending) {
       this.#records.inc({ kind: r.kind, outcome: 'dropped' });
+      if (this.#dropped++ === 0) this.#log.warn({ maxPending: this.#o.maxPending }, 'accounting queue full: new records are not written to the database (still logged)');
       return;
     }
     this.#pending.push(r);
-    if (this.#pending.length >= BATCH) this.#schedule(0);
+    if (this.#pending.length >= BATCH && !this.#failing) this.#schedule(0);
     else this.#schedule(this.#o.flushIntervalMs ?? 1000);
   }
 
@@ -84,8 +92,14 @@ export class AccountingWriter implements AccountingSink {
       } catch (err) {
         // Kept for the next try (the queue stays bounded by maxPending).
         this.#log.warn({ err, pending: this.#pending.length }, 'accounting records not written; retrying');
-        if (!this.#closed) this.#schedule(5000);
+        this.#failing = true;
+        if (!this.#closed) this.#schedule(RETRY_MS);
         return;
+      }
+      this.#failing = false;
+      if (this.#dropped > 0) {
+        this.#log.info({ dropped: this.#dropped }, 'accounting records written again; some were dropped for the database meanwhile');
+        this.#dropped = 0;
       }
       this.#pending.splice(0, batch.length);
       for (const r of batch) this.#records.inc({ kind: r.kind, outcome: 'written' });

@@ -20,20 +20,17 @@ export async function openEngineSubscribers(c: EngineConfig, store: Store, logge
   if (!s.enabled) return undefined;
   const spec = { table: s.table, columns: s.columns };
   const ttlMs = s.changeFeed ? undefined : s.cacheTtlSec * 1000;
-  if (s.url === undefined) {
-    const source = await store.openSubscribers(spec);
-    logger.info({ table: s.table, columns: source.present, mode: s.mode, changeFeed: s.changeFeed }, 'subscriber table ready');
-    // Same database: the store's change feed carries the table's trigger notifications.
-    return { credentials: { lookup: (realm, user) => source.lookup(realm, user), mode: s.mode }, ttlMs, close: () => Promise.resolve() };
-  }
-  const db = await openSubscriberDatabase({ url: s.url, sslCaFile: s.sslCaFile, spec, logger });
+  // Same database: the store's change feed already carries the table's trigger notifications.
+  const db = s.url === undefined ? undefined : await openSubscriberDatabase({ url: s.url, sslCaFile: s.sslCaFile, spec, logger });
+  const source = db?.source ?? await store.openSubscribers(spec);
+  logger.info({ table: s.table, columns: source.present, mode: s.mode, changeFeed: s.changeFeed, ownDatabase: db !== undefined }, 'subscriber table ready');
   return {
     credentials: {
-      lookup: (realm, user) => db.source.lookup(realm, user),
+      lookup: (realm, user) => source.lookup(realm, user),
       mode: s.mode,
-      ...(s.changeFeed ? { listen: (onChange) => db.listen(onChange) } : {}),
+      ...(db !== undefined && s.changeFeed ? { listen: (onChange) => db.listen(onChange) } : {}),
     },
     ttlMs,
-    close: () => db.close(),
+    close: () => db?.close() ?? Promise.resolve(),
   };
 }

@@ -7,7 +7,7 @@ import type { Db } from './db.ts';
 import { StoreError, toStoreError } from './errors.ts';
 import { migrate } from './migrate.ts';
 import { readSecretKey } from './secret.ts';
-import { CHANGES_CHANNEL, createSqlStore, type ChangeEvent, type PasswordStorage, type Store } from './store.ts';
+import { createSqlStore, listenChanges, type ChangeEvent, type PasswordStorage, type Store } from './store.ts';
 import { openSubscriberSource, type SubscriberSource, type SubscriberTable } from './subscribers.ts';
 
 export const DEFAULT_PGLITE_DIR = './data/pglite';
@@ -67,17 +67,9 @@ export async function openSubscriberDatabase(o: { url: string; sslCaFile?: strin
   const logger = o.logger.child({ component: 'subscribers' });
   const db = openPostgres({ url: o.url, sslCaFile: o.sslCaFile, poolMax: 4, readOnly: true, logger });
   try {
-    const source = await openSubscriberSource(db, o.spec);
-    logger.info({ table: o.spec.table, columns: source.present }, 'subscriber table ready');
     return {
-      source,
-      listen: (onChange) => db.listen(CHANGES_CHANNEL, (payload) => {
-        try {
-          onChange(JSON.parse(payload) as ChangeEvent);
-        } catch {
-          // not ours
-        }
-      }, () => onChange({ table: '*', op: 'resync' })),
+      source: await openSubscriberSource(db, o.spec),
+      listen: (onChange) => listenChanges(db, onChange),
       close: () => db.close(),
     };
   } catch (e) {

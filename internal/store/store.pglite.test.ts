@@ -29,7 +29,7 @@ describe('Store on PGlite', () => {
     dir = mkdtempSync(join(tmpdir(), 'store-pglite-'));
     db = await openPglite(join(dir, 'pglite'));
     await migrate(db, quietLogger);
-    subject = { db, store: createSqlStore(db, key) };
+    subject = { db, store: createSqlStore(db, { key }) };
   });
   after(async () => {
     await subject.store.close();

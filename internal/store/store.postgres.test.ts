@@ -38,7 +38,7 @@ describe('Store on PostgreSQL', { skip }, () => {
     database = await freshDatabase(adminUrl!);
     const db = openPostgres({ url: database.url, logger: quietLogger, statementTimeoutMs: 1500 });
     await migrate(db, quietLogger);
-    subject = { db, store: createSqlStore(db, randomBytes(32)) };
+    subject = { db, store: createSqlStore(db, { key: randomBytes(32) }) };
   });
   after(async () => {
     await subject?.store.close();

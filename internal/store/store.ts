@@ -47,6 +47,23 @@ export type ChangeEvent =
 
 export const CHANGES_CHANNEL = 'msrp_changes';
 
+/** The change feed of `db` (ours, or a subscriber table's database): parsed events, and `resync` after a reconnect. */
+export function listenChanges(db: Db, onChange: (event: ChangeEvent) => void): Promise<() => Promise<void>> {
+  return db.listen(
+    CHANGES_CHANNEL,
+    (payload) => {
+      let event: ChangeEvent;
+      try {
+        event = JSON.parse(payload) as ChangeEvent;
+      } catch {
+        return; // not ours: someone else NOTIFYing on the channel
+      }
+      onChange(event);
+    },
+    () => onChange({ table: '*', op: 'resync' }),
+  );
+}
+
 export interface PasswordOptions {
   /** Also keep the password sealed with the secret key (needs `secretKeyFile`). Default: the store's passwordStorage. */
   storeSecret?: boolean;
@@ -144,9 +161,8 @@ function checkName(kind: string, value: string): void {
   if (kind === 'username' && value.includes(':')) throw new StoreError('invalid', 'username must not contain ":"');
 }
 
-/** `secrets`: a key alone (the secret store of old: opt-in per password), or the storage mode with its keys. */
-export function createSqlStore(db: Db, secrets: Buffer | StoreSecrets | undefined, onClose: () => Promise<void> = () => db.close()): Store {
-  const s: StoreSecrets = Buffer.isBuffer(secrets) ? { key: secrets } : (secrets ?? {});
+export function createSqlStore(db: Db, secrets: StoreSecrets | undefined, onClose: () => Promise<void> = () => db.close()): Store {
+  const s: StoreSecrets = secrets ?? {};
   const mode: PasswordStorage = s.passwordStorage ?? 'ha1';
   const secretKey = s.key;
   if (mode === 'encrypted' && secretKey === undefined) throw new StoreError('invalid', 'passwordStorage "encrypted" needs a secret key file (database.secretKeyFile)');
@@ -310,19 +326,7 @@ export function createSqlStore(db: Db, secrets: Buffer | StoreSecrets | undefine
       return r.rows.filter((row) => row.username !== null).map(userOf);
     }),
 
-    listen: (onChange) => run('listen', () => db.listen(
-      CHANGES_CHANNEL,
-      (payload) => {
-        let event: ChangeEvent;
-        try {
-          event = JSON.parse(payload) as ChangeEvent;
-        } catch {
-          return; // not ours: someone else NOTIFYing on the channel
-        }
-        onChange(event);
-      },
-      () => onChange({ table: '*', op: 'resync' }),
-    )),
+    listen: (onChange) => run('listen', () => listenChanges(db, onChange)),
 
     close: onClose,
   };
