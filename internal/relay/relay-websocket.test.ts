@@ -153,10 +153,13 @@ describe('MSRP over WebSocket through the relay (RFC 7977)', () => {
     t.close();
   });
 
-  it('streams a 3 MB chunk from msrps: to wss: as one fragmented message, and holds the sender while the browser does not read', async () => {
+  it('streams a 16 MB chunk from msrps: to wss: as one fragmented message, and holds the sender while the browser does not read', async () => {
     const r = await setup();
     const { w, t, sw, st } = await pair(r);
-    const body = randomBytes(3 * 1024 * 1024);
+    // Larger than the kernel can absorb between the relay and the paused reader: Linux
+    // autotunes a loopback send buffer up to tcp_wmem's maximum (4 MB here), so a 3 MB chunk
+    // could sit entirely in kernel buffers and the relay would rightly never pause (CI saw it).
+    const body = randomBytes(16 * 1024 * 1024);
     w.socket.pause(); // the WebSocket client stops reading
     const sent = t.sendMessage([st, sw, w.uri], body);
     const fromT = [...r.relay.connections].find((c) => c.remotePort === t.socket.localPort)!;
