@@ -297,7 +297,7 @@ describe('the user\'s path: helm install, samples, msrp send and chat, helm test
 
   step('4. msrp chat: two participants in the ChatRoom ops, served by a relay pod', async () => {
     await waitFor('ChatRoom ops Ready', async () => (ready(await getJson(['chatroom/ops', '-n', NS])) ? true : undefined), 180_000);
-    // SIP (UDP for alice, TCP for bob) and MSRP both to replica 0, whose focus serves the room.
+    // SIP over TCP for both (the focus's UDP listener is off by default, docs/security.md) and MSRP both to replica 0, whose focus serves the room.
     const common = (user: string) => ['chat', 'sips:ops@relay.example.net', '--focus', `${podIps[0]}:5060`, '--transport', 'tcp', '--relay', `msrps://${podIps[0]}:2855`, '--user', user,
       '--ca', path.join(work, 'ca.crt'), '--from', `sip:${user}@example.net`, '--nick', user, '--expect-timeout', '20000'];
     await writeFile(path.join(work, 'alice.txt'), 'wait:1500\nhello from alice\nexpect:^<sip:bob@example.net> hi alice$\nwait:200\n');
