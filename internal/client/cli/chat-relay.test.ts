@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startChatServer, type RunningChatServer } from '../../chat/server.ts';
@@ -130,6 +131,23 @@ describe('msrp chat --relay', { timeout: 90_000 }, () => {
     const room = chat.switch.room(ROOM);
     assert.ok(room, 'the configured room exists (`room === undefined ||` would have hidden it)');
     assert.ok(room.participants().every((p) => p.nickname !== 'Dave'));
+  });
+
+  it('exits with status 1 and closes its relay session when the focus cannot be reached', async () => {
+    // A port that was just free: the SIP connection over TCP is refused at once.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const closedPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const file = join(dir, 'carol-nofocus.txt');
+    await writeFile(file, '/nick Carol\n');
+    const args = joinArgs(relay, 'carol', file).map((a) => (a === `127.0.0.1:${chat.focus.udpPort!}` ? `127.0.0.1:${closedPort}` : a));
+    const r = await runMsrp([...args, '--transport', 'tcp']);
+    // Before the fix the relay connection kept the process alive after the error was printed,
+    // until runMsrp's SIGKILL (code null).
+    assert.equal(r.code, 1, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    assert.match(r.stderr, /msrp chat: .*ECONNREFUSED/);
+    await eventually(() => ![...relay.relay.sessions.all()].some((sess) => sess.user === 'carol'), 'carol\'s relay session to end');
   });
 
   it('reaches a switch on msrps (as npm start runs it): the relay verifies its certificate', async () => {

@@ -245,9 +245,22 @@ async function chat(argv: string[], ctx: ChatContext): Promise<number> {
     ep = await listenEndpoint({ host: '127.0.0.1', onMessage });
   }
 
-  const uac = await SipUac.open(transport, Number(fm[2]), user, fm[1]);
-  const dialog = uac.newDialog(room, me);
-  const res = await uac.send(dialog, 'INVITE', { body: offerSdp(ep.path.join(' '), { setup: 'active' }) });
+  // A focus that cannot be reached (connection refused, no answer before Timer B) throws: the
+  // relay connection and the SIP socket are closed first, or they would keep the process alive
+  // after it printed the failure.
+  let uac: SipUac | undefined;
+  let res: Awaited<ReturnType<SipUac['send']>>;
+  let dialog: ReturnType<SipUac['newDialog']>;
+  try {
+    uac = await SipUac.open(transport, Number(fm[2]), user, fm[1]);
+    dialog = uac.newDialog(room, me);
+    res = await uac.send(dialog, 'INVITE', { body: offerSdp(ep.path.join(' '), { setup: 'active' }) });
+  } catch (err) {
+    uac?.close();
+    await ep.close();
+    ctx.stderr.write(`msrp chat: ${(err as Error).message}\n`);
+    return EXIT_FAILED;
+  }
   if (res.status !== 200) {
     ctx.stderr.write(`msrp chat: the focus answered ${res.status} ${res.reason}${headerValue(res, 'Warning') ? ` (${headerValue(res, 'Warning')})` : ''}\n`);
     uac.close();
