@@ -1,0 +1,180 @@
+// `msrp --relay <domain>`: the client finds its relay by DNS as RFC 4976 §8 says, against a
+// real DNS server on UDP loopback (relay/testdns.ts, which records every question) and real
+// relays over TLS: SRV `_msrps._tcp.<domain>` with the next target tried when one refuses,
+// A/AAAA on port 2855 without SRV, no SRV lookup for an explicit port, a clear error for a
+// name that does not exist, and the certificate checked against the domain, not the target.
+// `msrp send` runs as its own process (cmd/msrp.ts), the whole CLI code path.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startTestDns, type TestDnsServer } from '../../relay/testdns.ts';
+import { startTestRelay, type TestRelay } from '../../relay/testrelay.ts';
+import { testPki } from '../../transport/testcerts.ts';
+import { connectEndpoint, type MsrpEndpoint } from '../endpoint.ts';
+import { runMsrp } from './testrun.ts';
+
+/** The name the relay's certificate carries (testcerts.ts `named`) and its public host. */
+const DOMAIN = 'relay.msrp.test';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+async function dnsServer(): Promise<TestDnsServer> {
+  const d = await startTestDns();
+  cleanups.push(() => d.close());
+  return d;
+}
+
+/** A port nothing listens on (bound, then released): a relay that is down. */
+async function deadPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe('msrp --relay DOMAIN: the relay found by DNS (RFC 4976 §8)', { timeout: 120_000 }, () => {
+  let relay: TestRelay;
+  let caFile: string;
+  let dir: string;
+  before(async () => {
+    const pki = await testPki();
+    // Public URI msrps://relay.msrp.test:2855 (as behind a load balancer); it listens on a free
+    // loopback port that only DNS tells.
+    relay = await startTestRelay({ publicHost: DOMAIN, publicPort: 2855 }, pki.named);
+    cleanups.push(() => relay.relay.stop());
+    dir = await mkdtemp(join(tmpdir(), 'msrp-relay-srv-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    caFile = join(dir, 'ca.pem');
+    await writeFile(caFile, relay.ca);
+  });
+
+  /** Bob, authenticated to the relay at an explicit address: the receiver of each test. */
+  async function bob(d: TestDnsServer, uri = `msrps://${DOMAIN}:${relay.port};tcp`): Promise<MsrpEndpoint> {
+    const c = await connectEndpoint(uri, { ca: relay.ca, dnsServers: [d.address] });
+    assert.ok(c.ok, c.ok ? '' : c.message);
+    cleanups.push(() => c.endpoint.close());
+    const a = await c.endpoint.auth({ username: 'bob', password: 'bob-pw' });
+    assert.ok(a.ok, a.ok ? '' : a.message);
+    return c.endpoint;
+  }
+
+  const send = (d: TestDnsServer, relayArg: string, to: MsrpEndpoint, text: string) => runMsrp([
+    'send', '--relay', relayArg, '--dns-server', d.address, '--ca', caFile,
+    '--user', 'alice', '--password', 'alice-pw', '--to', to.path.join(' '), '--text', text,
+  ]);
+
+  it('msrp send --relay DOMAIN follows SRV _msrps._tcp, skips the target that refuses, and delivers through the next one', async () => {
+    const d = await dnsServer();
+    // Two targets: the preferred one (priority 10) is down, the other (20) is the relay. Neither
+    // target name is in the relay's certificate: only the domain is, and that is what is checked.
+    d.zone.set(`_msrps._tcp.${DOMAIN}`, { srv: [
+      { priority: 20, weight: 0, port: relay.port, target: `up.${DOMAIN}` },
+      { priority: 10, weight: 0, port: await deadPort(), target: `down.${DOMAIN}` },
+    ] });
+    d.zone.set(`down.${DOMAIN}`, { a: ['127.0.0.1'] });
+    d.zone.set(`up.${DOMAIN}`, { a: ['127.0.0.1'] });
+    d.zone.set(DOMAIN, { a: ['127.0.0.1'] });
+    const b = await bob(d);
+    const asked = d.queries.length;
+
+    const r = await send(d, DOMAIN, b, 'found by SRV');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^delivered text: 12 bytes/m);
+    // The AUTH went to the URI the user named, port-less (RFC 4976 §8), through the second target.
+    assert.ok(r.stderr.includes(`authenticated to msrps://${DOMAIN};tcp at up.${DOMAIN}:${relay.port} (127.0.0.1) as alice`), r.stderr);
+    const m = await b.nextMessage(5000);
+    assert.equal(m?.body?.toString(), 'found by SRV');
+    const queries = d.queries.slice(asked);
+    assert.equal(queries[0], `SRV _msrps._tcp.${DOMAIN}`);
+    // Lower priority first: the down target was resolved (and dialled) before the up one.
+    assert.ok(queries.indexOf(`A down.${DOMAIN}`) > 0 && queries.indexOf(`A down.${DOMAIN}`) < queries.indexOf(`A up.${DOMAIN}`), queries.join(', '));
+    assert.equal(queries.includes(`A ${DOMAIN}`), false, 'no A lookup of the domain when SRV answered');
+  });
+
+  it('accepts msrps://DOMAIN without a port too, and the AUTH goes to that URI', async () => {
+    const d = await dnsServer();
+    d.zone.set(`_msrps._tcp.${DOMAIN}`, { srv: [{ priority: 0, weight: 0, port: relay.port, target: `up.${DOMAIN}` }] });
+    d.zone.set(`up.${DOMAIN}`, { a: ['127.0.0.1'] });
+    const c = await connectEndpoint(`msrps://${DOMAIN};tcp`, { ca: relay.ca, dnsServers: [d.address] });
+    assert.ok(c.ok, c.ok ? '' : c.message);
+    cleanups.push(() => c.endpoint.close());
+    assert.equal(c.via, `up.${DOMAIN}:${relay.port} (127.0.0.1)`);
+    assert.equal(c.endpoint.remoteUri, `msrps://${DOMAIN};tcp`);
+    // The relay takes an AUTH addressed to its domain without a port (2855, its public port).
+    const a = await c.endpoint.auth({ username: 'alice', password: 'alice-pw' });
+    assert.ok(a.ok, a.ok ? '' : a.message);
+    assert.match(a.usePath[0]!, new RegExp(`^msrps://${DOMAIN.replaceAll('.', '\\.')}:2855/`));
+  });
+
+  it('refuses a relay whose certificate does not name the domain, even when it names the SRV target', async () => {
+    const d = await dnsServer();
+    // other.msrp.test delegates to relay.msrp.test, which the certificate names; the domain
+    // the user gave is not in it, so the relay cannot prove it serves that domain.
+    d.zone.set('_msrps._tcp.other.msrp.test', { srv: [{ priority: 0, weight: 0, port: relay.port, target: DOMAIN }] });
+    d.zone.set(DOMAIN, { a: ['127.0.0.1'] });
+    const r = await runMsrp(['send', '--relay', 'other.msrp.test', '--dns-server', d.address, '--ca', caFile,
+      '--user', 'alice', '--password', 'alice-pw', '--to', `msrps://127.0.0.1:9/x;tcp`, '--text', 'x']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot connect to msrps:\/\/other\.msrp\.test;tcp: relay\.msrp\.test:\d+ \(127\.0\.0\.1\): .*other\.msrp\.test/);
+  });
+
+  it('without an SRV record, dials the domain\'s A record on port 2855', async (t) => {
+    // A relay of its own on 127.0.9.55:2855 (any loopback address is ours; 2855 needs no root).
+    let second: TestRelay;
+    try {
+      second = await startTestRelay({ publicHost: DOMAIN, listeners: [{ hosts: ['127.0.9.55'], port: 2855, tls: true }] }, (await testPki()).named);
+    } catch (err) {
+      if (process.env['CI'] === 'true') throw err;
+      t.skip(`cannot listen on 127.0.9.55:2855 here (${(err as Error).message}); under CI=true this fails instead`);
+      return;
+    }
+    cleanups.push(() => second.relay.stop());
+    const d = await dnsServer();
+    d.zone.set(DOMAIN, { a: ['127.0.9.55'] });
+    const b = await bob(d, `msrps://${DOMAIN}:2855;tcp`);
+    const asked = d.queries.length;
+    const r = await send(d, DOMAIN, b, 'found by A');
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stderr.includes(`authenticated to msrps://${DOMAIN};tcp at ${DOMAIN}:2855 (127.0.9.55) as alice`), r.stderr);
+    assert.equal((await b.nextMessage(5000))?.body?.toString(), 'found by A');
+    assert.deepEqual(d.queries.slice(asked), [`SRV _msrps._tcp.${DOMAIN}`, `A ${DOMAIN}`, `AAAA ${DOMAIN}`]);
+  });
+
+  it('with an explicit port, asks for no SRV record', async () => {
+    const d = await dnsServer();
+    // An SRV record that would lead to a dead port: it must not be consulted.
+    d.zone.set(`_msrps._tcp.${DOMAIN}`, { srv: [{ priority: 0, weight: 0, port: await deadPort(), target: `down.${DOMAIN}` }] });
+    d.zone.set(`down.${DOMAIN}`, { a: ['127.0.0.1'] });
+    d.zone.set(DOMAIN, { a: ['127.0.0.1'] });
+    const b = await bob(d);
+    const asked = d.queries.length;
+    const r = await send(d, `msrps://${DOMAIN}:${relay.port}`, b, 'explicit port');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await b.nextMessage(5000))?.body?.toString(), 'explicit port');
+    const queries = d.queries.slice(asked);
+    assert.deepEqual(queries.filter((q) => q.startsWith('SRV ')), [], queries.join(', '));
+    assert.ok(queries.includes(`A ${DOMAIN}`));
+  });
+
+  it('says clearly that a domain without SRV and A/AAAA records cannot be resolved', async () => {
+    const d = await dnsServer();
+    const r = await runMsrp(['send', '--relay', 'nowhere.msrp.test', '--dns-server', d.address, '--ca', caFile,
+      '--user', 'alice', '--password', 'alice-pw', '--to', 'msrps://127.0.0.1:9/x;tcp', '--text', 'x']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^msrp: cannot connect to msrps:\/\/nowhere\.msrp\.test;tcp: cannot resolve nowhere\.msrp\.test: no SRV record _msrps\._tcp\.nowhere\.msrp\.test, no A\/AAAA record \(.*ENOTFOUND.*\)$/m);
+    assert.deepEqual(d.queries.slice(0, 1), ['SRV _msrps._tcp.nowhere.msrp.test']);
+  });
+
+  it('rejects a --dns-server that is not an address as a usage error', async () => {
+    const r = await runMsrp(['send', '--relay', DOMAIN, '--dns-server', 'dns.example', '--user', 'alice', '--password', 'x', '--to', 'msrps://127.0.0.1:9/x;tcp', '--text', 'x']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--dns-server wants an IP address/);
+  });
+});
