@@ -98,19 +98,22 @@ describe('msrp --relay DOMAIN: the relay found by DNS (RFC 4976 §8)', { timeout
     assert.equal(queries.includes(`A ${DOMAIN}`), false, 'no A lookup of the domain when SRV answered');
   });
 
-  it('accepts msrps://DOMAIN without a port too, and the AUTH goes to that URI', async () => {
+  it('accepts msrps://DOMAIN without a port too; the AUTH goes to that URI, which a relay on another port takes as its own', async () => {
+    // A relay whose URI is its pod name on its own port (no 2855 anywhere); the domain is an alias.
+    const pod = await startTestRelay({ publicHost: 'pod-0.msrp.test', aliases: [DOMAIN] }, (await testPki()).named);
+    cleanups.push(() => pod.relay.stop());
     const d = await dnsServer();
-    d.zone.set(`_msrps._tcp.${DOMAIN}`, { srv: [{ priority: 0, weight: 0, port: relay.port, target: `up.${DOMAIN}` }] });
-    d.zone.set(`up.${DOMAIN}`, { a: ['127.0.0.1'] });
-    const c = await connectEndpoint(`msrps://${DOMAIN};tcp`, { ca: relay.ca, dnsServers: [d.address] });
+    d.zone.set(`_msrps._tcp.${DOMAIN}`, { srv: [{ priority: 0, weight: 0, port: pod.port, target: 'pod-0.msrp.test' }] });
+    d.zone.set('pod-0.msrp.test', { a: ['127.0.0.1'] });
+    const c = await connectEndpoint(`msrps://${DOMAIN};tcp`, { ca: pod.ca, dnsServers: [d.address] });
     assert.ok(c.ok, c.ok ? '' : c.message);
     cleanups.push(() => c.endpoint.close());
-    assert.equal(c.via, `up.${DOMAIN}:${relay.port} (127.0.0.1)`);
+    assert.equal(c.via, `pod-0.msrp.test:${pod.port} (127.0.0.1)`);
     assert.equal(c.endpoint.remoteUri, `msrps://${DOMAIN};tcp`);
-    // The relay takes an AUTH addressed to its domain without a port (2855, its public port).
+    // RFC 4976 §8: only an AUTH To-Path may lack a port; the relay knows the host as its alias.
     const a = await c.endpoint.auth({ username: 'alice', password: 'alice-pw' });
     assert.ok(a.ok, a.ok ? '' : a.message);
-    assert.match(a.usePath[0]!, new RegExp(`^msrps://${DOMAIN.replaceAll('.', '\\.')}:2855/`));
+    assert.match(a.usePath[0]!, new RegExp(`^msrps://pod-0\\.msrp\\.test:${pod.port}/`));
   });
 
   it('refuses a relay whose certificate does not name the domain, even when it names the SRV target', async () => {
