@@ -175,6 +175,15 @@ describe('msrp --relay DOMAIN: the relay found by DNS (RFC 4976 §8)', { timeout
     assert.deepEqual(d.queries.slice(0, 1), ['SRV _msrps._tcp.nowhere.msrp.test']);
   });
 
+  it('documents --relay DOMAIN and --dns-server in the --help of listen, send and chat', async () => {
+    for (const cmd of ['listen', 'send', 'chat']) {
+      const h = await runMsrp([cmd, '--help']);
+      assert.equal(h.code, 0);
+      assert.match(h.stdout, /SRV _msrps\._tcp\.<domain>/, cmd);
+      assert.match(h.stdout, /--dns-server ADDR\[:PORT\]/, cmd);
+    }
+  });
+
   it('rejects a --dns-server that is not an address as a usage error', async () => {
     const r = await runMsrp(['send', '--relay', DOMAIN, '--dns-server', 'dns.example', '--user', 'alice', '--password', 'x', '--to', 'msrps://127.0.0.1:9/x;tcp', '--text', 'x']);
     assert.equal(r.code, 2);

@@ -12,7 +12,7 @@ import { splitPath } from '../../msrp/headers.ts';
 import { connectAndAuth, connectOptions, EXIT_FAILED, EXIT_OK, parseCount, parseSize, RELAY_HELP, RELAY_OPTIONS, UsageError } from './common.ts';
 import type { CommandContext } from './listen.ts';
 
-export const SEND_HELP = `Usage: msrp send --relay msrps://HOST:PORT --user NAME --to "PATH" (--text TEXT | --file FILE) [options]
+export const SEND_HELP = `Usage: msrp send --relay (msrps://HOST:PORT | DOMAIN) --user NAME --to "PATH" (--text TEXT | --file FILE) [options]
        msrp send --to "msrp(s)://peer..." (--text TEXT | --file FILE) [options]      (no relay)
 
 Sends one message to PATH, the line \`msrp listen\` printed after "path:". Through a relay
