@@ -3,15 +3,17 @@
 // relays over TLS: SRV `_msrps._tcp.<domain>` with the next target tried when one refuses,
 // A/AAAA on port 2855 without SRV, no SRV lookup for an explicit port, a clear error for a
 // name that does not exist, and the certificate checked against the domain, not the target.
-// `msrp send` runs as its own process (cmd/msrp.ts), the whole CLI code path.
+// `msrp send` and `msrp chat` run as their own processes (cmd/msrp.ts), the whole CLI code path.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { startChatServer } from '../../chat/server.ts';
 import { startTestDns, type TestDnsServer } from '../../relay/testdns.ts';
 import { startTestRelay, type TestRelay } from '../../relay/testrelay.ts';
+import { createLogger } from '../../telemetry/logger.ts';
 import { testPki } from '../../transport/testcerts.ts';
 import { connectEndpoint, type MsrpEndpoint } from '../endpoint.ts';
 import { runMsrp } from './testrun.ts';
@@ -188,5 +190,42 @@ describe('msrp --relay DOMAIN: the relay found by DNS (RFC 4976 §8)', { timeout
     const r = await runMsrp(['send', '--relay', DOMAIN, '--dns-server', 'dns.example', '--user', 'alice', '--password', 'x', '--to', 'msrps://127.0.0.1:9/x;tcp', '--text', 'x']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--dns-server wants an IP address/);
+  });
+});
+
+describe('msrp chat --relay DOMAIN', { timeout: 60_000 }, () => {
+  it('joins a room through the relay found by SRV, its AUTH addressed to the domain', async () => {
+    const chat = await startChatServer({
+      enabled: true, domain: 'chat.test', publicHost: '127.0.0.1',
+      sip: { host: '127.0.0.1', udpPort: 0, tcpPort: 0 },
+      msrp: { host: '127.0.0.1', port: 0, transport: 'tcp', relayInFront: false },
+      autoCreate: false,
+      media: { privateAddresses: 'allow', foreignAddresses: 'allow', trustedHosts: [] },
+      subscriptions: { minExpires: 60, maxExpires: 3600 },
+      connections: { max: 100, perSource: 100, tlsHandshakeTimeoutSec: 10, sipIdleSec: 900, msrpIdleSec: 60 },
+      rooms: [{ name: 'lobby', policy: { history: { enabled: false } } }],
+    }, { logger: createLogger({ name: 'relay-srv-chat', level: 'silent', env: {} }) });
+    cleanups.push(() => chat.close());
+    const pod = await startTestRelay({
+      publicHost: 'pod-0.msrp.test', aliases: [DOMAIN],
+      nextHops: { allow: [{ host: '127.0.0.1', port: chat.msrp.port }], allowPrivate: true, connectTimeoutMs: 2000 },
+    }, (await testPki()).named);
+    cleanups.push(() => pod.relay.stop());
+    const d = await dnsServer();
+    d.zone.set(`_msrps._tcp.${DOMAIN}`, { srv: [{ priority: 0, weight: 0, port: pod.port, target: 'pod-0.msrp.test' }] });
+    d.zone.set('pod-0.msrp.test', { a: ['127.0.0.1'] });
+    const dir = await mkdtemp(join(tmpdir(), 'msrp-relay-srv-chat-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const caFile = join(dir, 'ca.pem');
+    await writeFile(caFile, pod.ca);
+    const script = join(dir, 'dave.txt');
+    await writeFile(script, ['/nick Dave', 'expect:^\\* you are Dave$'].join('\n') + '\n');
+    pod.credentials.add('example.test', 'dave', 'dave-pw');
+    const r = await runMsrp(['chat', 'sip:lobby@chat.test', '--focus', `127.0.0.1:${chat.focus.udpPort!}`,
+      '--relay', DOMAIN, '--dns-server', d.address, '--ca', caFile, '--user', 'dave', '--password', 'dave-pw',
+      '--script', script, '--expect-timeout', '8000']);
+    assert.equal(r.code, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    assert.match(r.stdout, /^\* you are Dave$/m);
+    assert.ok(d.queries.includes(`SRV _msrps._tcp.${DOMAIN}`), d.queries.join(', '));
   });
 });
