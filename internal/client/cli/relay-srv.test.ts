@@ -15,6 +15,7 @@ import { startTestDns, type TestDnsServer } from '../../relay/testdns.ts';
 import { startTestRelay, type TestRelay } from '../../relay/testrelay.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { testPki } from '../../transport/testcerts.ts';
+import { connectTo } from '../connect.ts';
 import { connectEndpoint, type MsrpEndpoint } from '../endpoint.ts';
 import { runMsrp } from './testrun.ts';
 
@@ -175,6 +176,22 @@ describe('msrp --relay DOMAIN: the relay found by DNS (RFC 4976 §8)', { timeout
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^msrp: cannot connect to msrps:\/\/nowhere\.msrp\.test;tcp: cannot resolve nowhere\.msrp\.test: no SRV record _msrps\._tcp\.nowhere\.msrp\.test, no A\/AAAA record \(.*ENOTFOUND.*\)$/m);
     assert.deepEqual(d.queries.slice(0, 1), ['SRV _msrps._tcp.nowhere.msrp.test']);
+  });
+
+  it('does not fall back to A/AAAA when SRV records exist: "." means no service, unresolvable targets are an error', async () => {
+    const d = await dnsServer();
+    // Both domains have A records that lead to the relay: they must not be used.
+    d.zone.set('_msrps._tcp.closed.msrp.test', { srv: [{ priority: 0, weight: 0, port: 0, target: '.' }] });
+    d.zone.set('_msrps._tcp.dangling.msrp.test', { srv: [{ priority: 0, weight: 0, port: relay.port, target: 'gone.msrp.test' }] });
+    d.zone.set('closed.msrp.test', { a: ['127.0.0.1'] });
+    d.zone.set('dangling.msrp.test', { a: ['127.0.0.1'] });
+    const closed = await connectTo('msrps://closed.msrp.test;tcp', { ca: relay.ca, dnsServers: [d.address] });
+    assert.equal(!closed.ok && closed.code, 'unresolvable');
+    assert.match(!closed.ok ? closed.message : '', /closed\.msrp\.test says it offers no msrps service/);
+    const dangling = await connectTo('msrps://dangling.msrp.test;tcp', { ca: relay.ca, dnsServers: [d.address] });
+    assert.equal(!dangling.ok && dangling.code, 'unresolvable');
+    assert.match(!dangling.ok ? dangling.message : '', /cannot resolve the SRV targets of _msrps\._tcp\.dangling\.msrp\.test: gone\.msrp\.test: /);
+    assert.equal(d.queries.some((q) => q === 'A closed.msrp.test' || q === 'A dangling.msrp.test'), false, d.queries.join(', '));
   });
 
   it('documents --relay DOMAIN and --dns-server in the --help of listen, send and chat', async () => {
