@@ -1,9 +1,15 @@
 // Opening MSRP connections: TCP for msrp: URIs, TLS for msrps: (RFC 4975 §6, RFC 4976 §9.2).
+// A URI naming a host without a port (a relay given as just its domain) is found by DNS as
+// RFC 4976 §8 says: SRV `_msrps._tcp.<domain>`, the targets in RFC 2782 order, the next one
+// tried when a connection fails; with no SRV record, the domain's A/AAAA on port 2855. The
+// lookups and their order are shared with the relay's next hops (transport/srv.ts).
+import type { promises as dns } from 'node:dns';
 import { readFileSync } from 'node:fs';
 import { isIP, connect as netConnect, createServer as netServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as tlsServer, type TLSSocket } from 'node:tls';
 import { effectivePort, parseMsrpUri, type MsrpUri } from '../msrp/uri.ts';
 import { listenServer } from '../transport/listen.ts';
+import { addressesOf, dnsResolver, lookupSrv, orderSrv, srvName } from '../transport/srv.ts';
 
 export interface TlsClientOptions {
   /** Trusted CA certificates (PEM), in addition to or instead of the system store. */
@@ -20,16 +26,37 @@ export interface TlsClientOptions {
 }
 
 export interface ConnectOptions extends TlsClientOptions {
+  /** Per address tried (10 s by default). */
   readonly connectTimeoutMs?: number;
+  /**
+   * DNS servers for the lookups (`address`, `address:port`, `[v6]:port`), asked alone
+   * (/etc/hosts is not read); by default the system resolver.
+   */
+  readonly dnsServers?: readonly string[];
 }
 
 export type ConnectResult =
-  | { readonly ok: true; readonly socket: Socket | TLSSocket; readonly uri: MsrpUri }
-  | { readonly ok: false; readonly code: 'bad-uri' | 'connect-failed' | 'tls-failed' | 'timeout'; readonly message: string };
+  | {
+    readonly ok: true;
+    readonly socket: Socket | TLSSocket;
+    readonly uri: MsrpUri;
+    /** Where the connection went, e.g. `relay2.example.net:9000 (192.0.2.7)`, found by SRV or A/AAAA. */
+    readonly via: string;
+  }
+  | { readonly ok: false; readonly code: 'bad-uri' | 'bad-dns-server' | 'unresolvable' | 'connect-failed' | 'tls-failed' | 'timeout'; readonly message: string };
+
+/** One address to try: the name it came from (SRV target or URI host), for messages. */
+interface Candidate {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+}
 
 /**
  * Accepts "msrps://host:port;tcp", and also the friendlier "msrps://host:port" and
- * "host:port" (TLS assumed), adding the transport RFC 4975 §9 makes mandatory.
+ * "host:port" (TLS assumed), adding the transport RFC 4975 §9 makes mandatory. Without a
+ * port ("example.net", "msrps://example.net") the URI stays port-less: connectTo finds the
+ * relay by SRV (RFC 4976 §8), and the AUTH goes to that URI as the user named it.
  */
 export function normalizeMsrpUri(text: string): string {
   let s = text.trim();
@@ -45,13 +72,79 @@ function caList(o: TlsClientOptions): (string | Buffer)[] | undefined {
   return out.length > 0 ? out : undefined;
 }
 
-/** Connects to the host and port of an MSRP URI; TLS when its scheme is msrps. */
-export function connectTo(uriText: string, o: ConnectOptions = {}): Promise<ConnectResult> {
+/**
+ * Connects to the node an MSRP URI names (TLS when its scheme is msrps), trying the
+ * addresses DNS gives in turn (RFC 4976 §8) until one connects.
+ */
+export async function connectTo(uriText: string, o: ConnectOptions = {}): Promise<ConnectResult> {
   const parsed = parseMsrpUri(uriText);
-  if (!parsed.ok) return Promise.resolve({ ok: false, code: 'bad-uri', message: parsed.error.message });
+  if (!parsed.ok) return { ok: false, code: 'bad-uri', message: parsed.error.message };
   const uri = parsed.uri;
-  const host = uri.host;
+  let resolver: dns.Resolver | undefined;
+  try {
+    const servers = o.dnsServers ?? [];
+    resolver = servers.length > 0 ? dnsResolver(servers, Math.min(o.connectTimeoutMs ?? 10_000, 2000)) : undefined;
+  } catch (err) {
+    return { ok: false, code: 'bad-dns-server', message: `bad DNS server address: ${(err as Error).message}` };
+  }
+  const found = await candidates(uri, resolver);
+  if ('message' in found) return { ok: false, code: 'unresolvable', message: found.message };
+  const failures: string[] = [];
+  let last: ConnectResult | undefined;
+  for (const c of found.list) {
+    const r = await dial(uri, c, o);
+    if (r.ok) return r;
+    last = r;
+    failures.push(r.message);
+  }
+  // Every address failed: the last code, and every attempt in the message (the SRV order).
+  if (last === undefined || last.ok) return { ok: false, code: 'unresolvable', message: `no address for ${uri.host}` };
+  return { ok: false, code: last.code, message: failures.join('; ') };
+}
+
+/**
+ * The addresses to try, in order (RFC 4976 §8): an IP literal as is; a name with a port by
+ * its A/AAAA records; a name without a port by SRV `_msrps._tcp.<name>` (RFC 2782 order,
+ * each target's addresses in turn), else its A/AAAA records on port 2855.
+ */
+async function candidates(uri: MsrpUri, resolver: dns.Resolver | undefined): Promise<{ list: Candidate[] } | { message: string }> {
+  if (isIP(uri.host) !== 0) return { list: [{ name: uri.host, address: uri.host, port: effectivePort(uri) }] };
+  const list: Candidate[] = [];
+  let srvNote = '';
+  if (uri.port === undefined) {
+    const name = srvName(uri.scheme, uri.host);
+    const srv = await lookupSrv(resolver, name);
+    if ('error' in srv) srvNote = `SRV ${name} failed (${srv.error.message}), `;
+    else if (srv.records.length > 0) {
+      const targets = orderSrv(srv.records, 'weighted');
+      // RFC 2782: a sole target "." means the service is decidedly not offered there; no fallback.
+      if (targets.length === 0) return { message: `${uri.host} says it offers no ${uri.scheme} service (SRV ${name} is ".")` };
+      const unresolved: string[] = [];
+      for (const t of targets) {
+        const addresses = await addressesOf(resolver, t.name).catch((err: Error) => {
+          unresolved.push(`${t.name}: ${err.message}`);
+          return [];
+        });
+        for (const address of addresses) list.push({ name: t.name, address, port: t.port });
+      }
+      if (list.length > 0) return { list };
+      // RFC 2782 falls back to A/AAAA only when there are no SRV records; these exist but point nowhere.
+      return { message: `cannot resolve the SRV targets of ${name}: ${unresolved.join('; ')}` };
+    } else srvNote = `no SRV record ${name}, `;
+  }
   const port = effectivePort(uri);
+  try {
+    for (const address of await addressesOf(resolver, uri.host)) list.push({ name: uri.host, address, port });
+  } catch (err) {
+    return { message: `cannot resolve ${uri.host}: ${srvNote}no A/AAAA record (${(err as Error).message})` };
+  }
+  return { list };
+}
+
+/** One connection attempt; TLS checks the certificate against the URI host, never the SRV target. */
+function dial(uri: MsrpUri, c: Candidate, o: ConnectOptions): Promise<ConnectResult> {
+  const where = c.name === c.address ? `${uriHost(c.address)}:${c.port}` : `${c.name}:${c.port} (${c.address})`;
+  const timeoutMs = o.connectTimeoutMs ?? 10_000;
   return new Promise((resolve) => {
     let socket: Socket | TLSSocket;
     let settled = false;
@@ -62,29 +155,31 @@ export function connectTo(uriText: string, o: ConnectOptions = {}): Promise<Conn
       if (!r.ok) socket.destroy();
       resolve(r);
     };
-    const timer = setTimeout(() => done({ ok: false, code: 'timeout', message: `no connection to ${host}:${port} after ${o.connectTimeoutMs ?? 10000} ms` }), o.connectTimeoutMs ?? 10000);
+    const timer = setTimeout(() => done({ ok: false, code: 'timeout', message: `no connection to ${where} after ${timeoutMs} ms` }), timeoutMs);
     if (uri.scheme === 'msrps') {
       socket = tlsConnect({
-        host, port,
-        servername: o.servername ?? (isIP(host) === 0 ? host : undefined),
+        host: c.address, port: c.port,
+        // RFC 4976 §9.2: the relay's certificate must name the host of the URI the client was
+        // given (the domain the AUTH goes to), as the relay's next hops check their peers
+        // (relay/next-hops.ts): an SRV answer is not signed, so its target name proves nothing.
+        // For an IP literal Node checks the certificate's IP SANs against the address itself.
+        servername: o.servername ?? (isIP(uri.host) === 0 ? uri.host : undefined),
         ca: caList(o),
         cert: o.cert, key: o.key,
         rejectUnauthorized: o.insecure !== true,
-        // RFC 4976 §9.2 relays check the peer name against the URI host; for an IP literal
-        // Node checks the certificate's IP SANs itself.
       });
       // An error after the TCP connection is up comes from the TLS handshake.
       let tcpUp = false;
       socket.once('connect', () => (tcpUp = true));
-      socket.once('secureConnect', () => done({ ok: true, socket, uri }));
+      socket.once('secureConnect', () => done({ ok: true, socket, uri, via: where }));
       socket.once('error', (err: NodeJS.ErrnoException) => {
         const tls = tcpUp || (err.code !== undefined && /CERT|SSL|TLS|VERIFY|ISSUER|HOSTNAME|ALTNAME/.test(err.code));
-        done({ ok: false, code: tls ? 'tls-failed' : 'connect-failed', message: `${host}:${port}: ${err.message}${tls && o.insecure !== true ? ' (use a CA file, or --insecure for a self-signed development relay)' : ''}` });
+        done({ ok: false, code: tls ? 'tls-failed' : 'connect-failed', message: `${where}: ${err.message}${tls && o.insecure !== true ? ' (use a CA file, or --insecure for a self-signed development relay)' : ''}` });
       });
     } else {
-      socket = netConnect({ host, port });
-      socket.once('connect', () => done({ ok: true, socket, uri }));
-      socket.once('error', (err) => done({ ok: false, code: 'connect-failed', message: `${host}:${port}: ${err.message}` }));
+      socket = netConnect({ host: c.address, port: c.port });
+      socket.once('connect', () => done({ ok: true, socket, uri, via: where }));
+      socket.once('error', (err) => done({ ok: false, code: 'connect-failed', message: `${where}: ${err.message}` }));
     }
   });
 }

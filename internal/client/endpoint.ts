@@ -276,10 +276,14 @@ export class MsrpEndpoint implements LinkHandler {
 export interface ConnectEndpointOptions extends EndpointOptions, ConnectOptions {}
 
 export type ConnectEndpointResult =
-  | { readonly ok: true; readonly endpoint: MsrpEndpoint }
+  | { readonly ok: true; readonly endpoint: MsrpEndpoint; /** Where the connection went (connectTo's `via`). */ readonly via: string }
   | { readonly ok: false; readonly code: string; readonly message: string };
 
-/** Connects to a relay or a peer given by its MSRP URI (TLS for msrps:). */
+/**
+ * Connects to a relay or a peer given by its MSRP URI (TLS for msrps:); a relay URI without
+ * a port is found by SRV (connect.ts, RFC 4976 §8), and stays the endpoint's remoteUri: the
+ * URI its AUTH is addressed to.
+ */
 export async function connectEndpoint(uri: string, o: ConnectEndpointOptions = {}): Promise<ConnectEndpointResult> {
   const c = await connectTo(uri, o);
   if (!c.ok) return c;
@@ -289,7 +293,7 @@ export async function connectEndpoint(uri: string, o: ConnectEndpointOptions = {
   const localUri = `${scheme}://${uriHost(host)}:${c.socket.localPort ?? 0}/${sessionId};tcp`;
   const endpoint = new MsrpEndpoint({ localUri, sessionId, remoteUri: uri }, o);
   endpoint.attach(c.socket);
-  return { ok: true, endpoint };
+  return { ok: true, endpoint, via: c.via };
 }
 
 export interface ListenEndpointOptions extends EndpointOptions {

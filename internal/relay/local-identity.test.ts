@@ -27,6 +27,15 @@ describe('RelayLocalIdentity', () => {
     assert.equal(id.isLocal(uri('msrps://bob.example.net:2855/x;tcp')), false, 'another host');
   });
 
+  it('names this relay by host alone in a URI without port and session, as an AUTH found by SRV addresses it (RFC 4976 §8)', () => {
+    const id = new RelayLocalIdentity(options({ publicPort: 9000, aliases: ['example.com'] }), [{ port: 9000, secure: true }]);
+    assert.equal(id.isLocal(uri('msrps://example.com;tcp')), true, 'the domain, no port');
+    assert.equal(id.isLocal(uri('msrps://relay.example.com;tcp')), true, 'the public host, no port');
+    assert.equal(id.isLocal(uri('msrps://example.com/s1;tcp')), false, 'a session URI without a port means 2855, not ours');
+    assert.equal(id.isLocal(uri('msrps://example.com:2855;tcp')), false, 'an explicit port that is not ours');
+    assert.equal(id.isLocal(uri('msrps://other.example.net;tcp')), false, 'another host');
+  });
+
   it('takes aliases and the hosts mapped to realms (RFC 4976 §5.1), IPv6 literals included', () => {
     const id = new RelayLocalIdentity(options({ aliases: ['10.0.0.7', '2001:db8::7'], realmHosts: ['chat.example.org'] }), [{ port: 2855, secure: true }]);
     assert.equal(id.isLocal(uri('msrps://10.0.0.7:2855/s;tcp')), true);

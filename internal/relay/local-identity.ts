@@ -1,6 +1,7 @@
 // Which URIs name this relay (RFC 4976 §6.4: the first To-Path URI must be ours): the public
 // host, its aliases and the hosts mapped to realms (RFC 4976 §5.1: the AUTH To-Path names the
-// relay), on one of our listener ports or the public port. The router asks for every frame
+// relay), on one of our listener ports or the public port; or, without a port and a session
+// (an AUTH to the domain a client found us by through SRV, RFC 4976 §8), on any port. The router asks for every frame
 // whose first URI it has not seen yet, so the answers are cached by host; the host set is
 // rebuilt when a live reconfigure changes aliases or realms (reconfigured()).
 import { comparableHost, effectivePort, parseMsrpUri, type MsrpUri } from '../msrp/uri.ts';
@@ -58,7 +59,11 @@ export class RelayLocalIdentity implements LocalIdentity {
       local = this.#hosts.has(comparableHost(uri));
       this.#hostCache.set(key, local);
     }
-    return local && this.isLocalPort(effectivePort(uri));
+    if (!local) return false;
+    // RFC 4976 §8: the To-Path of an AUTH is the only place a URI may lack a port; the client
+    // found us through SRV for its host, on whatever port that named, so the host decides.
+    if (uri.port === undefined && uri.sessionId === undefined) return true;
+    return this.isLocalPort(effectivePort(uri));
   }
 
   isLocalPort(port: number): boolean {

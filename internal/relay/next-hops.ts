@@ -4,9 +4,10 @@
 // Resolution (RFC 4976 §8): for a URI without an explicit port, SRV `_msrps._tcp.<host>`
 // (or `_msrp._tcp` for msrp:) first, targets tried by priority (lowest first) and, within
 // one priority, by weight (highest first: a deterministic reading of RFC 2782's weighted
-// choice); otherwise, or when there is no SRV record, the host's A/AAAA records with the
-// URI's port (default 2855). Names go to the system resolver (getaddrinfo), or, with
-// `nextHops.dnsServers`, to those servers only (resolve4/resolve6: getaddrinfo would ignore them).
+// choice, transport/srv.ts, which the `msrp` client shares); otherwise, or when there is no
+// SRV record, the host's A/AAAA records with the URI's port (default 2855). Names go to the
+// system resolver (getaddrinfo), or, with `nextHops.dnsServers`, to those servers only
+// (resolve4/resolve6: getaddrinfo would ignore them).
 //
 // Policy, so this is never an open relay:
 //  - a peer must match `nextHops.allow` (exact host, `*.suffix`, or `*`, optional port);
@@ -22,12 +23,13 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
-import { promises as dns, type SrvRecord } from 'node:dns';
+import type { promises as dns } from 'node:dns';
 import type { Logger } from 'pino';
 import { effectivePort, type MsrpUri } from '../msrp/uri.ts';
 import type { Connection } from '../transport/connection.ts';
 import { classifyAddress, isPublicAddress } from '../transport/address-class.ts';
 import { MIN_TLS_VERSION, type TlsMaterial } from '../transport/tls-files.ts';
+import { addressesOf, dnsResolver, lookupSrv, orderSrv, srvName } from '../transport/srv.ts';
 import type { RelayOptions } from './options.ts';
 
 export class NextHopError extends Error {
@@ -165,36 +167,20 @@ export class NextHops {
     if (isIP(uri.host) !== 0) return [{ address: uri.host, port: effectivePort(uri) }];
     const out: { address: string; port: number }[] = [];
     if (uri.port === undefined) {
-      let srv: SrvRecord[] = [];
-      try {
-        srv = await (this.#resolver ?? dns).resolveSrv(`_${uri.scheme}._tcp.${uri.host}`);
-      } catch {
-        // no SRV record: fall through to A/AAAA
-      }
-      srv.sort((a, b) => a.priority - b.priority || b.weight - a.weight);
-      for (const r of srv) {
-        // RFC 2782: a target of "." means the service is decidedly not available there.
-        if (r.name === '' || r.name === '.') continue;
-        for (const address of await this.#addresses(r.name).catch(() => [])) out.push({ address, port: r.port });
+      // No SRV record, or a failed lookup: fall through to A/AAAA.
+      const srv = await lookupSrv(this.#resolver, srvName(uri.scheme, uri.host));
+      const targets = 'records' in srv ? orderSrv(srv.records, 'heaviest-first') : [];
+      for (const t of targets) {
+        for (const address of await addressesOf(this.#resolver, t.name).catch(() => [])) out.push({ address, port: t.port });
       }
     }
     if (out.length === 0) {
       try {
-        for (const address of await this.#addresses(uri.host)) out.push({ address, port: effectivePort(uri) });
+        for (const address of await addressesOf(this.#resolver, uri.host)) out.push({ address, port: effectivePort(uri) });
       } catch (err) {
         throw new NextHopError('unresolvable', `cannot resolve ${uri.host}: ${(err as Error).message}`);
       }
     }
-    return out;
-  }
-
-  /** A and AAAA addresses of `name` (IPv4 first); throws when there are none. */
-  async #addresses(name: string): Promise<string[]> {
-    const r = this.#resolver;
-    if (r === undefined) return (await dns.lookup(name, { all: true })).map((a) => a.address);
-    const [v4, v6] = await Promise.allSettled([r.resolve4(name), r.resolve6(name)]);
-    const out = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
-    if (out.length === 0) throw (v4.status === 'rejected' ? v4.reason : new Error(`no A/AAAA record for ${name}`)) as Error;
     return out;
   }
 
@@ -258,9 +244,7 @@ export class NextHops {
 export function resolverFor(hops: RelayOptions['nextHops']): dns.Resolver | undefined {
   const servers = hops.dnsServers ?? [];
   if (servers.length === 0) return undefined;
-  const resolver = new dns.Resolver({ timeout: Math.min(hops.connectTimeoutMs, 2000), tries: 2 });
-  resolver.setServers(servers);
-  return resolver;
+  return dnsResolver(servers, Math.min(hops.connectTimeoutMs, 2000));
 }
 
 function checkIdentity(host: string, cert: PeerCertificate): Error | undefined {

@@ -28,7 +28,7 @@ import { parseDisposition, safeFileName } from '../file-meta.ts';
 import { listenEndpoint, MsrpEndpoint, type ReceivedMessage } from '../endpoint.ts';
 import type { Link } from '../link.ts';
 import { offerSdp, SipUac, type UacDialog } from '../sip-uac.ts';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parseCount, RELAY_HELP, RELAY_OPTIONS, resolvePassword, tlsOptions, UsageError, type CliIo, type RelayValues } from './common.ts';
+import { connectOptions, EXIT_FAILED, EXIT_OK, EXIT_USAGE, parseCount, RELAY_HELP, RELAY_OPTIONS, resolvePassword, UsageError, type CliIo, type RelayValues } from './common.ts';
 
 export const CHAT_HELP = `Usage: msrp chat sip:room@domain --focus HOST:PORT [options]
 
@@ -220,7 +220,7 @@ async function chat(argv: string[], ctx: ChatContext): Promise<number> {
     const rv = values as RelayValues;
     // The same URI (with ";tcp") in the connection, our endpoint and AUTH's To-Path (RFC 4975 §9).
     const relayUri = normalizeMsrpUri(rv.relay!);
-    const c = await connectTo(relayUri, tlsOptions(rv));
+    const c = await connectTo(relayUri, connectOptions(rv));
     if (!c.ok) {
       ctx.stderr.write(`msrp chat: cannot connect to ${relayUri}: ${c.message}\n`);
       return EXIT_FAILED;
@@ -278,7 +278,7 @@ async function chat(argv: string[], ctx: ChatContext): Promise<number> {
   }
   const switchPath = media.value.path;
   if (link === undefined) {
-    const c = await connectTo(switchPath[0]!, tlsOptions(values));
+    const c = await connectTo(switchPath[0]!, connectOptions(values));
     if (!c.ok) {
       ctx.stderr.write(`msrp chat: cannot connect to the room's switch ${switchPath[0]}: ${c.message}\n`);
       await uac.send(dialog, 'BYE', { inDialog: true }).catch(() => undefined);

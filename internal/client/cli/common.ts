@@ -1,8 +1,9 @@
 // What the `msrp` subcommands share: the relay/TLS/credential options, their parsing and
 // the connect + AUTH step. Errors are values carrying the exit status and a human message.
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { connectEndpoint, type EndpointOptions, type MsrpEndpoint } from '../endpoint.ts';
-import { normalizeMsrpUri, type TlsClientOptions } from '../connect.ts';
+import { normalizeMsrpUri, type ConnectOptions, type TlsClientOptions } from '../connect.ts';
 
 export interface CliIo {
   readonly stdout: { write(s: string): unknown; readonly isTTY?: boolean };
@@ -27,11 +28,18 @@ export const RELAY_OPTIONS = {
   expires: { type: 'string' },
   ca: { type: 'string' },
   insecure: { type: 'boolean' },
+  'dns-server': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const RELAY_HELP = `Relay options:
-  --relay URI            the relay to authenticate to: msrps://host:port (";tcp" is added)
+  --relay URI            the relay to authenticate to: msrps://host:port (";tcp" is added),
+                         or just its domain (example.net, msrps://example.net): the relay is
+                         then found by DNS SRV _msrps._tcp.<domain> (RFC 4976 §8), the next
+                         target tried when one does not answer; with no SRV record, the
+                         domain's A/AAAA on port 2855. TLS checks that the certificate names
+                         the domain; the AUTH goes to msrps://<domain>;tcp
+  --dns-server ADDR[:PORT]  ask this DNS server (repeatable) instead of the system resolver
   --user, -u NAME        user name for the relay's Digest AUTH (RFC 4976 §5)
   --password-file FILE   read the password from FILE (first line)
   --password PW          the password (visible to other local users: prefer the file or
@@ -51,6 +59,7 @@ export interface RelayValues {
   expires?: string;
   ca?: string;
   insecure?: boolean;
+  'dns-server'?: string[];
 }
 
 /** Sizes like 65536, 64k, 64KiB, 1M, 1MiB, 1.5MB (binary multiples throughout). */
@@ -87,6 +96,23 @@ export function tlsOptions(v: RelayValues): TlsClientOptions {
   return { ...(v.ca === undefined ? {} : { caFile: v.ca }), insecure: v.insecure === true };
 }
 
+/** TLS trust and DNS servers: how to reach the relay (or a peer). */
+export function connectOptions(v: RelayValues): ConnectOptions {
+  const servers = v['dns-server'] ?? [];
+  for (const s of servers) {
+    if (!isDnsServer(s)) throw new UsageError(`--dns-server wants an IP address with an optional port (10.0.0.10, 10.0.0.10:5353, [fd00::a]:53), not ${JSON.stringify(s)}`);
+  }
+  return { ...tlsOptions(v), ...(servers.length > 0 ? { dnsServers: servers } : {}) };
+}
+
+/** What dns.Resolver#setServers takes: an IPv4 or IPv6 address, `v4:port` or `[v6]:port`. */
+function isDnsServer(s: string): boolean {
+  if (isIP(s) !== 0) return true;
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
+  if (m === null || Number(m[3]) < 1 || Number(m[3]) > 65535) return false;
+  return m[1] !== undefined ? isIP(m[1]) === 6 : isIP(m[2]!) === 4;
+}
+
 /**
  * Connects to the relay and authenticates. Returns the endpoint, or prints why not and
  * returns the exit status.
@@ -98,7 +124,7 @@ export async function connectAndAuth(v: RelayValues, io: CliIo, endpointOptions:
   const relayUri = normalizeMsrpUri(v.relay);
   const expires = parseCount(v.expires, 'expires');
   const c = await connectEndpoint(relayUri, {
-    ...tlsOptions(v),
+    ...connectOptions(v),
     ...endpointOptions,
     onAuthRefreshFailed: (r) => io.stderr.write(`msrp: refreshing the relay session failed: ${r.ok ? '' : r.message}\n`),
   });
@@ -113,6 +139,6 @@ export async function connectAndAuth(v: RelayValues, io: CliIo, endpointOptions:
     await ep.close();
     return EXIT_FAILED;
   }
-  io.stderr.write(`msrp: authenticated to ${relayUri} as ${v.user} (realm ${auth.realm}), session for ${auth.expires} s, refreshed automatically\n`);
+  io.stderr.write(`msrp: authenticated to ${relayUri} at ${c.via} as ${v.user} (realm ${auth.realm}), session for ${auth.expires} s, refreshed automatically\n`);
   return ep;
 }

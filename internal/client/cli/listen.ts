@@ -7,7 +7,7 @@ import { listenEndpoint, type MsrpEndpoint, type ReceivedMessage } from '../endp
 import { formatBytes, ProgressReporter } from '../progress.ts';
 import { connectAndAuth, EXIT_FAILED, EXIT_OK, parseCount, parseSize, RELAY_HELP, RELAY_OPTIONS, UsageError, type CliIo } from './common.ts';
 
-export const LISTEN_HELP = `Usage: msrp listen --relay msrps://HOST:PORT --user NAME [--password-file FILE] [options]
+export const LISTEN_HELP = `Usage: msrp listen --relay (msrps://HOST:PORT | DOMAIN) --user NAME [--password-file FILE] [options]
        msrp listen --bind HOST:PORT [--cert FILE --key FILE] [options]
 
 Authenticates to the relay and prints one line on stdout:

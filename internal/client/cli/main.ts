@@ -15,6 +15,9 @@ Commands:
 Typical use, in two terminals:
   msrp listen --relay msrps://relay:2855 --user bob --password-file bob.pw --out ./in --count 1
   msrp send   --relay msrps://relay:2855 --user alice --password-file alice.pw --to "<path from listen>" --file big.iso
+
+--relay takes a domain too (--relay example.net): the relay is then found by DNS SRV
+_msrps._tcp.example.net, or the domain's A/AAAA on port 2855 (RFC 4976 §8).
 `;
 
 export async function main(argv: string[], ctx: CommandContext): Promise<number> {

@@ -9,10 +9,10 @@ import { fileHeaders, sha256File } from '../file-meta.ts';
 import { formatBytes, formatRate, ProgressReporter } from '../progress.ts';
 import type { MsrpHeader } from '../../msrp/frame.ts';
 import { splitPath } from '../../msrp/headers.ts';
-import { connectAndAuth, EXIT_FAILED, EXIT_OK, parseCount, parseSize, RELAY_HELP, RELAY_OPTIONS, tlsOptions, UsageError } from './common.ts';
+import { connectAndAuth, connectOptions, EXIT_FAILED, EXIT_OK, parseCount, parseSize, RELAY_HELP, RELAY_OPTIONS, UsageError } from './common.ts';
 import type { CommandContext } from './listen.ts';
 
-export const SEND_HELP = `Usage: msrp send --relay msrps://HOST:PORT --user NAME --to "PATH" (--text TEXT | --file FILE) [options]
+export const SEND_HELP = `Usage: msrp send --relay (msrps://HOST:PORT | DOMAIN) --user NAME --to "PATH" (--text TEXT | --file FILE) [options]
        msrp send --to "msrp(s)://peer..." (--text TEXT | --file FILE) [options]      (no relay)
 
 Sends one message to PATH, the line \`msrp listen\` printed after "path:". Through a relay
@@ -85,7 +85,7 @@ export async function sendCommand(args: string[], io: CommandContext): Promise<n
     ep = r;
   } else {
     // No relay: connect to the peer named first in the path (RFC 4975 §5.4 active side).
-    const c = await connectEndpoint(peerPath[0]!, tlsOptions(v));
+    const c = await connectEndpoint(peerPath[0]!, connectOptions(v));
     if (!c.ok) {
       io.stderr.write(`msrp: cannot connect to ${peerPath[0]}: ${c.message}\n`);
       return EXIT_FAILED;
