@@ -15,6 +15,11 @@ import { objectPath, collectionPath } from './resources.ts';
 
 export const APPLY_PATCH = 'application/apply-patch+yaml';
 export const MERGE_PATCH = 'application/merge-patch+json';
+/**
+ * Asks the API server for metadata only (metav1.PartialObjectMetadata, and ...List for a
+ * list or the objects of a watch): names, labels, resourceVersion, owners, never `data`.
+ */
+export const PARTIAL_OBJECT_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 
 /** Minimal shape of any Kubernetes object. */
 export interface KubeObject {
@@ -94,6 +99,8 @@ export interface RequestOptions {
   query?: Record<string, string | undefined>;
   body?: string;
   contentType?: string;
+  /** The Accept header (default application/json), e.g. PARTIAL_OBJECT_METADATA. */
+  accept?: string;
   signal?: AbortSignal;
 }
 
@@ -124,7 +131,7 @@ export class KubeClient {
       this.#dispatcher = ctx.getDispatcher();
       this.#dispatcherReady = true;
     }
-    const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
+    const headers: Record<string, string> = { ...ctx.getHeaders(), accept: options.accept ?? 'application/json' };
     if (options.contentType) headers['content-type'] = options.contentType;
     const signal = options.signal ?? AbortSignal.timeout(this.#timeoutMs);
     const res = await fetch(url, {
@@ -153,8 +160,8 @@ export class KubeClient {
     }
   }
 
-  list<T extends KubeObject>(type: ResourceType, namespace?: string, query: Record<string, string> = {}): Promise<KubeList<T>> {
-    return this.request<KubeList<T>>('GET', collectionPath(type, namespace), { query });
+  list<T extends KubeObject>(type: ResourceType, namespace?: string, query: Record<string, string> = {}, accept?: string): Promise<KubeList<T>> {
+    return this.request<KubeList<T>>('GET', collectionPath(type, namespace), { query, ...(accept !== undefined ? { accept } : {}) });
   }
 
   /** Server-side apply of a full desired object (apiVersion, kind, metadata.name required). */
