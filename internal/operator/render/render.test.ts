@@ -11,7 +11,7 @@ import { relayOptionsFromConfig } from '../../relay/engine-options.ts';
 import { NextHops } from '../../relay/next-hops.ts';
 import { renderCertificate, renderServiceMonitor } from './certificate.ts';
 import { CONFIG_HASH_ANNOTATION, DATABASE_SECRET_HASH_ANNOTATION, ownerReference, selectorString, tlsSecretName } from './common.ts';
-import { ADMIN_CONFIG_KEY, CONFIG_KEY, configHash, nextHopRule, renderConfigMap, renderEngineConfig } from './config.ts';
+import { ADMIN_CONFIG_KEY, CONFIG_KEY, configHash, nextHopRule, renderConfigMap, renderEngineConfig, websocketOrigins } from './config.ts';
 import { relayFixture } from './testfixtures.ts';
 import { renderRelay } from './index.ts';
 import { renderNetworkPolicy, renderPodDisruptionBudget } from './policy.ts';
@@ -437,6 +437,18 @@ describe('SIP over WebSocket to the chat focus (ports.sipWss, RFC 7118)', () => 
     assert.equal(renderPublicService(off).spec?.ports?.some((p) => p.name === 'sip-wss'), false);
     const none = loadRendered(renderConfigMap(relayFixture({ chat: { enabled: true } })).data![CONFIG_KEY]!);
     assert.equal(none.chat.sip.wssPort, undefined);
+  });
+  it('an empty origin list allows any origin on both WebSocket listeners: neither gets an origins setting', () => {
+    const r = relayFixture({ ports: { msrpTls: 2855, msrpWss: 8443, sipWss: 7443 }, websocket: { origins: [] }, chat: { enabled: true } });
+    assert.equal(websocketOrigins(r), undefined);
+    const rendered = renderEngineConfig(r);
+    assert.equal(rendered.relay?.websocket, undefined);
+    assert.equal(rendered.chat?.sip?.wsOrigins, undefined);
+    // The engine's own default then applies: no origin check (config/chat.ts, config/engine.ts).
+    const c = loadRendered(renderConfigMap(r).data![CONFIG_KEY]!);
+    assert.equal(c.chat.sip.wsOrigins, undefined);
+    assert.deepEqual(c.relay.websocket.origins, []);
+    assert.equal(c.chat.sip.wssPort, 7443);
   });
 });
 
