@@ -354,6 +354,12 @@ describe('StatefulSet', () => {
     assert.equal(renderStatefulSet(relayFixture(), hash).spec?.template.spec?.securityContext?.sysctls, undefined);
     const low = renderStatefulSet(relayFixture({ ports: { msrpTls: 443 } }), hash);
     assert.deepEqual(low.spec?.template.spec?.securityContext?.sysctls, [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }]);
+    // It follows the ports the engine listens on (publicPorts): the chat switch's port counts
+    // when chat runs, and the SIP ports of a relay without chat do not.
+    const chatLow = renderStatefulSet(relayFixture({ ports: { msrpChat: 853 }, chat: { enabled: true } }), hash);
+    assert.deepEqual(chatLow.spec?.template.spec?.securityContext?.sysctls, [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }]);
+    const noChat = renderStatefulSet(relayFixture({ ports: { sipTls: 443, sipWss: 444 }, chat: { enabled: false } }), hash);
+    assert.equal(noChat.spec?.template.spec?.securityContext?.sysctls, undefined);
   });
 
   it('only a change that needs a restart rolls the pods: live settings, replicas and certificate rotations leave the template alone', () => {
