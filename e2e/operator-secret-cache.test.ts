@@ -69,7 +69,7 @@ describe("the operator's Secret cache against a real API server", { skip, timeou
     manager = new Manager({
       kubeConfig,
       client,
-      logger: createLogger({ name: 'secret-cache-e2e', level: 'silent' }),
+      logger: createLogger({ name: 'secret-cache-e2e', level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
       metrics: createMetrics(),
       namespaces: [NS],
       identity: 'secret-cache-e2e',
@@ -83,7 +83,7 @@ describe("the operator's Secret cache against a real API server", { skip, timeou
       apiRecheckMs: HOUR,
     });
     await manager.start();
-  });
+  }, { timeout: 120_000 });
   after(async () => {
     await manager?.stop(5000);
     await client?.close();

@@ -11,7 +11,7 @@
 import { ListWatch, Watch } from '@kubernetes/client-node';
 import type { Informer, KubeConfig, KubernetesObject, ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from '../telemetry/logger.ts';
-import { PARTIAL_OBJECT_METADATA } from './kube/client.ts';
+import { PARTIAL_OBJECT_METADATA, PARTIAL_OBJECT_METADATA_LIST } from './kube/client.ts';
 import type { KubeClient, KubeObject } from './kube/client.ts';
 import { collectionPath } from './kube/resources.ts';
 import type { ResourceType } from './kube/resources.ts';
@@ -59,7 +59,7 @@ export class ResilientInformer<T extends KubeObject> {
     const path = collectionPath(type, namespace);
     const list = async () => {
       const query: Record<string, string> = labelSelector ? { labelSelector } : {};
-      const l = await client.list<KubeObject>(type, namespace, query, metadataOnly ? PARTIAL_OBJECT_METADATA : undefined);
+      const l = await client.list<KubeObject>(type, namespace, query, metadataOnly ? PARTIAL_OBJECT_METADATA_LIST : undefined);
       // Items of a list carry no apiVersion/kind; the cache and handlers expect them.
       for (const item of l.items) {
         item.apiVersion ??= metadataOnly ? 'meta.k8s.io/v1' : type.group ? `${type.group}/${type.version}` : type.version;

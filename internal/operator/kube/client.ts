@@ -16,10 +16,12 @@ import { objectPath, collectionPath } from './resources.ts';
 export const APPLY_PATCH = 'application/apply-patch+yaml';
 export const MERGE_PATCH = 'application/merge-patch+json';
 /**
- * Asks the API server for metadata only (metav1.PartialObjectMetadata, and ...List for a
- * list or the objects of a watch): names, labels, resourceVersion, owners, never `data`.
+ * Asks the API server for metadata only: names, labels, resourceVersion, owners, never `data`
+ * or spec. An object, and each object of a watch, is a metav1.PartialObjectMetadata; a list
+ * must be asked for as PartialObjectMetadataList (406 Not Acceptable otherwise).
  */
 export const PARTIAL_OBJECT_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+export const PARTIAL_OBJECT_METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 
 /** Minimal shape of any Kubernetes object. */
 export interface KubeObject {
@@ -99,7 +101,7 @@ export interface RequestOptions {
   query?: Record<string, string | undefined>;
   body?: string;
   contentType?: string;
-  /** The Accept header (default application/json), e.g. PARTIAL_OBJECT_METADATA. */
+  /** The Accept header (default application/json), e.g. PARTIAL_OBJECT_METADATA_LIST. */
   accept?: string;
   signal?: AbortSignal;
 }
