@@ -12,11 +12,12 @@ import { clusterBinDir } from './cluster/cluster.ts';
 import { eventually, skipReason, startOperatorCluster } from './operator-harness.ts';
 import type { OperatorCluster } from './operator-harness.ts';
 import { KubeClient } from '../internal/operator/kube/client.ts';
-import type { KubeObject } from '../internal/operator/kube/client.ts';
+import type { KubeObject, RequestOptions } from '../internal/operator/kube/client.ts';
 import { RESOURCES } from '../internal/operator/kube/resources.ts';
 import { Manager } from '../internal/operator/manager.ts';
 import { issueMeshCertificate, newMeshCa } from '../internal/operator/mesh-pki.ts';
 import { loadKubeConfig } from '../internal/operator/operator.ts';
+import { SecretCache } from '../internal/operator/secret-cache.ts';
 import { createLogger } from '../internal/telemetry/logger.ts';
 import { createMetrics } from '../internal/telemetry/metrics.ts';
 
@@ -28,6 +29,15 @@ const DAY = 86_400_000;
 const HOUR = 3_600_000;
 /** A value no Secret the operator may hold contains. */
 const MARKER = 'not-for-the-operator-';
+
+/** The real client, counting the GETs of single Secrets it sends (what the data cache should save). */
+class CountingClient extends KubeClient {
+  secretGets = 0;
+  override request<T>(method: string, path: string, options?: RequestOptions): Promise<T> {
+    if (method === 'GET' && /\/secrets\/[^/]+$/.test(path)) this.secretGets++;
+    return super.request<T>(method, path, options);
+  }
+}
 
 type Relay = KubeObject & { status?: { certificateNotAfter?: string; conditions?: { type: string; reason: string }[] } };
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -130,5 +140,35 @@ describe("the operator's Secret cache against a real API server", { skip, timeou
 
     const read = await manager.secretCache.read('relay-tls', NS);
     assert.equal(read?.metadata?.resourceVersion, rotated.metadata?.resourceVersion, 'the held data is the rotated Secret');
+  });
+
+  it('reads the data of a Secret with one GET while it is unchanged, again once it changed, none for a Secret the watch has not seen, and lets go of data nobody read for a sweep', async () => {
+    const counting = new CountingClient(loadKubeConfig(oc.operatorKubeconfig));
+    try {
+      const cache = new SecretCache(manager.secretCache.metadata, counting);
+      const url = (s: KubeObject | undefined) => Buffer.from(String((s?.data as Record<string, string> | undefined)?.url), 'base64').toString();
+      const [a, b] = await Promise.all([cache.read('relay-db', NS), cache.read('relay-db', NS)]);
+      assert.equal(url(a), 'postgres://msrp@db.invalid/msrp');
+      assert.equal(b, a);
+      assert.equal(counting.secretGets, 1, 'two reads at once share one GET');
+      assert.equal(await cache.read('relay-db', NS), a);
+      assert.equal(counting.secretGets, 1, 'an unchanged Secret is not fetched again');
+      assert.equal(await cache.read('no-such-secret', NS), undefined);
+      assert.equal(counting.secretGets, 1, 'a Secret the watch has not seen costs no GET');
+
+      const patched = await oc.kube.mergePatch<KubeObject>(RESOURCES.secret, NS, 'relay-db', { data: { url: b64('postgres://msrp@db2.invalid/msrp') } });
+      await eventually('the new resourceVersion in the metadata cache', () =>
+        Promise.resolve(cache.metadata.get('relay-db', NS)?.metadata?.resourceVersion === patched.metadata?.resourceVersion));
+      assert.equal(url(await cache.read('relay-db', NS)), 'postgres://msrp@db2.invalid/msrp');
+      assert.equal(counting.secretGets, 2, 'a changed Secret is fetched once more');
+
+      await cache.read('relay-admin-token', NS);
+      cache.sweep();
+      await cache.read('relay-db', NS);
+      cache.sweep();
+      assert.deepEqual(cache.heldData(), [`${NS}/relay-db`], 'read since the last sweep: kept; not read: dropped');
+    } finally {
+      await counting.close();
+    }
   });
 });
