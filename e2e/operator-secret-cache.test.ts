@@ -25,6 +25,8 @@ const binDir = clusterBinDir();
 const skip = skipReason({ binDir });
 const NS = 'secrets';
 const UNWATCHED = 'elsewhere';
+/** Watched, without a single Secret: its metadata list is empty (`items: null`) and must still sync. */
+const EMPTY = 'empty';
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 /** A value no Secret the operator may hold contains. */
@@ -61,7 +63,7 @@ describe("the operator's Secret cache against a real API server", { skip, timeou
 
   before(async () => {
     assert.ok(binDir, 'kube-apiserver/etcd/kubectl not built: run e2e/cluster/build.sh');
-    oc = await startOperatorCluster(binDir, [NS, UNWATCHED]);
+    oc = await startOperatorCluster(binDir, [NS, UNWATCHED, EMPTY]);
     // Secrets that are none of the operator's business, in a watched namespace and in another one.
     await createSecret(NS, 'bulk', { payload: b64(MARKER + 'x'.repeat(64 * 1024)) });
     await createSecret(UNWATCHED, 'bulk', { payload: b64(MARKER + 'elsewhere') });
@@ -81,7 +83,7 @@ describe("the operator's Secret cache against a real API server", { skip, timeou
       client,
       logger: createLogger({ name: 'secret-cache-e2e', level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
       metrics: createMetrics(),
-      namespaces: [NS],
+      namespaces: [NS, EMPTY],
       identity: 'secret-cache-e2e',
       // Nothing answers there: the database probe reports "unknown", which is not under test.
       adminUrlTemplate: 'http://127.0.0.1:1',

@@ -60,6 +60,8 @@ export class ResilientInformer<T extends KubeObject> {
     const list = async () => {
       const query: Record<string, string> = labelSelector ? { labelSelector } : {};
       const l = await client.list<KubeObject>(type, namespace, query, metadataOnly ? PARTIAL_OBJECT_METADATA_LIST : undefined);
+      // An empty PartialObjectMetadataList comes with `items: null`.
+      l.items ??= [];
       // Items of a list carry no apiVersion/kind; the cache and handlers expect them.
       for (const item of l.items) {
         item.apiVersion ??= metadataOnly ? 'meta.k8s.io/v1' : type.group ? `${type.group}/${type.version}` : type.version;
