@@ -139,7 +139,8 @@ describe('mesh PKI Secrets against a real API server', { skip, timeout: 300_000 
     const events: EventRecorder = { record: (_o, _t, reason) => void recorded.push(reason) };
     const deps = () => ({
       client,
-      secrets: { get: () => undefined, list: () => [] },
+      // No cache: every read goes to the API server.
+      secrets: { read: () => Promise.resolve(undefined) },
       events,
       logger: createLogger({ name: 'mesh-e2e', level: 'silent' }),
       rolloverMs: 5 * MIN,

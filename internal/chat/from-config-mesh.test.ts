@@ -4,9 +4,7 @@
 // who joins through the replica that does not own the room binds its session over TLS on
 // that replica's own switch port, and its messages reach a participant of the owner.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import pino from 'pino';
 import { offerSdp, SipUac } from '../client/sip-uac.ts';
 import { loadEngineConfig } from '../config/engine.ts';
@@ -14,6 +12,7 @@ import { formatCpim } from '../msrp/cpim.ts';
 import { freePort } from '../relay/testrelay.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
+import { freshDatabase } from '../store/testdatabase.ts';
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { testPki, type TestPki } from '../transport/testcerts.ts';
 import { startChatFromConfig } from './from-config.ts';
@@ -27,21 +26,15 @@ const ROOM = 'sip:lobby@chat.test';
 
 describe('rooms over replicas from the engine config', { skip, timeout: 60_000 }, () => {
   let pki: TestPki;
-  let dbName: string;
+  let database: Awaited<ReturnType<typeof freshDatabase>> | undefined;
   let store: Store;
   const replicas: RunningChatServer[] = [];
   const metrics: Metrics[] = [];
   const uacs: SipUac[] = [];
 
   before(async () => {
-    dbName = `msrp_rooms_cfg_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    await admin.end();
-    const u = new URL(adminUrl!);
-    u.pathname = `/${dbName}`;
-    store = await openStore({ url: u.toString(), logger });
+    database = await freshDatabase(adminUrl!, 'msrp_rooms_cfg');
+    store = await openStore({ url: database.url, logger });
     await store.rooms.put('lobby', { policy: { history: { enabled: true, size: 5 } } });
     await store.rooms.put('hall', { policy: { history: { enabled: false } } });
     pki = await testPki();
@@ -70,10 +63,7 @@ describe('rooms over replicas from the engine config', { skip, timeout: 60_000 }
     for (const u of uacs) u.close();
     for (const r of replicas) await r.close();
     await store?.close();
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await database?.drop();
   });
 
   it('joins through either replica, binds over TLS on the entry replica, and reaches the room on the owner', async () => {

@@ -3,9 +3,7 @@
 // follows a room another owns only while it has a call in it or a subscription to it, then
 // lets go (its event stream closes), and follows it again at the next INVITE.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import pino from 'pino';
 import { DurableHistory } from './switch/history-store.ts';
 import { TestPeer } from './switch/testpeer.ts';
@@ -13,6 +11,7 @@ import { offerSdp, SipUac } from '../client/sip-uac.ts';
 import { eventually, freePort } from '../relay/testrelay.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
+import { freshDatabase } from '../store/testdatabase.ts';
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { loadTlsMaterial } from '../transport/tls-files.ts';
 import { testPki } from '../transport/testcerts.ts';
@@ -25,7 +24,7 @@ const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
 const ROOM = 'sip:lobby@chat.test';
 
 describe('rooms followed on another replica', { skip, timeout: 60_000 }, () => {
-  let dbName: string;
+  let database: Awaited<ReturnType<typeof freshDatabase>> | undefined;
   let store: Store;
   const replicas: RunningChatServer[] = [];
   const metrics: Metrics[] = [];
@@ -36,14 +35,8 @@ describe('rooms followed on another replica', { skip, timeout: 60_000 }, () => {
   };
 
   before(async () => {
-    dbName = `msrp_rooms_mesh_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    await admin.end();
-    const u = new URL(adminUrl!);
-    u.pathname = `/${dbName}`;
-    store = await openStore({ url: u.toString(), logger });
+    database = await freshDatabase(adminUrl!, 'msrp_rooms_mesh');
+    store = await openStore({ url: database.url, logger });
     await store.rooms.put('lobby', { policy: { history: { enabled: true, size: 5 } } });
     const pki = await testPki();
     const tls = await loadTlsMaterial(pki.mesh.dir);
@@ -67,10 +60,7 @@ describe('rooms followed on another replica', { skip, timeout: 60_000 }, () => {
     for (const r of replicas) await r.close();
     for (const h of histories) await h.close();
     await store?.close();
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await database?.drop();
   });
 
   /** INVITE through replica k, then connect and bind on that replica's switch. */

@@ -11,12 +11,19 @@ import type { KubeClient, KubeObject } from './kube/client.ts';
 import type { Cache } from './reconcile.ts';
 import { relayFixture } from './render/testfixtures.ts';
 import { createRoomReconciler, ROOM_FINALIZER } from './room-controller.ts';
+import type { SecretReader } from './secret-cache.ts';
 
 function cacheOf<T extends { metadata?: { name?: string; namespace?: string } }>(items: T[]): Cache<T> {
   return {
     get: (name, namespace) => items.find((i) => i.metadata?.name === name && (namespace === undefined || i.metadata?.namespace === namespace)),
     list: (namespace) => items.filter((i) => namespace === undefined || i.metadata?.namespace === namespace),
   };
+}
+
+/** Secrets as the operator's SecretCache would read them (secret-cache.ts). */
+function readerOf(items: KubeObject[]): SecretReader {
+  const c = cacheOf(items);
+  return { read: (name, namespace) => Promise.resolve(c.get(name, namespace)) };
 }
 
 const secret = (name: string, namespace: string, data: Record<string, string>): KubeObject => ({
@@ -29,22 +36,22 @@ const secret = (name: string, namespace: string, data: Record<string, string>): 
 describe('admin token per relay', () => {
   it("reads the relay's own <relay>-admin-token Secret (key token) in the relay's namespace", async () => {
     const tokens = relaySecretTokens(
-      cacheOf([secret('relay-admin-token', 'other', { token: 'wrong' }), secret('relay-admin-token', 'chat', { token: 'right\n' })]),
+      readerOf([secret('relay-admin-token', 'other', { token: 'wrong' }), secret('relay-admin-token', 'chat', { token: 'right\n' })]),
       () => Promise.resolve('fallback'),
     );
     assert.equal(await tokens(relayFixture()), 'right');
   });
 
   it('a missing Secret is AdminTokenMissingError naming it, unless a fallback token was given', async () => {
-    const none = relaySecretTokens(cacheOf<KubeObject>([]));
+    const none = relaySecretTokens(readerOf([]));
     await assert.rejects(none(relayFixture()), (e: unknown) => {
       assert.ok(e instanceof AdminTokenMissingError);
       assert.match(e.message, /admin token secret "relay-admin-token" not found in namespace chat/);
       return true;
     });
-    const empty = relaySecretTokens(cacheOf([secret('relay-admin-token', 'chat', { other: 'x' })]));
+    const empty = relaySecretTokens(readerOf([secret('relay-admin-token', 'chat', { other: 'x' })]));
     await assert.rejects(empty(relayFixture()), /has no non-empty key "token"/);
-    const withFallback = relaySecretTokens(cacheOf<KubeObject>([]), () => Promise.resolve('from-flag'));
+    const withFallback = relaySecretTokens(readerOf([]), () => Promise.resolve('from-flag'));
     assert.equal(await withFallback(relayFixture()), 'from-flag');
   });
 });
@@ -69,7 +76,7 @@ describe('ChatRoom without an admin token', () => {
       rooms: cacheOf([room]),
       relays: cacheOf<MsrpRelay>([relay]),
       admin,
-      tokens: relaySecretTokens(cacheOf<KubeObject>([])),
+      tokens: relaySecretTokens(readerOf([])),
       adminUrlTemplate: 'http://127.0.0.1:1',
       statusIntervalMs: 1000,
       events: { record: (_o, _type, reason) => void events.push(reason) } satisfies EventRecorder,

@@ -4,9 +4,14 @@
 // backoff, and restarts it when it has been silent for too long (a watch that hangs without
 // an error): every watch reconnects at least every 30 s (client-node's inactivity timeout),
 // so silence for minutes means something is stuck.
-import { makeInformer } from '@kubernetes/client-node';
+//
+// `metadataOnly` lists and watches with the PartialObjectMetadata Accept header: the cache
+// holds names, labels, owners and resourceVersions, never the objects' bodies (the
+// operator's Secret cache, secret-cache.ts; docs/security.md "Operator").
+import { ListWatch, Watch } from '@kubernetes/client-node';
 import type { Informer, KubeConfig, KubernetesObject, ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from '../telemetry/logger.ts';
+import { PARTIAL_OBJECT_METADATA, PARTIAL_OBJECT_METADATA_LIST } from './kube/client.ts';
 import type { KubeClient, KubeObject } from './kube/client.ts';
 import { collectionPath } from './kube/resources.ts';
 import type { ResourceType } from './kube/resources.ts';
@@ -20,6 +25,8 @@ export interface InformerOptions {
   /** One namespace, or all when undefined. */
   namespace?: string;
   labelSelector?: string;
+  /** Cache metadata only (PartialObjectMetadata): handlers and get/list see no spec, status or data. */
+  metadataOnly?: boolean;
   logger: Logger;
   /** Restart when no event or (re)connect for this long (default 5 min). */
   staleAfterMs?: number;
@@ -46,21 +53,25 @@ export class ResilientInformer<T extends KubeObject> {
 
   constructor(options: InformerOptions) {
     this.#options = options;
-    const { type, namespace, labelSelector, client } = options;
+    const { type, namespace, labelSelector, client, metadataOnly } = options;
     this.name = `${type.plural}${type.group ? '.' + type.group : ''}${namespace ? ' in ' + namespace : ''}`;
     this.#log = options.logger.child({ informer: this.name });
     const path = collectionPath(type, namespace);
     const list = async () => {
       const query: Record<string, string> = labelSelector ? { labelSelector } : {};
-      const l = await client.list<KubeObject>(type, namespace, query);
+      const l = await client.list<KubeObject>(type, namespace, query, metadataOnly ? PARTIAL_OBJECT_METADATA_LIST : undefined);
+      // An empty PartialObjectMetadataList comes with `items: null`.
+      l.items ??= [];
       // Items of a list carry no apiVersion/kind; the cache and handlers expect them.
       for (const item of l.items) {
-        item.apiVersion ??= type.group ? `${type.group}/${type.version}` : type.version;
-        item.kind ??= type.kind;
+        item.apiVersion ??= metadataOnly ? 'meta.k8s.io/v1' : type.group ? `${type.group}/${type.version}` : type.version;
+        item.kind ??= metadataOnly ? 'PartialObjectMetadata' : type.kind;
       }
       return l as never;
     };
-    this.#inner = makeInformer<KubernetesObject>(options.kubeConfig, path, list, labelSelector);
+    // What client-node's makeInformer does, with our own Watch when the Accept header differs.
+    const watch = metadataOnly ? watchAccepting(options.kubeConfig, PARTIAL_OBJECT_METADATA) : new Watch(options.kubeConfig);
+    this.#inner = new ListWatch<KubernetesObject>(path, watch, list, false, labelSelector);
     this.#inner.on('add', (o) => this.#dispatch('add', o));
     this.#inner.on('update', (o) => this.#dispatch('update', o));
     this.#inner.on('delete', (o) => this.#dispatch('delete', o));
@@ -170,6 +181,20 @@ export class ResilientInformer<T extends KubeObject> {
     }, delayMs);
     this.#restartTimer.unref();
   }
+}
+
+/**
+ * client-node's Watch sends the headers its KubeConfig's authentication step leaves on the
+ * request, and no Accept of its own: a KubeConfig that adds one after authenticating
+ * makes the watch ask for that representation. Everything else is read from the real one.
+ */
+function watchAccepting(kubeConfig: KubeConfig, accept: string): Watch {
+  const config = Object.create(kubeConfig) as KubeConfig;
+  config.applySecurityAuthentication = async (ctx) => {
+    await kubeConfig.applySecurityAuthentication(ctx);
+    ctx.setHeaderParam('Accept', accept);
+  };
+  return new Watch(config);
 }
 
 function errorSummary(err: unknown): string {

@@ -23,6 +23,7 @@ import type { Cache, Reconcile } from './reconcile.ts';
 import { createRelayReconciler } from './relay-controller.ts';
 import { FIELD_MANAGER, names as objectNames, tlsSecretName } from './render/common.ts';
 import { createRoomReconciler } from './room-controller.ts';
+import { SecretCache } from './secret-cache.ts';
 import { WorkQueue } from './workqueue.ts';
 
 export interface ManagerOptions {
@@ -95,7 +96,8 @@ export class Manager {
   readonly roomQueue: WorkQueue;
   readonly #relays: NamespacedCache<MsrpRelay & KubeObject>;
   readonly #rooms: NamespacedCache<ChatRoom & KubeObject>;
-  readonly #secrets: NamespacedCache<KubeObject>;
+  readonly #secretMetadata: NamespacedCache<KubeObject>;
+  readonly #secrets: SecretCache;
   readonly #owned: NamespacedCache<KubeObject>[];
   readonly #admin: AdminClient;
   readonly #tokens: RelayTokenSource;
@@ -132,7 +134,7 @@ export class Manager {
     this.roomQueue = new WorkQueue({ onDepth: (d) => this.#metricsSet.depth.set({ kind: 'ChatRoom' }, d) });
 
     const namespaces = options.namespaces;
-    const make = <T extends KubeObject>(type: ResourceType, labelSelector?: string): NamespacedCache<T> => {
+    const make = <T extends KubeObject>(type: ResourceType, labelSelector?: string, metadataOnly = false): NamespacedCache<T> => {
       const scopes = namespaces.length > 0 ? namespaces : [undefined];
       const informers = scopes.map(
         (ns) =>
@@ -142,6 +144,7 @@ export class Manager {
             type,
             ...(ns ? { namespace: ns } : {}),
             ...(labelSelector ? { labelSelector } : {}),
+            metadataOnly,
             logger: options.logger,
             staleAfterMs: options.informerStaleAfterMs,
             onRestart: (reason) => this.#metricsSet.restarts.inc({ resource: type.plural, reason }),
@@ -151,7 +154,9 @@ export class Manager {
     };
     this.#relays = make(RESOURCES.msrpRelay);
     this.#rooms = make(RESOURCES.chatRoom);
-    this.#secrets = make(RESOURCES.secret);
+    // Metadata only: the data of the few Secrets a reconcile reads is fetched then (secret-cache.ts).
+    this.#secretMetadata = make(RESOURCES.secret, undefined, true);
+    this.#secrets = new SecretCache(this.#secretMetadata, options.client);
     // Only our own objects: a drift (edit, delete) brings the owner back to the queue.
     const ours = `app.kubernetes.io/managed-by=${FIELD_MANAGER}`;
     this.#owned = [
@@ -176,7 +181,7 @@ export class Manager {
         if (key) this.relayQueue.add(key);
       });
     }
-    this.#secrets.onChange((s) => {
+    this.#secretMetadata.onChange((s) => {
       const ns = s.metadata?.namespace;
       for (const r of this.#relays.list(ns)) {
         const names = [
@@ -198,12 +203,17 @@ export class Manager {
     this.#tokens = relaySecretTokens(this.#secrets, options.adminTokenFallback);
   }
 
+  /** What the operator holds of Secrets: metadata of all, data of the few it read (e2e/operator-secret-cache.test.ts looks). */
+  get secretCache(): SecretCache {
+    return this.#secrets;
+  }
+
   get isStarted(): boolean {
     return this.#started;
   }
 
   #allInformers(): ResilientInformer<KubeObject>[] {
-    return [this.#relays, this.#rooms, this.#secrets, ...this.#owned].flatMap((c) => c.informers as ResilientInformer<KubeObject>[]);
+    return [this.#relays, this.#rooms, this.#secretMetadata, ...this.#owned].flatMap((c) => c.informers as ResilientInformer<KubeObject>[]);
   }
 
   /** Start informers, wait for their first lists, then start the workers. */
@@ -224,7 +234,7 @@ export class Manager {
       ...(o.relayImage !== undefined ? { relayImage: o.relayImage } : {}),
       ...(o.adminNamespaces !== undefined ? { adminNamespaces: o.adminNamespaces } : {}),
       // DatabaseReady: the relay's admin API (its /readyz pings the database), at the same URL the rooms use.
-      database: (r) => probeDatabase(relayAdminTarget(o.adminUrlTemplate, r, adminCa(r)), this.#admin),
+      database: async (r) => probeDatabase(relayAdminTarget(o.adminUrlTemplate, r, await adminCa(r)), this.#admin),
       ...(o.relayStatusIntervalMs !== undefined ? { statusIntervalMs: o.relayStatusIntervalMs } : {}),
     });
     const reconcileRoom = createRoomReconciler({
@@ -251,6 +261,8 @@ export class Manager {
 
   /** Every known object once more (level-based safety net against a missed event). */
   resync(): void {
+    // Data nobody read for a whole period (its relay went) goes; a reconcile reads it again if needed.
+    this.#secrets.sweep();
     for (const r of this.#relays.list()) this.relayQueue.add(objectKey(r));
     for (const r of this.#rooms.list()) this.roomQueue.add(objectKey(r));
   }

@@ -16,14 +16,14 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { MsrpRelay } from './api/msrprelay.ts';
 import type { EventRecorder } from './events.ts';
 import { ApiError, isConflict } from './kube/client.ts';
-import type { KubeClient, KubeObject } from './kube/client.ts';
+import type { KubeClient } from './kube/client.ts';
 import { RESOURCES } from './kube/resources.ts';
 import {
   issueMeshCertificate, meshCaProblem, meshCertificateProblem, newMeshCa, renewalTime, splitPemBundle,
 } from './mesh-pki.ts';
 import type { PemPair } from './mesh-pki.ts';
-import type { Cache } from './reconcile.ts';
 import { adminDnsNames, FIELD_MANAGER, meshDnsNames, names, objectMeta } from './render/common.ts';
+import type { SecretObject, SecretReader } from './secret-cache.ts';
 
 /** On `<relay>-mesh-tls`: when ca.crt last gained or was about to lose a CA (RFC 3339). */
 export const ROLLOVER_ANNOTATION = 'msrp.dev/mesh-ca-rollover-since';
@@ -118,7 +118,6 @@ export function planMeshTls(state: MeshTlsState | undefined, caCertPem: string, 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
 
-type SecretObject = KubeObject & { type?: string; data?: Record<string, string> };
 
 function readTlsState(s: SecretObject | undefined): MeshTlsState | undefined {
   const cert = unb64(s?.data?.['tls.crt']);
@@ -141,8 +140,8 @@ export function redact(message: string): string {
 
 export interface MeshSecretsDeps {
   client: KubeClient;
-  /** The informer's view: read first, so a steady state costs no API call. */
-  secrets: Cache<KubeObject>;
+  /** The operator's Secret cache (secret-cache.ts): read first, so a steady state costs no API call. */
+  secrets: SecretReader;
   events: EventRecorder;
   logger: Logger;
   /** Time for a changed `<relay>-mesh-tls` to reach every pod before the next rollover step. */
@@ -163,7 +162,7 @@ export class MeshSecretsError extends Error {
 
 /** Reads a Secret from the cache, or from the API server when the cache has none or `fresh`. */
 async function readSecret(d: MeshSecretsDeps, namespace: string, name: string, fresh: boolean): Promise<SecretObject | undefined> {
-  const cached = fresh ? undefined : d.secrets.get(name, namespace);
+  const cached = fresh ? undefined : await d.secrets.read(name, namespace);
   return cached ?? d.client.getOptional<SecretObject>(RESOURCES.secret, namespace, name);
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_ADMIN_URL_TEMPLATE, parseBindAddress, parseDuration, parseOperatorArgs, UsageError } from './options.ts';
+import { DEFAULT_ADMIN_URL_TEMPLATE, namespaceList, parseBindAddress, parseDuration, parseOperatorArgs, UsageError } from './options.ts';
 import { adminBaseUrl } from './admin-client.ts';
 
 describe('operator flags', () => {
@@ -51,6 +51,17 @@ describe('operator flags', () => {
     assert.ok(d !== 'help');
     assert.deepEqual(d.relayImage, { repository: 'ghcr.io/msrp-k8s/msrpd', tag: '0.1.0' });
     for (const bad of ['msrpd', 'registry.local:5000/msrpd', 'msrpd:']) assert.throws(() => parseOperatorArgs([`--relay-image=${bad}`]), UsageError, bad);
+  });
+
+  it('namespace lists: trimmed, empty entries dropped, each namespace once in the order given', () => {
+    assert.deepEqual(namespaceList(undefined), []);
+    assert.deepEqual(namespaceList(''), []);
+    assert.deepEqual(namespaceList(' ,, '), []);
+    assert.deepEqual(namespaceList('b, a,,b , c'), ['b', 'a', 'c']);
+    const o = parseOperatorArgs(['--watch-namespaces=relays,relays, chat', '--admin-allowed-namespaces=ops, monitoring,'], { POD_NAMESPACE: 'ops' });
+    assert.ok(o !== 'help');
+    assert.deepEqual(o.watchNamespaces, ['relays', 'chat']);
+    assert.deepEqual(o.adminNamespaces, ['ops', 'monitoring']);
   });
 
   it('durations and bind addresses', () => {

@@ -150,7 +150,7 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     leaseDurationMs: parseDuration(s('leader-election-lease-duration') ?? '15s', '--leader-election-lease-duration'),
     renewDeadlineMs: parseDuration(s('leader-election-renew-deadline') ?? '10s', '--leader-election-renew-deadline'),
     retryPeriodMs: parseDuration(s('leader-election-retry-period') ?? '2s', '--leader-election-retry-period'),
-    watchNamespaces: (s('watch-namespaces') ?? '').split(',').map((n) => n.trim()).filter((n) => n.length > 0),
+    watchNamespaces: namespaceList(s('watch-namespaces')),
     logLevel: s('log-level'),
     adminUrlTemplate: s('admin-url-template') ?? DEFAULT_ADMIN_URL_TEMPLATE,
     adminTokenFile: s('admin-token-file'),
@@ -162,16 +162,22 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     informerStaleAfterMs: parseDuration(s('informer-stale-after') ?? '5m', '--informer-stale-after'),
     apiRecheckMs: parseDuration(s('api-recheck-interval') ?? '30s', '--api-recheck-interval'),
     relayImage: parseImage(s('relay-image')),
-    adminNamespaces: [...new Set([
-      env.POD_NAMESPACE || s('leader-election-namespace') || 'default',
-      ...(s('admin-allowed-namespaces') ?? '').split(',').map((n) => n.trim()).filter((n) => n.length > 0),
-    ])],
+    adminNamespaces: namespaceList([env.POD_NAMESPACE || s('leader-election-namespace') || 'default', s('admin-allowed-namespaces')].join(',')),
   };
   if (opts.leaseDurationMs <= opts.renewDeadlineMs || opts.renewDeadlineMs <= opts.retryPeriodMs) {
     throw new UsageError('leader election: lease duration > renew deadline > retry period');
   }
   if (opts.adminTokenFile && opts.adminTokenSecret) throw new UsageError('--admin-token-file and --admin-token-secret exclude each other');
   return opts;
+}
+
+/**
+ * A comma-separated namespace flag (`--watch-namespaces`, `--admin-allowed-namespaces`) as a
+ * list: spaces around names and empty entries dropped, each name once (a namespace named twice
+ * would get two informers per kind), in the order given.
+ */
+export function namespaceList(text: string | undefined): string[] {
+  return [...new Set((text ?? '').split(',').map((n) => n.trim()).filter((n) => n.length > 0))];
 }
 
 /** `repo/path:tag` (a registry port in the repository is allowed: the tag is after the last `:` past the last `/`). */

@@ -20,11 +20,13 @@ import { renderRelay } from './render/index.ts';
 import { CERT_EXPIRY_WARNING_DAYS, observeCertificate, observeService, type DatabaseObservation } from './relay-health.ts';
 import { computeRelayStatus } from './relay-status.ts';
 import type { SecretObservation } from './relay-status.ts';
+import type { SecretReader } from './secret-cache.ts';
 
 export interface RelayControllerDeps {
   client: KubeClient;
   relays: Cache<MsrpRelay>;
-  secrets: Cache<KubeObject>;
+  /** Secrets with their data (secret-cache.ts: the informer holds metadata only). */
+  secrets: SecretReader;
   discovery: ApiDiscovery;
   events: EventRecorder;
   logger: Logger;
@@ -58,15 +60,15 @@ const MAX_REQUEUE_MS = 12 * 3_600_000;
  * A digest of the database URL (spec.database.secretRef's key): on the pod template, so a
  * rotated URL rolls the pods (it is an environment variable, read at start).
  */
-export function databaseSecretHash(secrets: Cache<KubeObject>, relay: MsrpRelay): string | undefined {
+export async function databaseSecretHash(secrets: SecretReader, relay: MsrpRelay): Promise<string | undefined> {
   const ref = relay.spec.database.secretRef;
-  const s = secrets.get(ref.name, relay.metadata.namespace) as { data?: Record<string, string> } | undefined;
+  const s = await secrets.read(ref.name, relay.metadata.namespace ?? '');
   const value = s?.data?.[ref.key];
   return value === undefined ? undefined : createHash('sha256').update(value).digest('hex').slice(0, 16);
 }
 
-function observeSecret(secrets: Cache<KubeObject>, namespace: string, name: string, key?: string): SecretObservation {
-  const s = secrets.get(name, namespace) as { data?: Record<string, string> } | undefined;
+async function observeSecret(secrets: SecretReader, namespace: string, name: string, key?: string): Promise<SecretObservation> {
+  const s = await secrets.read(name, namespace);
   if (!s) return { name, problem: 'missing' };
   if (key !== undefined && !(s.data && key in s.data)) return { name, problem: 'key-missing', key };
   return { name };
@@ -100,7 +102,7 @@ export function createRelayReconciler(deps: RelayControllerDeps): (key: string) 
 
     const caps = await discovery.capabilities();
     const effective = withRelayImage(relay, deps.relayImage ?? DEFAULT_RELAY_IMAGE);
-    const dbHash = databaseSecretHash(secrets, relay);
+    const dbHash = await databaseSecretHash(secrets, relay);
     const rendered = renderRelay(effective, caps, {
       ...(dbHash !== undefined ? { databaseSecretHash: dbHash } : {}),
       ...(deps.adminNamespaces !== undefined ? { adminNamespaces: deps.adminNamespaces } : {}),
@@ -131,16 +133,16 @@ export function createRelayReconciler(deps: RelayControllerDeps): (key: string) 
     }
 
     const dbRef = relay.spec.database.secretRef;
-    const databaseSecret = observeSecret(secrets, namespace, dbRef.name, dbRef.key);
-    const certificate = observeCertificate(secrets.get(tlsSecretName(relay), namespace) as { data?: Record<string, string> } | undefined, tlsSecretName(relay));
+    const databaseSecret = await observeSecret(secrets, namespace, dbRef.name, dbRef.key);
+    const certificate = observeCertificate(await secrets.read(tlsSecretName(relay), namespace), tlsSecretName(relay));
     const service = observeService(publicService, names.publicService(relay));
     const database = deps.database !== undefined && databaseSecret.problem === undefined ? await deps.database(relay) : undefined;
     const status = computeRelayStatus(
       effective,
       {
-        tlsSecret: observeSecret(secrets, namespace, tlsSecretName(relay)),
+        tlsSecret: await observeSecret(secrets, namespace, tlsSecretName(relay)),
         databaseSecret,
-        adminTokenSecret: observeSecret(secrets, namespace, names.adminTokenSecret(relay), 'token'),
+        adminTokenSecret: await observeSecret(secrets, namespace, names.adminTokenSecret(relay), 'token'),
         statefulSet,
         missingApis: rendered.missingApis,
         applyErrors,

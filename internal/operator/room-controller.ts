@@ -29,7 +29,7 @@ export interface RoomControllerDeps {
   /** `{name}`/`{namespace}` of the MsrpRelay, e.g. `https://{name}-admin.{namespace}.svc:8080`. */
   adminUrlTemplate: string;
   /** The CA bundle a relay's admin API certificate chains to (its `<relay>-admin-tls` Secret's ca.crt), when known. */
-  adminCa?: (relay: MsrpRelay) => string | undefined;
+  adminCa?: (relay: MsrpRelay) => Promise<string | undefined>;
   /** Refresh the participant count this often. */
   statusIntervalMs: number;
   events: EventRecorder;
@@ -93,7 +93,7 @@ export function createRoomReconciler(deps: RoomControllerDeps): (key: string) =>
     const log = deps.logger.child({ room: key });
     const relay = relays.get(room.spec.relayRef.name, namespace);
     const finalizers = room.metadata.finalizers ?? [];
-    const adminCa = relay === undefined ? undefined : deps.adminCa?.(relay);
+    const adminCa = relay === undefined ? undefined : await deps.adminCa?.(relay);
     const baseUrl = relay ? relayAdminTarget(deps.adminUrlTemplate, relay, adminCa) : undefined;
 
     if (room.metadata.deletionTimestamp) {

@@ -9,13 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import pino from 'pino';
 import { openPglite } from '../../store/db-pglite.ts';
 import { openPostgres } from '../../store/db-postgres.ts';
 import type { Db } from '../../store/db.ts';
 import { migrate } from '../../store/migrate.ts';
 import { createSqlStore, type Store } from '../../store/store.ts';
+import { freshDatabase } from '../../store/testdatabase.ts';
 import { DurableHistory } from './history-store.ts';
 import { RoomsSync, syncRooms } from './rooms-sync.ts';
 import { ChatSwitch, startChatMsrpListener, type ChatListener } from './switch.ts';
@@ -212,28 +212,17 @@ if (!adminUrl && process.env['CI'] === 'true') {
 }
 
 describe('chat over the store on PostgreSQL', { skip }, () => {
-  const name = `msrp_test_${randomBytes(6).toString('hex')}`;
+  let database: Awaited<ReturnType<typeof freshDatabase>> | undefined;
   let subject: Subject | undefined;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
   before(async () => {
-    await admin(`CREATE DATABASE ${name}`);
-    const u = new URL(adminUrl!);
-    u.pathname = `/${name}`;
-    const db = openPostgres({ url: u.toString(), logger, statementTimeoutMs: 5000 });
+    database = await freshDatabase(adminUrl!);
+    const db = openPostgres({ url: database.url, logger, statementTimeoutMs: 5000 });
     await migrate(db, logger);
     subject = { db, store: createSqlStore(db, undefined) };
   });
   after(async () => {
     await subject?.store.close();
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await database?.drop();
   });
   storeBackedChat(() => subject!);
 });

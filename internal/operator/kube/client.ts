@@ -15,6 +15,13 @@ import { objectPath, collectionPath } from './resources.ts';
 
 export const APPLY_PATCH = 'application/apply-patch+yaml';
 export const MERGE_PATCH = 'application/merge-patch+json';
+/**
+ * Asks the API server for metadata only: names, labels, resourceVersion, owners, never `data`
+ * or spec. An object, and each object of a watch, is a metav1.PartialObjectMetadata; a list
+ * must be asked for as PartialObjectMetadataList (406 Not Acceptable otherwise).
+ */
+export const PARTIAL_OBJECT_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+export const PARTIAL_OBJECT_METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 
 /** Minimal shape of any Kubernetes object. */
 export interface KubeObject {
@@ -94,6 +101,8 @@ export interface RequestOptions {
   query?: Record<string, string | undefined>;
   body?: string;
   contentType?: string;
+  /** The Accept header (default application/json), e.g. PARTIAL_OBJECT_METADATA_LIST. */
+  accept?: string;
   signal?: AbortSignal;
 }
 
@@ -124,7 +133,7 @@ export class KubeClient {
       this.#dispatcher = ctx.getDispatcher();
       this.#dispatcherReady = true;
     }
-    const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
+    const headers: Record<string, string> = { ...ctx.getHeaders(), accept: options.accept ?? 'application/json' };
     if (options.contentType) headers['content-type'] = options.contentType;
     const signal = options.signal ?? AbortSignal.timeout(this.#timeoutMs);
     const res = await fetch(url, {
@@ -153,8 +162,8 @@ export class KubeClient {
     }
   }
 
-  list<T extends KubeObject>(type: ResourceType, namespace?: string, query: Record<string, string> = {}): Promise<KubeList<T>> {
-    return this.request<KubeList<T>>('GET', collectionPath(type, namespace), { query });
+  list<T extends KubeObject>(type: ResourceType, namespace?: string, query: Record<string, string> = {}, accept?: string): Promise<KubeList<T>> {
+    return this.request<KubeList<T>>('GET', collectionPath(type, namespace), { query, ...(accept !== undefined ? { accept } : {}) });
   }
 
   /** Server-side apply of a full desired object (apiVersion, kind, metadata.name required). */

@@ -78,24 +78,39 @@ export function tlsSecretName(r: MsrpRelay): string {
   return r.spec.tls.secretName ?? `${r.metadata.name}-tls`;
 }
 
-/** Labels that select the relay's pods (immutable in a StatefulSet: never add to them). */
 /** The in-cluster name of replica `{ordinal}` behind the headless Service (engine mesh.peerHost). */
 export function meshPeerHost(r: MsrpRelay): string {
   return `${names.statefulSet(r)}-{ordinal}.${names.meshService(r)}.${r.metadata.namespace}.svc.cluster.local`;
 }
 
-/** The names the mesh certificate must carry: every replica's, through one wildcard per form. */
 /** The admin Service's names: what the operator (and Prometheus) dial the admin API by over TLS. */
 export function adminDnsNames(r: MsrpRelay): string[] {
   const svc = `${names.adminService(r)}.${r.metadata.namespace}.svc`;
   return [svc, `${svc}.cluster.local`];
 }
 
+/**
+ * The names `<relay>-mesh-tls` carries, the one certificate all replicas of a relay mount for
+ * the mesh between them (mesh-secrets.ts): `*.<relay>-mesh.<namespace>.svc.cluster.local` and
+ * `*.<relay>-mesh.<namespace>.svc`. Why these:
+ * - Replicas dial each other by meshPeerHost, one name per ordinal behind the headless Service.
+ *   One shared certificate must name every ordinal, today's and those a scale-up adds, without
+ *   being issued again: a wildcard. It matches exactly one left-most label (RFC 6125 §6.4.3),
+ *   so it names this relay's pods in this namespace and nothing else; no IP addresses, which
+ *   change with every pod.
+ * - Both ends check it (internal/mesh/links.ts, channel.ts): the dialler checks the server's
+ *   certificate against the peer's name, and the accepting replica checks that the client's
+ *   certificate names its own host, which only a replica of the same relay's mesh passes.
+ * - The form without the cluster domain names the same pods as a client resolving through the
+ *   namespace's search path would spell them (`<pod>.<relay>-mesh.<namespace>.svc`); the
+ *   operator's own mesh.peerHost uses the full form.
+ */
 export function meshDnsNames(r: MsrpRelay): string[] {
   const svc = `${names.meshService(r)}.${r.metadata.namespace}.svc`;
   return [`*.${svc}.cluster.local`, `*.${svc}`];
 }
 
+/** Labels that select the relay's pods (immutable in a StatefulSet: never add to them). */
 export function selectorLabels(r: MsrpRelay): Record<string, string> {
   return { 'app.kubernetes.io/name': APP_NAME, 'app.kubernetes.io/instance': r.metadata.name };
 }

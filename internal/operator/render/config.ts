@@ -32,6 +32,16 @@ export function serviceAliases(r: MsrpRelay): string[] {
 }
 
 /**
+ * The page origins allowed to open a WebSocket (spec.websocket.origins), for the MSRP (RFC 7977)
+ * and SIP (RFC 7118) listeners alike; undefined when any origin may (no list, or an empty one),
+ * so the rendered config leaves the setting out.
+ */
+export function websocketOrigins(r: MsrpRelay): string[] | undefined {
+  const origins = r.spec.websocket?.origins ?? [];
+  return origins.length > 0 ? [...origins] : undefined;
+}
+
+/**
  * A spec.peering.allow entry (`host[:port]`, the API checked its form) as the engine's
  * nextHops.allow rule. An IPv6 host loses its brackets: next-hops.ts compares the rule with
  * the host of an MSRP URI, which carries none (internal/msrp/uri.ts).
@@ -68,6 +78,7 @@ function renderPeering(r: MsrpRelay): Pick<DeepPartial<EngineConfig>, 'nextHops'
  */
 function renderChat(r: MsrpRelay): DeepPartial<EngineConfig>['chat'] {
   const s = r.spec;
+  const origins = websocketOrigins(r);
   return {
     enabled: true,
     domain: s.chat.domain ?? s.publicHost,
@@ -77,7 +88,7 @@ function renderChat(r: MsrpRelay): DeepPartial<EngineConfig>['chat'] {
       host: '0.0.0.0', ...(s.ports.sipUdp === undefined ? {} : { udpPort: s.ports.sipUdp }), tcpPort: s.ports.sipTcp, tlsPort: s.ports.sipTls,
       // Browsers (RFC 7118): the same certificate, the page origins allowed.
       ...(s.ports.sipWss === undefined ? {} : { wssPort: s.ports.sipWss }),
-      ...(s.ports.sipWss !== undefined && s.websocket !== undefined && s.websocket.origins.length > 0 ? { wsOrigins: [...s.websocket.origins] } : {}),
+      ...(s.ports.sipWss !== undefined && origins !== undefined ? { wsOrigins: origins } : {}),
     },
     msrp: { host: '0.0.0.0', port: s.ports.msrpChat, transport: 'tls' },
   };
@@ -112,7 +123,8 @@ export function renderEngineConfig(r: MsrpRelay): DeepPartial<EngineConfig> {
   if (s.ports.msrpTcp !== undefined) listen.push({ host: '0.0.0.0', port: s.ports.msrpTcp, transport: 'tcp' });
   // Browsers (RFC 7977): the same certificate, the page origins allowed.
   if (s.ports.msrpWss !== undefined) listen.push({ host: '0.0.0.0', port: s.ports.msrpWss, transport: 'wss' });
-  const websocket = s.websocket !== undefined && s.websocket.origins.length > 0 ? { websocket: { origins: [...s.websocket.origins] } } : {};
+  const origins = websocketOrigins(r);
+  const websocket = origins !== undefined ? { websocket: { origins } } : {};
   const throttling = s.throttling ?? {};
   const rate = (q: number | string | undefined) => (q === undefined ? 0 : quantityToBytes(q));
   const peering = renderPeering(r);

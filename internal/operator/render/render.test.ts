@@ -11,7 +11,7 @@ import { relayOptionsFromConfig } from '../../relay/engine-options.ts';
 import { NextHops } from '../../relay/next-hops.ts';
 import { renderCertificate, renderServiceMonitor } from './certificate.ts';
 import { CONFIG_HASH_ANNOTATION, DATABASE_SECRET_HASH_ANNOTATION, ownerReference, selectorString, tlsSecretName } from './common.ts';
-import { ADMIN_CONFIG_KEY, CONFIG_KEY, configHash, nextHopRule, renderConfigMap, renderEngineConfig } from './config.ts';
+import { ADMIN_CONFIG_KEY, CONFIG_KEY, configHash, nextHopRule, renderConfigMap, renderEngineConfig, websocketOrigins } from './config.ts';
 import { relayFixture } from './testfixtures.ts';
 import { renderRelay } from './index.ts';
 import { renderNetworkPolicy, renderPodDisruptionBudget } from './policy.ts';
@@ -354,6 +354,12 @@ describe('StatefulSet', () => {
     assert.equal(renderStatefulSet(relayFixture(), hash).spec?.template.spec?.securityContext?.sysctls, undefined);
     const low = renderStatefulSet(relayFixture({ ports: { msrpTls: 443 } }), hash);
     assert.deepEqual(low.spec?.template.spec?.securityContext?.sysctls, [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }]);
+    // It follows the ports the engine listens on (publicPorts): the chat switch's port counts
+    // when chat runs, and the SIP ports of a relay without chat do not.
+    const chatLow = renderStatefulSet(relayFixture({ ports: { msrpChat: 853 }, chat: { enabled: true } }), hash);
+    assert.deepEqual(chatLow.spec?.template.spec?.securityContext?.sysctls, [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }]);
+    const noChat = renderStatefulSet(relayFixture({ ports: { sipTls: 443, sipWss: 444 }, chat: { enabled: false } }), hash);
+    assert.equal(noChat.spec?.template.spec?.securityContext?.sysctls, undefined);
   });
 
   it('only a change that needs a restart rolls the pods: live settings, replicas and certificate rotations leave the template alone', () => {
@@ -437,6 +443,18 @@ describe('SIP over WebSocket to the chat focus (ports.sipWss, RFC 7118)', () => 
     assert.equal(renderPublicService(off).spec?.ports?.some((p) => p.name === 'sip-wss'), false);
     const none = loadRendered(renderConfigMap(relayFixture({ chat: { enabled: true } })).data![CONFIG_KEY]!);
     assert.equal(none.chat.sip.wssPort, undefined);
+  });
+  it('an empty origin list allows any origin on both WebSocket listeners: neither gets an origins setting', () => {
+    const r = relayFixture({ ports: { msrpTls: 2855, msrpWss: 8443, sipWss: 7443 }, websocket: { origins: [] }, chat: { enabled: true } });
+    assert.equal(websocketOrigins(r), undefined);
+    const rendered = renderEngineConfig(r);
+    assert.equal(rendered.relay?.websocket, undefined);
+    assert.equal(rendered.chat?.sip?.wsOrigins, undefined);
+    // The engine's own default then applies: no origin check (config/chat.ts, config/engine.ts).
+    const c = loadRendered(renderConfigMap(r).data![CONFIG_KEY]!);
+    assert.equal(c.chat.sip.wsOrigins, undefined);
+    assert.deepEqual(c.relay.websocket.origins, []);
+    assert.equal(c.chat.sip.wssPort, 7443);
   });
 });
 

@@ -225,9 +225,9 @@ function volumes(r: MsrpRelay): V1Volume[] {
 
 export function renderStatefulSet(r: MsrpRelay, configHash: string, databaseSecretHash?: string): V1StatefulSet {
   const s = r.spec;
-  const anyPrivilegedPort = [s.ports.msrpTls, s.ports.msrpTcp, s.ports.msrpWss, s.ports.sipUdp, s.ports.sipTcp, s.ports.sipTls, s.ports.sipWss].some(
-    (p) => p !== undefined && p < 1024,
-  );
+  // The ports the engine listens on, as published (the chat ports only when chat runs); the
+  // mesh, admin and metrics ports are fixed and above 1024.
+  const anyPrivilegedPort = publicPorts(r).some((p) => p.port < 1024);
   const scheduling = s.scheduling ?? {};
   const podSpec: V1PodSpec = {
     serviceAccountName: names.serviceAccount(r),
