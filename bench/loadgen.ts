@@ -27,6 +27,7 @@ import { WebSocket } from 'ws';
 import { FrameEndScanner } from '../internal/msrp/frame-ends.ts';
 import { computeResponse, ha1, parseAuthParams, splitScheme, type DigestAlgorithm } from '../internal/auth/index.ts';
 import { MsrpParser } from '../internal/msrp/parser.ts';
+import { workerOf } from '../internal/mesh/ownership.ts';
 import { emit, headersOf, percentile, Scanner, serveControl, sleep, type ScannedFrame } from './common.ts';
 
 export interface Target {
@@ -353,7 +354,13 @@ async function rate(): Promise<unknown> {
     p.a.close();
     p.b.close();
   }
-  return { sendsPerSec: ((c1 - c0) * 1000) / (t1 - t0), delivered: c1 - c0, errors: errors.n, pairs: pairs.length };
+  return { sendsPerSec: ((c1 - c0) * 1000) / (t1 - t0), delivered: c1 - c0, errors: errors.n, pairs: pairs.length, crossWorkerPairs: pairs.filter(crossWorker).length };
+}
+
+/** A pair whose two sessions are on different workers of our relay (docs/relay.md "Workers"): each SEND takes the link between them. */
+function crossWorker(p: Pair): boolean {
+  const id = (uri: string): string => /\/([^/;]+);tcp$/.exec(uri)?.[1] ?? '';
+  return workerOf(id(p.a.sid)) !== workerOf(id(p.b.sid));
 }
 
 async function latency(): Promise<unknown> {
