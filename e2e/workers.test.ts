@@ -19,6 +19,7 @@ import { eventually, waitFor } from '../internal/testwait.ts';
 import { testPki, type TestPki } from '../internal/transport/testcerts.ts';
 import { freePorts } from './cluster/cluster.ts';
 import { freshDatabase, ROOT, startProcess, type Proc } from './operator-harness.ts';
+import { freePort } from '../internal/relay/testrelay.ts';
 
 const skip = process.env.CI !== 'true' && !process.env.DATABASE_URL ? 'DATABASE_URL is not set (a real PostgreSQL; CI sets it in .ci/peers.d/10-postgres.sh)' : false;
 const PUBLIC = 'relay.msrp.test';
@@ -29,8 +30,38 @@ const SESSIONS_PER_USER = 2;
 interface WorkerState { index: number; pid?: number; ready: boolean; restarts: number }
 interface Client { c: TestClient; session: string; worker: number; user: string }
 
+/** msrpd with `config` (plus the test PKI and database), until every worker is ready. */
+async function startMsrpd(work: string, name: string, config: Record<string, unknown>): Promise<{ proc: Proc; msrpsPort: number; httpPort: number }> {
+  const [msrpsPort, httpPort, controlPort] = await freePorts(3) as [number, number, number];
+  const file = path.join(work, `${name}.yaml`);
+  const relay = config['relay'] as Record<string, unknown>;
+  await writeFile(file, stringify({
+    ...config,
+    relay: { listen: [{ host: '127.0.0.1', port: msrpsPort, transport: 'tls' }], publicHost: PUBLIC, publicPort: 2855, aliases: ['127.0.0.1'], ...relay },
+    auth: { realms: [{ name: REALM, hosts: [PUBLIC] }] },
+    http: { host: '127.0.0.1', port: httpPort, controlPort },
+  }));
+  const proc = startProcess([path.join(ROOT, 'cmd', 'msrpd.ts'), '--config', file], path.join(work, `${name}.log`), { ...process.env, LOG_LEVEL: 'info' });
+  await eventually(async () => {
+    if (proc.child.exitCode !== null) throw new Error(`msrpd exited: ${await readFile(proc.logPath, 'utf8')}`);
+    const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined);
+    return res?.status === 200 && (await res.json() as { workers: WorkerState[] }).workers.every((w) => w.ready);
+  }, `${name}: every worker ready`, 60_000);
+  return { proc, msrpsPort, httpPort };
+}
+
 const workerOfSession = (uri: string): number => Number(/\/(?:r\d+-)?w(\d+)-/.exec(uri)?.[1] ?? 0);
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+async function say(from: Client, to: Client, text: string): Promise<void> {
+  const sent = from.c.sendMessage([from.session, to.session, to.c.uri], text);
+  assert.equal((await from.c.response(sent.transactionId, 10_000)).status, 200, text);
+  const got = await to.c.request('SEND', 10_000);
+  to.c.write(buildResponse(got, 200));
+  assert.equal(Buffer.concat(got.body).toString(), text);
+  assert.deepEqual(got.toPath, [to.c.uri]);
+  assert.deepEqual(got.fromPath, [to.session, from.session, from.c.uri], 'paths as on a relay of one process');
+}
 
 describe('one relay process with two workers (real PostgreSQL)', { skip, timeout: 300_000 }, () => {
   let pki: TestPki;
@@ -65,40 +96,19 @@ describe('one relay process with two workers (real PostgreSQL)', { skip, timeout
     throw new Error(`no connection landed on worker ${worker} in 10 attempts`);
   }
 
-  async function say(from: Client, to: Client, text: string): Promise<void> {
-    const sent = from.c.sendMessage([from.session, to.session, to.c.uri], text);
-    assert.equal((await from.c.response(sent.transactionId, 10_000)).status, 200, text);
-    const got = await to.c.request('SEND', 10_000);
-    to.c.write(buildResponse(got, 200));
-    assert.equal(Buffer.concat(got.body).toString(), text);
-    assert.deepEqual(got.toPath, [to.c.uri]);
-    assert.deepEqual(got.fromPath, [to.session, from.session, from.c.uri], 'paths as on a relay of one process');
-  }
-
   before(async () => {
     pki = await testPki();
     db = await freshDatabase(process.env.DATABASE_URL!);
     work = await mkdtemp(path.join(tmpdir(), 'workers-'));
     store = await openStore({ url: db.url, logger: pino({ level: 'silent' }) });
     await store.createRealm(REALM);
-    let controlPort: number;
-    [msrpsPort, httpPort, controlPort] = await freePorts(3) as [number, number, number];
-    const file = path.join(work, 'msrpd.yaml');
-    await writeFile(file, stringify({
-      relay: { listen: [{ host: '127.0.0.1', port: msrpsPort, transport: 'tls' }], publicHost: PUBLIC, publicPort: 2855, aliases: ['127.0.0.1'], workers: 2 },
+    ({ proc, msrpsPort, httpPort } = await startMsrpd(work, 'msrpd', {
+      relay: { workers: 2 },
       tls: { dir: pki.named.dir },
-      auth: { realms: [{ name: REALM, hosts: [PUBLIC] }] },
       limits: { sessionsPerUser: SESSIONS_PER_USER, streamThresholdBytes: 16384 },
-      http: { host: '127.0.0.1', port: httpPort, controlPort },
       database: { url: db.url },
       liveSessions: { heartbeatSec: 1, staleAfterSec: 3 },
     }));
-    proc = startProcess([path.join(ROOT, 'cmd', 'msrpd.ts'), '--config', file], path.join(work, 'msrpd.log'), { ...process.env, LOG_LEVEL: 'info' });
-    await eventually(async () => {
-      if (proc.child.exitCode !== null) throw new Error(`msrpd exited: ${await readFile(proc.logPath, 'utf8')}`);
-      const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined);
-      return res?.status === 200 && (await res.json() as { workers: WorkerState[] }).workers.every((w) => w.ready);
-    }, 'both workers ready', 60_000);
   });
 
   after(async () => {
@@ -205,5 +215,70 @@ describe('one relay process with two workers (real PostgreSQL)', { skip, timeout
     assert.ok(links.some((m) => Number(m[2]) >= 1), `worker links in use: ${links.map((m) => m[0]).join(', ')}`);
     assert.match(text, /^msrp_relay_worker_restarts_total 1$/m);
     assert.match(text, /^msrp_relay_workers\{state="running"\} 2$/m);
+  });
+});
+
+describe('two replicas of two workers each (mesh and workers, real PostgreSQL)', { skip, timeout: 300_000 }, () => {
+  let pki: TestPki;
+  let db: { url: string; drop: () => Promise<void> };
+  let store: Store;
+  let work: string;
+  const pods: { proc: Proc; msrpsPort: number; httpPort: number }[] = [];
+  const clients: TestClient[] = [];
+  let userSeq = 0;
+
+  async function clientOn(pod: number, worker: number): Promise<Client> {
+    for (let i = 0; i < 10; i++) {
+      const user = `m${userSeq++}`;
+      await store.createUser(REALM, user, `${user}-pw`);
+      const c = await TestClient.connect({ port: pods[pod]!.msrpsPort, ca: pki.caPem });
+      clients.push(c);
+      const res = await c.auth(RELAY_URI, user, `${user}-pw`);
+      assert.equal(res.status, 200);
+      const session = usePathOf(res);
+      if (workerOfSession(session) === worker) {
+        assert.match(session, new RegExp(`/r${pod}-`), `pod ${pod} mints its ids`);
+        return { c, session, worker, user };
+      }
+      c.close();
+    }
+    throw new Error(`no connection landed on worker ${worker} of pod ${pod}`);
+  }
+
+  before(async () => {
+    pki = await testPki();
+    db = await freshDatabase(process.env.DATABASE_URL!);
+    work = await mkdtemp(path.join(tmpdir(), 'workers-mesh-'));
+    store = await openStore({ url: db.url, logger: pino({ level: 'silent' }) });
+    await store.createRealm(REALM);
+    const meshPort = await freePort('127.0.1.0');
+    for (const k of [0, 1]) {
+      pods.push(await startMsrpd(work, `pod-${k}`, {
+        relay: { workers: 2 },
+        tls: { dir: pki.named.dir },
+        database: { url: db.url },
+        mesh: { enabled: true, ordinal: k, peerHost: '127.0.1.{ordinal}', listenHost: `127.0.1.${k}`, port: meshPort, tlsDir: pki.mesh.dir },
+      }));
+    }
+  });
+
+  after(async () => {
+    for (const c of clients) c.close();
+    for (const p of pods) assert.equal(await p.proc.stop(20_000), 0);
+    await store?.close();
+    await db?.drop();
+    if (work && process.env.MSRP_E2E_KEEP !== '1') await rm(work, { recursive: true, force: true });
+  });
+
+  it('a frame for another pod\'s session reaches its worker: the mesh link lands on either worker of that pod, which passes it on to the owner', async () => {
+    // Senders on both workers of pod 0, receivers on both workers of pod 1: whichever worker of
+    // pod 1 a sender's mesh link lands on, one of the two receivers is on the other one.
+    const senders = [await clientOn(0, 0), await clientOn(0, 1)];
+    const receivers = [await clientOn(1, 0), await clientOn(1, 1)];
+    for (const from of senders) for (const to of receivers) await say(from, to, `pod 0 worker ${from.worker} to pod 1 worker ${to.worker}`);
+    for (const from of receivers) for (const to of senders) await say(from, to, `pod 1 worker ${from.worker} to pod 0 worker ${to.worker}`);
+    const text = await (await fetch(`http://127.0.0.1:${pods[1]!.httpPort}/metrics`)).text();
+    const links = [...text.matchAll(/^msrp_relay_worker_links\{direction="outbound",worker="\d"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    assert.ok(links >= 1, 'pod 1 passed frames from the mesh on to its other worker');
   });
 });
