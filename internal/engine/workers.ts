@@ -1,4 +1,4 @@
-// Workers (docs/relay.md "Workers", docs/architecture.md §8.3): one relay process using
+// Workers (docs/relay.md "Workers", docs/architecture.md §8.1): one relay process using
 // several cores. The primary process forks `relay.workers` engine processes with
 // node:cluster; they share the listening sockets (the primary accepts and hands each
 // connection to the next worker in turn), each is a replica of its own to the relay
