@@ -104,7 +104,7 @@ if (PROFILE) {
 const WORKER_COUNTS = [1, 2, 4];
 const WORKER_GENS = 2;
 const WORKER_PAIRS = 20;
-interface WorkersRun { sendsPerSec: number; crossWorkerPairs: number; relayCores: number | null; loadgenCores: number | null; errors: number }
+interface WorkersRun { sendsPerSec: number; crossWorkerPairs: number; relayCores: number | null; cpuUsPerSend: number | null; loadgenCores: number | null; errors: number }
 interface WorkersResult { tls: Map<number, WorkersRun | null>; tcp: Map<number, WorkersRun | null> }
 
 async function workersRuns(): Promise<WorkersResult> {
@@ -127,6 +127,8 @@ async function workersRuns(): Promise<WorkersResult> {
             crossWorkerPairs: runs.reduce((a, r) => a + (r.crossWorkerPairs ?? 0), 0),
             // The generators' windows overlap all but their start-up: the first one's figures stand for the relay's.
             relayCores: runs[0]!.cpuCores,
+            // Relay CPU (primary and workers) per delivered SEND of both generators: steadier than the rates on a shared machine.
+            cpuUsPerSend: runs[0]!.cpuCores === null ? null : (runs[0]!.cpuCores * 1e6) / runs.reduce((a, r) => a + r.sendsPerSec, 0),
             loadgenCores: runs.reduce((a, r) => a + (r.loadgenCores ?? 0), 0),
             errors: runs.reduce((a, r) => a + r.errors, 0),
           };
@@ -134,7 +136,7 @@ async function workersRuns(): Promise<WorkersResult> {
           const prev = m.get(n);
           if (run !== null && run.sendsPerSec > (prev?.sendsPerSec ?? 0)) m.set(n, run);
           else if (prev === undefined) m.set(n, run);
-          log(`  workers ${n} ${tls ? 'TLS' : 'TCP'}: ${run === null ? `failed (${failed?.error ?? ''})` : `${Math.round(run.sendsPerSec)} SEND/s, ${run.crossWorkerPairs}/${WORKER_PAIRS} pairs across workers, relay ${fmtCores(run.relayCores)} cores, load generators ${fmtCores(run.loadgenCores)} cores${run.errors > 0 ? `, ${run.errors} errors` : ''}`}`);
+          log(`  workers ${n} ${tls ? 'TLS' : 'TCP'}: ${run === null ? `failed (${failed?.error ?? ''})` : `${Math.round(run.sendsPerSec)} SEND/s, ${run.crossWorkerPairs}/${WORKER_PAIRS} pairs across workers, relay ${fmtCores(run.relayCores)} cores (${run.cpuUsPerSend === null ? 'n/a' : run.cpuUsPerSend.toFixed(1)} µs/SEND), load generators ${fmtCores(run.loadgenCores)} cores${run.errors > 0 ? `, ${run.errors} errors` : ''}`}`);
         }
       } finally {
         await relay.stop();
@@ -144,22 +146,27 @@ async function workersRuns(): Promise<WorkersResult> {
   return result;
 }
 
+function round1(v: number | null | undefined): number | null {
+  return v === null || v === undefined || !Number.isFinite(v) ? null : Number(v.toFixed(1));
+}
+
 function fmtCores(v: number | null): string {
   return v === null ? 'n/a' : v.toFixed(2);
 }
 
 function workersTable(w: WorkersResult): string[] {
   const out = [`One relay process of several workers: small SENDs per second (${WORKER_PAIRS} pairs from ${WORKER_GENS} load generator processes, window 32)`];
-  const widths = [8, 10, 8, 10, 10, 12, 12];
+  const widths = [8, 10, 8, 10, 8, 12, 12, 12, 12];
   const pad = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  out.push(pad(['workers', 'TLS', 'vs 1', 'TCP', 'vs 1', 'relay cores', 'across (TLS)']));
+  out.push(pad(['workers', 'TLS', 'vs 1', 'TCP', 'vs 1', 'relay cores', 'µs/SEND TLS', 'µs/SEND TCP', 'across (TLS)']));
   const base = { tls: w.tls.get(1)?.sendsPerSec, tcp: w.tcp.get(1)?.sendsPerSec };
   for (const n of WORKER_COUNTS) {
     const t = w.tls.get(n);
     const c = w.tcp.get(n);
     const vs = (v: number | undefined, b: number | undefined): string => (v === undefined || b === undefined ? 'n/a' : `${(v / b).toFixed(2)}×`);
     out.push(pad([String(n), t ? String(Math.round(t.sendsPerSec)) : 'n/a', vs(t?.sendsPerSec, base.tls), c ? String(Math.round(c.sendsPerSec)) : 'n/a', vs(c?.sendsPerSec, base.tcp),
-      fmtCores(t?.relayCores ?? null), t ? `${t.crossWorkerPairs}/${WORKER_PAIRS}` : 'n/a']));
+      fmtCores(t?.relayCores ?? null), t?.cpuUsPerSend != null ? t.cpuUsPerSend.toFixed(1) : 'n/a', c?.cpuUsPerSend != null ? c.cpuUsPerSend.toFixed(1) : 'n/a',
+      t ? `${t.crossWorkerPairs}/${WORKER_PAIRS}` : 'n/a']));
   }
   out.push(`(${cpus().length} CPUs on this machine, shared by the relay and the load generators: past that many busy processes the figures measure the sharing)`);
   return out;
@@ -171,6 +178,7 @@ function workersSummary(w: WorkersResult): Record<string, unknown> {
     workersRate: by(w.tls),
     workersRateTcp: by(w.tcp),
     workersCrossPairs: Object.fromEntries(WORKER_COUNTS.map((n) => [String(n), w.tls.get(n)?.crossWorkerPairs ?? null])),
+    workersCpuUsPerSend: Object.fromEntries(WORKER_COUNTS.map((n) => [String(n), { tls: round1(w.tls.get(n)?.cpuUsPerSend), tcp: round1(w.tcp.get(n)?.cpuUsPerSend) }])),
   };
 }
 
