@@ -146,7 +146,10 @@ export class WorkerLinks {
       socket.resume();
     };
     socket.on('data', onData);
-    socket.once('error', () => clearTimeout(timer));
+    // Gone before its hello: nothing to count. (After adoption the Connection handles errors.)
+    const gone = (): void => clearTimeout(timer);
+    socket.on('error', gone);
+    socket.once('close', gone);
   }
 
   /** The open link to worker `k`, if there is one (no promise: the forwarder's common case). */
