@@ -31,6 +31,10 @@ async function serve(c: EngineConfig, root: Logger, file: string | undefined): P
         count: workers, logger: root, http: { host: c.http.host, port: c.http.port },
         nonceSecret: c.auth.nonceSecretFile !== undefined ? readFileSync(c.auth.nonceSecretFile) : randomBytes(32),
         drainDeadlineMs: (c.drain.deadlineSec + 10) * 1000,
+        onFatal(err) {
+          process.stderr.write(`msrpd: ${err.message}\n`);
+          process.exit(1);
+        },
       });
       onShutdownSignals(supervisor, root);
       return;

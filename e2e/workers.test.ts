@@ -282,3 +282,29 @@ describe('two replicas of two workers each (mesh and workers, real PostgreSQL)',
     assert.ok(links >= 1, 'pod 1 passed frames from the mesh on to its other worker');
   });
 });
+
+describe('workers that cannot start', { skip, timeout: 120_000 }, () => {
+  it('msrpd gives up after three failed starts in a row and exits 1, as one process that cannot start does', async () => {
+    const work = await mkdtemp(path.join(tmpdir(), 'workers-fail-'));
+    try {
+      const [msrpsPort, httpPort, controlPort] = await freePorts(3) as [number, number, number];
+      const file = path.join(work, 'msrpd.yaml');
+      await writeFile(file, stringify({
+        relay: { listen: [{ host: '127.0.0.1', port: msrpsPort, transport: 'tls' }], publicHost: PUBLIC, workers: 2 },
+        // No certificate there: every worker fails to start its TLS listener.
+        tls: { dir: path.join(work, 'no-such-folder') },
+        http: { host: '127.0.0.1', port: httpPort, controlPort },
+        database: { url: process.env.DATABASE_URL! },
+      }));
+      const proc = startProcess([path.join(ROOT, 'cmd', 'msrpd.ts'), '--config', file], path.join(work, 'msrpd.log'), { ...process.env, LOG_LEVEL: 'info' });
+      const code = await Promise.race([proc.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000))]);
+      if (code === 'hung') await proc.stop(1000);
+      const log = await readFile(proc.logPath, 'utf8');
+      assert.equal(code, 1, log);
+      assert.match(log, /exited before it was ready 3 times in a row/);
+      assert.match(log, /no-such-folder/, 'the workers said why');
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});

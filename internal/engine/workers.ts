@@ -89,6 +89,13 @@ export interface SupervisorOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Restart pause after a worker exits; doubled while it keeps dying within a minute, up to 30 s. Default 200 ms. */
   readonly restartDelayMs?: number;
+  /**
+   * A worker failed to start this many times in a row (it exited before it was ever ready: a
+   * bad certificate, a port taken): the relay cannot run, every worker is stopped and
+   * onFatal is called (msrpd exits 1, as one process that fails to start does). Default 3.
+   */
+  readonly maxFailedStarts?: number;
+  readonly onFatal?: (err: Error) => void;
 }
 
 export interface WorkerState {
@@ -116,6 +123,8 @@ interface Slot {
   delayMs: number;
   lastStart: number;
   timer: NodeJS.Timeout | undefined;
+  /** Consecutive workers of this slot that exited before they were ever ready. */
+  failedStarts: number;
 }
 
 export async function superviseWorkers(o: SupervisorOptions): Promise<RunningSupervisor> {
@@ -138,7 +147,7 @@ export async function superviseWorkers(o: SupervisorOptions): Promise<RunningSup
     ...(o.args !== undefined ? { args: [...o.args] } : {}),
   });
 
-  const slots: Slot[] = Array.from({ length: o.count }, (_, index) => ({ index, worker: undefined, ready: false, restarts: 0, delayMs: base, lastStart: 0, timer: undefined }));
+  const slots: Slot[] = Array.from({ length: o.count }, (_, index) => ({ index, worker: undefined, ready: false, restarts: 0, delayMs: base, lastStart: 0, timer: undefined, failedStarts: 0 }));
   const running = (): number => slots.filter((s) => s.worker !== undefined).length;
 
   const fork = (slot: Slot): void => {
@@ -168,13 +177,24 @@ export async function superviseWorkers(o: SupervisorOptions): Promise<RunningSup
         slot.ready = false;
       }
     });
+    let wasReady = false;
+    worker.on('message', (m: unknown) => {
+      if ((m as { msrpdWorker?: unknown } | null)?.msrpdWorker === 'ready') wasReady = true;
+    });
     worker.once('exit', (code, signal) => {
       if (slot.worker !== worker) return;
       slot.worker = undefined;
       slot.ready = false;
+      slot.failedStarts = wasReady ? 0 : slot.failedStarts + 1;
       live.set({ state: 'running' }, running());
       if (stopping) {
         log.info({ worker: slot.index, code, signal }, 'worker exited');
+        return;
+      }
+      if (slot.failedStarts >= (o.maxFailedStarts ?? 3)) {
+        const err = new Error(`worker ${slot.index} exited before it was ready ${slot.failedStarts} times in a row (code ${String(code)}, signal ${String(signal)}): see its log lines`);
+        log.error({ worker: slot.index, failedStarts: slot.failedStarts }, 'workers cannot start: stopping');
+        void close(false).then(() => o.onFatal?.(err));
         return;
       }
       // Its sessions are gone (their clients reconnect); a new worker takes its number.
@@ -185,7 +205,6 @@ export async function superviseWorkers(o: SupervisorOptions): Promise<RunningSup
       slot.timer = setTimeout(() => fork(slot), slot.delayMs);
     });
   };
-  for (const slot of slots) fork(slot);
 
   const ready = (): boolean => !stopping && slots.some((s) => s.ready);
   const workers = (): WorkerState[] => slots.map((s) => ({ index: s.index, pid: s.worker?.process.pid, ready: s.ready, restarts: s.restarts }));
@@ -267,6 +286,8 @@ export async function superviseWorkers(o: SupervisorOptions): Promise<RunningSup
     return closing;
   };
 
+  // Forked once everything they can call into exists (an early exit may stop them all).
+  for (const slot of slots) fork(slot);
   return {
     http: server.address() as AddressInfo,
     workers,
