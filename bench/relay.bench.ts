@@ -18,8 +18,9 @@
 //   - workers (docs/relay.md "Workers"): small SENDs per second through one relay process of 1,
 //     2 and 4 worker processes (bench/ours.ts `workers`), TLS and TCP, 20 pairs from two load
 //     generator processes at once, with the share of pairs whose two sessions sit on different
-//     workers (each of their SENDs crosses the link between workers) and the cores in use;
-//     `--only workers` runs just this part.
+//     workers (each of their SENDs crosses the link between workers) and the cores in use, and
+//     TLS again with both ends of every pair on one worker (no SEND crosses a link: the upper
+//     bound); `--only workers` runs just this part.
 // Prints a table with ratios, then as its very last line one JSON object (keys below).
 // `--profile` instead runs our relay under `node --cpu-prof` in the small-SEND case (10 pairs,
 // TCP) and prints the hottest functions by self time.
@@ -105,10 +106,11 @@ const WORKER_COUNTS = [1, 2, 4];
 const WORKER_GENS = 2;
 const WORKER_PAIRS = 20;
 interface WorkersRun { sendsPerSec: number; crossWorkerPairs: number; relayCores: number | null; cpuUsPerSend: number | null; loadgenCores: number | null; errors: number }
-interface WorkersResult { tls: Map<number, WorkersRun | null>; tcp: Map<number, WorkersRun | null> }
+/** tls and tcp: pairs wherever the relay put them; local: TLS with both ends of every pair on one worker (loadgen sameWorker). */
+interface WorkersResult { tls: Map<number, WorkersRun | null>; tcp: Map<number, WorkersRun | null>; local: Map<number, WorkersRun | null> }
 
 async function workersRuns(): Promise<WorkersResult> {
-  const result: WorkersResult = { tls: new Map(), tcp: new Map() };
+  const result: WorkersResult = { tls: new Map(), tcp: new Map(), local: new Map() };
   // Interleaved rounds (1, 2, 4, 1, 2, 4, …), best of them per count: the machine's other work moves every figure.
   for (let round = 0; round < C.repeat; round++) {
     for (const n of WORKER_COUNTS) {
@@ -116,10 +118,13 @@ async function workersRuns(): Promise<WorkersResult> {
       try {
         const ep = relay.ready as unknown as Endpoint & { pids?: number[] };
         const pids = [relay.pid, ...(ep.pids ?? [])];
-        for (const tls of [true, false]) {
+        const kinds = n === 1 ? (['tls', 'tcp'] as const) : (['tls', 'tcp', 'local'] as const);
+        for (const kind of kinds) {
+          const tls = kind !== 'tcp';
           // Two load generators at once (each a process of its own, half the pairs each): one alone would be the bottleneck.
           const runs = await Promise.all(Array.from({ length: WORKER_GENS }, () => rateRun({
             mode: 'rate', target: targetOf('ours', ep, tls), pairs: WORKER_PAIRS / WORKER_GENS, window: 32, bodyBytes: 100, warmupMs: C.warmupMs, durationMs: C.durationMs,
+            ...(kind === 'local' ? { sameWorker: true } : {}),
           }, pids, { fdLimit: FD_LIMIT })));
           const failed = runs.find((r) => r.error !== undefined);
           const run: WorkersRun | null = failed !== undefined ? null : {
@@ -132,11 +137,13 @@ async function workersRuns(): Promise<WorkersResult> {
             loadgenCores: runs.reduce((a, r) => a + (r.loadgenCores ?? 0), 0),
             errors: runs.reduce((a, r) => a + r.errors, 0),
           };
-          const m = tls ? result.tls : result.tcp;
+          // One worker: every pair is local already.
+          const m = result[kind];
+          if (n === 1 && kind === 'tls') result.local.set(1, run);
           const prev = m.get(n);
           if (run !== null && run.sendsPerSec > (prev?.sendsPerSec ?? 0)) m.set(n, run);
           else if (prev === undefined) m.set(n, run);
-          log(`  workers ${n} ${tls ? 'TLS' : 'TCP'}: ${run === null ? `failed (${failed?.error ?? ''})` : `${Math.round(run.sendsPerSec)} SEND/s, ${run.crossWorkerPairs}/${WORKER_PAIRS} pairs across workers, relay ${fmtCores(run.relayCores)} cores (${run.cpuUsPerSend === null ? 'n/a' : run.cpuUsPerSend.toFixed(1)} µs/SEND), load generators ${fmtCores(run.loadgenCores)} cores${run.errors > 0 ? `, ${run.errors} errors` : ''}`}`);
+          log(`  workers ${n} ${kind === 'local' ? 'TLS, pairs on one worker' : tls ? 'TLS' : 'TCP'}: ${run === null ? `failed (${failed?.error ?? ''})` : `${Math.round(run.sendsPerSec)} SEND/s, ${run.crossWorkerPairs}/${WORKER_PAIRS} pairs across workers, relay ${fmtCores(run.relayCores)} cores (${run.cpuUsPerSend === null ? 'n/a' : run.cpuUsPerSend.toFixed(1)} µs/SEND), load generators ${fmtCores(run.loadgenCores)} cores${run.errors > 0 ? `, ${run.errors} errors` : ''}`}`);
         }
       } finally {
         await relay.stop();
@@ -156,9 +163,9 @@ function fmtCores(v: number | null): string {
 
 function workersTable(w: WorkersResult): string[] {
   const out = [`One relay process of several workers: small SENDs per second (${WORKER_PAIRS} pairs from ${WORKER_GENS} load generator processes, window 32)`];
-  const widths = [8, 10, 8, 10, 8, 12, 12, 12, 12];
+  const widths = [8, 10, 8, 10, 8, 12, 12, 12, 12, 14, 8];
   const pad = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  out.push(pad(['workers', 'TLS', 'vs 1', 'TCP', 'vs 1', 'relay cores', 'µs/SEND TLS', 'µs/SEND TCP', 'across (TLS)']));
+  out.push(pad(['workers', 'TLS', 'vs 1', 'TCP', 'vs 1', 'relay cores', 'µs/SEND TLS', 'µs/SEND TCP', 'across (TLS)', 'TLS, on 1 wkr', 'vs 1']));
   const base = { tls: w.tls.get(1)?.sendsPerSec, tcp: w.tcp.get(1)?.sendsPerSec };
   for (const n of WORKER_COUNTS) {
     const t = w.tls.get(n);
@@ -166,7 +173,7 @@ function workersTable(w: WorkersResult): string[] {
     const vs = (v: number | undefined, b: number | undefined): string => (v === undefined || b === undefined ? 'n/a' : `${(v / b).toFixed(2)}×`);
     out.push(pad([String(n), t ? String(Math.round(t.sendsPerSec)) : 'n/a', vs(t?.sendsPerSec, base.tls), c ? String(Math.round(c.sendsPerSec)) : 'n/a', vs(c?.sendsPerSec, base.tcp),
       fmtCores(t?.relayCores ?? null), t?.cpuUsPerSend != null ? t.cpuUsPerSend.toFixed(1) : 'n/a', c?.cpuUsPerSend != null ? c.cpuUsPerSend.toFixed(1) : 'n/a',
-      t ? `${t.crossWorkerPairs}/${WORKER_PAIRS}` : 'n/a']));
+      t ? `${t.crossWorkerPairs}/${WORKER_PAIRS}` : 'n/a', w.local.get(n) ? String(Math.round(w.local.get(n)!.sendsPerSec)) : 'n/a', vs(w.local.get(n)?.sendsPerSec, base.tls)]));
   }
   out.push(`(${cpus().length} CPUs on this machine, shared by the relay and the load generators: past that many busy processes the figures measure the sharing)`);
   return out;
@@ -177,6 +184,7 @@ function workersSummary(w: WorkersResult): Record<string, unknown> {
   return {
     workersRate: by(w.tls),
     workersRateTcp: by(w.tcp),
+    workersRateSameWorker: by(w.local),
     workersCrossPairs: Object.fromEntries(WORKER_COUNTS.map((n) => [String(n), w.tls.get(n)?.crossWorkerPairs ?? null])),
     workersCpuUsPerSend: Object.fromEntries(WORKER_COUNTS.map((n) => [String(n), { tls: round1(w.tls.get(n)?.cpuUsPerSend), tcp: round1(w.tcp.get(n)?.cpuUsPerSend) }])),
   };
