@@ -308,3 +308,49 @@ describe('workers that cannot start', { skip, timeout: 120_000 }, () => {
     }
   });
 });
+
+describe('SIGTERM to a relay of two workers (real PostgreSQL)', { skip, timeout: 120_000 }, () => {
+  it('drains every worker: not ready, new AUTHs refused, sessions across workers served until the drain deadline, then exit 0', async () => {
+    const pki = await testPki();
+    const db = await freshDatabase(process.env.DATABASE_URL!);
+    const work = await mkdtemp(path.join(tmpdir(), 'workers-drain-'));
+    const store = await openStore({ url: db.url, logger: pino({ level: 'silent' }) });
+    const clients: TestClient[] = [];
+    try {
+      await store.createRealm(REALM);
+      const relay = await startMsrpd(work, 'msrpd', { relay: { workers: 2 }, tls: { dir: pki.named.dir }, database: { url: db.url }, drain: { deadlineSec: 4 } });
+      let seq = 0;
+      const connect = async (): Promise<{ c: TestClient; res: Awaited<ReturnType<TestClient['auth']>> }> => {
+        const user = `d${seq++}`;
+        await store.createUser(REALM, user, `${user}-pw`);
+        const c = await TestClient.connect({ port: relay.msrpsPort, ca: pki.caPem });
+        clients.push(c);
+        return { c, res: await c.auth(RELAY_URI, user, `${user}-pw`) };
+      };
+      const on: (Client | undefined)[] = [undefined, undefined];
+      while (on[0] === undefined || on[1] === undefined) {
+        const { c, res } = await connect();
+        const session = usePathOf(res);
+        on[workerOfSession(session)] ??= { c, session, worker: workerOfSession(session), user: '' };
+      }
+      const [a, b] = on as [Client, Client];
+      const exited = relay.proc.exited;
+      const t0 = Date.now();
+      relay.proc.child.kill('SIGTERM');
+      await eventually(async () => (await fetch(`http://127.0.0.1:${relay.httpPort}/readyz`).catch(() => undefined))?.status === 503, 'not ready once draining');
+      // Both workers refuse new sessions (connections alternate between them).
+      for (let i = 0; i < 2; i++) assert.equal((await connect()).res.status, 403, `new AUTH ${i} during the drain`);
+      // The sessions held, on different workers, still reach each other.
+      await say(a, b, 'during the drain, worker 0 to worker 1');
+      await say(b, a, 'during the drain, worker 1 to worker 0');
+      assert.equal(await exited, 0);
+      assert.ok(Date.now() - t0 >= 3000, 'the workers waited for the sessions up to the drain deadline');
+      assert.match(await readFile(relay.proc.logPath, 'utf8'), /drain timeout: closing the sessions left/);
+    } finally {
+      for (const c of clients) c.close();
+      await store.close();
+      await db.drop();
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});
