@@ -15,10 +15,8 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadEngineConfig, type EngineConfig } from '../internal/config/index.ts';
 import { workerCount } from '../internal/engine/cpu-limit.ts';
-import { startEngine } from '../internal/engine/engine.ts';
 import { reportWorkerState, superviseWorkers, takeWorkerIdentity, workerMetrics } from '../internal/engine/workers.ts';
 import { onShutdownSignals } from '../internal/engine/signals.ts';
-import { openEngineStore } from '../internal/engine/store.ts';
 import { createLogger, type Logger } from '../internal/telemetry/logger.ts';
 
 async function serve(c: EngineConfig, root: Logger, file: string | undefined): Promise<void> {
@@ -42,6 +40,8 @@ async function serve(c: EngineConfig, root: Logger, file: string | undefined): P
   }
   const worker = takeWorkerIdentity();
   const logger = worker !== undefined ? root.child({ worker: worker.index }) : root;
+  // Loaded here, not by the primary of several workers: it runs no relay, and each process costs its modules' memory.
+  const { startEngine } = await import('../internal/engine/engine.ts');
   // The config file is watched: limits, peering, realms and the like apply live (docs/relay.md).
   const engine = await startEngine(c, {
     logger,
@@ -89,6 +89,7 @@ async function users(c: EngineConfig, logger: Logger, args: string[]): Promise<n
       + '       msrpd users storage|rotate-key\n');
     return 2;
   }
+  const { openEngineStore } = await import('../internal/engine/store.ts');
   const store = await openEngineStore(storage !== undefined ? { ...c, database: { ...c.database, passwordStorage: storage } } : c, logger);
   try {
     if (action === 'storage') {
