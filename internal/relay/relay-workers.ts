@@ -37,7 +37,10 @@ export class RelayWorkers {
       },
       onFailure(reason, worker, message) {
         metrics.workerLinkFailures.inc({ reason });
-        if (worker !== undefined) log.warn({ worker, reason, err: message }, 'link to worker failed: its sessions get 481 until it answers');
+        if (worker === undefined) return;
+        // An id naming a worker this replica does not have comes from whoever wrote the To-Path: no warning per frame.
+        if (reason === 'no-such-worker' || reason === 'self') log.debug({ worker, reason }, 'session id names no other worker of this replica: 481');
+        else log.warn({ worker, reason, err: message }, 'link to worker failed: its sessions get 481 until it answers');
       },
     });
   }
