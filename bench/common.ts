@@ -202,6 +202,8 @@ export interface RateRun {
   writesPerSend: number | null;
   /** Cores the load generator itself kept busy (on 2 cores it competes with the relay). */
   loadgenCores: number | null;
+  /** Pairs whose two sessions are on different workers (a relay with workers; 0 otherwise). */
+  crossWorkerPairs?: number;
   error?: string;
 }
 

@@ -27,6 +27,7 @@ import { WebSocket } from 'ws';
 import { FrameEndScanner } from '../internal/msrp/frame-ends.ts';
 import { computeResponse, ha1, parseAuthParams, splitScheme, type DigestAlgorithm } from '../internal/auth/index.ts';
 import { MsrpParser } from '../internal/msrp/parser.ts';
+import { workerOf } from '../internal/mesh/ownership.ts';
 import { emit, headersOf, percentile, Scanner, serveControl, sleep, type ScannedFrame } from './common.ts';
 
 export interface Target {
@@ -62,6 +63,11 @@ export interface LoadSpec {
    * its B (receiver) to `routes[i % n].b`; both AUTH to `target.relayUri`.
    */
   routes?: { a: number; b: number }[];
+  /**
+   * Our relay with workers (docs/relay.md "Workers"): B connects again (up to 16 times) until
+   * its session is on A's worker, so that no SEND crosses a link between workers.
+   */
+  sameWorker?: boolean;
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec;
@@ -282,8 +288,14 @@ async function makePair(i = 0): Promise<Pair> {
     const a = await Peer.connect();
     return { a, b, toPath: b.uri, outstanding: 0, delivered: 0 };
   }
-  const [a, b] = await Promise.all([Peer.connect(route?.a), Peer.connect(route?.b)]);
-  await Promise.all([a.auth(), b.auth()]);
+  const [a, first] = await Promise.all([Peer.connect(route?.a), Peer.connect(route?.b)]);
+  await Promise.all([a.auth(), first.auth()]);
+  let b = first;
+  for (let tries = 0; spec.sameWorker === true && workerOfSid(b.sid) !== workerOfSid(a.sid) && tries < 16; tries++) {
+    b.close();
+    b = await Peer.connect(route?.b);
+    await b.auth();
+  }
   return { a, b, toPath: `${a.sid} ${b.sid} ${b.uri}`, outstanding: 0, delivered: 0 };
 }
 
@@ -353,7 +365,17 @@ async function rate(): Promise<unknown> {
     p.a.close();
     p.b.close();
   }
-  return { sendsPerSec: ((c1 - c0) * 1000) / (t1 - t0), delivered: c1 - c0, errors: errors.n, pairs: pairs.length };
+  return { sendsPerSec: ((c1 - c0) * 1000) / (t1 - t0), delivered: c1 - c0, errors: errors.n, pairs: pairs.length, crossWorkerPairs: pairs.filter(crossWorker).length };
+}
+
+/** A pair whose two sessions are on different workers of our relay (docs/relay.md "Workers"): each SEND takes the link between them. */
+function crossWorker(p: Pair): boolean {
+  return workerOfSid(p.a.sid) !== workerOfSid(p.b.sid);
+}
+
+/** The worker that owns the session of a Use-Path URI (internal/mesh/ownership.ts). */
+function workerOfSid(uri: string): number {
+  return workerOf(/\/([^/;]+);tcp$/.exec(uri)?.[1] ?? '');
 }
 
 async function latency(): Promise<unknown> {

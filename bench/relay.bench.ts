@@ -15,13 +15,19 @@
 //     taken after a memory-reducing full GC (bench/common.ts `mem`), in both processes alike:
 //     V8 otherwise keeps its young generation at the size the connection burst grew it to,
 //     which is not memory the sessions hold.
+//   - workers (docs/relay.md "Workers"): small SENDs per second through one relay process of 1,
+//     2 and 4 worker processes (bench/ours.ts `workers`), TLS and TCP, 20 pairs from two load
+//     generator processes at once, with the share of pairs whose two sessions sit on different
+//     workers (each of their SENDs crosses the link between workers) and the cores in use, and
+//     TLS again with both ends of every pair on one worker (no SEND crosses a link: the upper
+//     bound); `--only workers` runs just this part.
 // Prints a table with ratios, then as its very last line one JSON object (keys below).
 // `--profile` instead runs our relay under `node --cpu-prof` in the small-SEND case (10 pairs,
 // TCP) and prints the hottest functions by self time.
 // Figures are informative only (docs/architecture.md §6.4): compare ratios within one run, never absolute
 // times across machines; on a loaded machine every figure is noisy.
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kamailioAvailable, startKamailio, type KamailioRelay } from '../e2e/kamailio/kamailio.ts';
 import { testPki } from '../internal/transport/testcerts.ts';
@@ -32,6 +38,8 @@ const here = import.meta.dirname;
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const PROFILE = argv.includes('--profile');
+const ONLY = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
+if (ONLY !== undefined && ONLY !== 'workers') throw new Error(`--only ${ONLY}: only "workers" is known`);
 
 const C = QUICK
   ? { durationMs: 1000, warmupMs: 300, pairs: [1, 10], repeat: 1, latencyMs: 1500, bulkBig: 64 << 20, bulkSmall: 8 << 20, idle: 1000 }
@@ -48,8 +56,8 @@ const log = (s: string): void => {
   process.stderr.write(`${s}\n`);
 };
 
-function startChild(kind: 'ours' | 'forwarder' | 'pipe', nodeFlags: string[] = []): Promise<Child> {
-  return spawnNode([...nodeFlags, '--expose-gc', join(here, `${kind}.ts`), JSON.stringify({ certDir })], { fdLimit: FD_LIMIT });
+function startChild(kind: 'ours' | 'forwarder' | 'pipe', nodeFlags: string[] = [], extra: Record<string, unknown> = {}): Promise<Child> {
+  return spawnNode([...nodeFlags, '--expose-gc', join(here, `${kind}.ts`), JSON.stringify({ certDir, ...extra })], { fdLimit: FD_LIMIT });
 }
 
 interface Endpoint {
@@ -90,6 +98,104 @@ if (PROFILE) {
   for (const r of byFunction) console.log(`${r.pct.toFixed(1).padStart(5)}%  ${r.name}`);
   console.log('\nself time by file');
   for (const r of byFile.slice(0, 15)) console.log(`${r.pct.toFixed(1).padStart(5)}%  ${r.name}`);
+  process.exit(0);
+}
+
+// --- workers: one relay process of 1, 2 and 4 worker processes --------------------------------
+const WORKER_COUNTS = [1, 2, 4];
+const WORKER_GENS = 2;
+const WORKER_PAIRS = 20;
+interface WorkersRun { sendsPerSec: number; crossWorkerPairs: number; relayCores: number | null; cpuUsPerSend: number | null; loadgenCores: number | null; errors: number }
+/** tls and tcp: pairs wherever the relay put them; local: TLS with both ends of every pair on one worker (loadgen sameWorker). */
+interface WorkersResult { tls: Map<number, WorkersRun | null>; tcp: Map<number, WorkersRun | null>; local: Map<number, WorkersRun | null> }
+
+async function workersRuns(): Promise<WorkersResult> {
+  const result: WorkersResult = { tls: new Map(), tcp: new Map(), local: new Map() };
+  // Interleaved rounds (1, 2, 4, 1, 2, 4, …), best of them per count: the machine's other work moves every figure.
+  for (let round = 0; round < C.repeat; round++) {
+    for (const n of WORKER_COUNTS) {
+      const relay = await startChild('ours', [], { workers: n });
+      try {
+        const ep = relay.ready as unknown as Endpoint & { pids?: number[] };
+        const pids = [relay.pid, ...(ep.pids ?? [])];
+        const kinds = n === 1 ? (['tls', 'tcp'] as const) : (['tls', 'tcp', 'local'] as const);
+        for (const kind of kinds) {
+          const tls = kind !== 'tcp';
+          // Two load generators at once (each a process of its own, half the pairs each): one alone would be the bottleneck.
+          const runs = await Promise.all(Array.from({ length: WORKER_GENS }, () => rateRun({
+            mode: 'rate', target: targetOf('ours', ep, tls), pairs: WORKER_PAIRS / WORKER_GENS, window: 32, bodyBytes: 100, warmupMs: C.warmupMs, durationMs: C.durationMs,
+            ...(kind === 'local' ? { sameWorker: true } : {}),
+          }, pids, { fdLimit: FD_LIMIT })));
+          const failed = runs.find((r) => r.error !== undefined);
+          const run: WorkersRun | null = failed !== undefined ? null : {
+            sendsPerSec: runs.reduce((a, r) => a + r.sendsPerSec, 0),
+            crossWorkerPairs: runs.reduce((a, r) => a + (r.crossWorkerPairs ?? 0), 0),
+            // The generators' windows overlap all but their start-up: the first one's figures stand for the relay's.
+            relayCores: runs[0]!.cpuCores,
+            // Relay CPU (primary and workers) per delivered SEND of both generators: steadier than the rates on a shared machine.
+            cpuUsPerSend: runs[0]!.cpuCores === null ? null : (runs[0]!.cpuCores * 1e6) / runs.reduce((a, r) => a + r.sendsPerSec, 0),
+            loadgenCores: runs.reduce((a, r) => a + (r.loadgenCores ?? 0), 0),
+            errors: runs.reduce((a, r) => a + r.errors, 0),
+          };
+          // One worker: every pair is local already.
+          const m = result[kind];
+          if (n === 1 && kind === 'tls') result.local.set(1, run);
+          const prev = m.get(n);
+          if (run !== null && run.sendsPerSec > (prev?.sendsPerSec ?? 0)) m.set(n, run);
+          else if (prev === undefined) m.set(n, run);
+          log(`  workers ${n} ${kind === 'local' ? 'TLS, pairs on one worker' : tls ? 'TLS' : 'TCP'}: ${run === null ? `failed (${failed?.error ?? ''})` : `${Math.round(run.sendsPerSec)} SEND/s, ${run.crossWorkerPairs}/${WORKER_PAIRS} pairs across workers, relay ${fmtCores(run.relayCores)} cores (${run.cpuUsPerSend === null ? 'n/a' : run.cpuUsPerSend.toFixed(1)} µs/SEND), load generators ${fmtCores(run.loadgenCores)} cores${run.errors > 0 ? `, ${run.errors} errors` : ''}`}`);
+        }
+      } finally {
+        await relay.stop();
+      }
+    }
+  }
+  return result;
+}
+
+function round1(v: number | null | undefined): number | null {
+  return v === null || v === undefined || !Number.isFinite(v) ? null : Number(v.toFixed(1));
+}
+
+function fmtCores(v: number | null): string {
+  return v === null ? 'n/a' : v.toFixed(2);
+}
+
+function workersTable(w: WorkersResult): string[] {
+  const out = [`One relay process of several workers: small SENDs per second (${WORKER_PAIRS} pairs from ${WORKER_GENS} load generator processes, window 32)`];
+  const widths = [8, 10, 8, 10, 8, 12, 12, 12, 12, 14, 8];
+  const pad = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  out.push(pad(['workers', 'TLS', 'vs 1', 'TCP', 'vs 1', 'relay cores', 'µs/SEND TLS', 'µs/SEND TCP', 'across (TLS)', 'TLS, on 1 wkr', 'vs 1']));
+  const base = { tls: w.tls.get(1)?.sendsPerSec, tcp: w.tcp.get(1)?.sendsPerSec };
+  for (const n of WORKER_COUNTS) {
+    const t = w.tls.get(n);
+    const c = w.tcp.get(n);
+    const vs = (v: number | undefined, b: number | undefined): string => (v === undefined || b === undefined ? 'n/a' : `${(v / b).toFixed(2)}×`);
+    out.push(pad([String(n), t ? String(Math.round(t.sendsPerSec)) : 'n/a', vs(t?.sendsPerSec, base.tls), c ? String(Math.round(c.sendsPerSec)) : 'n/a', vs(c?.sendsPerSec, base.tcp),
+      fmtCores(t?.relayCores ?? null), t?.cpuUsPerSend != null ? t.cpuUsPerSend.toFixed(1) : 'n/a', c?.cpuUsPerSend != null ? c.cpuUsPerSend.toFixed(1) : 'n/a',
+      t ? `${t.crossWorkerPairs}/${WORKER_PAIRS}` : 'n/a', w.local.get(n) ? String(Math.round(w.local.get(n)!.sendsPerSec)) : 'n/a', vs(w.local.get(n)?.sendsPerSec, base.tls)]));
+  }
+  out.push(`(${cpus().length} CPUs on this machine, shared by the relay and the load generators: past that many busy processes the figures measure the sharing)`);
+  return out;
+}
+
+function workersSummary(w: WorkersResult): Record<string, unknown> {
+  const by = (m: Map<number, WorkersRun | null>): Record<string, number | null> => Object.fromEntries(WORKER_COUNTS.map((n) => [String(n), m.get(n) ? Math.round(m.get(n)!.sendsPerSec) : null]));
+  return {
+    workersRate: by(w.tls),
+    workersRateTcp: by(w.tcp),
+    workersRateSameWorker: by(w.local),
+    workersCrossPairs: Object.fromEntries(WORKER_COUNTS.map((n) => [String(n), w.tls.get(n)?.crossWorkerPairs ?? null])),
+    workersCpuUsPerSend: Object.fromEntries(WORKER_COUNTS.map((n) => [String(n), { tls: round1(w.tls.get(n)?.cpuUsPerSend), tcp: round1(w.tcp.get(n)?.cpuUsPerSend) }])),
+  };
+}
+
+if (ONLY === 'workers') {
+  const l0 = loadavg()[0]!;
+  log(`relay benchmark, workers only${QUICK ? ' (--quick)' : ''}: load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}, ${cpus().length} CPUs`);
+  const w = await workersRuns();
+  console.log(['', ...workersTable(w), `load average at start ${l0.toFixed(1)}, at end ${loadavg()[0]!.toFixed(1)}`].join('\n'));
+  console.log(JSON.stringify({ ...workersSummary(w), quick: QUICK, loadAvg: Number(l0.toFixed(1)) }));
   process.exit(0);
 }
 
@@ -205,6 +311,8 @@ for (const k of ['ours', 'forwarder'] as const) {
   }
 }
 
+const workers = await workersRuns();
+
 // --- report -------------------------------------------------------------------------------------
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
   a === null || a === undefined || b === null || b === undefined || b === 0 ? null : a / b;
@@ -266,6 +374,9 @@ out.push(pad(['forwarder kB', fmt(mem.get('forwarder'), 1)], [34, 10]));
 const memDiff = mem.get('ours') != null && mem.get('forwarder') != null ? mem.get('ours')! - mem.get('forwarder')! : null;
 out.push(pad(['ours − forwarder kB', fmt(memDiff, 1)], [34, 10]));
 
+out.push('');
+out.push(...workersTable(workers));
+
 const vsForwarder = ratio(rates.get(key('ours', false, 10)), rates.get(key('forwarder', false, 10)));
 const vsForwarderTls = ratio(rates.get(key('ours', true, 10)), rates.get(key('forwarder', true, 10)));
 const bulkVsPipe = ratio(bulk.get('ours/1048576'), bulk.get('pipe/1048576'));
@@ -303,6 +414,7 @@ const summary = {
     ours: round(cpuPer.get(key('ours', false, 10)), 1), forwarder: round(cpuPer.get(key('forwarder', false, 10)), 1), kamailio: round(cpuPer.get(key('kamailio', false, 10)), 1),
     oursTls: round(cpuPer.get(key('ours', true, 10)), 1), forwarderTls: round(cpuPer.get(key('forwarder', true, 10)), 1),
   },
+  ...workersSummary(workers),
   goalsMet: goals,
   quick: QUICK,
   loadAvg: round(load0, 1),

@@ -8,20 +8,50 @@
 //   msrpd users storage                        password storage mode and counts
 //   msrpd users rotate-key                     re-seal passwords under database.secretKeyFile
 //   (add/passwd take --password-storage ha1|encrypted to override database.passwordStorage)
+import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadEngineConfig, type EngineConfig } from '../internal/config/index.ts';
-import { startEngine } from '../internal/engine/engine.ts';
+import { workerCount } from '../internal/engine/cpu-limit.ts';
+import { reportWorkerState, superviseWorkers, takeWorkerIdentity, workerMetrics } from '../internal/engine/workers.ts';
 import { onShutdownSignals } from '../internal/engine/signals.ts';
-import { openEngineStore } from '../internal/engine/store.ts';
 import { createLogger, type Logger } from '../internal/telemetry/logger.ts';
 
-async function serve(c: EngineConfig, logger: Logger, file: string | undefined): Promise<void> {
+async function serve(c: EngineConfig, root: Logger, file: string | undefined): Promise<void> {
+  // relay.workers: the primary forks the workers and supervises them (docs/relay.md "Workers").
+  if (cluster.isPrimary) {
+    const { workers, reason } = workerCount(c);
+    if (workers > 1) {
+      root.info({ workers, reason }, 'starting worker processes');
+      const supervisor = await superviseWorkers({
+        count: workers, logger: root, http: { host: c.http.host, port: c.http.port },
+        nonceSecret: c.auth.nonceSecretFile !== undefined ? readFileSync(c.auth.nonceSecretFile) : randomBytes(32),
+        drainDeadlineMs: (c.drain.deadlineSec + 10) * 1000,
+        onFatal(err) {
+          process.stderr.write(`msrpd: ${err.message}\n`);
+          process.exit(1);
+        },
+      });
+      onShutdownSignals(supervisor, root);
+      return;
+    }
+  }
+  const worker = takeWorkerIdentity();
+  const logger = worker !== undefined ? root.child({ worker: worker.index }) : root;
+  // Loaded here, not by the primary of several workers: it runs no relay, and each process costs its modules' memory.
+  const { startEngine } = await import('../internal/engine/engine.ts');
   // The config file is watched: limits, peering, realms and the like apply live (docs/relay.md).
-  const engine = await startEngine(c, { logger, ...(file !== undefined ? { configFile: { file, env: process.env } } : {}) });
+  const engine = await startEngine(c, {
+    logger,
+    ...(file !== undefined ? { configFile: { file, env: process.env } } : {}),
+    ...(worker !== undefined ? { worker, metrics: workerMetrics(worker), nonceSecret: Buffer.from(worker.nonceSecret, 'hex') } : {}),
+  });
   const chat = engine.addresses.chat;
   if (chat !== undefined) logger.info({ sipUdp: chat.sipUdp, sipTcp: chat.sipTcp, msrp: chat.msrp }, 'chat server listening');
-  onShutdownSignals(engine, logger);
+  onShutdownSignals(worker === undefined ? engine : { drain: () => (reportWorkerState('draining'), engine.drain()) }, logger);
+  if (worker !== undefined) reportWorkerState('ready');
 }
 
 async function prompt(question: string): Promise<string> {
@@ -59,6 +89,7 @@ async function users(c: EngineConfig, logger: Logger, args: string[]): Promise<n
       + '       msrpd users storage|rotate-key\n');
     return 2;
   }
+  const { openEngineStore } = await import('../internal/engine/store.ts');
   const store = await openEngineStore(storage !== undefined ? { ...c, database: { ...c.database, passwordStorage: storage } } : c, logger);
   try {
     if (action === 'storage') {

@@ -190,6 +190,8 @@ async function main(argv: string[]): Promise<void> {
     logger.info({ dir: config.tls.dir }, 'generated a self-signed CA and server certificate');
   }
 
+  // One process by design (PGlite, the admin API beside the engine): workers are msrpd's (docs/relay.md "Workers").
+  if (config.relay.workers !== 1) logger.warn({ workers: config.relay.workers }, 'npm start runs the relay in one process: relay.workers applies to msrpd');
   const store = await openStore({ dataDir: config.database.dataDir, logger });
   const demo = await ensureDemo(store, join(dataDir, 'demo-credentials.json'));
   if (config.chat.enabled) await ensureLobby(store);

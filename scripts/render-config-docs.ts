@@ -35,6 +35,7 @@ const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g,
 function typeOf(n: Node): string {
   const values = n.enum ?? (n.anyOf?.every((b) => 'const' in b) ? n.anyOf.map((b) => (b as { const: unknown }).const) : undefined);
   if (values !== undefined) return values.map((v) => `\`${String(v)}\``).join(' | ');
+  if (n.anyOf !== undefined) return n.anyOf.map((b) => ('const' in b ? `\`${String((b as { const: unknown }).const)}\`` : typeOf(b))).join(' | ');
   if (n.type === 'array') return `list of ${n.items?.type === 'object' ? 'objects' : typeOf(n.items ?? {})}`;
   let t = n.type ?? 'any';
   if (n.minimum !== undefined || n.maximum !== undefined) t += ` (${n.minimum ?? ''}..${n.maximum ?? ''})`;

@@ -47,6 +47,10 @@ export const EngineConfigSchema = Type.Object({
         description: 'Largest WebSocket message (one MSRP frame, RFC 7977 §4.2) accepted from a client: a message is held whole until complete, so a larger one closes the connection with status 1009 (relay_drops_total{reason="websocket-message-too-big"}). Clients send file chunks smaller than this.',
       }),
     }, { ...strict, default: {}, description: 'MSRP over WebSocket listeners (`transport: wss` or `ws`).' }),
+    workers: Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')], {
+      default: 1,
+      description: 'Worker processes of this relay process (docs/relay.md "Workers"): they share the listeners (each connection goes to one of them), each owns the sessions it creates, and a frame for another worker\'s session is passed to it over a local link, as replicas pass frames over the mesh; the primary process restarts a worker that dies and serves /metrics (every worker\'s series, labelled `worker`) and the probes. `auto`: the container\'s CPU limit (cgroup v2 cpu.max or v1 cfs quota, rounded up), else the machine\'s CPUs. More than one needs `database.url` (the relay-wide limits live in PostgreSQL; PGlite is one process) and no `chat.enabled` (the chat server runs in one process): `auto` is then 1. The operator renders the relay container\'s CPU limit; `msrpd` alone defaults to 1.',
+    }),
     blockedMethods: Type.Array(Type.String({ pattern: '^[A-Z]+$' }), {
       default: [],
       description: 'Request methods the relay refuses to forward (answered with 403), e.g. `[NICKNAME]`. AUTH addressed to this relay is never blocked.',
@@ -313,6 +317,11 @@ export function checkEngineConfig(c: EngineConfig): { path: string; message: str
     if (c.chat.enabled && [...taken, c.mesh.port].includes(c.mesh.chatPort)) {
       issues.push({ path: 'mesh.chatPort', message: `must differ from the relay, HTTP, chat and mesh ports (${[...taken, c.mesh.port].join(', ')})` });
     }
+  }
+  if (typeof c.relay.workers === 'number' && c.relay.workers > 1) {
+    // Each worker is a replica of the relay-wide registry: PGlite lives in one process.
+    if (c.database.url === undefined) issues.push({ path: 'relay.workers', message: 'more than one worker needs database.url (PostgreSQL): PGlite serves one process' });
+    if (c.chat.enabled) issues.push({ path: 'relay.workers', message: 'more than one worker cannot run with chat.enabled: the chat server runs in one process' });
   }
   if (c.database.passwordStorage === 'encrypted' && c.database.secretKeyFile === undefined) {
     issues.push({ path: 'database.secretKeyFile', message: 'is required by database.passwordStorage: encrypted' });

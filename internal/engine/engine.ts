@@ -31,6 +31,7 @@ import { watchEngineConfig, type LiveConfig } from './live-config.ts';
 import { openEngineStore } from './store.ts';
 import { openEngineSubscribers } from './subscribers.ts';
 import { AccountingWriter } from './accounting.ts';
+import type { WorkerIdentity } from './workers.ts';
 
 export interface EngineDeps {
   logger: Logger;
@@ -47,6 +48,11 @@ export interface EngineDeps {
    * watched and what can change live is applied (live-config.ts). Default: not watched.
    */
   configFile?: { file: string; env: NodeJS.ProcessEnv; pollIntervalMs?: number };
+  /**
+   * This engine is one worker of the relay process (docs/relay.md "Workers", workers.ts):
+   * no probe server (the primary serves it), the control endpoint on worker 0 only.
+   */
+  worker?: WorkerIdentity;
 }
 
 export interface EngineAddresses {
@@ -119,9 +125,11 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
   const ownsStore = deps.store === undefined;
   const store = deps.store ?? (await part('store', () => openEngineStore(config, logger)));
   if (ownsStore) started.push(() => store.close());
+  const w = deps.worker;
   const environment = await part('relay', () => ({
     hostname,
     nonceSecret: deps.nonceSecret ?? (config.auth.nonceSecretFile !== undefined ? readFileSync(config.auth.nonceSecretFile) : randomBytes(32)),
+    ...(w !== undefined ? { worker: { index: w.index, count: w.count, socketDir: w.socketDir, secret: w.secret } } : {}),
   }));
   const options = await part('relay', () => relayOptionsFromConfig(config, environment));
   const metrics = deps.metrics ?? createMetrics();

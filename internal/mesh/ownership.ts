@@ -40,3 +40,55 @@ export function ownerOf(sessionId: string): number | undefined {
 export function peerHostOf(pattern: string, ordinal: number): string {
   return pattern.replaceAll('{ordinal}', String(ordinal));
 }
+
+// Workers (docs/relay.md "Workers"): the processes of one relay replica that share its
+// listeners. Worker w (w >= 1) mints ids that carry `w<w>-` after the replica prefix
+// (`r2-w1-…`, or `w1-…` without a mesh); an id without it belongs to worker 0, so a replica
+// of one worker mints exactly the ids it always did, and the replica part (ownerOf) reads
+// the same whatever the worker.
+
+/** Workers of one replica beyond this are refused (and bound the parse): no pod has more cores. */
+export const MAX_WORKERS = 256;
+
+/** The session-id prefix worker `worker` of a replica whose own prefix is `replica` mints. */
+export function workerPrefix(replica: string, worker: number): string {
+  if (!Number.isInteger(worker) || worker < 0 || worker >= MAX_WORKERS) throw new RangeError(`worker ${worker} out of range 0..${MAX_WORKERS - 1}`);
+  return worker === 0 ? replica : `${replica}w${worker}-`;
+}
+
+/**
+ * The worker a session id names as its owner: the `w<n>-` after an optional `r<k>-`, else 0.
+ * Reads at most 10 characters: this runs for every forwarded frame of a relay with workers.
+ */
+export function workerOf(sessionId: string): number {
+  let i = 0;
+  if (sessionId.charCodeAt(0) === 0x72 /* r */) {
+    // Skip `r<k>-` (up to four digits), as ownerOf reads it.
+    i = 1;
+    while (i < 6 && isDigit(sessionId.charCodeAt(i))) i++;
+    if (i === 1 || sessionId.charCodeAt(i) !== 0x2d /* - */) return 0;
+    i++;
+  }
+  if (sessionId.charCodeAt(i) !== 0x77 /* w */) return 0;
+  let n = 0;
+  for (let j = i + 1; j < i + 5; j++) {
+    const c = sessionId.charCodeAt(j);
+    if (c === 0x2d /* - */) return j > i + 1 ? n : 0;
+    if (!isDigit(c)) return 0;
+    n = n * 10 + (c - 0x30);
+  }
+  return 0;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/**
+ * The number worker `worker` of replica `ordinal` goes by in the relay-wide registry (the
+ * live_sessions table, docs/relay.md "Relay-wide limits and views"): each worker is a
+ * replica there. Worker 0 keeps the replica's ordinal, so a replica of one worker is unchanged.
+ */
+export function registryOrdinal(ordinal: number, worker: number): number {
+  return worker * (MAX_ORDINAL + 1) + ordinal;
+}

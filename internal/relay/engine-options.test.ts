@@ -23,6 +23,27 @@ describe('engine configuration reaches the relay', () => {
     assert.throws(() => loadEngineConfig({ env: { MSRP_RELAY__WEBSOCKET__ORIGINS: 'chat.example.com' } }), /origins/);
   });
 
+  it('makes a worker a replica of its own: ids naming it, links to the others, no probe server, the control endpoint on worker 0 only', () => {
+    const worker = (index: number) => ({ index, count: 3, socketDir: '/run/w', secret: 'ab'.repeat(32) });
+    const plain = loadEngineConfig({ env: { MSRP_RELAY__WORKERS: '3', MSRP_DATABASE__URL: 'postgres://db/msrp' } });
+    const w0 = relayOptionsFromConfig(plain, { hostname: 'laptop', nonceSecret: randomBytes(32), worker: worker(0) });
+    const w2 = relayOptionsFromConfig(plain, { hostname: 'laptop', nonceSecret: randomBytes(32), worker: worker(2) });
+    assert.equal(w0.sessionIdPrefix, '', 'worker 0 mints the ids of one process');
+    assert.equal(w2.sessionIdPrefix, 'w2-');
+    assert.deepEqual(w2.workers, { ...worker(2), connectTimeoutMs: plain.mesh.connectTimeoutMs });
+    assert.equal(w0.http, undefined, 'the primary serves the probes and /metrics');
+    assert.deepEqual(w0.control, { host: '127.0.0.1', port: plain.http.controlPort });
+    assert.equal(w2.control, undefined);
+    const meshed = loadEngineConfig({ env: {
+      MSRP_RELAY__WORKERS: '3', MSRP_DATABASE__URL: 'postgres://db/msrp', MSRP_MESH__ENABLED: 'true', MSRP_MESH__PEER_HOST: 'r-{ordinal}.mesh',
+    } });
+    assert.equal(relayOptionsFromConfig(meshed, { hostname: 'msrp-relay-4', nonceSecret: randomBytes(32), worker: worker(1) }).sessionIdPrefix, 'r4-w1-');
+    const single = relayOptionsFromConfig(meshed, { hostname: 'msrp-relay-4', nonceSecret: randomBytes(32) });
+    assert.equal(single.sessionIdPrefix, 'r4-', 'one process: as before');
+    assert.equal(single.workers, undefined);
+    assert.deepEqual(single.http, { host: plain.http.host, port: plain.http.port });
+  });
+
   it('maps every relay setting from the engine config', () => {
     const c = loadEngineConfig({ env: {
       MSRP_RELAY__PUBLIC_HOST: 'relay.example.com',

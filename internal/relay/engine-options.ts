@@ -2,7 +2,8 @@
 // own options. Pure, so cmd/msrpd.ts and cmd/start.ts share it and a test can check that
 // every configured value reaches the relay.
 import type { EngineConfig } from '../config/engine.ts';
-import { ordinalOfHostname, replicaPrefix as meshPrefix } from '../mesh/ownership.ts';
+import { ordinalOfHostname, replicaPrefix as meshPrefix, workerPrefix } from '../mesh/ownership.ts';
+import type { WorkerLinkOptions } from '../mesh/worker-links.ts';
 import type { StoreLiveSessionsOptions } from './live-sessions.ts';
 import { defaultRelayOptions, type RelayOptions } from './options.ts';
 
@@ -11,6 +12,11 @@ export interface EngineEnvironment {
   hostname: string;
   /** The secret that signs Digest nonces (read from auth.nonceSecretFile, or random). */
   nonceSecret: Buffer;
+  /**
+   * This process is one of the replica's workers (docs/relay.md "Workers"): the primary
+   * serves the probes and metrics, worker 0 the control endpoint. Absent: one process.
+   */
+  worker?: Omit<WorkerLinkOptions, 'connectTimeoutMs'>;
 }
 
 export function relayOptionsFromConfig(c: EngineConfig, env: EngineEnvironment): RelayOptions {
@@ -58,8 +64,8 @@ export function relayOptionsFromConfig(c: EngineConfig, env: EngineEnvironment):
       realm: { bytesPerSec: c.throttle.bytesPerSecPerRealm, burstBytes: c.throttle.bytesPerSecPerRealm },
     },
     drainTimeoutSec: c.drain.deadlineSec,
-    http: { host: c.http.host, port: c.http.port },
-    control: { host: '127.0.0.1', port: c.http.controlPort },
+    ...(env.worker === undefined ? { http: { host: c.http.host, port: c.http.port } } : {}),
+    ...(env.worker === undefined || env.worker.index === 0 ? { control: { host: '127.0.0.1', port: c.http.controlPort } } : {}),
     nextHops: {
       allow: c.nextHops.allow.map((r) => ({ host: r.host.toLowerCase(), ...(r.port !== undefined ? { port: r.port } : {}) })),
       allowPrivate: c.nextHops.allowPrivate,
@@ -70,6 +76,11 @@ export function relayOptionsFromConfig(c: EngineConfig, env: EngineEnvironment):
     // Replica k of the StatefulSet mints session ids that say k owns them (internal/mesh/ownership.ts).
     ...meshOptionsFromConfig(c, env),
   });
+}
+
+/** The links to the other workers (their connect timeout is the mesh's), when this process is a worker. */
+function workerOptionsOf(c: EngineConfig, env: EngineEnvironment): Pick<RelayOptions, 'workers'> {
+  return env.worker === undefined ? {} : { workers: { ...env.worker, connectTimeoutMs: c.mesh.connectTimeoutMs } };
 }
 
 /**
@@ -93,15 +104,18 @@ export function sessionIdPrefixOf(c: EngineConfig, hostname: string): string {
 }
 
 /** The mesh settings and the session-id prefix that goes with them; without a mesh, the host name's ordinal as before. */
-function meshOptionsFromConfig(c: EngineConfig, env: EngineEnvironment): Pick<RelayOptions, 'sessionIdPrefix' | 'mesh'> {
+function meshOptionsFromConfig(c: EngineConfig, env: EngineEnvironment): Pick<RelayOptions, 'sessionIdPrefix' | 'mesh' | 'workers'> {
   const m = c.mesh;
-  if (!m.enabled) return { sessionIdPrefix: replicaPrefix(env.hostname) };
+  // Worker w of the replica adds `w<w>-` (ownership.ts); worker 0, or a process of one, adds nothing.
+  const worker = env.worker?.index ?? 0;
+  if (!m.enabled) return { sessionIdPrefix: workerPrefix(replicaPrefix(env.hostname), worker), ...workerOptionsOf(c, env) };
   const ordinal = m.ordinal ?? ordinalOfHostname(env.hostname);
   if (ordinal === undefined) {
     throw new Error(`mesh.enabled: no mesh.ordinal, and the host name ${JSON.stringify(env.hostname)} ends in no -<n> (a StatefulSet pod name does)`);
   }
   return {
-    sessionIdPrefix: meshPrefix(ordinal),
+    sessionIdPrefix: workerPrefix(meshPrefix(ordinal), worker),
+    ...workerOptionsOf(c, env),
     mesh: { ordinal, peerHost: m.peerHost, port: m.port, listenHosts: [m.listenHost], tlsDir: m.tlsDir, connectTimeoutMs: m.connectTimeoutMs },
   };
 }

@@ -44,6 +44,8 @@ export interface ForwarderDeps {
   throttle: Throttle;
   /** Links to the other replicas of this relay (internal/mesh/links.ts); absent on a relay of one. */
   mesh?: { get(ordinal: number): Promise<Connection>; openLink(ordinal: number): Connection | undefined };
+  /** Links to the other workers of this replica (internal/mesh/worker-links.ts); absent with one worker. */
+  workers?: { get(worker: number): Promise<Connection>; openLink(worker: number): Connection | undefined };
   /** Handles a local AUTH (whole frame). */
   auth(source: Connection, request: MsrpRequest, target: Extract<Route, { kind: 'auth' }>['target']): void;
 }

@@ -20,7 +20,7 @@ import type { FrameWire } from '../msrp/parser.ts';
 import { forwardedEndLine, serializeForwarded, serializeForwardedHead, serializeForwardedWire } from '../msrp/serializer.ts';
 import { MsrpStatus } from '../msrp/status.ts';
 import type { Connection } from '../transport/connection.ts';
-import type { Forwarder } from './forwarder.ts';
+import type { Forwarder, ForwarderDeps } from './forwarder.ts';
 import { NextHopError } from './next-hops.ts';
 import { outletOf, type Outlet } from './outlet.ts';
 import type { Route } from './router.ts';
@@ -97,6 +97,7 @@ export class Inbound {
       return this.#activate(conn, route);
     }
     if (route.next.kind === 'mesh') return this.#viaMesh(route, route.next.ordinal);
+    if (route.next.kind === 'worker') return this.#viaLink(route, this.f.d.workers, route.next.worker, 'worker');
     const uri = route.next.uri;
     const key = `connect:${this.id}`;
     this.#state = 'waiting';
@@ -125,16 +126,20 @@ export class Inbound {
    * one that breaks later fails its open transactions with 408 (connectionClosed).
    */
   #viaMesh(route: Forward, ordinal: number): void {
-    const mesh = this.f.d.mesh;
-    if (mesh === undefined) return this.#reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'mesh-unavailable', 'session owned by another replica, and no mesh');
+    this.#viaLink(route, this.f.d.mesh, ordinal, 'replica');
+  }
+
+  /** As #viaMesh, to another replica (the mesh) or to another worker of this replica (its worker links). */
+  #viaLink(route: Forward, links: ForwarderDeps['mesh'], k: number, what: 'replica' | 'worker'): void {
+    if (links === undefined) return this.#reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'mesh-unavailable', `session owned by another ${what}, and no link to it`);
     // An open link is used at once, inside the source's read: the frame joins that read's
     // gathered write and is copied from the received bytes, as a same-replica delivery is.
-    const open = mesh.openLink(ordinal);
+    const open = links.openLink(k);
     if (open !== undefined) return this.#activate(open, route);
     const key = `mesh:${this.id}`;
     this.#state = 'waiting';
     this.source.pause(key);
-    mesh.get(ordinal).then(
+    links.get(k).then(
       (conn) => {
         this.source.resume(key);
         if (this.#state === 'waiting') this.#activate(conn, route);
@@ -142,7 +147,7 @@ export class Inbound {
       () => {
         this.source.resume(key);
         if (this.#state !== 'waiting') return;
-        this.#reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'mesh-unreachable', `replica ${ordinal} of this relay is unreachable`);
+        this.#reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'mesh-unreachable', what === 'replica' ? `replica ${k} of this relay is unreachable` : `worker ${k} of this replica is unreachable`);
         if (this.#end !== undefined) this.#finishRejected();
       },
     );

@@ -20,6 +20,8 @@ export interface RelayMetrics {
   parseErrors: Counter<'code'>;
   meshConnections: Gauge<'direction'>;
   meshLinkFailures: Counter<'reason'>;
+  workerLinks: Gauge<'direction'>;
+  workerLinkFailures: Counter<'reason'>;
   websocketRefusals: Counter<'reason'>;
   tlsCertificateExpiry: Gauge<'certificate'>;
   ready: Gauge;
@@ -60,6 +62,11 @@ export function createRelayMetrics(m: Metrics): RelayMetrics {
     meshLinkFailures: m.counter({
       name: 'relay_mesh_link_failures_total', labelNames: ['reason'],
       help: 'Mesh connections that failed: outbound attempts (unreachable, tls; the request got 481) and inbound ones refused (refused-certificate)',
+    }),
+    workerLinks: m.gauge({ name: 'relay_worker_links', help: 'Open links to (outbound) and from (inbound) the other workers of this replica (docs/relay.md "Workers")', labelNames: ['direction'] }),
+    workerLinkFailures: m.counter({
+      name: 'relay_worker_link_failures_total', labelNames: ['reason'],
+      help: 'Links between workers that failed: outbound attempts (unreachable, refused, no-such-worker; the request got 481) and inbound ones refused (bad-hello)',
     }),
     websocketRefusals: m.counter({
       name: 'relay_websocket_refusals_total', labelNames: ['reason'],

@@ -3,6 +3,7 @@
 // from internal/config onto this shape).
 import type { DigestAlgorithm } from '../auth/digest.ts';
 import type { MeshOptions } from '../mesh/links.ts';
+import type { WorkerLinkOptions } from '../mesh/worker-links.ts';
 
 /** See RelayOptions.peerCertificates. */
 export type PeerCertificatePolicy = 'require' | 'verify-if-presented';
@@ -146,6 +147,12 @@ export interface RelayOptions {
    * reached over mutual-TLS links to them. Absent: a relay of one replica.
    */
   mesh?: MeshOptions;
+  /**
+   * This process is one of several workers of the replica (docs/relay.md "Workers"): it
+   * mints ids naming it (internal/mesh/ownership.ts workerPrefix) and reaches the sessions
+   * of the others over links between them. Absent: one worker.
+   */
+  workers?: WorkerLinkOptions;
 }
 
 export function defaultRelayOptions(overrides: Partial<RelayOptions> & Pick<RelayOptions, 'publicHost' | 'nonceSecret'>): RelayOptions {

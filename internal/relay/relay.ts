@@ -15,7 +15,7 @@ import { secureContextOptions, watchTlsMaterial, type TlsWatcher } from '../tran
 import { listenWebSocket, MSRP_SUBPROTOCOL, type WebSocketStream } from '../transport/websocket.ts';
 import type { AccountingSink } from '../telemetry/accounting.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { replicaPrefix } from '../mesh/ownership.ts';
+import { ownerOf, registryOrdinal, replicaPrefix, workerOf, workerPrefix } from '../mesh/ownership.ts';
 import { AuthHandler, formatHost, type CredentialSource } from './auth-handler.ts';
 import { waitForDrain } from './drain.ts';
 import { Forwarder } from './forwarder.ts';
@@ -32,6 +32,7 @@ import { outletOf } from './outlet.ts';
 import { ParseErrorBudget } from './parse-error-budget.ts';
 import { PeerAuthenticator } from './peer-auth.ts';
 import { RelayMesh } from './relay-mesh.ts';
+import { RelayWorkers, replicaRouting } from './relay-workers.ts';
 import { Router } from './router.ts';
 import { SessionTable } from './sessions.ts';
 import type { StoreHealthSnapshot } from './store-health.ts';
@@ -63,6 +64,8 @@ export interface RunningRelay {
   readonly http?: AddressInfo;
   /** The mesh listener (other replicas connect here) and this replica's ordinal, when o.mesh is set. */
   readonly mesh?: { port: number; ordinal: number; links(): number };
+  /** This worker's number and the links open to the other workers, when o.workers is set. */
+  readonly workers?: { index: number; count: number; links(): number };
   readonly control?: AddressInfo;
   /** This replica in the relay-wide registry: the relay key (public host:port) and ordinal. */
   readonly identity: ReplicaIdentity;
@@ -105,9 +108,15 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   if (o.peerCertificates === 'require' && !o.mutualTls) {
     throw new Error('peerCertificates "require" needs mutualTls (use "verify-if-presented" without it)');
   }
-  if (o.mesh !== undefined && o.sessionIdPrefix !== replicaPrefix(o.mesh.ordinal)) {
+  const worker = o.workers?.index ?? 0;
+  if (o.mesh !== undefined && o.sessionIdPrefix !== workerPrefix(replicaPrefix(o.mesh.ordinal), worker)) {
     // The mesh finds a session's replica by this prefix alone: any other would send traffic astray.
-    throw new Error(`with a mesh, sessionIdPrefix must be ${JSON.stringify(replicaPrefix(o.mesh.ordinal))} (replica ${o.mesh.ordinal})`);
+    const want = workerPrefix(replicaPrefix(o.mesh.ordinal), worker);
+    throw new Error(`with a mesh, sessionIdPrefix must be ${JSON.stringify(want)} (replica ${o.mesh.ordinal}${worker > 0 ? `, worker ${worker}` : ''})`);
+  }
+  if (o.workers !== undefined && workerOf(`${o.sessionIdPrefix}x`) !== worker) {
+    // Likewise the workers of a replica find each other's sessions by it.
+    throw new Error(`worker ${worker}: sessionIdPrefix ${JSON.stringify(o.sessionIdPrefix)} does not name it (internal/mesh/ownership.ts workerPrefix)`);
   }
   const log = deps.logger;
   const metrics = createRelayMetrics(deps.metrics);
@@ -193,7 +202,9 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
 
   /** The other replicas of this relay (relay-mesh.ts), when o.mesh is set. */
   const mesh = o.mesh !== undefined ? await RelayMesh.open({ options: o.mesh, tlsPollIntervalMs: o.tlsPollIntervalMs, metrics, log, adopt }) : undefined;
-  const router = new Router(sessions, self, peerAuth, mesh);
+  /** The other workers of this replica (relay-workers.ts), when o.workers is set. */
+  const workers = o.workers !== undefined ? new RelayWorkers({ options: o.workers, metrics, log, adopt }) : undefined;
+  const router = new Router(sessions, self, peerAuth, replicaRouting(mesh, workers));
 
   const nextHops = new NextHops({ options: o, tls: () => tls?.current, adopt: (s, key) => adopt(s, 'outbound', key), log });
   const authHandler = new AuthHandler(o, sessions, deps.credentials, nonces, metrics, publicPort, deps.liveSessions, {
@@ -202,6 +213,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   const forwarder = new Forwarder({
     options: o, metrics, router, nextHops, throttle,
     ...(mesh !== undefined ? { mesh: mesh.links } : {}),
+    ...(workers !== undefined ? { workers: workers.links } : {}),
     auth(source, request, target) {
       if (draining && sessions.forConnection(source).size === 0) {
         // A new session here would be cut at the end of the drain: send the client elsewhere.
@@ -249,6 +261,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
       metrics.connections.dec({ direction: conn.direction });
       const meshLink = mesh?.isMesh(conn) === true;
       if (meshLink) mesh.closed(conn);
+      workers?.closed(conn);
       sessions.removeConnection(conn);
       forwarder.connectionClosed(conn);
       nextHops.forget(conn);
@@ -306,15 +319,22 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
   }
 
   await mesh?.listen();
+  await workers?.listen();
 
   // The relay key is the public URI's authority: every replica of one relay has the same.
-  const identity: ReplicaIdentity = { relay: `${formatHost(o.publicHost.toLowerCase())}:${publicPort()}`, ordinal: o.mesh?.ordinal ?? 0, replicated: o.mesh !== undefined };
+  // Each worker is a replica of its own there (ownership.ts registryOrdinal); worker 0 is the replica's ordinal.
+  const replicated = o.mesh !== undefined || o.workers !== undefined;
+  const identity: ReplicaIdentity = {
+    relay: `${formatHost(o.publicHost.toLowerCase())}:${publicPort()}`,
+    ordinal: registryOrdinal(o.mesh?.ordinal ?? ownerOf(o.sessionIdPrefix) ?? 0, worker),
+    replicated,
+  };
   if (deps.liveSessions !== undefined) {
     await deps.liveSessions.start(identity, {
       all: () => sessions.all(),
       has: (id) => sessions.get(id) !== undefined,
       remove: (id) => sessions.remove(id, 'deleted') !== undefined,
-    }, o.mesh !== undefined ? throttle : undefined);
+    }, replicated ? throttle : undefined);
   }
 
   let http: AddressInfo | undefined;
@@ -344,10 +364,12 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     quietReaders.stop();
     for (const l of listeners) l.close();
     mesh?.closeListener();
+    workers?.closeListener();
     tls?.close();
     sessions.clear();
     await deps.liveSessions?.stop();
     mesh?.closeLinks();
+    workers?.closeLinks();
     for (const c of connections) c.destroy();
     nextHops.closeAll();
     for (const s of httpServers) s.closeAllConnections();
@@ -362,6 +384,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     ...(http !== undefined ? { http } : {}),
     ...(control !== undefined ? { control } : {}),
     ...(mesh?.port !== undefined ? { mesh: { port: mesh.port, ordinal: mesh.ordinal, links: () => mesh.links.size } } : {}),
+    ...(workers !== undefined ? { workers: { index: workers.index, count: workers.links.count, links: () => workers.links.size } } : {}),
     identity,
     sessions,
     throttle,

@@ -235,3 +235,48 @@ describe('Router across the mesh', () => {
     assert.deepEqual(route.head.toPath, report.toPath);
   });
 });
+
+describe('Router across the workers of a replica', () => {
+  // Worker 0 of replica 0 of a.example.org (relay-workers.ts replicaRouting): ids `r0-w1-…` are
+  // worker 1's, `r1-…` replica 1's.
+  const podLink = connection('mesh link from replica 1');
+  const workerLink = connection('link from worker 1');
+  const routing: MeshRouting = {
+    remoteOwner: (id) => (id.startsWith('r1-') ? 1 : undefined),
+    isMesh: (c) => c === podLink || c === workerLink,
+    otherWorker: (id) => (id.startsWith('r0-w1-') ? 1 : undefined),
+    isWorkerLink: (c) => c === workerLink,
+  };
+  const forWorker1 = { ...only(rfc4976.sendToRelayA), toPath: ['msrps://a.example.org:9000/r0-w1-kjfjan;tcp', 'msrps://b.example.net:9000/aeiug;tcp', BOB] };
+
+  it('passes a request for a session of another worker to that worker, paths as they arrived', () => {
+    const router = new Router(new FakeSessions(), identity('a.example.org', 9000), new FakePeers(), routing);
+    const route = forward(router.route(alice, forWorker1));
+    assert.deepEqual(route.next, { kind: 'worker', worker: 1 });
+    assert.deepEqual(route.head.toPath, forWorker1.toPath);
+    assert.deepEqual(route.head.fromPath, forWorker1.fromPath);
+  });
+
+  it('passes a frame from another replica on to the owner worker, without a second certificate check', () => {
+    const peers = new FakePeers();
+    peers.refusal = { reason: 'peer-certificate-untrusted', comment: 'the mesh link has no relay certificate' };
+    const router = new Router(new FakeSessions(), identity('a.example.org', 9000), peers, routing);
+    assert.deepEqual(forward(router.route(podLink, forWorker1)).next, { kind: 'worker', worker: 1 });
+    assert.equal(peers.asked.length, 0, 'the replica it entered by checked the foreign hop');
+  });
+
+  it('checks a foreign hop on the worker it entered by', () => {
+    const peers = new FakePeers();
+    peers.refusal = { reason: 'peer-certificate-untrusted', comment: 'untrusted' };
+    const router = new Router(new FakeSessions(), identity('a.example.org', 9000), peers, routing);
+    rejected(router.route(bToA, forWorker1), MsrpStatus.FORBIDDEN, 'peer-certificate-untrusted');
+  });
+
+  it('481 mesh-misrouted for a frame from another worker for a session this worker does not own, and for an AUTH', () => {
+    const router = new Router(new FakeSessions(), identity('a.example.org', 9000), new FakePeers(), routing);
+    rejected(router.route(workerLink, forWorker1), MsrpStatus.SESSION_DOES_NOT_EXIST, 'mesh-misrouted');
+    const forReplica1 = { ...forWorker1, toPath: ['msrps://a.example.org:9000/r1-kjfjan;tcp', ...forWorker1.toPath.slice(1)] };
+    rejected(router.route(workerLink, forReplica1), MsrpStatus.SESSION_DOES_NOT_EXIST, 'mesh-misrouted');
+    rejected(router.route(alice, { ...forWorker1, method: 'AUTH' }), MsrpStatus.SESSION_DOES_NOT_EXIST, 'unknown-session');
+  });
+});

@@ -27,6 +27,13 @@
 // certificate of a foreign relay's connection (§9.2). A frame from the mesh must be for a
 // session this replica owns (never forwarded around the mesh again), except a REPORT the
 // owner sends back toward a foreign previous hop that reached the relay through us.
+//
+// Workers (docs/relay.md "Workers"): the worker processes of one replica are replicas of
+// it in the same way, one level down: a session id also names the worker that owns it
+// (internal/mesh/ownership.ts workerOf), and a request for another worker's session goes to
+// it over a worker link. A frame from another replica may take that one more hop (the
+// replica's mesh listener is shared by its workers, so it lands on any of them); a frame
+// from another worker must be for a session this worker owns.
 import type { MsrpRequestHead } from '../msrp/frame.ts';
 import { MsrpStatus } from '../msrp/status.ts';
 import { newTransactionId } from '../msrp/transaction.ts';
@@ -45,7 +52,7 @@ export type Route =
       /** The session the request entered by (for throttling and accounting); none when its owner is another replica. */
       session: RelaySession | undefined;
       /** Deliver on this client's connection, connect to `uri`, or pass to the replica that owns the session. */
-      next: { kind: 'session'; session: RelaySession } | { kind: 'remote'; uri: MsrpUri } | { kind: 'mesh'; ordinal: number };
+      next: { kind: 'session'; session: RelaySession } | { kind: 'remote'; uri: MsrpUri } | { kind: 'mesh'; ordinal: number } | { kind: 'worker'; worker: number };
     };
 
 /** The session table as the router reads it (sessions.ts SessionTable). */
@@ -65,8 +72,12 @@ export interface PeerGate {
 export interface MeshRouting {
   /** The replica that owns `sessionId` when it is another one; undefined when it is this one. */
   remoteOwner(sessionId: string): number | undefined;
-  /** A connection to or from another replica of this relay. */
+  /** A connection to or from another replica of this relay, or another worker of this replica. */
   isMesh(conn: Connection): boolean;
+  /** The worker of this replica that owns `sessionId` when it is another one (workers only). */
+  otherWorker?(sessionId: string): number | undefined;
+  /** A connection to or from another worker of this replica (workers only). */
+  isWorkerLink?(conn: Connection): boolean;
 }
 
 const MAX_LOCAL_HOPS = 4;
@@ -153,6 +164,20 @@ export class Router {
           if (refused !== undefined) return reject(MsrpStatus.FORBIDDEN, refused.comment, refused.reason);
         }
         return { kind: 'forward', head: rewrite(head, k), session: entered, next: { kind: 'mesh', ordinal: owner } };
+      }
+      const worker = mesh?.otherWorker?.(target.sessionId);
+      if (worker !== undefined) {
+        if (head.method === 'AUTH') return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'unknown or expired session', 'unknown-session');
+        if (arrival !== undefined) {
+          // From another worker: it routed by this same id, so it is misrouted (never around again).
+          if (mesh!.isWorkerLink?.(arrival) === true) return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'session owned by another worker', 'mesh-misrouted');
+          // From another replica: it checked the foreign hop. Otherwise only this worker sees the certificate.
+          if (!mesh!.isMesh(arrival)) {
+            const refused = this.#peers.refuse(arrival, head.fromPath[0]);
+            if (refused !== undefined) return reject(MsrpStatus.FORBIDDEN, refused.comment, refused.reason);
+          }
+        }
+        return { kind: 'forward', head: rewrite(head, k), session: entered, next: { kind: 'worker', worker } };
       }
       const session = this.#sessions.get(target.sessionId) ?? this.#bindFront(target.sessionId, arrival, head, k);
       if (session === undefined) return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'unknown or expired session', 'unknown-session');

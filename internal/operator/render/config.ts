@@ -130,7 +130,9 @@ export function renderEngineConfig(r: MsrpRelay): DeepPartial<EngineConfig> {
   const peering = renderPeering(r);
   return {
     // The pod IP is appended from the environment (podIpAliasEnv in statefulset.ts).
-    relay: { listen, publicHost: s.publicHost, publicPort: s.ports.msrpTls, aliases: serviceAliases(r), ...websocket },
+    // One worker process per CPU of the relay container's limit: the engine reads the limit from
+    // its cgroup (docs/relay.md "Workers"). With the chat server it stays one process.
+    relay: { listen, publicHost: s.publicHost, publicPort: s.ports.msrpTls, aliases: serviceAliases(r), workers: 'auto', ...websocket },
     ...(peering ? { nextHops: peering.nextHops } : {}),
     // ca.crt of the mounted Secret is what peers are verified against (engine tls.caFile default).
     tls: { dir: PATHS.tls, ...peering?.tls },

@@ -153,6 +153,13 @@ describe('engine ConfigMap', () => {
     loadRendered(renderConfigMap(relayFixture({ limits: { minExpires: 7200, maxExpires: 9000 } })).data![CONFIG_KEY]!);
   });
 
+  it('renders relay.workers auto: a pod runs as many worker processes as its relay container\'s CPU limit (one with the chat server)', () => {
+    const r = relayFixture({ resources: { limits: { cpu: '2' } } });
+    assert.equal(renderEngineConfig(r).relay?.workers, 'auto');
+    const c = loadRendered(renderConfigMap(r).data![CONFIG_KEY]!);
+    assert.equal(c.relay.workers, 'auto', 'the engine loads it (and resolves it from its cgroup at start)');
+  });
+
   it('without spec.peering renders no next-hop policy: the engine defaults forward to nothing but our own sessions', () => {
     const r = relayFixture();
     const rendered = renderEngineConfig(r);
