@@ -2,6 +2,7 @@
 //   bash e2e/cluster/build.sh && node e2e/node/cli.ts [image.oci.tar ...]
 //   export KUBECONFIG=<printed path>; kubectl get nodes,pods -A
 import { startCluster } from '../cluster/cluster.ts';
+import { holdUntilSignal } from '../cluster/hold.ts';
 import { startNode } from './node.ts';
 
 const t0 = performance.now();
@@ -11,7 +12,7 @@ const node = await startNode(cluster, { images: process.argv.slice(2) }).catch(a
   throw e;
 });
 const secs = ((performance.now() - t0) / 1000).toFixed(1);
-process.stdout.write(
+holdUntilSignal(
   [
     `cluster and node ready in ${secs}s`,
     `server:      ${cluster.server}`,
@@ -22,27 +23,7 @@ process.stdout.write(
     '',
     `export KUBECONFIG=${cluster.kubeconfigPath}`,
     `export PATH=${cluster.binDir}:$PATH`,
-    'Images: imagePullPolicy: Never (imported, no registry). Ctrl-C to stop.',
-    '',
-  ].join('\n'),
+    'Images: imagePullPolicy: Never (imported, no registry).',
+  ],
+  () => node.stop().finally(() => cluster.stop()),
 );
-
-let stopping = false;
-const shutdown = (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  process.stdout.write(`\n${signal}: stopping\n`);
-  node
-    .stop()
-    .finally(() => cluster.stop())
-    .then(
-      () => process.exit(0),
-      (e: unknown) => {
-        console.error(e);
-        process.exit(1);
-      },
-    );
-};
-process.on('SIGINT', () => shutdown('SIGINT'));
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-setInterval(() => {}, 1 << 30);
