@@ -469,35 +469,28 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   await writeFile(path.join(dir, 'scheduler.kubeconfig'), kubeconfig(cluster, 'system:kube-scheduler', cluster.componentTokens.scheduler), { mode: 0o600 });
   await writeFile(path.join(dir, 'controller-manager.kubeconfig'), kubeconfig(cluster, 'system:kube-controller-manager', cluster.componentTokens.controllerManager), { mode: 0o600 });
   await writeFile(path.join(dir, 'cluster-ca.crt'), cluster.caPem);
-  const scheduler = launch('kube-scheduler', path.join(cluster.binDir, 'kube-scheduler'), [
-    `--kubeconfig=${path.join(dir, 'scheduler.kubeconfig')}`,
-    `--authentication-kubeconfig=${path.join(dir, 'scheduler.kubeconfig')}`,
-    `--authorization-kubeconfig=${path.join(dir, 'scheduler.kubeconfig')}`,
+  /** What both share: one identity's kubeconfig for everything, serving on loopback, no leader election. */
+  const componentArgs = (kubeconfigFile: string, port: number): string[] => [
+    `--kubeconfig=${path.join(dir, kubeconfigFile)}`,
+    `--authentication-kubeconfig=${path.join(dir, kubeconfigFile)}`,
+    `--authorization-kubeconfig=${path.join(dir, kubeconfigFile)}`,
     // The API server has no client CA or request-header config to publish
     // (extension-apiserver-authentication): do not look it up, only tokens are used.
     '--authentication-skip-lookup=true',
     '--bind-address=127.0.0.1',
-    `--secure-port=${schedulerPort}`,
+    `--secure-port=${port}`,
     '--leader-elect=false',
     '--v=1',
-  ], path.join(dir, 'kube-scheduler.log'));
+  ];
+  const scheduler = launch('kube-scheduler', path.join(cluster.binDir, 'kube-scheduler'), componentArgs('scheduler.kubeconfig', schedulerPort), path.join(dir, 'kube-scheduler.log'));
   procs.push(scheduler);
   const cm = launch('kube-controller-manager', path.join(cluster.binDir, 'kube-controller-manager'), [
-    `--kubeconfig=${path.join(dir, 'controller-manager.kubeconfig')}`,
-    `--authentication-kubeconfig=${path.join(dir, 'controller-manager.kubeconfig')}`,
-    `--authorization-kubeconfig=${path.join(dir, 'controller-manager.kubeconfig')}`,
-    // The API server has no client CA or request-header config to publish
-    // (extension-apiserver-authentication): do not look it up, only tokens are used.
-    '--authentication-skip-lookup=true',
-    '--bind-address=127.0.0.1',
-    `--secure-port=${cmPort}`,
-    '--leader-elect=false',
+    ...componentArgs('controller-manager.kubeconfig', cmPort),
     `--service-account-private-key-file=${cluster.serviceAccountKeyPath}`,
     `--root-ca-file=${path.join(dir, 'cluster-ca.crt')}`,
     // Each controller with its own ServiceAccount (system:controller:* roles), as kubeadm
     // runs it: the system:kube-controller-manager user alone may not create ReplicaSets or Pods.
     '--use-service-account-credentials=true',
-    '--v=1',
   ], path.join(dir, 'kube-controller-manager.log'));
   procs.push(cm);
 
