@@ -2,11 +2,12 @@
 //   bash e2e/cluster/build.sh && node e2e/cluster/cli.ts
 //   export KUBECONFIG=<printed path>; kubectl get ns
 import { startCluster } from './cluster.ts';
+import { holdUntilSignal } from './hold.ts';
 
 const t0 = performance.now();
 const cluster = await startCluster();
 const secs = ((performance.now() - t0) / 1000).toFixed(1);
-process.stdout.write(
+holdUntilSignal(
   [
     `cluster ready in ${secs}s`,
     `server:      ${cluster.server}`,
@@ -18,25 +19,6 @@ process.stdout.write(
     '',
     `export KUBECONFIG=${cluster.kubeconfigPath}`,
     `export PATH=${cluster.binDir}:$PATH`,
-    'Ctrl-C to stop.',
-    '',
-  ].join('\n'),
+  ],
+  () => cluster.stop(),
 );
-
-let stopping = false;
-const shutdown = (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  process.stdout.write(`\n${signal}: stopping\n`);
-  cluster.stop().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-};
-process.on('SIGINT', () => shutdown('SIGINT'));
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-// Keep the event loop alive until a signal arrives.
-setInterval(() => {}, 1 << 30);

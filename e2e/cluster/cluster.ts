@@ -6,11 +6,10 @@
 //   const c = await startCluster();       // ~3-6 s
 //   ... kubectl --kubeconfig c.kubeconfigPath ...
 //   await c.stop();
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -18,6 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { launch, logTails, sleep, terminate } from './procs.ts';
+import type { Proc } from './procs.ts';
 
 export const REQUIRED_BINARIES = ['kube-apiserver', 'etcd', 'kubectl'] as const;
 
@@ -120,50 +121,6 @@ export async function freePorts(n: number): Promise<number[]> {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function tail(file: string, lines = 40): Promise<string> {
-  try {
-    const text = await readFile(file, 'utf8');
-    return text.split('\n').slice(-lines - 1).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-type Proc = { name: string; child: ChildProcess; exited: Promise<void>; logPath: string; isRunning(): boolean };
-
-function launch(name: string, bin: string, args: string[], logPath: string): Proc {
-  const fd = openSync(logPath, 'a');
-  let child: ChildProcess;
-  try {
-    child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
-  } finally {
-    closeSync(fd);
-  }
-  let running = true;
-  // 'exit' is emitted after Node has reaped the child (waitpid), so its ports are closed.
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      running = false;
-      resolve();
-    });
-    child.once('error', () => {
-      running = false;
-      resolve();
-    });
-  });
-  return { name, child, exited, logPath, isRunning: () => running };
-}
-
-async function terminate(p: Proc, graceMs = 15_000): Promise<void> {
-  if (!p.isRunning()) return;
-  p.child.kill('SIGTERM');
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
-  await p.exited;
-  clearTimeout(timer);
-}
-
 type Reply = { status: number; body: string };
 
 function httpGet(url: string, opts: { token?: string; ca?: string } = {}): Promise<Reply> {
@@ -207,17 +164,6 @@ function lastCertificate(pem: string): string {
   return last + '\n';
 }
 
-const live = new Set<Proc>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // Last resort when a test process dies without stop(): do not leave etcd/apiserver behind.
-  process.once('exit', () => {
-    for (const p of live) if (p.isRunning()) p.child.kill('SIGKILL');
-  });
-}
-
 export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
   // Ports are picked free and then released, so another process can take one in between:
   // retry on "address already in use" (the error carries the log tails).
@@ -237,7 +183,6 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
       `kube-apiserver/etcd/kubectl not found (${binDir ?? 'KUBE_BIN_DIR unset, nothing cached'}): run e2e/cluster/build.sh`,
     );
   }
-  installExitHook();
   const keepDir = opts.keepDir ?? process.env.MSRP_CLUSTER_KEEP === '1';
   const dir = await mkdtemp(path.join(os.tmpdir(), 'msrp-kube-'));
   const [etcdClient, etcdPeer, apiserver] = (await freePorts(3)) as [number, number, number];
@@ -284,8 +229,7 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
     stopped ??= (async () => {
       // API server first (it holds etcd connections), then etcd.
       for (const p of [...procs].reverse()) {
-        await terminate(p);
-        live.delete(p);
+        await terminate(p, 15_000);
       }
       if (!keepDir) await rm(dir, { recursive: true, force: true });
     })();
@@ -293,9 +237,9 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
   };
 
   const fail = async (why: string): Promise<never> => {
-    const logs = await Promise.all(procs.map(async (p) => `--- ${p.name} (${p.logPath}) ---\n${await tail(p.logPath)}`));
+    const logs = await logTails(procs, 40);
     await stop();
-    throw new Error(`startCluster: ${why}\n${logs.join('\n')}`);
+    throw new Error(`startCluster: ${why}\n${logs}`);
   };
 
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 90_000);
@@ -319,7 +263,6 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
     path.join(dir, 'etcd.log'),
   );
   procs.push(etcd);
-  live.add(etcd);
 
   for (;;) {
     if (!etcd.isRunning()) return fail(`etcd exited (code ${etcd.child.exitCode})`);
@@ -365,7 +308,6 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
     path.join(dir, 'kube-apiserver.log'),
   );
   procs.push(api);
-  live.add(api);
 
   const server = `https://127.0.0.1:${apiserver}`;
   let last = '';

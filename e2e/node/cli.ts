@@ -1,19 +1,15 @@
 // Starts a local one-node cluster (e2e/cluster + e2e/node) and keeps it up until Ctrl-C.
 //   bash e2e/cluster/build.sh && node e2e/node/cli.ts [image.oci.tar ...]
 //   export KUBECONFIG=<printed path>; kubectl get nodes,pods -A
-import { startCluster } from '../cluster/cluster.ts';
-import { startNode } from './node.ts';
+import { holdUntilSignal } from '../cluster/hold.ts';
+import { startTestbed } from './testbed.ts';
+import type { Times } from './testbed.ts';
 
-const t0 = performance.now();
-const cluster = await startCluster({ node: true });
-const node = await startNode(cluster, { images: process.argv.slice(2) }).catch(async (e: unknown) => {
-  await cluster.stop();
-  throw e;
-});
-const secs = ((performance.now() - t0) / 1000).toFixed(1);
-process.stdout.write(
+const times: Times = {};
+const { cluster, node } = await startTestbed({ images: process.argv.slice(2) }, times);
+holdUntilSignal(
   [
-    `cluster and node ready in ${secs}s`,
+    `cluster ready in ${times.cluster}, node in ${times.node}`,
     `server:      ${cluster.server}`,
     `kubeconfig:  ${cluster.kubeconfigPath}`,
     `node:        ${node.name} (InternalIP ${node.hostIp}, pods on ${node.podSubnet}, bridge ${node.bridge})`,
@@ -22,27 +18,7 @@ process.stdout.write(
     '',
     `export KUBECONFIG=${cluster.kubeconfigPath}`,
     `export PATH=${cluster.binDir}:$PATH`,
-    'Images: imagePullPolicy: Never (imported, no registry). Ctrl-C to stop.',
-    '',
-  ].join('\n'),
+    'Images: imagePullPolicy: Never (imported, no registry).',
+  ],
+  () => node.stop().finally(() => cluster.stop()),
 );
-
-let stopping = false;
-const shutdown = (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  process.stdout.write(`\n${signal}: stopping\n`);
-  node
-    .stop()
-    .finally(() => cluster.stop())
-    .then(
-      () => process.exit(0),
-      (e: unknown) => {
-        console.error(e);
-        process.exit(1);
-      },
-    );
-};
-process.on('SIGINT', () => shutdown('SIGINT'));
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-setInterval(() => {}, 1 << 30);

@@ -15,11 +15,13 @@ import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { clusterBinDir, NODE_NAME, startCluster } from '../cluster/cluster.ts';
+import { clusterBinDir, NODE_NAME } from '../cluster/cluster.ts';
 import type { Cluster } from '../cluster/cluster.ts';
-import { nodeMissing, startNode } from './node.ts';
+import { nodeMissing } from './node.ts';
 import type { Node } from './node.ts';
 import { hostFile, writeOciArchive } from './oci.ts';
+import { secs, startTestbed, stopTestbed } from './testbed.ts';
+import type { Times } from './testbed.ts';
 import { testPki } from '../../internal/transport/testcerts.ts';
 
 const execFileP = promisify(execFile);
@@ -43,8 +45,7 @@ describe('a real node: containerd + kubelet run a pod the host can reach', { ski
   let cluster: Cluster | undefined;
   let node: Node | undefined;
   let work: string;
-  const times: Record<string, string> = {};
-  const secs = (t0: number) => ((performance.now() - t0) / 1000).toFixed(1) + ' s';
+  const times: Times = {};
 
   const kubectl = async (args: string[], input?: string): Promise<string> => {
     const child = execFileP(path.join(cluster!.binDir, 'kubectl'), ['--kubeconfig', cluster!.kubeconfigPath, ...args], { maxBuffer: 8 << 20 });
@@ -71,27 +72,16 @@ describe('a real node: containerd + kubelet run a pod the host can reach', { ski
       entrypoint: ['/bin/busybox', 'httpd', '-f', '-v', '-p', '8080', '-h', '/www'],
       exposedPorts: [8080],
     });
-    let t0 = performance.now();
-    cluster = await startCluster({ node: true });
-    times.cluster = secs(t0);
-    t0 = performance.now();
     // MSRP_NODE_RUNTIME=/usr/bin/crun runs the same pods with crun instead of runc.
-    node = await startNode(cluster, { images: [image], ...(process.env.MSRP_NODE_RUNTIME ? { runtimeBinary: process.env.MSRP_NODE_RUNTIME } : {}) });
-    times.node = secs(t0);
+    ({ cluster, node } = await startTestbed({ images: [image], ...(process.env.MSRP_NODE_RUNTIME ? { runtimeBinary: process.env.MSRP_NODE_RUNTIME } : {}) }, times));
   });
 
   after(async () => {
     const n = node;
     node = undefined;
-    try {
-      const t0 = performance.now();
-      await n?.stop();
-      times.nodeStop = secs(t0);
-    } finally {
-      await cluster?.stop();
+    await stopTestbed(n, cluster, times, async () => {
       if (work) await rm(work, { recursive: true, force: true });
-      process.stderr.write(`# times: ${JSON.stringify(times)}\n`);
-    }
+    });
     if (n) {
       // Nothing left: processes, mounts, bridge, cgroups, the pods' network namespaces.
       if (process.env.MSRP_CLUSTER_KEEP !== '1') assert.ok(!existsSync(n.dir), `${n.dir} removed`);

@@ -16,11 +16,10 @@
 //   await node.importImage('/path/image.oci.tar');         // no registry: ctr import
 //   ... kubectl apply; pod IPs answer from this host ...
 //   await node.stop(); await cluster.stop();
-import { execFile, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import os from 'node:os';
@@ -28,6 +27,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { apiGet, freePorts, NODE_NAME } from '../cluster/cluster.ts';
 import type { Cluster } from '../cluster/cluster.ts';
+import { launch, logTails, sleep, terminate } from '../cluster/procs.ts';
+import type { Proc } from '../cluster/procs.ts';
 import { cgroupPids, freeSubnet, inode, IP, killPids, makeCgroupRoot, mountsUnder, processesNaming, removeCgroupRoot, subnetOwners } from './host.ts';
 import { hostFile, writeOciArchive } from './oci.ts';
 
@@ -140,46 +141,6 @@ const KUBELET_DEVICE_SOCKET = '/var/lib/kubelet/device-plugins/kubelet.sock';
 const CNI_RESULTS = '/var/lib/cni/results';
 const CONTAINER_LOG_LINKS = '/var/log/containers';
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-type Proc = { name: string; child: ChildProcess; exited: Promise<void>; logPath: string; isRunning(): boolean };
-
-function launch(name: string, bin: string, args: string[], logPath: string): Proc {
-  const fd = openSync(logPath, 'a');
-  let child: ChildProcess;
-  try {
-    child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
-  } finally {
-    closeSync(fd);
-  }
-  let running = true;
-  const exited = new Promise<void>((resolve) => {
-    const done = () => {
-      running = false;
-      resolve();
-    };
-    child.once('exit', done);
-    child.once('error', done);
-  });
-  return { name, child, exited, logPath, isRunning: () => running };
-}
-
-async function terminate(p: Proc, graceMs = 10_000): Promise<void> {
-  if (!p.isRunning()) return;
-  p.child.kill('SIGTERM');
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
-  await p.exited;
-  clearTimeout(timer);
-}
-
-async function tail(file: string, lines = 30): Promise<string> {
-  try {
-    return (await readFile(file, 'utf8')).split('\n').slice(-lines - 1).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
 async function ip(args: string[]): Promise<void> {
   await execFileP(HOST_PROGRAMS.ip, args);
 }
@@ -195,21 +156,10 @@ function kubeconfig(cluster: Cluster, user: string, token: string): string {
   }, null, 2) + '\n';
 }
 
-const live = new Set<Proc>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const p of live) if (p.isRunning()) p.child.kill('SIGKILL');
-  });
-}
-
 export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promise<Node> {
   const missing = opts.services ? servicesMissing(cluster.binDir) : nodeMissing(cluster.binDir);
   if (missing) throw new Error(`startNode: ${missing}`);
   if (!cluster.kubeletClientCaPath) throw new Error('startNode: start the cluster with startCluster({ node: true })');
-  installExitHook();
   const keepDir = opts.keepDir ?? process.env.MSRP_CLUSTER_KEEP === '1';
   const id = randomBytes(3).toString('hex');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'msrp-node-'));
@@ -244,8 +194,7 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
       }
       // Control plane components, then the kubelet (it would restart what we kill next).
       for (const p of [...procs].reverse().filter((q) => q.name !== 'containerd')) {
-        await terminate(p);
-        live.delete(p);
+        await terminate(p, 10_000);
       }
       const containerd = procs.find((p) => p.name === 'containerd');
       let containerIds: string[] = [];
@@ -261,8 +210,7 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
         } catch (e) {
           problems.push(`ctr tasks: ${(e as Error).message}`);
         }
-        await terminate(containerd);
-        live.delete(containerd);
+        await terminate(containerd, 10_000);
       }
       // Whatever is left: shims started for this containerd, processes in our cgroups.
       killPids(processesNaming(containerdSocket));
@@ -331,9 +279,9 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
   };
 
   const fail = async (why: string): Promise<never> => {
-    const logs = await Promise.all(procs.map(async (p) => `--- ${p.name} (${p.logPath}) ---\n${await tail(p.logPath)}`));
+    const logs = await logTails(procs, 30);
     await stop().catch(() => undefined);
-    throw new Error(`startNode: ${why}\n${logs.join('\n')}`);
+    throw new Error(`startNode: ${why}\n${logs}`);
   };
 
   const podSubnet = () => `10.244.${net}.0/24`;
@@ -437,7 +385,6 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   await writeFile(path.join(dir, 'containerd.toml'), ctdConfig);
   const containerd = launch('containerd', HOST_PROGRAMS.containerd, ['--config', path.join(dir, 'containerd.toml'), '--log-level', 'info'], path.join(dir, 'containerd.log'));
   procs.push(containerd);
-  live.add(containerd);
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
   for (;;) {
     if (!containerd.isRunning()) return fail('containerd exited');
@@ -517,45 +464,35 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     '--v=2',
   ], path.join(dir, 'kubelet.log'));
   procs.push(kubelet);
-  live.add(kubelet);
 
   // 7. Scheduler and controller-manager on loopback, with their own identities.
   await writeFile(path.join(dir, 'scheduler.kubeconfig'), kubeconfig(cluster, 'system:kube-scheduler', cluster.componentTokens.scheduler), { mode: 0o600 });
   await writeFile(path.join(dir, 'controller-manager.kubeconfig'), kubeconfig(cluster, 'system:kube-controller-manager', cluster.componentTokens.controllerManager), { mode: 0o600 });
   await writeFile(path.join(dir, 'cluster-ca.crt'), cluster.caPem);
-  const scheduler = launch('kube-scheduler', path.join(cluster.binDir, 'kube-scheduler'), [
-    `--kubeconfig=${path.join(dir, 'scheduler.kubeconfig')}`,
-    `--authentication-kubeconfig=${path.join(dir, 'scheduler.kubeconfig')}`,
-    `--authorization-kubeconfig=${path.join(dir, 'scheduler.kubeconfig')}`,
+  /** What both share: one identity's kubeconfig for everything, serving on loopback, no leader election. */
+  const componentArgs = (kubeconfigFile: string, port: number): string[] => [
+    `--kubeconfig=${path.join(dir, kubeconfigFile)}`,
+    `--authentication-kubeconfig=${path.join(dir, kubeconfigFile)}`,
+    `--authorization-kubeconfig=${path.join(dir, kubeconfigFile)}`,
     // The API server has no client CA or request-header config to publish
     // (extension-apiserver-authentication): do not look it up, only tokens are used.
     '--authentication-skip-lookup=true',
     '--bind-address=127.0.0.1',
-    `--secure-port=${schedulerPort}`,
+    `--secure-port=${port}`,
     '--leader-elect=false',
     '--v=1',
-  ], path.join(dir, 'kube-scheduler.log'));
+  ];
+  const scheduler = launch('kube-scheduler', path.join(cluster.binDir, 'kube-scheduler'), componentArgs('scheduler.kubeconfig', schedulerPort), path.join(dir, 'kube-scheduler.log'));
   procs.push(scheduler);
-  live.add(scheduler);
   const cm = launch('kube-controller-manager', path.join(cluster.binDir, 'kube-controller-manager'), [
-    `--kubeconfig=${path.join(dir, 'controller-manager.kubeconfig')}`,
-    `--authentication-kubeconfig=${path.join(dir, 'controller-manager.kubeconfig')}`,
-    `--authorization-kubeconfig=${path.join(dir, 'controller-manager.kubeconfig')}`,
-    // The API server has no client CA or request-header config to publish
-    // (extension-apiserver-authentication): do not look it up, only tokens are used.
-    '--authentication-skip-lookup=true',
-    '--bind-address=127.0.0.1',
-    `--secure-port=${cmPort}`,
-    '--leader-elect=false',
+    ...componentArgs('controller-manager.kubeconfig', cmPort),
     `--service-account-private-key-file=${cluster.serviceAccountKeyPath}`,
     `--root-ca-file=${path.join(dir, 'cluster-ca.crt')}`,
     // Each controller with its own ServiceAccount (system:controller:* roles), as kubeadm
     // runs it: the system:kube-controller-manager user alone may not create ReplicaSets or Pods.
     '--use-service-account-credentials=true',
-    '--v=1',
   ], path.join(dir, 'kube-controller-manager.log'));
   procs.push(cm);
-  live.add(cm);
 
   // 7b. Services and DNS (opts.services).
   if (opts.services) {
@@ -648,7 +585,6 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       '--v=2',
     ], path.join(dir, 'kube-proxy.log'));
     procs.push(proxy);
-    live.add(proxy);
 
     // CoreDNS on the bridge address: cluster.local from the API server, nothing forwarded.
     await writeFile(path.join(dir, 'coredns.kubeconfig'), kubeconfig(cluster, 'admin', cluster.adminToken), { mode: 0o600 });
@@ -664,7 +600,6 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 `);
     const dns = launch('coredns', path.join(cluster.binDir, 'coredns'), ['-conf', path.join(dir, 'Corefile')], path.join(dir, 'coredns.log'));
     procs.push(dns);
-    live.add(dns);
   }
 }
 

@@ -23,13 +23,15 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Agent, fetch as tlsFetch } from 'undici';
-import { clusterBinDir, startCluster } from '../cluster/cluster.ts';
+import { clusterBinDir } from '../cluster/cluster.ts';
 import type { Cluster } from '../cluster/cluster.ts';
 import { PG_BIN, startThrowawayPostgres } from '../postgres/throwaway.ts';
 import type { ThrowawayPostgres } from '../postgres/throwaway.ts';
-import { servicesMissing, startNode } from './node.ts';
+import { servicesMissing } from './node.ts';
 import type { Node } from './node.ts';
 import { hostFile, writeOciArchive } from './oci.ts';
+import { secs, startTestbed, stopTestbed } from './testbed.ts';
+import type { Times } from './testbed.ts';
 
 const execFileP = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -66,8 +68,7 @@ describe('the user\'s path: helm install, samples, msrp send and chat, helm test
   let work: string;
   let meta: ImagesJson;
   let broken: string | undefined;
-  const times: Record<string, string> = {};
-  const secs = (t0: number) => ((performance.now() - t0) / 1000).toFixed(1) + ' s';
+  const times: Times = {};
   const creds = { alice: randomBytes(9).toString('hex'), bob: randomBytes(9).toString('hex') };
   const adminToken = randomBytes(24).toString('hex');
   let serviceIp = '';
@@ -140,27 +141,16 @@ describe('the user\'s path: helm install, samples, msrp send and chat, helm test
       entries: [await hostFile(path.join(clusterBinDir()!, 'kubectl'), '/usr/local/bin/kubectl'), { path: '/tmp', type: 'dir', mode: 0o1777 }],
       entrypoint: ['/usr/local/bin/kubectl'],
     });
-    let t0 = performance.now();
-    cluster = await startCluster({ node: true });
-    times.cluster = secs(t0);
-    t0 = performance.now();
-    node = await startNode(cluster, { services: true, images: [path.join(path.dirname(IMAGES_JSON), meta.archive), kubectlImage] });
-    times.node = secs(t0);
+    ({ cluster, node } = await startTestbed({ services: true, images: [path.join(path.dirname(IMAGES_JSON), meta.archive), kubectlImage] }, times));
   });
 
   after(async () => {
     const n = node;
     node = undefined;
-    try {
-      const t0 = performance.now();
-      await n?.stop();
-      times.nodeStop = secs(t0);
-    } finally {
-      await cluster?.stop();
+    await stopTestbed(n, cluster, times, async () => {
       await pg?.remove();
       if (work) await rm(work, { recursive: true, force: true });
-      process.stderr.write(`# times: ${JSON.stringify(times)}\n`);
-    }
+    });
     if (n) {
       // Nothing of the services part left: our FORWARD rules, kube-proxy's chains, the lock.
       const rules = (await execFileP('iptables-save', [])).stdout;

@@ -22,6 +22,7 @@ import { eventually } from '../testwait.ts';
 import { testPki, type TestPki } from '../transport/testcerts.ts';
 import { AccountingWriter } from './accounting.ts';
 import { startEngine, type RunningEngine } from './engine.ts';
+import { joinRoom } from './testjoin.ts';
 
 const databaseUrl = process.env['DATABASE_URL'];
 const skip = databaseUrl ? false : 'DATABASE_URL is not set: no PostgreSQL server to test against';
@@ -123,14 +124,8 @@ describe('accounting', { skip, timeout: 120_000 }, () => {
     const uac = await SipUac.open('UDP', chat.sipUdp!, 'carol');
     const participant = 'msrp://127.0.0.1:7655/carol-acct;tcp';
     try {
-      const d = uac.newDialog(ROOM_URI);
-      const res = await uac.send(d, 'INVITE', { body: offerSdp(participant) });
-      assert.equal(res.status, 200);
-      await uac.send(d, 'ACK');
-      const switchPath = /^a=path:(\S+)$/m.exec(res.body.toString())?.[1] ?? '';
-      const p = await TestClient.connect({ port: chat.msrp, uri: participant });
+      const { dialog: d, switchPath, p } = await joinRoom(uac, { room: ROOM_URI, offer: offerSdp(participant), participant, msrpPort: chat.msrp });
       try {
-        assert.equal((await p.response(p.send('SEND', [switchPath]).transactionId)).status, 200);
         const sipUri = engine.chat!.switch.room(ROOM_URI)!.participants()[0]!.sipUri;
         const cpim = formatCpim({ from: { uri: sipUri }, to: [{ uri: ROOM_URI }], contentType: 'text/plain', content: 'hello room' });
         const sent = p.send('SEND', [switchPath], [

@@ -23,6 +23,7 @@ import { createLogger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { secretVolume, testPki, type TestPki } from '../transport/testcerts.ts';
 import { EngineStartError, startEngine } from './engine.ts';
+import { joinRoom } from './testjoin.ts';
 
 const logger = createLogger({ name: 'engine-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent', env: {} });
 const REALM = 'engine.test';
@@ -126,16 +127,9 @@ describe('startEngine', { timeout: 180_000 }, () => {
       const uac = await SipUac.open('UDP', chat.sipUdp, 'alice');
       const participant = 'msrp://127.0.0.1:7654/alice-engine;tcp';
       try {
-        const d = uac.newDialog(ROOM_URI);
-        const res = await uac.send(d, 'INVITE', { body: offerSdp(participant) });
-        assert.equal(res.status, 200);
-        await uac.send(d, 'ACK');
-        const switchPath = /^a=path:(\S+)$/m.exec(res.body.toString())?.[1] ?? '';
-        assert.ok(switchPath.startsWith(`msrp://127.0.0.1:${chat.msrp}/`), `the answer points at the engine's switch: ${switchPath}`);
-        const p = await TestClient.connect({ port: chat.msrp, uri: participant });
+        const { dialog: d, switchPath, p } = await joinRoom(uac, { room: ROOM_URI, offer: offerSdp(participant), participant, msrpPort: chat.msrp });
         try {
-          const bind = p.send('SEND', [switchPath]);
-          assert.equal((await p.response(bind.transactionId)).status, 200, 'the switch binds the connection to the session');
+          assert.ok(switchPath.startsWith(`msrp://127.0.0.1:${chat.msrp}/`), `the answer points at the engine's switch: ${switchPath}`);
           // The control endpoint (for the admin sidecar) sees the chat server's rooms.
           const live = await fetch(`http://127.0.0.1:${engine.addresses.control!.port}/rooms/lobby/participants`);
           assert.equal(live.status, 200);

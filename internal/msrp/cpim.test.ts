@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { CPIM_DEFAULT_NAMESPACE, CpimHeadScanner, MAX_CPIM_HEAD_BYTES, checkRequire, escape, formatAddress, formatCpim, parseAddress, parseCpim, unescape, type CpimMessage } from './cpim.ts';
+import { rfc7701BodyAsPublished, rfc7701BodyFixed } from './testdata/rfc7701.ts';
 
 const crlf = (lines: string[]): Buffer => Buffer.from(lines.join('\r\n'));
 
@@ -31,27 +32,10 @@ const rfc3862 = crlf([
   '</body>',
 ]);
 
-// Modelled on the RFC 7701 §9 SEND bodies. As published, those examples put the MIME
-// Content-Type right under DateTime with no blank line between the CPIM message headers
-// and the encapsulated MIME headers, which RFC 3862 §3.1 requires. `rfc7701AsPublished`
-// keeps that defect; `rfc7701Fixed` adds the missing blank line.
-const rfc7701AsPublished = crlf([
-  'From: Alice <sip:alice@example.com>',
-  'To: <sip:conference@example.com>',
-  'DateTime: 2009-03-02T15:02:31-03:00',
-  'Content-Type: text/plain',
-  '',
-  'Hello guys, how are you today?',
-]);
-const rfc7701Fixed = crlf([
-  'From: Alice <sip:alice@example.com>',
-  'To: <sip:conference@example.com>',
-  'DateTime: 2009-03-02T15:02:31-03:00',
-  '',
-  'Content-Type: text/plain',
-  '',
-  'Hello guys, how are you today?',
-]);
+// The RFC 7701 §9.3 SEND body, as published (no blank line before the MIME headers, which
+// RFC 3862 §3.1 requires) and fixed.
+const rfc7701AsPublished = Buffer.from(rfc7701BodyAsPublished);
+const rfc7701Fixed = Buffer.from(rfc7701BodyFixed);
 
 describe('parseCpim', () => {
   it('parses the RFC 3862 example: addresses, subjects with lang, namespaces and Require', () => {

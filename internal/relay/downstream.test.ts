@@ -10,17 +10,24 @@ class Tx implements AwaitedTransaction {
   }
 }
 
-function setup(t: TestContext, timeoutMs = 1000) {
+/** A tracker on mocked timers and clock; `timeoutMs` is read as the tracker reads its option. */
+function setup(t: TestContext, timeoutMs: () => number = () => 1000) {
   t.mock.timers.enable({ apis: ['setTimeout'] });
   const clock = { t: 0 };
   const expired: string[] = [];
-  const tracker = new DownstreamTransactions<Tx>({ timeoutMs: () => timeoutMs, expired: (x) => expired.push(x.outTid), now: () => clock.t });
+  const tracker = new DownstreamTransactions<Tx>({ timeoutMs, expired: (x) => expired.push(x.outTid), now: () => clock.t });
   /** Moves the clock and the mocked timers together. */
   const advance = (ms: number): void => {
     clock.t += ms;
     t.mock.timers.tick(ms);
   };
-  return { tracker, expired, advance };
+  /** New transactions, each registered on `conn` under its own id. */
+  const registered = (conn: object, ...ids: string[]): Tx[] => ids.map((id) => {
+    const tx = new Tx(id);
+    tracker.register(tx, conn, id);
+    return tx;
+  });
+  return { tracker, expired, advance, registered };
 }
 
 describe('DownstreamTransactions', () => {
@@ -36,12 +43,9 @@ describe('DownstreamTransactions', () => {
   });
 
   it('fails a transaction with no response within the timeout (RFC 4975 §7.1), oldest first', (t) => {
-    const { tracker, expired, advance } = setup(t);
+    const { tracker, expired, advance, registered } = setup(t);
     const conn = {};
-    const a = new Tx('a');
-    const b = new Tx('b');
-    tracker.register(a, conn, 'a');
-    tracker.register(b, conn, 'b');
+    const [a, b] = registered(conn, 'a', 'b') as [Tx, Tx];
     tracker.arm(a, conn);
     advance(400);
     tracker.arm(b, conn);
@@ -53,10 +57,9 @@ describe('DownstreamTransactions', () => {
   });
 
   it('an answered transaction never expires', (t) => {
-    const { tracker, expired, advance } = setup(t);
+    const { tracker, expired, advance, registered } = setup(t);
     const conn = {};
-    const a = new Tx('a');
-    tracker.register(a, conn, 'a');
+    const [a] = registered(conn, 'a') as [Tx];
     tracker.arm(a, conn);
     advance(500);
     tracker.settle(a, conn, 'a');
@@ -66,12 +69,9 @@ describe('DownstreamTransactions', () => {
   });
 
   it('hands back the open transactions of a closed connection, and stops its timer', (t) => {
-    const { tracker, expired, advance } = setup(t);
+    const { tracker, expired, advance, registered } = setup(t);
     const conn = {};
-    const a = new Tx('a');
-    const b = new Tx('b');
-    tracker.register(a, conn, 'a');
-    tracker.register(b, conn, 'b');
+    const [a, b] = registered(conn, 'a', 'b') as [Tx, Tx];
     tracker.arm(a, conn);
     const open = [...(tracker.closed(conn) ?? [])];
     assert.deepEqual(open, [a, b]);
@@ -84,18 +84,13 @@ describe('DownstreamTransactions', () => {
   });
 
   it('reads the timeout when a transaction is armed (a live option)', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout'] });
     let timeoutMs = 1000;
-    const clock = { t: 0 };
-    const expired: string[] = [];
-    const tracker = new DownstreamTransactions<Tx>({ timeoutMs: () => timeoutMs, expired: (x) => expired.push(x.outTid), now: () => clock.t });
+    const { tracker, expired, advance, registered } = setup(t, () => timeoutMs);
     const conn = {};
-    const a = new Tx('a');
-    tracker.register(a, conn, 'a');
+    const [a] = registered(conn, 'a') as [Tx];
     timeoutMs = 200;
     tracker.arm(a, conn);
-    clock.t = 200;
-    t.mock.timers.tick(200);
+    advance(200);
     assert.deepEqual(expired, ['a']);
   });
 });

@@ -128,27 +128,42 @@ async function nextHop(fileTotal: number, statusFor: (head: MsrpRequestHead) => 
   };
 }
 
+/**
+ * A relay with two authenticated sessions, alice's (`a`) and bob's (`c`), sending through it
+ * to the next hop on `hopPort`. `startFile` writes the head of a SEND from alice of `total`
+ * bytes as ONE chunk (Byte-Range 1-total/total) and returns its transaction id; the body
+ * and end-line are the caller's to write on `a.socket`.
+ */
+async function sessionsTo(hopPort: number) {
+  const r = await startTestRelay();
+  relays.push(r);
+  const a = await TestClient.connect({ port: r.port, ca: r.ca });
+  const c = await TestClient.connect({ port: r.port, ca: r.ca });
+  clients.push(a, c);
+  const sa = usePathOf(await a.auth(r.relay.uri, 'alice', 'alice-pw'));
+  const sc = usePathOf(await c.auth(r.relay.uri, 'bob', 'bob-pw'));
+  const target = (id: string): string => `msrps://127.0.0.1:${hopPort}/${id};tcp`;
+  const startFile = (total: number, messageId: string): string => {
+    const tid = newTransactionId();
+    a.socket.write(serializeHead({
+      kind: 'request', method: 'SEND', transactionId: tid, toPath: [sa, target('file')], fromPath: [a.uri],
+      headers: [{ name: 'Message-ID', value: messageId }, { name: 'Byte-Range', value: `1-${total}/${total}` }, { name: 'Content-Type', value: 'application/octet-stream' }],
+    }));
+    return tid;
+  };
+  return { a, c, sc, target, startFile };
+}
+
 describe('chunk interruption on a shared next-hop connection (RFC 4975 §7.1.1)', () => {
   it('a 100 KB text overtakes a 200 MB file in flight on the same connection; the file arrives intact', async (t) => {
     const total = FILE_BYTES;
     const hop = await nextHop(total);
-    const r = await startTestRelay();
-    relays.push(r);
-    const a = await TestClient.connect({ port: r.port, ca: r.ca });
-    const c = await TestClient.connect({ port: r.port, ca: r.ca });
-    clients.push(a, c);
-    const sa = usePathOf(await a.auth(r.relay.uri, 'alice', 'alice-pw'));
-    const sc = usePathOf(await c.auth(r.relay.uri, 'bob', 'bob-pw'));
-    const target = (id: string): string => `msrps://127.0.0.1:${hop.port}/${id};tcp`;
+    const { a, c, sc, target, startFile } = await sessionsTo(hop.port);
 
     // A streams the file as ONE chunk: without interruption it would hold the relay's
     // connection to the next hop until its last byte.
-    const tid = newTransactionId();
+    const tid = startFile(total, newMessageId());
     const sent = createHash('sha256');
-    a.socket.write(serializeHead({
-      kind: 'request', method: 'SEND', transactionId: tid, toPath: [sa, target('file')], fromPath: [a.uri],
-      headers: [{ name: 'Message-ID', value: newMessageId() }, { name: 'Byte-Range', value: `1-${total}/${total}` }, { name: 'Content-Type', value: 'application/octet-stream' }],
-    }));
     const sending = (async () => {
       for (let off = 0; off < FILE_BYTES; off += MiB) {
         const slice = randomBytes(MiB);
@@ -193,20 +208,9 @@ describe('an interrupted chunk that the next hop refuses', () => {
     const total = 8 * MiB;
     // The next hop refuses the first piece of the file (Byte-Range from 1) with 413.
     const hop = await nextHop(total, (h) => (getHeader(h, 'Byte-Range')?.startsWith(`1-${total}/`) === true ? 413 : 200));
-    const r = await startTestRelay();
-    relays.push(r);
-    const a = await TestClient.connect({ port: r.port, ca: r.ca });
-    const c = await TestClient.connect({ port: r.port, ca: r.ca });
-    clients.push(a, c);
-    const sa = usePathOf(await a.auth(r.relay.uri, 'alice', 'alice-pw'));
-    const sc = usePathOf(await c.auth(r.relay.uri, 'bob', 'bob-pw'));
-    const target = (id: string): string => `msrps://127.0.0.1:${hop.port}/${id};tcp`;
-    const tid = newTransactionId();
+    const { a, c, sc, target, startFile } = await sessionsTo(hop.port);
     const messageId = newMessageId();
-    a.socket.write(serializeHead({
-      kind: 'request', method: 'SEND', transactionId: tid, toPath: [sa, target('file')], fromPath: [a.uri],
-      headers: [{ name: 'Message-ID', value: messageId }, { name: 'Byte-Range', value: `1-${total}/${total}` }, { name: 'Content-Type', value: 'application/octet-stream' }],
-    }));
+    const tid = startFile(total, messageId);
     const file = randomBytes(total);
     a.socket.write(file.subarray(0, 2 * MiB));
     await hop.reached(MiB);

@@ -10,7 +10,7 @@ import { GuessLimiter } from '../../auth/guesses.ts';
 import { NonceManager } from '../../auth/nonce.ts';
 import { offerSdp, SipUac } from '../../client/sip-uac.ts';
 import { TestClient } from '../../relay/testclient.ts';
-import { MemoryCredentials, startTestRelay } from '../../relay/testrelay.ts';
+import { MemoryCredentials, startTestRelay, type TestRelay } from '../../relay/testrelay.ts';
 import { createSocket } from 'node:dgram';
 import { headerValue, request } from '../../sip/message.ts';
 import { serialize } from '../../sip/serializer.ts';
@@ -240,25 +240,32 @@ describe('spoofed SIP over UDP (issue 13)', { timeout: 60_000 }, () => {
 });
 
 describe('MSRP AUTH password guessing (issue 13)', { timeout: 30_000 }, () => {
+  /** One AUTH on a connection of its own: the per-connection limit (auth.maxFailures) never triggers. */
+  const authAlone = async (r: TestRelay, user: string, password: string, o: { wrongPassword?: boolean } = {}) => {
+    const c = await TestClient.connect({ port: r.port, ca: r.ca });
+    try {
+      return await c.auth(r.relay.uri, user, password, o);
+    } finally {
+      c.close();
+    }
+  };
+  /** Past a guessing limit even alice's right password is refused, and the comment says why. */
+  const assertGuessingRefused = async (r: TestRelay) => {
+    const res = await authAlone(r, 'alice', 'alice-pw');
+    assert.equal(res.status, 403);
+    assert.match(res.comment ?? '', /too many failed attempts/);
+  };
+
   it('counts wrong passwords per user across connections: past the limit even the right password gets 403', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const log = capturingLogger();
     const r = await startTestRelay({}, undefined, { metrics, logger: log.logger, guesses: new GuessLimiter({ perUser: 3, perSource: 100, windowMs: 60_000 }) });
     try {
-      // One connection per attempt: the per-connection limit (auth.maxFailures) never triggers.
       for (let i = 0; i < 3; i++) {
-        const c = await TestClient.connect({ port: r.port, ca: r.ca });
-        assert.equal((await c.auth(r.relay.uri, 'alice', 'nope', { wrongPassword: true })).status, 403);
-        c.close();
+        assert.equal((await authAlone(r, 'alice', 'nope', { wrongPassword: true })).status, 403);
       }
-      const c = await TestClient.connect({ port: r.port, ca: r.ca });
-      const res = await c.auth(r.relay.uri, 'alice', 'alice-pw');
-      assert.equal(res.status, 403);
-      assert.match(res.comment ?? '', /too many failed attempts/);
-      c.close();
-      const other = await TestClient.connect({ port: r.port, ca: r.ca });
-      assert.equal((await other.auth(r.relay.uri, 'bob', 'bob-pw')).status, 200, 'another user is not affected');
-      other.close();
+      await assertGuessingRefused(r);
+      assert.equal((await authAlone(r, 'bob', 'bob-pw')).status, 200, 'another user is not affected');
       const lines = log.lines.filter((l) => l['msg'] === 'authentication failed');
       assert.equal(lines.length, 3);
       assert.equal(lines[0]!['user'], 'alice');
@@ -274,15 +281,9 @@ describe('MSRP AUTH password guessing (issue 13)', { timeout: 30_000 }, () => {
     const r = await startTestRelay({}, undefined, { guesses: new GuessLimiter({ perUser: 100, perSource: 2, windowMs: 60_000 }) });
     try {
       for (const user of ['alice', 'bob']) {
-        const c = await TestClient.connect({ port: r.port, ca: r.ca });
-        assert.equal((await c.auth(r.relay.uri, user, 'x', { wrongPassword: true })).status, 403);
-        c.close();
+        assert.equal((await authAlone(r, user, 'x', { wrongPassword: true })).status, 403);
       }
-      const c = await TestClient.connect({ port: r.port, ca: r.ca });
-      const res = await c.auth(r.relay.uri, 'alice', 'alice-pw');
-      assert.equal(res.status, 403);
-      assert.match(res.comment ?? '', /too many failed attempts/);
-      c.close();
+      await assertGuessingRefused(r);
     } finally {
       await r.relay.stop();
     }

@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { connectEndpoint } from '../../client/endpoint.ts';
 import { getHeader } from '../../msrp/frame.ts';
+import { rfc7701BodyAsPublished, rfc7701BodyFixed } from '../../msrp/testdata/rfc7701.ts';
 import { join, probe, startTestSwitch, TestPeer } from './testpeer.ts';
 
 const CONFERENCE = 'sip:conference@example.com';
@@ -92,15 +93,7 @@ describe('RFC 7701 §9 flows', () => {
 
   it('§9.3 a regular message reaches Bob with the CPIM body untouched', async () => {
     const { alice, bob } = await rfcRoom();
-    const body = crlf([
-      'From: Alice <sip:alice@example.com>',
-      'To: <sip:conference@example.com>',
-      'DateTime: 2009-03-02T15:02:31-03:00',
-      '', // Fixed: the blank line RFC 3862 §3.1 requires before the MIME headers.
-      'Content-Type: text/plain',
-      '',
-      'Hello guys, how are you today?',
-    ]);
+    const body = rfc7701BodyFixed;
     alice.socket.write(send('d93kswow', alice.focusUri, ALICE_PATH, '12339sdqwer', body));
     assert.equal((await alice.response('d93kswow')).status, 200);
     const got = await bob.next();
@@ -156,14 +149,7 @@ describe('RFC 7701 §9 flows', () => {
 
   it('accepts the §9.3 body as published (no blank line before Content-Type) and forwards it unchanged', async () => {
     const { alice, bob } = await rfcRoom();
-    const published = crlf([
-      'From: Alice <sip:alice@example.com>',
-      'To: <sip:conference@example.com>',
-      'DateTime: 2009-03-02T15:02:31-03:00',
-      'Content-Type: text/plain',
-      '',
-      'Hello guys, how are you today?',
-    ]);
+    const published = rfc7701BodyAsPublished;
     alice.socket.write(send('d93kswow', alice.focusUri, ALICE_PATH, '12339sdqwer', published));
     assert.equal((await alice.response('d93kswow')).status, 200);
     assert.equal((await bob.next()).body.toString(), published);
