@@ -155,3 +155,38 @@ describe('dial-out: REFER method=INVITE', { timeout: 60_000 }, () => {
     assert.equal(invited, false);
   });
 });
+
+describe('dial-out with chat.media.privateAddresses: deny', { timeout: 60_000 }, () => {
+  it('refuses a REFER method=INVITE whose target resolves to a private address: final NOTIFY 403, no INVITE sent', async () => {
+    const users = new MemoryCredentials().add('example.com', 'mod', 'mod-pw');
+    const config = loopbackChatConfig({ rooms: [{ name: 'lobby', policy: { moderators: ['sip:mod@example.com'], notices: false } }] });
+    const chat = await startChatServer({ ...config, media: { ...config.media, privateAddresses: 'deny' } }, {
+      logger,
+      auth: { realmFor: () => 'example.com', nonces: new NonceManager({ secret: randomBytes(32), lifetimeSec: 300 }), lookup: (r, u) => users.lookup(r, u) },
+    });
+    const carol = await SipUac.open('UDP', chat.focus.udpPort!, 'carol');
+    const mod = await SipUac.open('UDP', chat.focus.udpPort!, 'mod');
+    try {
+      let invited = 0;
+      carol.answerInvite = () => {
+        invited++;
+        return { status: 486 };
+      };
+      mod.credentials = { username: 'mod', password: 'mod-pw' };
+      // A phone on loopback: the address class a metadata service or a pod shares.
+      const res = await mod.send(mod.newDialog(ROOM, 'sip:mod@example.com'), 'REFER', { headers: [['Refer-To', `<sip:carol@127.0.0.1:${carol.localPort};method=INVITE>`]] });
+      assert.equal(res.status, 202);
+      assert.match((await mod.nextRequest('NOTIFY')).body.toString(), /^SIP\/2\.0 100 Trying/);
+      const done = await mod.nextRequest('NOTIFY');
+      assert.match(headerValue(done, 'Subscription-State') ?? '', /^terminated/);
+      assert.match(done.body.toString(), /^SIP\/2\.0 403 /);
+      // The final NOTIFY follows the dial-out's outcome, so an INVITE, had one been sent, came first.
+      assert.equal(invited, 0, 'the focus sent no INVITE to the private address');
+      assert.equal(chat.focus.calls, 0);
+    } finally {
+      carol.close();
+      mod.close();
+      await chat.close();
+    }
+  });
+});

@@ -16,7 +16,7 @@ import { buildChatRoomOffer, findMsrpMedia } from '../../sip/sdp-msrp.ts';
 import { formatSdp, parseSdp } from '../../sip/sdp.ts';
 import type { IncomingRequest, UserAgentServer } from '../../sip/ua.ts';
 import { parseSipUri } from '../../sip/uri.ts';
-import { acceptsCpim } from './admission.ts';
+import { acceptsCpim, isPrivateHost } from './admission.ts';
 import type { Call } from './calls.ts';
 import type { AdmitResult, ChatRoomPort } from './chat-port.ts';
 import type { RoomEntry } from './directory.ts';
@@ -34,6 +34,12 @@ export interface DialOutOptions {
   adopt(call: Call): void;
   /** Host name → address for the INVITE (default: the host as written). */
   resolve?(host: string): Promise<string>;
+  /**
+   * chat.media.privateAddresses: `deny` also keeps dial-out off private, loopback and
+   * link-local addresses, judged on the resolved address (transport/address-class.ts), so a
+   * moderator cannot make the focus send SIP into the pod network or to a metadata service.
+   */
+  readonly privateAddresses?: 'allow' | 'deny';
 }
 
 export interface DialOutcome {
@@ -88,6 +94,10 @@ export class DialOut {
       address = this.#o.resolve === undefined ? invitee.host : await this.#o.resolve(invitee.host);
     } catch {
       return outcome(404);
+    }
+    if (this.#o.privateAddresses === 'deny' && isPrivateHost(address)) {
+      log.warn({ address }, 'dial-out refused: the target resolves to a private address (chat.media.privateAddresses: deny)');
+      return outcome(403);
     }
     const offer = buildChatRoomOffer({
       path: [reserved.localUri], address: this.#o.publicHost, sessionId: String(randomInt(1, 2 ** 47)),

@@ -185,6 +185,7 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     notify: (dialog, sipfrag, final) => void notifyRefer(dialog, sipfrag, final),
     adopt: (call) => calls.add(call),
     resolve: async (host) => (isIP(host) !== 0 ? host : (await lookup(host)).address),
+    privateAddresses: (o.media ?? LAB_MEDIA_POLICY).privateAddresses,
   });
 
   const subscriptions = new ConferenceSubscriptions({
