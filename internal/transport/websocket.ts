@@ -4,7 +4,8 @@
 //
 // - Handshake (RFC 7977 §4.1, RFC 6455 §4.2): the client must offer the `msrp` subprotocol;
 //   anything else is refused with 400 before the upgrade, as is an Origin not in the
-//   configured list (403, RFC 6455 §10.2). Plain HTTP requests get 426.
+//   configured list (403, RFC 6455 §10.2). Plain HTTP requests get 426, or go to
+//   `onHttpRequest` when given (the relay serves the browser chat page there, same origin).
 // - Framing (RFC 7977 §4.2): one MSRP frame per WebSocket message. What the relay writes is
 //   scanned for frame ends (msrp/frame-ends.ts); a frame written whole leaves as one message, a
 //   streamed one as one fragmented message (RFC 6455 §5.4) whose fragments leave as its body
@@ -17,7 +18,7 @@
 //   text when it is UTF-8 (binary otherwise); no frame scanning.
 import { isUtf8 } from 'node:buffer';
 import { EventEmitter } from 'node:events';
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { PeerCertificate, SecureContextOptions, TLSSocket } from 'node:tls';
@@ -51,6 +52,8 @@ export interface WebSocketListenSpec {
   onRefused?(reason: HandshakeRefusal, detail: string, req: IncomingMessage): void;
   /** Connection caps and the TLS handshake deadline, as on the MSRP listeners (listeners.ts). */
   guard?: ListenerGuard;
+  /** Plain HTTP requests (not upgrades); absent: 426 Upgrade Required. */
+  onHttpRequest?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /** Smaller pieces of an unfinished frame are gathered before they leave as one fragment. */
@@ -300,7 +303,11 @@ export async function listenWebSocket(spec: WebSocketListenSpec): Promise<Listen
     // Counted from accept, before the TLS handshake and the HTTP upgrade, like the MSRP listeners.
     if (guard !== undefined) guardAccept(server, guard);
     server.on('upgrade', onUpgrade);
-    server.on('request', (req, res) => {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (spec.onHttpRequest !== undefined) {
+        spec.onHttpRequest(req, res);
+        return;
+      }
       // Not an upgrade: this port speaks WebSocket only (RFC 7231 §6.5.15).
       res.writeHead(426, { Upgrade: 'websocket', 'Content-Type': 'text/plain', Connection: 'close' });
       res.end(`WebSocket only: connect with the "${spec.subprotocol}" subprotocol\n`);
