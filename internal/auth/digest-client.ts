@@ -80,7 +80,7 @@ export function answerChallenge(input: DigestAnswerInput): DigestAnswer {
   const { challenge: c } = input;
   const hash = hashOf(c.algorithm);
   const h1 = ha1(hash, input.username, c.realm, input.password);
-  const cnonce = input.cnonce ?? randomBytes(16).toString('base64url');
+  const cnonce = input.cnonce ?? randomBytes(16).toString('hex');
   const nc = (input.nc ?? 1).toString(16).padStart(8, '0');
   const response = computeResponse({ algorithm: c.algorithm, ha1: h1, nonce: c.nonce, cnonce, nc, qop: 'auth', method: input.method ?? AUTH_METHOD, uri: input.uri });
   // RFC 7616 §3.4: a username that cannot travel in a quoted-string goes in username* (RFC 5987).
