@@ -27,6 +27,8 @@ if (!present && process.env['CI'] === 'true') throw new Error(`Chromium not foun
 const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts');
 const DOMAIN = 'chat.test';
 const ROOM = `sip:lobby@${DOMAIN}`;
+/** A room whose focus asks for SIP Digest (policy.requireAuth). */
+const VIP = `sip:vip@${DOMAIN}`;
 const logger = createLogger({ name: 'chat-page-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent', env: {} });
 
 /** The engine as `npm start` runs it, every port ephemeral: the relay's ws: listener serves the page. */
@@ -72,8 +74,8 @@ async function waitForText(page: Page, selector: string, re: RegExp, timeout = 1
   });
 }
 
-/** Logs in with the keyboard: fields in tab order, Enter submits. */
-async function joinRoom(page: Page, url: string, user: string, password: string, nickname: string): Promise<void> {
+/** Logs in with the keyboard: fields in tab order, Enter submits; resolves with the status line. */
+async function login(page: Page, url: string, user: string, password: string, nickname: string, room = ROOM): Promise<void> {
   await page.goto(url, { waitUntil: 'load' });
   await page.waitForFunction(`document.getElementById('room').value === ${JSON.stringify(ROOM)}`, { timeout: 5000 });
   await page.focus('#username');
@@ -82,8 +84,19 @@ async function joinRoom(page: Page, url: string, user: string, password: string,
   await page.keyboard.type(password);
   await page.keyboard.press('Tab');
   await page.keyboard.type(nickname);
+  if (room !== ROOM) {
+    await page.keyboard.press('Tab');
+    await page.keyboard.down('Control');
+    await page.keyboard.press('KeyA');
+    await page.keyboard.up('Control');
+    await page.keyboard.type(room);
+  }
   await page.keyboard.press('Enter');
-  await waitForText(page, '#status', new RegExp(`In ${ROOM} as ${nickname}`));
+}
+
+async function joinRoom(page: Page, url: string, user: string, password: string, nickname: string, room = ROOM): Promise<void> {
+  await login(page, url, user, password, nickname, room);
+  await waitForText(page, '#status', new RegExp(`In ${room} as ${nickname}`));
 }
 
 async function say(page: Page, text: string): Promise<void> {
@@ -105,6 +118,7 @@ describe('the chat page in headless Chromium', { skip: present ? false : `no Chr
     await store.createRealm(DOMAIN);
     for (const u of ['alice', 'bob', 'carol']) await store.createUser(DOMAIN, u, `${u}-pw`);
     await store.rooms.put('lobby', { uri: ROOM, subject: 'page test', policy: { nicknames: true, privateMessages: true } });
+    await store.rooms.put('vip', { uri: VIP, subject: 'members only', policy: { requireAuth: true } });
     const ws = engine.relay.addresses.find((a) => a.websocket)!;
     url = `http://127.0.0.1:${ws.port}/`;
     browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
@@ -212,5 +226,20 @@ describe('the chat page in headless Chromium', { skip: present ? false : `no Chr
     await alice.click('#leave');
     await waitForText(alice, '#status', /^You left the room\.$/);
     await bob.waitForFunction(`![...document.querySelectorAll('#participants li')].some((e) => e.textContent.startsWith('Alice'))`, { timeout: 10_000 });
+  });
+
+  it('answers the focus\'s Digest challenge for a members-only room, and says so when the password is wrong', async () => {
+    const ctx = await browser.createBrowserContext();
+    const page = await ctx.newPage();
+    await login(page, url, 'bob', 'not-his-password', 'Bob');
+    await waitForText(page, '#status', /^Could not join: the relay refused the login \(403\)/);
+    assert.equal(await page.$eval('#chat', (e) => (e as unknown as { hidden: boolean }).hidden), true, 'still on the login form');
+    // The focus challenges the INVITE and the SUBSCRIBE (requireAuth); the page answers with the
+    // same login, so the room knows bob as sip:bob@<realm>.
+    await joinRoom(page, url, 'bob', 'bob-pw', 'Bob', VIP);
+    await waitForText(page, '#participants li', /^Bob \(you\)$/);
+    const room = engine.chat!.switch.room(VIP)!;
+    assert.deepEqual(room.participants().map((p) => [p.sipUri, p.nickname]), [[`sip:bob@${DOMAIN}`, 'Bob']]);
+    await ctx.close();
   });
 });
