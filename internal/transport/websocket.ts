@@ -22,7 +22,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { PeerCertificate, SecureContextOptions, TLSSocket } from 'node:tls';
-import { WebSocket, WebSocketServer } from 'ws';
+import { Sender, WebSocket, WebSocketServer, type FrameOptions } from 'ws';
 import { FrameEndScanner } from '../msrp/frame-ends.ts';
 import { beginRead, endRead } from './connection.ts';
 import { bindAll, guardAccept, type Listener, type ListenerGuard } from './listeners.ts';
@@ -59,6 +59,16 @@ export interface WebSocketListenSpec {
 /** Smaller pieces of an unfinished frame are gathered before they leave as one fragment. */
 const FRAGMENT_MIN = 16 * 1024;
 
+// RFC 6455 §5.2 opcodes, and Sender.frame options for each kind of data frame the relay sends:
+// server frames are not masked (§5.1), compression is off (no permessage-deflate).
+const OPCODE_CONTINUATION = 0x0;
+const OPCODE_BINARY = 0x2;
+const frameOptions = (fin: boolean, opcode: number): FrameOptions => ({ fin, opcode, mask: false, readOnly: true, rsv1: false });
+const WHOLE = frameOptions(true, OPCODE_BINARY);
+const FIRST = frameOptions(false, OPCODE_BINARY);
+const MIDDLE = frameOptions(false, OPCODE_CONTINUATION);
+const LAST = frameOptions(true, OPCODE_CONTINUATION);
+
 /**
  * A WebSocket carrying MSRP, with the part of the net.Socket interface that Connection uses:
  * 'data' per received message, write/cork/uncork, backpressure, pause/resume, end/destroy.
@@ -77,6 +87,11 @@ export class WebSocketStream extends EventEmitter {
   #pendingBytes = 0;
   /** A message was begun with fragments and not finished. */
   #fragmented = false;
+  /** uncork() calls not yet passed on to the socket (released at the end of the turn). */
+  #uncorks = 0;
+  /** WebSocket frames (headers and payloads) of the current write(), sent by #flush(). */
+  readonly #out: Buffer[] = [];
+  #outBytes = 0;
   #ended = false;
   #closeEmitted = false;
   readonly #messages: boolean;
@@ -144,8 +159,22 @@ export class WebSocketStream extends EventEmitter {
     this.#raw.cork();
   }
 
+  /**
+   * The socket is uncorked once per turn of the event loop (setImmediate: the check phase, right
+   * after the reads of this turn), not per read. A WebSocket client sends each message in its
+   * own TLS record (browsers, the ws package), so the relay reads one message or a few at a time:
+   * uncorked per read, what they cause would leave in as many small TLS records and system
+   * calls; held to the end of the turn it leaves in one (docs/architecture.md §3.4).
+   */
   uncork(): void {
-    this.#raw.uncork();
+    if (this.#uncorks++ === 0) setImmediate(uncorkHeld, this);
+  }
+
+  /** Releases the corks uncork() held (internal: the setImmediate of uncork). */
+  releaseCorks(): void {
+    const n = this.#uncorks;
+    this.#uncorks = 0;
+    for (let i = 0; i < n; i++) this.#raw.uncork();
   }
 
   /**
@@ -172,6 +201,7 @@ export class WebSocketStream extends EventEmitter {
       start = ends[i]!;
     }
     if (start < b.length) this.#partial(start === 0 ? b : b.subarray(start));
+    this.#flush();
     return !this.#raw.writableNeedDrain;
   }
 
@@ -209,9 +239,40 @@ export class WebSocketStream extends EventEmitter {
     return out;
   }
 
+  /**
+   * Frames `data` as one WebSocket frame with ws's own framing (Sender.frame): the first frame
+   * of a message is binary, the next ones of a fragmented message are continuations (RFC 6455
+   * §5.4). The frames of one write() leave together (#flush).
+   */
   #send(data: Buffer, fin: boolean): void {
+    const opcode = this.#fragmented ? OPCODE_CONTINUATION : OPCODE_BINARY;
     this.#fragmented = !fin;
-    this.#ws.send(data, { binary: true, fin, compress: false });
+    const frame = Sender.frame(data, fin ? (opcode === OPCODE_BINARY ? WHOLE : LAST) : (opcode === OPCODE_BINARY ? FIRST : MIDDLE));
+    for (const piece of frame) {
+      this.#out.push(piece);
+      this.#outBytes += piece.length;
+    }
+  }
+
+  /**
+   * The frames of one write() go to the socket in one write: small ones (the usual batch of
+   * short frames a read produced, docs/architecture.md §3.4) as one buffer, which costs one copy of
+   * a few kilobytes instead of two socket writes per message; a batch with large pieces (a
+   * streamed body) as they are, corked, so no body is copied.
+   */
+  #flush(): void {
+    const out = this.#out;
+    if (out.length === 0) return;
+    const raw = this.#raw;
+    if (out.length === 1) raw.write(out[0]!);
+    else if (this.#outBytes <= FRAGMENT_MIN) raw.write(Buffer.concat(out, this.#outBytes));
+    else {
+      raw.cork();
+      for (const piece of out) raw.write(piece);
+      raw.uncork();
+    }
+    out.length = 0;
+    this.#outBytes = 0;
   }
 
   /** Bytes written and not yet handed to the kernel (ws's and the socket's queue, plus held pieces). */
@@ -262,6 +323,10 @@ export class WebSocketStream extends EventEmitter {
     this.#ended = true;
     this.#ws.terminate();
   }
+}
+
+function uncorkHeld(s: WebSocketStream): void {
+  s.releaseCorks();
 }
 
 /** Starts `ws:` (or, with spec.tls, `wss:`) listeners handing each accepted WebSocket to spec.onSocket. */
