@@ -102,8 +102,10 @@ export class ChatRoom {
     const scheme = o.msrpUrl.startsWith('wss:') ? 'msrps' : 'msrp';
     const localUri = `${scheme}://${newSessionId().slice(0, 10).toLowerCase()}.invalid:2855/${newSessionId()};ws`;
     let relay: RelaySession;
+    // A failed re-AUTH ends the room's sockets too, once it is joined.
+    let onLost = (why: string): void => events.onClosed(`the relay session was lost: ${why}`);
     try {
-      relay = await authenticate(msrp, { relayUri: o.relayUri, localUri, username: o.username, password: o.password }, (why) => events.onClosed(`the relay session was lost: ${why}`));
+      relay = await authenticate(msrp, { relayUri: o.relayUri, localUri, username: o.username, password: o.password }, (why) => onLost(why));
     } catch (err) {
       msrp.close();
       throw err;
@@ -124,6 +126,11 @@ export class ChatRoom {
       room.#shutdown();
       throw err;
     }
+    onLost = (why) => {
+      if (room.#closed) return;
+      room.#shutdown();
+      events.onClosed(`the relay session was lost: ${why}`);
+    };
     return room;
   }
 

@@ -111,7 +111,9 @@ export class ChatView {
         li.querySelector('.text')!.textContent = `file ${file.name}`;
         bar.setAttribute('aria-label', `received ${file.name}`);
         const a = el('a', `save ${file.name} (${file.bytes.length} bytes)`);
-        const blob = new Blob([file.bytes as Uint8Array<ArrayBuffer>], { type: file.type });
+        // Whatever type the sender declared, the bytes are offered for download only: a blob:
+        // URL has this page's origin, and opened as, say, text/html it would run as the page.
+        const blob = new Blob([file.bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' });
         a.href = URL.createObjectURL(blob);
         a.download = file.name;
         li.append(' ', a);
