@@ -56,6 +56,9 @@ export interface WebSocketListenSpec {
   onHttpRequest?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
+/** Received messages up to this size (together) are handed on per socket read, not one by one. */
+const HOLD_MAX = 16 * 1024;
+
 /** Smaller pieces of an unfinished frame are gathered before they leave as one fragment. */
 const FRAGMENT_MIN = 16 * 1024;
 
@@ -87,6 +90,10 @@ export class WebSocketStream extends EventEmitter {
   #pendingBytes = 0;
   /** A message was begun with fragments and not finished. */
   #fragmented = false;
+  /** Within a socket read (MSRP mode): small messages are held until it ends. */
+  #reading = false;
+  #held: Buffer[] = [];
+  #heldBytes = 0;
   /** uncork() calls not yet passed on to the socket (released at the end of the turn). */
   #uncorks = 0;
   /** WebSocket frames (headers and payloads) of the current write(), sent by #flush(). */
@@ -104,19 +111,50 @@ export class WebSocketStream extends EventEmitter {
     this.remoteAddress = raw.remoteAddress;
     this.remotePort = raw.remotePort;
     this.encrypted = 'encrypted' in raw && raw.encrypted === true;
-    ws.on('message', (data: Buffer) => this.emit('data', data));
+    ws.on('message', (data: Buffer) => this.#message(data));
     ws.on('error', (err: Error) => this.emit('error', err));
     ws.on('close', () => this.#emitClose());
     // The messages of one socket read are emitted by ws's own 'data' listener, one by one:
     // bracketing it makes what they cause leave in one write per destination, as for a TCP read
-    // (connection.ts). ws added its listener when the upgrade completed, before this.
+    // (connection.ts). ws added its listener when the upgrade completed, before this. In MSRP
+    // mode the small messages of one read are held and handed on together after ws's listener
+    // (#release), so the frame parser reads them in one go, as it reads a TCP read.
     raw.prependListener('data', beginRead);
+    if (!messages) {
+      raw.prependListener('data', () => {
+        this.#reading = true;
+      });
+      raw.on('data', () => this.#release());
+    }
     raw.on('data', endRead);
     raw.on('drain', () => this.emit('drain'));
     raw.on('close', () => this.#emitClose());
   }
 
+  #message(data: Buffer): void {
+    if (!this.#reading || data.length > HOLD_MAX) {
+      this.#release();
+      this.emit('data', data);
+      return;
+    }
+    this.#held.push(data);
+    this.#heldBytes += data.length;
+    if (this.#heldBytes > HOLD_MAX) this.#release();
+  }
+
+  /** The messages held during a socket read, as one chunk (one small copy). */
+  #release(): void {
+    this.#reading = false;
+    const held = this.#held;
+    if (held.length === 0) return;
+    const chunk = held.length === 1 ? held[0]! : Buffer.concat(held, this.#heldBytes);
+    this.#held = [];
+    this.#heldBytes = 0;
+    this.emit('data', chunk);
+  }
+
   #emitClose(): void {
+    this.#release();
     if (this.#closeEmitted) return;
     this.#closeEmitted = true;
     this.emit('close');
