@@ -6,7 +6,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bundleWeb } from './bundle.ts';
 
 export interface ChatPageSettings {
   /** The relay's MSRP URI (the page's AUTH To-Path). */
@@ -38,7 +37,9 @@ const HEADERS = {
 const FILES: Record<string, { type: string; make: () => Promise<string> }> = {
   '/': { type: 'text/html; charset=utf-8', make: () => readFile(join(PAGE, 'chat.html'), 'utf8') },
   '/chat.css': { type: 'text/css; charset=utf-8', make: () => readFile(join(PAGE, 'chat.css'), 'utf8') },
-  '/chat.js': { type: 'text/javascript; charset=utf-8', make: () => bundleWeb('page/main.ts') },
+  // esbuild is loaded on the first request for the page, not with the engine: a relay whose
+  // esbuild cannot load still starts (the page answers 500, with a log line).
+  '/chat.js': { type: 'text/javascript; charset=utf-8', make: async () => (await import('./bundle.ts')).bundleWeb('page/main.ts') },
 };
 
 /** The request handler; `settings` is read per request (the focus starts after the relay). */
