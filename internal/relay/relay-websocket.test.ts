@@ -126,7 +126,7 @@ describe('MSRP over WebSocket through the relay (RFC 7977)', () => {
     const sent: MsrpRequest[] = [];
     for (let i = 0; i < n; i++) sent.push(a.sendMessage([sa, sb, b.uri], `msg ${i} ${'x'.repeat(i % 7 === 0 ? 3000 : 40)}`));
     for (let i = 0; i < n; i++) {
-      const got = await b.next((f) => f.kind === 'request' && f.method === 'SEND');
+      const got = await b.request('SEND');
       assert.equal(Buffer.concat(got.body).toString().split(' ')[1], String(i), 'in order');
       b.write(buildResponse(got, 200));
     }
