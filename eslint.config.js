@@ -47,6 +47,10 @@ const FORBIDDEN = {
   admin: { folders: ['transport', 'relay', 'mesh', 'engine', 'chat', 'operator', 'client'], modules: [], why: 'the admin sidecar reaches the engine over HTTP only' },
   operator: { folders: ['store', 'relay', 'mesh', 'engine', 'chat', 'admin', 'client', ...PROTOCOL], modules: [], why: 'the operator never imports the engine or the admin app' },
   client: { folders: ['store', 'relay', 'mesh', 'engine', 'chat/focus', 'admin', 'operator'], regexes: ['^(\\.\\./)+chat/[^/]+\\.ts$'], modules: [], why: 'the client is a peer: protocol and sockets only (of the chat server, only the switch\'s URI rules)' },
+  // web/: the bundler and the server of the chat page (used by the engine), and page/, the
+  // browser code: the pure protocol folders and its own files only (no Node, no server side).
+  web: { folders: FEATURES, modules: [], why: 'the page server bundles and serves the page; the engine wires it to the relay' },
+  'web/page': { folders: ALL.filter((f) => !PROTOCOL.includes(f)), regexes: ['^\\.\\./[^.]'], modules: [...IO_MODULES, 'node:crypto', 'crypto', 'esbuild', 'ws'], why: 'the chat page runs in the browser: the pure protocol folders (msrp, sip, auth) and its own files only' },
 };
 
 const folderPattern = (folders, why) => ({

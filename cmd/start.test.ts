@@ -29,7 +29,7 @@ interface Started {
   token: string;
 }
 
-interface Ports { relay: number; http: number; control: number; admin: number; sip: number; chat: number }
+interface Ports { relay: number; http: number; control: number; admin: number; sip: number; chat: number; page: number; sipWs: number }
 
 function start(dataDir: string, ports: Ports): Promise<Started> {
   const child = spawn(process.execPath, [START], {
@@ -38,6 +38,8 @@ function start(dataDir: string, ports: Ports): Promise<Started> {
       PATH: process.env['PATH'],
       MSRP_DATA_DIR: join(dataDir, 'data'),
       MSRP_RELAY__LISTEN__0__PORT: String(ports.relay),
+      MSRP_RELAY__LISTEN__1__PORT: String(ports.page),
+      MSRP_CHAT__SIP__WS_PORT: String(ports.sipWs),
       MSRP_HTTP__PORT: String(ports.http),
       MSRP_HTTP__CONTROL_PORT: String(ports.control),
       MSRP_ADMIN_HTTP__PORT: String(ports.admin),
@@ -101,10 +103,17 @@ describe('npm start (cmd/start.ts)', { timeout: 240_000 }, () => {
   });
 
   it('starts on an empty data folder, lets alice authenticate over TLS, lets alice and bob chat in the demo room, stops cleanly on SIGTERM, and keeps her credentials and the room history', async () => {
-    const ports = { relay: await freePort(), http: await freePort(), control: await freePort(), admin: await freePort(), sip: await freePort(), chat: await freePort() };
+    const ports = { relay: await freePort(), http: await freePort(), control: await freePort(), admin: await freePort(), sip: await freePort(), chat: await freePort(), page: await freePort(), sipWs: await freePort() };
     const first = await start(dir, ports);
     children.push(first.child);
     assert.match(first.stdout, new RegExp(`relay URI +msrps://localhost:${ports.relay};tcp`));
+    // The browser chat page (internal/web/chat-page.test.ts drives it in Chromium): served on the
+    // relay's loopback ws: listener, pointing at the focus's SIP WebSocket port and the demo room.
+    assert.match(first.stdout, new RegExp(`chat page +http://127\\.0\\.0\\.1:${ports.page}/ `));
+    const pageConfig = await (await fetch(`http://127.0.0.1:${ports.page}/config.json`)).json() as { sip: unknown; room: string; userDomain: string };
+    assert.deepEqual(pageConfig.sip, { ws: ports.sipWs });
+    assert.equal(pageConfig.room, 'sip:lobby@localhost');
+    assert.equal(pageConfig.userDomain, 'localhost');
     assert.match(first.stdout, /cmd\/msrp\.ts listen --relay msrps:\/\/localhost:\d+ --user bob --password=[A-Za-z0-9]{16} --ca data\/tls\/ca\.crt/);
     assert.match(first.stdout, /cmd\/msrp\.ts send .*--to "<path printed by listen>" --file/);
     const password = first.users.get('alice');

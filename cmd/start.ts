@@ -1,8 +1,9 @@
 // npm start: everything in one process on the embedded default (docs/architecture.md §1.3) — the relay
 // engine, the chat server (SIP focus on 127.0.0.1:5060 UDP+TCP, MSRP switch on 2857) and the
 // admin API on one PGlite database in ./data, a self-signed certificate made on first start,
-// demo users, a demo room sip:lobby@localhost, and a printed quick start. No Kubernetes, no
-// Postgres.
+// demo users, a demo room sip:lobby@localhost, the browser chat page on http://127.0.0.1:8088/
+// (the relay's loopback ws: listener; SIP over WebSocket on 5066), and a printed quick start.
+// No Kubernetes, no Postgres.
 //
 //   node cmd/start.ts [--data-dir DIR] [--plain-tcp] [--config FILE]
 //
@@ -45,14 +46,18 @@ interface DemoCredentials {
 
 /** The defaults of `npm start`, as an environment underlay: the caller's MSRP_* win. */
 function startDefaults(dataDir: string, plainTcp: boolean): Record<string, string> {
-  const listen = [{ host: '127.0.0.1', port: 2855, transport: 'tls' }];
+  // The ws: listener (RFC 7977) serves the browser chat page and carries its MSRP; it is plain
+  // so that a browser needs no trust in the self-signed CA, and loopback only.
+  const listen = [{ host: '127.0.0.1', port: 2855, transport: 'tls' }, { host: '127.0.0.1', port: 8088, transport: 'ws' }];
   if (plainTcp) listen.push({ host: '127.0.0.1', port: 2856, transport: 'tcp' });
   return {
     MSRP_RELAY__LISTEN: JSON.stringify(listen),
     MSRP_RELAY__PUBLIC_HOST: 'localhost',
     MSRP_RELAY__ALIASES: '127.0.0.1',
     MSRP_AUTH__REALMS: JSON.stringify([{ name: DEMO_REALM, hosts: ['127.0.0.1'] }]),
-    MSRP_AUTH__ALLOW_PLAIN_TCP: String(plainTcp),
+    // AUTH without TLS: over the loopback ws: listener of the chat page (RFC 4976 §5 wants TLS;
+    // on loopback nobody can listen in), and over plain TCP with --plain-tcp (development only).
+    MSRP_AUTH__ALLOW_PLAIN_TCP: 'true',
     // A plain TCP peer can never present a certificate: in that development mode, endpoints
     // without a relay may deliver to our clients (docs/relay.md, tls.peerCertificates).
     ...(plainTcp ? { MSRP_TLS__PEER_CERTIFICATES: 'verify-if-presented' } : {}),
@@ -69,6 +74,9 @@ function startDefaults(dataDir: string, plainTcp: boolean): Record<string, strin
     MSRP_CHAT__SIP__HOST: '127.0.0.1',
     MSRP_CHAT__SIP__UDP_PORT: '5060',
     MSRP_CHAT__SIP__TCP_PORT: '5060',
+    // SIP over WebSocket (RFC 7118) for the chat page, plain like its MSRP listener.
+    MSRP_CHAT__SIP__WS_PORT: '5066',
+    MSRP_CHAT__PAGE__ROOM: DEMO_ROOM_URI,
     MSRP_CHAT__MSRP__HOST: '127.0.0.1',
     MSRP_CHAT__MSRP__PORT: '2857',
     MSRP_ADMIN_HTTP__HOST: '127.0.0.1',
@@ -220,7 +228,11 @@ async function main(argv: string[]): Promise<void> {
   });
 
   const chatPorts = chat === undefined ? undefined : { sip: chat.focus.udpPort ?? chat.focus.tcpPort ?? 5060, tcp: chat.focus.tcpPort !== undefined, msrp: chat.msrp.port };
-  process.stdout.write(quickStart({ dataDir, relayUri: relay.uri, demo, admin, plainTcp, metrics: relay.http, ports: relay.addresses, chat: chatPorts }));
+  // The chat page is served on the relay's ws: listener when the focus has a SIP WebSocket port.
+  const pageListener = relay.addresses.find((a) => a.websocket && !a.secure);
+  const page = chat !== undefined && config.chat.page.enabled && chat.focus.wsPort !== undefined && pageListener !== undefined
+    ? `http://${pageListener.address}:${pageListener.port}/` : undefined;
+  process.stdout.write(quickStart({ dataDir, relayUri: relay.uri, demo, admin, plainTcp, metrics: relay.http, ports: relay.addresses, chat: chatPorts, page }));
 }
 
 function quickStart(o: {
@@ -230,8 +242,9 @@ function quickStart(o: {
   admin: AdminHandle | string;
   plainTcp: boolean;
   metrics: { port: number; address: string } | undefined;
-  ports: { secure: boolean; address: string; port: number }[];
+  ports: { secure: boolean; websocket: boolean; address: string; port: number }[];
   chat: { sip: number; tcp: boolean; msrp: number } | undefined;
+  page: string | undefined;
 }): string {
   // Paths as short as they can be from here: relative below the working folder, else absolute.
   const shown = (p: string): string => {
@@ -246,7 +259,7 @@ function quickStart(o: {
   const ca = join(rel, 'tls', 'ca.crt');
   const relay = o.relayUri.replace(/;tcp$/, '');
   const [alice, bob] = o.demo.users;
-  const tcp = o.ports.find((p) => !p.secure);
+  const tcp = o.ports.find((p) => !p.secure && !p.websocket);
   const lines = [
     '',
     'MSRP relay is running (npm start).',
@@ -258,6 +271,7 @@ function quickStart(o: {
     typeof o.admin === 'string' ? `  admin API   ${o.admin}` : `  admin API   ${o.admin.url}/docs   bootstrap token: ${o.demo.adminToken}`,
     ...(o.metrics !== undefined ? [`  metrics     http://${o.metrics.address}:${o.metrics.port}/metrics   (/healthz, /readyz)`] : []),
     ...(o.chat !== undefined ? [`  chat        ${DEMO_ROOM_URI}   (SIP focus 127.0.0.1:${o.chat.sip} UDP${o.chat.tcp ? '+TCP' : ''}, MSRP switch msrps://127.0.0.1:${o.chat.msrp})`] : []),
+    ...(o.page !== undefined ? [`  chat page   ${o.page}   (open it in a browser, log in as a demo user below)`] : []),
     `  data        ${rel}   (demo credentials in ${join(rel, 'demo-credentials.json')}, for this demo only)`,
     '',
     'Send a file from one terminal to another through the relay:',

@@ -2,6 +2,7 @@
 export * from './errors.ts';
 export { parseAuthParams, quote, splitScheme } from './params.ts';
 export * from './digest.ts';
+export * from './digest-client.ts';
 export * from './nonce.ts';
 export * from './verify.ts';
 export * from './basic.ts';

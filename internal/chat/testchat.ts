@@ -11,6 +11,7 @@ export function loopbackChatConfig(o: { rooms: ChatConfig['rooms']; minExpires?:
     media: { privateAddresses: 'allow', foreignAddresses: 'allow', trustedHosts: [] },
     subscriptions: { minExpires: o.minExpires ?? 60, maxExpires: 3600 },
     connections: { max: 10000, perSource: 100, tlsHandshakeTimeoutSec: 10, sipIdleSec: 900, msrpIdleSec: 60 },
+    page: { enabled: true },
     rooms: o.rooms,
   };
 }

@@ -10,7 +10,7 @@ import type { MsrpHeader, MsrpRequest, MsrpResponse } from '../msrp/frame.ts';
 import { getHeader } from '../msrp/frame.ts';
 import { parseExpires, parseUsePath } from '../msrp/headers.ts';
 import { newTransactionId } from '../msrp/transaction.ts';
-import { answerChallenge, checkRspauth, chooseChallenge, type DigestAnswer, type DigestChallenge } from './digest.ts';
+import { answerChallenge, checkRspauth, chooseChallenge, type DigestAnswer, type DigestChallenge } from '../auth/digest-client.ts';
 import type { Link } from './link.ts';
 
 export interface AuthOptions {

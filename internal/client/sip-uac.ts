@@ -15,7 +15,7 @@ import { connect, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { InviteClientTransaction, NonInviteClientTransaction, type ClientTransaction } from '../sip/client-transactions.ts';
 import { callId, cseq, toTag, topVia } from '../sip/fields.ts';
-import { answerChallenge, chooseChallenge } from './digest.ts';
+import { answerChallenge, chooseChallenge } from '../auth/digest-client.ts';
 import { headerValue, headerValues, request, type SipMessage, type SipRequest, type SipResponse } from '../sip/message.ts';
 import { parseDatagram, SipStreamFramer } from '../sip/parser.ts';
 import { buildResponse } from '../sip/responses.ts';

@@ -23,6 +23,10 @@ export const ChatConfigSchema = Type.Object({
     wssPort: Type.Optional(Port('SIP over secure WebSocket (RFC 7118, `wss:`, subprotocol `sip`) with the engine certificate: how browsers reach the focus; absent = off.')),
     wsOrigins: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Origins (e.g. `https://chat.example.com`) allowed on the SIP WebSocket ports (403 otherwise); absent or empty: any.' })),
   }, { ...strict, default: {}, description: 'SIP listeners of the focus.' }),
+  page: Type.Object({
+    enabled: Type.Boolean({ default: true, description: 'Serve the browser chat page (docs/chat.md "The chat page") to plain HTTP requests on the relay\'s `ws`/`wss` listeners, on the origin of its MSRP WebSocket; it reaches the focus on `sip.wsPort`/`sip.wssPort` of the same host. Off, or without such a listener and port: no page.' }),
+    room: Type.Optional(Type.String({ minLength: 1, description: 'The room URI the page\'s login form proposes. Default: none.' })),
+  }, { ...strict, default: {}, description: 'The browser chat page.' }),
   msrp: Type.Object({
     host: Type.String({ default: '0.0.0.0', description: 'Address the MSRP switch binds.' }),
     port: Port('MSRP port of the switch (participants connect here; a=path of the answer).', 2856),

@@ -24,6 +24,7 @@ import { connectStoreCredentials, type StoreCredentials } from '../relay/credent
 import { liveSessionOptionsFromConfig, relayOptionsFromConfig } from '../relay/engine-options.ts';
 import { connectLiveSessions } from '../relay/live-sessions.ts';
 import { startRelay, type RunningRelay } from '../relay/relay.ts';
+import { chatPageHandler, type ChatPageSettings } from '../web/page-server.ts';
 import type { Store } from '../store/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
@@ -155,9 +156,14 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
   // Failed passwords are counted per user and source across MSRP AUTH and SIP Digest alike.
   const g = config.auth.guessing;
   const guesses = new GuessLimiter({ perUser: g.perUser, perSource: g.perSource, windowMs: g.windowSec * 1000 });
+  // The browser chat page on the relay's WebSocket listeners (docs/chat.md "The chat page"):
+  // what it needs of the focus is known once the chat server runs, after the relay.
+  let page: ChatPageSettings | undefined;
+  const servesPage = config.chat.enabled && config.chat.page.enabled && options.listeners.some((l) => l.websocket === true);
+  const onHttpRequest = servesPage ? chatPageHandler(() => page, logger) : undefined;
   const relay = await part('relay', () => startRelay(options, {
     credentials: credentials.credentials, logger, metrics, storeHealth: credentials.health, liveSessions, guesses,
-    ...(accounting !== undefined ? { accounting } : {}),
+    ...(accounting !== undefined ? { accounting } : {}), ...(onHttpRequest !== undefined ? { onHttpRequest } : {}),
   }));
   started.push(() => relay.stop());
   // The focus authenticates SIP against the relay's realms, users and nonce secret.
@@ -172,6 +178,14 @@ export async function startEngine(config: EngineConfig, deps: EngineDeps): Promi
   const front = { open: () => relay.openFront(FRONT_BIND_WITHIN_MS), end: (id: string) => relay.endFront(id) };
   const chat = await part('chat', () => startChatFromConfig(config, { logger, metrics, store, hostname, auth, guesses, front, ...(accounting !== undefined ? { accounting } : {}) }));
   if (chat !== undefined) relay.attachRooms(roomsControl(chat));
+  if (chat !== undefined && servesPage) {
+    const { wsPort, wssPort } = chat.focus;
+    page = {
+      relayUri: relay.uri, userDomain: auth.realmFor(config.chat.domain ?? config.chat.publicHost ?? hostname),
+      sip: wsPort === undefined && wssPort === undefined ? undefined : { ...(wsPort !== undefined ? { ws: wsPort } : {}), ...(wssPort !== undefined ? { wss: wssPort } : {}) },
+      room: config.chat.page.room,
+    };
+  }
   if (chat !== undefined) started.push(() => chat.close());
   const cf = deps.configFile;
   const liveConfig = cf === undefined ? undefined : await part('relay', () => watchEngineConfig({

@@ -22,6 +22,8 @@ export class FrameEndScanner {
   #needle: Buffer | undefined;
   /** The last bytes of the frame so far (at most needle + 2) where its end-line may have begun. */
   #tail: Buffer | undefined;
+  /** Room for CRLF "-------" and a transaction id of up to 32 characters; starts with the former. */
+  readonly #needleSpace = Buffer.from(NEEDLE_TEXT + ' '.repeat(32), 'latin1');
 
   /** Between frames: every byte scanned so far belongs to a complete frame. */
   get idle(): boolean {
@@ -48,11 +50,13 @@ export class FrameEndScanner {
           // The whole start line is in b (the common case): read from the bytes, no strings.
           // RFC 4975 §9: req-start = pMSRP SP transact-id SP method CRLF (responses alike)
           const sp = b.indexOf(SP, pos + 5);
-          if (lf - pos < 7 || b.compare(MSRP_SP, 0, 5, pos, pos + 5) !== 0 || sp === -1 || sp <= pos + 5 || sp > lf) throw new Error('not an MSRP start line');
-          const needle = Buffer.allocUnsafe(NEEDLE.length + sp - pos - 5);
-          NEEDLE.copy(needle);
-          b.copy(needle, NEEDLE.length, pos + 5, sp);
-          this.#needle = needle;
+          if (lf - pos < 7 || !startsMsrp(b, pos) || sp === -1 || sp <= pos + 5 || sp > lf) throw new Error('not an MSRP start line');
+          // The needle is written into this scanner's own buffer (one frame is scanned at a
+          // time): no allocation per frame for transaction ids up to 32 characters (RFC 4975 §9).
+          const n = NEEDLE.length + sp - pos - 5;
+          const into = n <= this.#needleSpace.length ? this.#needleSpace : Buffer.allocUnsafe(n);
+          for (let i = pos + 5, k = NEEDLE.length; i < sp; i++, k++) into[k] = b[i]!;
+          this.#needle = into.subarray(0, n);
           // The end-line's leading CRLF may be the start line's own (a frame without headers): here, in b.
           from = lf - 1;
         } else {
@@ -106,8 +110,12 @@ export class FrameEndScanner {
 
 const CRLF = Buffer.from('\r\n', 'latin1');
 const NEEDLE = Buffer.from(NEEDLE_TEXT, 'latin1');
-const MSRP_SP = Buffer.from('MSRP ', 'latin1');
 const SP = 0x20;
+
+/** b[pos..] begins with "MSRP " (RFC 4975 §9 pMSRP SP), compared byte by byte (no native call). */
+function startsMsrp(b: Buffer, pos: number): boolean {
+  return b[pos] === 0x4d && b[pos + 1] === 0x53 && b[pos + 2] === 0x52 && b[pos + 3] === 0x50 && b[pos + 4] === SP;
+}
 
 /** True when buf[i, ...) is needle, a continuation flag and CRLF (RFC 4975 §9). */
 function endLineAt(buf: Buffer, i: number, needle: Buffer): boolean {

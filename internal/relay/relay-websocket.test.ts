@@ -113,6 +113,30 @@ describe('MSRP over WebSocket through the relay (RFC 7977)', () => {
     t.close();
   });
 
+  it('takes back-to-back messages from one wss: client as one stream and hands them to another, each in its own message, in order', async () => {
+    // A WebSocket client sends each message in its own TLS record: the relay reads many in one
+    // read, holds the small ones and parses them together (websocket.ts), and sends their
+    // frames on in one socket write per turn; each must still arrive as exactly one message.
+    const r = await setup();
+    const a = await TestClient.connectWebSocket({ port: r.wsPort, ca: r.ca });
+    const b = await TestClient.connectWebSocket({ port: r.wsPort, ca: r.ca });
+    const sa = usePathOf(await a.auth(r.relay.uri, 'alice', 'alice-pw'));
+    const sb = usePathOf(await b.auth(r.relay.uri, 'bob', 'bob-pw'));
+    const n = 200;
+    const sent: MsrpRequest[] = [];
+    for (let i = 0; i < n; i++) sent.push(a.sendMessage([sa, sb, b.uri], `msg ${i} ${'x'.repeat(i % 7 === 0 ? 3000 : 40)}`));
+    for (let i = 0; i < n; i++) {
+      const got = await b.request('SEND');
+      assert.equal(Buffer.concat(got.body).toString().split(' ')[1], String(i), 'in order');
+      b.write(buildResponse(got, 200));
+    }
+    for (const s of sent) assert.equal((await a.response(s.transactionId)).status, 200);
+    assert.deepEqual(a.messageFaults, []);
+    assert.deepEqual(b.messageFaults, []);
+    a.close();
+    b.close();
+  });
+
   it('carries a 50 MB file in 64 KB chunks from wss: to msrps: and back, byte for byte', async () => {
     const r = await setup();
     const { w, t, sw, st } = await pair(r);

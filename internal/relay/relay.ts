@@ -1,6 +1,6 @@
 // startRelay: wires listeners, connections, the session table, AUTH, the router, the
 // forwarder, next hops, throttling, probes/metrics, the control endpoint and drain.
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { GuessLimiter } from '../auth/guesses.ts';
@@ -54,6 +54,11 @@ export interface RelayDeps {
   guesses?: GuessLimiter;
   /** Where a record goes when a session ends (docs/relay.md "Accounting"); none when absent. */
   accounting?: AccountingSink;
+  /**
+   * Plain HTTP requests to the WebSocket listeners: the engine serves the browser chat page
+   * there (docs/chat.md "The chat page"), on the origin of the page's MSRP WebSocket. Absent: 426.
+   */
+  onHttpRequest?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 export interface RunningRelay {
@@ -301,6 +306,7 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
         subprotocol: MSRP_SUBPROTOCOL, origins: o.websocket.origins, maxMessageBytes: o.websocket.maxMessageBytes,
         onSocket: onWebSocket,
         guard,
+        ...(deps.onHttpRequest !== undefined ? { onHttpRequest: deps.onHttpRequest } : {}),
         onRefused(reason, detail, req) {
           metrics.websocketRefusals.inc({ reason });
           log.info({ reason, detail, peer: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? 0}`, origin: req.headers.origin }, 'WebSocket handshake refused');

@@ -4,7 +4,8 @@
 //
 // - Handshake (RFC 7977 §4.1, RFC 6455 §4.2): the client must offer the `msrp` subprotocol;
 //   anything else is refused with 400 before the upgrade, as is an Origin not in the
-//   configured list (403, RFC 6455 §10.2). Plain HTTP requests get 426.
+//   configured list (403, RFC 6455 §10.2). Plain HTTP requests get 426, or go to
+//   `onHttpRequest` when given (the relay serves the browser chat page there, same origin).
 // - Framing (RFC 7977 §4.2): one MSRP frame per WebSocket message. What the relay writes is
 //   scanned for frame ends (msrp/frame-ends.ts); a frame written whole leaves as one message, a
 //   streamed one as one fragmented message (RFC 6455 §5.4) whose fragments leave as its body
@@ -17,11 +18,11 @@
 //   text when it is UTF-8 (binary otherwise); no frame scanning.
 import { isUtf8 } from 'node:buffer';
 import { EventEmitter } from 'node:events';
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { PeerCertificate, SecureContextOptions, TLSSocket } from 'node:tls';
-import { WebSocket, WebSocketServer } from 'ws';
+import { Sender, WebSocket, WebSocketServer, type FrameOptions } from 'ws';
 import { FrameEndScanner } from '../msrp/frame-ends.ts';
 import { beginRead, endRead } from './connection.ts';
 import { bindAll, guardAccept, type Listener, type ListenerGuard } from './listeners.ts';
@@ -51,10 +52,25 @@ export interface WebSocketListenSpec {
   onRefused?(reason: HandshakeRefusal, detail: string, req: IncomingMessage): void;
   /** Connection caps and the TLS handshake deadline, as on the MSRP listeners (listeners.ts). */
   guard?: ListenerGuard;
+  /** Plain HTTP requests (not upgrades); absent: 426 Upgrade Required. */
+  onHttpRequest?: (req: IncomingMessage, res: ServerResponse) => void;
 }
+
+/** Received messages up to this size (together) are handed on per socket read, not one by one. */
+const HOLD_MAX = 16 * 1024;
 
 /** Smaller pieces of an unfinished frame are gathered before they leave as one fragment. */
 const FRAGMENT_MIN = 16 * 1024;
+
+// RFC 6455 §5.2 opcodes, and Sender.frame options for each kind of data frame the relay sends:
+// server frames are not masked (§5.1), compression is off (no permessage-deflate).
+const OPCODE_CONTINUATION = 0x0;
+const OPCODE_BINARY = 0x2;
+const frameOptions = (fin: boolean, opcode: number): FrameOptions => ({ fin, opcode, mask: false, readOnly: true, rsv1: false });
+const WHOLE = frameOptions(true, OPCODE_BINARY);
+const FIRST = frameOptions(false, OPCODE_BINARY);
+const MIDDLE = frameOptions(false, OPCODE_CONTINUATION);
+const LAST = frameOptions(true, OPCODE_CONTINUATION);
 
 /**
  * A WebSocket carrying MSRP, with the part of the net.Socket interface that Connection uses:
@@ -74,6 +90,15 @@ export class WebSocketStream extends EventEmitter {
   #pendingBytes = 0;
   /** A message was begun with fragments and not finished. */
   #fragmented = false;
+  /** Within a socket read (MSRP mode): small messages are held until it ends. */
+  #reading = false;
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+  /** uncork() calls not yet passed on to the socket (released at the end of the turn). */
+  #uncorks = 0;
+  /** WebSocket frames (headers and payloads) of the current write(), sent by #flush(). */
+  readonly #out: Buffer[] = [];
+  #outBytes = 0;
   #ended = false;
   #closeEmitted = false;
   readonly #messages: boolean;
@@ -86,19 +111,50 @@ export class WebSocketStream extends EventEmitter {
     this.remoteAddress = raw.remoteAddress;
     this.remotePort = raw.remotePort;
     this.encrypted = 'encrypted' in raw && raw.encrypted === true;
-    ws.on('message', (data: Buffer) => this.emit('data', data));
+    ws.on('message', (data: Buffer) => this.#message(data));
     ws.on('error', (err: Error) => this.emit('error', err));
     ws.on('close', () => this.#emitClose());
     // The messages of one socket read are emitted by ws's own 'data' listener, one by one:
     // bracketing it makes what they cause leave in one write per destination, as for a TCP read
-    // (connection.ts). ws added its listener when the upgrade completed, before this.
+    // (connection.ts). ws added its listener when the upgrade completed, before this. In MSRP
+    // mode the small messages of one read are held and handed on together after ws's listener
+    // (#release), so the frame parser reads them in one go, as it reads a TCP read.
     raw.prependListener('data', beginRead);
+    if (!messages) {
+      raw.prependListener('data', () => {
+        this.#reading = true;
+      });
+      raw.on('data', () => this.#release());
+    }
     raw.on('data', endRead);
     raw.on('drain', () => this.emit('drain'));
     raw.on('close', () => this.#emitClose());
   }
 
+  #message(data: Buffer): void {
+    if (!this.#reading || data.length > HOLD_MAX) {
+      this.#release();
+      this.emit('data', data);
+      return;
+    }
+    this.#held.push(data);
+    this.#heldBytes += data.length;
+    if (this.#heldBytes > HOLD_MAX) this.#release();
+  }
+
+  /** The messages held during a socket read, as one chunk (one small copy). */
+  #release(): void {
+    this.#reading = false;
+    const held = this.#held;
+    if (held.length === 0) return;
+    const chunk = held.length === 1 ? held[0]! : Buffer.concat(held, this.#heldBytes);
+    this.#held = [];
+    this.#heldBytes = 0;
+    this.emit('data', chunk);
+  }
+
   #emitClose(): void {
+    this.#release();
     if (this.#closeEmitted) return;
     this.#closeEmitted = true;
     this.emit('close');
@@ -141,8 +197,22 @@ export class WebSocketStream extends EventEmitter {
     this.#raw.cork();
   }
 
+  /**
+   * The socket is uncorked once per turn of the event loop (setImmediate: the check phase, right
+   * after the reads of this turn), not per read. A WebSocket client sends each message in its
+   * own TLS record (browsers, the ws package), so the relay reads one message or a few at a time:
+   * uncorked per read, what they cause would leave in as many small TLS records and system
+   * calls; held to the end of the turn it leaves in one (docs/architecture.md §3.4).
+   */
   uncork(): void {
-    this.#raw.uncork();
+    if (this.#uncorks++ === 0) setImmediate(uncorkHeld, this);
+  }
+
+  /** Releases the corks uncork() held (internal: the setImmediate of uncork). */
+  releaseCorks(): void {
+    const n = this.#uncorks;
+    this.#uncorks = 0;
+    for (let i = 0; i < n; i++) this.#raw.uncork();
   }
 
   /**
@@ -169,6 +239,7 @@ export class WebSocketStream extends EventEmitter {
       start = ends[i]!;
     }
     if (start < b.length) this.#partial(start === 0 ? b : b.subarray(start));
+    this.#flush();
     return !this.#raw.writableNeedDrain;
   }
 
@@ -206,9 +277,40 @@ export class WebSocketStream extends EventEmitter {
     return out;
   }
 
+  /**
+   * Frames `data` as one WebSocket frame with ws's own framing (Sender.frame): the first frame
+   * of a message is binary, the next ones of a fragmented message are continuations (RFC 6455
+   * §5.4). The frames of one write() leave together (#flush).
+   */
   #send(data: Buffer, fin: boolean): void {
+    const opcode = this.#fragmented ? OPCODE_CONTINUATION : OPCODE_BINARY;
     this.#fragmented = !fin;
-    this.#ws.send(data, { binary: true, fin, compress: false });
+    const frame = Sender.frame(data, fin ? (opcode === OPCODE_BINARY ? WHOLE : LAST) : (opcode === OPCODE_BINARY ? FIRST : MIDDLE));
+    for (const piece of frame) {
+      this.#out.push(piece);
+      this.#outBytes += piece.length;
+    }
+  }
+
+  /**
+   * The frames of one write() go to the socket in one write: small ones (the usual batch of
+   * short frames a read produced, docs/architecture.md §3.4) as one buffer, which costs one copy of
+   * a few kilobytes instead of two socket writes per message; a batch with large pieces (a
+   * streamed body) as they are, corked, so no body is copied.
+   */
+  #flush(): void {
+    const out = this.#out;
+    if (out.length === 0) return;
+    const raw = this.#raw;
+    if (out.length === 1) raw.write(out[0]!);
+    else if (this.#outBytes <= FRAGMENT_MIN) raw.write(Buffer.concat(out, this.#outBytes));
+    else {
+      raw.cork();
+      for (const piece of out) raw.write(piece);
+      raw.uncork();
+    }
+    out.length = 0;
+    this.#outBytes = 0;
   }
 
   /** Bytes written and not yet handed to the kernel (ws's and the socket's queue, plus held pieces). */
@@ -261,6 +363,10 @@ export class WebSocketStream extends EventEmitter {
   }
 }
 
+function uncorkHeld(s: WebSocketStream): void {
+  s.releaseCorks();
+}
+
 /** Starts `ws:` (or, with spec.tls, `wss:`) listeners handing each accepted WebSocket to spec.onSocket. */
 export async function listenWebSocket(spec: WebSocketListenSpec): Promise<Listener> {
   const wss = new WebSocketServer({
@@ -300,7 +406,11 @@ export async function listenWebSocket(spec: WebSocketListenSpec): Promise<Listen
     // Counted from accept, before the TLS handshake and the HTTP upgrade, like the MSRP listeners.
     if (guard !== undefined) guardAccept(server, guard);
     server.on('upgrade', onUpgrade);
-    server.on('request', (req, res) => {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (spec.onHttpRequest !== undefined) {
+        spec.onHttpRequest(req, res);
+        return;
+      }
       // Not an upgrade: this port speaks WebSocket only (RFC 7231 §6.5.15).
       res.writeHead(426, { Upgrade: 'websocket', 'Content-Type': 'text/plain', Connection: 'close' });
       res.end(`WebSocket only: connect with the "${spec.subprotocol}" subprotocol\n`);

@@ -28,6 +28,7 @@ function chatConfig(transport: 'tcp' | 'tls'): Parameters<typeof startChatServer
     media: { privateAddresses: 'allow', foreignAddresses: 'allow', trustedHosts: [] },
     subscriptions: { minExpires: 60, maxExpires: 3600 },
     connections: { max: 10000, perSource: 100, tlsHandshakeTimeoutSec: 10, sipIdleSec: 900, msrpIdleSec: 60 },
+    page: { enabled: true },
     rooms: [{ name: 'lobby', policy: { history: { enabled: false } } }],
   };
 }

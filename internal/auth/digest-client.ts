@@ -1,14 +1,14 @@
-// Client side of HTTP Digest for MSRP AUTH (RFC 4976 §5.1, RFC 7616 §3.3–3.5).
-//
-// A relay answers an AUTH without credentials with 401 and one WWW-Authenticate per
-// algorithm it offers; RFC 7616 §3.7 lets the client take the first one it supports, so
-// we prefer SHA-256 and fall back to MD5. The digest-uri is the relay URI exactly as it
-// was written in the To-Path of the AUTH (RFC 4976 §5.1), and the method is "AUTH".
-// The hashing itself is internal/auth's, shared with the relay's verifier.
+// Client side of HTTP Digest (RFC 7616 §3.3–3.5): answering a relay's AUTH challenge
+// (RFC 4976 §5.1: the digest-uri is the relay URI exactly as written in the To-Path of the
+// AUTH, the method "AUTH") or a SIP server's (RFC 3261 §22.4: the request's method and
+// Request-URI). A server answers with one WWW-Authenticate per algorithm it offers; RFC 7616
+// §3.7 lets the client take the first one it supports, so we prefer SHA-256 and fall back to
+// MD5. The hashing is digest.ts, shared with the verifiers. Pure: the command-line client and
+// the browser chat page (internal/web/page) both use it.
 import { randomBytes } from 'node:crypto';
-import { computeResponse, DIGEST_ALGORITHMS, ha1, hashOf, type DigestAlgorithm } from '../auth/digest.ts';
-import { parseAuthParams, quote, splitScheme } from '../auth/params.ts';
-import { AUTH_METHOD } from '../auth/verify.ts';
+import { computeResponse, DIGEST_ALGORITHMS, ha1, hashOf, type DigestAlgorithm } from './digest.ts';
+import { parseAuthParams, quote, splitScheme } from './params.ts';
+import { AUTH_METHOD } from './verify.ts';
 
 export interface DigestChallenge {
   readonly realm: string;
@@ -80,7 +80,7 @@ export function answerChallenge(input: DigestAnswerInput): DigestAnswer {
   const { challenge: c } = input;
   const hash = hashOf(c.algorithm);
   const h1 = ha1(hash, input.username, c.realm, input.password);
-  const cnonce = input.cnonce ?? randomBytes(16).toString('base64url');
+  const cnonce = input.cnonce ?? randomBytes(16).toString('hex');
   const nc = (input.nc ?? 1).toString(16).padStart(8, '0');
   const response = computeResponse({ algorithm: c.algorithm, ha1: h1, nonce: c.nonce, cnonce, nc, qop: 'auth', method: input.method ?? AUTH_METHOD, uri: input.uri });
   // RFC 7616 §3.4: a username that cannot travel in a quoted-string goes in username* (RFC 5987).

@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { authenticationInfo, digestChallenge, ha1, parseDigestCredentials } from '../auth/digest.ts';
-import { NonceManager } from '../auth/nonce.ts';
-import { verifyDigest } from '../auth/verify.ts';
-import { answerChallenge, checkRspauth, chooseChallenge, parseDigestChallenge } from './digest.ts';
+import { authenticationInfo, digestChallenge, ha1, parseDigestCredentials } from './digest.ts';
+import { NonceManager } from './nonce.ts';
+import { verifyDigest } from './verify.ts';
+import { answerChallenge, checkRspauth, chooseChallenge, parseDigestChallenge } from './digest-client.ts';
 
 const RELAY = 'msrps://relay.example.com:2855;tcp';
 

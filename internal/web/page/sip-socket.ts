@@ -1,0 +1,159 @@
+// SIP over WebSocket from the browser (RFC 7118) to the chat focus: one SIP message per
+// WebSocket message (§5.2), built, parsed and serialized by internal/sip. Our Via and Contact
+// host is a random `.invalid` name (§5.2): the focus reaches us only over this connection.
+// The transport is reliable, so nothing is retransmitted (RFC 3261 §17.1.1.2); a request with
+// no final response within 64*T1 (32 s) fails as Timer B/F would. A 401/407 is answered once
+// with Digest (RFC 3261 §22.2) by auth/digest-client.ts, with the request's method and URI.
+import { answerChallenge, chooseChallenge } from '../../auth/digest-client.ts';
+import { newTransactionId, randomBase62 } from '../../msrp/transaction.ts';
+import { cseq, toTag, topVia } from '../../sip/fields.ts';
+import { headerValue, headerValues, request, type SipRequest, type SipResponse } from '../../sip/message.ts';
+import { parseDatagram } from '../../sip/parser.ts';
+import { buildResponse } from '../../sip/responses.ts';
+import { serialize } from '../../sip/serializer.ts';
+
+/** RFC 7118 §10.1: the WebSocket subprotocol. */
+const SUBPROTOCOL = 'sip';
+/** Timer B/F: 64*T1 with T1 = 500 ms (RFC 3261 Table 4). */
+const TRANSACTION_TIMEOUT_MS = 32_000;
+
+export interface Dialog {
+  readonly callId: string;
+  readonly fromTag: string;
+  toTag: string | undefined;
+  readonly uri: string;
+  readonly from: string;
+  seq: number;
+  /** The focus's Contact: the Request-URI of in-dialog requests. */
+  target: string | undefined;
+}
+
+export interface SendOptions {
+  readonly headers?: readonly [string, string][];
+  readonly body?: string;
+  readonly contentType?: string;
+  readonly inDialog?: boolean;
+}
+
+interface Pending {
+  resolve(r: SipResponse): void;
+  reject(e: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class SipSocket {
+  readonly #ws: WebSocket;
+  readonly #transport: 'WS' | 'WSS';
+  readonly #host = `${randomBase62(10).toLowerCase()}.invalid`;
+  readonly #pending = new Map<string, Pending>();
+  readonly #user: string;
+  /** Answers a 401/407 once per request. */
+  credentials: { readonly username: string; readonly password: string } | undefined;
+  /** Every request from the focus (NOTIFY, BYE...), after we answered it 200. */
+  onRequest: ((r: SipRequest) => void) | undefined;
+  onClose: ((reason: string) => void) | undefined;
+
+  private constructor(ws: WebSocket, secure: boolean, user: string) {
+    this.#ws = ws;
+    this.#transport = secure ? 'WSS' : 'WS';
+    this.#user = user;
+    ws.binaryType = 'arraybuffer';
+    ws.addEventListener('message', (ev: MessageEvent<ArrayBuffer | string>) => {
+      const parsed = parseDatagram(typeof ev.data === 'string' ? Buffer.from(ev.data, 'utf8') : Buffer.from(ev.data));
+      if (parsed?.ok) this.#receive(parsed.value);
+    });
+    ws.addEventListener('close', (ev) => {
+      const reason = `the SIP WebSocket closed (${ev.code})`;
+      for (const p of this.#pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new Error(reason));
+      }
+      this.#pending.clear();
+      this.onClose?.(reason);
+    });
+  }
+
+  static open(url: string, user: string): Promise<SipSocket> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, [SUBPROTOCOL]);
+      ws.addEventListener('open', () => resolve(new SipSocket(ws, url.startsWith('wss:'), user)), { once: true });
+      ws.addEventListener('error', () => reject(new Error(`cannot open the SIP WebSocket ${url}`)), { once: true });
+    });
+  }
+
+  get contact(): string {
+    return `<sip:${encodeURIComponent(this.#user)}@${this.#host};transport=ws>`;
+  }
+
+  newDialog(uri: string, from: string): Dialog {
+    return { callId: newTransactionId(), fromTag: randomBase62(10), toTag: undefined, uri, from, seq: 0, target: undefined };
+  }
+
+  /** Sends a request in `d` and resolves with its final response (a 2xx fixes the dialog's To tag and target). */
+  async send(d: Dialog, method: string, o: SendOptions = {}): Promise<SipResponse> {
+    const seq = method === 'ACK' ? d.seq : ++d.seq;
+    const branch = `z9hG4bK${randomBase62(16)}`;
+    const uri = o.inDialog === true || method === 'ACK' ? (d.target ?? d.uri) : d.uri;
+    const headers: [string, string][] = [
+      ['Via', `SIP/2.0/${this.#transport} ${this.#host};branch=${branch}`],
+      ['Max-Forwards', '70'],
+      ['From', `<${d.from}>;tag=${d.fromTag}`],
+      ['To', `<${d.uri}>${d.toTag === undefined ? '' : `;tag=${d.toTag}`}`],
+      ['Call-ID', d.callId],
+      ['CSeq', `${seq} ${method}`],
+      ['Contact', this.contact],
+      ...(o.headers ?? []),
+    ];
+    if (o.body !== undefined) headers.push(['Content-Type', o.contentType ?? 'application/sdp']);
+    const req = request({ method, uri, headers, body: o.body ?? '' });
+    if (method === 'ACK') {
+      this.#ws.send(serialize(req).toString('utf8'));
+      return buildResponse(req, 200, undefined);
+    }
+    const res = await new Promise<SipResponse>((resolve, reject) => {
+      const key = `${branch} ${method}`;
+      const timer = setTimeout(() => {
+        this.#pending.delete(key);
+        reject(new Error(`no response to ${method} from the focus`));
+      }, TRANSACTION_TIMEOUT_MS);
+      this.#pending.set(key, { resolve, reject, timer });
+      this.#ws.send(serialize(req).toString('utf8'));
+    });
+    const challenged = res.status === 401 || res.status === 407;
+    const answered = (o.headers ?? []).some(([n]) => /^(proxy-)?authorization$/i.test(n));
+    if (challenged && !answered && this.credentials !== undefined) {
+      const challenge = chooseChallenge(headerValues(res, res.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate'));
+      if (challenge !== undefined) {
+        const { authorization } = answerChallenge({ challenge, ...this.credentials, uri, method });
+        return this.send(d, method, { ...o, headers: [...(o.headers ?? []), [res.status === 401 ? 'Authorization' : 'Proxy-Authorization', authorization]] });
+      }
+    }
+    if (res.status >= 200 && res.status < 300 && d.toTag === undefined) {
+      d.toTag = toTag(res);
+      d.target = headerValue(res, 'Contact')?.replace(/^[^<]*<([^>]*)>.*$/, '$1');
+    }
+    return res;
+  }
+
+  close(): void {
+    this.#ws.close(1000);
+  }
+
+  #receive(m: SipRequest | SipResponse): void {
+    if (m.kind === 'response') {
+      if (m.status < 200) return;
+      const key = `${topVia(m)?.branch ?? ''} ${cseq(m)?.method ?? ''}`;
+      const p = this.#pending.get(key);
+      if (p === undefined) return;
+      this.#pending.delete(key);
+      clearTimeout(p.timer);
+      p.resolve(m);
+      return;
+    }
+    if (m.method === 'ACK') return;
+    // We take no calls: a new INVITE from the focus is refused; the rest (NOTIFY, BYE) is taken.
+    const status = m.method === 'INVITE' && toTag(m) === undefined ? 488 : 200;
+    this.#ws.send(serialize(buildResponse(m, status, toTag(m) === undefined ? randomBase62(10) : undefined)).toString('utf8'));
+    if (status === 200) this.onRequest?.(m);
+  }
+}
