@@ -17,6 +17,7 @@ import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import type { CredentialChange } from './credential-cache.ts';
+import { eventually } from '../testwait.ts';
 import { pollUntil, startStoreRelay, type StoreRelay } from './teststore.ts';
 
 const logger = createLogger({ name: 'credentials-live-test', level: 'silent', env: {} });
@@ -32,18 +33,20 @@ const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 const FEED_LIMIT_MS = 10_000;
 
 /** Counts change-feed invalidations that drop `username`'s cached entry, until `t` ends. */
-function feedInvalidations(t: { after(fn: () => void): void }, r: StoreRelay, realm: string, username: string): () => number {
+function feedInvalidations(t: { after(fn: () => void): void }, r: StoreRelay, realm: string, username: string): (() => number) & { ofUser(): number } {
   const creds = r.wiring.credentials;
   const invalidate = creds.invalidate.bind(creds);
   let n = 0;
+  let ofUser = 0;
   creds.invalidate = (change: CredentialChange) => {
     if (change.table === '*' || change.key.realm === realm && (change.table === 'realms' || change.key.username === username)) n++;
+    if (change.table === 'users' && change.key.realm === realm && change.key.username === username) ofUser++;
     invalidate(change);
   };
   t.after(() => {
     creds.invalidate = invalidate;
   });
-  return () => n;
+  return Object.assign(() => n, { ofUser: () => ofUser });
 }
 
 function liveCases(subject: () => { store: Store; realm: string; r: StoreRelay; admin: TestAdmin }): void {
@@ -51,6 +54,9 @@ function liveCases(subject: () => { store: Store; realm: string; r: StoreRelay; 
     const { realm, r, admin } = subject();
     const feed = feedInvalidations(t, r, realm, 'alice');
     assert.equal((await admin.call('POST', `/v1/realms/${realm}/users`, { username: 'alice', password: 'alice-old-pw' })).status, 201);
+    // The creation's own change event: PostgreSQL delivers a NOTIFY whenever its connection is
+    // next read, so under load it could land after the AUTH below and drop the entry it cached.
+    await eventually(() => feed.ofUser() >= 1, 'the change feed to deliver alice\'s creation', FEED_LIMIT_MS);
     assert.equal(await r.authStatus('alice', 'alice-old-pw'), 200);
     const lookupsCached = r.wiring.credentials.size;
     assert.ok(lookupsCached >= 1, 'alice is cached');

@@ -217,6 +217,7 @@ describe('msrp chat --relay DOMAIN', { timeout: 60_000 }, () => {
       sip: { host: '127.0.0.1', udpPort: 0, tcpPort: 0 },
       msrp: { host: '127.0.0.1', port: 0, transport: 'tcp', relayInFront: false },
       autoCreate: false,
+      page: { enabled: true },
       media: { privateAddresses: 'allow', foreignAddresses: 'allow', trustedHosts: [] },
       subscriptions: { minExpires: 60, maxExpires: 3600 },
       connections: { max: 100, perSource: 100, tlsHandshakeTimeoutSec: 10, sipIdleSec: 900, msrpIdleSec: 60 },
