@@ -38,4 +38,39 @@ describe('UdpGuard (SIP over UDP: rate limit and anti-amplification)', () => {
     assert.equal(g.isValidated('192.0.2.1', 5060), false);
     assert.equal(g.maySend('192.0.2.1', 5060, 10_000, false), 'amplification');
   });
+  it('keeps a validated peer through a flood of fresh source addresses past maxTracked', () => {
+    const c = clock();
+    const g = new UdpGuard({ maxTracked: 100, now: c.now });
+    g.received('192.0.2.1', 5060, 100);
+    g.validate('192.0.2.1', 5060);
+    // Spoofed sources: each new address:port fills the table once, never validated.
+    for (let i = 0; i < 1000; i++) g.received(`198.51.100.${i % 250}`, 10_000 + i, 100);
+    assert.equal(g.isValidated('192.0.2.1', 5060), true, 'the flood did not evict the validated peer');
+    assert.equal(g.maySend('192.0.2.1', 5060, 10_000, false), undefined);
+  });
+
+  it('evicts the least recently heard unvalidated peer first, not the first one inserted', () => {
+    const c = clock();
+    const g = new UdpGuard({ maxTracked: 100, factor: 3, now: c.now });
+    // An active but not yet validated peer: one datagram every 20 fresh sources.
+    for (let i = 0; i < 1000; i++) {
+      if (i % 20 === 0) g.received('192.0.2.7', 5060, 100);
+      g.received(`198.51.100.${i % 250}`, 10_000 + i, 100);
+      c.advance(10);
+    }
+    // 50 datagrams of 100 bytes: 15,000 bytes of credit if the peer was never forgotten.
+    assert.equal(g.maySend('192.0.2.7', 5060, 14_000, false), undefined, 'its credit was kept');
+  });
+  it('forgets the least recently heard validated peer when every tracked peer is a live validated one', () => {
+    const c = clock();
+    const g = new UdpGuard({ maxTracked: 3, now: c.now });
+    for (const port of [1, 2, 3]) g.validate('192.0.2.1', port);
+    g.received('192.0.2.9', 5060, 100);
+    assert.deepEqual(
+      [1, 2, 3].map((port) => g.isValidated('192.0.2.1', port)),
+      [false, true, true],
+      'the table stays bounded: the least recently validated goes',
+    );
+    assert.equal(g.maySend('192.0.2.9', 5060, 300, false), undefined, 'the new peer is tracked');
+  });
 });
