@@ -192,6 +192,33 @@ describe('credentials from a subscriber table', { skip, timeout: 120_000 }, () =
     assert.equal(await authStatus(e, 'frank', 'frank-pw'), 403);
   });
 
+  for (const mode of ['instead', 'alongside'] as const) it(`with mode ${mode} and the table in another database, /readyz reports that database: it goes down when the subscriber database does, though ours is up`, async () => {
+    const proxy = await freshDatabase(databaseUrl!, 'msrp_sub');
+    let dropped = false;
+    drops.push(async () => {
+      if (!dropped) await proxy.drop();
+    });
+    const c = new pg.Client({ connectionString: proxy.url, application_name: 'proxy' });
+    await c.connect();
+    await c.query(KAMAILIO);
+    await c.end();
+    const e = await engine({ MSRP_AUTH__SUBSCRIBERS__URL: proxy.url, MSRP_AUTH__SUBSCRIBERS__MODE: mode });
+    const readyStore = async (): Promise<{ up: boolean; error?: string }> => {
+      const res = await fetch(`http://127.0.0.1:${e.addresses.http!.port}/readyz`);
+      return ((await res.json()) as { store: { up: boolean; error?: string } }).store;
+    };
+    assert.equal(await e.credentials.health.check(), true);
+    assert.equal((await readyStore()).up, true, 'both databases up');
+    // The subscriber database goes away (its connections are closed and it cannot be reached again).
+    await proxy.drop();
+    dropped = true;
+    assert.equal(await e.credentials.health.check(), false, 'the ping went to the subscriber database');
+    const store = await readyStore();
+    assert.equal(store.up, false, '/readyz reports the database the credentials come from');
+    assert.match(store.error ?? '', /subscriber database/);
+    await e.store.ping(); // ours is up all along
+  });
+
   it('a subscriber table without the configured columns is refused at start with a clear error', async () => {
     const proxy = await proxyDatabase('CREATE TABLE subscriber (id int, login text, domain text)');
     await assert.rejects(engine({ MSRP_AUTH__SUBSCRIBERS__URL: proxy.url }), /has no column "username"/);

@@ -28,6 +28,7 @@ export async function openEngineSubscribers(c: EngineConfig, store: Store, logge
     credentials: {
       lookup: (realm, user) => source.lookup(realm, user),
       mode: s.mode,
+      ...(db !== undefined ? { ping: () => db.ping() } : {}),
       ...(db !== undefined && s.changeFeed ? { listen: (onChange) => db.listen(onChange) } : {}),
     },
     ttlMs,

@@ -102,6 +102,11 @@ export interface SubscriberCredentials {
   lookup: CredentialSource['lookup'];
   /** `alongside`: our users first, then the table; `instead`: the table only. */
   mode: 'alongside' | 'instead';
+  /**
+   * A round trip to the table's database when it is another one than the store's: the health
+   * check then pings the database(s) credentials come from (connectStoreCredentials).
+   */
+  ping?: () => Promise<void>;
   /** The change feed of the table's database when it is another one than the store's. */
   listen?: (onChange: (event: ChangeEvent) => void) => Promise<() => Promise<void>>;
 }
@@ -116,19 +121,31 @@ export interface StoreCredentials {
 /**
  * The engine's wiring of AUTH to the store: a CachedCredentials over
  * store.getUserCredentials, invalidated by store.listen (users, realms, and a full clear on
- * resync after the LISTEN connection came back), and a StoreHealth pinging the store.
+ * resync after the LISTEN connection came back), and a StoreHealth pinging the database(s)
+ * the credentials come from: the store; with a subscriber table in a database of its own,
+ * that database alone in `mode: instead` (our users are not read, so the store being up says
+ * nothing about AUTH), both in `mode: alongside` (a lookup may need either).
  * Pass `health` to startRelay (deps.storeHealth) so /readyz reports it.
  */
 export async function connectStoreCredentials(
   store: Pick<Store, 'getUserCredentials' | 'ping' | 'listen'>,
   o: { metrics?: Metrics; logger?: Logger; ttlMs?: number; maxEntries?: number; pingIntervalMs?: number; subscribers?: SubscriberCredentials } = {},
 ): Promise<StoreCredentials> {
-  const health = new StoreHealth(() => store.ping(), {
+  const sub = o.subscribers;
+  const subPing = sub?.ping;
+  const ping = subPing === undefined
+    ? () => store.ping()
+    : sub!.mode === 'instead'
+      ? subPing
+      : async () => {
+        await store.ping();
+        await subPing();
+      };
+  const health = new StoreHealth(ping, {
     ...(o.pingIntervalMs !== undefined ? { intervalMs: o.pingIntervalMs } : {}),
     ...(o.metrics !== undefined ? { metrics: o.metrics } : {}),
     ...(o.logger !== undefined ? { logger: o.logger } : {}),
   });
-  const sub = o.subscribers;
   const lookup: CredentialSource['lookup'] = sub === undefined
     ? (realm, user) => store.getUserCredentials(realm, user)
     : sub.mode === 'instead'

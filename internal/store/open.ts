@@ -54,6 +54,8 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
 
 export interface SubscriberDatabase {
   readonly source: SubscriberSource;
+  /** One round trip to that database (SELECT 1): the credential health check of `mode: instead`. */
+  ping(): Promise<void>;
   /** The change feed of that database (the trigger of docs/relay.md "Existing subscriber tables"). */
   listen(onChange: (event: ChangeEvent) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
@@ -69,6 +71,13 @@ export async function openSubscriberDatabase(o: { url: string; sslCaFile?: strin
   try {
     return {
       source: await openSubscriberSource(db, o.spec),
+      ping: async () => {
+        try {
+          await db.query('SELECT 1');
+        } catch (e) {
+          throw toStoreError(e, `ping subscriber database`);
+        }
+      },
       listen: (onChange) => listenChanges(db, onChange),
       close: () => db.close(),
     };
