@@ -232,6 +232,7 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
       byName: (name) => base.byName(name),
       ...(base.create === undefined ? {} : { create: async (name: string, uri: string, init?: NewRoom) => loaded(await base.create!(name, uri, init)) }),
       ...(base.byConversation === undefined ? {} : { byConversation: async (id: string) => loaded(await base.byConversation!(id)) }),
+      ...(base.adHocRooms === undefined ? {} : { adHocRooms: () => base.adHocRooms!() }),
     };
   }
 
@@ -247,7 +248,7 @@ export async function startChatServer(config: ChatConfig, deps: ChatServerDeps):
       wsOrigins: config.sip.wsOrigins ?? [],
     },
     rooms: directory, chat, logger: log, autoCreate: config.autoCreate, domains: [domain], domain,
-    ...(config.factory === undefined ? {} : { factory: config.factory }),
+    ...(config.factory === undefined ? {} : { factory: config.factory, factoryLimits: config.factoryLimits }),
     ...(mo?.remoteRoomSweepMs === undefined ? {} : { remoteRoomSweepMs: mo.remoteRoomSweepMs }),
     media: config.media, subscriptions: config.subscriptions,
     ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),

@@ -42,6 +42,11 @@ export const ChatConfigSchema = Type.Object({
   }, { ...strict, default: {}, description: 'Connection caps and timeouts of the chat listeners (docs/security.md "Connection caps").' }),
   autoCreate: Type.Boolean({ default: false, description: 'An INVITE to an unknown room on our domain creates it with the default policy (else 404).' }),
   factory: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._~-]+$', description: 'User part of the conference factory URI (sip:<factory>@<domain>): an INVITE to it creates an ad-hoc room (RCS group chat; the creator moderates it; written to the store), or rejoins the group of its Conversation-ID / Contribution-ID. Absent: no factory.' })),
+  factoryLimits: Type.Object({
+    maxRooms: Type.Integer({ minimum: 0, default: 1000, description: 'Ad-hoc rooms (grp-…, made by the factory) that may exist at once; at the cap a factory INVITE that would create one gets 503 with Retry-After (rejoins still work). Rooms stay until deleted (admin API). 0 = unlimited.' }),
+    perCreator: Type.Integer({ minimum: 0, default: 10, description: 'Rooms one creator may make through the factory per window: the authenticated user when the focus has Digest realms, else the source address (IPv4, or IPv6 /64); beyond it 486 with Retry-After. 0 = unlimited.' }),
+    windowSec: Type.Integer({ minimum: 1, default: 60, description: 'The window of `perCreator`.' }),
+  }, { ...strict, default: {}, description: 'Bounds on the conference factory\'s room creation (docs/chat.md "Conference factory", docs/security.md "Conference factory flood").' }),
   media: Type.Object({
     privateAddresses: Type.Enum(['allow', 'deny'], { default: 'allow', description: 'Offers whose a=path first hop is a private/loopback address: `deny` answers 488.' }),
     foreignAddresses: Type.Enum(['allow', 'deny'], { default: 'allow', description: 'Offers whose a=path first hop is not the SIP source address: `deny` answers 488.' }),

@@ -20,6 +20,9 @@ export interface RoomEntry {
   readonly conversationId?: string;
 }
 
+/** The names the conference factory gives its rooms (grp-<16 hex>, factory.ts): how its cap counts them. */
+export const AD_HOC_ROOM_NAME = /^grp-[0-9a-f]{16}$/;
+
 /** What a room made at run time starts with (autoCreate, or the conference factory). */
 export interface NewRoom {
   readonly subject?: string;
@@ -39,6 +42,8 @@ export interface RoomDirectory {
   create?(name: string, uri: string, init?: NewRoom): Promise<RoomEntry | undefined>;
   /** The ad-hoc room of a conversation (Conversation-ID / Contribution-ID), for a rejoin. */
   byConversation?(id: string): Promise<RoomEntry | undefined>;
+  /** Rooms named as the conference factory names them (AD_HOC_ROOM_NAME), for its cap. */
+  adHocRooms?(): number;
 }
 
 /** The stored spec of a room made at run time. */
@@ -85,6 +90,7 @@ export class MemoryRoomDirectory implements RoomDirectory {
   readonly #byUri = new Map<string, RoomEntry>();
   readonly #domain: string;
   readonly #autoPolicy: RoomPolicy | undefined;
+  #adHoc = 0;
 
   /** `autoCreatePolicy`: the policy of rooms made by `create` (absent: create is refused). */
   constructor(rooms: readonly RoomEntry[] = [], o: { domain?: string; autoCreatePolicy?: RoomPolicy } = {}) {
@@ -96,6 +102,7 @@ export class MemoryRoomDirectory implements RoomDirectory {
   put(entry: RoomEntry): void {
     const old = this.#byName.get(entry.name);
     if (old) this.#byUri.delete(uriKey(old.uri));
+    else if (AD_HOC_ROOM_NAME.test(entry.name)) this.#adHoc++;
     this.#byName.set(entry.name, entry);
     this.#byUri.set(uriKey(entry.uri), entry);
   }
@@ -103,6 +110,7 @@ export class MemoryRoomDirectory implements RoomDirectory {
   delete(name: string): void {
     const old = this.#byName.get(name);
     if (!old) return;
+    if (AD_HOC_ROOM_NAME.test(name)) this.#adHoc--;
     this.#byName.delete(name);
     this.#byUri.delete(uriKey(old.uri));
   }
@@ -128,6 +136,10 @@ export class MemoryRoomDirectory implements RoomDirectory {
   byConversation(id: string): Promise<RoomEntry | undefined> {
     for (const e of this.#byName.values()) if (e.conversationId === id) return Promise.resolve(e);
     return Promise.resolve(undefined);
+  }
+
+  adHocRooms(): number {
+    return this.#adHoc;
   }
 
   get domain(): string {
@@ -210,6 +222,11 @@ export class StoreRoomDirectory implements RoomDirectory {
 
   byConversation(id: string): Promise<RoomEntry | undefined> {
     return this.#cache.byConversation(id);
+  }
+
+  /** Of every replica: the cache holds the whole rooms table. */
+  adHocRooms(): number {
+    return this.#cache.adHocRooms();
   }
 
   /**

@@ -8,12 +8,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
 import { offerSdp, SipUac } from '../../client/sip-uac.ts';
-import { headerValue, type SipRequest } from '../../sip/message.ts';
+import { headerValue, type SipRequest, type SipResponse } from '../../sip/message.ts';
 import { openStore } from '../../store/open.ts';
 import type { Store } from '../../store/index.ts';
 import { createLogger } from '../../telemetry/logger.ts';
+import { createMetrics, type Metrics } from '../../telemetry/metrics.ts';
 import { startChatServer, type RunningChatServer } from '../server.ts';
+import { FactoryLimits } from './factory.ts';
 import { loopbackChatConfig } from '../testchat.ts';
 import { eventually } from '../../testwait.ts';
 
@@ -123,5 +126,78 @@ describe('conference factory (ad-hoc rooms, RCS group chat)', { timeout: 120_000
       const res = await u.send(u.newDialog(uri), 'INVITE', { body: offerSdp('msrp://127.0.0.1:9/esc;tcp') });
       assert.equal(res.status, 404, uri);
     }
+  });
+});
+
+describe('conference factory limits (an open focus must not let anyone write unbounded rooms)', { timeout: 60_000 }, () => {
+  const closers: (() => unknown)[] = [];
+  after(async () => {
+    for (const c of closers.reverse()) await c();
+  });
+
+  const counted = async (metrics: Metrics, series: string): Promise<number> => {
+    const line = (await metrics.render()).split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? 0 : Number(line.split(' ')[1]);
+  };
+
+  /** A focus without Digest (anyone may create) with these limits, and a UAC on it. */
+  async function open(factoryLimits: { maxRooms: number; perCreator: number; windowSec: number }): Promise<{ uac: SipUac; metrics: Metrics; chat: RunningChatServer; warnings: string[] }> {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    const chat = await startChatServer({ ...loopbackChatConfig({ rooms: [] }), factory: 'factory', factoryLimits }, { logger, metrics });
+    closers.push(() => chat.close());
+    const uac = await SipUac.open('UDP', chat.focus.udpPort!, 'mallory');
+    closers.push(() => uac.close());
+    return { uac, metrics, chat, warnings };
+  }
+
+  async function create(uac: SipUac, conversation: string): Promise<SipResponse> {
+    const d = uac.newDialog('sip:factory@chat.test');
+    const res = await uac.send(d, 'INVITE', { body: offerSdp(`msrp://127.0.0.1:9/${conversation};tcp`), headers: [['Conversation-ID', conversation]] });
+    if (res.status === 200) {
+      await uac.send(d, 'ACK');
+      await uac.send(d, 'BYE', { inDialog: true });
+    }
+    return res;
+  }
+
+  it('answers 486 with Retry-After to a source past perCreator creations in the window, counts and logs it, and still lets it rejoin', async () => {
+    const { uac, metrics, chat, warnings } = await open({ maxRooms: 100, perCreator: 2, windowSec: 60 });
+    assert.equal((await create(uac, 'conv-1')).status, 200);
+    assert.equal((await create(uac, 'conv-2')).status, 200);
+    const refused = await create(uac, 'conv-3');
+    assert.equal(refused.status, 486, refused.reason);
+    const retry = Number(headerValue(refused, 'Retry-After'));
+    assert.ok(retry >= 1 && retry <= 60, `Retry-After within the window: ${retry}`);
+    assert.equal(await counted(metrics, 'msrp_focus_factory_refusals_total{reason="rate"}'), 1);
+    assert.equal(warnings.filter((l) => l.includes('conference factory refused a room creation') && l.includes('"why":"rate"')).length, 1, 'one log line');
+    assert.equal(chat.rooms.adHocRooms?.(), 2, 'no third room');
+    assert.equal((await create(uac, 'conv-1')).status, 200, 'a rejoin creates nothing and is not limited');
+  });
+
+  it('answers 503 with Retry-After once maxRooms ad-hoc rooms exist, whoever asks', async () => {
+    const { uac, metrics, chat } = await open({ maxRooms: 2, perCreator: 0, windowSec: 60 });
+    assert.equal((await create(uac, 'a-1')).status, 200);
+    assert.equal((await create(uac, 'a-2')).status, 200);
+    const refused = await create(uac, 'a-3');
+    assert.equal(refused.status, 503, refused.reason);
+    assert.equal(headerValue(refused, 'Retry-After'), '300');
+    assert.equal(await counted(metrics, 'msrp_focus_factory_refusals_total{reason="rooms"}'), 1);
+    assert.equal(chat.rooms.adHocRooms?.(), 2);
+  });
+
+  it('counts creations per authenticated user when the focus has Digest realms, else per source address (IPv6 by /64)', () => {
+    let t = 0;
+    const byUser = new FactoryLimits({ maxRooms: 0, perCreator: 1, windowSec: 60, byUser: true, now: () => t });
+    byUser.created('sip:alice@example.com', '192.0.2.1');
+    assert.equal(byUser.check(0, 'sip:alice@example.com', '192.0.2.9')?.status, 486, 'alice from another address');
+    assert.equal(byUser.check(0, 'sip:bob@example.com', '192.0.2.1'), undefined, 'bob behind the same NAT');
+    const bySource = new FactoryLimits({ maxRooms: 0, perCreator: 1, windowSec: 60, byUser: false, now: () => t });
+    bySource.created('sip:alice@example.com', '2001:db8::1');
+    assert.equal(bySource.check(0, 'sip:bob@example.com', '2001:db8::2')?.status, 486, 'a made-up From does not help, nor another address of the /64');
+    assert.equal(bySource.check(0, 'sip:alice@example.com', '2001:db8:1::1'), undefined, 'another /64');
+    t += 60_000;
+    assert.equal(bySource.check(0, 'sip:bob@example.com', '2001:db8::2'), undefined, 'the next window');
   });
 });

@@ -28,7 +28,7 @@ import type { Metrics } from '../../telemetry/metrics.ts';
 import { LAB_MEDIA_POLICY, type MediaPolicy } from './admission.ts';
 import { Calls, type FrontSessions } from './calls.ts';
 import { DialOut } from './dial-out.ts';
-import { factoryInvite, isFactoryUri } from './factory.ts';
+import { factoryInvite, FactoryLimits, isFactoryUri, type FactoryLimitOptions } from './factory.ts';
 import { RoomUnavailableError, type ChatPort, type ChatRoomPort, type RoomEvent } from './chat-port.ts';
 import type { ConferenceState, StateChange } from './conference-info.ts';
 import type { RoomDirectory, RoomEntry } from './directory.ts';
@@ -63,6 +63,8 @@ export interface FocusOptions {
   readonly autoCreate?: boolean;
   /** User part of the conference factory URI (factory.ts); absent: no factory. */
   readonly factory?: string;
+  /** Bounds on the factory's creations (factory.ts FactoryLimits); absent: unbounded. */
+  readonly factoryLimits?: FactoryLimitOptions;
   /** Host part of rooms the factory makes (sip:grp-...@<domain>); default the first of `domains`, else publicHost. */
   readonly domain?: string;
   /** Hosts (besides our addresses) whose Request-URI user part names a room: the chat domains. */
@@ -165,6 +167,10 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
     entity: w.entry.uri, name: w.entry.name, subject: w.chat.subject, participants: w.chat.participants(),
     contactOf: (id) => calls.contactOf(id),
   });
+
+  const factoryLimits = o.factory === undefined || o.factoryLimits === undefined
+    ? undefined
+    : new FactoryLimits({ ...o.factoryLimits, byUser: o.auth !== undefined, metrics: o.metrics });
 
   const identity = new RoomIdentity({
     auth: o.auth, guesses: o.guesses ?? new GuessLimiter(), failures: new AuthFailures(o.metrics), logger: log, onReturnRoutable: returnRoutable,
@@ -337,9 +343,14 @@ export async function startFocus(o: FocusOptions): Promise<RunningFocus> {
       // authenticates whenever the focus has Digest realms.
       who = await identity.identityOf(incoming, o.auth !== undefined, countRefusal);
       if (!who) return;
-      const made = await factoryInvite(incoming, { rooms: o.rooms, domain: o.domain ?? o.domains?.[0] ?? publicHost, creator: who.uri });
+      const made = await factoryInvite(incoming, { rooms: o.rooms, domain: o.domain ?? o.domains?.[0] ?? publicHost, creator: who.uri, limits: factoryLimits });
       if ('status' in made) {
         invites?.inc({ outcome: String(made.status) });
+        if ('retryAfterSec' in made) {
+          log.warn({ why: made.why, creator: who.uri, source: incoming.source.address, retryAfterSec: made.retryAfterSec }, 'conference factory refused a room creation');
+          incoming.respond(made.status, { reason: made.reason, headers: [['Retry-After', String(made.retryAfterSec)]] });
+          return;
+        }
         incoming.respond(made.status, { reason: made.reason });
         return;
       }

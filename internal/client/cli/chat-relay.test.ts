@@ -25,6 +25,7 @@ function chatConfig(transport: 'tcp' | 'tls'): Parameters<typeof startChatServer
     sip: { host: '127.0.0.1', udpPort: 0, tcpPort: 0 },
     msrp: { host: '127.0.0.1', port: 0, transport, relayInFront: false },
     autoCreate: false,
+    factoryLimits: { maxRooms: 1000, perCreator: 10, windowSec: 60 },
     media: { privateAddresses: 'allow', foreignAddresses: 'allow', trustedHosts: [] },
     subscriptions: { minExpires: 60, maxExpires: 3600 },
     connections: { max: 10000, perSource: 100, tlsHandshakeTimeoutSec: 10, sipIdleSec: 900, msrpIdleSec: 60 },

@@ -217,6 +217,7 @@ describe('msrp chat --relay DOMAIN', { timeout: 60_000 }, () => {
       sip: { host: '127.0.0.1', udpPort: 0, tcpPort: 0 },
       msrp: { host: '127.0.0.1', port: 0, transport: 'tcp', relayInFront: false },
       autoCreate: false,
+      factoryLimits: { maxRooms: 1000, perCreator: 10, windowSec: 60 },
       page: { enabled: true },
       media: { privateAddresses: 'allow', foreignAddresses: 'allow', trustedHosts: [] },
       subscriptions: { minExpires: 60, maxExpires: 3600 },
