@@ -20,8 +20,9 @@
 // §21.4.24: this caller is refused for now, while a 503 would make a proxy in front treat the
 // whole focus as down for everyone, RFC 3261 §16.7, RFC 3263 §4.3). The creator is the
 // authenticated user when the focus has Digest realms, else the source address (an IPv4
-// address, an IPv6 /64: auth/guesses.ts sourceKey). RFC 4579 §5.4 leaves these answers to
-// the focus. A rejoin creates nothing and is not limited.
+// address, an IPv6 /64: auth/guesses.ts sourceKey). A rejoin creates nothing and is not
+// limited. Two INVITEs checked at once may both create: the cap can be passed by the number
+// of creations in flight, no more.
 import { createHash, randomBytes } from 'node:crypto';
 import { GuessLimiter } from '../../auth/guesses.ts';
 import { contentType } from '../../sip/fields.ts';
