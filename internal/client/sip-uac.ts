@@ -15,11 +15,13 @@ import { connect, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { InviteClientTransaction, NonInviteClientTransaction, type ClientTransaction } from '../sip/client-transactions.ts';
 import { callId, cseq, toTag, topVia } from '../sip/fields.ts';
-import { answerChallenge, chooseChallenge } from '../auth/digest-client.ts';
-import { headerValue, headerValues, request, type SipMessage, type SipRequest, type SipResponse } from '../sip/message.ts';
+import type { SipMessage, SipRequest, SipResponse } from '../sip/message.ts';
 import { parseDatagram, SipStreamFramer } from '../sip/parser.ts';
 import { buildResponse } from '../sip/responses.ts';
 import { serialize } from '../sip/serializer.ts';
+import { digestRetry, learnDialog, uacRequest, type UacDialog, type UacSendOptions } from '../sip/uac-request.ts';
+
+export type { UacDialog } from '../sip/uac-request.ts';
 import type { TransactionContext } from '../sip/server-transactions.ts';
 import { DEFAULT_TIMERS, systemClock, type Clock, type Destination, type TimerHandle } from '../sip/timers.ts';
 
@@ -31,16 +33,6 @@ export interface UacTimers {
   readonly t2Ms?: number;
 }
 
-export interface UacDialog {
-  readonly callId: string;
-  readonly fromTag: string;
-  toTag: string | undefined;
-  readonly uri: string;
-  readonly from: string;
-  seq: number;
-  /** The focus's Contact (remote target for in-dialog requests). */
-  target: string | undefined;
-}
 
 export function offerSdp(path: string, o: { acceptTypes?: string; acceptWrappedTypes?: string; chatroom?: boolean; setup?: string; media?: string } = {}): string {
   const lines = [
@@ -198,26 +190,14 @@ export class SipUac {
    * Sends a request in `d` and resolves with its final response (2xx sets the dialog's To tag
    * and target). Rejects when Timer B/F fires (no response within 64*T1), or on close().
    */
-  async send(d: UacDialog, method: string, o: { headers?: [string, string][]; body?: string; contentType?: string; inDialog?: boolean } = {}): Promise<SipResponse> {
-    const seq = method === 'ACK' ? d.seq : ++d.seq;
+  async send(d: UacDialog, method: string, o: UacSendOptions = {}): Promise<SipResponse> {
     const branch = `z9hG4bK${randomBytes(8).toString('hex')}`;
-    const headers: [string, string][] = [
-      ['Via', `SIP/2.0/${this.transport} ${this.localHost}${this.localPort === 0 ? '' : `:${this.localPort}`};branch=${branch};rport`],
-      ['Max-Forwards', '70'],
-      ['From', `<${d.from}>;tag=${d.fromTag}`],
-      ['To', `<${d.uri}>${d.toTag === undefined ? '' : `;tag=${d.toTag}`}`],
-      ['Call-ID', d.callId],
-      ['CSeq', `${seq} ${method}`],
-      ['Contact', this.contact],
-      ...(o.headers ?? []),
-    ];
-    if (o.body !== undefined) headers.push(['Content-Type', o.contentType ?? 'application/sdp']);
-    const uri = o.inDialog === true || method === 'ACK' ? (d.target ?? d.uri) : d.uri;
-    const req = request({ method, uri, headers, body: o.body ?? '' });
+    const via = `SIP/2.0/${this.transport} ${this.localHost}${this.localPort === 0 ? '' : `:${this.localPort}`};branch=${branch};rport`;
+    const { req, uri } = uacRequest(d, method, o, via, this.contact);
     if (method === 'ACK') {
       // §17.1.1.3: the ACK for a 2xx is no transaction; it is resent for each retransmitted 2xx.
       const bytes = serialize(req);
-      this.#acks.set(d.callId, { seq, bytes });
+      this.#acks.set(d.callId, { seq: d.seq, bytes });
       this.#write(bytes);
       return buildResponse(req, 200, undefined);
     }
@@ -242,20 +222,9 @@ export class SipUac {
       this.#transactions.set(key, { tx, fail: reject });
       tx.start();
     });
-    const challenged = res.status === 401 || res.status === 407;
-    const answered = (o.headers ?? []).some(([n]) => /^(proxy-)?authorization$/i.test(n));
-    if (challenged && this.credentials !== undefined && !answered) {
-      const challenge = chooseChallenge(headerValues(res, res.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate'));
-      if (challenge !== undefined) {
-        const { authorization } = answerChallenge({ challenge, ...this.credentials, uri, method });
-        return this.send(d, method, { ...o, headers: [...(o.headers ?? []), [res.status === 401 ? 'Authorization' : 'Proxy-Authorization', authorization]] });
-      }
-    }
-    if (res.status >= 200 && res.status < 300 && d.toTag === undefined) {
-      d.toTag = toTag(res);
-      const contact = headerValue(res, 'Contact');
-      d.target = contact?.replace(/^[^<]*<([^>]*)>.*$/, '$1');
-    }
+    const retry = digestRetry(res, method, uri, o, this.credentials);
+    if (retry !== undefined) return this.send(d, method, retry);
+    learnDialog(d, res);
     return res;
   }
 

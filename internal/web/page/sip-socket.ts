@@ -4,36 +4,23 @@
 // The transport is reliable, so nothing is retransmitted (RFC 3261 §17.1.1.2); a request with
 // no final response within 64*T1 (32 s) fails as Timer B/F would. A 401/407 is answered once
 // with Digest (RFC 3261 §22.2) by auth/digest-client.ts, with the request's method and URI.
-import { answerChallenge, chooseChallenge } from '../../auth/digest-client.ts';
 import { newTransactionId, randomBase62 } from '../../msrp/transaction.ts';
 import { cseq, toTag, topVia } from '../../sip/fields.ts';
-import { headerValue, headerValues, request, type SipRequest, type SipResponse } from '../../sip/message.ts';
+import type { SipRequest, SipResponse } from '../../sip/message.ts';
 import { parseDatagram } from '../../sip/parser.ts';
 import { buildResponse } from '../../sip/responses.ts';
 import { serialize } from '../../sip/serializer.ts';
+import { digestRetry, learnDialog, uacRequest, type UacDialog, type UacSendOptions } from '../../sip/uac-request.ts';
+
+export type Dialog = UacDialog;
+export type SendOptions = UacSendOptions;
 
 /** RFC 7118 §10.1: the WebSocket subprotocol. */
 const SUBPROTOCOL = 'sip';
 /** Timer B/F: 64*T1 with T1 = 500 ms (RFC 3261 Table 4). */
 const TRANSACTION_TIMEOUT_MS = 32_000;
 
-export interface Dialog {
-  readonly callId: string;
-  readonly fromTag: string;
-  toTag: string | undefined;
-  readonly uri: string;
-  readonly from: string;
-  seq: number;
-  /** The focus's Contact: the Request-URI of in-dialog requests. */
-  target: string | undefined;
-}
 
-export interface SendOptions {
-  readonly headers?: readonly [string, string][];
-  readonly body?: string;
-  readonly contentType?: string;
-  readonly inDialog?: boolean;
-}
 
 interface Pending {
   resolve(r: SipResponse): void;
@@ -91,21 +78,8 @@ export class SipSocket {
 
   /** Sends a request in `d` and resolves with its final response (a 2xx fixes the dialog's To tag and target). */
   async send(d: Dialog, method: string, o: SendOptions = {}): Promise<SipResponse> {
-    const seq = method === 'ACK' ? d.seq : ++d.seq;
     const branch = `z9hG4bK${randomBase62(16)}`;
-    const uri = o.inDialog === true || method === 'ACK' ? (d.target ?? d.uri) : d.uri;
-    const headers: [string, string][] = [
-      ['Via', `SIP/2.0/${this.#transport} ${this.#host};branch=${branch}`],
-      ['Max-Forwards', '70'],
-      ['From', `<${d.from}>;tag=${d.fromTag}`],
-      ['To', `<${d.uri}>${d.toTag === undefined ? '' : `;tag=${d.toTag}`}`],
-      ['Call-ID', d.callId],
-      ['CSeq', `${seq} ${method}`],
-      ['Contact', this.contact],
-      ...(o.headers ?? []),
-    ];
-    if (o.body !== undefined) headers.push(['Content-Type', o.contentType ?? 'application/sdp']);
-    const req = request({ method, uri, headers, body: o.body ?? '' });
+    const { req, uri } = uacRequest(d, method, o, `SIP/2.0/${this.#transport} ${this.#host};branch=${branch}`, this.contact);
     if (method === 'ACK') {
       this.#ws.send(serialize(req).toString('utf8'));
       return buildResponse(req, 200, undefined);
@@ -119,19 +93,9 @@ export class SipSocket {
       this.#pending.set(key, { resolve, reject, timer });
       this.#ws.send(serialize(req).toString('utf8'));
     });
-    const challenged = res.status === 401 || res.status === 407;
-    const answered = (o.headers ?? []).some(([n]) => /^(proxy-)?authorization$/i.test(n));
-    if (challenged && !answered && this.credentials !== undefined) {
-      const challenge = chooseChallenge(headerValues(res, res.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate'));
-      if (challenge !== undefined) {
-        const { authorization } = answerChallenge({ challenge, ...this.credentials, uri, method });
-        return this.send(d, method, { ...o, headers: [...(o.headers ?? []), [res.status === 401 ? 'Authorization' : 'Proxy-Authorization', authorization]] });
-      }
-    }
-    if (res.status >= 200 && res.status < 300 && d.toTag === undefined) {
-      d.toTag = toTag(res);
-      d.target = headerValue(res, 'Contact')?.replace(/^[^<]*<([^>]*)>.*$/, '$1');
-    }
+    const retry = digestRetry(res, method, uri, o, this.credentials);
+    if (retry !== undefined) return this.send(d, method, retry);
+    learnDialog(d, res);
     return res;
   }
 
