@@ -160,8 +160,8 @@ export class WorkerLinks {
 
   /** The link to worker `k`, connecting when there is none. */
   get(k: number): Promise<Connection> {
-    const open = this.#open.get(k);
-    if (open !== undefined && !open.closed) return Promise.resolve(open);
+    const open = this.openLink(k);
+    if (open !== undefined) return Promise.resolve(open);
     const fail = (code: WorkerLinkError['code'], message: string): Promise<Connection> => {
       const err = new WorkerLinkError(code, message);
       this.#d.onFailure(code, k, message);
