@@ -159,6 +159,8 @@ export async function superviseWorkers(o: SupervisorOptions): Promise<RunningSup
     slot.ready = false;
     slot.lastStart = Date.now();
     live.set({ state: 'running' }, running());
+    /** This worker said ready once: its exit is not a failed start. */
+    let wasReady = false;
     worker.on('message', (m: unknown) => {
       const reply = m as { msrpdMetricsReply?: unknown; json?: MetricObjectWithValues<MetricValue<string>>[] } | null;
       if (typeof reply?.msrpdMetricsReply === 'number') {
@@ -172,14 +174,11 @@ export async function superviseWorkers(o: SupervisorOptions): Promise<RunningSup
       const state = (m as { msrpdWorker?: unknown } | null)?.msrpdWorker;
       if (state === 'ready') {
         slot.ready = true;
+        wasReady = true;
         log.info({ worker: slot.index, pid: worker.process.pid }, 'worker ready');
       } else if (state === 'draining') {
         slot.ready = false;
       }
-    });
-    let wasReady = false;
-    worker.on('message', (m: unknown) => {
-      if ((m as { msrpdWorker?: unknown } | null)?.msrpdWorker === 'ready') wasReady = true;
     });
     worker.once('exit', (code, signal) => {
       if (slot.worker !== worker) return;
