@@ -143,7 +143,7 @@ async function workersRuns(): Promise<WorkersResult> {
           const prev = m.get(n);
           if (run !== null && run.sendsPerSec > (prev?.sendsPerSec ?? 0)) m.set(n, run);
           else if (prev === undefined) m.set(n, run);
-          log(`  workers ${n} ${kind === 'local' ? 'TLS, pairs on one worker' : tls ? 'TLS' : 'TCP'}: ${run === null ? `failed (${failed?.error ?? ''})` : `${Math.round(run.sendsPerSec)} SEND/s, ${run.crossWorkerPairs}/${WORKER_PAIRS} pairs across workers, relay ${fmtCores(run.relayCores)} cores (${run.cpuUsPerSend === null ? 'n/a' : run.cpuUsPerSend.toFixed(1)} µs/SEND), load generators ${fmtCores(run.loadgenCores)} cores${run.errors > 0 ? `, ${run.errors} errors` : ''}`}`);
+          log(`  workers ${n} ${kind === 'local' ? 'TLS, pairs on one worker' : tls ? 'TLS' : 'TCP'}: ${run === null ? `failed (${failed?.error ?? ''})` : `${Math.round(run.sendsPerSec)} SEND/s, ${run.crossWorkerPairs}/${WORKER_PAIRS} pairs across workers, relay ${fmt(run.relayCores, 2)} cores (${fmt(run.cpuUsPerSend, 1)} µs/SEND), load generators ${fmt(run.loadgenCores, 2)} cores${run.errors > 0 ? `, ${run.errors} errors` : ''}`}`);
         }
       } finally {
         await relay.stop();
@@ -153,12 +153,13 @@ async function workersRuns(): Promise<WorkersResult> {
   return result;
 }
 
-function round1(v: number | null | undefined): number | null {
-  return v === null || v === undefined || !Number.isFinite(v) ? null : Number(v.toFixed(1));
+// Declared here, not with the report below: the workers part (`--only workers`) prints before it.
+function round(v: number | null | undefined, d = 2): number | null {
+  return v === null || v === undefined || !Number.isFinite(v) ? null : Number(v.toFixed(d));
 }
 
-function fmtCores(v: number | null): string {
-  return v === null ? 'n/a' : v.toFixed(2);
+function fmt(v: number | null | undefined, digits = 0): string {
+  return v === null || v === undefined ? 'n/a' : v.toFixed(digits);
 }
 
 function workersTable(w: WorkersResult): string[] {
@@ -172,7 +173,7 @@ function workersTable(w: WorkersResult): string[] {
     const c = w.tcp.get(n);
     const vs = (v: number | undefined, b: number | undefined): string => (v === undefined || b === undefined ? 'n/a' : `${(v / b).toFixed(2)}×`);
     out.push(pad([String(n), t ? String(Math.round(t.sendsPerSec)) : 'n/a', vs(t?.sendsPerSec, base.tls), c ? String(Math.round(c.sendsPerSec)) : 'n/a', vs(c?.sendsPerSec, base.tcp),
-      fmtCores(t?.relayCores ?? null), t?.cpuUsPerSend != null ? t.cpuUsPerSend.toFixed(1) : 'n/a', c?.cpuUsPerSend != null ? c.cpuUsPerSend.toFixed(1) : 'n/a',
+      fmt(t?.relayCores, 2), fmt(t?.cpuUsPerSend, 1), fmt(c?.cpuUsPerSend, 1),
       t ? `${t.crossWorkerPairs}/${WORKER_PAIRS}` : 'n/a', w.local.get(n) ? String(Math.round(w.local.get(n)!.sendsPerSec)) : 'n/a', vs(w.local.get(n)?.sendsPerSec, base.tls)]));
   }
   out.push(`(${cpus().length} CPUs on this machine, shared by the relay and the load generators: past that many busy processes the figures measure the sharing)`);
@@ -186,7 +187,7 @@ function workersSummary(w: WorkersResult): Record<string, unknown> {
     workersRateTcp: by(w.tcp),
     workersRateSameWorker: by(w.local),
     workersCrossPairs: Object.fromEntries(WORKER_COUNTS.map((n) => [String(n), w.tls.get(n)?.crossWorkerPairs ?? null])),
-    workersCpuUsPerSend: Object.fromEntries(WORKER_COUNTS.map((n) => [String(n), { tls: round1(w.tls.get(n)?.cpuUsPerSend), tcp: round1(w.tcp.get(n)?.cpuUsPerSend) }])),
+    workersCpuUsPerSend: Object.fromEntries(WORKER_COUNTS.map((n) => [String(n), { tls: round(w.tls.get(n)?.cpuUsPerSend, 1), tcp: round(w.tcp.get(n)?.cpuUsPerSend, 1) }])),
   };
 }
 
@@ -316,7 +317,6 @@ const workers = await workersRuns();
 // --- report -------------------------------------------------------------------------------------
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
   a === null || a === undefined || b === null || b === undefined || b === 0 ? null : a / b;
-const fmt = (v: number | null | undefined, digits = 0): string => (v === null || v === undefined ? 'n/a' : v.toFixed(digits));
 const fx = (v: number | null): string => (v === null ? 'n/a' : `${v.toFixed(2)}×`);
 const pad = (cells: string[], widths: number[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
 
@@ -399,7 +399,6 @@ out.push(`  idle TLS session ≤ forwarder + 4 kB:              ${memDiff === nu
 if (!kam) out.push('  (kamailio not installed: its figures are null)');
 console.log(out.join('\n'));
 
-const round = (v: number | null | undefined, d = 2): number | null => (v === null || v === undefined || !Number.isFinite(v) ? null : Number(v.toFixed(d)));
 const summary = {
   sendRate: { ours: round(rates.get(key('ours', false, 10)), 0), forwarder: round(rates.get(key('forwarder', false, 10)), 0), kamailio: round(rates.get(key('kamailio', false, 10)), 0) },
   vsKamailio: round(ratio(rates.get(key('ours', false, 10)), rates.get(key('kamailio', false, 10)))),
