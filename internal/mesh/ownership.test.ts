@@ -53,6 +53,12 @@ describe('worker ownership', () => {
       assert.equal(workerOf(id), 0, id);
     }
   });
+  it('reads no worker after a replica prefix that ownerOf does not read either (five digits)', () => {
+    // Past MAX_ORDINAL no replica minted the id: it is nobody's, not worker 1's to be passed on to.
+    const id = 'r12345-w1-abc';
+    assert.equal(ownerOf(id), undefined, id);
+    assert.equal(workerOf(id), 0, id);
+  });
   it('refuses workers it could not read back', () => {
     assert.throws(() => workerPrefix('', -1), RangeError);
     assert.throws(() => workerPrefix('', MAX_WORKERS), RangeError);

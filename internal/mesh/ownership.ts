@@ -63,9 +63,9 @@ export function workerPrefix(replica: string, worker: number): string {
 export function workerOf(sessionId: string): number {
   let i = 0;
   if (sessionId.charCodeAt(0) === 0x72 /* r */) {
-    // Skip `r<k>-` (up to four digits), as ownerOf reads it.
+    // Skip `r<k>-` (up to four digits, MAX_ORDINAL), as ownerOf reads it.
     i = 1;
-    while (i < 6 && isDigit(sessionId.charCodeAt(i))) i++;
+    while (i < 5 && isDigit(sessionId.charCodeAt(i))) i++;
     if (i === 1 || sessionId.charCodeAt(i) !== 0x2d /* - */) return 0;
     i++;
   }
