@@ -44,8 +44,14 @@ export function takeWorkerIdentity(env: NodeJS.ProcessEnv = process.env): Worker
   const raw = env[WORKER_ENV];
   if (raw === undefined) return undefined;
   delete env[WORKER_ENV];
-  const w = JSON.parse(raw) as WorkerIdentity;
-  if (!Number.isInteger(w.index) || !Number.isInteger(w.count) || typeof w.socketDir !== 'string' || typeof w.secret !== 'string' || typeof w.nonceSecret !== 'string') {
+  let w: WorkerIdentity | null;
+  try {
+    w = JSON.parse(raw) as WorkerIdentity | null;
+  } catch {
+    w = null;
+  }
+  // A worker that cannot tell who it is exits before ready: the primary counts a failed start.
+  if (w === null || typeof w !== 'object' || !Number.isInteger(w.index) || !Number.isInteger(w.count) || typeof w.socketDir !== 'string' || typeof w.secret !== 'string' || typeof w.nonceSecret !== 'string') {
     throw new Error(`${WORKER_ENV} is malformed`);
   }
   return w;
