@@ -38,11 +38,6 @@ export class MsrpSocket {
     return new MsrpSocket(await openWebSocket(url, SUBPROTOCOL, 'MSRP'));
   }
 
-  /** Bytes queued in the browser and not yet sent: a sender waits while this is high. */
-  get bufferedAmount(): number {
-    return this.#ws.bufferedAmount;
-  }
-
   write(frame: MsrpFrame): void {
     this.#ws.send(serializeToBuffer(frame));
   }
