@@ -102,6 +102,33 @@ describe('npm start (cmd/start.ts)', { timeout: 240_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('refuses to start, with a message, when a plain listener is moved off loopback without --plain-tcp (AUTH without TLS is allowed only on loopback)', async () => {
+    const child = spawn(process.execPath, [START], {
+      cwd: dir,
+      env: {
+        PATH: process.env['PATH'],
+        MSRP_DATA_DIR: join(dir, 'exposed'),
+        MSRP_RELAY__LISTEN__0__PORT: String(await freePort()),
+        MSRP_RELAY__LISTEN__1__HOST: '0.0.0.0',
+        MSRP_RELAY__LISTEN__1__PORT: String(await freePort()),
+        MSRP_LOG__LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      // Started: the refusal did not happen; stop it so the assertion below reports that.
+      if (out.includes('MSRP relay is running')) child.kill('SIGTERM');
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    assert.equal(code, 1, `stdout:\n${out}\nstderr:\n${err}`);
+    assert.match(err, /ws:\/\/0\.0\.0\.0:\d+ .*--plain-tcp/);
+  });
+
   it('starts on an empty data folder, lets alice authenticate over TLS, lets alice and bob chat in the demo room, stops cleanly on SIGTERM, and keeps her credentials and the room history', async () => {
     const ports = { relay: await freePort(), http: await freePort(), control: await freePort(), admin: await freePort(), sip: await freePort(), chat: await freePort(), page: await freePort(), sipWs: await freePort() };
     const first = await start(dir, ports);

@@ -27,6 +27,7 @@ import { onShutdownSignals } from '../internal/engine/signals.ts';
 import { openStore, type Store } from '../internal/store/index.ts';
 import { createLogger, type Logger } from '../internal/telemetry/logger.ts';
 import { createMetrics } from '../internal/telemetry/metrics.ts';
+import { classifyAddress } from '../internal/transport/address-class.ts';
 import { ensureSelfSignedTls } from '../internal/transport/self-signed.ts';
 import type * as AdminModuleNs from '../internal/admin/app.ts';
 
@@ -191,6 +192,14 @@ async function main(argv: string[]): Promise<void> {
   // MSRP_ADMIN_* belong to the admin API; the engine's loader would take them for typos.
   const engineEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('MSRP_ADMIN_')));
   const config = loadEngineConfig({ file: values.config, env: engineEnv });
+  // npm start allows AUTH without TLS (RFC 4976 §5 wants TLS) because its plain listeners are on
+  // loopback, where nobody can listen in. One moved elsewhere (MSRP_RELAY__LISTEN__n__HOST) would
+  // take passwords in the clear: the caller must ask for that with --plain-tcp or set
+  // MSRP_AUTH__ALLOW_PLAIN_TCP explicitly.
+  const exposed = config.relay.listen.find((l) => (l.transport === 'tcp' || l.transport === 'ws') && classifyAddress(l.host) !== 'loopback');
+  if (exposed !== undefined && !plainTcp && process.env['MSRP_AUTH__ALLOW_PLAIN_TCP'] === undefined) {
+    throw new Error(`the plain listener ${exposed.transport}://${exposed.host}:${exposed.port} is not on loopback: AUTH over it would be without TLS; use --plain-tcp or set MSRP_AUTH__ALLOW_PLAIN_TCP`);
+  }
   const logger = createLogger({ name: 'msrp', level: config.log.level, pretty: config.log.pretty, destination: pino.destination({ dest: 2, sync: false }) });
 
   await mkdir(dataDir, { recursive: true, mode: 0o700 });

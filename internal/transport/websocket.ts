@@ -205,15 +205,15 @@ export class WebSocketStream extends EventEmitter {
    * calls; held to the end of the turn it leaves in one (docs/architecture.md §3.4).
    */
   uncork(): void {
-    if (this.#uncorks++ === 0) setImmediate(uncorkHeld, this);
+    if (this.#uncorks++ === 0) setImmediate(this.#releaseCorks);
   }
 
-  /** Releases the corks uncork() held (internal: the setImmediate of uncork). */
-  releaseCorks(): void {
+  /** Releases the corks uncork() held; one function per stream, made once (no closure per turn). */
+  readonly #releaseCorks = (): void => {
     const n = this.#uncorks;
     this.#uncorks = 0;
     for (let i = 0; i < n; i++) this.#raw.uncork();
-  }
+  };
 
   /**
    * Writes the next bytes of the MSRP stream: each frame that ends in them completes one
@@ -361,10 +361,6 @@ export class WebSocketStream extends EventEmitter {
     this.#ended = true;
     this.#ws.terminate();
   }
-}
-
-function uncorkHeld(s: WebSocketStream): void {
-  s.releaseCorks();
 }
 
 /** Starts `ws:` (or, with spec.tls, `wss:`) listeners handing each accepted WebSocket to spec.onSocket. */

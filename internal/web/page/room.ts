@@ -14,6 +14,7 @@ import { headerValue } from '../../sip/message.ts';
 import { parseSdp } from '../../sip/sdp.ts';
 import { findMsrpMedia } from '../../sip/sdp-msrp.ts';
 import { Conference, type Participant } from './conference.ts';
+import { fileNameOf } from './file-name.ts';
 import { authenticate, type RelaySession } from './msrp-auth.ts';
 import { MsrpSocket } from './msrp-socket.ts';
 import { SipSocket, type Dialog } from './sip-socket.ts';
@@ -60,14 +61,6 @@ function offer(path: string): string {
     'a=accept-types:message/cpim text/plain', 'a=accept-wrapped-types:*',
     `a=path:${path}`, 'a=setup:active', 'a=chatroom:nickname private-messages', '',
   ].join('\r\n');
-}
-
-function fileName(disposition: string | undefined): string | undefined {
-  const m = /filename\*?=(?:UTF-8''([^;\s]+)|"([^"]*)"|([^;\s]+))/i.exec(disposition ?? '');
-  if (m === null) return undefined;
-  const name = m[1] !== undefined ? decodeURIComponent(m[1]) : (m[2] ?? m[3] ?? '');
-  // Only the last path segment, never a path.
-  return name.split(/[\\/]/).pop() || undefined;
 }
 
 export class ChatRoom {
@@ -224,7 +217,7 @@ export class ChatRoom {
     const priv = to !== undefined && to.toLowerCase() !== this.#o.room.toLowerCase();
     const type = m.contentType ?? 'text/plain';
     const disposition = m.contentHeaders.find((h) => h.name.toLowerCase() === 'content-disposition')?.value;
-    const name = fileName(disposition);
+    const name = fileNameOf(disposition);
     if (/^text\/plain\b/i.test(type) && name === undefined) return { from: m.from, private: priv, text: m.content.toString('utf8') };
     // RFC 5438 disposition notifications and other non-content types are not shown.
     if (/^message\/imdn/i.test(type)) return undefined;

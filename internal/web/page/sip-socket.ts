@@ -11,6 +11,7 @@ import { parseDatagram } from '../../sip/parser.ts';
 import { buildResponse } from '../../sip/responses.ts';
 import { serialize } from '../../sip/serializer.ts';
 import { digestRetry, learnDialog, uacRequest, type UacDialog, type UacSendOptions } from '../../sip/uac-request.ts';
+import { messageBytes, openWebSocket, Waiting } from './ws-channel.ts';
 
 export type Dialog = UacDialog;
 export type SendOptions = UacSendOptions;
@@ -20,19 +21,11 @@ const SUBPROTOCOL = 'sip';
 /** Timer B/F: 64*T1 with T1 = 500 ms (RFC 3261 Table 4). */
 const TRANSACTION_TIMEOUT_MS = 32_000;
 
-
-
-interface Pending {
-  resolve(r: SipResponse): void;
-  reject(e: Error): void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 export class SipSocket {
   readonly #ws: WebSocket;
   readonly #transport: 'WS' | 'WSS';
   readonly #host = `${randomBase62(10).toLowerCase()}.invalid`;
-  readonly #pending = new Map<string, Pending>();
+  readonly #pending = new Waiting<SipResponse>();
   readonly #user: string;
   /** Answers a 401/407 once per request. */
   credentials: { readonly username: string; readonly password: string } | undefined;
@@ -44,28 +37,19 @@ export class SipSocket {
     this.#ws = ws;
     this.#transport = secure ? 'WSS' : 'WS';
     this.#user = user;
-    ws.binaryType = 'arraybuffer';
     ws.addEventListener('message', (ev: MessageEvent<ArrayBuffer | string>) => {
-      const parsed = parseDatagram(typeof ev.data === 'string' ? Buffer.from(ev.data, 'utf8') : Buffer.from(ev.data));
+      const parsed = parseDatagram(messageBytes(ev));
       if (parsed?.ok) this.#receive(parsed.value);
     });
     ws.addEventListener('close', (ev) => {
       const reason = `the SIP WebSocket closed (${ev.code})`;
-      for (const p of this.#pending.values()) {
-        clearTimeout(p.timer);
-        p.reject(new Error(reason));
-      }
-      this.#pending.clear();
+      this.#pending.failAll(reason);
       this.onClose?.(reason);
     });
   }
 
-  static open(url: string, user: string): Promise<SipSocket> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, [SUBPROTOCOL]);
-      ws.addEventListener('open', () => resolve(new SipSocket(ws, url.startsWith('wss:'), user)), { once: true });
-      ws.addEventListener('error', () => reject(new Error(`cannot open the SIP WebSocket ${url}`)), { once: true });
-    });
+  static async open(url: string, user: string): Promise<SipSocket> {
+    return new SipSocket(await openWebSocket(url, SUBPROTOCOL, 'SIP'), url.startsWith('wss:'), user);
   }
 
   get contact(): string {
@@ -84,15 +68,8 @@ export class SipSocket {
       this.#ws.send(serialize(req).toString('utf8'));
       return buildResponse(req, 200, undefined);
     }
-    const res = await new Promise<SipResponse>((resolve, reject) => {
-      const key = `${branch} ${method}`;
-      const timer = setTimeout(() => {
-        this.#pending.delete(key);
-        reject(new Error(`no response to ${method} from the focus`));
-      }, TRANSACTION_TIMEOUT_MS);
-      this.#pending.set(key, { resolve, reject, timer });
-      this.#ws.send(serialize(req).toString('utf8'));
-    });
+    const res = await this.#pending.wait(`${branch} ${method}`, TRANSACTION_TIMEOUT_MS, `no response to ${method} from the focus`,
+      () => this.#ws.send(serialize(req).toString('utf8')));
     const retry = digestRetry(res, method, uri, o, this.credentials);
     if (retry !== undefined) return this.send(d, method, retry);
     learnDialog(d, res);
@@ -106,12 +83,7 @@ export class SipSocket {
   #receive(m: SipRequest | SipResponse): void {
     if (m.kind === 'response') {
       if (m.status < 200) return;
-      const key = `${topVia(m)?.branch ?? ''} ${cseq(m)?.method ?? ''}`;
-      const p = this.#pending.get(key);
-      if (p === undefined) return;
-      this.#pending.delete(key);
-      clearTimeout(p.timer);
-      p.resolve(m);
+      this.#pending.settle(`${topVia(m)?.branch ?? ''} ${cseq(m)?.method ?? ''}`, m);
       return;
     }
     if (m.method === 'ACK') return;
