@@ -198,7 +198,7 @@ async function chat(argv: string[], ctx: ChatContext): Promise<number> {
   if (transport !== 'UDP' && transport !== 'TCP') throw new UsageError('--transport is udp or tcp');
   // Checked (a bad --dns-server is a usage error) before anything opens: the switch is dialled
   // with these only after the focus accepted the INVITE, too late to throw.
-  const connect = connectOptions(values as RelayValues);
+  const connect = connectOptions(values);
   const user = values.user ?? ctx.env['USER'] ?? 'guest';
   const me = values.from ?? `sip:${user}@localhost`;
   const out = (line: string) => ctx.stdout.write(`${line}\n`);
