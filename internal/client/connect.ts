@@ -103,12 +103,16 @@ export async function connectTo(uriText: string, o: ConnectOptions = {}): Promis
 }
 
 /**
- * The addresses to try, in order (RFC 4976 §8): an IP literal as is; a name with a port by
- * its A/AAAA records; a name without a port by SRV `_msrps._tcp.<name>` (RFC 2782 order,
+ * The addresses to try, in order (RFC 4976 §8): an IP literal as is; a name with a port as is
+ * (the system resolver, in connect) or by its A/AAAA records from the configured servers; a name without a port by SRV `_msrps._tcp.<name>` (RFC 2782 order,
  * each target's addresses in turn), else its A/AAAA records on port 2855.
  */
 async function candidates(uri: MsrpUri, resolver: dns.Resolver | undefined): Promise<{ list: Candidate[] } | { message: string }> {
   if (isIP(uri.host) !== 0) return { list: [{ name: uri.host, address: uri.host, port: effectivePort(uri) }] };
+  // A name with its port and the system resolver: net/tls.connect resolve it themselves, and
+  // race its IPv6 and IPv4 addresses (autoSelectFamily, RFC 8305), where trying them one by
+  // one here would wait a whole connect timeout on each unreachable one first.
+  if (uri.port !== undefined && resolver === undefined) return { list: [{ name: uri.host, address: uri.host, port: uri.port }] };
   const list: Candidate[] = [];
   let srvNote = '';
   if (uri.port === undefined) {
