@@ -7,9 +7,9 @@ import type { promises as dns } from 'node:dns';
 import { readFileSync } from 'node:fs';
 import { isIP, connect as netConnect, createServer as netServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as tlsServer, type TLSSocket } from 'node:tls';
-import { effectivePort, parseMsrpUri, type MsrpUri } from '../msrp/uri.ts';
+import { parseMsrpUri, type MsrpUri } from '../msrp/uri.ts';
 import { listenServer } from '../transport/listen.ts';
-import { addressesOf, dnsResolver, lookupSrv, orderSrv, srvName } from '../transport/srv.ts';
+import { dnsResolver, findTargets, type SrvCandidate } from '../transport/srv.ts';
 
 export interface TlsClientOptions {
   /** Trusted CA certificates (PEM), in addition to or instead of the system store. */
@@ -44,13 +44,6 @@ export type ConnectResult =
     readonly via: string;
   }
   | { readonly ok: false; readonly code: 'bad-uri' | 'bad-dns-server' | 'unresolvable' | 'connect-failed' | 'tls-failed' | 'timeout'; readonly message: string };
-
-/** One address to try: the name it came from (SRV target or URI host), for messages. */
-interface Candidate {
-  readonly name: string;
-  readonly address: string;
-  readonly port: number;
-}
 
 /**
  * Accepts "msrps://host:port;tcp", and also the friendlier "msrps://host:port" and
@@ -103,46 +96,18 @@ export async function connectTo(uriText: string, o: ConnectOptions = {}): Promis
 }
 
 /**
- * The addresses to try, in order (RFC 4976 §8): an IP literal as is; a name with a port by
- * its A/AAAA records; a name without a port by SRV `_msrps._tcp.<name>` (RFC 2782 order,
- * each target's addresses in turn), else its A/AAAA records on port 2855.
+ * The addresses to try, in order (RFC 4976 §8, transport/srv.ts findTargets). A name with its
+ * port and the system resolver goes to net/tls.connect as is: they resolve it themselves, and
+ * race its IPv6 and IPv4 addresses (autoSelectFamily, RFC 8305), where trying them one by one
+ * here would wait a whole connect timeout on each unreachable one first.
  */
-async function candidates(uri: MsrpUri, resolver: dns.Resolver | undefined): Promise<{ list: Candidate[] } | { message: string }> {
-  if (isIP(uri.host) !== 0) return { list: [{ name: uri.host, address: uri.host, port: effectivePort(uri) }] };
-  const list: Candidate[] = [];
-  let srvNote = '';
-  if (uri.port === undefined) {
-    const name = srvName(uri.scheme, uri.host);
-    const srv = await lookupSrv(resolver, name);
-    if ('error' in srv) srvNote = `SRV ${name} failed (${srv.error.message}), `;
-    else if (srv.records.length > 0) {
-      const targets = orderSrv(srv.records, 'weighted');
-      // RFC 2782: a sole target "." means the service is decidedly not offered there; no fallback.
-      if (targets.length === 0) return { message: `${uri.host} says it offers no ${uri.scheme} service (SRV ${name} is ".")` };
-      const unresolved: string[] = [];
-      for (const t of targets) {
-        const addresses = await addressesOf(resolver, t.name).catch((err: Error) => {
-          unresolved.push(`${t.name}: ${err.message}`);
-          return [];
-        });
-        for (const address of addresses) list.push({ name: t.name, address, port: t.port });
-      }
-      if (list.length > 0) return { list };
-      // RFC 2782 falls back to A/AAAA only when there are no SRV records; these exist but point nowhere.
-      return { message: `cannot resolve the SRV targets of ${name}: ${unresolved.join('; ')}` };
-    } else srvNote = `no SRV record ${name}, `;
-  }
-  const port = effectivePort(uri);
-  try {
-    for (const address of await addressesOf(resolver, uri.host)) list.push({ name: uri.host, address, port });
-  } catch (err) {
-    return { message: `cannot resolve ${uri.host}: ${srvNote}no A/AAAA record (${(err as Error).message})` };
-  }
-  return { list };
+function candidates(uri: MsrpUri, resolver: dns.Resolver | undefined): Promise<{ list: SrvCandidate[] } | { message: string }> {
+  if (uri.port !== undefined && resolver === undefined && isIP(uri.host) === 0) return Promise.resolve({ list: [{ name: uri.host, address: uri.host, port: uri.port }] });
+  return findTargets(resolver, uri, 'weighted');
 }
 
 /** One connection attempt; TLS checks the certificate against the URI host, never the SRV target. */
-function dial(uri: MsrpUri, c: Candidate, o: ConnectOptions): Promise<ConnectResult> {
+function dial(uri: MsrpUri, c: SrvCandidate, o: ConnectOptions): Promise<ConnectResult> {
   const where = c.name === c.address ? `${uriHost(c.address)}:${c.port}` : `${c.name}:${c.port} (${c.address})`;
   const timeoutMs = o.connectTimeoutMs ?? 10_000;
   return new Promise((resolve) => {

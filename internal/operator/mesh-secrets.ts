@@ -118,7 +118,6 @@ export function planMeshTls(state: MeshTlsState | undefined, caCertPem: string, 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
 
-
 function readTlsState(s: SecretObject | undefined): MeshTlsState | undefined {
   const cert = unb64(s?.data?.['tls.crt']);
   const key = unb64(s?.data?.['tls.key']);

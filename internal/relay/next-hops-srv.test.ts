@@ -186,6 +186,14 @@ describe('next-hop resolution through nextHops.dnsServers (RFC 4976 §8)', () =>
     await eventually(() => p.accepted.length === 1, 'the peer accepted the connection');
   });
 
+  it('takes a "." SRV target as no service there, without trying the name\'s A record (RFC 2782)', async () => {
+    dns.zone.set('_msrp._tcp.dot.test', { srv: [{ priority: 0, weight: 0, port: 0, target: '.' }] });
+    dns.zone.set('dot.test', { a: ['127.0.0.1'] });
+    await assert.rejects(nextHops().get(uri('msrp://dot.test/s;tcp')),
+      (err: NextHopError) => err.code === 'unresolvable' && /dot\.test says it offers no msrp service/.test(err.message));
+    assert.equal(dns.queries.includes('A dot.test'), false, dns.queries.join(', '));
+  });
+
   it('says a name with no records (NXDOMAIN) is unresolvable', async () => {
     await assert.rejects(nextHops().get(uri('msrp://nowhere.test/s;tcp')), (err: NextHopError) => err.code === 'unresolvable' && err.message.includes('nowhere.test'));
   });

@@ -29,7 +29,7 @@ import { effectivePort, type MsrpUri } from '../msrp/uri.ts';
 import type { Connection } from '../transport/connection.ts';
 import { classifyAddress, isPublicAddress } from '../transport/address-class.ts';
 import { MIN_TLS_VERSION, type TlsMaterial } from '../transport/tls-files.ts';
-import { addressesOf, dnsResolver, lookupSrv, orderSrv, srvName } from '../transport/srv.ts';
+import { dnsResolver, findTargets } from '../transport/srv.ts';
 import type { RelayOptions } from './options.ts';
 
 export class NextHopError extends Error {
@@ -164,24 +164,11 @@ export class NextHops {
     if (own !== undefined) return [own];
     const statics = this.#d.options.nextHops.staticHosts?.[uri.host.toLowerCase()];
     if (statics !== undefined) return [{ address: statics.address, port: statics.port ?? effectivePort(uri) }];
-    if (isIP(uri.host) !== 0) return [{ address: uri.host, port: effectivePort(uri) }];
-    const out: { address: string; port: number }[] = [];
-    if (uri.port === undefined) {
-      // No SRV record, or a failed lookup: fall through to A/AAAA.
-      const srv = await lookupSrv(this.#resolver, srvName(uri.scheme, uri.host));
-      const targets = 'records' in srv ? orderSrv(srv.records, 'heaviest-first') : [];
-      for (const t of targets) {
-        for (const address of await addressesOf(this.#resolver, t.name).catch(() => [])) out.push({ address, port: t.port });
-      }
-    }
-    if (out.length === 0) {
-      try {
-        for (const address of await addressesOf(this.#resolver, uri.host)) out.push({ address, port: effectivePort(uri) });
-      } catch (err) {
-        throw new NextHopError('unresolvable', `cannot resolve ${uri.host}: ${(err as Error).message}`);
-      }
-    }
-    return out;
+    // RFC 2782 as the client reads it (transport/srv.ts): a "." or dangling SRV answer is no
+    // reason to try the name's A/AAAA records.
+    const found = await findTargets(this.#resolver, uri, 'heaviest-first');
+    if ('message' in found) throw new NextHopError('unresolvable', found.message);
+    return found.list.map(({ address, port }) => ({ address, port }));
   }
 
   /**

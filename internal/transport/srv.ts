@@ -7,6 +7,8 @@
 // without a port (the relay URI a client is configured with, the To-Path of an AUTH) goes
 // through SRV, and with no SRV record the name's A/AAAA records on port 2855.
 import { promises as dns, type SrvRecord } from 'node:dns';
+import { isIP } from 'node:net';
+import { effectivePort, type MsrpUri } from '../msrp/uri.ts';
 
 /** One SRV target in the order to try it. */
 export interface SrvTarget {
@@ -94,4 +96,51 @@ export async function addressesOf(resolver: dns.Resolver | undefined, name: stri
   const out = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
   if (out.length === 0) throw (v4.status === 'rejected' ? v4.reason : new Error(`no A/AAAA record for ${name}`)) as Error;
   return out;
+}
+
+/** One address to try, with the name it came from (SRV target or URI host) for messages. */
+export interface SrvCandidate {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * The addresses to try for `uri`, in order (RFC 4976 §8): an IP literal as is; a name with a
+ * port by its A/AAAA records; a name without a port by SRV `_msrp(s)._tcp.<name>` (RFC 2782
+ * order, each target's addresses in turn), else, only when there is no SRV record (or the
+ * lookup failed), its A/AAAA records on port 2855. A sole "." target (the service is decidedly
+ * not offered, RFC 2782) or SRV targets that do not resolve are an answer, not a reason to
+ * fall back. `message` says why there is nothing to try.
+ */
+export async function findTargets(resolver: dns.Resolver | undefined, uri: MsrpUri, choice: SrvChoice): Promise<{ list: SrvCandidate[] } | { message: string }> {
+  if (isIP(uri.host) !== 0) return { list: [{ name: uri.host, address: uri.host, port: effectivePort(uri) }] };
+  const list: SrvCandidate[] = [];
+  let srvNote = '';
+  if (uri.port === undefined) {
+    const name = srvName(uri.scheme, uri.host);
+    const srv = await lookupSrv(resolver, name);
+    if ('error' in srv) srvNote = `SRV ${name} failed (${srv.error.message}), `;
+    else if (srv.records.length === 0) srvNote = `no SRV record ${name}, `;
+    else {
+      const targets = orderSrv(srv.records, choice);
+      if (targets.length === 0) return { message: `${uri.host} says it offers no ${uri.scheme} service (SRV ${name} is ".")` };
+      const unresolved: string[] = [];
+      for (const t of targets) {
+        const addresses = await addressesOf(resolver, t.name).catch((err: Error) => {
+          unresolved.push(`${t.name}: ${err.message}`);
+          return [];
+        });
+        for (const address of addresses) list.push({ name: t.name, address, port: t.port });
+      }
+      return list.length > 0 ? { list } : { message: `cannot resolve the SRV targets of ${name}: ${unresolved.join('; ')}` };
+    }
+  }
+  const port = effectivePort(uri);
+  try {
+    for (const address of await addressesOf(resolver, uri.host)) list.push({ name: uri.host, address, port });
+  } catch (err) {
+    return { message: `cannot resolve ${uri.host}: ${srvNote}no A/AAAA record (${(err as Error).message})` };
+  }
+  return { list };
 }

@@ -67,4 +67,14 @@ describe('msrp chat', { timeout: 60_000 }, () => {
     // after answering the BYE, hence the bounded poll).
     await eventually(() => lobby().participants().length === 0, 'everyone left with BYE');
   });
+  it('refuses a malformed --dns-server as a usage error before it joins the room', async () => {
+    // Without --relay the DNS servers are used only to dial the switch, after the focus has
+    // accepted the INVITE: checked there, the error left the dialog and its sockets open and
+    // the process alive (runMsrp's SIGKILL, code null) with a participant in the room.
+    const port = chat.focus.udpPort!;
+    const r = await runMsrp(['chat', 'sip:lobby@chat.test', '--focus', `127.0.0.1:${port}`, '--user', 'mallory', '--dns-server', 'not-an-address']);
+    assert.equal(r.code, 2, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    assert.match(r.stderr, /--dns-server wants an IP address/);
+    assert.equal(chat.switch.room('sip:lobby@chat.test')?.participants().length ?? 0, 0, 'nobody joined');
+  });
 });

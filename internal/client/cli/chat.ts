@@ -196,6 +196,9 @@ async function chat(argv: string[], ctx: ChatContext): Promise<number> {
   if (!fm) throw new UsageError('--focus wants HOST:PORT');
   const transport = (values.transport ?? 'udp').toUpperCase();
   if (transport !== 'UDP' && transport !== 'TCP') throw new UsageError('--transport is udp or tcp');
+  // Checked (a bad --dns-server is a usage error) before anything opens: the switch is dialled
+  // with these only after the focus accepted the INVITE, too late to throw.
+  const connect = connectOptions(values);
   const user = values.user ?? ctx.env['USER'] ?? 'guest';
   const me = values.from ?? `sip:${user}@localhost`;
   const out = (line: string) => ctx.stdout.write(`${line}\n`);
@@ -220,7 +223,7 @@ async function chat(argv: string[], ctx: ChatContext): Promise<number> {
     const rv = values as RelayValues;
     // The same URI (with ";tcp") in the connection, our endpoint and AUTH's To-Path (RFC 4975 §9).
     const relayUri = normalizeMsrpUri(rv.relay!);
-    const c = await connectTo(relayUri, connectOptions(rv));
+    const c = await connectTo(relayUri, connect);
     if (!c.ok) {
       ctx.stderr.write(`msrp chat: cannot connect to ${relayUri}: ${c.message}\n`);
       return EXIT_FAILED;
@@ -278,7 +281,7 @@ async function chat(argv: string[], ctx: ChatContext): Promise<number> {
   }
   const switchPath = media.value.path;
   if (link === undefined) {
-    const c = await connectTo(switchPath[0]!, connectOptions(values));
+    const c = await connectTo(switchPath[0]!, connect);
     if (!c.ok) {
       ctx.stderr.write(`msrp chat: cannot connect to the room's switch ${switchPath[0]}: ${c.message}\n`);
       await uac.send(dialog, 'BYE', { inDialog: true }).catch(() => undefined);
