@@ -14,6 +14,7 @@ import { isIP, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Connection } from '../transport/connection.ts';
 import { MIN_TLS_VERSION, type TlsMaterial } from '../transport/tls-files.ts';
+import { LinkPool } from './link-pool.ts';
 import { peerHostOf } from './ownership.ts';
 
 export interface MeshOptions {
@@ -55,9 +56,7 @@ export interface MeshLinksDeps {
 
 export class MeshLinks {
   readonly #d: MeshLinksDeps;
-  readonly #open = new Map<number, Connection>();
-  readonly #pending = new Map<number, Promise<Connection>>();
-  #closed = false;
+  readonly #links = new LinkPool();
 
   constructor(deps: MeshLinksDeps) {
     this.#d = deps;
@@ -69,7 +68,7 @@ export class MeshLinks {
 
   /** Open outbound links. */
   get size(): number {
-    return this.#open.size;
+    return this.#links.size;
   }
 
   peerHost(ordinal: number): string {
@@ -78,32 +77,16 @@ export class MeshLinks {
 
   /** The open link to replica `ordinal`, if there is one (no promise: the forwarder's common case). */
   openLink(ordinal: number): Connection | undefined {
-    const open = this.#open.get(ordinal);
-    return open !== undefined && !open.closed ? open : undefined;
+    return this.#links.open(ordinal);
   }
 
   /** The link to replica `ordinal`, connecting when there is none. */
   get(ordinal: number): Promise<Connection> {
-    const open = this.#open.get(ordinal);
-    if (open !== undefined && !open.closed) return Promise.resolve(open);
-    if (this.#closed) return Promise.reject(new MeshError('closed', 'the mesh is closed'));
+    const open = this.#links.open(ordinal);
+    if (open !== undefined) return Promise.resolve(open);
+    if (this.#links.closed) return Promise.reject(new MeshError('closed', 'the mesh is closed'));
     if (ordinal === this.#d.options.ordinal) return Promise.reject(new MeshError('self', `replica ${ordinal} is this replica`));
-    let p = this.#pending.get(ordinal);
-    if (p === undefined) {
-      p = this.#connect(ordinal).then(
-        (conn) => {
-          this.#pending.delete(ordinal);
-          return conn;
-        },
-        (err: MeshError) => {
-          this.#pending.delete(ordinal);
-          this.#d.events.onLinkFailure(ordinal, err);
-          throw err;
-        },
-      );
-      this.#pending.set(ordinal, p);
-    }
-    return p;
+    return this.#links.connecting(ordinal, () => this.#connect(ordinal), (err: MeshError) => this.#d.events.onLinkFailure(ordinal, err));
   }
 
   /**
@@ -148,7 +131,7 @@ export class MeshLinks {
       socket.once('secureConnect', () => {
         clearTimeout(timer);
         socket.off('error', onError);
-        if (this.#closed) {
+        if (this.#links.closed) {
           socket.destroy();
           reject(new MeshError('closed', 'the mesh is closed'));
           return;
@@ -157,10 +140,7 @@ export class MeshLinks {
         socket.setKeepAlive(true, 30_000);
         socket.setNoDelay(true);
         const conn = this.#d.adopt(socket, ordinal);
-        this.#open.set(ordinal, conn);
-        socket.once('close', () => {
-          if (this.#open.get(ordinal) === conn) this.#open.delete(ordinal);
-        });
+        this.#links.add(ordinal, conn, socket);
         this.#d.log.info({ replica: ordinal, peer: `${host}:${o.port}` }, 'mesh link up');
         resolve(conn);
       });
@@ -168,9 +148,7 @@ export class MeshLinks {
   }
 
   closeAll(): void {
-    this.#closed = true;
-    for (const c of this.#open.values()) c.destroy();
-    this.#open.clear();
+    this.#links.closeAll();
   }
 }
 

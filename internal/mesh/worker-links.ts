@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Connection } from '../transport/connection.ts';
 import { MAX_WORKERS } from './ownership.ts';
+import { LinkPool } from './link-pool.ts';
 
 export interface WorkerLinkOptions {
   /** This worker's number (the w of `w<w>-` session ids; 0 mints none). */
@@ -62,10 +63,8 @@ export function workerSocketPath(socketDir: string, index: number): string {
 export class WorkerLinks {
   readonly #d: WorkerLinksDeps;
   readonly #secret: Buffer;
-  readonly #open = new Map<number, Connection>();
-  readonly #pending = new Map<number, Promise<Connection>>();
+  readonly #links = new LinkPool();
   #server: Server | undefined;
-  #closed = false;
 
   constructor(deps: WorkerLinksDeps) {
     const o = deps.options;
@@ -86,7 +85,7 @@ export class WorkerLinks {
 
   /** Open outbound links. */
   get size(): number {
-    return this.#open.size;
+    return this.#links.size;
   }
 
   /** Accepts the other workers' links on this worker's socket. */
@@ -154,39 +153,23 @@ export class WorkerLinks {
 
   /** The open link to worker `k`, if there is one (no promise: the forwarder's common case). */
   openLink(k: number): Connection | undefined {
-    const open = this.#open.get(k);
-    return open !== undefined && !open.closed ? open : undefined;
+    return this.#links.open(k);
   }
 
   /** The link to worker `k`, connecting when there is none. */
   get(k: number): Promise<Connection> {
-    const open = this.openLink(k);
+    const open = this.#links.open(k);
     if (open !== undefined) return Promise.resolve(open);
     const fail = (code: WorkerLinkError['code'], message: string): Promise<Connection> => {
       const err = new WorkerLinkError(code, message);
       this.#d.onFailure(code, k, message);
       return Promise.reject(err);
     };
-    if (this.#closed) return fail('closed', 'the worker links are closed');
+    if (this.#links.closed) return fail('closed', 'the worker links are closed');
     if (k === this.index) return fail('self', `worker ${k} is this worker`);
     // An id naming a worker this replica does not have: no socket to try.
     if (!Number.isInteger(k) || k < 0 || k >= this.count) return fail('no-such-worker', `no worker ${k} (workers: ${this.count})`);
-    let p = this.#pending.get(k);
-    if (p === undefined) {
-      p = this.#connect(k).then(
-        (conn) => {
-          this.#pending.delete(k);
-          return conn;
-        },
-        (err: WorkerLinkError) => {
-          this.#pending.delete(k);
-          this.#d.onFailure(err.code, k, err.message);
-          throw err;
-        },
-      );
-      this.#pending.set(k, p);
-    }
-    return p;
+    return this.#links.connecting(k, () => this.#connect(k), (err: WorkerLinkError) => this.#d.onFailure(err.code, k, err.message));
   }
 
   #connect(k: number): Promise<Connection> {
@@ -210,7 +193,7 @@ export class WorkerLinks {
         socket.off('error', onError);
         socket.off('close', onClose);
         if (!got.startsWith(OK)) return onError(new Error('link refused'));
-        if (this.#closed) {
+        if (this.#links.closed) {
           socket.destroy();
           reject(new WorkerLinkError('closed', 'the worker links are closed'));
           return;
@@ -218,10 +201,7 @@ export class WorkerLinks {
         socket.pause();
         if (got.length > OK.length) socket.unshift(Buffer.from(got.slice(OK.length), 'latin1'));
         const conn = this.#d.adopt(socket, 'outbound', k);
-        this.#open.set(k, conn);
-        socket.once('close', () => {
-          if (this.#open.get(k) === conn) this.#open.delete(k);
-        });
+        this.#links.add(k, conn, socket);
         this.#d.log.info({ worker: k }, 'worker link up');
         socket.resume();
         resolve(conn);
@@ -240,8 +220,6 @@ export class WorkerLinks {
   }
 
   closeAll(): void {
-    this.#closed = true;
-    for (const c of this.#open.values()) c.destroy();
-    this.#open.clear();
+    this.#links.closeAll();
   }
 }
