@@ -301,12 +301,12 @@ export class Inbound {
 
   /** The forwarded frame: copied from the received bytes when the parser has them, else serialized. */
   #serializeWhole(body: readonly Buffer[], flag: Continuation): Buffer[] {
-    const out = this.#outHead();
     const w = this.wire;
-    if (w === undefined) return serializeForwarded(out, body, flag);
-    // The route passed k of our URIs (router.ts rewrite()): the received To-Path minus the forwarded one.
-    const k = this.head.toPath.length - out.toPath.length;
-    return serializeForwardedWire(out.transactionId, out.method, k, this.head.toPath, w, flag);
+    if (w === undefined) return serializeForwarded(this.#outHead(), body, flag);
+    // A whole frame is never interrupted: the route's head, of which only the transaction id
+    // and the k of our URIs passed (router.ts rewrite()) are needed to copy the received bytes.
+    const route = this.#route as Forward;
+    return serializeForwardedWire(route.transactionId, this.head.method, route.passed, this.head.toPath, w, flag);
   }
 
   #outHead(): MsrpRequestHead {
@@ -339,7 +339,7 @@ export class Inbound {
     this.#outlet = outlet;
     if (this.head.method !== 'REPORT') {
       this.downstream = conn;
-      this.outTid = route.head.transactionId;
+      this.outTid = route.transactionId;
       this.f.register(this, conn, this.outTid);
     }
     if (outlet.tryAcquire()) {

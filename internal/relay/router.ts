@@ -45,15 +45,42 @@ import type { RelaySession, SessionTable } from './sessions.ts';
 export type Route =
   | { kind: 'auth'; target: MsrpUri }
   | { kind: 'reject'; status: number; comment: string; reason: string }
-  | {
-      kind: 'forward';
-      /** The head to write downstream (paths rewritten, new transaction id). */
-      head: MsrpRequestHead;
-      /** The session the request entered by (for throttling and accounting); none when its owner is another replica. */
-      session: RelaySession | undefined;
-      /** Deliver on this client's connection, connect to `uri`, or pass to the replica that owns the session. */
-      next: { kind: 'session'; session: RelaySession } | { kind: 'remote'; uri: MsrpUri } | { kind: 'mesh'; ordinal: number } | { kind: 'worker'; worker: number };
-    };
+  | ForwardRoute;
+
+/** Where a forwarded request goes next. */
+export type NextHop = { kind: 'session'; session: RelaySession } | { kind: 'remote'; uri: MsrpUri } | { kind: 'mesh'; ordinal: number } | { kind: 'worker'; worker: number };
+
+/**
+ * A request to forward. Its rewritten head is made on first use: a whole frame copied from the
+ * received bytes (inbound.ts) needs only the new transaction id and how many of our URIs it
+ * passed, not the path arrays (three allocations per frame on the hot path).
+ */
+export class ForwardRoute {
+  readonly kind = 'forward';
+  /** Our transaction id downstream (responses are hop-by-hop, RFC 4975 §7.2). */
+  readonly transactionId = newTransactionId();
+  /** The request as received. */
+  readonly received: MsrpRequestHead;
+  /** How many of our URIs at the front of the received To-Path the request passed. */
+  readonly passed: number;
+  /** The session the request entered by (for throttling and accounting); none when its owner is another replica. */
+  readonly session: RelaySession | undefined;
+  /** Deliver on this client's connection, connect to `uri`, or pass to the replica that owns the session. */
+  readonly next: NextHop;
+  #head: MsrpRequestHead | undefined;
+
+  constructor(received: MsrpRequestHead, passed: number, session: RelaySession | undefined, next: NextHop) {
+    this.received = received;
+    this.passed = passed;
+    this.session = session;
+    this.next = next;
+  }
+
+  /** The head to write downstream (paths rewritten, our transaction id). */
+  get head(): MsrpRequestHead {
+    return (this.#head ??= rewrite(this.received, this.passed, this.transactionId));
+  }
+}
 
 /** The session table as the router reads it (sessions.ts SessionTable). */
 export type SessionLookup = Pick<SessionTable, 'get'> & Partial<Pick<SessionTable, 'bindFront'>>;
@@ -140,12 +167,12 @@ export class Router {
           // The owner of a session reports a failure back toward a foreign previous hop that
           // reached the relay through this replica (RFC 4975 §7.1.2): on to that hop.
           if (head.method === 'REPORT' && source !== undefined && this.#mesh?.isMesh(source) === true) {
-            return { kind: 'forward', head: rewrite(head, 0), session: undefined, next: { kind: 'remote', uri: target } };
+            return new ForwardRoute(head, 0, undefined, { kind: 'remote', uri: target });
           }
           return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'To-Path does not start with this relay', 'not-for-us');
         }
         // The previous hop was ours; this is a remote next hop.
-        return { kind: 'forward', head: rewrite(head, k), session: entered!, next: { kind: 'remote', uri: target } };
+        return new ForwardRoute(head, k, entered!, { kind: 'remote', uri: target });
       }
       if (hop === 0 && head.method === 'AUTH' && target.sessionId === undefined) {
         if (to.length !== 1) return reject(MsrpStatus.FORBIDDEN, 'AUTH through this relay needs a session URI first', 'auth-path');
@@ -163,7 +190,7 @@ export class Router {
           const refused = this.#peers.refuse(arrival, head.fromPath[0]);
           if (refused !== undefined) return reject(MsrpStatus.FORBIDDEN, refused.comment, refused.reason);
         }
-        return { kind: 'forward', head: rewrite(head, k), session: entered, next: { kind: 'mesh', ordinal: owner } };
+        return new ForwardRoute(head, k, entered, { kind: 'mesh', ordinal: owner });
       }
       const worker = mesh?.otherWorker?.(target.sessionId);
       if (worker !== undefined) {
@@ -177,7 +204,7 @@ export class Router {
             if (refused !== undefined) return reject(MsrpStatus.FORBIDDEN, refused.comment, refused.reason);
           }
         }
-        return { kind: 'forward', head: rewrite(head, k), session: entered, next: { kind: 'worker', worker } };
+        return new ForwardRoute(head, k, entered, { kind: 'worker', worker });
       }
       const session = this.#sessions.get(target.sessionId) ?? this.#bindFront(target.sessionId, arrival, head, k);
       if (session === undefined) return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'unknown or expired session', 'unknown-session');
@@ -201,7 +228,7 @@ export class Router {
       // RFC 4976 §6.4: remove our URI from To-Path, add it at the front of From-Path.
       k++;
       if (!fromClient) {
-        return { kind: 'forward', head: rewrite(head, k), session: entered, next: { kind: 'session', session } };
+        return new ForwardRoute(head, k, entered, { kind: 'session', session });
       }
       const next = this.#parse(to[k]!);
       if (!next.result.ok) return reject(MsrpStatus.BAD_REQUEST, 'next To-Path URI is not an MSRP URI', 'bad-uri');
@@ -209,7 +236,7 @@ export class Router {
         return reject(MsrpStatus.FORBIDDEN, 'a front session leads only to its chat switch', 'front-next-hop');
       }
       if (!this.#isLocal(next as CachedUri & { result: { ok: true } })) {
-        return { kind: 'forward', head: rewrite(head, k), session: entered, next: { kind: 'remote', uri: next.result.uri } };
+        return new ForwardRoute(head, k, entered, { kind: 'remote', uri: next.result.uri });
       }
       arrival = undefined; // the next hop is us again: process it as arriving from outside
       parsed = next;
@@ -251,15 +278,15 @@ export class Router {
 
 /**
  * The head to forward after passing `k` of our URIs: they leave To-Path and go to the front of
- * From-Path, the last one passed first (RFC 4976 §6.4, once per hop), with a new transaction id.
+ * From-Path, the last one passed first (RFC 4976 §6.4, once per hop), with our transaction id.
  */
-function rewrite(head: MsrpRequestHead, k: number): MsrpRequestHead {
+function rewrite(head: MsrpRequestHead, k: number, transactionId: string): MsrpRequestHead {
   const to = head.toPath;
   const from = head.fromPath;
   const fromPath = new Array<string>(k + from.length);
   for (let i = 0; i < k; i++) fromPath[i] = to[k - 1 - i]!;
   for (let i = 0; i < from.length; i++) fromPath[k + i] = from[i]!;
-  return { kind: 'request', transactionId: newTransactionId(), method: head.method, toPath: to.slice(k), fromPath, headers: head.headers };
+  return { kind: 'request', transactionId, method: head.method, toPath: to.slice(k), fromPath, headers: head.headers };
 }
 
 function sameHop(uri: MsrpUri, hop: { host: string; port: number }): boolean {
