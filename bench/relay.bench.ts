@@ -27,8 +27,9 @@
 //     TLS again with both ends of every pair on one worker (no SEND crosses a link: the upper
 //     bound); `--only workers` runs just this part.
 // Prints a table with ratios, then as its very last line one JSON object (keys below).
-// `--profile` instead runs our relay under `node --cpu-prof` in the small-SEND case (10 pairs,
-// TCP) and prints the hottest functions by self time.
+// `--profile` instead runs our relay and the forwarder under `node --cpu-prof` in the small-SEND
+// case (10 pairs, TCP) and prints our hottest functions by self time, then the CPU of one SEND
+// by stage (parse, route, forward, responses, writes, GC) in both.
 // Figures are informative only (docs/architecture.md §6.4): compare ratios within one run, never absolute
 // times across machines; on a loaded machine every figure is noisy.
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
@@ -88,24 +89,69 @@ async function load<T>(s: LoadSpec): Promise<T & { error?: string }> {
 
 // ---------------------------------------------------------------------------------------------
 if (PROFILE) {
-  const dir = await mkdtemp(join(tmpdir(), 'msrp-relay-prof-'));
-  const ours = await startChild('ours', ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-  const ep = ours.ready as unknown as Endpoint;
-  for (const tls of [false, true]) {
-    const r = await load<{ sendsPerSec: number }>({ mode: 'rate', target: targetOf('ours', ep, tls), pairs: 10, window: 32, warmupMs: 500, durationMs: QUICK ? 2000 : 5000 });
-    log(`profiled run ${tls ? 'TLS' : 'TCP'}: ${Math.round(r.sendsPerSec)} SEND/s (under the profiler)`);
+  // Each relay under the profiler in turn (small SENDs, 10 pairs, TCP): self time by function for
+  // ours, then where the CPU of one SEND goes, by stage, in ours and in the forwarder. A stage's
+  // time is inclusive (everything its functions call); µs per SEND = its share of the busy time
+  // (module loading excluded) × the relay CPU per delivered SEND of the profiled run.
+  const { topSelf, stages } = await import('./cpuprofile.ts');
+  type Prof = Parameters<typeof stages>[0];
+  const profiles = new Map<'ours' | 'forwarder', { prof: Prof; file: string; cpuUsPerSend: number | null; sendsPerSec: number }>();
+  for (const k of ['ours', 'forwarder'] as const) {
+    const dir = await mkdtemp(join(tmpdir(), `msrp-${k}-prof-`));
+    const child = await startChild(k, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+    const ep = child.ready as unknown as Endpoint;
+    const r = await rateRun({ mode: 'rate', target: targetOf(k, ep, false), pairs: 10, window: 32, bodyBytes: 100, warmupMs: 500, durationMs: QUICK ? 2000 : 5000 }, [child.pid], { fdLimit: FD_LIMIT });
+    log(`profiled run ${k} TCP: ${Math.round(r.sendsPerSec)} SEND/s, ${fmt(r.cpuUsPerSend, 1)} µs/SEND (under the profiler)`);
+    await child.stop(30_000);
+    const file = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
+    if (file === undefined) throw new Error(`no .cpuprofile in ${dir}`);
+    profiles.set(k, { prof: JSON.parse(await readFile(join(dir, file), 'utf8')) as Prof, file: join(dir, file), cpuUsPerSend: r.cpuUsPerSend, sendsPerSec: r.sendsPerSec });
   }
-  await ours.stop(30_000);
-  const file = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
-  if (file === undefined) throw new Error(`no .cpuprofile in ${dir}`);
-  const { topSelf } = await import('./cpuprofile.ts');
-  const prof = JSON.parse(await readFile(join(dir, file), 'utf8')) as Parameters<typeof topSelf>[0];
-  const { total, byFunction, byFile } = topSelf(prof, 30);
-  console.log(`\nCPU profile of our relay (small SENDs, 10 pairs, TCP then TLS), ${(total / 1000).toFixed(0)} ms sampled: ${join(dir, file)}`);
+  const o = profiles.get('ours')!;
+  const { total, byFunction, byFile } = topSelf(o.prof, 30);
+  console.log(`\nCPU profile of our relay (small SENDs, 10 pairs, TCP), ${(total / 1000).toFixed(0)} ms sampled: ${o.file}`);
   console.log('\nself time by function');
   for (const r of byFunction) console.log(`${r.pct.toFixed(1).padStart(5)}%  ${r.name}`);
   console.log('\nself time by file');
   for (const r of byFile.slice(0, 15)) console.log(`${r.pct.toFixed(1).padStart(5)}%  ${r.name}`);
+
+  const startup = { name: 'module loading', fns: [['executeUserEntryPoint', 'node:internal/modules/run_main'] as [string, string]] };
+  const oursStages = stages(o.prof, [
+    startup,
+    { name: 'socket reads (onStreamRead)', fns: [['onStreamRead', 'node:internal/stream_base_commons']] },
+    { name: 'read → parse → relay', fns: [['received', 'internal/transport/connection.ts']] },
+    { name: 'relay logic (frame handler)', fns: [['onFrame', 'internal/relay/frame-handler.ts'], ['onHead', 'internal/relay/frame-handler.ts'], ['onBody', 'internal/relay/frame-handler.ts'], ['onEnd', 'internal/relay/frame-handler.ts']] },
+    { name: '  route', fns: [['route', 'internal/relay/router.ts']] },
+    { name: '  SEND: forward + 200', fns: [['begin', 'internal/relay/forwarder.ts']] },
+    { name: '  responses: match, settle', fns: [['onResponse', 'internal/relay/forwarder.ts']] },
+    { name: 'gathered writes (uncork)', fns: [['uncorkAll', 'internal/transport/connection.ts']] },
+  ]);
+  const f = profiles.get('forwarder')!;
+  const fwdStages = stages(f.prof, [
+    startup,
+    { name: 'socket reads (onStreamRead)', fns: [['onStreamRead', 'node:internal/stream_base_commons']] },
+    { name: 'read → scan → forward', fns: [['push', 'bench/common.ts']] },
+    { name: 'forward logic (onFrame)', fns: [['onFrame', 'bench/forwarder.ts']] },
+    { name: 'corked writes (uncork)', fns: [['Writable.uncork', 'node:internal/streams/writable']] },
+  ]);
+  const per = (st: ReturnType<typeof stages>, cpu: number | null, i: number): { pct: number; us: number | null } => {
+    const busy = st.busyUs - st.rows[0]!.us;
+    const pct = (100 * (i < 0 ? st.gcUs : st.rows[i]!.us)) / (busy || 1);
+    return { pct, us: cpu === null ? null : (pct / 100) * cpu };
+  };
+  const line = (name: string, v: { pct: number; us: number | null }): string => `  ${name.padEnd(34)} ${v.pct.toFixed(1).padStart(5)} %  ${fmt(v.us, 2).padStart(6)} µs`;
+  console.log(`\nWhere one SEND's relay CPU goes (inclusive time by stage; share of busy time without module loading × CPU per SEND)`);
+  console.log(`ours: ${fmt(o.cpuUsPerSend, 2)} µs per delivered SEND (its 200 from the receiver included)`);
+  for (let i = 1; i < oursStages.rows.length; i++) console.log(line(oursStages.rows[i]!.name, per(oursStages, o.cpuUsPerSend, i)));
+  // The gathered writes leave at the end of the read (connection.ts received → uncorkAll).
+  const parseOnly = per(oursStages, o.cpuUsPerSend, 2).pct - per(oursStages, o.cpuUsPerSend, 3).pct - per(oursStages, o.cpuUsPerSend, 7).pct;
+  console.log(line('parse (read − relay − writes)', { pct: parseOnly, us: o.cpuUsPerSend === null ? null : (parseOnly / 100) * o.cpuUsPerSend }));
+  console.log(line('garbage collector', per(oursStages, o.cpuUsPerSend, -1)));
+  console.log(`forwarder: ${fmt(f.cpuUsPerSend, 2)} µs per delivered SEND`);
+  for (let i = 1; i < fwdStages.rows.length; i++) console.log(line(fwdStages.rows[i]!.name, per(fwdStages, f.cpuUsPerSend, i)));
+  const scanOnly = per(fwdStages, f.cpuUsPerSend, 2).pct - per(fwdStages, f.cpuUsPerSend, 3).pct;
+  console.log(line('scan (read − forward logic)', { pct: scanOnly, us: f.cpuUsPerSend === null ? null : (scanOnly / 100) * f.cpuUsPerSend }));
+  console.log(line('garbage collector', per(fwdStages, f.cpuUsPerSend, -1)));
   process.exit(0);
 }
 
