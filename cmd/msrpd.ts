@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadEngineConfig, type EngineConfig } from '../internal/config/index.ts';
 import { workerCount } from '../internal/engine/cpu-limit.ts';
+import { fileLimitWarning, openFileLimit } from '../internal/engine/file-limit.ts';
 import { reportWorkerState, superviseWorkers, takeWorkerIdentity, workerMetrics } from '../internal/engine/workers.ts';
 import { onShutdownSignals } from '../internal/engine/signals.ts';
 import { createLogger, type Logger } from '../internal/telemetry/logger.ts';
@@ -40,6 +41,9 @@ async function serve(c: EngineConfig, root: Logger, file: string | undefined): P
   }
   const worker = takeWorkerIdentity();
   const logger = worker !== undefined ? root.child({ worker: worker.index }) : root;
+  // Every MSRP connection is a socket: say so now if the process cannot hold limits.connections of them.
+  const files = fileLimitWarning(c, openFileLimit());
+  if (files !== undefined) logger.warn(files.fields, files.msg);
   // Loaded here, not by the primary of several workers: it runs no relay, and each process costs its modules' memory.
   const { startEngine } = await import('../internal/engine/engine.ts');
   // The config file is watched: limits, peering, realms and the like apply live (docs/relay.md).
