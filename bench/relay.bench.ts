@@ -489,7 +489,7 @@ const w4 = [12, 10, 10];
 out.push(pad(['sessions', 'ours MiB', 'fwd MiB'], w4));
 const om = mem.get('ours');
 const fm = mem.get('forwarder');
-for (let i = 0; i < (om ?? fm)?.points.length!; i++) {
+for (let i = 0; i < ((om ?? fm)?.points.length ?? 0); i++) {
   out.push(pad([String((om ?? fm)!.points[i]!.sessions), fmt(om?.points[i]?.rssMiB, 0), fmt(fm?.points[i]?.rssMiB, 0)], w4));
 }
 out.push(pad(['kB/session', fmt(om?.kbPerSession, 1), fmt(fm?.kbPerSession, 1)], w4));

@@ -172,7 +172,7 @@ export class Router {
           return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'To-Path does not start with this relay', 'not-for-us');
         }
         // The previous hop was ours; this is a remote next hop.
-        return new ForwardRoute(head, k, entered!, { kind: 'remote', uri: target });
+        return new ForwardRoute(head, k, entered, { kind: 'remote', uri: target });
       }
       if (hop === 0 && head.method === 'AUTH' && target.sessionId === undefined) {
         if (to.length !== 1) return reject(MsrpStatus.FORBIDDEN, 'AUTH through this relay needs a session URI first', 'auth-path');
