@@ -108,6 +108,18 @@ describe('Router, RFC 4976 examples', () => {
     assertRewritten(route.head, send, requests(rfc4976.relayAOkThenForward)[0]!);
   });
 
+  it('makes the forwarded head once, on first use, under the route\'s own transaction id', () => {
+    const send = only(rfc4976.sendToRelayA);
+    const route = forward(relayA().route(alice, send));
+    assert.equal(route.passed, 1, 'one of our URIs passed');
+    assert.equal(route.received, send);
+    const head = route.head;
+    assert.equal(route.head, head, 'the same head every time');
+    assert.equal(head.transactionId, route.transactionId);
+    assert.notEqual(route.transactionId, send.transactionId, 'a new transaction id (RFC 4975 §7.2: responses are hop-by-hop)');
+    assert.notEqual(forward(relayA().route(alice, send)).transactionId, route.transactionId, 'each route its own');
+  });
+
   it("b.example.net delivers the SEND on Bob's connection, after asking the peer gate about the foreign hop (§9.2)", () => {
     const peers = new FakePeers();
     const send = requests(rfc4976.relayAOkThenForward)[0]!;
