@@ -5,6 +5,7 @@
 // worker 1, nothing for worker 0), and the test asserts it before relying on it.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -203,6 +204,16 @@ describe('one relay process with two workers (real PostgreSQL)', { skip, timeout
     const e = await clientOn(1);
     await say(c, e, 'to the new worker 1');
     await say(e, c, 'from the new worker 1');
+  });
+
+  it('each worker runs with the garbage collector on its own thread (--single-threaded-gc)', async () => {
+    const ws = await workers();
+    assert.equal(ws.length, 2);
+    for (const w of ws) {
+      assert.ok(w.pid !== undefined);
+      const argv = readFileSync(`/proc/${w.pid}/cmdline`, 'utf8').split('\0');
+      assert.ok(argv.includes('--single-threaded-gc'), `worker ${w.index}: ${argv.join(' ')}`);
+    }
   });
 
   it('/metrics on the primary shows the series of both workers, and its own', async () => {
