@@ -18,7 +18,7 @@ import { renderNetworkPolicy, renderPodDisruptionBudget } from './policy.ts';
 import { withRelayImage } from '../relay-controller.ts';
 import { parseQuantity, quantityToBytes } from './quantity.ts';
 import { renderAdminService, renderMeshService, renderPublicService } from './services.ts';
-import { renderAffinity, renderServiceAccount, renderStatefulSet } from './statefulset.ts';
+import { engineCommand, renderAffinity, renderServiceAccount, renderStatefulSet } from './statefulset.ts';
 
 const OWNER = {
   apiVersion: 'msrp.dev/v1alpha1',
@@ -158,6 +158,15 @@ describe('engine ConfigMap', () => {
     assert.equal(renderEngineConfig(r).relay?.workers, 'auto');
     const c = loadRendered(renderConfigMap(r).data![CONFIG_KEY]!);
     assert.equal(c.relay.workers, 'auto', 'the engine loads it (and resolves it from its cgroup at start)');
+  });
+
+  it('runs the engine with the garbage collector on its main thread when its CPU limit is one core or less', () => {
+    assert.deepEqual(engineCommand(relayFixture()), ['node', 'cmd/msrpd.ts'], 'no limit: V8\'s GC threads may use idle cores');
+    assert.deepEqual(engineCommand(relayFixture({ resources: { limits: { cpu: '2' } } })), ['node', 'cmd/msrpd.ts'], 'two cores: two workers, which take the flag from the primary');
+    for (const cpu of ['1', '500m', '1000m', 0.5]) {
+      assert.deepEqual(engineCommand(relayFixture({ resources: { limits: { cpu } } })), ['node', '--single-threaded-gc', 'cmd/msrpd.ts'], String(cpu));
+    }
+    assert.deepEqual(engineCommand(relayFixture({ resources: { limits: { cpu: '1001m' } } })), ['node', 'cmd/msrpd.ts']);
   });
 
   it('without spec.peering renders no next-hop policy: the engine defaults forward to nothing but our own sessions', () => {

@@ -27,6 +27,7 @@ import {
   selectorLabels,
   tlsSecretName,
 } from './common.ts';
+import { parseQuantity } from './quantity.ts';
 
 /** Seconds the kubelet waits after SIGTERM beyond the engine's drain deadline before SIGKILL. */
 export const GRACE_MARGIN_SECONDS = 15;
@@ -122,13 +123,25 @@ export function renderAffinity(r: MsrpRelay): V1Affinity {
   };
 }
 
+/**
+ * The engine's command. With a CPU limit of one core or less, the engine runs as one process
+ * (relay.workers auto) within that core, and V8's parallel GC threads would spend the same quota:
+ * the collector stays on the main thread (`--single-threaded-gc`, docs/relay.md "Garbage
+ * collector threads"). With more, the workers get that flag from the primary (engine/workers.ts).
+ */
+export function engineCommand(r: MsrpRelay): string[] {
+  const cpu = (r.spec.resources as { limits?: { cpu?: string | number } } | undefined)?.limits?.cpu;
+  const oneCore = cpu !== undefined && parseQuantity(cpu) <= 1;
+  return oneCore ? ['node', '--single-threaded-gc', 'cmd/msrpd.ts'] : ['node', 'cmd/msrpd.ts'];
+}
+
 function engineContainer(r: MsrpRelay): V1Container {
   const image = relayImage(r);
   return {
     name: 'engine',
     image,
     imagePullPolicy: r.spec.image.pullPolicy,
-    command: ['node', 'cmd/msrpd.ts'],
+    command: engineCommand(r),
     args: ['--config', PATHS.configFile],
     env: [...podIpAliasEnv(r), ...meshOrdinalEnv(), ...databaseEnv(r, 'MSRP_')],
     ports: [
