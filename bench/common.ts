@@ -68,8 +68,10 @@ export interface Child {
  * first (`ulimit -n` cannot be raised from inside node); `exec` keeps the pid, so RSS read for
  * this pid is node's own.
  */
-export function spawnNode(nodeArgs: string[], opts: { fdLimit?: number; env?: NodeJS.ProcessEnv; readyTimeoutMs?: number } = {}): Promise<Child> {
-  const quoted = [process.execPath, ...nodeArgs].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+export function spawnNode(nodeArgs: string[], opts: { fdLimit?: number; env?: NodeJS.ProcessEnv; readyTimeoutMs?: number; cpus?: string } = {}): Promise<Child> {
+  // `cpus`: run on these CPUs only (taskset's list, e.g. "0" or "1-3"); taskset execs node, so the pid stays node's.
+  const argv = [...(opts.cpus !== undefined ? ['taskset', '-c', opts.cpus] : []), process.execPath, ...nodeArgs];
+  const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const limit = opts.fdLimit !== undefined ? `ulimit -n ${opts.fdLimit} 2>/dev/null || ulimit -n $(ulimit -Hn); ` : '';
   const proc = spawn('bash', ['-c', `${limit}exec ${quoted}`], { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
   // A child that exited on its own between our check and our write (EPIPE) is not an error
@@ -212,8 +214,10 @@ export interface RateRun {
  * per delivered SEND inside the measurement window (between the generator's two marks);
  * `window` is told when that window starts and ends (e.g. to profile just that).
  */
-export async function rateRun(s: LoadSpec, relayPids: number[], opts: { fdLimit?: number; window?: { start(): void; end(): void } } = {}): Promise<RateRun> {
-  const gen = await spawnNode([join(import.meta.dirname, 'loadgen.ts'), JSON.stringify(s)], { ...(opts.fdLimit !== undefined ? { fdLimit: opts.fdLimit } : {}), readyTimeoutMs: 120_000 });
+export async function rateRun(s: LoadSpec, relayPids: number[], opts: { fdLimit?: number; window?: { start(): void; end(): void }; cpus?: string } = {}): Promise<RateRun> {
+  const gen = await spawnNode([join(import.meta.dirname, 'loadgen.ts'), JSON.stringify(s)], {
+    ...(opts.fdLimit !== undefined ? { fdLimit: opts.fdLimit } : {}), ...(opts.cpus !== undefined ? { cpus: opts.cpus } : {}), readyTimeoutMs: 120_000,
+  });
   try {
     const first = await gen.next<string>('mark', 300_000);
     if (first === 'error') {

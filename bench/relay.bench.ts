@@ -20,6 +20,9 @@
 //     at the size the connection burst grew it to, which is not memory the sessions hold); the
 //     line through it gives kB per session and the estimate for 100,000 sessions (a process on
 //     these machines cannot hold more than 20,000 open files, so that many cannot be measured);
+//   - one core (docs/relay.md "Garbage collector threads"): our relay with V8's default GC threads
+//     and with --single-threaded-gc, and the forwarder, each confined to CPU 0 (taskset) with the
+//     load generator on the others, so the relay is the bottleneck; `--only pinned` runs just this;
 //   - workers (docs/relay.md "Workers"): small SENDs per second through one relay process of 1,
 //     2 and 4 worker processes (bench/ours.ts `workers`), TLS and TCP, 20 pairs from two load
 //     generator processes at once, with the share of pairs whose two sessions sit on different
@@ -32,6 +35,7 @@
 // by stage (parse, route, forward, responses, writes, GC) in both.
 // Figures are informative only (docs/architecture.md §6.4): compare ratios within one run, never absolute
 // times across machines; on a loaded machine every figure is noisy.
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +49,7 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const PROFILE = argv.includes('--profile');
 const ONLY = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
-if (ONLY !== undefined && ONLY !== 'workers') throw new Error(`--only ${ONLY}: only "workers" is known`);
+if (ONLY !== undefined && ONLY !== 'workers' && ONLY !== 'pinned') throw new Error(`--only ${ONLY}: "workers" and "pinned" are known`);
 
 // reps: interleaved repetitions of the rate and bulk runs (medians reported); latReps: of the
 // latency runs (the p99 goal is judged on their median); idleSteps: the memory curve, sessions
@@ -65,8 +69,8 @@ const log = (s: string): void => {
   process.stderr.write(`${s}\n`);
 };
 
-function startChild(kind: 'ours' | 'forwarder' | 'pipe', nodeFlags: string[] = [], extra: Record<string, unknown> = {}): Promise<Child> {
-  return spawnNode([...nodeFlags, '--expose-gc', join(here, `${kind}.ts`), JSON.stringify({ certDir, ...extra })], { fdLimit: FD_LIMIT });
+function startChild(kind: 'ours' | 'forwarder' | 'pipe', nodeFlags: string[] = [], extra: Record<string, unknown> = {}, cpus?: string): Promise<Child> {
+  return spawnNode([...nodeFlags, '--expose-gc', join(here, `${kind}.ts`), JSON.stringify({ certDir, ...extra })], { fdLimit: FD_LIMIT, ...(cpus !== undefined ? { cpus } : {}) });
 }
 
 interface Endpoint {
@@ -245,6 +249,97 @@ function workersSummary(w: WorkersResult): Record<string, unknown> {
   };
 }
 
+// --- one core: the relay confined to CPU 0, the load generator on the others ------------------
+// docs/relay.md "Garbage collector threads": what a relay process with one core (or a quota of
+// one) does, with V8's default GC threads and with --single-threaded-gc, against the forwarder
+// on the same core. The relay is the bottleneck here, so the rate is its capacity.
+type PinnedKind = 'ours' | 'oursSingleThreadedGc' | 'forwarder';
+const PINNED: PinnedKind[] = ['ours', 'oursSingleThreadedGc', 'forwarder'];
+interface PinnedResult { rate: Map<string, number[]>; cpu: Map<string, number[]> }
+function tasksetAvailable(): boolean {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+async function pinnedRuns(): Promise<PinnedResult | null> {
+  if (cpus().length < 2 || !tasksetAvailable()) {
+    log(`  pinned: skipped (${cpus().length < 2 ? 'one CPU' : 'no taskset (util-linux)'})`);
+    return null;
+  }
+  const others = `1-${cpus().length - 1}`;
+  const res: PinnedResult = { rate: new Map(), cpu: new Map() };
+  const kids = new Map<PinnedKind, Child>();
+  try {
+    for (const k of PINNED) kids.set(k, await startChild(k === 'forwarder' ? 'forwarder' : 'ours', k === 'oursSingleThreadedGc' ? ['--single-threaded-gc'] : [], {}, '0'));
+    for (let rep = 0; rep < C.reps; rep++) {
+      for (const tls of [false, true]) {
+        for (const k of PINNED) {
+          const child = kids.get(k)!;
+          const r = await rateRun({
+            mode: 'rate', target: targetOf(k === 'forwarder' ? 'forwarder' : 'ours', child.ready as unknown as Endpoint, tls), pairs: 10, window: 32, bodyBytes: 100, warmupMs: Math.max(C.warmupMs, 1000), durationMs: C.durationMs,
+          }, [child.pid], { fdLimit: FD_LIMIT, cpus: others });
+          const kk = `${k}/${tls ? 'tls' : 'tcp'}`;
+          if (r.error === undefined) {
+            res.rate.set(kk, [...(res.rate.get(kk) ?? []), r.sendsPerSec]);
+            if (r.cpuUsPerSend !== null) res.cpu.set(kk, [...(res.cpu.get(kk) ?? []), r.cpuUsPerSend]);
+          }
+          log(`  pinned ${kk} (${rep + 1}/${C.reps}): ${r.error ?? `${Math.round(r.sendsPerSec)} SEND/s, ${fmt(r.cpuUsPerSend, 1)} µs/SEND, relay ${fmt(r.cpuCores, 2)} cores`}`);
+        }
+      }
+    }
+  } finally {
+    await Promise.all([...kids.values()].map((c) => c.stop()));
+  }
+  return res;
+}
+
+function medianOf(a: readonly number[] | undefined): number | null {
+  if (a === undefined || a.length === 0) return null;
+  const s = [...a].sort((x, y) => x - y);
+  const h = s.length >> 1;
+  return s.length % 2 === 1 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
+
+function pinnedTable(p: PinnedResult | null): string[] {
+  const out = ['Relay confined to one core (taskset CPU 0; load generator on the others): small SENDs per second, 10 pairs, window 32, medians'];
+  if (p === null) return [...out, '  n/a (needs 2 CPUs and taskset)'];
+  const w = [26, 10, 12, 10, 12];
+  const padr = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+  out.push(padr(['relay', 'TCP', 'µs/SEND', 'TLS', 'µs/SEND']));
+  for (const k of PINNED) {
+    out.push(padr([k === 'oursSingleThreadedGc' ? 'ours --single-threaded-gc' : k, fmt(medianOf(p.rate.get(`${k}/tcp`))), fmt(medianOf(p.cpu.get(`${k}/tcp`)), 2), fmt(medianOf(p.rate.get(`${k}/tls`))), fmt(medianOf(p.cpu.get(`${k}/tls`)), 2)]));
+  }
+  const r = (a: PinnedKind, b: PinnedKind, t: string): string => {
+    const x = medianOf(p.rate.get(`${a}/${t}`));
+    const y = medianOf(p.rate.get(`${b}/${t}`));
+    return x === null || y === null ? 'n/a' : `${(x / y).toFixed(2)}×`;
+  };
+  out.push(`ours/forwarder ${r('ours', 'forwarder', 'tcp')} TCP, ${r('ours', 'forwarder', 'tls')} TLS; with --single-threaded-gc ${r('oursSingleThreadedGc', 'forwarder', 'tcp')} TCP, ${r('oursSingleThreadedGc', 'forwarder', 'tls')} TLS`);
+  return out;
+}
+
+function pinnedSummary(p: PinnedResult | null): Record<string, unknown> {
+  const m = (k: PinnedKind, t: string): number | null => (p === null ? null : round(medianOf(p.rate.get(`${k}/${t}`)), 0));
+  const ratio2 = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : round(a / b));
+  return {
+    pinnedRate: Object.fromEntries(PINNED.map((k) => [k, { tcp: m(k, 'tcp'), tls: m(k, 'tls') }])),
+    pinnedVsForwarder: { tcp: ratio2(m('ours', 'tcp'), m('forwarder', 'tcp')), tls: ratio2(m('ours', 'tls'), m('forwarder', 'tls')) },
+    pinnedSingleThreadedGcVsForwarder: { tcp: ratio2(m('oursSingleThreadedGc', 'tcp'), m('forwarder', 'tcp')), tls: ratio2(m('oursSingleThreadedGc', 'tls'), m('forwarder', 'tls')) },
+  };
+}
+
+if (ONLY === 'pinned') {
+  const l0 = loadavg()[0]!;
+  log(`relay benchmark, pinned only${QUICK ? ' (--quick)' : ''}: load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}, ${cpus().length} CPUs`);
+  const p = await pinnedRuns();
+  console.log(['', ...pinnedTable(p), `load average at start ${l0.toFixed(1)}, at end ${loadavg()[0]!.toFixed(1)}`].join('\n'));
+  console.log(JSON.stringify({ ...pinnedSummary(p), repetitions: C.reps, quick: QUICK, loadAvg: Number(l0.toFixed(1)) }));
+  process.exit(0);
+}
+
 if (ONLY === 'workers') {
   const l0 = loadavg()[0]!;
   log(`relay benchmark, workers only${QUICK ? ' (--quick)' : ''}: load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}, ${cpus().length} CPUs`);
@@ -420,6 +515,7 @@ for (const k of ['ours', 'forwarder'] as const) {
   }
 }
 
+const pinned = await pinnedRuns();
 const workers = await workersRuns();
 
 // --- report -------------------------------------------------------------------------------------
@@ -499,6 +595,8 @@ out.push(`(the curve stops at ${C.idleSteps.at(-1)} sessions: a process here may
 const memDiff = om != null && fm != null ? om.kbPerSession - fm.kbPerSession : null;
 
 out.push('');
+out.push(...pinnedTable(pinned));
+out.push('');
 out.push(...workersTable(workers));
 
 const vs = (tls: boolean, p: number): number | null => ratio(rates.median(key('ours', tls, p)), rates.median(key('forwarder', tls, p)));
@@ -565,6 +663,7 @@ const summary = {
     oursTls: round(cpuPer.median(key('ours', true, 10)), 1), forwarderTls: round(cpuPer.median(key('forwarder', true, 10)), 1),
     ours100: round(cpuPer.median(key('ours', false, 100)), 1), forwarder100: round(cpuPer.median(key('forwarder', false, 100)), 1),
   },
+  ...pinnedSummary(pinned),
   ...workersSummary(workers),
   goalsMet: goals,
   repetitions: C.reps,
