@@ -130,7 +130,7 @@ export function renderAffinity(r: MsrpRelay): V1Affinity {
  * collector threads"). With more, the workers get that flag from the primary (engine/workers.ts).
  */
 export function engineCommand(r: MsrpRelay): string[] {
-  const cpu = (r.spec.resources as { limits?: { cpu?: string | number } } | undefined)?.limits?.cpu;
+  const cpu = r.spec.resources?.limits?.['cpu'];
   const oneCore = cpu !== undefined && parseQuantity(cpu) <= 1;
   return oneCore ? ['node', '--single-threaded-gc', 'cmd/msrpd.ts'] : ['node', 'cmd/msrpd.ts'];
 }
