@@ -22,7 +22,8 @@
 //     these machines cannot hold more than 20,000 open files, so that many cannot be measured);
 //   - one core (docs/relay.md "Garbage collector threads"): our relay with V8's default GC threads
 //     and with --single-threaded-gc, and the forwarder, each confined to CPU 0 (taskset) with the
-//     load generator on the others, so the relay is the bottleneck; `--only pinned` runs just this;
+//     load generator on the others, so the relay is the bottleneck; `--only pinned` runs just this
+//     (and `--only memory` just the memory curve);
 //   - workers (docs/relay.md "Workers"): small SENDs per second through one relay process of 1,
 //     2 and 4 worker processes (bench/ours.ts `workers`), TLS and TCP, 20 pairs from two load
 //     generator processes at once, with the share of pairs whose two sessions sit on different
@@ -49,7 +50,7 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const PROFILE = argv.includes('--profile');
 const ONLY = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
-if (ONLY !== undefined && ONLY !== 'workers' && ONLY !== 'pinned') throw new Error(`--only ${ONLY}: "workers" and "pinned" are known`);
+if (ONLY !== undefined && ONLY !== 'workers' && ONLY !== 'pinned' && ONLY !== 'memory') throw new Error(`--only ${ONLY}: "workers", "pinned" and "memory" are known`);
 
 // reps: interleaved repetitions of the rate and bulk runs (medians reported); latReps: of the
 // latency runs (the p99 goal is judged on their median); idleSteps: the memory curve, sessions
@@ -274,6 +275,11 @@ async function pinnedRuns(): Promise<PinnedResult | null> {
   const kids = new Map<PinnedKind, Child>();
   try {
     for (const k of PINNED) kids.set(k, await startChild(k === 'forwarder' ? 'forwarder' : 'ours', k === 'oursSingleThreadedGc' ? ['--single-threaded-gc'] : [], {}, '0'));
+    // A run of each first, not counted: a fresh process is slower while its code warms up.
+    for (const k of PINNED) {
+      const child = kids.get(k)!;
+      await rateRun({ mode: 'rate', target: targetOf(k === 'forwarder' ? 'forwarder' : 'ours', child.ready as unknown as Endpoint, false), pairs: 10, window: 32, bodyBytes: 100, warmupMs: 500, durationMs: 2000 }, [child.pid], { fdLimit: FD_LIMIT, cpus: others });
+    }
     for (let rep = 0; rep < C.reps; rep++) {
       for (const tls of [false, true]) {
         for (const k of PINNED) {
@@ -346,6 +352,16 @@ if (ONLY === 'workers') {
   const w = await workersRuns();
   console.log(['', ...workersTable(w), `load average at start ${l0.toFixed(1)}, at end ${loadavg()[0]!.toFixed(1)}`].join('\n'));
   console.log(JSON.stringify({ ...workersSummary(w), quick: QUICK, loadAvg: Number(l0.toFixed(1)) }));
+  process.exit(0);
+}
+
+if (ONLY === 'memory') {
+  const l0 = loadavg()[0]!;
+  log(`relay benchmark, memory only${QUICK ? ' (--quick)' : ''}: load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  const o = await memCurve('ours');
+  const f = await memCurve('forwarder');
+  console.log(`\nidle TLS sessions: ours ${o.kbPerSession.toFixed(1)} kB/session (fitted ${o.fitKbPerSession.toFixed(1)}), forwarder ${f.kbPerSession.toFixed(1)} (fitted ${f.fitKbPerSession.toFixed(1)}); 100,000 est. ours ${o.at100kMiB.toFixed(0)} MiB`);
+  console.log(JSON.stringify({ kbPerSessionTls: { ours: round(o.kbPerSession, 1), forwarder: round(f.kbPerSession, 1) }, memory100kMiB: { ours: round(o.at100kMiB, 0), forwarder: round(f.at100kMiB, 0), measuredUpTo: C.idleSteps.at(-1) }, quick: QUICK, loadAvg: Number(l0.toFixed(1)) }));
   process.exit(0);
 }
 
@@ -483,14 +499,16 @@ async function memCurve(k: 'ours' | 'forwarder'): Promise<MemCurve> {
       if (r.error !== undefined) throw new Error(r.error);
       held += r.sessions;
       setupMs += r.setupMs;
-      await sleep(1000);
+      // Past the idle sweep (2–4 s of quiet, docs/relay.md "Idle sessions stay small"): the
+      // sessions just opened give back their parser state, as idle sessions do.
+      await sleep(5000);
       relay.send('stats');
       const stats = await relay.next<{ sessions: number }>('stats');
       if (stats.sessions !== held) throw new Error(`${k} holds ${stats.sessions} sessions, ${held} were opened`);
       relay.send('mem');
       const rss = (await relay.next<{ rss: number }>('mem')).rss;
       points.push({ sessions: held, rssMiB: rss / 2 ** 20 });
-      log(`  memory ${k}: ${held} idle TLS sessions, RSS ${(rss / 2 ** 20).toFixed(0)} MiB (${((rss - base) / held / 1024).toFixed(1)} kB/session), load average ${loadNow()}`);
+      log(`  memory ${k}: ${held} idle TLS sessions, RSS ${(rss / 2 ** 20).toFixed(0)} MiB (${((rss - base) / held / 1024).toFixed(1)} kB/session), load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     }
     // Least squares through the points (sessions → MiB).
     const n = points.length;
@@ -609,7 +627,7 @@ const bulk8kVsKamailioTls = ratio(b('ours/8192'), b('kamailio/8192'));
 const bulk8kVsForwarderTls = ratio(b('ours/8192'), b('forwarder/8192'));
 const p99VsForwarder = ratio(lat.median('ours/p99'), lat.median('forwarder/p99'));
 /** docs/relay.md "Memory": what 100,000 idle TLS sessions take in one relay process. */
-const DOC_100K_MIB = 8192;
+const DOC_100K_MIB = 8192; // "give the container 8 GiB" for 100,000
 const at = (v: number | null, ok: (x: number) => boolean): boolean | null => (v === null ? null : ok(v));
 const goals = {
   sendRateTcp: at(vsForwarder, (x) => x >= 0.9),
