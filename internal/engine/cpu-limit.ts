@@ -10,7 +10,8 @@ import { MAX_WORKERS } from '../mesh/ownership.ts';
 /** Reads a file, or undefined when it is absent or unreadable (no cgroup, another version). */
 export type ReadFile = (path: string) => string | undefined;
 
-const readOrUndefined: ReadFile = (path) => {
+/** Reads a file with readFileSync, undefined when it cannot be read. */
+export const readOrUndefined: ReadFile = (path) => {
   try {
     return readFileSync(path, 'utf8');
   } catch {

@@ -4,9 +4,8 @@
 // refuses anyone. Node raises its soft limit to the hard one at start-up; what is left is the
 // container's or the host's hard limit, read from /proc/self/limits (Linux), checked once at
 // start-up and said in the log.
-import { readFileSync } from 'node:fs';
 import type { EngineConfig } from '../config/engine.ts';
-import type { ReadFile } from './cpu-limit.ts';
+import { readOrUndefined, type ReadFile } from './cpu-limit.ts';
 
 /** Files the engine keeps open besides client connections: listeners, next hops, links, database, logs. */
 export const FILE_HEADROOM = 256;
@@ -15,14 +14,6 @@ export interface FileLimit {
   readonly soft: number;
   readonly hard: number;
 }
-
-const readOrUndefined: ReadFile = (path) => {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-};
 
 /** The "Max open files" line of /proc/self/limits; undefined where there is none. "unlimited" is Infinity. */
 export function openFileLimit(read: ReadFile = readOrUndefined): FileLimit | undefined {
