@@ -96,7 +96,7 @@ export class Inbound {
       if (conn.closed) return this.#reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'session-gone');
       return this.#activate(conn, route);
     }
-    if (route.next.kind === 'mesh') return this.#viaMesh(route, route.next.ordinal);
+    if (route.next.kind === 'mesh') return this.#viaLink(route, this.f.d.mesh, route.next.ordinal, 'replica');
     if (route.next.kind === 'worker') return this.#viaLink(route, this.f.d.workers, route.next.worker, 'worker');
     const uri = route.next.uri;
     const key = `connect:${this.id}`;
@@ -121,15 +121,11 @@ export class Inbound {
   }
 
   /**
-   * To the replica that owns the session, over its mesh link (connected on first use). A
-   * link that cannot be had is answered as an unreachable next hop is: 481 (RFC 4975 §7.3);
-   * one that breaks later fails its open transactions with 408 (connectionClosed).
+   * To the replica (mesh) or the worker of this replica (worker links) that owns the session,
+   * over its link (connected on first use). A link that cannot be had is answered as an
+   * unreachable next hop is: 481 (RFC 4975 §7.3); one that breaks later fails its open
+   * transactions with 408 (connectionClosed).
    */
-  #viaMesh(route: Forward, ordinal: number): void {
-    this.#viaLink(route, this.f.d.mesh, ordinal, 'replica');
-  }
-
-  /** As #viaMesh, to another replica (the mesh) or to another worker of this replica (its worker links). */
   #viaLink(route: Forward, links: ForwarderDeps['mesh'], k: number, what: 'replica' | 'worker'): void {
     if (links === undefined) return this.#reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'mesh-unavailable', `session owned by another ${what}, and no link to it`);
     // An open link is used at once, inside the source's read: the frame joins that read's

@@ -185,26 +185,16 @@ export class Router {
         // An AUTH refreshing a session only counts on the session's own connection, which is on its owner.
         if (head.method === 'AUTH') return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'unknown or expired session', 'unknown-session');
         if (arrival !== undefined && mesh!.isMesh(arrival)) return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'session owned by another replica', 'mesh-misrouted');
-        if (arrival !== undefined) {
-          // A foreign hop toward a client of another replica: only this replica sees its certificate.
-          const refused = this.#peers.refuse(arrival, head.fromPath[0]);
-          if (refused !== undefined) return reject(MsrpStatus.FORBIDDEN, refused.comment, refused.reason);
-        }
-        return new ForwardRoute(head, k, entered, { kind: 'mesh', ordinal: owner });
+        // A foreign hop toward a client of another replica: only this replica sees its certificate.
+        return this.#foreignHop(arrival, head) ?? new ForwardRoute(head, k, entered, { kind: 'mesh', ordinal: owner });
       }
       const worker = mesh?.otherWorker?.(target.sessionId);
       if (worker !== undefined) {
         if (head.method === 'AUTH') return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'unknown or expired session', 'unknown-session');
-        if (arrival !== undefined) {
-          // From another worker: it routed by this same id, so it is misrouted (never around again).
-          if (mesh!.isWorkerLink?.(arrival) === true) return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'session owned by another worker', 'mesh-misrouted');
-          // From another replica: it checked the foreign hop. Otherwise only this worker sees the certificate.
-          if (!mesh!.isMesh(arrival)) {
-            const refused = this.#peers.refuse(arrival, head.fromPath[0]);
-            if (refused !== undefined) return reject(MsrpStatus.FORBIDDEN, refused.comment, refused.reason);
-          }
-        }
-        return new ForwardRoute(head, k, entered, { kind: 'worker', worker });
+        // From another worker: it routed by this same id, so it is misrouted (never around again).
+        if (arrival !== undefined && mesh!.isWorkerLink?.(arrival) === true) return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'session owned by another worker', 'mesh-misrouted');
+        // From another replica: it checked the foreign hop. Otherwise only this worker sees the certificate.
+        return this.#foreignHop(arrival, head) ?? new ForwardRoute(head, k, entered, { kind: 'worker', worker });
       }
       const session = this.#sessions.get(target.sessionId) ?? this.#bindFront(target.sessionId, arrival, head, k);
       if (session === undefined) return reject(MsrpStatus.SESSION_DOES_NOT_EXIST, 'unknown or expired session', 'unknown-session');
@@ -218,12 +208,9 @@ export class Router {
       if (!fromClient && session.onlyTo !== undefined && !this.#fromSwitch(session.onlyTo, arrival, head)) {
         return reject(MsrpStatus.FORBIDDEN, 'a front session takes traffic only from its chat switch', 'front-foreign');
       }
-      // The mesh: the replica the request entered by has checked the foreign hop (above).
-      if (!fromClient && arrival !== undefined && this.#mesh?.isMesh(arrival) !== true) {
-        // RFC 4976 §9.2: a foreign hop toward our client is an authenticated relay (mutual TLS,
-        // certificate naming the From-Path host it put first, §6.4), unless the policy allows less.
-        const refused = this.#peers.refuse(arrival, head.fromPath[0]);
-        if (refused !== undefined) return reject(MsrpStatus.FORBIDDEN, refused.comment, refused.reason);
+      if (!fromClient) {
+        const refused = this.#foreignHop(arrival, head);
+        if (refused !== undefined) return refused;
       }
       // RFC 4976 §6.4: remove our URI from To-Path, add it at the front of From-Path.
       k++;
@@ -242,6 +229,19 @@ export class Router {
       parsed = next;
     }
     return reject(MsrpStatus.FORBIDDEN, 'too many hops through this relay', 'loop');
+  }
+
+  /**
+   * RFC 4976 §9.2: a foreign hop toward our client is an authenticated relay (mutual TLS,
+   * certificate naming the From-Path host it put first, §6.4), unless the policy allows less.
+   * The 403 when `arrival` is such a hop and the peer gate refuses it; undefined otherwise. A
+   * connection of the mesh or a worker link is never foreign: the replica or worker the request
+   * entered by has checked the hop.
+   */
+  #foreignHop(arrival: Connection | undefined, head: MsrpRequestHead): Route | undefined {
+    if (arrival === undefined || this.#mesh?.isMesh(arrival) === true) return undefined;
+    const refused = this.#peers.refuse(arrival, head.fromPath[0]);
+    return refused === undefined ? undefined : reject(MsrpStatus.FORBIDDEN, refused.comment, refused.reason);
   }
 
   /**
