@@ -221,6 +221,33 @@ function fmt(v: number | null | undefined, digits = 0): string {
   return v === null || v === undefined ? 'n/a' : v.toFixed(digits);
 }
 
+/** Samples by key, one per repetition; the report takes their median. */
+class Samples {
+  readonly #m = new Map<string, number[]>();
+  add(key: string, v: number | null | undefined): void {
+    const a = this.#m.get(key) ?? [];
+    if (v !== null && v !== undefined && Number.isFinite(v)) a.push(v);
+    this.#m.set(key, a);
+  }
+  median(key: string): number | null {
+    const a = [...(this.#m.get(key) ?? [])].sort((x, y) => x - y);
+    if (a.length === 0) return null;
+    const h = a.length >> 1;
+    return a.length % 2 === 1 ? a[h]! : (a[h - 1]! + a[h]!) / 2;
+  }
+  all(key: string): number[] {
+    return this.#m.get(key) ?? [];
+  }
+}
+
+function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
+  return a === null || a === undefined || b === null || b === undefined || b === 0 ? null : a / b;
+}
+
+function fx(v: number | null): string {
+  return v === null ? 'n/a' : `${v.toFixed(2)}×`;
+}
+
 function workersTable(w: WorkersResult): string[] {
   const out = [`One relay process of several workers: small SENDs per second (${WORKER_PAIRS} pairs from ${WORKER_GENS} load generator processes, window 32)`];
   const widths = [8, 10, 8, 10, 8, 12, 12, 12, 12, 14, 8];
@@ -256,7 +283,8 @@ function workersSummary(w: WorkersResult): Record<string, unknown> {
 // on the same core. The relay is the bottleneck here, so the rate is its capacity.
 type PinnedKind = 'ours' | 'oursSingleThreadedGc' | 'forwarder';
 const PINNED: PinnedKind[] = ['ours', 'oursSingleThreadedGc', 'forwarder'];
-interface PinnedResult { rate: Map<string, number[]>; cpu: Map<string, number[]> }
+interface PinnedResult { rate: Samples; cpu: Samples }
+const relayOf = (k: PinnedKind): 'ours' | 'forwarder' => (k === 'forwarder' ? 'forwarder' : 'ours');
 function tasksetAvailable(): boolean {
   try {
     execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
@@ -271,26 +299,23 @@ async function pinnedRuns(): Promise<PinnedResult | null> {
     return null;
   }
   const others = `1-${cpus().length - 1}`;
-  const res: PinnedResult = { rate: new Map(), cpu: new Map() };
+  const res: PinnedResult = { rate: new Samples(), cpu: new Samples() };
   const kids = new Map<PinnedKind, Child>();
   try {
-    for (const k of PINNED) kids.set(k, await startChild(k === 'forwarder' ? 'forwarder' : 'ours', k === 'oursSingleThreadedGc' ? ['--single-threaded-gc'] : [], {}, '0'));
+    for (const k of PINNED) kids.set(k, await startChild(relayOf(k), k === 'oursSingleThreadedGc' ? ['--single-threaded-gc'] : [], {}, '0'));
+    const run = (k: PinnedKind, tls: boolean, warmupMs: number, durationMs: number): Promise<Awaited<ReturnType<typeof rateRun>>> => rateRun({
+      mode: 'rate', target: targetOf(relayOf(k), kids.get(k)!.ready as unknown as Endpoint, tls), pairs: 10, window: 32, bodyBytes: 100, warmupMs, durationMs,
+    }, [kids.get(k)!.pid], { fdLimit: FD_LIMIT, cpus: others });
     // A run of each first, not counted: a fresh process is slower while its code warms up.
-    for (const k of PINNED) {
-      const child = kids.get(k)!;
-      await rateRun({ mode: 'rate', target: targetOf(k === 'forwarder' ? 'forwarder' : 'ours', child.ready as unknown as Endpoint, false), pairs: 10, window: 32, bodyBytes: 100, warmupMs: 500, durationMs: 2000 }, [child.pid], { fdLimit: FD_LIMIT, cpus: others });
-    }
+    for (const k of PINNED) await run(k, false, 500, 2000);
     for (let rep = 0; rep < C.reps; rep++) {
       for (const tls of [false, true]) {
         for (const k of PINNED) {
-          const child = kids.get(k)!;
-          const r = await rateRun({
-            mode: 'rate', target: targetOf(k === 'forwarder' ? 'forwarder' : 'ours', child.ready as unknown as Endpoint, tls), pairs: 10, window: 32, bodyBytes: 100, warmupMs: Math.max(C.warmupMs, 1000), durationMs: C.durationMs,
-          }, [child.pid], { fdLimit: FD_LIMIT, cpus: others });
+          const r = await run(k, tls, Math.max(C.warmupMs, 1000), C.durationMs);
           const kk = `${k}/${tls ? 'tls' : 'tcp'}`;
           if (r.error === undefined) {
-            res.rate.set(kk, [...(res.rate.get(kk) ?? []), r.sendsPerSec]);
-            if (r.cpuUsPerSend !== null) res.cpu.set(kk, [...(res.cpu.get(kk) ?? []), r.cpuUsPerSend]);
+            res.rate.add(kk, r.sendsPerSec);
+            res.cpu.add(kk, r.cpuUsPerSend);
           }
           log(`  pinned ${kk} (${rep + 1}/${C.reps}): ${r.error ?? `${Math.round(r.sendsPerSec)} SEND/s, ${fmt(r.cpuUsPerSend, 1)} µs/SEND, relay ${fmt(r.cpuCores, 2)} cores`}`);
         }
@@ -302,13 +327,6 @@ async function pinnedRuns(): Promise<PinnedResult | null> {
   return res;
 }
 
-function medianOf(a: readonly number[] | undefined): number | null {
-  if (a === undefined || a.length === 0) return null;
-  const s = [...a].sort((x, y) => x - y);
-  const h = s.length >> 1;
-  return s.length % 2 === 1 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-}
-
 function pinnedTable(p: PinnedResult | null): string[] {
   const out = ['Relay confined to one core (taskset CPU 0; load generator on the others): small SENDs per second, 10 pairs, window 32, medians'];
   if (p === null) return [...out, '  n/a (needs 2 CPUs and taskset)'];
@@ -316,24 +334,20 @@ function pinnedTable(p: PinnedResult | null): string[] {
   const padr = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
   out.push(padr(['relay', 'TCP', 'µs/SEND', 'TLS', 'µs/SEND']));
   for (const k of PINNED) {
-    out.push(padr([k === 'oursSingleThreadedGc' ? 'ours --single-threaded-gc' : k, fmt(medianOf(p.rate.get(`${k}/tcp`))), fmt(medianOf(p.cpu.get(`${k}/tcp`)), 2), fmt(medianOf(p.rate.get(`${k}/tls`))), fmt(medianOf(p.cpu.get(`${k}/tls`)), 2)]));
+    out.push(padr([k === 'oursSingleThreadedGc' ? 'ours --single-threaded-gc' : k, fmt(p.rate.median(`${k}/tcp`)), fmt(p.cpu.median(`${k}/tcp`), 2), fmt(p.rate.median(`${k}/tls`)), fmt(p.cpu.median(`${k}/tls`), 2)]));
   }
-  const r = (a: PinnedKind, b: PinnedKind, t: string): string => {
-    const x = medianOf(p.rate.get(`${a}/${t}`));
-    const y = medianOf(p.rate.get(`${b}/${t}`));
-    return x === null || y === null ? 'n/a' : `${(x / y).toFixed(2)}×`;
-  };
+  const r = (a: PinnedKind, b: PinnedKind, t: string): string => fx(ratio(p.rate.median(`${a}/${t}`), p.rate.median(`${b}/${t}`)));
   out.push(`ours/forwarder ${r('ours', 'forwarder', 'tcp')} TCP, ${r('ours', 'forwarder', 'tls')} TLS; with --single-threaded-gc ${r('oursSingleThreadedGc', 'forwarder', 'tcp')} TCP, ${r('oursSingleThreadedGc', 'forwarder', 'tls')} TLS`);
   return out;
 }
 
 function pinnedSummary(p: PinnedResult | null): Record<string, unknown> {
-  const m = (k: PinnedKind, t: string): number | null => (p === null ? null : round(medianOf(p.rate.get(`${k}/${t}`)), 0));
-  const ratio2 = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : round(a / b));
+  const m = (k: PinnedKind, t: string): number | null => p?.rate.median(`${k}/${t}`) ?? null;
+  const vs = (k: PinnedKind, t: string): number | null => round(ratio(m(k, t), m('forwarder', t)));
   return {
-    pinnedRate: Object.fromEntries(PINNED.map((k) => [k, { tcp: m(k, 'tcp'), tls: m(k, 'tls') }])),
-    pinnedVsForwarder: { tcp: ratio2(m('ours', 'tcp'), m('forwarder', 'tcp')), tls: ratio2(m('ours', 'tls'), m('forwarder', 'tls')) },
-    pinnedSingleThreadedGcVsForwarder: { tcp: ratio2(m('oursSingleThreadedGc', 'tcp'), m('forwarder', 'tcp')), tls: ratio2(m('oursSingleThreadedGc', 'tls'), m('forwarder', 'tls')) },
+    pinnedRate: Object.fromEntries(PINNED.map((k) => [k, { tcp: round(m(k, 'tcp'), 0), tls: round(m(k, 'tls'), 0) }])),
+    pinnedVsForwarder: { tcp: vs('ours', 'tcp'), tls: vs('ours', 'tls') },
+    pinnedSingleThreadedGcVsForwarder: { tcp: vs('oursSingleThreadedGc', 'tcp'), tls: vs('oursSingleThreadedGc', 'tls') },
   };
 }
 
@@ -392,25 +406,6 @@ const endpoints: Record<Kind, Endpoint | undefined> = {
 const cleanup = async (): Promise<void> => {
   await Promise.all([ours.stop(), forwarder.stop(), pipe.stop(), kam?.stop()]);
 };
-
-/** Samples by key, one per repetition; the report takes their median. */
-class Samples {
-  readonly #m = new Map<string, number[]>();
-  add(key: string, v: number | null | undefined): void {
-    const a = this.#m.get(key) ?? [];
-    if (v !== null && v !== undefined && Number.isFinite(v)) a.push(v);
-    this.#m.set(key, a);
-  }
-  median(key: string): number | null {
-    const a = [...(this.#m.get(key) ?? [])].sort((x, y) => x - y);
-    if (a.length === 0) return null;
-    const h = a.length >> 1;
-    return a.length % 2 === 1 ? a[h]! : (a[h - 1]! + a[h]!) / 2;
-  }
-  all(key: string): number[] {
-    return this.#m.get(key) ?? [];
-  }
-}
 
 // Every repetition is a full sweep of the configurations, relays innermost: a change in the
 // machine's load during the run touches every relay alike, and the medians drop the outliers.
@@ -537,9 +532,6 @@ const pinned = await pinnedRuns();
 const workers = await workersRuns();
 
 // --- report -------------------------------------------------------------------------------------
-const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
-  a === null || a === undefined || b === null || b === undefined || b === 0 ? null : a / b;
-const fx = (v: number | null): string => (v === null ? 'n/a' : `${v.toFixed(2)}×`);
 const pad = (cells: string[], widths: number[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
 const spread = (s: Samples, k: string, d = 0): string => {
   const a = s.all(k);
