@@ -54,6 +54,34 @@ async function startMsrpd(work: string, name: string, config: Record<string, unk
 const workerOfSession = (uri: string): number => Number(/\/(?:r\d+-)?w(\d+)-/.exec(uri)?.[1] ?? 0);
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
+/** What every part here runs against: the test PKI, a fresh database with REALM, a work folder, the clients it opened. */
+interface Bed { pki: TestPki; db: { url: string; drop: () => Promise<void> }; store: Store; work: string; clients: TestClient[] }
+
+async function openBed(prefix: string): Promise<Bed> {
+  const pki = await testPki();
+  const db = await freshDatabase(process.env.DATABASE_URL!);
+  const work = await mkdtemp(path.join(tmpdir(), prefix));
+  const store = await openStore({ url: db.url, logger: pino({ level: 'silent' }) });
+  await store.createRealm(REALM);
+  return { pki, db, store, work, clients: [] };
+}
+
+async function closeBed(bed: Bed | undefined): Promise<void> {
+  if (bed === undefined) return;
+  for (const c of bed.clients) c.close();
+  await bed.store.close();
+  await bed.db.drop();
+  if (process.env.MSRP_E2E_KEEP !== '1') await rm(bed.work, { recursive: true, force: true });
+}
+
+/** `user` of REALM (created when new) connects to `port` and sends its AUTH; the answer as it came. */
+async function authAs(bed: Bed, port: number, user: string): Promise<{ c: TestClient; res: Awaited<ReturnType<TestClient['auth']>> }> {
+  if ((await bed.store.getUserCredentials(REALM, user)) === undefined) await bed.store.createUser(REALM, user, `${user}-pw`);
+  const c = await TestClient.connect({ port, ca: bed.pki.caPem });
+  bed.clients.push(c);
+  return { c, res: await c.auth(RELAY_URI, user, `${user}-pw`) };
+}
+
 async function say(from: Client, to: Client, text: string): Promise<void> {
   const sent = from.c.sendMessage([from.session, to.session, to.c.uri], text);
   assert.equal((await from.c.response(sent.transactionId, 10_000)).status, 200, text);
@@ -65,23 +93,16 @@ async function say(from: Client, to: Client, text: string): Promise<void> {
 }
 
 describe('one relay process with two workers (real PostgreSQL)', { skip, timeout: 300_000 }, () => {
-  let pki: TestPki;
-  let db: { url: string; drop: () => Promise<void> };
-  let store: Store;
-  let work: string;
+  let bed: Bed;
   let proc: Proc;
   let msrpsPort: number;
   let httpPort: number;
-  const clients: TestClient[] = [];
   let userSeq = 0;
 
   const workers = async (): Promise<WorkerState[]> => ((await (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).json()) as { workers: WorkerState[] }).workers;
 
   async function client(user = `u${userSeq++}`): Promise<Client> {
-    if ((await store.getUserCredentials(REALM, user)) === undefined) await store.createUser(REALM, user, `${user}-pw`);
-    const c = await TestClient.connect({ port: msrpsPort, ca: pki.caPem });
-    clients.push(c);
-    const res = await c.auth(RELAY_URI, user, `${user}-pw`);
+    const { c, res } = await authAs(bed, msrpsPort, user);
     assert.equal(res.status, 200, `AUTH ${user}: ${res.status} ${res.comment ?? ''}`);
     const session = usePathOf(res);
     return { c, session, worker: workerOfSession(session), user };
@@ -98,26 +119,20 @@ describe('one relay process with two workers (real PostgreSQL)', { skip, timeout
   }
 
   before(async () => {
-    pki = await testPki();
-    db = await freshDatabase(process.env.DATABASE_URL!);
-    work = await mkdtemp(path.join(tmpdir(), 'workers-'));
-    store = await openStore({ url: db.url, logger: pino({ level: 'silent' }) });
-    await store.createRealm(REALM);
-    ({ proc, msrpsPort, httpPort } = await startMsrpd(work, 'msrpd', {
+    bed = await openBed('workers-');
+    ({ proc, msrpsPort, httpPort } = await startMsrpd(bed.work, 'msrpd', {
       relay: { workers: 2 },
-      tls: { dir: pki.named.dir },
+      tls: { dir: bed.pki.named.dir },
       limits: { sessionsPerUser: SESSIONS_PER_USER, streamThresholdBytes: 16384 },
-      database: { url: db.url },
+      database: { url: bed.db.url },
       liveSessions: { heartbeatSec: 1, staleAfterSec: 3 },
     }));
   });
 
   after(async () => {
-    for (const c of clients) c.close();
+    for (const c of bed?.clients ?? []) c.close();
     if (proc !== undefined) assert.equal(await proc.stop(20_000), 0, 'SIGTERM: the primary drains the workers and exits 0');
-    await store?.close();
-    await db?.drop();
-    if (work && process.env.MSRP_E2E_KEEP !== '1') await rm(work, { recursive: true, force: true });
+    await closeBed(bed);
   });
 
   it('connections land on both workers, and clients on different workers exchange messages and a chunked file', async () => {
@@ -166,11 +181,7 @@ describe('one relay process with two workers (real PostgreSQL)', { skip, timeout
     }
     assert.equal(workersSeen.size, 2, 'the user\'s sessions are on both workers');
     // Whichever worker the next connection lands on, the user is at the limit.
-    for (let i = 0; i < 2; i++) {
-      const c = await TestClient.connect({ port: msrpsPort, ca: pki.caPem });
-      clients.push(c);
-      assert.equal((await c.auth(RELAY_URI, user, `${user}-pw`)).status, 403, `attempt ${i}: over the relay-wide limit`);
-    }
+    for (let i = 0; i < 2; i++) assert.equal((await authAs(bed, msrpsPort, user)).res.status, 403, `attempt ${i}: over the relay-wide limit`);
   });
 
   it('a killed worker: its sessions end (481 for the peer), the other worker\'s sessions go on, and it is restarted', async () => {
@@ -230,21 +241,14 @@ describe('one relay process with two workers (real PostgreSQL)', { skip, timeout
 });
 
 describe('two replicas of two workers each (mesh and workers, real PostgreSQL)', { skip, timeout: 300_000 }, () => {
-  let pki: TestPki;
-  let db: { url: string; drop: () => Promise<void> };
-  let store: Store;
-  let work: string;
+  let bed: Bed;
   const pods: { proc: Proc; msrpsPort: number; httpPort: number }[] = [];
-  const clients: TestClient[] = [];
   let userSeq = 0;
 
   async function clientOn(pod: number, worker: number): Promise<Client> {
     for (let i = 0; i < 10; i++) {
       const user = `m${userSeq++}`;
-      await store.createUser(REALM, user, `${user}-pw`);
-      const c = await TestClient.connect({ port: pods[pod]!.msrpsPort, ca: pki.caPem });
-      clients.push(c);
-      const res = await c.auth(RELAY_URI, user, `${user}-pw`);
+      const { c, res } = await authAs(bed, pods[pod]!.msrpsPort, user);
       assert.equal(res.status, 200);
       const session = usePathOf(res);
       if (workerOfSession(session) === worker) {
@@ -257,28 +261,22 @@ describe('two replicas of two workers each (mesh and workers, real PostgreSQL)',
   }
 
   before(async () => {
-    pki = await testPki();
-    db = await freshDatabase(process.env.DATABASE_URL!);
-    work = await mkdtemp(path.join(tmpdir(), 'workers-mesh-'));
-    store = await openStore({ url: db.url, logger: pino({ level: 'silent' }) });
-    await store.createRealm(REALM);
+    bed = await openBed('workers-mesh-');
     const meshPort = await freePort('127.0.1.0');
     for (const k of [0, 1]) {
-      pods.push(await startMsrpd(work, `pod-${k}`, {
+      pods.push(await startMsrpd(bed.work, `pod-${k}`, {
         relay: { workers: 2 },
-        tls: { dir: pki.named.dir },
-        database: { url: db.url },
-        mesh: { enabled: true, ordinal: k, peerHost: '127.0.1.{ordinal}', listenHost: `127.0.1.${k}`, port: meshPort, tlsDir: pki.mesh.dir },
+        tls: { dir: bed.pki.named.dir },
+        database: { url: bed.db.url },
+        mesh: { enabled: true, ordinal: k, peerHost: '127.0.1.{ordinal}', listenHost: `127.0.1.${k}`, port: meshPort, tlsDir: bed.pki.mesh.dir },
       }));
     }
   });
 
   after(async () => {
-    for (const c of clients) c.close();
+    for (const c of bed?.clients ?? []) c.close();
     for (const p of pods) assert.equal(await p.proc.stop(20_000), 0);
-    await store?.close();
-    await db?.drop();
-    if (work && process.env.MSRP_E2E_KEEP !== '1') await rm(work, { recursive: true, force: true });
+    await closeBed(bed);
   });
 
   it('a frame for another pod\'s session reaches its worker: the mesh link lands on either worker of that pod, which passes it on to the owner', async () => {
@@ -322,22 +320,11 @@ describe('workers that cannot start', { skip, timeout: 120_000 }, () => {
 
 describe('SIGTERM to a relay of two workers (real PostgreSQL)', { skip, timeout: 120_000 }, () => {
   it('drains every worker: not ready, new AUTHs refused, sessions across workers served until the drain deadline, then exit 0', async () => {
-    const pki = await testPki();
-    const db = await freshDatabase(process.env.DATABASE_URL!);
-    const work = await mkdtemp(path.join(tmpdir(), 'workers-drain-'));
-    const store = await openStore({ url: db.url, logger: pino({ level: 'silent' }) });
-    const clients: TestClient[] = [];
+    const bed = await openBed('workers-drain-');
     try {
-      await store.createRealm(REALM);
-      const relay = await startMsrpd(work, 'msrpd', { relay: { workers: 2 }, tls: { dir: pki.named.dir }, database: { url: db.url }, drain: { deadlineSec: 4 } });
+      const relay = await startMsrpd(bed.work, 'msrpd', { relay: { workers: 2 }, tls: { dir: bed.pki.named.dir }, database: { url: bed.db.url }, drain: { deadlineSec: 4 } });
       let seq = 0;
-      const connect = async (): Promise<{ c: TestClient; res: Awaited<ReturnType<TestClient['auth']>> }> => {
-        const user = `d${seq++}`;
-        await store.createUser(REALM, user, `${user}-pw`);
-        const c = await TestClient.connect({ port: relay.msrpsPort, ca: pki.caPem });
-        clients.push(c);
-        return { c, res: await c.auth(RELAY_URI, user, `${user}-pw`) };
-      };
+      const connect = (): ReturnType<typeof authAs> => authAs(bed, relay.msrpsPort, `d${seq++}`);
       const on: (Client | undefined)[] = [undefined, undefined];
       while (on[0] === undefined || on[1] === undefined) {
         const { c, res } = await connect();
@@ -358,10 +345,7 @@ describe('SIGTERM to a relay of two workers (real PostgreSQL)', { skip, timeout:
       assert.ok(Date.now() - t0 >= 3000, 'the workers waited for the sessions up to the drain deadline');
       assert.match(await readFile(relay.proc.logPath, 'utf8'), /drain timeout: closing the sessions left/);
     } finally {
-      for (const c of clients) c.close();
-      await store.close();
-      await db.drop();
-      await rm(work, { recursive: true, force: true });
+      await closeBed(bed);
     }
   });
 });
