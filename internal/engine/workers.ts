@@ -134,6 +134,17 @@ interface Slot {
 }
 
 /**
+ * Sends `message` over a worker's IPC channel; a channel that is closed (the worker exiting)
+ * calls `failed` instead. Without a callback Node emits that error on the worker, and an
+ * unhandled 'error' ends the primary.
+ */
+export function sendOrFail(to: { send(message: unknown, callback: (err: Error | null) => void): unknown }, message: unknown, failed: (err: Error) => void): void {
+  to.send(message, (err) => {
+    if (err !== null && err !== undefined) failed(err);
+  });
+}
+
+/**
  * Node flags of a worker: the primary's, plus `--single-threaded-gc`. A worker is meant to have
  * one core of its own (`relay.workers` follows the CPU limit); V8's parallel and concurrent GC
  * threads would run beside it on the cores of the other workers, or against the container's CPU
@@ -199,6 +210,13 @@ export async function superviseWorkers(o: SupervisorOptions): Promise<RunningSup
         slot.ready = false;
       }
     });
+    // An IPC failure is reported to the sender's callback (sendOrFail); any other 'error' of a
+    // worker is logged, never left unhandled (which would end the primary and every worker).
+    worker.on('error', (err: Error) => log.warn({ worker: slot.index, err: err.message }, 'worker IPC error'));
+    // Its channel is gone before it exits: not ready from now on (nothing more is asked of it).
+    worker.once('disconnect', () => {
+      if (slot.worker === worker) slot.ready = false;
+    });
     worker.once('exit', (code, signal) => {
       if (slot.worker !== worker) return;
       slot.worker = undefined;
@@ -244,7 +262,14 @@ export async function superviseWorkers(o: SupervisorOptions): Promise<RunningSup
         AggregatorRegistry.aggregate(request.got).metrics().then(resolve, () => resolve(''));
       };
       asked.set(id, request);
-      for (const s of ready) s.worker!.send({ msrpdMetrics: id });
+      for (const s of ready) {
+        sendOrFail(s.worker!, { msrpdMetrics: id }, (err) => {
+          // Its channel closed (the worker is exiting): the others' series still come.
+          log.warn({ worker: s.index, err: err.message }, 'metrics: worker unreachable');
+          request.pending.delete(s.index);
+          if (request.pending.size === 0) request.done();
+        });
+      }
       if (ready.length === 0) request.done();
     });
   };
