@@ -114,10 +114,10 @@ export async function startRelay(o: RelayOptions, deps: RelayDeps): Promise<Runn
     throw new Error('peerCertificates "require" needs mutualTls (use "verify-if-presented" without it)');
   }
   const worker = o.workers?.index ?? 0;
-  if (o.mesh !== undefined && o.sessionIdPrefix !== workerPrefix(replicaPrefix(o.mesh.ordinal), worker)) {
+  const meshPrefix = o.mesh !== undefined ? workerPrefix(replicaPrefix(o.mesh.ordinal), worker) : undefined;
+  if (o.mesh !== undefined && o.sessionIdPrefix !== meshPrefix) {
     // The mesh finds a session's replica by this prefix alone: any other would send traffic astray.
-    const want = workerPrefix(replicaPrefix(o.mesh.ordinal), worker);
-    throw new Error(`with a mesh, sessionIdPrefix must be ${JSON.stringify(want)} (replica ${o.mesh.ordinal}${worker > 0 ? `, worker ${worker}` : ''})`);
+    throw new Error(`with a mesh, sessionIdPrefix must be ${JSON.stringify(meshPrefix)} (replica ${o.mesh.ordinal}${worker > 0 ? `, worker ${worker}` : ''})`);
   }
   if (o.workers !== undefined && workerOf(`${o.sessionIdPrefix}x`) !== worker) {
     // Likewise the workers of a replica find each other's sessions by it.
